@@ -1,0 +1,1 @@
+"""Station authentication: one module per HTTP scheme, plus key storage and challenges."""

@@ -1,0 +1,313 @@
+"""The StationConsumer: one OCPP-J WebSocket, from handshake to close.
+
+Transport only: it authenticates the handshake, speaks the RPC framing, hands each CALL
+to the version's handler router and performs CSMS-initiated calls; what an action means
+lives in `handlers/`, what a call intent is lives in `services`.
+"""
+import asyncio
+import logging
+import uuid
+from urllib.parse import unquote_to_bytes
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from . import services
+from .auth.station_auth import Decision, authenticate
+from .handlers import v16, v201
+from .models import StationCall
+from .protocol import messages
+from .protocol.calls import CallBook
+from .protocol.errors import Problem, RpcError, error_code
+from .protocol.messages import Call, CallError, CallResult
+from .protocol.validation import is_known_action, validate
+from .protocol.versions import OcppVersion, negotiate, parse_offered
+
+log = logging.getLogger(__name__)
+
+ROUTERS = {OcppVersion.V16: v16.router, OcppVersion.V201: v201.router}
+CLOSE_REPLACED = 4000  # a newer connection of the same station took over
+CLOSE_NO_PROTOCOL = 1002
+
+
+def station_path(scope) -> tuple[str, str] | None:
+    """(tenant slug, identity) from the raw request path `/ocpp/<tenant>/<identity>`.
+
+    The raw path is used so that an identity containing an encoded "/" (%2F) stays one
+    segment; each segment is then percent-decoded (OCPP-J 1.6 §3.1.1: "RDAM%20123").
+    """
+    raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+    parts = raw.split(b"?", 1)[0].split(b"/")
+    if len(parts) != 4 or parts[0] != b"" or parts[1] != b"ocpp" or not parts[2] or not parts[3]:
+        return None
+    try:
+        return (unquote_to_bytes(parts[2]).decode("utf-8"),
+                unquote_to_bytes(parts[3]).decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+
+
+class StationConsumer(AsyncWebsocketConsumer):
+    station_id: int | None = None
+    version: OcppVersion | None = None
+
+    # --- handshake -------------------------------------------------------------------------
+
+    async def websocket_connect(self, message):
+        self.connection_id = uuid.uuid4().hex
+        self.book = CallBook()
+        self.tasks: set[asyncio.Task] = set()
+        self.pump_lock = asyncio.Lock()
+        self.closing = False
+        try:
+            await self._handshake()
+        except Exception:
+            log.exception("handshake failed")
+            await self._deny(503, b"Service temporarily unavailable\n")
+
+    async def _handshake(self):
+        where = station_path(self.scope)
+        station = await database_sync_to_async(services.find_station)(*where) if where else None
+        if station is None:
+            await self._deny(404, b"Unknown charging station\n")
+            return
+
+        headers = self.scope.get("headers", [])
+        authorization = [v for k, v in headers if k == b"authorization"]
+        result = await sync_to_async(authenticate, thread_sensitive=False)(
+            identity=station.identity, key_hash=station.key_hash,
+            accept_hex=station.tenant.accept_hex_basic_password,
+            realm=f"Chargegate {station.tenant.slug}", authorization=authorization,
+        )
+        if result.decision is Decision.MALFORMED:
+            log.info("station %s: malformed credentials (%s)", station, result.reason)
+            await self._deny(400, b"Malformed Authorization header\n")
+            return
+        if result.decision is Decision.CHALLENGE:
+            log.info("station %s: authentication failed (%s)", station, result.reason)
+            await self._deny(401, b"Authentication required\n",
+                             [(b"www-authenticate", c.encode("ascii")) for c in result.challenges])
+            return
+
+        offered = parse_offered(", ".join(
+            v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
+        version = negotiate(offered, station.allowed_protocols)
+        if version is None:
+            # OCPP-J 1.6 §3.2: complete the handshake without a subprotocol, then close.
+            log.info("station %s: no agreeable subprotocol in %s", station, offered)
+            await self.accept()
+            await self.close(code=CLOSE_NO_PROTOCOL)
+            return
+
+        self.station_id, self.version = station.pk, version
+        self.station_label = str(station)
+        self.group = station.group_name
+        await database_sync_to_async(services.claim_connection)(
+            station.pk, self.connection_id, version.value)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept(version.value)
+        log.info("station %s connected (%s)", self.station_label, version.value)
+        # Newest wins: any older socket of this station, on any node, closes itself.
+        await self.channel_layer.group_send(
+            self.group, {"type": "station.takeover", "connection_id": self.connection_id})
+        self._spawn(self._reconcile_forever())
+
+    async def _deny(self, status: int, body: bytes, headers=()):
+        """Refuse the handshake with a real HTTP status (ASGI WebSocket Denial Response)."""
+        self.closing = True
+        if "websocket.http.response" in self.scope.get("extensions", {}):
+            await self.base_send({
+                "type": "websocket.http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), *headers],
+            })
+            await self.base_send({"type": "websocket.http.response.body", "body": body})
+        else:  # a server without the extension can only say 403
+            await self.close()
+
+    # --- inbound frames ----------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.version is None or self.closing:
+            return
+        raw = text_data if text_data is not None else bytes_data
+        try:
+            frame = messages.parse_frame(raw, self.version)
+        except RpcError as exc:
+            await self._send_error(exc)
+            return
+        if frame is None:
+            return  # 1.6: unknown message types are ignored
+        if isinstance(frame, Call):
+            await self._serve_call(frame)
+        else:
+            await self._take_answer(frame)
+
+    async def _serve_call(self, call: Call):
+        try:
+            response = await self._answer(call)
+        except RpcError as exc:
+            exc.message_id = call.message_id
+            await self._send_error(exc)
+            return
+        except Exception:
+            log.exception("station %s: %s failed", self.station_label, call.action)
+            await self._send_error(RpcError(Problem.INTERNAL, "Internal error",
+                                            message_id=call.message_id))
+            return
+        await self.send(messages.encode(CallResult(call.message_id, response)))
+        if call.action == "BootNotification":
+            # A (re)boot is a natural moment to deliver queued work.
+            self._spawn(self._pump())
+
+    async def _answer(self, call: Call) -> dict:
+        router = ROUTERS[self.version]
+        if not is_known_action(self.version, call.action):
+            raise RpcError(Problem.NOT_IMPLEMENTED, f"Unknown action {call.action}")
+        if not router.serves(call.action):
+            raise RpcError(Problem.NOT_SUPPORTED, f"{call.action} is not supported by this CSMS")
+        validate(self.version, call.action, call.payload, message_id=call.message_id)
+        response = await database_sync_to_async(self._dispatch)(call)
+        validate(self.version, call.action, response, response=True)
+        return response
+
+    def _dispatch(self, call: Call) -> dict:
+        station = services.load_station(self.station_id)
+        response = ROUTERS[self.version].dispatch(
+            station, call.action, messages.to_plain(call.payload), call.message_id)
+        services.touch(self.station_id)
+        return response
+
+    async def _send_error(self, exc: RpcError):
+        frame = messages.call_error_for(exc, self.version)
+        if frame is not None:
+            await self.send(messages.encode(frame))
+
+    # --- CSMS-initiated calls --------------------------------------------------------------
+
+    async def _take_answer(self, answer: CallResult | CallError):
+        outstanding = self.book.match(answer)
+        if outstanding is None:
+            log.info("station %s: answer to unknown call %s ignored",
+                     self.station_label, answer.message_id)
+            return
+        call_id, action = outstanding.ref, outstanding.call.action
+        if isinstance(answer, CallError):
+            await database_sync_to_async(services.finish_call)(
+                call_id, StationCall.State.ERROR, error_code=answer.error_code,
+                error_description=answer.error_description)
+        else:
+            try:
+                validate(self.version, action, answer.payload, response=True)
+            except RpcError as exc:
+                await database_sync_to_async(services.finish_call)(
+                    call_id, StationCall.State.ERROR,
+                    error_code=error_code(self.version, exc.problem) or "",
+                    error_description=f"invalid {action} response: {exc.description}")
+            else:
+                await database_sync_to_async(services.finish_call)(
+                    call_id, StationCall.State.ANSWERED,
+                    response=messages.to_plain(answer.payload))
+        await self._pump()
+
+    async def _pump(self):
+        """Send the next queued call if none is outstanding."""
+        async with self.pump_lock:
+            while not self.book.busy and not self.closing:
+                row = await database_sync_to_async(services.claim_next_call)(self.station_id)
+                if row is None:
+                    return
+                try:
+                    if not is_known_action(self.version, row.action):
+                        raise RpcError(Problem.NOT_IMPLEMENTED,
+                                       f"{row.action} is not an OCPP {self.version.label} action")
+                    validate(self.version, row.action, row.payload)
+                except RpcError as exc:
+                    await database_sync_to_async(services.finish_call)(
+                        row.pk, StationCall.State.FAILED, error_description=exc.description)
+                    continue
+                loop = asyncio.get_running_loop()
+                timeout = settings.CSMS["CALL_TIMEOUT_SECONDS"]
+                frame = self.book.start(row.action, row.payload, row.pk, loop.time(), timeout)
+                await database_sync_to_async(services.record_sent)(
+                    row.pk, frame.message_id, self.version.value)
+                await self.send(messages.encode(frame))
+                self._spawn(self._expire_after(timeout))
+
+    async def _expire_after(self, seconds: float):
+        await asyncio.sleep(seconds)
+        expired = self.book.expire(asyncio.get_running_loop().time())
+        if expired is not None:
+            log.info("station %s: %s timed out", self.station_label, expired.call.action)
+            await database_sync_to_async(services.finish_call)(
+                expired.ref, StationCall.State.TIMEOUT, error_description="no answer in time")
+            await self._pump()
+
+    async def _reconcile_forever(self):
+        """Periodically: give way to a newer connection, and deliver queued work."""
+        await self._pump()
+        period = settings.CSMS["RECONCILE_SECONDS"]
+        while not self.closing:
+            await asyncio.sleep(period)
+            current = await database_sync_to_async(services.is_current_connection)(
+                self.station_id, self.connection_id)
+            if not current:
+                await self._give_way()
+                return
+            await self._pump()
+
+    # --- channel-layer events ----------------------------------------------------------------
+
+    async def station_nudge(self, event):
+        self._spawn(self._pump())
+
+    async def station_takeover(self, event):
+        if event["connection_id"] != self.connection_id:
+            await self._give_way()
+
+    async def _give_way(self):
+        if self.closing:
+            return
+        log.info("station %s: replaced by a newer connection", self.station_label)
+        await self.close(code=CLOSE_REPLACED, reason="replaced by a newer connection")
+        await self._shutdown()
+
+    # --- teardown -------------------------------------------------------------------------
+
+    async def websocket_disconnect(self, message):
+        await self._shutdown()
+        raise StopConsumer()
+
+    async def _shutdown(self):
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
+        self.closing = True
+        current = asyncio.current_task()
+        for task in list(getattr(self, "tasks", ())):
+            if task is not current:
+                task.cancel()
+        if self.station_id is None:
+            return
+        lost = self.book.abandon()
+        if lost is not None:
+            await database_sync_to_async(services.finish_call)(
+                lost.ref, StationCall.State.LOST, error_description="connection closed")
+        await database_sync_to_async(services.release_connection)(
+            self.station_id, self.connection_id)
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        log.info("station %s disconnected", self.station_label)
+
+    def _spawn(self, coro):
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+
+def _log_failure(task: asyncio.Task):
+    if not task.cancelled() and task.exception() is not None:
+        log.error("station task failed", exc_info=task.exception())

@@ -1,0 +1,1 @@
+"""What each OCPP action a station sends does. One module per version."""

@@ -1,0 +1,149 @@
+"""The handler registry and the rules shared by both versions.
+
+Handlers are plain synchronous functions `(station, payload) -> response payload`; the
+consumer runs them off the event loop. They receive a freshly loaded Station, so an
+operator's change (e.g. to the registration status) applies to the very next message.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
+from decimal import Decimal, InvalidOperation
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ..models import IdTag, IdTagStatus, RegistrationStatus, Station, StationEvent
+from ..protocol.errors import Problem, RpcError
+
+
+@dataclass
+class Handler:
+    func: object
+    # Actions a Pending station may still send (OCPP 1.6 §4.2 / 2.0.1 B02): the
+    # station is known but not yet trusted with transactions.
+    allowed_while_pending: bool
+
+
+class Router:
+    def __init__(self):
+        self.handlers: dict[str, Handler] = {}
+
+    def on(self, action: str, *, allowed_while_pending: bool = True):
+        def register(func):
+            self.handlers[action] = Handler(func, allowed_while_pending)
+            return func
+
+        return register
+
+    def serves(self, action: str) -> bool:
+        return action in self.handlers
+
+    def dispatch(self, station: Station, action: str, payload: dict, message_id: str) -> dict:
+        handler = self.handlers[action]
+        status = station.registration_status
+        if action != "BootNotification":
+            if status == RegistrationStatus.REJECTED or (
+                status == RegistrationStatus.PENDING and not handler.allowed_while_pending
+            ):
+                raise RpcError(
+                    Problem.SECURITY,
+                    f"{action} is not allowed while the station's registration is {status}",
+                    message_id=message_id,
+                )
+        return handler.func(station, payload)
+
+
+# --- shared helpers ------------------------------------------------------------------------
+
+def utc_now_text() -> str:
+    """currentTime as OCPP wants it: UTC with a Z and millisecond precision."""
+    now = datetime.now(dt_timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str | None):
+    """An OCPP dateTime as an aware datetime (naive values are read as UTC), or now."""
+    if not value:
+        return timezone.now()
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise RpcError(Problem.PROPERTY, f"{value!r} is not an RFC 3339 date-time")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, dt_timezone.utc)
+    return parsed
+
+
+def boot_interval(station: Station, status: str) -> int:
+    from django.conf import settings
+
+    if status == RegistrationStatus.ACCEPTED:
+        return station.tenant.heartbeat_interval
+    return int(settings.CSMS["BOOT_RETRY_INTERVAL"])
+
+
+def lookup_id_tag(station: Station, id_tag: str) -> IdTag | None:
+    return IdTag.objects.for_tenant(station.tenant).filter(id_tag=id_tag).first()
+
+
+def id_tag_info_v16(station: Station, id_tag: str) -> dict:
+    tag = lookup_id_tag(station, id_tag)
+    if tag is None:
+        return {"status": IdTagStatus.INVALID.value}
+    info = {"status": tag.effective_status()}
+    if tag.expires_at:
+        info["expiryDate"] = tag.expires_at.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+    if tag.parent_id_tag:
+        info["parentIdTag"] = tag.parent_id_tag
+    return info
+
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+_WH_FACTOR = {"Wh": Decimal(1), "kWh": Decimal(1000)}
+
+
+def register_wh(sampled_value: dict, *, unit_key: str = "unit") -> Decimal | None:
+    """The Wh reading of an energy-register sample, or None for any other sample.
+
+    1.6 keeps the unit in `unit`; 2.0.1 in `unitOfMeasure.unit` with a power-of-ten
+    `multiplier`. Absent measurand means the energy register in both versions.
+    """
+    if sampled_value.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER:
+        return None
+    if sampled_value.get("phase"):
+        return None
+    if unit_key == "unitOfMeasure":
+        uom = sampled_value.get("unitOfMeasure") or {}
+        unit, multiplier = uom.get("unit", "Wh"), int(uom.get("multiplier", 0))
+    else:
+        unit, multiplier = sampled_value.get("unit", "Wh"), 0
+    if unit not in _WH_FACTOR:
+        return None
+    try:
+        value = Decimal(str(sampled_value["value"]))
+    except (InvalidOperation, KeyError):
+        return None
+    return value * _WH_FACTOR[unit] * (Decimal(10) ** multiplier)
+
+
+def record_event(kind, summary_key, time_key=None, request_key=None):
+    """A handler that files the notification as a StationEvent and answers `{}`."""
+
+    def handle(station: Station, p: dict) -> dict:
+        StationEvent.objects.create(
+            tenant=station.tenant, station=station, kind=kind,
+            summary=str(p.get(summary_key, ""))[:255],
+            request_id=p.get(request_key) if request_key else None,
+            occurred_at=parse_time(p.get(time_key)) if time_key else timezone.now(),
+            detail=p,
+        )
+        return {}
+
+    return handle
+
+
+def data_transfer(station: Station, p: dict) -> dict:
+    StationEvent.objects.create(
+        tenant=station.tenant, station=station, kind=StationEvent.Kind.DATA_TRANSFER,
+        summary=p["vendorId"][:255], detail=p,
+    )
+    # No vendor extension is registered: say so rather than pretend to understand.
+    return {"status": "UnknownVendorId"}

@@ -1,0 +1,173 @@
+"""OCPP 2.0.1 messages a charging station sends."""
+from django.db import transaction as db_transaction
+from django.utils import timezone
+
+from ..models import (ConnectorStatus, MeterValue, ReportedVariable, Station, StationEvent,
+                      Transaction)
+from .base import (Router, boot_interval, data_transfer, lookup_id_tag, parse_time,
+                   record_event, register_wh, utc_now_text)
+
+router = Router()
+
+
+@router.on("BootNotification")
+def boot_notification(station: Station, p: dict) -> dict:
+    now = timezone.now()
+    cs = p["chargingStation"]
+    station.vendor = cs["vendorName"]
+    station.model = cs["model"]
+    station.serial_number = cs.get("serialNumber", "")
+    station.firmware_version = cs.get("firmwareVersion", "")
+    station.last_boot_at = now
+    station.last_boot_reason = p["reason"]
+    station.save(update_fields=["vendor", "model", "serial_number", "firmware_version",
+                                "last_boot_at", "last_boot_reason"])
+    status = station.registration_status
+    StationEvent.objects.create(tenant=station.tenant, station=station,
+                                kind=StationEvent.Kind.BOOT, summary=status, occurred_at=now,
+                                detail=p)
+    return {"status": status, "currentTime": utc_now_text(),
+            "interval": boot_interval(station, status)}
+
+
+@router.on("Heartbeat")
+def heartbeat(station: Station, p: dict) -> dict:
+    Station.objects.filter(pk=station.pk).update(last_heartbeat_at=timezone.now())
+    return {"currentTime": utc_now_text()}
+
+
+@router.on("StatusNotification")
+def status_notification(station: Station, p: dict) -> dict:
+    ConnectorStatus.objects.update_or_create(
+        tenant=station.tenant, station=station, evse_id=p["evseId"], connector_id=p["connectorId"],
+        defaults={"status": p["connectorStatus"], "reported_at": parse_time(p["timestamp"]),
+                  "received_at": timezone.now()},
+    )
+    return {}
+
+
+def id_token_info(station: Station, id_token: dict) -> dict:
+    tag = lookup_id_token(station, id_token)
+    if tag is None:
+        return {"status": "Unknown"}
+    info = {"status": tag.effective_status()}
+    if tag.expires_at:
+        info["cacheExpiryDateTime"] = tag.expires_at.isoformat().replace("+00:00", "Z")
+    if tag.parent_id_tag:
+        info["groupIdToken"] = {"idToken": tag.parent_id_tag, "type": "Central"}
+    return info
+
+
+def lookup_id_token(station: Station, id_token: dict):
+    if id_token.get("type") == "NoAuthorization" or not id_token.get("idToken"):
+        return None
+    return lookup_id_tag(station, id_token["idToken"])
+
+
+@router.on("Authorize", allowed_while_pending=False)
+def authorize(station: Station, p: dict) -> dict:
+    return {"idTokenInfo": id_token_info(station, p["idToken"])}
+
+
+@router.on("TransactionEvent", allowed_while_pending=False)
+def transaction_event(station: Station, p: dict) -> dict:
+    info = p["transactionInfo"]
+    evse = p.get("evse") or {}
+    at = parse_time(p["timestamp"])
+    id_token = p.get("idToken")
+    token_info = id_token_info(station, id_token) if id_token else None
+    with db_transaction.atomic():
+        # Events may arrive out of order (offline queueing): whichever comes first
+        # creates the row, the others complete it.
+        tx, _ = Transaction.objects.select_for_update().get_or_create(
+            station=station, station_transaction_id=info["transactionId"],
+            defaults={"tenant": station.tenant},
+        )
+        fields = {"last_seq_no": p["seqNo"]}
+        if evse:
+            fields["evse_id"] = evse["id"]
+            fields["connector_id"] = evse.get("connectorId", tx.connector_id)
+        if id_token and id_token.get("idToken"):
+            fields["id_tag"] = id_token["idToken"]
+            fields["id_tag_status"] = token_info["status"]
+        if info.get("chargingState"):
+            fields["charging_state"] = info["chargingState"]
+        if p["eventType"] == "Started" or tx.started_at is None:
+            fields["started_at"] = min(at, tx.started_at) if tx.started_at else at
+        if p["eventType"] == "Ended":
+            fields["stopped_at"] = at
+            fields["stop_reason"] = info.get("stoppedReason", "Local")
+        for name, value in fields.items():
+            setattr(tx, name, value)
+        tx.save()
+        _store_meter_values(station, p.get("meterValue", []), tx.evse_id, tx.connector_id, tx)
+    return {"idTokenInfo": token_info} if token_info else {}
+
+
+@router.on("MeterValues", allowed_while_pending=False)
+def meter_values(station: Station, p: dict) -> dict:
+    _store_meter_values(station, p["meterValue"], p["evseId"], 0, None)
+    return {}
+
+
+def _store_meter_values(station, meter_values, evse_id, connector_id, tx):
+    MeterValue.objects.bulk_create(
+        MeterValue(tenant=station.tenant, station=station, transaction=tx, evse_id=evse_id,
+                   connector_id=connector_id, timestamp=parse_time(mv["timestamp"]),
+                   sampled_values=mv["sampledValue"])
+        for mv in meter_values
+    )
+    if tx is None:
+        return
+    changed = []
+    for mv in meter_values:
+        for sv in mv["sampledValue"]:
+            wh = register_wh(sv, unit_key="unitOfMeasure")
+            if wh is None:
+                continue
+            if sv.get("context") == "Transaction.Begin" and tx.meter_start_wh is None:
+                tx.meter_start_wh = wh
+                changed.append("meter_start_wh")
+            elif sv.get("context") == "Transaction.End":
+                tx.meter_stop_wh = wh
+                changed.append("meter_stop_wh")
+    if changed:
+        tx.save(update_fields=sorted(set(changed)))
+
+
+@router.on("NotifyReport")
+def notify_report(station: Station, p: dict) -> dict:
+    now = timezone.now()
+    for item in p.get("reportData", []):
+        component, variable = item["component"], item["variable"]
+        evse = component.get("evse") or {}
+        for attribute in item["variableAttribute"]:
+            ReportedVariable.objects.update_or_create(
+                tenant=station.tenant, station=station,
+                component=component["name"], component_instance=component.get("instance", ""),
+                evse_id=evse.get("id", 0), connector_id=evse.get("connectorId", 0),
+                variable=variable["name"], variable_instance=variable.get("instance", ""),
+                attribute_type=attribute.get("type", "Actual"),
+                defaults={
+                    "value": attribute.get("value", ""),
+                    "mutability": attribute.get("mutability", ""),
+                    "characteristics": item.get("variableCharacteristics", {}),
+                    "report_request_id": p["requestId"],
+                    "updated_at": now,
+                },
+            )
+    return {}
+
+
+router.on("DataTransfer")(data_transfer)
+
+
+
+router.on("SecurityEventNotification")(
+    record_event(StationEvent.Kind.SECURITY_EVENT, "type", time_key="timestamp"))
+router.on("FirmwareStatusNotification")(
+    record_event(StationEvent.Kind.FIRMWARE_STATUS, "status", request_key="requestId"))
+router.on("LogStatusNotification")(
+    record_event(StationEvent.Kind.LOG_STATUS, "status", request_key="requestId"))
+router.on("NotifyEvent")(
+    record_event(StationEvent.Kind.NOTIFY_EVENT, "seqNo", time_key="generatedAt"))

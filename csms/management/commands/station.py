@@ -1,0 +1,195 @@
+"""`manage.py station add|list|show|call`: the scripting interface to stations.
+
+A key is never printed except once, by `add --generate-key`.
+"""
+import json
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
+
+from csms import services
+from csms.auth import keys
+from csms.models import ConnectorStatus, RegistrationStatus, Station, StationCall
+from csms.protocol.versions import SUPPORTED
+from tenants.models import Tenant
+
+
+def station_summary(station: Station) -> dict:
+    return {
+        "tenant": station.tenant.slug,
+        "identity": station.identity,
+        "connected": station.connected,
+        "ocpp_version": station.ocpp_version or None,
+        "registration_status": station.registration_status,
+        "allowed_protocols": station.allowed_protocols,
+        "vendor": station.vendor or None,
+        "model": station.model or None,
+        "serial_number": station.serial_number or None,
+        "firmware_version": station.firmware_version or None,
+        "last_boot_at": _iso(station.last_boot_at),
+        "connected_at": _iso(station.connected_at),
+        "disconnected_at": _iso(station.disconnected_at),
+        "last_seen_at": _iso(station.last_seen_at),
+        "has_key": station.has_key,
+    }
+
+
+def call_summary(call: StationCall) -> dict:
+    return {"id": call.pk, "action": call.action, "state": call.state,
+            "response": call.response, "error_code": call.error_code or None,
+            "error_description": call.error_description or None,
+            "created_at": _iso(call.created_at), "completed_at": _iso(call.completed_at)}
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+class Command(BaseCommand):
+    help = "Manage charging stations."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+
+        add = sub.add_parser("add", help="register a station with its key")
+        add.add_argument("tenant")
+        add.add_argument("identity")
+        key = add.add_mutually_exclusive_group(required=True)
+        key.add_argument("--key", metavar="HEX40", help="the station's 20-byte key in hex")
+        key.add_argument("--generate-key", action="store_true",
+                         help="generate a random key and print it once")
+        add.add_argument("--registration", choices=RegistrationStatus.values,
+                         default=RegistrationStatus.ACCEPTED,
+                         help="what the station's BootNotification is answered with")
+        add.add_argument("--protocols", default=",".join(SUPPORTED),
+                         help=f"comma-separated subprotocols the station may use ({','.join(SUPPORTED)})")
+        add.add_argument("--json", action="store_true")
+
+        lst = sub.add_parser("list", help="list a tenant's stations")
+        lst.add_argument("tenant")
+        lst.add_argument("--json", action="store_true")
+
+        show = sub.add_parser("show", help="show one station")
+        show.add_argument("tenant")
+        show.add_argument("identity")
+        show.add_argument("--json", action="store_true")
+
+        call = sub.add_parser("call", help="queue an OCPP CALL to a station")
+        call.add_argument("tenant")
+        call.add_argument("identity")
+        call.add_argument("ocpp_action", metavar="ACTION")
+        call.add_argument("payload", nargs="?", default="{}", help="JSON payload")
+        call.add_argument("--wait", type=float, default=0,
+                          help="seconds to wait for the station's answer")
+        call.add_argument("--json", action="store_true")
+
+    def handle(self, *args, action, **opts):
+        getattr(self, f"do_{action}")(**opts)
+
+    # --- subcommands -------------------------------------------------------------------
+
+    def do_add(self, tenant, identity, key, generate_key, registration, protocols, json, **_):
+        tenant_obj = self._tenant(tenant)
+        if not identity or len(identity) > 255 or ":" in identity:
+            raise CommandError("identity must be 1-255 characters without ':'")
+        allowed = [p.strip() for p in protocols.split(",") if p.strip()]
+        unknown = [p for p in allowed if p not in SUPPORTED]
+        if unknown or not allowed:
+            raise CommandError(f"unknown protocol(s) {unknown}; choose from {list(SUPPORTED)}")
+        if generate_key:
+            raw = keys.generate_key()
+        else:
+            try:
+                raw = keys.parse_hex_key(key)
+            except ValueError as exc:
+                raise CommandError(str(exc))
+        station = Station(tenant=tenant_obj, identity=identity, key_hash=keys.hash_key(raw),
+                          registration_status=registration, allowed_protocols=allowed)
+        try:
+            station.save()
+        except IntegrityError:
+            raise CommandError(f"station {identity!r} already exists in {tenant}")
+        summary = station_summary(station)
+        if generate_key:
+            summary["key"] = raw.hex()  # shown this once; only its hash is stored
+        self._emit(summary, json, lambda s: self._text_station(s, shown_key=s.get("key")))
+
+    def do_list(self, tenant, json, **_):
+        tenant_obj = self._tenant(tenant)
+        rows = [station_summary(s) for s in Station.objects.for_tenant(tenant_obj).select_related("tenant")]
+        if json:
+            self._emit(rows, True, None)
+            return
+        for s in rows:
+            state = "connected" if s["connected"] else "offline"
+            self.stdout.write(f"{s['identity']}\t{state}\t{s['ocpp_version'] or '-'}\t{s['registration_status']}")
+
+    def do_show(self, tenant, identity, json, **_):
+        station = self._station(tenant, identity)
+        summary = station_summary(station)
+        summary["connectors"] = [
+            {"evse_id": c.evse_id, "connector_id": c.connector_id, "status": c.status,
+             "error_code": c.error_code or None, "reported_at": _iso(c.reported_at)}
+            for c in ConnectorStatus.objects.filter(station=station)
+        ]
+        self._emit(summary, json, self._text_station)
+
+    def do_call(self, tenant, identity, ocpp_action, payload, wait, json, **_):
+        station = self._station(tenant, identity)
+        try:
+            body = _json_object(payload)
+            call = services.queue_call(station, ocpp_action, body, requested_by="cli")
+        except (ValueError, services.CallRejected) as exc:
+            raise CommandError(str(exc))
+        deadline = time.monotonic() + wait
+        while wait and not call.done and time.monotonic() < deadline:
+            time.sleep(0.2)
+            call.refresh_from_db()
+        self._emit(call_summary(call), json, lambda c: self.stdout.write(
+            f"call {c['id']} {c['action']}: {c['state']}"
+            + (f" {c['response']}" if c["response"] is not None else "")
+            + (f" {c['error_code']} {c['error_description'] or ''}" if c["error_code"] else "")))
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _tenant(self, slug) -> Tenant:
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise CommandError(f"no tenant {slug!r}")
+        return tenant
+
+    def _station(self, tenant, identity) -> Station:
+        station = (Station.objects.for_tenant(self._tenant(tenant)).select_related("tenant")
+                   .filter(identity=identity).first())
+        if station is None:
+            raise CommandError(f"no station {identity!r} in {tenant}")
+        return station
+
+    def _emit(self, data, as_json, text):
+        if as_json:
+            self.stdout.write(json.dumps(data, indent=2, default=str))
+        else:
+            text(data)
+
+    def _text_station(self, s, shown_key=None):
+        for name, value in s.items():
+            if name in ("key", "connectors"):
+                continue
+            self.stdout.write(f"{name:20} {value if value is not None else '-'}")
+        for c in s.get("connectors", []):
+            self.stdout.write(f"connector {c['evse_id']}/{c['connector_id']:<9} {c['status']}")
+        if shown_key:
+            self.stdout.write(self.style.WARNING(
+                f"key                  {shown_key}\n"
+                "This key is shown once and never again: store it on the station now."))
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"payload is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        raise ValueError("payload must be a JSON object")
+    return value

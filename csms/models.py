@@ -1,0 +1,286 @@
+"""What the CSMS knows about stations and what they told it."""
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import Tenant, TenantOwned
+
+from .protocol.versions import SUPPORTED
+
+
+class RegistrationStatus(models.TextChoices):
+    """What BootNotification answers: the operator's decision about a station."""
+
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
+def default_protocols():
+    return list(SUPPORTED)
+
+
+class Station(TenantOwned):
+    identity = models.CharField(max_length=255)
+    key_hash = models.CharField(max_length=255, blank=True, editable=False)
+    allowed_protocols = models.JSONField(default=default_protocols)
+    registration_status = models.CharField(
+        max_length=16, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
+    )
+
+    # What the station reported in its last BootNotification.
+    vendor = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=50, blank=True)
+    serial_number = models.CharField(max_length=50, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    last_boot_at = models.DateTimeField(null=True, blank=True)
+    last_boot_reason = models.CharField(max_length=40, blank=True)
+
+    # Connection state. `connection_id` names the newest socket: an older one that
+    # is still open closes when it sees it is no longer the current one.
+    connected = models.BooleanField(default=False)
+    connection_id = models.CharField(max_length=64, blank=True)
+    ocpp_version = models.CharField(max_length=16, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "identity"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "identity"], name="station_identity_per_tenant")
+        ]
+
+    def __str__(self):
+        return f"{self.tenant.slug}/{self.identity}"
+
+    @property
+    def group_name(self) -> str:
+        """The channel-layer group of whichever consumer holds this station's socket."""
+        return f"station.{self.pk}"
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.key_hash)
+
+
+class StationOwned(TenantOwned):
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class ConnectorStatus(StationOwned):
+    """The latest StatusNotification per connector (1.6) or EVSE connector (2.0.1).
+
+    `evse_id` is 0 on 1.6, where `connector_id` 0 means the whole station.
+    """
+
+    evse_id = models.PositiveIntegerField(default=0)
+    connector_id = models.PositiveIntegerField()
+    status = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=30, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    reported_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["station", "evse_id", "connector_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "evse_id", "connector_id"], name="one_status_per_connector"
+            )
+        ]
+
+
+class IdTagStatus(models.TextChoices):
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+
+
+class IdTag(TenantOwned):
+    """A driver's token (1.6 idTag, 2.0.1 idToken) as the tenant authorises it."""
+
+    id_tag = models.CharField(max_length=36)
+    status = models.CharField(max_length=16, choices=IdTagStatus.choices, default=IdTagStatus.ACCEPTED)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    parent_id_tag = models.CharField(max_length=36, blank=True)
+
+    class Meta:
+        ordering = ["tenant", "id_tag"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "id_tag"], name="id_tag_per_tenant")]
+
+    def __str__(self):
+        return self.id_tag
+
+    def effective_status(self, now=None) -> str:
+        now = now or timezone.now()
+        if self.status == IdTagStatus.ACCEPTED and self.expires_at and self.expires_at <= now:
+            return IdTagStatus.EXPIRED
+        return self.status
+
+
+class Transaction(StationOwned):
+    """A charging session: 1.6 Start/StopTransaction or 2.0.1 TransactionEvent.
+
+    On 1.6 the CSMS assigns the integer transactionId (this row's pk); on 2.0.1 the
+    station names the transaction itself (`station_transaction_id`).
+    """
+
+    station_transaction_id = models.CharField(max_length=36, blank=True)
+    evse_id = models.PositiveIntegerField(default=0)
+    connector_id = models.PositiveIntegerField(default=0)
+    id_tag = models.CharField(max_length=36, blank=True)
+    id_tag_status = models.CharField(max_length=16, blank=True)
+    meter_start_wh = models.DecimalField(max_digits=20, decimal_places=3, null=True, blank=True)
+    meter_stop_wh = models.DecimalField(max_digits=20, decimal_places=3, null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=40, blank=True)
+    reservation_id = models.IntegerField(null=True, blank=True)
+    charging_state = models.CharField(max_length=20, blank=True)
+    last_seq_no = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "station_transaction_id"],
+                condition=~models.Q(station_transaction_id=""),
+                name="station_transaction_id_per_station",
+            )
+        ]
+
+    @property
+    def is_active(self) -> bool:
+        return self.stopped_at is None
+
+    @property
+    def energy_wh(self):
+        if self.meter_start_wh is None or self.meter_stop_wh is None:
+            return None
+        return self.meter_stop_wh - self.meter_start_wh
+
+
+class MeterValue(StationOwned):
+    """One sampling instant: its sampledValue list is kept as the station sent it."""
+
+    transaction = models.ForeignKey(
+        Transaction, null=True, blank=True, on_delete=models.CASCADE, related_name="meter_values"
+    )
+    evse_id = models.PositiveIntegerField(default=0)
+    connector_id = models.PositiveIntegerField(default=0)
+    timestamp = models.DateTimeField()
+    sampled_values = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["timestamp"]
+
+
+class StationEvent(StationOwned):
+    """What a station reported that is a fact in time rather than state: boots,
+    firmware/diagnostics/log progress, security events, data transfers."""
+
+    class Kind(models.TextChoices):
+        BOOT = "BootNotification"
+        DIAGNOSTICS_STATUS = "DiagnosticsStatusNotification"
+        FIRMWARE_STATUS = "FirmwareStatusNotification"
+        SIGNED_FIRMWARE_STATUS = "SignedFirmwareStatusNotification"
+        LOG_STATUS = "LogStatusNotification"
+        SECURITY_EVENT = "SecurityEventNotification"
+        NOTIFY_EVENT = "NotifyEvent"
+        DATA_TRANSFER = "DataTransfer"
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    # The headline: firmware/log status, security event type, boot reason, vendorId.
+    summary = models.CharField(max_length=255, blank=True)
+    request_id = models.IntegerField(null=True, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["station", "kind", "-received_at"])]
+
+
+class ReportedVariable(StationOwned):
+    """A device-model variable attribute from a 2.0.1 NotifyReport, latest value wins."""
+
+    component = models.CharField(max_length=50)
+    component_instance = models.CharField(max_length=50, blank=True)
+    # 0 = the component is not tied to an EVSE/connector (2.0.1 numbers them from 1).
+    evse_id = models.PositiveIntegerField(default=0)
+    connector_id = models.PositiveIntegerField(default=0)
+    variable = models.CharField(max_length=50)
+    variable_instance = models.CharField(max_length=50, blank=True)
+    attribute_type = models.CharField(max_length=16, default="Actual")
+    value = models.CharField(max_length=2500, blank=True)
+    mutability = models.CharField(max_length=16, blank=True)
+    characteristics = models.JSONField(default=dict)
+    report_request_id = models.IntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["station", "component", "variable"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "component", "component_instance", "evse_id", "connector_id",
+                        "variable", "variable_instance", "attribute_type"],
+                name="one_value_per_variable_attribute",
+            )
+        ]
+
+
+class StationCall(StationOwned):
+    """A CALL the CSMS wants a station to perform, and what came of it.
+
+    Anyone writes the intent here and nudges the station's group; the consumer holding
+    the socket sends it. Payloads stored here never carry secrets: calls that deliver a
+    credential build it at send time in the consumer.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        SENT = "sent"
+        ANSWERED = "answered"
+        ERROR = "error"  # CALLERROR from the station, or an invalid answer
+        TIMEOUT = "timeout"
+        FAILED = "failed"  # could not be sent (e.g. not valid for the station's version)
+        LOST = "lost"  # the connection dropped while the call was outstanding
+
+    action = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    message_id = models.CharField(max_length=36, blank=True)
+    ocpp_version = models.CharField(max_length=16, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_description = models.CharField(max_length=255, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["station", "state", "created_at"])]
+
+    @property
+    def done(self) -> bool:
+        return self.state not in (self.State.QUEUED, self.State.SENT)
+
+
+__all__ = [
+    "Tenant", "Station", "RegistrationStatus", "ConnectorStatus", "IdTag", "IdTagStatus",
+    "Transaction", "MeterValue", "StationEvent", "ReportedVariable", "StationCall",
+]

@@ -1,0 +1,1 @@
+"""OCPP-J framing and RPC bookkeeping: pure Python, no Django, no I/O."""

@@ -1,0 +1,136 @@
+"""Station services shared by the consumer, management commands, views and tasks.
+
+Synchronous and database-bound; the consumer calls them through database_sync_to_async.
+"""
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from tenants.models import Tenant
+
+from .models import Station, StationCall
+from .protocol.errors import RpcError
+from .protocol.validation import is_known_action, validate
+from .protocol.versions import SUPPORTED, OcppVersion
+
+log = logging.getLogger(__name__)
+
+
+def find_station(tenant_slug: str, identity: str) -> Station | None:
+    return (Station.objects.select_related("tenant")
+            .filter(tenant__slug=tenant_slug, tenant__operates_charging_stations=True,
+                    identity=identity).first())
+
+
+def load_station(station_id: int) -> Station:
+    return Station.objects.select_related("tenant").get(pk=station_id)
+
+
+# --- connection bookkeeping ---------------------------------------------------------------
+
+def claim_connection(station_id: int, connection_id: str, version: str) -> None:
+    """Record that `connection_id` is now the station's socket (newest wins)."""
+    now = timezone.now()
+    Station.objects.filter(pk=station_id).update(
+        connected=True, connection_id=connection_id, ocpp_version=version,
+        connected_at=now, last_seen_at=now,
+    )
+
+
+def is_current_connection(station_id: int, connection_id: str) -> bool:
+    return Station.objects.filter(pk=station_id, connection_id=connection_id).exists()
+
+
+def release_connection(station_id: int, connection_id: str) -> None:
+    """Mark the station offline, unless a newer connection has already replaced ours."""
+    Station.objects.filter(pk=station_id, connection_id=connection_id).update(
+        connected=False, disconnected_at=timezone.now()
+    )
+
+
+def touch(station_id: int) -> None:
+    Station.objects.filter(pk=station_id).update(last_seen_at=timezone.now())
+
+
+# --- CSMS-initiated calls -----------------------------------------------------------------
+
+class CallRejected(ValueError):
+    """The requested call cannot be queued: bad action or payload."""
+
+
+def queue_call(station: Station, action: str, payload: dict, *, requested_by: str = "") -> StationCall:
+    """Record the intent to CALL `action` on the station and nudge its consumer.
+
+    The payload is checked against every version the station may speak now, so a bad
+    request is refused here, not discovered on the wire.
+    """
+    versions = [station.ocpp_version] if station.ocpp_version in SUPPORTED else [
+        v for v in station.allowed_protocols if v in SUPPORTED]
+    problems = []
+    for version in versions:
+        if not is_known_action(version, action):
+            problems.append(f"{action} is not an OCPP {OcppVersion(version).label} action")
+            continue
+        try:
+            validate(version, action, payload)
+        except RpcError as exc:
+            problems.append(f"OCPP {OcppVersion(version).label}: {exc.description}")
+    if len(problems) == len(versions):
+        raise CallRejected("; ".join(problems) or "station allows no OCPP version")
+    with transaction.atomic():
+        call = StationCall.objects.create(tenant=station.tenant, station=station, action=action,
+                                          payload=payload, requested_by=requested_by)
+        transaction.on_commit(lambda: nudge(station))
+    return call
+
+
+def nudge(station: Station) -> None:
+    """Tell whichever consumer holds the station's socket to look for work.
+
+    Best effort: consumers also reconcile on connect and periodically, so a lost nudge
+    delays the work instead of losing it.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(station.group_name, {"type": "station.nudge"})
+    except Exception:  # a broken layer must not fail the caller's write
+        log.warning("could not nudge station %s", station.pk, exc_info=True)
+
+
+def claim_next_call(station_id: int) -> StationCall | None:
+    """Take the oldest queued call for sending; None if there is none.
+
+    The conditional update makes the claim safe when two consumers race (an old socket
+    not yet closed and its replacement).
+    """
+    while True:
+        call = (StationCall.objects.filter(station_id=station_id, state=StationCall.State.QUEUED)
+                .order_by("created_at", "id").first())
+        if call is None:
+            return None
+        claimed = StationCall.objects.filter(pk=call.pk, state=StationCall.State.QUEUED).update(
+            state=StationCall.State.SENT, sent_at=timezone.now())
+        if claimed:
+            call.state = StationCall.State.SENT
+            return call
+
+
+def record_sent(call_id: int, message_id: str, version: str) -> None:
+    StationCall.objects.filter(pk=call_id).update(message_id=message_id, ocpp_version=version)
+
+
+def finish_call(call_id: int, state: str, *, response: dict | None = None,
+                error_code: str = "", error_description: str = "") -> None:
+    StationCall.objects.filter(pk=call_id).update(
+        state=state, response=response, error_code=error_code,
+        error_description=error_description[:255], completed_at=timezone.now(),
+    )
+
+
+def tenant_by_slug(slug: str) -> Tenant | None:
+    return Tenant.objects.filter(slug=slug).first()

@@ -1,0 +1,21 @@
+"""ASGI entry point: HTTP goes to Django, WebSockets under /ocpp/ to the CSMS.
+
+Serve with uvicorn: it implements the WebSocket Denial Response extension the CSMS
+needs to answer a handshake with 401/404 (Daphne cannot).
+"""
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from csms.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    # No AllowedHostsOriginValidator: stations are not browsers and send no Origin.
+    "websocket": URLRouter(websocket_urlpatterns),
+})

@@ -1,0 +1,59 @@
+"""`manage.py demo`: the demo data `make run` seeds. Safe to run again."""
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from csms.auth.keys import hash_key
+from csms.models import IdTag, Station
+from tenants.models import Membership, Role, Tenant
+
+DEMO_PASSWORD = "chargegate-demo"
+# Published demo keys: the first is the OCPP-J 1.6 §6.2.2 example.
+DEMO_STATIONS = [
+    ("AL1000", "0001020304050607FFFFFFFFFFFFFFFFFFFFFFFF", ["ocpp1.6"]),
+    ("CP-16-001", "1111111111111111111111111111111111111111", ["ocpp1.6"]),
+    ("CS-201-001", "2222222222222222222222222222222222222222", ["ocpp2.0.1"]),
+]
+DEMO_ID_TAGS = ["DEMO-TAG-1", "DEMO-TAG-2"]
+
+
+class Command(BaseCommand):
+    help = "Seed demo data (tenant 'demo', users, stations, id tags) and print how to use it."
+
+    def handle(self, *args, **opts):
+        tenant, _ = Tenant.objects.get_or_create(
+            slug="demo", defaults={"name": "Demo Charging Co.", "is_emsp": True})
+        users = [("admin", Role.ADMIN, True), ("operator", Role.OPERATOR, False),
+                 ("viewer", Role.VIEWER, False)]
+        User = get_user_model()
+        for username, role, staff in users:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": staff, "is_superuser": staff})
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
+        for identity, key_hex, protocols in DEMO_STATIONS:
+            station, created = Station.objects.get_or_create(
+                tenant=tenant, identity=identity,
+                defaults={"allowed_protocols": protocols,
+                          "key_hash": hash_key(bytes.fromhex(key_hex))})
+        for tag in DEMO_ID_TAGS:
+            IdTag.objects.get_or_create(tenant=tenant, id_tag=tag)
+        self._print_welcome()
+
+    def _print_welcome(self):
+        base = settings.PUBLIC_URL
+        ws = base.replace("http://", "ws://").replace("https://", "wss://")
+        w = self.stdout.write
+        w(self.style.SUCCESS("Chargegate demo data is ready."))
+        w(f"  Portal        {base}/")
+        w(f"  Admin         {base}/admin/")
+        w(f"  Health        {base}/healthz")
+        w(f"  OCPP-J        {ws}/ocpp/demo/<identity>   (subprotocols ocpp1.6, ocpp2.0.1)")
+        w(f"  Sign in as    admin / operator / viewer, password {DEMO_PASSWORD}")
+        w("  Demo stations (HTTP Basic: username = identity, password = the key's 20 raw bytes"
+          " or its 40 hex characters):")
+        for identity, key_hex, protocols in DEMO_STATIONS:
+            w(f"    {identity:<11} key {key_hex}  {', '.join(protocols)}")
+        w(f"  Id tags       {', '.join(DEMO_ID_TAGS)}")

@@ -1,0 +1,96 @@
+"""Tenancy: who owns what, and who may act for whom.
+
+This is the ground floor: it imports no other Chargegate app.
+"""
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+    "Use 1-50 lowercase letters, digits and inner hyphens.",
+)
+
+
+class Tenant(models.Model):
+    """An organisation on Chargegate: a charge point operator, an eMSP, an OSDM provider."""
+
+    slug = models.CharField(max_length=50, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    operates_charging_stations = models.BooleanField(default=True)
+    is_emsp = models.BooleanField(default=False)
+    is_osdm_provider = models.BooleanField(default=False)
+
+    # Many stations send the 40-character hex text of their key as the Basic password
+    # instead of the 20 raw bytes OCPP-J 1.6 §6.2.2 asks for; accept both unless the
+    # operator knows its fleet is strict.
+    accept_hex_basic_password = models.BooleanField(default=True)
+    heartbeat_interval = models.PositiveIntegerField(default=300)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.slug
+
+    @property
+    def roles_summary(self) -> str:
+        kinds = []
+        if self.operates_charging_stations:
+            kinds.append("charging stations")
+        if self.is_emsp:
+            kinds.append("eMSP")
+        if self.is_osdm_provider:
+            kinds.append("OSDM provider")
+        return ", ".join(kinds) or "nothing yet"
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Administrator"
+    OPERATOR = "operator", "Operator"
+    VIEWER = "viewer", "Viewer"
+
+
+# What each role may do, from least to most: a role includes the ones below it.
+ROLE_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="one_membership_per_tenant")
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.tenant} ({self.role})"
+
+    def allows(self, role: str) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_tenant(self, tenant: Tenant):
+        return self.filter(tenant=tenant)
+
+
+class TenantOwned(models.Model):
+    """Base for every tenant-owned row: the FK, and a manager that scopes by it.
+
+    Request-serving code reaches rows through `Model.objects.for_tenant(tenant)` (or a
+    related manager of a tenant-scoped row), never through an unscoped `.get(pk=...)`.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
