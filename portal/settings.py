@@ -12,6 +12,7 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CHARGEGATE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -87,7 +88,6 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -97,9 +97,13 @@ else:
             "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
         }
     }
-if os.environ.get("CHARGEGATE_TEST_DB_NAME"):
-    # Tests run live server processes against the test database: they must share it.
-    DATABASES["default"]["TEST"] = {"NAME": os.environ["CHARGEGATE_TEST_DB_NAME"]}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Tests run live uvicorn processes against the test database, so it must be a file
+    # they can share, not an in-memory database.
+    DATABASES["default"]["TEST"] = {"NAME": VAR_DIR / "test-chargegate.sqlite3"}
+if os.environ.get("CHARGEGATE_DB_NAME"):
+    # Set by the test suite for the servers it starts: use the test database.
+    DATABASES["default"]["NAME"] = os.environ["CHARGEGATE_DB_NAME"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- channel layer and Celery ------------------------------------------------------------
@@ -164,12 +168,14 @@ CSMS = {
 }
 
 # --- logging ----------------------------------------------------------------------------
-# No handler here ever formats request headers; credentials therefore cannot reach logs.
+# Our code never logs credentials; portal.logging also redacts any header a library logs.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "portal.logging.RedactCredentials"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

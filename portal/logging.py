@@ -1,0 +1,45 @@
+"""Keep credentials out of logs, whatever logs them.
+
+Our code never formats credentials, but servers and libraries may: uvicorn's websockets
+layer, at DEBUG, writes every handshake header, Authorization included. A filter on
+every handler redacts the value of any Authorization-like header in a record.
+"""
+import logging
+import re
+
+_CREDENTIAL_HEADER = re.compile(
+    r"(?i)\b((?:proxy-)?authorization|authentication-info|www-authenticate|cookie|set-cookie)"
+    r"(['\"]?\s*[:=,]\s*b?['\"]?)[^\r\n'\"]*"
+)
+
+
+def redact(text: str) -> str:
+    return _CREDENTIAL_HEADER.sub(r"\1\2[redacted]", text)
+
+
+class RedactCredentials(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is not ours to fix
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def install(filter_=None) -> None:
+    """Attach the filter to every handler that exists now (ours, uvicorn's, Celery's)
+    and to the loggers that libraries write headers to."""
+    filter_ = filter_ or RedactCredentials()
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets", "websockets.server"):
+        loggers.append(logging.getLogger(name))
+    for logger in loggers:
+        if filter_ not in logger.filters:
+            logger.addFilter(filter_)
+        for handler in logger.handlers:
+            if filter_ not in handler.filters:
+                handler.addFilter(filter_)

@@ -1,0 +1,46 @@
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.live import LiveServer
+
+
+def pytest_configure(config):
+    # Each xdist worker gets its own database (pytest-django); give it its own Redis
+    # namespace for the channel layer too.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"chargegate-test-{worker}-{os.getpid()}")
+
+
+@pytest.fixture(scope="session")
+def live_log_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("live-logs")
+
+
+@pytest.fixture(scope="session")
+def csms_server(django_db_setup, django_db_blocker, live_log_dir):
+    """A uvicorn process serving Chargegate on loopback against the test database."""
+    with django_db_blocker.unblock():
+        db_name = connection.settings_dict["NAME"]
+    server = LiveServer(db_name, live_log_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def csms(csms_server, transactional_db):
+    """The live server, with the test's database writes visible to it."""
+    return csms_server
+
+
+@pytest.fixture
+def run():
+    """Run an async scenario from a synchronous test (the ORM stays usable outside it)."""
+
+    def runner(coro, timeout=60):
+        return asyncio.run(asyncio.wait_for(coro, timeout))
+
+    return runner

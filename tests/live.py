@@ -1,0 +1,76 @@
+"""Live CSMS processes for tests: real uvicorn on loopback, sharing the test database."""
+from pathlib import Path
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """One `uvicorn portal.asgi:application` process; its log is kept for inspection."""
+
+    def __init__(self, db_name: str, log_dir: Path, name: str = "csms", extra_env=None):
+        self.port = free_port()
+        self.name = name
+        self.log_path = log_dir / f"{name}-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "CHARGEGATE_DB_NAME": str(db_name),
+            "PORT": str(self.port),
+            "CSMS_RECONCILE_SECONDS": "0.5",
+            "CSMS_CALL_TIMEOUT_SECONDS": "3",
+            "LOG_LEVEL": "DEBUG",
+            **(extra_env or {}),
+        }
+        self.proc = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
+             "--port", str(self.port), "--lifespan", "off", "--log-level", "debug"],
+            cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early; see {self.log_path}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.http + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not become healthy; see {self.log_path}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self.proc:
+            self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")

@@ -1,0 +1,37 @@
+"""Waiting for another process to catch up, without fixed sleeps."""
+import asyncio
+import time
+
+from asgiref.sync import sync_to_async
+
+
+def eventually(check, timeout=10.0, interval=0.05):
+    """Call `check` until it returns a truthy value (an AssertionError counts as "not yet")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {check}")
+        time.sleep(interval)
+
+
+async def async_eventually(check, timeout=10.0, interval=0.05):
+    """`eventually` for async scenarios; `check` is a synchronous (ORM) function."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = await sync_to_async(check)()
+            if result:
+                return result
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {check}")
+        await asyncio.sleep(interval)
