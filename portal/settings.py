@@ -99,8 +99,9 @@ else:
     }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Tests run live uvicorn processes against the test database, so it must be a file
-    # they can share, not an in-memory database.
-    DATABASES["default"]["TEST"] = {"NAME": VAR_DIR / "test-chargegate.sqlite3"}
+    # they can share, not an in-memory database; per test process, so concurrent runs
+    # in one checkout do not trample each other.
+    DATABASES["default"]["TEST"] = {"NAME": VAR_DIR / f"test-chargegate-{os.getpid()}.sqlite3"}
 if os.environ.get("CHARGEGATE_DB_NAME"):
     # Set by the test suite for the servers it starts: use the test database.
     DATABASES["default"]["NAME"] = os.environ["CHARGEGATE_DB_NAME"]

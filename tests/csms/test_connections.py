@@ -1,0 +1,100 @@
+"""A station has one live connection: the newest wins, on one node or across nodes."""
+import asyncio
+
+import pytest
+import websockets
+from django.db import connection
+
+from csms.models import Station
+from tests.factories import AL1000_KEY, make_station, make_tenant
+from tests.live import LiveServer
+from tests.stations import open_socket, raw_station
+from tests.waiting import async_eventually, eventually
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def closed_code(ws, timeout=10):
+    with pytest.raises(websockets.ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    return ws.close_code
+
+
+def test_second_connection_replaces_the_first(csms, run):
+    row = make_station(make_tenant(), "CP1", AL1000_KEY)
+
+    async def scenario():
+        first = await open_socket(csms, "acme", "CP1", AL1000_KEY)
+        await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
+        first_id = await async_eventually(lambda: Station.objects.get(pk=row.pk).connection_id)
+        second = await open_socket(csms, "acme", "CP1", AL1000_KEY)
+        code = await closed_code(first)
+        # The survivor is fully served.
+        await second.send('[2,"hb1","Heartbeat",{}]')
+        answer = await asyncio.wait_for(second.recv(), 5)
+        state = await async_eventually(
+            lambda: (s := Station.objects.get(pk=row.pk)).connection_id != first_id and s)
+        await second.close()
+        return code, answer, state
+
+    code, answer, state = run(scenario())
+    assert code == 4000
+    assert answer.startswith('[3,"hb1"')
+    assert state.connected is True  # the replaced socket's close did not mark it offline
+    eventually(lambda: not Station.objects.get(pk=row.pk).connected)
+
+
+def test_replaced_connection_does_not_mark_station_offline(csms, run):
+    row = make_station(make_tenant(), "CP1", AL1000_KEY)
+
+    async def scenario():
+        first = await open_socket(csms, "acme", "CP1", AL1000_KEY)
+        second = await open_socket(csms, "acme", "CP1", AL1000_KEY)
+        await closed_code(first)
+        await asyncio.sleep(1.0)  # give the old consumer time to finish its teardown
+        connected = await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
+        await second.close()
+        return connected
+
+    assert run(scenario()) is True
+
+
+def test_newest_wins_across_two_server_processes(csms, run, live_log_dir):
+    row = make_station(make_tenant(), "CP1", AL1000_KEY)
+    other = LiveServer(connection.settings_dict["NAME"], live_log_dir, name="node-b").start()
+    try:
+        async def scenario():
+            on_a = await open_socket(csms, "acme", "CP1", AL1000_KEY)
+            await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
+            on_b = await open_socket(other, "acme", "CP1", AL1000_KEY)
+            code = await closed_code(on_a, timeout=15)
+            await on_b.send('[2,"hb","Heartbeat",{}]')
+            answer = await asyncio.wait_for(on_b.recv(), 5)
+            await on_b.close()
+            return code, answer
+
+        code, answer = run(scenario())
+    finally:
+        other.stop()
+    assert code == 4000
+    assert answer.startswith('[3,"hb"')
+
+
+def test_reconnect_without_boot_notification_is_served(csms, run):
+    make_station(make_tenant(), "CP1", AL1000_KEY)
+
+    async def scenario():
+        async with raw_station(csms, "acme", "CP1", AL1000_KEY) as st:
+            boot = await st.exchange([2, "b1", "BootNotification",
+                                      {"chargePointVendor": "V", "chargePointModel": "M"}])
+        async with raw_station(csms, "acme", "CP1", AL1000_KEY) as st:
+            status = await st.exchange([2, "s1", "StatusNotification",
+                                        {"connectorId": 1, "errorCode": "NoError", "status": "Available"}])
+            heartbeat = await st.exchange([2, "h1", "Heartbeat", {}])
+        return boot, status, heartbeat
+
+    boot, status, heartbeat = run(scenario())
+    assert boot[2]["status"] == "Accepted"
+    assert status == [3, "s1", {}]
+    assert heartbeat[1] == "h1" and "currentTime" in heartbeat[2]
