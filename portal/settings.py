@@ -128,6 +128,9 @@ else:
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "reap-orphaned-calls": {"task": "csms.tasks.reap_orphaned_calls", "schedule": 60.0},
+}
 
 # --- auth -------------------------------------------------------------------------------
 PASSWORD_HASHERS = [

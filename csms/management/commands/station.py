@@ -6,7 +6,7 @@ import json
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from csms import services
 from csms.auth import keys
@@ -107,7 +107,8 @@ class Command(BaseCommand):
         station = Station(tenant=tenant_obj, identity=identity, key_hash=keys.hash_key(raw),
                           registration_status=registration, allowed_protocols=allowed)
         try:
-            station.save()
+            with transaction.atomic():
+                station.save()
         except IntegrityError:
             raise CommandError(f"station {identity!r} already exists in {tenant}")
         summary = station_summary(station)

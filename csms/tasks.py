@@ -1,0 +1,22 @@
+"""Background work for the CSMS (Celery, scheduled by beat)."""
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from .models import StationCall
+
+# Grace beyond the call timeout before a sent call is declared orphaned: the consumer
+# that sent it resolves it itself unless its process died.
+ORPHAN_GRACE = timedelta(seconds=60)
+
+
+@shared_task
+def reap_orphaned_calls() -> int:
+    """Close calls left 'sent' by a server process that stopped before resolving them."""
+    cutoff = timezone.now() - timedelta(seconds=settings.CSMS["CALL_TIMEOUT_SECONDS"]) - ORPHAN_GRACE
+    return StationCall.objects.filter(state=StationCall.State.SENT, sent_at__lt=cutoff).update(
+        state=StationCall.State.LOST, completed_at=timezone.now(),
+        error_description="the server holding the connection stopped before an answer",
+    )

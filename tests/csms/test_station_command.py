@@ -1,0 +1,115 @@
+"""`manage.py station ...` and `manage.py tenant ...`: the scripting interface."""
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from csms.auth.keys import verify_key
+from csms.models import Station, StationCall
+from tests.factories import AL1000_KEY, make_station, make_tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def run_cmd(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_tenant_add_and_list_json():
+    created = json.loads(run_cmd("tenant", "add", "acme", "--name", "ACME Charging", "--emsp", "--json"))
+    assert created == {"slug": "acme", "name": "ACME Charging", "operates_charging_stations": True,
+                       "is_emsp": True, "is_osdm_provider": False}
+    assert [t["slug"] for t in json.loads(run_cmd("tenant", "list", "--json"))] == ["acme"]
+
+
+@pytest.mark.parametrize("slug", ["Bad Slug", "-x", "UPPER", "a" * 51])
+def test_tenant_add_rejects_bad_slugs(slug):
+    with pytest.raises(CommandError, match="slug"):
+        run_cmd("tenant", "add", slug, "--name", "X")
+
+
+def test_station_add_with_key_stores_only_a_hash():
+    make_tenant("acme")
+    out = run_cmd("station", "add", "acme", "AL1000", "--key", AL1000_KEY.hex(), "--json")
+    shown = json.loads(out)
+    assert "key" not in shown and AL1000_KEY.hex() not in out.lower()
+    station = Station.objects.get(identity="AL1000")
+    assert station.key_hash.startswith("argon2$argon2id$")
+    assert AL1000_KEY.hex() not in station.key_hash
+    assert verify_key(AL1000_KEY, station.key_hash)
+
+
+def test_generated_key_is_printed_once_and_works():
+    make_tenant("acme")
+    shown = json.loads(run_cmd("station", "add", "acme", "CP9", "--generate-key", "--json"))
+    key = bytes.fromhex(shown["key"])
+    assert len(key) == 20
+    assert verify_key(key, Station.objects.get(identity="CP9").key_hash)
+    again = run_cmd("station", "show", "acme", "CP9", "--json") + run_cmd("station", "list", "acme", "--json")
+    assert shown["key"] not in again
+
+
+def test_generated_key_text_output_warns_it_is_shown_once():
+    make_tenant("acme")
+    out = run_cmd("station", "add", "acme", "CP9", "--generate-key")
+    assert "shown once" in out
+
+
+@pytest.mark.parametrize("key, message", [
+    ("abc", "40 hexadecimal"),
+    ("zz" * 20, "hexadecimal"),
+])
+def test_station_add_rejects_bad_keys(key, message):
+    make_tenant("acme")
+    with pytest.raises(CommandError, match=message):
+        run_cmd("station", "add", "acme", "CP1", "--key", key)
+    assert not Station.objects.exists()
+
+
+def test_station_add_refuses_duplicates_and_unknown_tenants():
+    tenant = make_tenant("acme")
+    make_station(tenant, "CP1")
+    with pytest.raises(CommandError, match="already exists"):
+        run_cmd("station", "add", "acme", "CP1", "--generate-key")
+    with pytest.raises(CommandError, match="no tenant"):
+        run_cmd("station", "add", "nope", "CP1", "--generate-key")
+
+
+def test_station_add_options():
+    make_tenant("acme")
+    shown = json.loads(run_cmd("station", "add", "acme", "CP1", "--generate-key", "--registration",
+                               "Pending", "--protocols", "ocpp2.0.1", "--json"))
+    assert shown["registration_status"] == "Pending"
+    assert shown["allowed_protocols"] == ["ocpp2.0.1"]
+    with pytest.raises(CommandError, match="unknown protocol"):
+        run_cmd("station", "add", "acme", "CP2", "--generate-key", "--protocols", "ocpp1.5")
+
+
+def test_station_list_and_show_are_tenant_scoped():
+    acme, other = make_tenant("acme"), make_tenant("other")
+    make_station(acme, "CP1", vendor="VendorX")
+    make_station(other, "CP2")
+    listed = json.loads(run_cmd("station", "list", "acme", "--json"))
+    assert [s["identity"] for s in listed] == ["CP1"]
+    with pytest.raises(CommandError, match="no station"):
+        run_cmd("station", "show", "acme", "CP2")
+    shown = json.loads(run_cmd("station", "show", "acme", "CP1", "--json"))
+    assert shown["vendor"] == "VendorX" and shown["connected"] is False
+    assert shown["registration_status"] == "Accepted" and shown["connectors"] == []
+    text = run_cmd("station", "show", "acme", "CP1")
+    assert "VendorX" in text and "key_hash" not in text
+
+
+def test_station_call_queues_a_validated_call():
+    make_station(make_tenant("acme"), "CP1", allowed_protocols=["ocpp1.6"])
+    shown = json.loads(run_cmd("station", "call", "acme", "CP1", "Reset", '{"type": "Soft"}', "--json"))
+    assert shown["state"] == "queued" and shown["action"] == "Reset"
+    assert StationCall.objects.get().payload == {"type": "Soft"}
+    with pytest.raises(CommandError, match="not valid JSON"):
+        run_cmd("station", "call", "acme", "CP1", "Reset", "{type")
+    with pytest.raises(CommandError, match="required"):
+        run_cmd("station", "call", "acme", "CP1", "Reset", "{}")
+    assert StationCall.objects.count() == 1

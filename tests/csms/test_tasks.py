@@ -1,0 +1,32 @@
+"""Housekeeping tasks."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from csms.models import StationCall
+from csms.tasks import reap_orphaned_calls
+from portal.celery import app
+from tests.factories import make_station, make_tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sent_calls_abandoned_by_a_dead_server_are_marked_lost():
+    station = make_station(make_tenant())
+    old = StationCall.objects.create(tenant=station.tenant, station=station, action="Reset",
+                                     payload={"type": "Soft"}, state="sent",
+                                     sent_at=timezone.now() - timedelta(minutes=10))
+    fresh = StationCall.objects.create(tenant=station.tenant, station=station, action="Reset",
+                                       payload={"type": "Soft"}, state="sent", sent_at=timezone.now())
+    assert reap_orphaned_calls.delay().get() == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.state == "lost" and old.completed_at is not None
+    assert fresh.state == "sent"
+
+
+def test_beat_schedules_the_reaper():
+    assert "csms.tasks.reap_orphaned_calls" in app.tasks
+    schedule = app.conf.beat_schedule
+    assert schedule["reap-orphaned-calls"]["task"] == "csms.tasks.reap_orphaned_calls"

@@ -1,0 +1,63 @@
+"""The portal shell: health check, sign-in, dashboard, demo seeding."""
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from csms.auth.keys import verify_key
+from csms.models import Station
+from tenants.models import Membership, Role
+from tests.factories import make_station, make_tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_reports_database_and_channel_layer(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "channel_layer": "ok"}
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_healthz_is_503_when_the_channel_layer_fails(client, settings):
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}}
+    channel_layers.backends.clear()
+    try:
+        response = client.get("/healthz")
+    finally:
+        channel_layers.backends.clear()
+    assert response.status_code == 503
+    assert response.json() == {"database": "ok", "channel_layer": "failed"}
+
+
+def test_dashboard_requires_sign_in(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_dashboard_shows_only_the_users_tenants(client):
+    acme, other = make_tenant("acme"), make_tenant("other")
+    make_station(acme, "ACME-CP-1", vendor="VendorA")
+    make_station(other, "OTHER-CP-1")
+    viewer = get_user_model().objects.create_user("viewer", password="pw-123456789")
+    Membership.objects.create(user=viewer, tenant=acme, role=Role.VIEWER)
+    assert client.login(username="viewer", password="pw-123456789")
+    page = client.get("/").content.decode()
+    assert "ACME-CP-1" in page and "VendorA" in page
+    assert "OTHER-CP-1" not in page
+
+
+def test_demo_seeds_working_credentials_and_is_idempotent():
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    call_command("demo", stdout=io.StringIO())
+    al1000 = Station.objects.get(tenant__slug="demo", identity="AL1000")
+    assert verify_key(bytes.fromhex("0001020304050607FFFFFFFFFFFFFFFFFFFFFFFF"), al1000.key_hash)
+    assert Station.objects.filter(tenant__slug="demo").count() == 3
+    text = out.getvalue()
+    assert "/ocpp/demo/" in text and "/healthz" in text and "chargegate-demo" in text
+    assert get_user_model().objects.get(username="admin").check_password("chargegate-demo")
