@@ -1,5 +1,6 @@
 """What the CSMS knows about stations and what they told it."""
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tenants.models import Tenant, TenantOwned
@@ -115,7 +116,9 @@ class IdTag(TenantOwned):
 
     class Meta:
         ordering = ["tenant", "id_tag"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "id_tag"], name="id_tag_per_tenant")]
+        # Tokens are case-insensitive in both OCPP versions (CiString / "IdToken is case
+        # insensitive"), so two tags differing only in case would be one driver twice.
+        constraints = [models.UniqueConstraint("tenant", Lower("id_tag"), name="id_tag_per_tenant")]
 
     def __str__(self):
         return self.id_tag

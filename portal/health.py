@@ -2,10 +2,10 @@
 import asyncio
 import uuid
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import JsonResponse
-from asgiref.sync import sync_to_async
 
 
 def _database_ok() -> bool:

@@ -4,9 +4,9 @@ Everything that differs between a laptop and production comes from the environme
 the defaults are the *embedded* mode: SQLite, the in-memory channel layer and Celery
 tasks run eagerly in-process, so `make run` needs neither Redis nor PostgreSQL.
 """
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
-import os
 
 import dj_database_url
 

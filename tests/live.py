@@ -1,11 +1,11 @@
 """Live CSMS processes for tests: real uvicorn on loopback, sharing the test database."""
-from pathlib import Path
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -127,7 +127,7 @@ class RawStation:
         """True if nothing arrives within `seconds`."""
         try:
             await asyncio.wait_for(self.ws.recv(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
         return False
 

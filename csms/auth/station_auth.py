@@ -2,9 +2,9 @@
 
 Pure apart from the argon2 verification, which the caller runs off the event loop.
 """
+import hmac
 from dataclasses import dataclass, field
 from enum import Enum
-import hmac
 
 from . import basic
 from .headers import MalformedAuthorization, split_authorization

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..models import IdTag, IdTagStatus, RegistrationStatus, Station, StationEvent
+from ..models import IdTag, IdTagStatus, MeterValue, RegistrationStatus, Station, StationEvent
 from ..protocol.errors import Problem, RpcError
 
 
@@ -81,7 +81,14 @@ def boot_interval(station: Station, status: str) -> int:
 
 
 def lookup_id_tag(station: Station, id_tag: str) -> IdTag | None:
-    return IdTag.objects.for_tenant(station.tenant).filter(id_tag=id_tag).first()
+    """The tenant's IdTag for a token the station sent, compared case-insensitively.
+
+    1.6 idTag is a CiString20Type and 2.0.1 says "IdToken is case insensitive": RFID
+    readers disagree on the case of a UID's hex digits. An exact match wins, so two
+    tags differing only in case (which the unique constraint still allows) stay apart.
+    """
+    tags = IdTag.objects.for_tenant(station.tenant)
+    return tags.filter(id_tag=id_tag).first() or tags.filter(id_tag__iexact=id_tag).first()
 
 
 def id_tag_info_v16(station: Station, id_tag: str) -> dict:
@@ -122,6 +129,29 @@ def register_wh(sampled_value: dict, *, unit_key: str = "unit") -> Decimal | Non
     except (InvalidOperation, KeyError):
         return None
     return value * _WH_FACTOR[unit] * (Decimal(10) ** multiplier)
+
+
+def unrecorded(tx, meter_values: list) -> list:
+    """The meterValue entries of a transaction message not already stored for `tx`.
+
+    Transaction-related messages are delivered at least once (1.6 and 2.0.1 retry them
+    when unanswered), so the same reading may arrive again; storing it twice would count
+    its energy twice. A reading is the same if its timestamp and samples are.
+    """
+    if tx is None or tx.pk is None or not meter_values:
+        return list(meter_values)
+    # Only readings at the incoming instants can be duplicates: the lookup stays small
+    # however long the session runs.
+    instants = {parse_time(mv["timestamp"]) for mv in meter_values}
+    stored = list(MeterValue.objects.filter(transaction=tx, timestamp__in=instants)
+                  .values_list("timestamp", "sampled_values"))
+    fresh = []
+    for mv in meter_values:
+        key = (parse_time(mv["timestamp"]), mv["sampledValue"])
+        if key not in stored:
+            stored.append(key)
+            fresh.append(mv)
+    return fresh
 
 
 def record_event(kind, summary_key, time_key=None, request_key=None):

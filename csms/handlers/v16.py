@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from ..models import ConnectorStatus, MeterValue, Station, StationEvent, Transaction
 from .base import (Router, boot_interval, data_transfer, id_tag_info_v16, parse_time,
-                   record_event, register_wh, utc_now_text)
+                   record_event, register_wh, unrecorded, utc_now_text)
 
 router = Router()
 
@@ -111,6 +111,7 @@ def meter_values(station: Station, p: dict) -> dict:
 
 
 def _store_meter_values(station, meter_values, connector_id, tx):
+    meter_values = unrecorded(tx, meter_values)
     MeterValue.objects.bulk_create(
         MeterValue(tenant=station.tenant, station=station, transaction=tx,
                    connector_id=connector_id, timestamp=parse_time(mv["timestamp"]),

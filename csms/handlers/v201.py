@@ -5,7 +5,7 @@ from django.utils import timezone
 from ..models import (ConnectorStatus, MeterValue, ReportedVariable, Station, StationEvent,
                       Transaction)
 from .base import (Router, boot_interval, data_transfer, lookup_id_tag, parse_time,
-                   record_event, register_wh, utc_now_text)
+                   record_event, register_wh, unrecorded, utc_now_text)
 
 router = Router()
 
@@ -47,6 +47,10 @@ def status_notification(station: Station, p: dict) -> dict:
 
 
 def id_token_info(station: Station, id_token: dict) -> dict:
+    if id_token.get("type") == "NoAuthorization":
+        # The station's own policy says this EVSE needs no authorisation (free
+        # charging); answering anything else would make it stop the session.
+        return {"status": "Accepted"}
     tag = lookup_id_token(station, id_token)
     if tag is None:
         return {"status": "Unknown"}
@@ -83,15 +87,24 @@ def transaction_event(station: Station, p: dict) -> dict:
             station=station, station_transaction_id=info["transactionId"],
             defaults={"tenant": station.tenant},
         )
-        fields = {"last_seq_no": p["seqNo"]}
+        # State (charging state, sequence number) comes from the newest event by seqNo,
+        # not from whichever arrived last: a queued Updated must not revive an Ended one.
+        newest = tx.last_seq_no is None or p["seqNo"] >= tx.last_seq_no
+        fields = {}
+        if newest:
+            fields["last_seq_no"] = p["seqNo"]
         if evse:
             fields["evse_id"] = evse["id"]
             fields["connector_id"] = evse.get("connectorId", tx.connector_id)
-        if id_token and id_token.get("idToken"):
+        # The session belongs to the token that started it; a later token (e.g. the card
+        # that stopped it, sent with Ended) only fills the gap when none is known yet.
+        if id_token and id_token.get("idToken") and (p["eventType"] == "Started" or not tx.id_tag):
             fields["id_tag"] = id_token["idToken"]
             fields["id_tag_status"] = token_info["status"]
-        if info.get("chargingState"):
+        if info.get("chargingState") and newest:
             fields["charging_state"] = info["chargingState"]
+        if p.get("reservationId") is not None:
+            fields["reservation_id"] = p["reservationId"]
         if p["eventType"] == "Started" or tx.started_at is None:
             fields["started_at"] = min(at, tx.started_at) if tx.started_at else at
         if p["eventType"] == "Ended":
@@ -111,6 +124,7 @@ def meter_values(station: Station, p: dict) -> dict:
 
 
 def _store_meter_values(station, meter_values, evse_id, connector_id, tx):
+    meter_values = unrecorded(tx, meter_values)
     MeterValue.objects.bulk_create(
         MeterValue(tenant=station.tenant, station=station, transaction=tx, evse_id=evse_id,
                    connector_id=connector_id, timestamp=parse_time(mv["timestamp"]),
@@ -169,5 +183,18 @@ router.on("FirmwareStatusNotification")(
     record_event(StationEvent.Kind.FIRMWARE_STATUS, "status", request_key="requestId"))
 router.on("LogStatusNotification")(
     record_event(StationEvent.Kind.LOG_STATUS, "status", request_key="requestId"))
-router.on("NotifyEvent")(
-    record_event(StationEvent.Kind.NOTIFY_EVENT, "seqNo", time_key="generatedAt"))
+
+
+@router.on("NotifyEvent")
+def notify_event(station: Station, p: dict) -> dict:
+    events = p["eventData"]
+    first = events[0]
+    summary = (f"{first['component']['name']}.{first['variable']['name']}="
+               f"{first['actualValue']} ({first['trigger']})")
+    if len(events) > 1:
+        summary += f" +{len(events) - 1} more"
+    StationEvent.objects.create(
+        tenant=station.tenant, station=station, kind=StationEvent.Kind.NOTIFY_EVENT,
+        summary=summary[:255], occurred_at=parse_time(p["generatedAt"]), detail=p,
+    )
+    return {}

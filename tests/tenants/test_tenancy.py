@@ -52,3 +52,15 @@ def test_tenant_by_slug_is_404_for_unknown():
     assert tenant_by_slug("acme").slug == "acme"
     with pytest.raises(Http404):
         tenant_by_slug("nope")
+
+
+def test_id_tags_are_unique_per_tenant_regardless_of_case():
+    from django.db import IntegrityError, transaction
+
+    from tests.factories import make_id_tag
+
+    acme, other = make_tenant("acme"), make_tenant("other")
+    make_id_tag(acme, "04E1A2B3")
+    make_id_tag(other, "04e1a2b3")  # another tenant may hold the same token
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_id_tag(acme, "04e1a2b3")

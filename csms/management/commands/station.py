@@ -103,14 +103,14 @@ class Command(BaseCommand):
             try:
                 raw = keys.parse_hex_key(key)
             except ValueError as exc:
-                raise CommandError(str(exc))
+                raise CommandError(str(exc)) from None
         station = Station(tenant=tenant_obj, identity=identity, key_hash=keys.hash_key(raw),
                           registration_status=registration, allowed_protocols=allowed)
         try:
             with transaction.atomic():
                 station.save()
         except IntegrityError:
-            raise CommandError(f"station {identity!r} already exists in {tenant}")
+            raise CommandError(f"station {identity!r} already exists in {tenant}") from None
         summary = station_summary(station)
         if generate_key:
             summary["key"] = raw.hex()  # shown this once; only its hash is stored
@@ -142,7 +142,7 @@ class Command(BaseCommand):
             body = _json_object(payload)
             call = services.queue_call(station, ocpp_action, body, requested_by="cli")
         except (ValueError, services.CallRejected) as exc:
-            raise CommandError(str(exc))
+            raise CommandError(str(exc)) from None
         deadline = time.monotonic() + wait
         while wait and not call.done and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -190,7 +190,7 @@ def _json_object(text: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"payload is not valid JSON: {exc}")
+        raise ValueError(f"payload is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError("payload must be a JSON object")
     return value

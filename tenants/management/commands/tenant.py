@@ -31,7 +31,7 @@ class Command(BaseCommand):
             try:
                 tenant.full_clean()
             except ValidationError as exc:
-                raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()))
+                raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
             tenant.save()
             self._emit([tenant], opts["json"], single=True)
         else:
