@@ -21,7 +21,8 @@ def run_cmd(*args) -> str:
 def test_tenant_add_and_list_json():
     created = json.loads(run_cmd("tenant", "add", "acme", "--name", "ACME Charging", "--emsp", "--json"))
     assert created == {"slug": "acme", "name": "ACME Charging", "operates_charging_stations": True,
-                       "is_emsp": True, "is_osdm_provider": False}
+                       "is_emsp": True, "is_osdm_provider": False, "heartbeat_interval": 300,
+                       "accept_hex_basic_password": True}
     assert [t["slug"] for t in json.loads(run_cmd("tenant", "list", "--json"))] == ["acme"]
 
 
@@ -113,3 +114,42 @@ def test_station_call_queues_a_validated_call():
     with pytest.raises(CommandError, match="required"):
         run_cmd("station", "call", "acme", "CP1", "Reset", "{}")
     assert StationCall.objects.count() == 1
+
+
+def test_station_set_changes_registration_and_protocols():
+    make_station(make_tenant("acme"), "CP1")
+    shown = json.loads(run_cmd("station", "set", "acme", "CP1", "--registration", "Pending",
+                               "--protocols", "ocpp1.6", "--json"))
+    assert shown["registration_status"] == "Pending" and shown["allowed_protocols"] == ["ocpp1.6"]
+    assert Station.objects.get().registration_status == "Pending"
+    with pytest.raises(CommandError, match="nothing to change"):
+        run_cmd("station", "set", "acme", "CP1")
+
+
+def test_tenant_set_changes_station_policy():
+    make_tenant("acme")
+    shown = json.loads(run_cmd("tenant", "set", "acme", "--heartbeat-interval", "120",
+                               "--accept-hex-password", "no", "--json"))
+    assert shown["heartbeat_interval"] == 120 and shown["accept_hex_basic_password"] is False
+    with pytest.raises(CommandError, match="1..86400"):
+        run_cmd("tenant", "set", "acme", "--heartbeat-interval", "0")
+    with pytest.raises(CommandError, match="no tenant"):
+        run_cmd("tenant", "set", "nope", "--name", "x")
+
+
+def test_idtag_lifecycle():
+    make_tenant("acme")
+    added = json.loads(run_cmd("idtag", "add", "acme", "04E1A2B3", "--expires",
+                               "2020-01-01T00:00:00Z", "--json"))
+    assert added["status"] == "Accepted" and added["effective_status"] == "Expired"
+    with pytest.raises(CommandError, match="already exists"):
+        run_cmd("idtag", "add", "acme", "04e1a2b3")  # tokens are case-insensitive
+    changed = json.loads(run_cmd("idtag", "set", "acme", "04e1a2b3", "--status", "Blocked",
+                                 "--expires", "never", "--json"))
+    assert changed == {"id_tag": "04E1A2B3", "status": "Blocked", "effective_status": "Blocked",
+                       "expires_at": None, "parent_id_tag": None}
+    assert [t["id_tag"] for t in json.loads(run_cmd("idtag", "list", "acme", "--json"))] == ["04E1A2B3"]
+    with pytest.raises(CommandError, match="UTC offset"):
+        run_cmd("idtag", "set", "acme", "04E1A2B3", "--expires", "tomorrow")
+    run_cmd("idtag", "remove", "acme", "04E1A2B3")
+    assert json.loads(run_cmd("idtag", "list", "acme", "--json")) == []

@@ -66,6 +66,13 @@ class Command(BaseCommand):
                          help=f"comma-separated subprotocols the station may use ({','.join(SUPPORTED)})")
         add.add_argument("--json", action="store_true")
 
+        change = sub.add_parser("set", help="change a station's registration or protocols")
+        change.add_argument("tenant")
+        change.add_argument("identity")
+        change.add_argument("--registration", choices=RegistrationStatus.values)
+        change.add_argument("--protocols", help="comma-separated subprotocols the station may use")
+        change.add_argument("--json", action="store_true")
+
         lst = sub.add_parser("list", help="list a tenant's stations")
         lst.add_argument("tenant")
         lst.add_argument("--json", action="store_true")
@@ -93,10 +100,7 @@ class Command(BaseCommand):
         tenant_obj = self._tenant(tenant)
         if not identity or len(identity) > 255 or ":" in identity:
             raise CommandError("identity must be 1-255 characters without ':'")
-        allowed = [p.strip() for p in protocols.split(",") if p.strip()]
-        unknown = [p for p in allowed if p not in SUPPORTED]
-        if unknown or not allowed:
-            raise CommandError(f"unknown protocol(s) {unknown}; choose from {list(SUPPORTED)}")
+        allowed = _protocols(protocols)
         if generate_key:
             raw = keys.generate_key()
         else:
@@ -115,6 +119,21 @@ class Command(BaseCommand):
         if generate_key:
             summary["key"] = raw.hex()  # shown this once; only its hash is stored
         self._emit(summary, json, lambda s: self._text_station(s, shown_key=s.get("key")))
+
+    def do_set(self, tenant, identity, registration, protocols, json, **_):
+        station = self._station(tenant, identity)
+        if registration is None and protocols is None:
+            raise CommandError("nothing to change: give --registration and/or --protocols")
+        fields = []
+        if registration is not None:
+            station.registration_status = registration
+            fields.append("registration_status")
+        if protocols is not None:
+            station.allowed_protocols = _protocols(protocols)
+            fields.append("allowed_protocols")
+        station.save(update_fields=fields)
+        # Takes effect on the station's next message (registration) or connection (protocols).
+        self._emit(station_summary(station), json, self._text_station)
 
     def do_list(self, tenant, json, **_):
         tenant_obj = self._tenant(tenant)
@@ -184,6 +203,14 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"key                  {shown_key}\n"
                 "This key is shown once and never again: store it on the station now."))
+
+
+def _protocols(text: str) -> list[str]:
+    allowed = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in allowed if p not in SUPPORTED]
+    if unknown or not allowed:
+        raise CommandError(f"unknown protocol(s) {unknown}; choose from {list(SUPPORTED)}")
+    return allowed
 
 
 def _json_object(text: str) -> dict:
