@@ -1,7 +1,15 @@
 from django.contrib import admin
 
-from .models import (ConnectorStatus, IdTag, MeterValue, ReportedVariable, Station,
-                     StationCall, StationEvent, Transaction)
+from .models import (
+    ConnectorStatus,
+    IdTag,
+    MeterValue,
+    ReportedVariable,
+    Station,
+    StationCall,
+    StationEvent,
+    Transaction,
+)
 
 
 @admin.register(Station)

@@ -138,6 +138,10 @@ class StationConsumer(AsyncWebsocketConsumer):
         except RpcError as exc:
             await self._send_error(exc)
             return
+        except Exception:
+            log.exception("station %s: unreadable frame", self.station_label)
+            await self._send_error(RpcError(Problem.INTERNAL, "Internal error"))
+            return
         if frame is None:
             return  # 1.6: unknown message types are ignored
         if isinstance(frame, Call):
@@ -170,7 +174,13 @@ class StationConsumer(AsyncWebsocketConsumer):
             raise RpcError(Problem.NOT_SUPPORTED, f"{call.action} is not supported by this CSMS")
         validate(self.version, call.action, call.payload, message_id=call.message_id)
         response = await database_sync_to_async(self._dispatch)(call)
-        validate(self.version, call.action, response, response=True)
+        try:
+            validate(self.version, call.action, response, response=True)
+        except RpcError as exc:
+            # Our own answer is wrong: the station must not be blamed for it.
+            log.error("station %s: invalid %s response: %s",
+                      self.station_label, call.action, exc.description)
+            raise RpcError(Problem.INTERNAL, "Internal error") from None
         return response
 
     def _dispatch(self, call: Call) -> dict:
@@ -193,7 +203,14 @@ class StationConsumer(AsyncWebsocketConsumer):
             log.info("station %s: answer to unknown call %s ignored",
                      self.station_label, answer.message_id)
             return
-        call_id, action = outstanding.ref, outstanding.call.action
+        try:
+            await self._record_answer(outstanding.ref, outstanding.call.action, answer)
+        except Exception:
+            log.exception("station %s: recording the answer to %s failed",
+                          self.station_label, outstanding.call.action)
+        await self._pump()
+
+    async def _record_answer(self, call_id: int, action: str, answer: CallResult | CallError):
         if isinstance(answer, CallError):
             await database_sync_to_async(services.finish_call)(
                 call_id, StationCall.State.ERROR, error_code=answer.error_code,
@@ -210,31 +227,43 @@ class StationConsumer(AsyncWebsocketConsumer):
                 await database_sync_to_async(services.finish_call)(
                     call_id, StationCall.State.ANSWERED,
                     response=messages.to_plain(answer.payload))
-        await self._pump()
 
     async def _pump(self):
-        """Send the next queued call if none is outstanding."""
-        async with self.pump_lock:
-            while not self.book.busy and not self.closing:
-                row = await database_sync_to_async(services.claim_next_call)(self.station_id)
-                if row is None:
-                    return
-                try:
-                    if not is_known_action(self.version, row.action):
-                        raise RpcError(Problem.NOT_IMPLEMENTED,
-                                       f"{row.action} is not an OCPP {self.version.label} action")
-                    validate(self.version, row.action, row.payload)
-                except RpcError as exc:
-                    await database_sync_to_async(services.finish_call)(
-                        row.pk, StationCall.State.FAILED, error_description=exc.description)
-                    continue
-                loop = asyncio.get_running_loop()
-                timeout = settings.CSMS["CALL_TIMEOUT_SECONDS"]
-                frame = self.book.start(row.action, row.payload, row.pk, loop.time(), timeout)
-                await database_sync_to_async(services.record_sent)(
-                    row.pk, frame.message_id, self.version.value)
-                await self.send(messages.encode(frame))
-                self._spawn(self._expire_after(timeout))
+        """Send the next queued call if none is outstanding.
+
+        Never raises: a failure is logged and the reconcile loop tries again later.
+        """
+        try:
+            async with self.pump_lock:
+                while not self.book.busy and not self.closing:
+                    if not await self._send_next_call():
+                        return
+        except Exception:
+            log.exception("station %s: delivering queued calls failed", self.station_label)
+
+    async def _send_next_call(self) -> bool:
+        """Claim and send one queued call; False when there is none."""
+        row = await database_sync_to_async(services.claim_next_call)(self.station_id)
+        if row is None:
+            return False
+        try:
+            if not is_known_action(self.version, row.action):
+                raise RpcError(Problem.NOT_IMPLEMENTED,
+                               f"{row.action} is not an OCPP {self.version.label} action")
+            validate(self.version, row.action, row.payload)
+        except Exception as exc:
+            reason = exc.description if isinstance(exc, RpcError) else "invalid payload"
+            await database_sync_to_async(services.finish_call)(
+                row.pk, StationCall.State.FAILED, error_description=reason)
+            return True
+        loop = asyncio.get_running_loop()
+        timeout = settings.CSMS["CALL_TIMEOUT_SECONDS"]
+        frame = self.book.start(row.action, row.payload, row.pk, loop.time(), timeout)
+        await database_sync_to_async(services.record_sent)(
+            row.pk, frame.message_id, self.version.value)
+        await self.send(messages.encode(frame))
+        self._spawn(self._expire_after(timeout))
+        return True
 
     async def _expire_after(self, seconds: float):
         await asyncio.sleep(seconds)
@@ -251,8 +280,12 @@ class StationConsumer(AsyncWebsocketConsumer):
         period = settings.CSMS["RECONCILE_SECONDS"]
         while not self.closing:
             await asyncio.sleep(period)
-            current = await database_sync_to_async(services.is_current_connection)(
-                self.station_id, self.connection_id)
+            try:
+                current = await database_sync_to_async(services.is_current_connection)(
+                    self.station_id, self.connection_id)
+            except Exception:  # e.g. a database outage: keep serving, look again later
+                log.warning("station %s: reconcile check failed", self.station_label, exc_info=True)
+                continue
             if not current:
                 await self._give_way()
                 return

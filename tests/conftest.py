@@ -12,8 +12,10 @@ from tests.live import LiveServer
 def pytest_configure(config):
     # Each xdist worker gets its own database (pytest-django); give it its own Redis
     # namespace for the channel layer too.
+    # Assigned, not defaulted: workers inherit the controller's environment, and two
+    # workers sharing a prefix would see each other's station groups (same pks).
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"chargegate-test-{worker}-{os.getpid()}")
+    os.environ["CHANNEL_LAYER_PREFIX"] = f"chargegate-test-{worker}-{os.getpid()}"
 
 
 @pytest.fixture(scope="session")

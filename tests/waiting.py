@@ -3,6 +3,7 @@ import asyncio
 import time
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 
 
 def eventually(check, timeout=10.0, interval=0.05):
@@ -21,12 +22,29 @@ def eventually(check, timeout=10.0, interval=0.05):
         time.sleep(interval)
 
 
+def _closing_connections(func):
+    # `func` runs in a worker thread; a connection left open there would outlive the
+    # test and keep PostgreSQL from dropping the test database.
+    def run(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return run
+
+
+def in_thread_db(func):
+    """`func` (ORM code) made awaitable from an async scenario, leaving no connection open."""
+    return sync_to_async(_closing_connections(func))
+
+
 async def async_eventually(check, timeout=10.0, interval=0.05):
     """`eventually` for async scenarios; `check` is a synchronous (ORM) function."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            result = await sync_to_async(check)()
+            result = await sync_to_async(_closing_connections(check))()
             if result:
                 return result
         except AssertionError:

@@ -5,10 +5,10 @@ UTF-8: credentials are decoded as bytes and split at the first colon (the identi
 cannot contain one; the key may). Many stations send the key's 40-character hex text
 instead; a tenant setting decides whether that is accepted.
 """
-from dataclasses import dataclass
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 
 from .headers import MalformedAuthorization
 
@@ -29,7 +29,7 @@ class BasicCredentials:
 def parse_basic(token: bytes) -> BasicCredentials:
     """Decode the token68 of a Basic Authorization header; raise if malformed."""
     token = token.strip()
-    if not token or not _BASE64.match(token):
+    if not token or not _BASE64.fullmatch(token):
         raise MalformedAuthorization("Basic credentials are not base64")
     try:
         # Some stations drop the padding; restoring it is unambiguous.
@@ -46,7 +46,7 @@ def key_from_password(password: bytes, accept_hex: bool) -> bytes | None:
     """The 20-byte key a Basic password stands for, or None if it cannot be one."""
     if len(password) == KEY_BYTES:
         return password
-    if accept_hex and _HEX40.match(password):
+    if accept_hex and _HEX40.fullmatch(password):
         return bytes.fromhex(password.decode("ascii"))
     return None
 

@@ -29,7 +29,9 @@ def hash_key(key: bytes) -> str:
 
 def verify_key(key: bytes, encoded: str) -> bool:
     """Constant-time check of `key` against a stored hash (argon2 compares in C)."""
-    if not encoded or len(key) != KEY_BYTES:
+    # Anything but an argon2 hash (empty, or another algorithm) never matches; Django's
+    # hasher would assert on a foreign algorithm instead of answering.
+    if not encoded.startswith(_HASHER.algorithm + "$") or len(key) != KEY_BYTES:
         return False
     try:
         return _HASHER.verify(key.hex(), encoded)

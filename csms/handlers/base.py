@@ -5,7 +5,7 @@ consumer runs them off the event loop. They receive a freshly loaded Station, so
 operator's change (e.g. to the registration status) applies to the very next message.
 """
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
@@ -56,7 +56,7 @@ class Router:
 
 def utc_now_text() -> str:
     """currentTime as OCPP wants it: UTC with a Z and millisecond precision."""
-    now = datetime.now(dt_timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -68,7 +68,7 @@ def parse_time(value: str | None):
     if parsed is None:
         raise RpcError(Problem.PROPERTY, f"{value!r} is not an RFC 3339 date-time")
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, dt_timezone.utc)
+        parsed = timezone.make_aware(parsed, UTC)
     return parsed
 
 
@@ -97,7 +97,7 @@ def id_tag_info_v16(station: Station, id_tag: str) -> dict:
         return {"status": IdTagStatus.INVALID.value}
     info = {"status": tag.effective_status()}
     if tag.expires_at:
-        info["expiryDate"] = tag.expires_at.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+        info["expiryDate"] = tag.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if tag.parent_id_tag:
         info["parentIdTag"] = tag.parent_id_tag
     return info

@@ -4,8 +4,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import ConnectorStatus, MeterValue, Station, StationEvent, Transaction
-from .base import (Router, boot_interval, data_transfer, id_tag_info_v16, parse_time,
-                   record_event, register_wh, unrecorded, utc_now_text)
+from .base import (
+    Router,
+    boot_interval,
+    data_transfer,
+    id_tag_info_v16,
+    parse_time,
+    record_event,
+    register_wh,
+    unrecorded,
+    utc_now_text,
+)
 
 router = Router()
 

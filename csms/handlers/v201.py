@@ -2,10 +2,18 @@
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
-from ..models import (ConnectorStatus, MeterValue, ReportedVariable, Station, StationEvent,
-                      Transaction)
-from .base import (Router, boot_interval, data_transfer, lookup_id_tag, parse_time,
-                   record_event, register_wh, unrecorded, utc_now_text)
+from ..models import ConnectorStatus, MeterValue, ReportedVariable, Station, StationEvent, Transaction
+from .base import (
+    Router,
+    boot_interval,
+    data_transfer,
+    lookup_id_tag,
+    parse_time,
+    record_event,
+    register_wh,
+    unrecorded,
+    utc_now_text,
+)
 
 router = Router()
 

@@ -5,10 +5,10 @@ CALLERROR `[4, id, code, description, details]`. `parse_frame` turns text into o
 the dataclasses below or raises `RpcError` describing the CALLERROR to answer with;
 it returns None for a frame the version says to ignore.
 """
-from dataclasses import dataclass, field
-from decimal import Decimal
 import json
 import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from .errors import Problem, RpcError, error_code
 from .versions import OcppVersion
@@ -17,6 +17,10 @@ CALL, CALLRESULT, CALLERROR = 2, 3, 4
 MAX_MESSAGE_ID = 36
 MAX_DESCRIPTION_V201 = 255
 UNREADABLE_ID = "-1"
+# Python refuses integer literals of more than 4300 digits (a guard against quadratic
+# int/str conversion); a number written with a fraction or exponent gets the same bound,
+# or `1e9999999` would cost an hour of CPU when `to_plain` makes it an int.
+MAX_NUMBER_DIGITS = 4300
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,54 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _parse_number(text: str) -> Decimal:
+    # RFC 8259 §6 lets a parser limit the range and precision of numbers it accepts.
+    number = Decimal(text)
+    if number.adjusted() >= MAX_NUMBER_DIGITS or len(number.as_tuple().digits) > MAX_NUMBER_DIGITS:
+        raise ValueError("number out of range")
+    return number
+
+
+def _has_lone_surrogate(value) -> bool:
+    """Whether any string in `value` holds a lone surrogate (from a "\\ud800" escape).
+
+    Such a string is no Unicode text: it cannot be stored, logged as UTF-8, or echoed in
+    a CALLERROR without making our own frame invalid. Iterative, as the value may be
+    nested as deeply as the JSON parser allows.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_frame(text: str | bytes, version: OcppVersion) -> Frame | None:
     """Parse one WebSocket text message received on a connection of `version`."""
     version = OcppVersion(version)
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
+        elif not text.isascii():
+            text.encode("utf-8")  # a str holding lone surrogates is no UTF-8 text
         # Decimals keep meter readings exact and make `multipleOf` checks reliable.
-        msg = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError):
+        msg = json.loads(text, parse_float=_parse_number, parse_constant=_reject_constant)
+    except (ValueError, UnicodeError):
         raise RpcError(Problem.INVALID_JSON, "Message is not valid JSON") from None
+    except RecursionError:
+        raise RpcError(Problem.INVALID_JSON, "Message is nested too deeply") from None
+    # The text itself is valid UTF-8 by now; only a \u escape can smuggle a surrogate in.
+    if "\\u" in text and _has_lone_surrogate(msg):
+        raise RpcError(Problem.INVALID_JSON, "Message contains a lone UTF-16 surrogate")
 
     if not isinstance(msg, list) or not msg:
         raise RpcError(Problem.BAD_FRAME, "Message is not a non-empty JSON array")

@@ -2,13 +2,16 @@
 
 We never hand-write OCPP schemas; we only decide which errorCode a violation earns.
 """
-from decimal import Decimal
-from functools import lru_cache
-from importlib import resources
 import json
+import math
+from decimal import Decimal
+from fractions import Fraction
+from functools import cache
+from importlib import resources
 
 import jsonschema
-from jsonschema.validators import validator_for
+from jsonschema.exceptions import ValidationError
+from jsonschema.validators import extend, validator_for
 
 from .errors import Problem, RpcError
 from .versions import OcppVersion
@@ -32,26 +35,51 @@ def _schema_name(version: OcppVersion, action: str, response: bool) -> str:
     return f"{action}.json" if version is OcppVersion.V16 else f"{action}Request.json"
 
 
-@lru_cache(maxsize=None)
-def _schema_files(version: OcppVersion) -> frozenset[str]:
+@cache
+def _actions(version: OcppVersion) -> frozenset[str]:
+    """The action names of a version, read off its request schemas' file names.
+
+    1.6 names requests `<Action>.json` and responses `<Action>Response.json`, so a
+    response file must not be mistaken for an action called "<Action>Response".
+    """
     folder = resources.files(_SCHEMA_PACKAGE[version]).joinpath("schemas")
-    return frozenset(p.name for p in folder.iterdir() if p.name.endswith(".json"))
+    names = [p.name for p in folder.iterdir()]
+    if version is OcppVersion.V16:
+        return frozenset(n.removesuffix(".json") for n in names
+                         if n.endswith(".json") and not n.endswith("Response.json"))
+    return frozenset(n.removesuffix("Request.json") for n in names if n.endswith("Request.json"))
 
 
 def is_known_action(version: OcppVersion, action: str) -> bool:
     """Whether `action` is an OCPP message of this version (in either direction)."""
-    version = OcppVersion(version)
-    return _schema_name(version, action, response=False) in _schema_files(version)
+    return action in _actions(OcppVersion(version))
 
 
-@lru_cache(maxsize=None)
+def _multiple_of(validator, divisor, instance, schema):
+    """`multipleOf` in exact arithmetic, for Decimals (parsed frames) and floats alike.
+
+    Payloads that come from the database or a handler carry floats, which Python cannot
+    take modulo a Decimal; and Decimal's own modulo fails beyond 28 digits of quotient.
+    """
+    if not validator.is_type(instance, "number"):
+        return
+    if isinstance(instance, float):
+        if not math.isfinite(instance):
+            yield ValidationError(f"{instance!r} is not a finite number")
+            return
+        instance = Decimal(repr(instance))  # the decimal the float was written as
+    if Fraction(instance) % Fraction(divisor):
+        yield ValidationError(f"{instance} is not a multiple of {divisor}")
+
+
+@cache
 def _validator(version: OcppVersion, action: str, response: bool):
     name = _schema_name(version, action, response)
     path = resources.files(_SCHEMA_PACKAGE[version]).joinpath("schemas", name)
     # 2.0.1 schemas start with a byte order mark.
     schema = json.loads(path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
     cls = validator_for(schema, default=jsonschema.Draft4Validator)
-    return cls(schema)
+    return extend(cls, {"multipleOf": _multiple_of})(schema)
 
 
 def validate(version: OcppVersion, action: str, payload: dict, *, response: bool = False,

@@ -1,8 +1,8 @@
 """The OCPP-J versions we speak, named by their WebSocket subprotocol."""
-from enum import Enum
+from enum import StrEnum
 
 
-class OcppVersion(str, Enum):
+class OcppVersion(StrEnum):
     V16 = "ocpp1.6"
     V201 = "ocpp2.0.1"
 

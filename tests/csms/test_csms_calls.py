@@ -2,14 +2,13 @@
 import asyncio
 
 import pytest
-from asgiref.sync import sync_to_async
 from ocpp.v16 import call as call16
 
 from csms import services
 from csms.models import Station, StationCall
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.stations import raw_station, station
-from tests.waiting import async_eventually, eventually
+from tests.waiting import async_eventually, eventually, in_thread_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +30,7 @@ def test_queued_call_is_delivered_and_answer_recorded_v16(csms, run):
         async with station(csms, "acme", "CP1", AL1000_KEY) as cp:
             await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
             cp.answers["ChangeConfiguration"] = {"status": "RebootRequired"}
-            call = await sync_to_async(queue)(row, "ChangeConfiguration",
+            call = await in_thread_db(queue)(row, "ChangeConfiguration",
                                               {"key": "HeartbeatInterval", "value": "120"})
             done = await async_eventually(lambda: finished(call))
             return done, cp.received
@@ -49,7 +48,7 @@ def test_queued_call_is_delivered_v201(csms, run):
     async def scenario():
         async with station(csms, "acme", "CS1", AL1000_KEY, version="2.0.1") as cp:
             await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
-            call = await sync_to_async(queue)(row, "GetVariables", {"getVariableData": [
+            call = await in_thread_db(queue)(row, "GetVariables", {"getVariableData": [
                 {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "SecurityProfile"}}]})
             return await async_eventually(lambda: finished(call)), cp.received
 
@@ -210,7 +209,7 @@ def test_ocpp_library_station_sees_boot_then_queued_call(csms, run):
     async def scenario():
         async with station(csms, "acme", "CP1", AL1000_KEY) as cp:
             boot = await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-            await sync_to_async(queue)(row, "ChangeConfiguration", {"key": "A", "value": "1"})
+            await in_thread_db(queue)(row, "ChangeConfiguration", {"key": "A", "value": "1"})
             for _ in range(100):
                 if cp.received:
                     break

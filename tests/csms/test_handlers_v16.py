@@ -3,48 +3,31 @@
 Each test drives a station over a live socket, then checks what the station was told
 and what an operator finds in the database afterwards.
 """
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from ocpp.exceptions import SecurityError
 from ocpp.v16 import call as call16
 
 from csms.models import ConnectorStatus, MeterValue, RegistrationStatus, Station, StationEvent, Transaction
+from tests.csms import conversation
+from tests.csms.conversation import assert_ocpp_utc_now, at, events
 from tests.factories import AL1000_KEY, make_id_tag, make_station, make_tenant
 from tests.stations import station
+from tests.waiting import in_thread_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def acme_station(identity="CP1", heartbeat_interval=300, **fields) -> Station:
-    tenant = make_tenant("acme", heartbeat_interval=heartbeat_interval)
-    return make_station(tenant, identity, AL1000_KEY, **fields)
+    return conversation.acme_station(identity, heartbeat_interval, **fields)
 
 
 def converse(csms, run, *payloads, identity="CP1", tenant="acme"):
-    """Send `payloads` in order on one connection; the station's answers, in order."""
-
-    async def scenario():
-        async with station(csms, tenant, identity, AL1000_KEY) as cp:
-            return [await cp.call(p, suppress=False) for p in payloads]
-
-    return run(scenario())
-
-
-def assert_ocpp_utc_now(text: str):
-    assert text.endswith("Z"), text
-    moment = at(text)
-    assert moment.utcoffset() == timedelta(0)
-    assert abs(moment - timezone.now()) < timedelta(seconds=30)
+    return conversation.converse(csms, run, "1.6", identity, tenant, *payloads)
 
 
 def boot(**fields):
@@ -55,10 +38,6 @@ def boot(**fields):
 
 def sample(value, measurand="Energy.Active.Import.Register", unit="Wh", **more):
     return {"value": value, "measurand": measurand, "unit": unit, **more}
-
-
-def events(station_row, kind):
-    return list(StationEvent.objects.filter(station=station_row, kind=kind).order_by("id"))
 
 
 # --- BootNotification ------------------------------------------------------------------------
@@ -119,7 +98,7 @@ def test_operator_acceptance_applies_to_the_next_boot_on_the_same_connection(csm
     async def scenario():
         async with station(csms, "acme", "CP1", AL1000_KEY) as cp:
             first = await cp.call(boot())
-            await sync_to_async(accept)()
+            await in_thread_db(accept)()
             second = await cp.call(boot())
             return first, second
 

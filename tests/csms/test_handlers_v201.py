@@ -3,11 +3,10 @@
 Each test drives a station over a live socket, then checks what the station was told
 and what an operator finds in the database afterwards.
 """
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from ocpp.exceptions import SecurityError
@@ -23,8 +22,11 @@ from csms.models import (
     StationEvent,
     Transaction,
 )
+from tests.csms import conversation
+from tests.csms.conversation import assert_ocpp_utc_now, at, events
 from tests.factories import AL1000_KEY, make_id_tag, make_station, make_tenant
 from tests.stations import station
+from tests.waiting import in_thread_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,30 +34,12 @@ TX_ID = "f3b2c1d0-5e6a-4b7c-8d9e-0a1b2c3d4e5f"
 RFID = "04E1A2B3C4D5E6"
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def acme_station(identity="CS1", heartbeat_interval=300, **fields) -> Station:
-    tenant = make_tenant("acme", heartbeat_interval=heartbeat_interval)
-    return make_station(tenant, identity, AL1000_KEY, **fields)
+    return conversation.acme_station(identity, heartbeat_interval, **fields)
 
 
 def converse(csms, run, *payloads, identity="CS1", tenant="acme"):
-    """Send `payloads` in order on one 2.0.1 connection; the station's answers, in order."""
-
-    async def scenario():
-        async with station(csms, tenant, identity, AL1000_KEY, version="2.0.1") as cp:
-            return [await cp.call(p, suppress=False) for p in payloads]
-
-    return run(scenario())
-
-
-def assert_ocpp_utc_now(text: str):
-    assert text.endswith("Z"), text
-    moment = at(text)
-    assert moment.utcoffset() == timedelta(0)
-    assert abs(moment - timezone.now()) < timedelta(seconds=30)
+    return conversation.converse(csms, run, "2.0.1", identity, tenant, *payloads)
 
 
 def boot(reason="PowerUp", **fields):
@@ -85,10 +69,6 @@ def tx_event(event_type, seq_no, when, trigger, *, state=None, reason=None, tx_i
         info["stopped_reason"] = reason
     return call201.TransactionEvent(event_type=event_type, timestamp=when, trigger_reason=trigger,
                                     seq_no=seq_no, transaction_info=info, **fields)
-
-
-def events(station_row, kind):
-    return list(StationEvent.objects.filter(station=station_row, kind=kind).order_by("id"))
 
 
 # --- BootNotification ------------------------------------------------------------------------
@@ -140,7 +120,7 @@ def test_operator_acceptance_applies_to_the_next_boot(csms, run):
     async def scenario():
         async with station(csms, "acme", "CS1", AL1000_KEY, version="2.0.1") as cp:
             first = await cp.call(boot())
-            await sync_to_async(accept)()
+            await in_thread_db(accept)()
             return first, await cp.call(boot())
 
     first, second = run(scenario())

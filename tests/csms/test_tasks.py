@@ -19,7 +19,7 @@ def test_sent_calls_abandoned_by_a_dead_server_are_marked_lost():
                                      sent_at=timezone.now() - timedelta(minutes=10))
     fresh = StationCall.objects.create(tenant=station.tenant, station=station, action="Reset",
                                        payload={"type": "Soft"}, state="sent", sent_at=timezone.now())
-    assert reap_orphaned_calls.delay().get() == 1
+    assert reap_orphaned_calls.apply().get() == 1
     old.refresh_from_db()
     fresh.refresh_from_db()
     assert old.state == "lost" and old.completed_at is not None
