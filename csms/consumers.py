@@ -6,6 +6,7 @@ lives in `handlers/`, what a call intent is lives in `services`.
 """
 import asyncio
 import logging
+import time
 import uuid
 from urllib.parse import unquote_to_bytes
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 ROUTERS = {OcppVersion.V16: v16.router, OcppVersion.V201: v201.router}
 CLOSE_REPLACED = 4000  # a newer connection of the same station took over
 CLOSE_NO_PROTOCOL = 1002
+TOUCH_SECONDS = 30
 
 
 def station_path(scope) -> tuple[str, str] | None:
@@ -53,6 +55,7 @@ def station_path(scope) -> tuple[str, str] | None:
 class StationConsumer(AsyncWebsocketConsumer):
     station_id: int | None = None
     version: OcppVersion | None = None
+    last_touch: float = 0.0  # claim_connection sets last_seen_at; the first message refreshes it
 
     # --- handshake -------------------------------------------------------------------------
 
@@ -187,7 +190,12 @@ class StationConsumer(AsyncWebsocketConsumer):
         station = services.load_station(self.station_id)
         response = ROUTERS[self.version].dispatch(
             station, call.action, messages.to_plain(call.payload), call.message_id)
-        services.touch(self.station_id)
+        # "Last seen" is for humans: once per TOUCH_SECONDS is plenty, and it saves a
+        # write on nearly every message.
+        now = time.monotonic()
+        if now - self.last_touch >= TOUCH_SECONDS:
+            services.touch(self.station_id)
+            self.last_touch = now
         return response
 
     async def _send_error(self, exc: RpcError):

@@ -86,7 +86,8 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600,
+                                                  conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {
@@ -97,6 +98,10 @@ else:
             "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
         }
     }
+# Consumers reach the database through Channels' worker thread, which closes connections
+# older than this around every call; reconnecting per message would dominate its cost.
+DATABASES["default"]["CONN_MAX_AGE"] = 600
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Tests run live uvicorn processes against the test database, so it must be a file
     # they can share, not an in-memory database; per test process, so concurrent runs

@@ -8,10 +8,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from django.db import IntegrityError
+from django.db import transaction as db_transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..models import IdTag, IdTagStatus, MeterValue, RegistrationStatus, Station, StationEvent
+from ..models import (
+    ConnectorStatus,
+    IdTag,
+    IdTagStatus,
+    MeterValue,
+    RegistrationStatus,
+    Station,
+    StationEvent,
+)
 from ..protocol.errors import Problem, RpcError
 
 
@@ -177,3 +187,21 @@ def data_transfer(station: Station, p: dict) -> dict:
     )
     # No vendor extension is registered: say so rather than pretend to understand.
     return {"status": "UnknownVendorId"}
+
+
+def upsert_connector_status(station: Station, evse_id: int, connector_id: int, **fields) -> None:
+    """Record the latest status of a connector: one UPDATE in the common case.
+
+    StatusNotification is among the most frequent messages; update_or_create would
+    spend a SELECT and a transaction on every one.
+    """
+    fields["received_at"] = timezone.now()
+    rows = ConnectorStatus.objects.filter(station=station, evse_id=evse_id, connector_id=connector_id)
+    if rows.update(**fields):
+        return
+    try:
+        with db_transaction.atomic():
+            ConnectorStatus.objects.create(tenant=station.tenant, station=station, evse_id=evse_id,
+                                           connector_id=connector_id, **fields)
+    except IntegrityError:  # a concurrent first report won the insert: apply ours on top
+        rows.update(**fields)

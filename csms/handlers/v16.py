@@ -3,7 +3,7 @@ from django.db import transaction as db_transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import ConnectorStatus, MeterValue, Station, StationEvent, Transaction
+from ..models import MeterValue, Station, StationEvent, Transaction
 from .base import (
     Router,
     boot_interval,
@@ -13,6 +13,7 @@ from .base import (
     record_event,
     register_wh,
     unrecorded,
+    upsert_connector_status,
     utc_now_text,
 )
 
@@ -46,14 +47,10 @@ def heartbeat(station: Station, p: dict) -> dict:
 
 @router.on("StatusNotification")
 def status_notification(station: Station, p: dict) -> dict:
-    ConnectorStatus.objects.update_or_create(
-        tenant=station.tenant, station=station, evse_id=0, connector_id=p["connectorId"],
-        defaults={
-            "status": p["status"], "error_code": p["errorCode"], "info": p.get("info", ""),
-            "vendor_id": p.get("vendorId", ""),
-            "vendor_error_code": p.get("vendorErrorCode", ""),
-            "reported_at": parse_time(p.get("timestamp")), "received_at": timezone.now(),
-        },
+    upsert_connector_status(
+        station, 0, p["connectorId"], status=p["status"], error_code=p["errorCode"],
+        info=p.get("info", ""), vendor_id=p.get("vendorId", ""),
+        vendor_error_code=p.get("vendorErrorCode", ""), reported_at=parse_time(p.get("timestamp")),
     )
     return {}
 

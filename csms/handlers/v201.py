@@ -2,7 +2,7 @@
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
-from ..models import ConnectorStatus, MeterValue, ReportedVariable, Station, StationEvent, Transaction
+from ..models import MeterValue, ReportedVariable, Station, StationEvent, Transaction
 from .base import (
     Router,
     boot_interval,
@@ -12,6 +12,7 @@ from .base import (
     record_event,
     register_wh,
     unrecorded,
+    upsert_connector_status,
     utc_now_text,
 )
 
@@ -46,11 +47,8 @@ def heartbeat(station: Station, p: dict) -> dict:
 
 @router.on("StatusNotification")
 def status_notification(station: Station, p: dict) -> dict:
-    ConnectorStatus.objects.update_or_create(
-        tenant=station.tenant, station=station, evse_id=p["evseId"], connector_id=p["connectorId"],
-        defaults={"status": p["connectorStatus"], "reported_at": parse_time(p["timestamp"]),
-                  "received_at": timezone.now()},
-    )
+    upsert_connector_status(station, p["evseId"], p["connectorId"], status=p["connectorStatus"],
+                            reported_at=parse_time(p["timestamp"]))
     return {}
 
 

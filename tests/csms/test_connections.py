@@ -9,7 +9,7 @@ from csms.models import Station
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.live import LiveServer
 from tests.stations import open_socket, raw_station
-from tests.waiting import async_eventually, eventually
+from tests.waiting import async_eventually, eventually, in_thread_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,3 +98,25 @@ def test_reconnect_without_boot_notification_is_served(csms, run):
     assert boot[2]["status"] == "Accepted"
     assert status == [3, "s1", {}]
     assert heartbeat[1] == "h1" and "currentTime" in heartbeat[2]
+
+
+def test_idle_connection_survives_and_still_receives_calls(csms, run):
+    # The channel layer's blocking receive runs in 5-second rounds; an idle consumer must
+    # outlive several of them (redis-py 8 broke exactly this: django/channels_redis#422).
+    from csms import services
+    from csms.models import StationCall
+
+    row = make_station(make_tenant(), "CP1", AL1000_KEY)
+
+    async def scenario():
+        async with raw_station(csms, "acme", "CP1", AL1000_KEY) as st:
+            await st.exchange([2, "b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}])
+            assert await st.silent(12)
+            call = await in_thread_db(lambda: services.queue_call(
+                Station.objects.get(pk=row.pk), "Reset", {"type": "Soft"}))()
+            frame = await st.recv(timeout=10)
+            await st.send([3, frame[1], {"status": "Accepted"}])
+            await async_eventually(lambda: StationCall.objects.get(pk=call.pk).done)
+            return frame
+
+    assert run(scenario())[2:] == ["Reset", {"type": "Soft"}]
