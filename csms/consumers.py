@@ -55,6 +55,7 @@ def station_path(scope) -> tuple[str, str] | None:
 class StationConsumer(AsyncWebsocketConsumer):
     station_id: int | None = None
     version: OcppVersion | None = None
+    connection_seq: int | None = None
     last_touch: float = 0.0  # claim_connection sets last_seen_at; the first message refreshes it
 
     # --- handshake -------------------------------------------------------------------------
@@ -108,14 +109,20 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.station_id, self.version = station.pk, version
         self.station_label = str(station)
         self.group = station.group_name
-        await database_sync_to_async(services.claim_connection)(
-            station.pk, self.connection_id, version.value)
+        # Join the group before claiming, so a newer connection's takeover cannot slip
+        # between the two and be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.connection_seq = await database_sync_to_async(services.claim_connection)(
+            station.pk, self.connection_id, version.value)
         await self.accept(version.value)
         log.info("station %s connected (%s)", self.station_label, version.value)
+        if self.connection_seq is None:  # an even newer connection already claimed it
+            await self._give_way()
+            return
         # Newest wins: any older socket of this station, on any node, closes itself.
-        await self.channel_layer.group_send(
-            self.group, {"type": "station.takeover", "connection_id": self.connection_id})
+        await self.channel_layer.group_send(self.group, {
+            "type": "station.takeover", "connection_id": self.connection_id,
+            "seq": self.connection_seq})
         self._spawn(self._reconcile_forever())
 
     async def _deny(self, status: int, body: bytes, headers=()):
@@ -305,7 +312,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         self._spawn(self._pump())
 
     async def station_takeover(self, event):
-        if event["connection_id"] != self.connection_id:
+        if event["connection_id"] != self.connection_id and services.supersedes(
+                event.get("seq"), getattr(self, "connection_seq", None)):
             await self._give_way()
 
     async def _give_way(self):

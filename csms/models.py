@@ -40,6 +40,9 @@ class Station(TenantOwned):
     # is still open closes when it sees it is no longer the current one.
     connected = models.BooleanField(default=False)
     connection_id = models.CharField(max_length=64, blank=True)
+    # Incremented by every accepted connection: it orders connections across nodes, so a
+    # takeover message only ever closes an older socket.
+    connection_seq = models.PositiveBigIntegerField(default=0, editable=False)
     ocpp_version = models.CharField(max_length=16, blank=True)
     connected_at = models.DateTimeField(null=True, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)

@@ -7,6 +7,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from tenants.models import Tenant
@@ -31,13 +32,27 @@ def load_station(station_id: int) -> Station:
 
 # --- connection bookkeeping ---------------------------------------------------------------
 
-def claim_connection(station_id: int, connection_id: str, version: str) -> None:
-    """Record that `connection_id` is now the station's socket (newest wins)."""
+def claim_connection(station_id: int, connection_id: str, version: str) -> int | None:
+    """Record that `connection_id` is now the station's socket; return its sequence number.
+
+    None means an even newer connection claimed the station in the meantime (then this
+    one should give way at once).
+    """
     now = timezone.now()
     Station.objects.filter(pk=station_id).update(
         connected=True, connection_id=connection_id, ocpp_version=version,
-        connected_at=now, last_seen_at=now,
+        connected_at=now, last_seen_at=now, connection_seq=F("connection_seq") + 1,
     )
+    return (Station.objects.filter(pk=station_id, connection_id=connection_id)
+            .values_list("connection_seq", flat=True).first())
+
+
+def supersedes(event_seq: int | None, own_seq: int | None) -> bool:
+    """Whether a takeover announced with `event_seq` should close a connection holding
+    `own_seq`: only a newer claim does, so racing handshakes never close each other."""
+    if event_seq is None:
+        return False
+    return own_seq is None or event_seq > own_seq
 
 
 def is_current_connection(station_id: int, connection_id: str) -> bool:

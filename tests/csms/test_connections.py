@@ -120,3 +120,28 @@ def test_idle_connection_survives_and_still_receives_calls(csms, run):
             return frame
 
     assert run(scenario())[2:] == ["Reset", {"type": "Soft"}]
+
+
+def test_claims_are_ordered_and_a_superseded_claim_knows_it():
+    from csms import services
+
+    row = make_station(make_tenant(), "CP1", AL1000_KEY)
+    first = services.claim_connection(row.pk, "a" * 32, "ocpp1.6")
+    second = services.claim_connection(row.pk, "b" * 32, "ocpp1.6")
+    assert second == first + 1
+    # "a" was replaced: re-reading its claim finds nothing, so it must give way.
+    assert Station.objects.filter(pk=row.pk, connection_id="a" * 32).count() == 0
+    assert services.is_current_connection(row.pk, "b" * 32)
+
+
+@pytest.mark.parametrize("event_seq, own_seq, closes", [
+    (5, 4, True),      # a newer connection announced itself
+    (4, 5, False),     # an older one's late announcement must not close the newer
+    (5, 5, False),
+    (5, None, True),   # we never completed our claim
+    (None, 3, False),  # malformed event
+])
+def test_only_a_newer_claim_supersedes(event_seq, own_seq, closes):
+    from csms.services import supersedes
+
+    assert supersedes(event_seq, own_seq) is closes
