@@ -1,0 +1,191 @@
+"""The station credential state machine: pure logic, no I/O.
+
+A station's credential record has up to three slots (current, pending, previous); at
+most two hold a key at any time. Every transition keeps one promise:
+
+    the key the station really holds is always accepted.
+
+A key is retired only when the station has shown which key it holds: by connecting
+with the new one, or, for the old one, after a change it definitely did not make
+(Rejected/NotSupported), after a reconnect that follows "Accepted" (safe mode), or
+after a reboot that follows "RebootRequired"/no answer (a staged key would be active
+by then). OCPP 1.6 security white paper A01.FR.03 wants the old key refused as soon
+as the station answers Accepted; that is `Mode.STRICT`. The default `Mode.SAFE`
+keeps the old key until the station proves the new one, because a station that says
+Accepted and then loses the key (power cut before it persisted) would otherwise need
+a site visit.
+"""
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    SAFE = "safe"
+    STRICT = "strict"
+
+
+class Phase(StrEnum):
+    IDLE = "idle"  # one key: current
+    IN_FLIGHT = "in_flight"  # new key sent, no answer yet: current (old) + pending (new)
+    UNPROVEN = "unproven"  # answered Accepted (safe mode): current (new) + previous (old)
+    REBOOT_PENDING = "reboot_pending"  # answered RebootRequired: current (old) + pending (new)
+    UNKNOWN = "unknown"  # no usable answer: current (old) + pending (new)
+
+
+class Outcome(StrEnum):
+    """How a credential CALL ended, as the consumer saw it."""
+
+    ACCEPTED = "Accepted"
+    REBOOT_REQUIRED = "RebootRequired"
+    REJECTED = "Rejected"
+    NOT_SUPPORTED = "NotSupported"
+    CALL_ERROR = "CallError"
+    TIMEOUT = "Timeout"
+    DROPPED = "Dropped"  # the socket (or the server) went away before an answer
+
+
+class Slot(StrEnum):
+    CURRENT = "current"
+    PENDING = "pending"
+    PREVIOUS = "previous"
+
+
+class Result(StrEnum):
+    SUCCEEDED = "succeeded"  # the station holds the new key; the old one is gone
+    FAILED = "failed"  # the station keeps the old key; the new one is gone
+
+
+@dataclass(frozen=True)
+class Key:
+    hash: str
+    origin: str  # installed, generated, master, onboarding, rotation
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Credentials:
+    current: Key | None
+    pending: Key | None = None
+    previous: Key | None = None
+    phase: Phase = Phase.IDLE
+    # A reboot was observed after the new key was sent (Reset accepted, or a 2.0.1 boot
+    # reason): a key staged "for after reboot" is active by now, so the key the
+    # station connects with is the truth.
+    reboot_seen: bool = False
+
+    def keys(self) -> list[tuple[Slot, Key]]:
+        return [(slot, key) for slot, key in ((Slot.CURRENT, self.current),
+                                              (Slot.PENDING, self.pending),
+                                              (Slot.PREVIOUS, self.previous)) if key]
+
+    @property
+    def valid_hashes(self) -> list[str]:
+        return [key.hash for _, key in self.keys()]
+
+    @property
+    def change_outstanding(self) -> bool:
+        return self.phase is not Phase.IDLE
+
+    @property
+    def new_key(self) -> Key | None:
+        """The key being introduced by the outstanding change."""
+        return self.current if self.phase is Phase.UNPROVEN else self.pending
+
+    @property
+    def old_key(self) -> Key | None:
+        """The key the outstanding change would replace."""
+        return self.previous if self.phase is Phase.UNPROVEN else self.current
+
+
+@dataclass
+class Effects:
+    """What the caller must do after a transition (besides storing the new state)."""
+
+    result: Result | None = None
+    retired: list[Key] = field(default_factory=list)
+    reset_wanted: bool = False  # a reboot would settle the change (RebootRequired, unknown)
+    reconnect_wanted: bool = False  # closing the socket makes the station prove its key
+
+
+class ChangeOutstanding(Exception):
+    """A new key may not be pushed while another change is unresolved."""
+
+
+def install(key: Key) -> Credentials:
+    """A station's first key (operator-supplied, generated, or a series master key)."""
+    return Credentials(current=key)
+
+
+def begin(state: Credentials, new_key: Key) -> Credentials:
+    """The new key is about to be sent: from now on it is accepted too."""
+    if state.change_outstanding:
+        raise ChangeOutstanding(state.phase)
+    return Credentials(current=state.current, pending=new_key, phase=Phase.IN_FLIGHT)
+
+
+def _succeeded(state: Credentials) -> tuple[Credentials, Effects]:
+    new, old = state.new_key, state.old_key
+    return Credentials(current=new), Effects(Result.SUCCEEDED, retired=[old] if old else [])
+
+
+def _failed(state: Credentials) -> tuple[Credentials, Effects]:
+    new, old = state.new_key, state.old_key
+    return Credentials(current=old), Effects(Result.FAILED, retired=[new] if new else [])
+
+
+def answered(state: Credentials, outcome: Outcome, mode: Mode = Mode.SAFE) -> tuple[Credentials, Effects]:
+    """The station answered the credential CALL (or it ended without an answer)."""
+    if state.phase is not Phase.IN_FLIGHT:
+        return state, Effects()  # a stale answer: the change was settled otherwise
+    if outcome is Outcome.ACCEPTED:
+        if mode is Mode.STRICT:
+            return _succeeded(state)
+        return (Credentials(current=state.pending, previous=state.current, phase=Phase.UNPROVEN),
+                Effects(reconnect_wanted=False))
+    if outcome is Outcome.REBOOT_REQUIRED:
+        return replace(state, phase=Phase.REBOOT_PENDING), Effects(reset_wanted=True)
+    if outcome in (Outcome.REJECTED, Outcome.NOT_SUPPORTED):
+        return _failed(state)  # A01.FR.04: keep accepting the old credentials
+    return replace(state, phase=Phase.UNKNOWN), Effects()
+
+
+def authenticated(state: Credentials, slot: Slot) -> tuple[Credentials, Effects]:
+    """The station opened a connection with the key in `slot`: it holds that key now."""
+    phase = state.phase
+    if phase is Phase.IDLE:
+        return state, Effects()
+    if phase is Phase.UNPROVEN:
+        return _succeeded(state) if slot is Slot.CURRENT else _failed(state)
+    if slot is Slot.PENDING:
+        return _succeeded(state)
+    # The station connected with the old key while the new one is pending.
+    if phase is Phase.IN_FLIGHT:
+        # A new connection while the CALL is unanswered: the answer is lost with the old
+        # socket. The station may still have staged the new key for its next reboot.
+        return replace(state, phase=Phase.UNKNOWN), Effects(reset_wanted=True)
+    if state.reboot_seen:
+        return _failed(state)  # rebooted and still on the old key: the new one never took
+    return state, Effects(reset_wanted=True)
+
+
+def rebooted(state: Credentials) -> Credentials:
+    """A reboot of the station has been observed since the new key was sent."""
+    if state.phase in (Phase.REBOOT_PENDING, Phase.UNKNOWN, Phase.IN_FLIGHT):
+        return replace(state, reboot_seen=True)
+    return state
+
+
+def grace_expired(state: Credentials) -> Effects:
+    """Safe mode's grace period is over without proof: ask the station for it."""
+    if state.phase is Phase.UNPROVEN:
+        return Effects(reconnect_wanted=True)
+    return Effects()
+
+
+def match(state: Credentials, verify) -> Slot | None:
+    """The slot whose key `verify(hash) -> bool` accepts (current first)."""
+    for slot, key in state.keys():
+        if verify(key.hash):
+            return slot
+    return None
