@@ -35,17 +35,18 @@ def prepare(n: int) -> None:
     from django.core.management import call_command
 
     from csms.auth.keys import hash_key
-    from csms.models import Station
+    from csms.models import Station, StationCredential
     from tenants.models import Tenant
 
     call_command("migrate", verbosity=0)
     tenant, _ = Tenant.objects.get_or_create(slug="bench", defaults={"name": "Benchmark"})
     have = set(Station.objects.for_tenant(tenant).values_list("identity", flat=True))
     digest = hash_key(KEY)  # salted once: stations need not differ for load purposes
-    Station.objects.bulk_create([
-        Station(tenant=tenant, identity=f"B{i:05d}", key_hash=digest)
-        for i in range(n) if f"B{i:05d}" not in have
-    ])
+    stations = Station.objects.bulk_create([
+        Station(tenant=tenant, identity=f"B{i:05d}") for i in range(n) if f"B{i:05d}" not in have])
+    StationCredential.objects.bulk_create([
+        StationCredential(tenant=tenant, station=s, current_hash=digest, current_origin="installed")
+        for s in stations])
 
 
 def start_server(port: int):

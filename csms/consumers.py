@@ -16,7 +16,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import services
+from . import credentials, services
 from .auth.station_auth import Decision, authenticate
 from .handlers import v16, v201
 from .models import StationCall
@@ -26,12 +26,14 @@ from .protocol.errors import Problem, RpcError, error_code
 from .protocol.messages import Call, CallError, CallResult
 from .protocol.validation import is_known_action, validate
 from .protocol.versions import OcppVersion, negotiate, parse_offered
+from .rotation import Outcome
 
 log = logging.getLogger(__name__)
 
 ROUTERS = {OcppVersion.V16: v16.router, OcppVersion.V201: v201.router}
 CLOSE_REPLACED = 4000  # a newer connection of the same station took over
 CLOSE_NO_PROTOCOL = 1002
+CLOSE_PROVE_KEY = 4001  # safe-mode grace over: reconnect so the key in use shows
 TOUCH_SECONDS = 30
 
 
@@ -82,7 +84,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         headers = self.scope.get("headers", [])
         authorization = [v for k, v in headers if k == b"authorization"]
         result = await sync_to_async(authenticate, thread_sensitive=False)(
-            identity=station.identity, key_hash=station.key_hash,
+            identity=station.identity, key_hashes=credentials.valid_hashes(station),
             accept_hex=station.tenant.accept_hex_basic_password,
             realm=f"Chargegate {station.tenant.slug}", authorization=authorization,
         )
@@ -108,6 +110,9 @@ class StationConsumer(AsyncWebsocketConsumer):
 
         self.station_id, self.version = station.pk, version
         self.station_label = str(station)
+        # Which key this connection proved: it settles an outstanding key change.
+        self.key_hash = result.key_hash
+        await database_sync_to_async(credentials.record_proof)(station.pk, self.key_hash)
         self.group = station.group_name
         # Join the group before claiming, so a newer connection's takeover cannot slip
         # between the two and be missed.
@@ -173,6 +178,11 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         await self.send(messages.encode(CallResult(call.message_id, response)))
         if call.action == "BootNotification":
+            if call.payload.get("reason") in credentials.REBOOT_REASONS:
+                # 2.0.1 says why it booted: after a real restart, the key this connection
+                # used is the one the station holds, staged keys included.
+                await database_sync_to_async(credentials.record_reboot)(
+                    self.station_id, self.key_hash)
             # A (re)boot is a natural moment to deliver queued work.
             self._spawn(self._pump())
 
@@ -219,17 +229,20 @@ class StationConsumer(AsyncWebsocketConsumer):
                      self.station_label, answer.message_id)
             return
         try:
-            await self._record_answer(outstanding.ref, outstanding.call.action, answer)
+            await self._record_answer(*outstanding.ref, outstanding.call.action, answer)
         except Exception:
             log.exception("station %s: recording the answer to %s failed",
                           self.station_label, outstanding.call.action)
         await self._pump()
 
-    async def _record_answer(self, call_id: int, action: str, answer: CallResult | CallError):
+    async def _record_answer(self, call_id: int, purpose: str, action: str,
+                             answer: CallResult | CallError):
+        outcome = None
         if isinstance(answer, CallError):
             await database_sync_to_async(services.finish_call)(
                 call_id, StationCall.State.ERROR, error_code=answer.error_code,
                 error_description=answer.error_description)
+            outcome = Outcome.CALL_ERROR
         else:
             try:
                 validate(self.version, action, answer.payload, response=True)
@@ -238,10 +251,21 @@ class StationConsumer(AsyncWebsocketConsumer):
                     call_id, StationCall.State.ERROR,
                     error_code=error_code(self.version, exc.problem) or "",
                     error_description=f"invalid {action} response: {exc.description}")
+                outcome = Outcome.CALL_ERROR  # an answer we cannot read tells us nothing
             else:
+                payload = messages.to_plain(answer.payload)
                 await database_sync_to_async(services.finish_call)(
-                    call_id, StationCall.State.ANSWERED,
-                    response=messages.to_plain(answer.payload))
+                    call_id, StationCall.State.ANSWERED, response=payload)
+                if purpose == StationCall.Purpose.CREDENTIAL:
+                    outcome = credentials.outcome_of(self.version, payload)
+                elif purpose == StationCall.Purpose.CREDENTIAL_RESET and payload.get("status") in (
+                        "Accepted", "Scheduled"):
+                    await database_sync_to_async(credentials.record_reboot)(self.station_id)
+        if purpose == StationCall.Purpose.CREDENTIAL and outcome is not None:
+            await self._credential_outcome(call_id, outcome)
+
+    async def _credential_outcome(self, call_id: int, outcome: Outcome):
+        await database_sync_to_async(credentials.record_outcome)(call_id, outcome)
 
     async def _pump(self):
         """Send the next queued call if none is outstanding.
@@ -261,11 +285,20 @@ class StationConsumer(AsyncWebsocketConsumer):
         row = await database_sync_to_async(services.claim_next_call)(self.station_id)
         if row is None:
             return False
+        action, payload = row.action, row.payload
         try:
-            if not is_known_action(self.version, row.action):
+            if row.purpose == StationCall.Purpose.CREDENTIAL:
+                # The key is generated now, by the process that sends it, and lives only
+                # in this frame: never in the database, the broker or a log.
+                prepared = await database_sync_to_async(credentials.prepare_call)(
+                    row.pk, self.version.value)
+                if isinstance(prepared, str):
+                    raise RpcError(Problem.GENERIC, prepared)
+                action, payload = prepared.action, prepared.payload
+            if not is_known_action(self.version, action):
                 raise RpcError(Problem.NOT_IMPLEMENTED,
-                               f"{row.action} is not an OCPP {self.version.label} action")
-            validate(self.version, row.action, row.payload)
+                               f"{action} is not an OCPP {self.version.label} action")
+            validate(self.version, action, payload)
         except Exception as exc:
             reason = exc.description if isinstance(exc, RpcError) else "invalid payload"
             await database_sync_to_async(services.finish_call)(
@@ -273,9 +306,10 @@ class StationConsumer(AsyncWebsocketConsumer):
             return True
         loop = asyncio.get_running_loop()
         timeout = settings.CSMS["CALL_TIMEOUT_SECONDS"]
-        frame = self.book.start(row.action, row.payload, row.pk, loop.time(), timeout)
+        frame = self.book.start(action, payload, (row.pk, row.purpose), loop.time(), timeout)
         await database_sync_to_async(services.record_sent)(
             row.pk, frame.message_id, self.version.value)
+        del payload  # the credential payload must not outlive the send
         await self.send(messages.encode(frame))
         self._spawn(self._expire_after(timeout))
         return True
@@ -285,8 +319,11 @@ class StationConsumer(AsyncWebsocketConsumer):
         expired = self.book.expire(asyncio.get_running_loop().time())
         if expired is not None:
             log.info("station %s: %s timed out", self.station_label, expired.call.action)
+            call_id, purpose = expired.ref
             await database_sync_to_async(services.finish_call)(
-                expired.ref, StationCall.State.TIMEOUT, error_description="no answer in time")
+                call_id, StationCall.State.TIMEOUT, error_description="no answer in time")
+            if purpose == StationCall.Purpose.CREDENTIAL:
+                await self._credential_outcome(call_id, Outcome.TIMEOUT)
             await self._pump()
 
     async def _reconcile_forever(self):
@@ -303,6 +340,16 @@ class StationConsumer(AsyncWebsocketConsumer):
                 continue
             if not current:
                 await self._give_way()
+                return
+            try:
+                wanted = await database_sync_to_async(credentials.housekeeping)(self.station_id)
+            except Exception:
+                log.warning("station %s: credential check failed", self.station_label, exc_info=True)
+                wanted = None
+            if wanted == "reconnect":
+                log.info("station %s: asking it to reconnect with its new key", self.station_label)
+                await self.close(code=CLOSE_PROVE_KEY, reason="reconnect with your current key")
+                await self._shutdown()
                 return
             await self._pump()
 
@@ -342,8 +389,11 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         lost = self.book.abandon()
         if lost is not None:
+            call_id, purpose = lost.ref
             await database_sync_to_async(services.finish_call)(
-                lost.ref, StationCall.State.LOST, error_description="connection closed")
+                call_id, StationCall.State.LOST, error_description="connection closed")
+            if purpose == StationCall.Purpose.CREDENTIAL:
+                await self._credential_outcome(call_id, Outcome.DROPPED)
         await database_sync_to_async(services.release_connection)(
             self.station_id, self.connection_id)
         await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -22,7 +22,6 @@ def default_protocols():
 
 class Station(TenantOwned):
     identity = models.CharField(max_length=255)
-    key_hash = models.CharField(max_length=255, blank=True, editable=False)
     allowed_protocols = models.JSONField(default=default_protocols)
     registration_status = models.CharField(
         max_length=16, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
@@ -67,7 +66,8 @@ class Station(TenantOwned):
 
     @property
     def has_key(self) -> bool:
-        return bool(self.key_hash)
+        credential = getattr(self, "credential", None)
+        return bool(credential and credential.current_hash)
 
 
 class StationOwned(TenantOwned):
@@ -264,8 +264,14 @@ class StationCall(StationOwned):
         FAILED = "failed"  # could not be sent (e.g. not valid for the station's version)
         LOST = "lost"  # the connection dropped while the call was outstanding
 
+    class Purpose(models.TextChoices):
+        COMMAND = "command"  # sent as stored
+        CREDENTIAL = "credential"  # the consumer generates the key and builds the payload
+        CREDENTIAL_RESET = "credential_reset"  # a Reset that settles a credential change
+
     action = models.CharField(max_length=64)
     payload = models.JSONField(default=dict)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.COMMAND)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     message_id = models.CharField(max_length=36, blank=True)
     ocpp_version = models.CharField(max_length=16, blank=True)
@@ -286,7 +292,103 @@ class StationCall(StationOwned):
         return self.state not in (self.State.QUEUED, self.State.SENT)
 
 
+class KeyOrigin(models.TextChoices):
+    """How a key came to be on a station."""
+
+    INSTALLED = "installed", "installed by the operator"
+    GENERATED = "generated", "generated at registration"
+    MASTER = "master", "series/master key (onboarding)"
+    ONBOARDING = "onboarding", "unique key pushed at onboarding"
+    ROTATION = "rotation", "rotated"
+
+
+class StationCredential(TenantOwned):
+    """A station's HTTP Basic credentials: salted argon2 hashes only, in up to three slots.
+
+    The slots and the phase are the persisted form of `csms.rotation.Credentials`; only
+    `csms.credentials` changes them, under a row lock.
+    """
+
+    station = models.OneToOneField(Station, on_delete=models.CASCADE, related_name="credential")
+    current_hash = models.CharField(max_length=255, blank=True)
+    current_origin = models.CharField(max_length=16, choices=KeyOrigin.choices, blank=True)
+    current_since = models.DateTimeField(null=True, blank=True)
+    pending_hash = models.CharField(max_length=255, blank=True)
+    pending_origin = models.CharField(max_length=16, choices=KeyOrigin.choices, blank=True)
+    pending_since = models.DateTimeField(null=True, blank=True)
+    previous_hash = models.CharField(max_length=255, blank=True)
+    previous_origin = models.CharField(max_length=16, choices=KeyOrigin.choices, blank=True)
+    previous_since = models.DateTimeField(null=True, blank=True)
+    phase = models.CharField(max_length=16, default="idle")
+    reboot_seen = models.BooleanField(default=False)
+    # Onboarding: the station came with a series key and must get a unique one before
+    # its BootNotification is Accepted (OCPP-J 1.6 §6.2.2, white paper A00.FR.806).
+    needs_unique_key = models.BooleanField(default=False)
+    outstanding_change = models.ForeignKey(
+        "CredentialChange", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"credentials of {self.station}"
+
+
+class CredentialChange(StationOwned):
+    """One attempt to give a station a new key, from request to resolution."""
+
+    class Trigger(models.TextChoices):
+        ONBOARDING = "onboarding"
+        DEMAND = "demand"
+        SCHEDULE = "schedule"
+        RETRY = "retry"
+        CAMPAIGN = "campaign"
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        IN_FLIGHT = "in_flight"  # sent, no answer yet
+        AWAITING_PROOF = "awaiting_proof"  # answered; waiting for the station to show its key
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    outcome = models.CharField(max_length=16, blank=True)  # rotation.Outcome
+    attempt = models.PositiveIntegerField(default=1)
+    call = models.ForeignKey(StationCall, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    requested_by = models.CharField(max_length=150, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def open(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.IN_FLIGHT, self.State.AWAITING_PROOF)
+
+
+class AuditEvent(TenantOwned):
+    """Who did what to which station, when, and how it ended. Never key material."""
+
+    actor = models.CharField(max_length=150)  # a username, "cli", "system", "station"
+    action = models.CharField(max_length=64)
+    station = models.ForeignKey(Station, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    outcome = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-at"])]
+
+
 __all__ = [
     "Tenant", "Station", "RegistrationStatus", "ConnectorStatus", "IdTag", "IdTagStatus",
     "Transaction", "MeterValue", "StationEvent", "ReportedVariable", "StationCall",
+    "KeyOrigin", "StationCredential", "CredentialChange", "AuditEvent",
 ]

@@ -21,13 +21,13 @@ log = logging.getLogger(__name__)
 
 
 def find_station(tenant_slug: str, identity: str) -> Station | None:
-    return (Station.objects.select_related("tenant")
+    return (Station.objects.select_related("tenant", "credential")
             .filter(tenant__slug=tenant_slug, tenant__operates_charging_stations=True,
                     identity=identity).first())
 
 
 def load_station(station_id: int) -> Station:
-    return Station.objects.select_related("tenant").get(pk=station_id)
+    return Station.objects.select_related("tenant", "credential").get(pk=station_id)
 
 
 # --- connection bookkeeping ---------------------------------------------------------------

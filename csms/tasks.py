@@ -5,7 +5,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from . import credentials
 from .models import StationCall
+from .rotation import Outcome
 
 # Grace beyond the call timeout before a sent call is declared orphaned: the consumer
 # that sent it resolves it itself unless its process died.
@@ -14,9 +16,17 @@ ORPHAN_GRACE = timedelta(seconds=60)
 
 @shared_task
 def reap_orphaned_calls() -> int:
-    """Close calls left 'sent' by a server process that stopped before resolving them."""
+    """Close calls left 'sent' by a server process that stopped before resolving them.
+
+    A credential call among them is an outcome too: the key may or may not have arrived.
+    """
     cutoff = timezone.now() - timedelta(seconds=settings.CSMS["CALL_TIMEOUT_SECONDS"]) - ORPHAN_GRACE
-    return StationCall.objects.filter(state=StationCall.State.SENT, sent_at__lt=cutoff).update(
-        state=StationCall.State.LOST, completed_at=timezone.now(),
-        error_description="the server holding the connection stopped before an answer",
-    )
+    reaped = 0
+    for call in StationCall.objects.filter(state=StationCall.State.SENT, sent_at__lt=cutoff):
+        claimed = StationCall.objects.filter(pk=call.pk, state=StationCall.State.SENT).update(
+            state=StationCall.State.LOST, completed_at=timezone.now(),
+            error_description="the server holding the connection stopped before an answer")
+        if claimed and call.purpose == StationCall.Purpose.CREDENTIAL:
+            credentials.record_outcome(call.pk, Outcome.DROPPED)
+        reaped += claimed
+    return reaped

@@ -27,6 +27,24 @@ class Tenant(models.Model):
     accept_hex_basic_password = models.BooleanField(default=True)
     heartbeat_interval = models.PositiveIntegerField(default=300)
 
+    # Credential rotation policy (see docs/rotation.md).
+    class RotationMode(models.TextChoices):
+        SAFE = "safe", "safe: keep the old key until the station proves the new one"
+        STRICT = "strict", "strict: drop the old key on Accepted (white paper A01.FR.03)"
+
+    class ResetPolicy(models.TextChoices):
+        WHEN_IDLE = "when_idle", "reset when no transaction is active"
+        NEVER = "never", "never reset; an operator does it"
+
+    rotation_mode = models.CharField(max_length=8, choices=RotationMode.choices,
+                                     default=RotationMode.SAFE)
+    reset_policy = models.CharField(max_length=12, choices=ResetPolicy.choices,
+                                    default=ResetPolicy.WHEN_IDLE)
+    # How long after "Accepted" a station may stay on its old socket before the CSMS
+    # closes it so the station reconnects and proves its new key.
+    rotation_grace_seconds = models.PositiveIntegerField(default=600)
+    max_key_age_days = models.PositiveIntegerField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

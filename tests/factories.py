@@ -1,5 +1,5 @@
 """Small builders for test data: real rows, real argon2 hashes."""
-from csms.auth.keys import hash_key
+from csms.credentials import register_station
 from csms.models import IdTag, Station
 from tenants.models import Tenant
 
@@ -11,8 +11,11 @@ def make_tenant(slug="acme", **fields) -> Tenant:
     return Tenant.objects.create(slug=slug, **fields)
 
 
-def make_station(tenant, identity="CP001", key: bytes = AL1000_KEY, **fields) -> Station:
-    return Station.objects.create(tenant=tenant, identity=identity, key_hash=hash_key(key), **fields)
+def make_station(tenant, identity="CP001", key: bytes = AL1000_KEY, origin="installed",
+                 needs_unique_key=False, **fields) -> Station:
+    station = register_station(tenant, identity, key, origin, needs_unique_key=needs_unique_key,
+                               **fields)
+    return Station.objects.select_related("tenant", "credential").get(pk=station.pk)
 
 
 def make_id_tag(tenant, id_tag="TAG1", **fields) -> IdTag:

@@ -55,3 +55,19 @@ def challenge(realm: str) -> str:
     """The WWW-Authenticate value that invites Basic credentials."""
     escaped = realm.replace("\\", "\\\\").replace('"', '\\"')
     return f'Basic realm="{escaped}"'
+
+
+def candidate_secrets(password: bytes, accept_hex: bool) -> list[bytes]:
+    """The secrets a Basic password may stand for, most likely first.
+
+    A 1.6 key is 20 raw bytes (or, if the tenant allows, its 40 hex characters); a
+    2.0.1 password is the password's own bytes. Both kinds are stored the same way, so
+    trying each candidate against the stored hashes serves both versions.
+    """
+    candidates = []
+    key = key_from_password(password, accept_hex)
+    if key is not None:
+        candidates.append(key)
+    if password and len(password) != KEY_BYTES and len(password) <= 64:
+        candidates.append(password)
+    return candidates

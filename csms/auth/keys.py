@@ -6,6 +6,7 @@ weak human passwords; a lighter memory cost (OWASP's argon2id minimum) keeps a f
 reconnecting after an outage from exhausting the server's memory.
 """
 import secrets
+import string
 
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
@@ -21,26 +22,54 @@ class StationKeyHasher(Argon2PasswordHasher):
 _HASHER = StationKeyHasher()
 
 
-def hash_key(key: bytes) -> str:
-    if len(key) != KEY_BYTES:
-        raise ValueError(f"a station key is {KEY_BYTES} bytes")
-    return _HASHER.encode(key.hex(), _HASHER.salt())
+MAX_SECRET_BYTES = 64
 
 
-def verify_key(key: bytes, encoded: str) -> bool:
-    """Constant-time check of `key` against a stored hash (argon2 compares in C)."""
+def hash_secret(secret: bytes) -> str:
+    """Hash any station secret: a 1.6 key (20 bytes) or a 2.0.1 password (its bytes).
+
+    The hasher sees the secret's hex text, so raw key bytes that are not UTF-8 hash
+    the same way on every platform.
+    """
+    if not 0 < len(secret) <= MAX_SECRET_BYTES:
+        raise ValueError(f"a station secret is 1 to {MAX_SECRET_BYTES} bytes")
+    return _HASHER.encode(secret.hex(), _HASHER.salt())
+
+
+def verify_secret(secret: bytes, encoded: str) -> bool:
+    """Constant-time check of `secret` against a stored hash (argon2 compares in C)."""
     # Anything but an argon2 hash (empty, or another algorithm) never matches; Django's
     # hasher would assert on a foreign algorithm instead of answering.
-    if not encoded.startswith(_HASHER.algorithm + "$") or len(key) != KEY_BYTES:
+    if not encoded.startswith(_HASHER.algorithm + "$") or not 0 < len(secret) <= MAX_SECRET_BYTES:
         return False
     try:
-        return _HASHER.verify(key.hex(), encoded)
+        return _HASHER.verify(secret.hex(), encoded)
     except ValueError:
         return False
 
 
+def hash_key(key: bytes) -> str:
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"a station key is {KEY_BYTES} bytes")
+    return hash_secret(key)
+
+
+def verify_key(key: bytes, encoded: str) -> bool:
+    return len(key) == KEY_BYTES and verify_secret(key, encoded)
+
+
 def generate_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
+
+
+# OCPP 2.0.1 BasicAuthPassword is a passwordString of 16 to 40 characters; letters and
+# digits are safe in every station's configuration store and give 238 bits at 40.
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+PASSWORD_LENGTH = 40
+
+
+def generate_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
 
 def parse_hex_key(text: str) -> bytes:

@@ -8,7 +8,7 @@ from enum import Enum
 
 from . import basic
 from .headers import MalformedAuthorization, split_authorization
-from .keys import verify_key
+from .keys import verify_secret
 
 
 class Decision(Enum):
@@ -22,15 +22,20 @@ class AuthResult:
     decision: Decision
     reason: str = ""
     challenges: list[str] = field(default_factory=list)
+    key_hash: str = ""  # which stored key the station proved (OK only)
 
 
 def challenges_for(realm: str) -> list[str]:
     return [basic.challenge(realm)]
 
 
-def authenticate(*, identity: str, key_hash: str, accept_hex: bool, realm: str,
+def authenticate(*, identity: str, key_hashes: list[str], accept_hex: bool, realm: str,
                  authorization: list[bytes]) -> AuthResult:
-    """Check the handshake's Authorization header(s) against the station's stored key."""
+    """Check the handshake's Authorization header(s) against the station's valid keys.
+
+    `key_hashes` are the hashes the credential record accepts right now (one, or two
+    while a change is unresolved); the result names the one that matched.
+    """
     challenge = challenges_for(realm)
     if not authorization:
         return AuthResult(Decision.CHALLENGE, "no credentials", challenge)
@@ -45,9 +50,12 @@ def authenticate(*, identity: str, key_hash: str, accept_hex: bool, realm: str,
         return AuthResult(Decision.MALFORMED, str(exc))
 
     identity_ok = hmac.compare_digest(credentials.username, identity.encode("utf-8"))
-    key = basic.key_from_password(credentials.password, accept_hex)
     # Verify even when the username is wrong, so timing does not tell which part failed.
-    key_ok = verify_key(key or b"\0" * basic.KEY_BYTES, key_hash)
-    if identity_ok and key is not None and key_ok:
-        return AuthResult(Decision.OK)
+    matched = ""
+    for secret in basic.candidate_secrets(credentials.password, accept_hex):
+        matched = next((h for h in key_hashes if verify_secret(secret, h)), "")
+        if matched:
+            break
+    if identity_ok and matched:
+        return AuthResult(Decision.OK, key_hash=matched)
     return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge)

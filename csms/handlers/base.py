@@ -13,6 +13,7 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from .. import credentials
 from ..models import (
     ConnectorStatus,
     IdTag,
@@ -49,7 +50,7 @@ class Router:
 
     def dispatch(self, station: Station, action: str, payload: dict, message_id: str) -> dict:
         handler = self.handlers[action]
-        status = station.registration_status
+        status = credentials.effective_registration(station)
         if action != "BootNotification":
             if status == RegistrationStatus.REJECTED or (
                 status == RegistrationStatus.PENDING and not handler.allowed_while_pending
@@ -205,3 +206,19 @@ def upsert_connector_status(station: Station, evse_id: int, connector_id: int, *
                                            connector_id=connector_id, **fields)
     except IntegrityError:  # a concurrent first report won the insert: apply ours on top
         rows.update(**fields)
+
+
+def boot_status(station: Station) -> str:
+    """The registration status a BootNotification gets, starting onboarding if due.
+
+    A station still on its series (master) key is answered Pending and given its unique
+    key; its next BootNotification after the change is Accepted (OCPP-J 1.6 §6.2.2).
+    """
+    status = credentials.effective_registration(station)
+    cred = getattr(station, "credential", None)
+    if cred is not None and cred.needs_unique_key and cred.outstanding_change_id is None:
+        try:
+            credentials.request_change(station, "onboarding", "system")
+        except credentials.ChangeRefused:
+            pass  # already queued or unresolved: it will be delivered/settled
+    return status

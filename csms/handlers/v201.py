@@ -6,6 +6,7 @@ from ..models import MeterValue, ReportedVariable, Station, StationEvent, Transa
 from .base import (
     Router,
     boot_interval,
+    boot_status,
     data_transfer,
     lookup_id_tag,
     parse_time,
@@ -31,7 +32,7 @@ def boot_notification(station: Station, p: dict) -> dict:
     station.last_boot_reason = p["reason"]
     station.save(update_fields=["vendor", "model", "serial_number", "firmware_version",
                                 "last_boot_at", "last_boot_reason"])
-    status = station.registration_status
+    status = boot_status(station)
     StationEvent.objects.create(tenant=station.tenant, station=station,
                                 kind=StationEvent.Kind.BOOT, summary=status, occurred_at=now,
                                 detail=p)

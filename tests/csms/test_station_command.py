@@ -38,9 +38,9 @@ def test_station_add_with_key_stores_only_a_hash():
     shown = json.loads(out)
     assert "key" not in shown and AL1000_KEY.hex() not in out.lower()
     station = Station.objects.get(identity="AL1000")
-    assert station.key_hash.startswith("argon2$argon2id$")
-    assert AL1000_KEY.hex() not in station.key_hash
-    assert verify_key(AL1000_KEY, station.key_hash)
+    assert station.credential.current_hash.startswith("argon2$argon2id$")
+    assert AL1000_KEY.hex() not in station.credential.current_hash
+    assert verify_key(AL1000_KEY, station.credential.current_hash)
 
 
 def test_generated_key_is_printed_once_and_works():
@@ -48,7 +48,7 @@ def test_generated_key_is_printed_once_and_works():
     shown = json.loads(run_cmd("station", "add", "acme", "CP9", "--generate-key", "--json"))
     key = bytes.fromhex(shown["key"])
     assert len(key) == 20
-    assert verify_key(key, Station.objects.get(identity="CP9").key_hash)
+    assert verify_key(key, Station.objects.get(identity="CP9").credential.current_hash)
     again = run_cmd("station", "show", "acme", "CP9", "--json") + run_cmd("station", "list", "acme", "--json")
     assert shown["key"] not in again
 

@@ -56,7 +56,7 @@ def test_demo_seeds_working_credentials_and_is_idempotent():
     call_command("demo", stdout=out)
     call_command("demo", stdout=io.StringIO())
     al1000 = Station.objects.get(tenant__slug="demo", identity="AL1000")
-    assert verify_key(bytes.fromhex("0001020304050607FFFFFFFFFFFFFFFFFFFFFFFF"), al1000.key_hash)
+    assert verify_key(bytes.fromhex("0001020304050607FFFFFFFFFFFFFFFFFFFFFFFF"), al1000.credential.current_hash)
     assert Station.objects.filter(tenant__slug="demo").count() == 3
     text = out.getvalue()
     assert "/ocpp/demo/" in text and "/healthz" in text and "chargegate-demo" in text

@@ -8,9 +8,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
-from csms import services
+from csms import credentials, services
 from csms.auth import keys
-from csms.models import ConnectorStatus, RegistrationStatus, Station, StationCall
+from csms.models import ConnectorStatus, KeyOrigin, RegistrationStatus, Station, StationCall
 from csms.protocol.versions import SUPPORTED
 from tenants.models import Tenant
 
@@ -59,6 +59,9 @@ class Command(BaseCommand):
         key.add_argument("--key", metavar="HEX40", help="the station's 20-byte key in hex")
         key.add_argument("--generate-key", action="store_true",
                          help="generate a random key and print it once")
+        key.add_argument("--master-key", metavar="HEX40",
+                         help="a series/master key: the station is onboarded (Pending) and "
+                              "given a unique key at its first BootNotification")
         add.add_argument("--registration", choices=RegistrationStatus.values,
                          default=RegistrationStatus.ACCEPTED,
                          help="what the station's BootNotification is answered with")
@@ -82,6 +85,11 @@ class Command(BaseCommand):
         show.add_argument("identity")
         show.add_argument("--json", action="store_true")
 
+        rotate = sub.add_parser("rotate", help="give a station a fresh key (now, or when it connects)")
+        rotate.add_argument("tenant")
+        rotate.add_argument("identity")
+        rotate.add_argument("--json", action="store_true")
+
         call = sub.add_parser("call", help="queue an OCPP CALL to a station")
         call.add_argument("tenant")
         call.add_argument("identity")
@@ -96,23 +104,25 @@ class Command(BaseCommand):
 
     # --- subcommands -------------------------------------------------------------------
 
-    def do_add(self, tenant, identity, key, generate_key, registration, protocols, json, **_):
+    def do_add(self, tenant, identity, key, generate_key, master_key, registration, protocols,
+               json, **_):
         tenant_obj = self._tenant(tenant)
         if not identity or len(identity) > 255 or ":" in identity:
             raise CommandError("identity must be 1-255 characters without ':'")
         allowed = _protocols(protocols)
         if generate_key:
-            raw = keys.generate_key()
+            raw, origin = keys.generate_key(), KeyOrigin.GENERATED
         else:
             try:
-                raw = keys.parse_hex_key(key)
+                raw = keys.parse_hex_key(master_key or key)
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
-        station = Station(tenant=tenant_obj, identity=identity, key_hash=keys.hash_key(raw),
-                          registration_status=registration, allowed_protocols=allowed)
+            origin = KeyOrigin.MASTER if master_key else KeyOrigin.INSTALLED
         try:
             with transaction.atomic():
-                station.save()
+                station = credentials.register_station(
+                    tenant_obj, identity, raw, origin, needs_unique_key=bool(master_key),
+                    actor="cli", registration_status=registration, allowed_protocols=allowed)
         except IntegrityError:
             raise CommandError(f"station {identity!r} already exists in {tenant}") from None
         summary = station_summary(station)
@@ -137,7 +147,8 @@ class Command(BaseCommand):
 
     def do_list(self, tenant, json, **_):
         tenant_obj = self._tenant(tenant)
-        rows = [station_summary(s) for s in Station.objects.for_tenant(tenant_obj).select_related("tenant")]
+        rows = [station_summary(s) for s in
+                Station.objects.for_tenant(tenant_obj).select_related("tenant", "credential")]
         if json:
             self._emit(rows, True, None)
             return
@@ -154,6 +165,18 @@ class Command(BaseCommand):
             for c in ConnectorStatus.objects.filter(station=station)
         ]
         self._emit(summary, json, self._text_station)
+
+    def do_rotate(self, tenant, identity, json, **_):
+        station = self._station(tenant, identity)
+        try:
+            change = credentials.request_change(station, "demand", "cli")
+        except credentials.ChangeRefused as exc:
+            raise CommandError(f"{identity}: {exc}") from None
+        summary = {"station": identity, "change": change.pk, "state": change.state,
+                   "trigger": change.trigger, "connected": station.connected}
+        self._emit(summary, json, lambda c: self.stdout.write(
+            f"key change {c['change']} for {identity} queued"
+            + ("" if c["connected"] else "; it is sent when the station connects")))
 
     def do_call(self, tenant, identity, ocpp_action, payload, wait, json, **_):
         station = self._station(tenant, identity)
@@ -180,8 +203,8 @@ class Command(BaseCommand):
         return tenant
 
     def _station(self, tenant, identity) -> Station:
-        station = (Station.objects.for_tenant(self._tenant(tenant)).select_related("tenant")
-                   .filter(identity=identity).first())
+        station = (Station.objects.for_tenant(self._tenant(tenant))
+                   .select_related("tenant", "credential").filter(identity=identity).first())
         if station is None:
             raise CommandError(f"no station {identity!r} in {tenant}")
         return station

@@ -3,8 +3,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from csms.auth.keys import hash_key
-from csms.models import IdTag, Station
+from csms.credentials import register_station
+from csms.models import IdTag, KeyOrigin, Station
 from tenants.models import Membership, Role, Tenant
 
 DEMO_PASSWORD = "chargegate-demo"
@@ -34,10 +34,9 @@ class Command(BaseCommand):
                 user.save()
             Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
         for identity, key_hex, protocols in DEMO_STATIONS:
-            station, created = Station.objects.get_or_create(
-                tenant=tenant, identity=identity,
-                defaults={"allowed_protocols": protocols,
-                          "key_hash": hash_key(bytes.fromhex(key_hex))})
+            if not Station.objects.filter(tenant=tenant, identity=identity).exists():
+                register_station(tenant, identity, bytes.fromhex(key_hex), KeyOrigin.INSTALLED,
+                                 actor="demo", allowed_protocols=protocols)
         for tag in DEMO_ID_TAGS:
             IdTag.objects.get_or_create(tenant=tenant, id_tag=tag)
         self._print_welcome()

@@ -1,0 +1,342 @@
+"""Station credentials in the database: the I/O side of `csms.rotation`.
+
+Every change to a credential record happens here, inside a transaction holding the
+record's row lock, as one transition of the pure state machine. Keys exist in plain
+form only inside `prepare_call`, which the consumer calls at the moment it sends them;
+they are never stored, queued, logged or put on the channel layer.
+"""
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import rotation
+from .auth import keys
+from .models import (
+    AuditEvent,
+    CredentialChange,
+    KeyOrigin,
+    RegistrationStatus,
+    Station,
+    StationCall,
+    StationCredential,
+    Transaction,
+)
+from .protocol.versions import OcppVersion
+from .rotation import Key, Mode, Outcome
+
+log = logging.getLogger(__name__)
+
+ALERT_AFTER_FAILURES = 3
+# Retry delays after a failed change: 1 min, 5 min, 30 min, 2 h, then every 12 h.
+BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
+           timedelta(hours=2), timedelta(hours=12)]
+CREDENTIAL_ACTION = {OcppVersion.V16: "ChangeConfiguration", OcppVersion.V201: "SetVariables"}
+# 2.0.1 boot reasons that mean the station really restarted (not a TriggerMessage).
+REBOOT_REASONS = {"ApplicationReset", "FirmwareUpdate", "LocalReset", "PowerUp", "RemoteReset",
+                  "ScheduledReset", "Watchdog"}
+
+
+# --- registration -------------------------------------------------------------------------
+
+def register_station(tenant, identity: str, secret: bytes, origin: str, *,
+                     needs_unique_key: bool = False, actor: str = "system", **fields) -> Station:
+    """Create a station with its first key (only the key's hash is kept)."""
+    with transaction.atomic():
+        station = Station.objects.create(tenant=tenant, identity=identity, **fields)
+        StationCredential.objects.create(
+            tenant=tenant, station=station, current_hash=keys.hash_secret(secret),
+            current_origin=origin, current_since=timezone.now(), needs_unique_key=needs_unique_key)
+        audit(station, actor, "station.registered", origin)
+    return station
+
+
+def audit(station: Station, actor: str, action: str, outcome: str = "", **detail) -> None:
+    AuditEvent.objects.create(tenant_id=station.tenant_id, station=station, actor=actor,
+                              action=action, outcome=outcome, detail=detail)
+
+
+# --- state <-> rows ----------------------------------------------------------------------
+
+def _key(hash_, origin, since) -> Key | None:
+    return Key(hash_, origin, since) if hash_ else None
+
+
+def state_of(cred: StationCredential) -> rotation.Credentials:
+    return rotation.Credentials(
+        current=_key(cred.current_hash, cred.current_origin, cred.current_since),
+        pending=_key(cred.pending_hash, cred.pending_origin, cred.pending_since),
+        previous=_key(cred.previous_hash, cred.previous_origin, cred.previous_since),
+        phase=rotation.Phase(cred.phase), reboot_seen=cred.reboot_seen)
+
+
+def _store(cred: StationCredential, state: rotation.Credentials) -> None:
+    for slot in ("current", "pending", "previous"):
+        key = getattr(state, slot)
+        setattr(cred, f"{slot}_hash", key.hash if key else "")
+        setattr(cred, f"{slot}_origin", key.origin if key else "")
+        setattr(cred, f"{slot}_since", key.since if key else None)
+    cred.phase = state.phase.value
+    cred.reboot_seen = state.reboot_seen
+    cred.save()
+
+
+def _locked(station_id: int) -> StationCredential:
+    return (StationCredential.objects.select_for_update().select_related("station__tenant")
+            .get(station_id=station_id))
+
+
+def valid_hashes(station: Station) -> list[str]:
+    cred = getattr(station, "credential", None)
+    return state_of(cred).valid_hashes if cred else []
+
+
+def mode_of(station: Station) -> Mode:
+    return Mode(station.tenant.rotation_mode)
+
+
+# --- requesting a change --------------------------------------------------------------------
+
+class ChangeRefused(ValueError):
+    pass
+
+
+def request_change(station: Station, trigger: str, requested_by: str) -> CredentialChange:
+    """Queue a key change for the station; it is sent when the station is (next) online."""
+    with transaction.atomic():
+        cred = _locked(station.pk)
+        open_change = (CredentialChange.objects.filter(station=station)
+                       .exclude(state__in=[CredentialChange.State.SUCCEEDED,
+                                           CredentialChange.State.FAILED,
+                                           CredentialChange.State.CANCELLED]).first())
+        if open_change is not None:
+            raise ChangeRefused(f"a key change is already {open_change.state.replace('_', ' ')}")
+        if state_of(cred).change_outstanding:
+            raise ChangeRefused(f"the previous key change is unresolved ({cred.phase})")
+        attempt = 1 + CredentialChange.objects.filter(
+            station=station, state=CredentialChange.State.FAILED,
+            created_at__gte=cred.current_since or timezone.now()).count()
+        call = StationCall.objects.create(
+            tenant=station.tenant, station=station, action="(credential)", payload={},
+            purpose=StationCall.Purpose.CREDENTIAL, requested_by=requested_by)
+        change = CredentialChange.objects.create(
+            tenant=station.tenant, station=station, trigger=trigger, attempt=attempt,
+            call=call, requested_by=requested_by)
+        audit(station, requested_by, "credential.change_requested", trigger, change=change.pk)
+        from .services import nudge
+
+        transaction.on_commit(lambda: nudge(station))
+    return change
+
+
+# --- sending (consumer, at send time) -----------------------------------------------------
+
+@dataclass
+class PreparedCall:
+    action: str
+    payload: dict  # holds the new secret: send it, never store or log it
+
+
+def prepare_call(call_id: int, version: str) -> PreparedCall | str:
+    """Generate the new key and start the change; a string explains why not to send."""
+    version = OcppVersion(version)
+    call = StationCall.objects.get(pk=call_id)
+    change = CredentialChange.objects.filter(call=call).first()
+    with transaction.atomic():
+        cred = _locked(call.station_id)
+        state = state_of(cred)
+        if change is None or change.state != CredentialChange.State.QUEUED:
+            return "the key change was cancelled"
+        if state.change_outstanding:
+            _close_change(change, CredentialChange.State.FAILED, detail="another change is unresolved")
+            return "another key change is unresolved"
+        if version is OcppVersion.V16:
+            secret_text = keys.generate_key().hex().upper()
+            secret = bytes.fromhex(secret_text)
+            payload = {"key": "AuthorizationKey", "value": secret_text}
+        else:
+            secret_text = keys.generate_password()
+            secret = secret_text.encode("ascii")
+            payload = {"setVariableData": [{
+                "attributeValue": secret_text,
+                "component": {"name": "SecurityCtrlr"},
+                "variable": {"name": "BasicAuthPassword"}}]}
+        origin = KeyOrigin.ONBOARDING if change.trigger == CredentialChange.Trigger.ONBOARDING \
+            else KeyOrigin.ROTATION
+        # The new key is accepted from this moment: the station may apply it and
+        # reconnect before its answer reaches us.
+        state = rotation.begin(state, Key(keys.hash_secret(secret), origin, timezone.now()))
+        cred.outstanding_change = change
+        _store(cred, state)
+        change.state = CredentialChange.State.IN_FLIGHT
+        change.sent_at = timezone.now()
+        change.save(update_fields=["state", "sent_at"])
+        StationCall.objects.filter(pk=call_id).update(action=CREDENTIAL_ACTION[version])
+        audit(cred.station, "system", "credential.key_sent", version.value, change=change.pk)
+    return PreparedCall(CREDENTIAL_ACTION[version], payload)
+
+
+def outcome_of(version: str, payload: dict) -> Outcome:
+    """The rotation outcome a valid CALLRESULT to our credential call stands for."""
+    if OcppVersion(version) is OcppVersion.V16:
+        return Outcome(payload["status"])
+    status = payload["setVariableResult"][0]["attributeStatus"]
+    if status in ("Accepted", "Rejected", "RebootRequired"):
+        return Outcome(status)
+    return Outcome.NOT_SUPPORTED  # UnknownComponent, UnknownVariable, NotSupportedAttributeType
+
+
+# --- what happened next -------------------------------------------------------------------
+
+def record_outcome(call_id: int, outcome: Outcome) -> rotation.Effects:
+    """The credential call ended (answer, CALLERROR, timeout or lost socket)."""
+    change = CredentialChange.objects.filter(call_id=call_id).first()
+    if change is None:
+        return rotation.Effects()
+    with transaction.atomic():
+        cred = _locked(change.station_id)
+        station = cred.station
+        state, effects = rotation.answered(state_of(cred), outcome, mode_of(station))
+        _store(cred, state)
+        change.outcome = outcome.value
+        change.answered_at = timezone.now()
+        if change.state == CredentialChange.State.IN_FLIGHT:
+            change.state = CredentialChange.State.AWAITING_PROOF
+        change.save(update_fields=["outcome", "answered_at", "state"])
+        audit(station, "station", "credential.answered", outcome.value, change=change.pk)
+        _apply(cred, change, effects)
+    return effects
+
+
+def record_proof(station_id: int, key_hash: str) -> rotation.Effects:
+    """The station authenticated a new connection with the key whose hash is `key_hash`."""
+    with transaction.atomic():
+        cred = _locked(station_id)
+        state = state_of(cred)
+        slot = rotation.match(state, lambda h: h == key_hash)
+        if slot is None:  # settled by someone else in the meantime; nothing to learn
+            return rotation.Effects()
+        state, effects = rotation.authenticated(state, slot)
+        _store(cred, state)
+        _apply(cred, cred.outstanding_change, effects)
+    return effects
+
+
+def record_reboot(station_id: int, key_hash: str | None = None) -> rotation.Effects:
+    """The station rebooted (Reset accepted, or a 2.0.1 boot reason), optionally on a
+    connection made with `key_hash`."""
+    with transaction.atomic():
+        cred = _locked(station_id)
+        state = rotation.rebooted(state_of(cred))
+        effects = rotation.Effects()
+        if key_hash:
+            slot = rotation.match(state, lambda h: h == key_hash)
+            if slot is not None:
+                state, effects = rotation.authenticated(state, slot)
+        _store(cred, state)
+        _apply(cred, cred.outstanding_change, effects)
+    return effects
+
+
+def _close_change(change, state, detail=""):
+    change.state = state
+    change.resolved_at = timezone.now()
+    if detail:
+        change.detail = detail[:255]
+    change.save(update_fields=["state", "resolved_at", "detail"])
+
+
+def _apply(cred: StationCredential, change: CredentialChange | None, effects: rotation.Effects) -> None:
+    """Record a transition's consequences: history, audit, retries, resets."""
+    station = cred.station
+    for key in effects.retired:
+        audit(station, "system", "credential.key_retired", key.origin)
+    if effects.result is rotation.Result.SUCCEEDED:
+        if change is not None:
+            _close_change(change, CredentialChange.State.SUCCEEDED)
+        cred.outstanding_change = None
+        cred.needs_unique_key = False
+        cred.save(update_fields=["outstanding_change", "needs_unique_key"])
+        audit(station, "station", "credential.change_succeeded", "succeeded",
+              change=change.pk if change else None)
+    elif effects.result is rotation.Result.FAILED:
+        if change is not None:
+            _close_change(change, CredentialChange.State.FAILED,
+                          detail=f"{change.outcome or 'no answer'}; the station keeps its old key")
+        cred.outstanding_change = None
+        cred.save(update_fields=["outstanding_change"])
+        audit(station, "station", "credential.change_failed", change.outcome if change else "",
+              change=change.pk if change else None)
+        failures = CredentialChange.objects.filter(
+            station=station, state=CredentialChange.State.FAILED,
+            created_at__gte=cred.current_since).count()
+        if failures >= ALERT_AFTER_FAILURES:
+            audit(station, "system", "credential.alert", f"{failures} failed attempts")
+            log.warning("station %s: %d failed key changes in a row", station, failures)
+    if effects.reset_wanted:
+        maybe_reset(station)
+
+
+def has_active_transaction(station: Station) -> bool:
+    return Transaction.objects.filter(station=station, stopped_at__isnull=True,
+                                      started_at__isnull=False).exists()
+
+
+def maybe_reset(station: Station) -> StationCall | None:
+    """Queue the Reset that settles a RebootRequired/unknown change, if policy allows.
+
+    An onboarding (Pending) station has no transaction: it is reset at once. Otherwise
+    the tenant's policy decides, and a 1.6 station is only reset while idle; 2.0.1 has
+    Reset OnIdle, which waits for the transaction itself.
+    """
+    if StationCall.objects.filter(station=station, purpose=StationCall.Purpose.CREDENTIAL_RESET,
+                                  state__in=[StationCall.State.QUEUED, StationCall.State.SENT]).exists():
+        return None
+    pending = effective_registration(station) == RegistrationStatus.PENDING
+    if not pending and station.tenant.reset_policy == station.tenant.ResetPolicy.NEVER:
+        return None
+    v201 = station.ocpp_version == OcppVersion.V201
+    if not pending and not v201 and has_active_transaction(station):
+        return None  # retried when the transaction ends (see csms.handlers)
+    payload = {"type": "OnIdle"} if v201 else {"type": "Soft"}
+    call = StationCall.objects.create(tenant=station.tenant, station=station, action="Reset",
+                                      payload=payload, purpose=StationCall.Purpose.CREDENTIAL_RESET,
+                                      requested_by="system")
+    audit(station, "system", "credential.reset_requested", payload["type"])
+    from .services import nudge
+
+    transaction.on_commit(lambda: nudge(station))
+    return call
+
+
+def effective_registration(station: Station) -> str:
+    """What BootNotification answers: Pending while a series key awaits its unique key."""
+    cred = getattr(station, "credential", None)
+    if station.registration_status == RegistrationStatus.ACCEPTED and cred and cred.needs_unique_key:
+        return RegistrationStatus.PENDING
+    return station.registration_status
+
+
+def housekeeping(station_id: int) -> str | None:
+    """Periodic check by the consumer holding the station's socket.
+
+    Returns "reconnect" when safe mode's grace period ended without the station proving
+    its new key: closing the socket makes it reconnect with the key it really holds.
+    Also queues a settling Reset once the station is idle, if one is wanted.
+    """
+    cred = (StationCredential.objects.select_related("station__tenant")
+            .filter(station_id=station_id).first())
+    if cred is None or cred.phase == rotation.Phase.IDLE:
+        return None
+    station = cred.station
+    if cred.phase == rotation.Phase.UNPROVEN:
+        grace = timedelta(seconds=station.tenant.rotation_grace_seconds)
+        if cred.current_since and timezone.now() - cred.current_since >= grace:
+            audit(station, "system", "credential.proof_requested", "grace period over")
+            return "reconnect"
+    elif cred.phase in (rotation.Phase.REBOOT_PENDING, rotation.Phase.UNKNOWN):
+        with transaction.atomic():
+            maybe_reset(station)
+    return None
