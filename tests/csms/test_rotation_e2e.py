@@ -1,0 +1,271 @@
+"""Credential changes end to end: real stations that store and use the keys they get.
+
+Each station connects with the password it holds; the CSMS rotates it over OCPP; the
+station answers the way firmware does and reconnects (or reboots) with whatever it now
+holds. Afterwards the test checks who can still get in.
+"""
+import pytest
+import websockets
+
+from csms import credentials
+from csms.auth.keys import verify_secret
+from csms.models import AuditEvent, CredentialChange, KeyOrigin, Station, StationCall
+from tests import keyed_station as ks
+from tests.factories import AL1000_KEY, make_station, make_tenant
+from tests.stations import open_socket
+from tests.waiting import async_eventually, in_thread_db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MASTER = bytes.fromhex("4d41535445524b45594d41535445524b45594d41")
+
+
+def cred(identity="CP1"):
+    return Station.objects.select_related("credential").get(identity=identity).credential
+
+
+def last_change(identity="CP1"):
+    return CredentialChange.objects.filter(station__identity=identity).first()
+
+
+def settled(identity="CP1"):
+    change = last_change(identity)
+    return change if change and not change.open else None
+
+
+async def can_connect(server, identity, password, version="1.6", tenant="acme") -> bool:
+    protocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
+    try:
+        ws = await open_socket(server, tenant, identity, None, protocols=(protocol,), password=password)
+    except websockets.InvalidStatus as exc:
+        assert exc.response.status_code == 401
+        return False
+    await ws.close()
+    return True
+
+
+async def rotate(identity="CP1"):
+    station = await in_thread_db(lambda: Station.objects.select_related("tenant", "credential")
+                                 .get(identity=identity))()
+    return await in_thread_db(credentials.request_change)(station, "demand", "tester")
+
+
+def assert_no_secret_stored(secrets_hex, server):
+    """The keys the station received appear nowhere the CSMS keeps things."""
+    stored = [str(c.payload) + str(c.response) for c in StationCall.objects.all()]
+    stored += [str(e.detail) + e.outcome for e in AuditEvent.objects.all()]
+    log = server.log()
+    for secret in secrets_hex:
+        for form in (secret, secret.upper(), bytes.fromhex(secret).decode("latin-1")):
+            assert all(form not in s for s in stored)
+            assert form not in log
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_accepted_key_replaces_the_old_one(csms, run, version):
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, version=version, behaviour=ks.APPLY)
+
+    async def scenario():
+        await st.connect()
+        await st.boot()
+        await rotate()
+        change = await async_eventually(settled)
+        new_ok = await can_connect(csms, "CP1", st.password, version)
+        old_ok = await can_connect(csms, "CP1", AL1000_KEY, version)
+        await st.disconnect()
+        return change, new_ok, old_ok
+
+    change, new_ok, old_ok = run(scenario())
+    assert change.state == "succeeded" and change.outcome == "Accepted"
+    assert (new_ok, old_ok) == (True, False)
+    assert st.password != AL1000_KEY and st.connections >= 2
+    if version == "1.6":
+        assert len(st.password) == 20
+    else:
+        assert len(st.password) == 40 and st.password.decode().isalnum()
+    c = cred()
+    assert (c.phase, c.current_origin, c.pending_hash, c.previous_hash) == ("idle", KeyOrigin.ROTATION, "", "")
+    actions = list(AuditEvent.objects.filter(station__identity="CP1").values_list("action", flat=True))
+    for expected in ("credential.change_requested", "credential.key_sent", "credential.answered",
+                     "credential.key_retired", "credential.change_succeeded"):
+        assert expected in actions
+    assert_no_secret_stored(st.keys_received, csms)
+
+
+@pytest.mark.parametrize("behaviour, outcome", [(ks.REJECT, "Rejected"), (ks.NOT_SUPPORTED, "NotSupported")])
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_refused_key_leaves_the_old_one_working(csms, run, version, behaviour, outcome):
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, version=version, behaviour=behaviour)
+
+    async def scenario():
+        await st.connect()
+        await rotate()
+        change = await async_eventually(settled)
+        offered = bytes.fromhex(st.keys_received[0])
+        result = (change, await can_connect(csms, "CP1", AL1000_KEY, version),
+                  await can_connect(csms, "CP1", offered, version))
+        await st.disconnect()
+        return result
+
+    change, old_ok, offered_ok = run(scenario())
+    assert (change.state, change.outcome) == ("failed", outcome)
+    assert old_ok and not offered_ok
+    assert cred().phase == "idle" and cred().current_origin == KeyOrigin.INSTALLED
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_reboot_required_keeps_both_keys_until_the_station_reboots_with_the_new_one(csms, run, version):
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, version=version, behaviour=ks.STAGE)
+
+    async def scenario():
+        await st.connect()
+        await st.boot()
+        await rotate()
+        # The CSMS answers RebootRequired with a Reset; the station reboots onto the new key.
+        change = await async_eventually(settled, timeout=15)
+        return change, await can_connect(csms, "CP1", AL1000_KEY, version), \
+            await can_connect(csms, "CP1", st.password, version)
+
+    change, old_ok, new_ok = run(scenario())
+    assert (change.state, change.outcome) == ("succeeded", "RebootRequired")
+    assert st.resets == 1 and st.staged is None
+    assert new_ok and not old_ok
+    reset = StationCall.objects.get(purpose=StationCall.Purpose.CREDENTIAL_RESET)
+    assert reset.payload == ({"type": "Soft"} if version == "1.6" else {"type": "OnIdle"})
+
+
+def test_no_answer_keeps_both_keys_then_a_reboot_tells_the_truth(csms, run):
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, behaviour=ks.SILENT)
+
+    async def scenario():
+        await st.connect()
+        await st.boot()
+        await rotate()
+        # The server's call timeout is 3 s in tests: the outcome becomes unknown.
+        await async_eventually(lambda: cred().phase == "unknown", timeout=10)
+        offered = bytes.fromhex(st.keys_received[0])
+        # Both keys are valid now (checked on the record: connecting with the new one
+        # would itself prove the station holds it).
+        c = await in_thread_db(cred)()
+        both = (verify_secret(AL1000_KEY, c.current_hash), verify_secret(offered, c.pending_hash))
+        # The firmware reconnects with the key it has; that asks for a Reset, and the
+        # station reboots onto its old key, which proves the new one never took.
+        st.behaviour = ks.APPLY
+        await st.reconnect()
+        change = await async_eventually(settled, timeout=15)
+        after = (await can_connect(csms, "CP1", AL1000_KEY), await can_connect(csms, "CP1", offered))
+        await st.disconnect()
+        return both, change, after
+
+    both, change, after = run(scenario())
+    assert both == (True, True)
+    assert (change.state, change.outcome) == ("failed", "Timeout")
+    assert after == (True, False)
+    assert st.resets >= 1
+
+
+def test_socket_lost_before_the_answer_but_station_applied_the_key(csms, run):
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, behaviour=ks.DROP_AFTER_APPLY)
+
+    async def scenario():
+        await st.connect()
+        await rotate()
+        change = await async_eventually(settled, timeout=15)
+        result = change, await can_connect(csms, "CP1", AL1000_KEY), await can_connect(csms, "CP1", st.password)
+        await st.disconnect()
+        return result
+
+    change, old_ok, new_ok = run(scenario())
+    assert change.state == "succeeded"
+    assert new_ok and not old_ok
+
+
+def test_strict_mode_drops_the_old_key_on_accepted(csms, run):
+    tenant = make_tenant("acme", rotation_mode="strict")
+    make_station(tenant, "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, behaviour=ks.LOSE)
+
+    async def scenario():
+        await st.connect()
+        await rotate()
+        change = await async_eventually(settled)
+        await st.disconnect()
+        return change, await can_connect(csms, "CP1", AL1000_KEY)
+
+    change, old_ok = run(scenario())
+    # A01.FR.03 trusts "Accepted": a station that lost the key is now locked out. This is
+    # why safe mode is the default (next test).
+    assert change.state == "succeeded" and old_ok is False
+
+
+def test_safe_mode_grace_makes_a_station_that_lost_its_key_show_it(csms, run):
+    tenant = make_tenant("acme", rotation_grace_seconds=1)
+    make_station(tenant, "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, behaviour=ks.LOSE)
+
+    async def scenario():
+        await st.connect()
+        await rotate()
+        await async_eventually(lambda: cred().phase == "unproven")
+        code = await st.watch_for_close(timeout=10)  # the CSMS asks for proof
+        await st.connect()  # firmware reconnects with the key it really has: the old one
+        change = await async_eventually(settled)
+        ok = await can_connect(csms, "CP1", AL1000_KEY)
+        await st.disconnect()
+        return code, change, ok
+
+    code, change, old_ok = run(scenario())
+    assert code == 4001
+    assert (change.state, change.outcome) == ("failed", "Accepted")
+    assert old_ok and cred().phase == "idle"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_onboarding_from_master_key_to_unique_key(csms, run, version):
+    make_station(make_tenant("acme"), "CP1", MASTER, origin=KeyOrigin.MASTER, needs_unique_key=True)
+    st = ks.KeyedStation(csms, "acme", "CP1", MASTER, version=version, behaviour=ks.APPLY)
+
+    async def scenario():
+        await st.connect()
+        first = await st.boot()  # Pending, and the unique key is on its way
+        await async_eventually(settled)
+        await async_eventually(lambda: st.connections >= 2, timeout=5)
+        second = await st.boot()
+        master_ok = await can_connect(csms, "CP1", MASTER, version)
+        await st.disconnect()
+        return first, second, master_ok
+
+    first, second, master_ok = run(scenario())
+    assert (first, second) == ("Pending", "Accepted")
+    assert master_ok is False
+    c = cred()
+    assert c.needs_unique_key is False and c.current_origin == KeyOrigin.ONBOARDING
+    assert last_change().trigger == "onboarding"
+
+
+def test_rejected_onboarding_keeps_the_station_pending(csms, run):
+    make_station(make_tenant("acme"), "CP1", MASTER, origin=KeyOrigin.MASTER, needs_unique_key=True)
+    st = ks.KeyedStation(csms, "acme", "CP1", MASTER, behaviour=ks.REJECT)
+
+    async def scenario():
+        await st.connect()
+        await st.boot()
+        await async_eventually(settled)
+        status = await st.boot()
+        await st.disconnect()
+        return status
+
+    assert run(scenario()) == "Pending"  # A01.FR.05
+    assert cred().needs_unique_key is True and cred().current_origin == KeyOrigin.MASTER
+
+
+def test_no_second_change_while_one_is_outstanding(transactional_db):
+    station = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    credentials.request_change(station, "demand", "tester")
+    with pytest.raises(credentials.ChangeRefused, match="already queued"):
+        credentials.request_change(station, "demand", "tester")

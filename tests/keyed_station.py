@@ -1,0 +1,157 @@
+"""A station that really keeps the keys it is given, for credential-rotation tests.
+
+It connects with whatever password it holds, answers ChangeConfiguration
+AuthorizationKey (1.6) or SetVariables BasicAuthPassword (2.0.1) according to its
+`behaviour`, and behaves like firmware afterwards: reconnecting with a key it applied
+(white paper A01 happy flow), rebooting on Reset with a key it staged.
+"""
+import asyncio
+import contextlib
+
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as CP16
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v201 import ChargePoint as CP201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+
+from tests.stations import basic_auth, station_url
+
+APPLY = "apply"  # store now, answer Accepted, reconnect with the new key
+STAGE = "stage"  # answer RebootRequired; the key takes effect at the next reboot
+REJECT = "reject"
+NOT_SUPPORTED = "not_supported"
+SILENT = "silent"  # never answers
+DROP_AFTER_APPLY = "drop_after_apply"  # stores the key, loses the socket before answering
+LOSE = "lose"  # answers Accepted but never stores the key, and stays connected
+
+
+class KeyedStation:
+    def __init__(self, server, tenant, identity, password: bytes, version="1.6", behaviour=APPLY):
+        self.server, self.tenant, self.identity = server, tenant, identity
+        self.password = password
+        self.staged: bytes | None = None
+        self.version = version
+        self.behaviour = behaviour
+        self.keys_received: list[str] = []
+        self.resets = 0
+        self.connections = 0
+        self.boot_statuses: list[str] = []
+        self.ws = None
+        self.cp = None
+        self.task = None
+        self.closed_codes: list[int | None] = []
+
+    # --- connection lifecycle ----------------------------------------------------------
+
+    async def connect(self):
+        protocol = "ocpp1.6" if self.version == "1.6" else "ocpp2.0.1"
+        self.ws = await websockets.connect(
+            station_url(self.server, self.tenant, self.identity), subprotocols=[protocol],
+            additional_headers={"Authorization": basic_auth(self.identity, self.password)},
+            open_timeout=10, ping_interval=None)
+        cls = _Firmware16 if self.version == "1.6" else _Firmware201
+        self.cp = cls(self.identity, self.ws, response_timeout=10)
+        self.cp.station = self
+        self.task = asyncio.create_task(self._run(self.cp, self.ws))
+        self.connections += 1
+
+    async def _run(self, cp, ws):
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await cp.start()
+        self.closed_codes.append(ws.close_code)
+
+    async def disconnect(self):
+        if self.ws is not None:
+            await self.ws.close()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self.task, 5)
+            self.ws = None
+
+    async def reconnect(self, delay=0.1):
+        await asyncio.sleep(delay)
+        await self.disconnect()
+        await self.connect()
+
+    async def reboot(self):
+        await self.disconnect()
+        if self.staged is not None:
+            self.password, self.staged = self.staged, None
+        await self.connect()
+        await self.boot(reason="RemoteReset")
+
+    async def boot(self, reason="PowerUp") -> str:
+        if self.version == "1.6":
+            answer = await self.cp.call(call16.BootNotification(
+                charge_point_model="KeyKeeper", charge_point_vendor="Tests"))
+        else:
+            answer = await self.cp.call(call201.BootNotification(
+                charging_station={"model": "KeyKeeper", "vendor_name": "Tests"}, reason=reason))
+        self.boot_statuses.append(answer.status)
+        return answer.status
+
+    async def watch_for_close(self, timeout=10) -> int | None:
+        """Wait until the CSMS closes the current socket; its close code."""
+        await asyncio.wait_for(asyncio.shield(self.task), timeout)
+        return self.closed_codes[-1]
+
+    # --- what the firmware does with a key -----------------------------------------------
+
+    async def take_key(self, secret: bytes) -> str | None:
+        """Returns the status to answer, or None for no answer at all."""
+        self.keys_received.append(secret.hex())
+        b = self.behaviour
+        if b == APPLY:
+            self.password = secret
+            asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(self.reconnect()))
+            return "Accepted"
+        if b == STAGE:
+            self.staged = secret
+            return "RebootRequired"
+        if b == REJECT:
+            return "Rejected"
+        if b == NOT_SUPPORTED:
+            return "NotSupported" if self.version == "1.6" else "NotSupportedAttributeType"
+        if b == LOSE:
+            return "Accepted"
+        if b == DROP_AFTER_APPLY:
+            self.password = secret
+            asyncio.ensure_future(self.reconnect(delay=0))
+            await asyncio.sleep(30)  # the answer never leaves
+            return None
+        await asyncio.sleep(30)  # SILENT
+        return None
+
+    async def on_reset(self):
+        self.resets += 1
+        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(self.reboot()))
+
+
+class _Firmware16(CP16):
+    @on("ChangeConfiguration")
+    async def change_configuration(self, key, value):
+        assert key == "AuthorizationKey"
+        status = await self.station.take_key(bytes.fromhex(value))
+        return result16.ChangeConfiguration(status=status)
+
+    @on("Reset")
+    async def reset(self, type):
+        await self.station.on_reset()
+        return result16.Reset(status="Accepted")
+
+
+class _Firmware201(CP201):
+    @on("SetVariables")
+    async def set_variables(self, set_variable_data, **kwargs):
+        [item] = set_variable_data
+        assert item["variable"]["name"] == "BasicAuthPassword"
+        status = await self.station.take_key(item["attribute_value"].encode("ascii"))
+        return result201.SetVariables(set_variable_result=[{
+            "attribute_status": status, "component": item["component"], "variable": item["variable"]}])
+
+    @on("Reset")
+    async def reset(self, type, **kwargs):
+        await self.station.on_reset()
+        return result201.Reset(status="Accepted")
