@@ -152,6 +152,9 @@ def prepare_call(call_id: int, version: str) -> PreparedCall | str:
         if state.change_outstanding:
             _close_change(change, CredentialChange.State.FAILED, detail="another change is unresolved")
             return "another key change is unresolved"
+        if change.trigger == CredentialChange.Trigger.ONBOARDING and onboarding_held(cred.station):
+            _close_change(change, CredentialChange.State.CANCELLED, detail="onboarding is on hold")
+            return "onboarding is on hold"
         if version is OcppVersion.V16:
             secret_text = keys.generate_key().hex().upper()
             secret = bytes.fromhex(secret_text)
@@ -218,10 +221,59 @@ def record_proof(station_id: int, key_hash: str) -> rotation.Effects:
         slot = rotation.match(state, lambda h: h == key_hash)
         if slot is None:  # settled by someone else in the meantime; nothing to learn
             return rotation.Effects()
+        if dict(state.keys())[slot].origin == KeyOrigin.MASTER and cred.first_master_connection_at is None:
+            cred.first_master_connection_at = timezone.now()
+            cred.save(update_fields=["first_master_connection_at"])
+            transaction.on_commit(lambda: watch_onboarding_rate(cred.tenant_id))
         state, effects = rotation.authenticated(state, slot)
         _store(cred, state)
         _apply(cred, cred.outstanding_change, effects)
     return effects
+
+
+def watch_onboarding_rate(tenant_id: int) -> bool:
+    """Hold onboarding if too many stations connected with a series key too quickly.
+
+    Returns whether onboarding is held. While held, stations on a series key stay
+    Pending and no unique key is pushed, so a leaked master key cannot buy an attacker
+    a station identity; `onboarding release` lifts the hold.
+    """
+    from tenants.models import Tenant
+
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
+        if tenant.onboarding_held_since is not None:
+            return True
+        since = timezone.now() - timedelta(minutes=tenant.onboarding_window_minutes)
+        recent = StationCredential.objects.filter(
+            tenant=tenant, first_master_connection_at__gte=since).count()
+        if recent <= tenant.onboarding_max_in_window:
+            return False
+        tenant.onboarding_held_since = timezone.now()
+        tenant.save(update_fields=["onboarding_held_since"])
+        AuditEvent.objects.create(
+            tenant=tenant, actor="system", action="onboarding.held",
+            outcome=f"{recent} first connections with a series key in "
+                    f"{tenant.onboarding_window_minutes} min", detail={"count": recent})
+        log.warning("tenant %s: onboarding held after %d series-key connections", tenant.slug, recent)
+    return True
+
+
+def release_onboarding(tenant, actor: str) -> int:
+    """Lift an onboarding hold; returns how many stations are waiting to be onboarded."""
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(pk=tenant.pk).update(onboarding_held_since=None)
+    waiting = StationCredential.objects.filter(tenant=tenant, needs_unique_key=True).count()
+    AuditEvent.objects.create(tenant=tenant, actor=actor, action="onboarding.released",
+                              outcome=f"{waiting} stations waiting", detail={"waiting": waiting})
+    return waiting
+
+
+def onboarding_held(station: Station) -> bool:
+    from tenants.models import Tenant
+
+    return Tenant.objects.filter(pk=station.tenant_id, onboarding_held_since__isnull=False).exists()
 
 
 def record_reboot(station_id: int, key_hash: str | None = None) -> rotation.Effects:
@@ -340,3 +392,53 @@ def housekeeping(station_id: int) -> str | None:
         with transaction.atomic():
             maybe_reset(station)
     return None
+
+
+# --- scheduled work (Celery beat) ----------------------------------------------------------
+
+def consecutive_failures(cred: StationCredential) -> int:
+    return CredentialChange.objects.filter(
+        station_id=cred.station_id, state=CredentialChange.State.FAILED,
+        created_at__gte=cred.current_since or timezone.now()).count()
+
+
+def retry_due(now=None) -> list[CredentialChange]:
+    """Request a new change for every station whose last one failed and whose backoff
+    has run out (A01.FR.05: an onboarding station stays Pending meanwhile)."""
+    now = now or timezone.now()
+    queued = []
+    for cred in (StationCredential.objects.select_related("station__tenant")
+                 .filter(phase=rotation.Phase.IDLE, outstanding_change__isnull=True)):
+        last = CredentialChange.objects.filter(station_id=cred.station_id).first()
+        if last is None or last.state != CredentialChange.State.FAILED or last.resolved_at is None:
+            continue
+        failures = consecutive_failures(cred)
+        delay = BACKOFF[min(max(failures, 1), len(BACKOFF)) - 1]
+        if now - last.resolved_at < delay:
+            continue
+        if cred.needs_unique_key and onboarding_held(cred.station):
+            continue
+        try:
+            queued.append(request_change(cred.station, CredentialChange.Trigger.RETRY, "system"))
+        except ChangeRefused:
+            continue
+    return queued
+
+
+def rotate_old_keys(now=None) -> list[CredentialChange]:
+    """Request a change for every station whose key is older than its tenant allows."""
+    now = now or timezone.now()
+    queued = []
+    for cred in (StationCredential.objects.select_related("station__tenant")
+                 .filter(phase=rotation.Phase.IDLE, outstanding_change__isnull=True,
+                         needs_unique_key=False, station__tenant__max_key_age_days__isnull=False)):
+        max_age = timedelta(days=cred.station.tenant.max_key_age_days)
+        if cred.current_since is None or now - cred.current_since < max_age:
+            continue
+        if consecutive_failures(cred):
+            continue  # the retry schedule owns stations whose last change failed
+        try:
+            queued.append(request_change(cred.station, CredentialChange.Trigger.SCHEDULE, "schedule"))
+        except ChangeRefused:
+            continue
+    return queued

@@ -30,3 +30,15 @@ def reap_orphaned_calls() -> int:
             credentials.record_outcome(call.pk, Outcome.DROPPED)
         reaped += claimed
     return reaped
+
+
+@shared_task
+def retry_failed_key_changes() -> int:
+    """Retry failed key changes whose backoff has run out."""
+    return len(credentials.retry_due())
+
+
+@shared_task
+def rotate_expiring_keys() -> int:
+    """Rotate keys older than their tenant's maximum key age."""
+    return len(credentials.rotate_old_keys())

@@ -9,11 +9,20 @@ import re
 
 _CREDENTIAL_HEADER = re.compile(
     r"(?i)\b((?:proxy-)?authorization|authentication-info|www-authenticate|cookie|set-cookie)"
-    r"(['\"]?\s*[:=,]\s*b?['\"]?)[^\r\n'\"]*"
+    # to the end of the line: values (Digest, cookies) contain quotes and commas, and
+    # over-redacting a dict repr costs nothing
+    r"(['\"]?\s*[:=,]\s*b?['\"]?)[^\r\n]*"
 )
 
 
+# An OCPP frame that sets a station credential (a frame dump at DEBUG, say) is dropped
+# whole: its key may sit anywhere in the JSON.
+_CREDENTIAL_FRAME = re.compile(r"AuthorizationKey|BasicAuthPassword")
+
+
 def redact(text: str) -> str:
+    if _CREDENTIAL_FRAME.search(text):
+        return "[redacted: message carrying a station credential]"
     return _CREDENTIAL_HEADER.sub(r"\1\2[redacted]", text)
 
 

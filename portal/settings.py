@@ -135,6 +135,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "reap-orphaned-calls": {"task": "csms.tasks.reap_orphaned_calls", "schedule": 60.0},
+    "retry-failed-key-changes": {"task": "csms.tasks.retry_failed_key_changes", "schedule": 60.0},
+    "rotate-expiring-keys": {"task": "csms.tasks.rotate_expiring_keys", "schedule": 3600.0},
 }
 
 # --- auth -------------------------------------------------------------------------------

@@ -45,6 +45,13 @@ class Tenant(models.Model):
     rotation_grace_seconds = models.PositiveIntegerField(default=600)
     max_key_age_days = models.PositiveIntegerField(null=True, blank=True)
 
+    # Onboarding anomaly detection (OCPP-J 1.6 §6.2.2: a sudden rise in new stations
+    # connecting with the series key may mean it leaked). Above the threshold, further
+    # onboarding is held until an operator releases it.
+    onboarding_window_minutes = models.PositiveIntegerField(default=60)
+    onboarding_max_in_window = models.PositiveIntegerField(default=50)
+    onboarding_held_since = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

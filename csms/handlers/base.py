@@ -216,7 +216,8 @@ def boot_status(station: Station) -> str:
     """
     status = credentials.effective_registration(station)
     cred = getattr(station, "credential", None)
-    if cred is not None and cred.needs_unique_key and cred.outstanding_change_id is None:
+    if (cred is not None and cred.needs_unique_key and cred.outstanding_change_id is None
+            and not credentials.onboarding_held(station)):
         try:
             credentials.request_change(station, "onboarding", "system")
         except credentials.ChangeRefused:

@@ -4,8 +4,11 @@ Each station connects with the password it holds; the CSMS rotates it over OCPP;
 station answers the way firmware does and reconnects (or reboots) with whatever it now
 holds. Afterwards the test checks who can still get in.
 """
+import io
+
 import pytest
 import websockets
+from django.core.management import call_command
 
 from csms import credentials
 from csms.auth.keys import verify_secret
@@ -269,3 +272,37 @@ def test_no_second_change_while_one_is_outstanding(transactional_db):
     credentials.request_change(station, "demand", "tester")
     with pytest.raises(credentials.ChangeRefused, match="already queued"):
         credentials.request_change(station, "demand", "tester")
+
+
+def test_too_many_series_key_stations_hold_onboarding_until_released(csms, run):
+    tenant = make_tenant("acme", onboarding_max_in_window=2, onboarding_window_minutes=60)
+    for identity in ("CP1", "CP2", "CP3"):
+        make_station(tenant, identity, MASTER, origin=KeyOrigin.MASTER, needs_unique_key=True)
+    first = [ks.KeyedStation(csms, "acme", i, MASTER, behaviour=ks.APPLY) for i in ("CP1", "CP2")]
+    third = ks.KeyedStation(csms, "acme", "CP3", MASTER, behaviour=ks.APPLY)
+
+    async def scenario():
+        for st in first:
+            await st.connect()
+            await st.boot()
+            await async_eventually(lambda st=st: settled(st.identity))
+        await third.connect()  # the third series-key connection in the window: hold
+        held_status = await third.boot()
+        await async_eventually(lambda: AuditEvent.objects.filter(action="onboarding.held").exists())
+        still_pending = await third.boot()
+        quiet = not third.keys_received
+        await in_thread_db(lambda: call_command("onboarding", "release", "acme", stdout=io.StringIO()))()
+        await third.boot()  # a Pending station boots again after its interval
+        await async_eventually(lambda: settled("CP3"), timeout=10)
+        await async_eventually(lambda: third.connections >= 2, timeout=5)
+        final = await third.boot()
+        for st in first + [third]:
+            await st.disconnect()
+        return held_status, still_pending, quiet, final
+
+    held_status, still_pending, quiet, final = run(scenario())
+    assert (held_status, still_pending) == ("Pending", "Pending")
+    assert quiet, "no key may be pushed while onboarding is held"
+    assert final == "Accepted"
+    assert [c.state for c in CredentialChange.objects.filter(station__identity="CP3").order_by("id")][-1] == "succeeded"
+    assert AuditEvent.objects.filter(action="onboarding.released", actor="cli").exists()

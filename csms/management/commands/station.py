@@ -2,6 +2,7 @@
 
 A key is never printed except once, by `add --generate-key`.
 """
+import csv
 import json
 import time
 
@@ -85,6 +86,15 @@ class Command(BaseCommand):
         show.add_argument("identity")
         show.add_argument("--json", action="store_true")
 
+        imp = sub.add_parser("import", help="register stations from a CSV file for onboarding")
+        imp.add_argument("tenant")
+        imp.add_argument("file", help="CSV with an 'identity' column (optionally 'protocols')")
+        imp.add_argument("--master-key", required=True, metavar="HEX40",
+                         help="the series/master key the stations come with")
+        imp.add_argument("--skip-existing", action="store_true",
+                         help="leave stations that already exist alone instead of refusing")
+        imp.add_argument("--json", action="store_true")
+
         rotate = sub.add_parser("rotate", help="give a station a fresh key (now, or when it connects)")
         rotate.add_argument("tenant")
         rotate.add_argument("identity")
@@ -166,6 +176,38 @@ class Command(BaseCommand):
         ]
         self._emit(summary, json, self._text_station)
 
+    def do_import(self, tenant, file, master_key, skip_existing, json, **_):
+        tenant_obj = self._tenant(tenant)
+        try:
+            raw = keys.parse_hex_key(master_key)
+        except ValueError as exc:
+            raise CommandError(f"--master-key: {exc}") from None
+        rows, errors = read_station_csv(file)
+        existing = set(Station.objects.for_tenant(tenant_obj)
+                       .filter(identity__in=[r["identity"] for r in rows])
+                       .values_list("identity", flat=True))
+        if existing and not skip_existing:
+            errors += [f"{i}: already exists (use --skip-existing)" for i in sorted(existing)]
+        if errors:
+            # Nothing is written unless the whole file is good.
+            raise CommandError("nothing imported:\n  " + "\n  ".join(errors))
+        todo = [r for r in rows if r["identity"] not in existing]
+        with transaction.atomic():
+            for n, row in enumerate(todo, 1):
+                credentials.register_station(
+                    tenant_obj, row["identity"], raw, KeyOrigin.MASTER, needs_unique_key=True,
+                    actor="cli", allowed_protocols=row["protocols"])
+                self._progress(n, len(todo))
+        summary = {"imported": len(todo), "skipped": len(existing)}
+        self._emit(summary, json, lambda r: self.stdout.write(
+            f"imported {r['imported']} stations for onboarding, skipped {r['skipped']}"))
+
+    def _progress(self, done, total, width=30):
+        filled = width * done // max(total, 1)
+        self.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+                          ending="\n" if done == total else "")
+        self.stderr.flush()
+
     def do_rotate(self, tenant, identity, json, **_):
         station = self._station(tenant, identity)
         try:
@@ -228,8 +270,38 @@ class Command(BaseCommand):
                 "This key is shown once and never again: store it on the station now."))
 
 
+def read_station_csv(path: str) -> tuple[list[dict], list[str]]:
+    """Rows {identity, protocols} from a CSV file, and every problem with it by line."""
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "identity" not in [f.strip() for f in reader.fieldnames]:
+            raise CommandError(f"{path}: the first line must name the columns, including 'identity'")
+        rows, errors, seen = [], [], set()
+        for line, record in enumerate(reader, 2):
+            record = {k.strip(): (v or "").strip() for k, v in record.items() if k}
+            identity = record.get("identity", "")
+            if not identity or len(identity) > 255 or ":" in identity:
+                errors.append(f"line {line}: identity must be 1-255 characters without ':'")
+                continue
+            if identity in seen:
+                errors.append(f"line {line}: {identity} appears twice")
+                continue
+            seen.add(identity)
+            try:
+                protocols = _protocols(record.get("protocols") or ",".join(SUPPORTED))
+            except CommandError as exc:
+                errors.append(f"line {line}: {exc}")
+                continue
+            rows.append({"identity": identity, "protocols": protocols})
+    return rows, errors
+
+
 def _protocols(text: str) -> list[str]:
-    allowed = [p.strip() for p in text.split(",") if p.strip()]
+    allowed = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
     unknown = [p for p in allowed if p not in SUPPORTED]
     if unknown or not allowed:
         raise CommandError(f"unknown protocol(s) {unknown}; choose from {list(SUPPORTED)}")

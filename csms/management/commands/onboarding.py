@@ -1,0 +1,44 @@
+"""`manage.py onboarding status|release <tenant>`: the onboarding anomaly hold."""
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from csms import credentials
+from csms.models import StationCredential
+from tenants.models import Tenant
+
+
+class Command(BaseCommand):
+    help = "Inspect or release a tenant's onboarding hold."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        for name, text in (("status", "is onboarding held, and who is waiting"),
+                           ("release", "lift the hold so waiting stations get their unique keys")):
+            p = sub.add_parser(name, help=text)
+            p.add_argument("tenant")
+            p.add_argument("--json", action="store_true")
+
+    def handle(self, *args, action, tenant, json=False, **opts):
+        tenant_obj = Tenant.objects.filter(slug=tenant).first()
+        if tenant_obj is None:
+            raise CommandError(f"no tenant {tenant!r}")
+        if action == "release":
+            if tenant_obj.onboarding_held_since is None:
+                raise CommandError(f"onboarding is not held for {tenant}")
+            waiting = credentials.release_onboarding(tenant_obj, "cli")
+            out = {"held": False, "waiting": waiting}
+            text = f"onboarding released; {waiting} stations get their keys at their next boot"
+        else:
+            waiting = StationCredential.objects.filter(tenant=tenant_obj, needs_unique_key=True).count()
+            held = tenant_obj.onboarding_held_since
+            out = {"held": held is not None, "held_since": held.isoformat() if held else None,
+                   "waiting": waiting, "window_minutes": tenant_obj.onboarding_window_minutes,
+                   "max_in_window": tenant_obj.onboarding_max_in_window}
+            text = (f"onboarding {'HELD since ' + held.isoformat() if held else 'open'}; "
+                    f"{waiting} stations waiting for a unique key")
+        self.stdout.write(json_dumps(out) if json else text)
+
+
+def json_dumps(value) -> str:
+    return json.dumps(value, indent=2)
