@@ -303,6 +303,10 @@ def _close_change(change, state, detail=""):
 def _apply(cred: StationCredential, change: CredentialChange | None, effects: rotation.Effects) -> None:
     """Record a transition's consequences: history, audit, retries, resets."""
     station = cred.station
+    if (effects.result is not None and change is not None
+            and change.trigger == CredentialChange.Trigger.CAMPAIGN):
+        # Move the campaign on now rather than at the next beat.
+        transaction.on_commit(_advance_campaign_of(change.pk))
     for key in effects.retired:
         audit(station, "system", "credential.key_retired", key.origin)
     if effects.result is rotation.Result.SUCCEEDED:
@@ -442,3 +446,14 @@ def rotate_old_keys(now=None) -> list[CredentialChange]:
         except ChangeRefused:
             continue
     return queued
+
+
+def _advance_campaign_of(change_id: int):
+    def advance():
+        from .models import CampaignMember
+        from .tasks import advance_campaigns
+
+        if CampaignMember.objects.filter(change_id=change_id).exists():
+            advance_campaigns.delay()
+
+    return advance

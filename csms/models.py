@@ -389,8 +389,53 @@ class AuditEvent(TenantOwned):
         indexes = [models.Index(fields=["tenant", "-at"])]
 
 
+class RotationCampaign(TenantOwned):
+    """Rotating the keys of many stations, a few at a time, stopping when it goes wrong."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        PAUSED = "paused"
+        COMPLETED = "completed"
+
+    name = models.CharField(max_length=100)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
+    concurrency = models.PositiveIntegerField(default=10)
+    canary_size = models.PositiveIntegerField(default=5)
+    max_failure_percent = models.PositiveIntegerField(default=20)
+    paused_reason = models.CharField(max_length=255, blank=True)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class CampaignMember(StationOwned):
+    class State(models.TextChoices):
+        WAITING = "waiting"
+        IN_PROGRESS = "in_progress"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"  # another change was already open for the station
+
+    campaign = models.ForeignKey(RotationCampaign, on_delete=models.CASCADE, related_name="members")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.WAITING)
+    change = models.ForeignKey(CredentialChange, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    detail = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "station"], name="station_once_per_campaign")]
+
+
 __all__ = [
     "Tenant", "Station", "RegistrationStatus", "ConnectorStatus", "IdTag", "IdTagStatus",
     "Transaction", "MeterValue", "StationEvent", "ReportedVariable", "StationCall",
-    "KeyOrigin", "StationCredential", "CredentialChange", "AuditEvent",
+    "KeyOrigin", "StationCredential", "CredentialChange", "AuditEvent", "RotationCampaign",
+    "CampaignMember",
 ]

@@ -42,3 +42,11 @@ def retry_failed_key_changes() -> int:
 def rotate_expiring_keys() -> int:
     """Rotate keys older than their tenant's maximum key age."""
     return len(credentials.rotate_old_keys())
+
+
+@shared_task
+def advance_campaigns() -> int:
+    """Move every running rotation campaign along."""
+    from . import campaigns
+
+    return campaigns.advance_all()

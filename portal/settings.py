@@ -137,6 +137,7 @@ CELERY_BEAT_SCHEDULE = {
     "reap-orphaned-calls": {"task": "csms.tasks.reap_orphaned_calls", "schedule": 60.0},
     "retry-failed-key-changes": {"task": "csms.tasks.retry_failed_key_changes", "schedule": 60.0},
     "rotate-expiring-keys": {"task": "csms.tasks.rotate_expiring_keys", "schedule": 3600.0},
+    "advance-campaigns": {"task": "csms.tasks.advance_campaigns", "schedule": 15.0},
 }
 
 # --- auth -------------------------------------------------------------------------------

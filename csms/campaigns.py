@@ -1,0 +1,139 @@
+"""Rotation campaigns in the database: start, advance, pause, resume."""
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import credentials
+from .campaign_rules import Limits, Tally, decide
+from .models import AuditEvent, CampaignMember, CredentialChange, RotationCampaign, Station
+
+log = logging.getLogger(__name__)
+Member = CampaignMember.State
+
+
+def start(tenant, stations: list[Station], *, actor: str, name: str = "", concurrency=10,
+          canary_size=5, max_failure_percent=20) -> RotationCampaign:
+    if not stations:
+        raise ValueError("a campaign needs at least one station")
+    if concurrency < 1 or not 0 <= max_failure_percent <= 100:
+        raise ValueError("concurrency must be ≥ 1 and the failure limit 0-100 %")
+    with transaction.atomic():
+        campaign = RotationCampaign.objects.create(
+            tenant=tenant, name=name or f"rotation {timezone.now():%Y-%m-%d %H:%M}",
+            concurrency=concurrency, canary_size=canary_size,
+            max_failure_percent=max_failure_percent, created_by=actor, resumed_at=timezone.now())
+        CampaignMember.objects.bulk_create(
+            CampaignMember(tenant=tenant, station=s, campaign=campaign) for s in stations)
+        _audit(campaign, actor, "campaign.started", f"{len(stations)} stations")
+    advance(campaign.pk)
+    return campaign
+
+
+def pause(campaign: RotationCampaign, actor: str, reason: str = "paused by an operator") -> None:
+    if campaign.state != RotationCampaign.State.RUNNING:
+        raise ValueError(f"campaign is {campaign.state}")
+    RotationCampaign.objects.filter(pk=campaign.pk).update(
+        state=RotationCampaign.State.PAUSED, paused_reason=reason[:255])
+    _audit(campaign, actor, "campaign.paused", reason)
+
+
+def resume(campaign: RotationCampaign, actor: str) -> None:
+    if campaign.state != RotationCampaign.State.PAUSED:
+        raise ValueError(f"campaign is {campaign.state}")
+    RotationCampaign.objects.filter(pk=campaign.pk).update(
+        state=RotationCampaign.State.RUNNING, paused_reason="", resumed_at=timezone.now())
+    _audit(campaign, actor, "campaign.resumed")
+    advance(campaign.pk)
+
+
+def _audit(campaign, actor, action, outcome=""):
+    AuditEvent.objects.create(tenant_id=campaign.tenant_id, actor=actor, action=action,
+                              outcome=outcome, detail={"campaign": campaign.pk})
+
+
+def _settle_members(campaign: RotationCampaign) -> None:
+    """Carry finished key changes over to their campaign members."""
+    for member in campaign.members.filter(state=Member.IN_PROGRESS).select_related("change"):
+        change = member.change
+        if change is None or change.open:
+            continue
+        member.state = Member.SUCCEEDED if change.state == CredentialChange.State.SUCCEEDED else Member.FAILED
+        member.detail = change.detail or change.state
+        member.finished_at = change.resolved_at or timezone.now()
+        member.save(update_fields=["state", "detail", "finished_at"])
+
+
+def tally(campaign: RotationCampaign) -> Tally:
+    members = list(campaign.members.values_list("state", "finished_at"))
+    since = campaign.resumed_at
+
+    def fresh(finished_at):
+        return since is None or finished_at is None or finished_at >= since
+
+    return Tally(
+        waiting=sum(1 for s, _ in members if s == Member.WAITING),
+        in_progress=sum(1 for s, _ in members if s == Member.IN_PROGRESS),
+        succeeded=sum(1 for s, f in members if s == Member.SUCCEEDED and fresh(f)),
+        failed=sum(1 for s, f in members if s == Member.FAILED and fresh(f)),
+    )
+
+
+def advance(campaign_id: int) -> RotationCampaign:
+    """Settle finished members, then start more, pause or complete as the rules say."""
+    with transaction.atomic():
+        campaign = RotationCampaign.objects.select_for_update().get(pk=campaign_id)
+        _settle_members(campaign)
+        if campaign.state != RotationCampaign.State.RUNNING:
+            return campaign
+        decision = decide(tally(campaign), Limits(campaign.concurrency, campaign.canary_size,
+                                                  campaign.max_failure_percent))
+        if decision.complete:
+            campaign.state = RotationCampaign.State.COMPLETED
+            campaign.completed_at = timezone.now()
+            campaign.save(update_fields=["state", "completed_at"])
+            _audit(campaign, "system", "campaign.completed")
+            return campaign
+        if decision.pause_reason:
+            campaign.state = RotationCampaign.State.PAUSED
+            campaign.paused_reason = decision.pause_reason
+            campaign.save(update_fields=["state", "paused_reason"])
+            _audit(campaign, "system", "campaign.paused", decision.pause_reason)
+            log.warning("campaign %s paused: %s", campaign.pk, decision.pause_reason)
+            return campaign
+        for member in campaign.members.filter(state=Member.WAITING).select_related(
+                "station__tenant", "station__credential")[:decision.start]:
+            _start_member(campaign, member)
+    return campaign
+
+
+def _start_member(campaign, member) -> None:
+    try:
+        change = credentials.request_change(member.station, CredentialChange.Trigger.CAMPAIGN,
+                                            f"campaign {campaign.pk}")
+    except credentials.ChangeRefused as exc:
+        member.state, member.detail = Member.SKIPPED, str(exc)[:255]
+        member.save(update_fields=["state", "detail"])
+        return
+    member.state, member.change, member.started_at = Member.IN_PROGRESS, change, timezone.now()
+    member.save(update_fields=["state", "change", "started_at"])
+
+
+def advance_all() -> int:
+    ids = list(RotationCampaign.objects.filter(state=RotationCampaign.State.RUNNING)
+               .values_list("pk", flat=True))
+    for campaign_id in ids:
+        advance(campaign_id)
+    return len(ids)
+
+
+def summary(campaign: RotationCampaign) -> dict:
+    counts = {state: 0 for state in Member.values}
+    for state in campaign.members.values_list("state", flat=True):
+        counts[state] += 1
+    return {"id": campaign.pk, "name": campaign.name, "state": campaign.state,
+            "paused_reason": campaign.paused_reason or None, "concurrency": campaign.concurrency,
+            "canary_size": campaign.canary_size, "max_failure_percent": campaign.max_failure_percent,
+            "members": counts, "created_by": campaign.created_by,
+            "created_at": campaign.created_at.isoformat(),
+            "completed_at": campaign.completed_at.isoformat() if campaign.completed_at else None}
