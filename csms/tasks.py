@@ -50,3 +50,15 @@ def advance_campaigns() -> int:
     from . import campaigns
 
     return campaigns.advance_all()
+
+
+@shared_task
+def rotate_station(station_id: int, requested_by: str) -> int | None:
+    """Request a key change for one station (portal, REST); None if one is already open."""
+    from .models import Station
+
+    station = Station.objects.select_related("tenant", "credential").get(pk=station_id)
+    try:
+        return credentials.request_change(station, "demand", requested_by).pk
+    except credentials.ChangeRefused:
+        return None

@@ -15,7 +15,18 @@ def pytest_configure(config):
     # Assigned, not defaulted: workers inherit the controller's environment, and two
     # workers sharing a prefix would see each other's station groups (same pks).
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    os.environ["CHANNEL_LAYER_PREFIX"] = f"chargegate-test-{worker}-{os.getpid()}"
+    prefix = f"chargegate-test-{worker}-{os.getpid()}"
+    os.environ["CHANNEL_LAYER_PREFIX"] = prefix  # for the servers and workers we start
+    os.environ["CELERY_QUEUE"] = prefix
+    # This process read its settings already: give it the same namespace, so nudges it
+    # sends reach the servers it started.
+    from channels.layers import channel_layers
+    from django.conf import settings
+
+    if "CONFIG" in settings.CHANNEL_LAYERS["default"]:
+        settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
+        channel_layers.backends.clear()
+    settings.CELERY_TASK_DEFAULT_QUEUE = prefix
 
 
 @pytest.fixture(scope="session")
