@@ -26,6 +26,7 @@ NOT_SUPPORTED = "not_supported"
 SILENT = "silent"  # never answers
 DROP_AFTER_APPLY = "drop_after_apply"  # stores the key, loses the socket before answering
 LOSE = "lose"  # answers Accepted but never stores the key, and stays connected
+APPLY_SILENTLY = "apply_silently"  # stores the key, never answers (its CSMS went away)
 
 
 class KeyedStation:
@@ -121,7 +122,9 @@ class KeyedStation:
             asyncio.ensure_future(self.reconnect(delay=0))
             await asyncio.sleep(30)  # the answer never leaves
             return None
-        await asyncio.sleep(30)  # SILENT
+        if b == APPLY_SILENTLY:
+            self.password = secret
+        await asyncio.sleep(30)  # SILENT, APPLY_SILENTLY
         return None
 
     async def on_reset(self):

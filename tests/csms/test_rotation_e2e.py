@@ -306,3 +306,65 @@ def test_too_many_series_key_stations_hold_onboarding_until_released(csms, run):
     assert final == "Accepted"
     assert [c.state for c in CredentialChange.objects.filter(station__identity="CP3").order_by("id")][-1] == "succeeded"
     assert AuditEvent.objects.filter(action="onboarding.released", actor="cli").exists()
+
+
+def test_busy_1_6_station_is_reset_only_once_its_transaction_ends(csms, run):
+    from ocpp.v16 import call as call16
+
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, behaviour=ks.STAGE)
+
+    async def scenario():
+        await st.connect()
+        await st.boot()
+        started = await st.cp.call(call16.StartTransaction(
+            connector_id=1, id_tag="TAG", meter_start=0, timestamp="2026-11-21T06:00:00Z"))
+        await rotate()
+        await async_eventually(lambda: cred().phase == "reboot_pending")
+        await st.cp.call(call16.Heartbeat())
+        import asyncio
+        await asyncio.sleep(2)  # several reconcile rounds: a charging station is not reset
+        resets_while_charging = st.resets
+        await st.cp.call(call16.StopTransaction(
+            transaction_id=started.transaction_id, meter_stop=5000, timestamp="2026-11-21T06:30:00Z"))
+        change = await async_eventually(settled, timeout=15)
+        await st.disconnect()
+        return resets_while_charging, change
+
+    resets_while_charging, change = run(scenario())
+    assert resets_while_charging == 0
+    assert st.resets == 1 and change.state == "succeeded"
+
+
+def test_csms_restart_during_a_change_loses_nothing(csms_server, transactional_db, run, live_log_dir):
+    from tests.live import LiveServer
+
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    node = LiveServer(connection_name(), live_log_dir, name="restarting").start()
+    st = ks.KeyedStation(node, "acme", "CP1", AL1000_KEY, behaviour=ks.APPLY_SILENTLY)
+
+    async def scenario():
+        await st.connect()
+        await rotate()
+        await async_eventually(lambda: st.keys_received, timeout=10)
+        node.stop()  # the CSMS dies with the key sent and no answer
+        await st.disconnect()
+        node.start()  # ... and comes back
+        st.behaviour = ks.APPLY
+        await st.connect()  # the station holds the new key: it must get in
+        change = await async_eventually(settled, timeout=10)
+        old_ok = await can_connect(node, "CP1", AL1000_KEY)
+        await st.disconnect()
+        return change, old_ok
+
+    try:
+        change, old_ok = run(scenario())
+    finally:
+        node.stop()
+    assert change.state == "succeeded" and old_ok is False
+
+
+def connection_name():
+    from django.db import connection
+
+    return connection.settings_dict["NAME"]
