@@ -22,7 +22,10 @@ def test_tenant_add_and_list_json():
     created = json.loads(run_cmd("tenant", "add", "acme", "--name", "ACME Charging", "--emsp", "--json"))
     assert created == {"slug": "acme", "name": "ACME Charging", "operates_charging_stations": True,
                        "is_emsp": True, "is_osdm_provider": False, "heartbeat_interval": 300,
-                       "accept_hex_basic_password": True}
+                       "accept_hex_basic_password": True,
+                       "rotation": {"mode": "safe", "reset_policy": "when_idle", "grace_seconds": 600,
+                                    "max_key_age_days": None, "onboarding_limit": "50/60",
+                                    "onboarding_held": False}}
     assert [t["slug"] for t in json.loads(run_cmd("tenant", "list", "--json"))] == ["acme"]
 
 
@@ -153,3 +156,18 @@ def test_idtag_lifecycle():
         run_cmd("idtag", "set", "acme", "04E1A2B3", "--expires", "tomorrow")
     run_cmd("idtag", "remove", "acme", "04E1A2B3")
     assert json.loads(run_cmd("idtag", "list", "acme", "--json")) == []
+
+
+def test_tenant_set_rotation_policy():
+    make_tenant("acme")
+    shown = json.loads(run_cmd("tenant", "set", "acme", "--rotation-mode", "strict", "--reset-policy",
+                               "never", "--rotation-grace", "120", "--max-key-age", "90",
+                               "--onboarding-limit", "5/10", "--json"))
+    assert shown["rotation"] == {"mode": "strict", "reset_policy": "never", "grace_seconds": 120,
+                                 "max_key_age_days": 90, "onboarding_limit": "5/10",
+                                 "onboarding_held": False}
+    assert json.loads(run_cmd("tenant", "set", "acme", "--max-key-age", "off", "--json"))[
+        "rotation"]["max_key_age_days"] is None
+    for bad in (["--max-key-age", "0"], ["--onboarding-limit", "5"], ["--rotation-grace", "0"]):
+        with pytest.raises(CommandError):
+            run_cmd("tenant", "set", "acme", *bad)

@@ -27,6 +27,14 @@ class Command(BaseCommand):
                             help="interval given to Accepted stations at boot")
         change.add_argument("--accept-hex-password", choices=["yes", "no"],
                             help="accept the key's 40 hex characters as the Basic password")
+        change.add_argument("--rotation-mode", choices=Tenant.RotationMode.values)
+        change.add_argument("--reset-policy", choices=Tenant.ResetPolicy.values)
+        change.add_argument("--rotation-grace", type=int, metavar="SECONDS",
+                            help="safe mode: how long a station may stay on its old socket after Accepted")
+        change.add_argument("--max-key-age", metavar="DAYS",
+                            help="rotate keys older than this many days ('off' to stop)")
+        change.add_argument("--onboarding-limit", metavar="N/MINUTES",
+                            help="hold onboarding above N series-key first connections in MINUTES")
         change.add_argument("--json", action="store_true")
         lst = sub.add_parser("list", help="list tenants")
         lst.add_argument("--json", action="store_true")
@@ -54,16 +62,47 @@ class Command(BaseCommand):
                 tenant.heartbeat_interval = opts["heartbeat_interval"]
             if opts["accept_hex_password"]:
                 tenant.accept_hex_basic_password = opts["accept_hex_password"] == "yes"
+            self._rotation_settings(tenant, opts)
             tenant.save()
             self._emit([tenant], opts["json"], single=True)
         else:
             self._emit(Tenant.objects.all(), opts["json"])
 
+    def _rotation_settings(self, tenant, opts):
+        if opts["rotation_mode"]:
+            tenant.rotation_mode = opts["rotation_mode"]
+        if opts["reset_policy"]:
+            tenant.reset_policy = opts["reset_policy"]
+        if opts["rotation_grace"] is not None:
+            if not 1 <= opts["rotation_grace"] <= 7 * 86400:
+                raise CommandError("rotation grace must be 1 second to 7 days")
+            tenant.rotation_grace_seconds = opts["rotation_grace"]
+        if opts["max_key_age"]:
+            if opts["max_key_age"] == "off":
+                tenant.max_key_age_days = None
+            elif opts["max_key_age"].isdigit() and int(opts["max_key_age"]) >= 1:
+                tenant.max_key_age_days = int(opts["max_key_age"])
+            else:
+                raise CommandError("--max-key-age takes a number of days (≥ 1) or 'off'")
+        if opts["onboarding_limit"]:
+            count, _, minutes = opts["onboarding_limit"].partition("/")
+            if not (count.isdigit() and minutes.isdigit() and int(minutes) >= 1):
+                raise CommandError("--onboarding-limit takes N/MINUTES, e.g. 50/60")
+            tenant.onboarding_max_in_window = int(count)
+            tenant.onboarding_window_minutes = int(minutes)
+
     def _emit(self, tenants, as_json, single=False):
         rows = [{"slug": t.slug, "name": t.name, "operates_charging_stations": t.operates_charging_stations,
                  "is_emsp": t.is_emsp, "is_osdm_provider": t.is_osdm_provider,
                  "heartbeat_interval": t.heartbeat_interval,
-                 "accept_hex_basic_password": t.accept_hex_basic_password} for t in tenants]
+                 "accept_hex_basic_password": t.accept_hex_basic_password,
+                 "rotation": {"mode": t.rotation_mode, "reset_policy": t.reset_policy,
+                              "grace_seconds": t.rotation_grace_seconds,
+                              "max_key_age_days": t.max_key_age_days,
+                              "onboarding_limit": f"{t.onboarding_max_in_window}/"
+                                                  f"{t.onboarding_window_minutes}",
+                              "onboarding_held": t.onboarding_held_since is not None}}
+                for t in tenants]
         if as_json:
             self.stdout.write(json.dumps(rows[0] if single else rows, indent=2))
             return
