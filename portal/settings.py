@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "drf_spectacular",
     "tenants",
     "csms",
     "portal",
@@ -167,6 +169,27 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 SESSION_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- REST ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Users of the portal: session (browser) or HTTP Basic (scripts, over TLS). OAuth 2
+    # bearer tokens from the tenant's authorization server join these later.
+    # Basic first: DRF takes the first class's challenge for its 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Chargegate API",
+    "VERSION": "1",
+    "DESCRIPTION": "Stations and their credentials, per tenant.",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 # --- CSMS -------------------------------------------------------------------------------
 CSMS = {

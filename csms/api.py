@@ -1,0 +1,108 @@
+"""REST API for operators' automation: stations and their key changes.
+
+Tenant-scoped under /api/v1/tenants/<slug>/; every query goes through the tenant the
+caller belongs to. Reading needs the viewer role, requesting a key change the operator
+role. A caller outside the tenant gets 404, as if the tenant did not exist.
+"""
+from django.db import transaction
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenants.models import Membership, Role, Tenant
+
+from . import credentials
+from .models import CredentialChange, Station
+
+
+class CredentialSerializer(serializers.Serializer):
+    phase = serializers.CharField()
+    valid_keys = serializers.IntegerField()
+    current_key_origin = serializers.CharField()
+    current_key_since = serializers.DateTimeField(allow_null=True)
+    needs_unique_key = serializers.BooleanField()
+
+
+class StationSerializer(serializers.ModelSerializer):
+    credential = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Station
+        fields = ["identity", "connected", "ocpp_version", "registration_status", "allowed_protocols",
+                  "vendor", "model", "serial_number", "firmware_version", "last_boot_at",
+                  "connected_at", "disconnected_at", "last_seen_at", "credential"]
+
+    @extend_schema(responses=CredentialSerializer)
+    def get_credential(self, station) -> dict:
+        cred = station.credential
+        return {"phase": cred.phase,
+                "valid_keys": sum(1 for h in (cred.current_hash, cred.pending_hash, cred.previous_hash) if h),
+                "current_key_origin": cred.current_origin, "current_key_since": cred.current_since,
+                "needs_unique_key": cred.needs_unique_key}
+
+
+class ChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CredentialChange
+        fields = ["id", "trigger", "state", "outcome", "attempt", "requested_by", "detail",
+                  "created_at", "sent_at", "answered_at", "resolved_at"]
+
+
+def tenant_for(request, slug: str, role: str) -> Tenant:
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise Http404
+    if request.user.is_superuser:
+        return tenant
+    membership = Membership.objects.filter(user=request.user, tenant=tenant).first()
+    if membership is None:
+        raise Http404  # do not reveal other tenants
+    if not membership.allows(role):
+        raise PermissionDenied(f"this needs the {role} role in {slug}")
+    return tenant
+
+
+def station_for(tenant: Tenant, identity: str) -> Station:
+    station = (Station.objects.for_tenant(tenant).select_related("tenant", "credential")
+               .filter(identity=identity).first())
+    if station is None:
+        raise Http404
+    return station
+
+
+class StationList(APIView):
+    @extend_schema(responses=StationSerializer(many=True))
+    def get(self, request, tenant):
+        t = tenant_for(request, tenant, Role.VIEWER)
+        stations = Station.objects.for_tenant(t).select_related("credential").order_by("identity")
+        return Response(StationSerializer(stations, many=True).data)
+
+
+class StationDetail(APIView):
+    @extend_schema(responses=StationSerializer)
+    def get(self, request, tenant, identity):
+        return Response(StationSerializer(station_for(tenant_for(request, tenant, Role.VIEWER),
+                                                      identity)).data)
+
+
+class StationRotations(APIView):
+    @extend_schema(responses=ChangeSerializer(many=True))
+    def get(self, request, tenant, identity):
+        station = station_for(tenant_for(request, tenant, Role.VIEWER), identity)
+        changes = CredentialChange.objects.filter(station=station)[:100]
+        return Response(ChangeSerializer(changes, many=True).data)
+
+    @extend_schema(request=None, responses={202: ChangeSerializer})
+    def post(self, request, tenant, identity):
+        """Request a fresh key for the station: sent now, or when it next connects."""
+        station = station_for(tenant_for(request, tenant, Role.OPERATOR), identity)
+        try:
+            with transaction.atomic():
+                change = credentials.request_change(station, CredentialChange.Trigger.DEMAND,
+                                                    request.user.get_username())
+        except credentials.ChangeRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(ChangeSerializer(change).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,97 @@
+"""REST API: tenant isolation, roles, key changes on demand, and the OpenAPI schema."""
+import base64
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from csms.models import CredentialChange, StationCall
+from tenants.models import Membership, Role
+from tests.factories import AL1000_KEY, make_station, make_tenant
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "pw-123456789-abc"
+
+
+def client_for(username, tenant=None, role=Role.VIEWER) -> APIClient:
+    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    if tenant is not None:
+        Membership.objects.create(user=user, tenant=tenant, role=role)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(
+        f"{username}:{PASSWORD}".encode()).decode())
+    return client
+
+
+@pytest.fixture
+def acme():
+    tenant = make_tenant("acme")
+    make_station(tenant, "CP1", AL1000_KEY, vendor="VendorX")
+    make_station(tenant, "site/7", AL1000_KEY)
+    return tenant
+
+
+def test_anonymous_callers_are_challenged(acme):
+    response = APIClient().get("/api/v1/tenants/acme/stations/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")
+
+
+def test_viewer_lists_the_tenants_stations_without_key_material(acme):
+    response = client_for("v", acme).get("/api/v1/tenants/acme/stations/")
+    assert response.status_code == 200
+    body = response.json()
+    assert [s["identity"] for s in body] == ["CP1", "site/7"]
+    assert body[0]["vendor"] == "VendorX"
+    assert body[0]["credential"] == {"phase": "idle", "valid_keys": 1, "current_key_origin": "installed",
+                                     "current_key_since": body[0]["credential"]["current_key_since"],
+                                     "needs_unique_key": False}
+    text = json.dumps(body)
+    assert "argon2" not in text and "hash" not in text and AL1000_KEY.hex() not in text.lower()
+
+
+def test_other_tenants_are_invisible(acme):
+    other = make_tenant("other")
+    make_station(other, "OTHER-1", AL1000_KEY)
+    client = client_for("v", acme)
+    assert client.get("/api/v1/tenants/other/stations/").status_code == 404
+    assert client.get("/api/v1/tenants/other/stations/OTHER-1/").status_code == 404
+    assert client.post("/api/v1/tenants/other/stations/OTHER-1/rotations/").status_code == 404
+    assert client.get("/api/v1/tenants/nope/stations/").status_code == 404
+    assert not CredentialChange.objects.exists()
+
+
+def test_viewer_may_not_rotate(acme):
+    response = client_for("v", acme).post("/api/v1/tenants/acme/stations/CP1/rotations/")
+    assert response.status_code == 403
+    assert "operator" in response.json()["detail"]
+
+
+def test_operator_requests_a_key_change_once(acme):
+    client = client_for("op", acme, Role.OPERATOR)
+    response = client.post("/api/v1/tenants/acme/stations/CP1/rotations/")
+    assert response.status_code == 202
+    change = response.json()
+    assert (change["trigger"], change["state"], change["requested_by"]) == ("demand", "queued", "op")
+    call = StationCall.objects.get(purpose=StationCall.Purpose.CREDENTIAL)
+    assert call.payload == {}  # the key is made when it is sent
+    again = client.post("/api/v1/tenants/acme/stations/CP1/rotations/")
+    assert again.status_code == 409 and "already queued" in again.json()["detail"]
+    history = client.get("/api/v1/tenants/acme/stations/CP1/rotations/").json()
+    assert [c["id"] for c in history] == [change["id"]]
+
+
+def test_identity_with_a_slash_is_addressable(acme):
+    client = client_for("op", acme, Role.OPERATOR)
+    assert client.get("/api/v1/tenants/acme/stations/site%2F7/").json()["identity"] == "site/7"
+    assert client.post("/api/v1/tenants/acme/stations/site%2F7/rotations/").status_code == 202
+    assert client.get("/api/v1/tenants/acme/stations/NOPE/").status_code == 404
+
+
+def test_openapi_schema_describes_the_api(acme):
+    response = client_for("v", acme).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert "/api/v1/tenants/{tenant}/stations/{identity}/rotations/" in schema["paths"]
+    assert "202" in schema["paths"]["/api/v1/tenants/{tenant}/stations/{identity}/rotations/"]["post"]["responses"]
