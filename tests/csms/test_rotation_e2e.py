@@ -140,9 +140,10 @@ def test_reboot_required_keeps_both_keys_until_the_station_reboots_with_the_new_
     assert reset.payload == ({"type": "Soft"} if version == "1.6" else {"type": "OnIdle"})
 
 
-def test_no_answer_keeps_both_keys_then_a_reboot_tells_the_truth(csms, run):
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_no_answer_keeps_both_keys_then_a_reboot_tells_the_truth(csms, run, version):
     make_station(make_tenant("acme"), "CP1", AL1000_KEY)
-    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, behaviour=ks.SILENT)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, version=version, behaviour=ks.SILENT)
 
     async def scenario():
         await st.connect()
@@ -160,7 +161,8 @@ def test_no_answer_keeps_both_keys_then_a_reboot_tells_the_truth(csms, run):
         st.behaviour = ks.APPLY
         await st.reconnect()
         change = await async_eventually(settled, timeout=15)
-        after = (await can_connect(csms, "CP1", AL1000_KEY), await can_connect(csms, "CP1", offered))
+        after = (await can_connect(csms, "CP1", AL1000_KEY, version),
+                 await can_connect(csms, "CP1", offered, version))
         await st.disconnect()
         return both, change, after
 
@@ -171,15 +173,17 @@ def test_no_answer_keeps_both_keys_then_a_reboot_tells_the_truth(csms, run):
     assert st.resets >= 1
 
 
-def test_socket_lost_before_the_answer_but_station_applied_the_key(csms, run):
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_socket_lost_before_the_answer_but_station_applied_the_key(csms, run, version):
     make_station(make_tenant("acme"), "CP1", AL1000_KEY)
-    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, behaviour=ks.DROP_AFTER_APPLY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, version=version, behaviour=ks.DROP_AFTER_APPLY)
 
     async def scenario():
         await st.connect()
         await rotate()
         change = await async_eventually(settled, timeout=15)
-        result = change, await can_connect(csms, "CP1", AL1000_KEY), await can_connect(csms, "CP1", st.password)
+        result = (change, await can_connect(csms, "CP1", AL1000_KEY, version),
+                  await can_connect(csms, "CP1", st.password, version))
         await st.disconnect()
         return result
 
@@ -368,3 +372,75 @@ def connection_name():
     from django.db import connection
 
     return connection.settings_dict["NAME"]
+
+
+def test_station_offline_when_asked_is_rotated_when_it_connects(csms, run):
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, behaviour=ks.APPLY)
+
+    async def scenario():
+        await rotate()  # nobody is connected
+        await async_eventually(lambda: last_change().state == "queued")
+        await st.connect()
+        change = await async_eventually(settled, timeout=10)
+        await st.disconnect()
+        return change
+
+    assert run(scenario()).state == "succeeded"
+    assert st.password != AL1000_KEY
+
+
+def test_pending_station_is_reset_at_once_whatever_the_reset_policy(csms, run):
+    tenant = make_tenant("acme", reset_policy="never")
+    make_station(tenant, "CP1", MASTER, origin=KeyOrigin.MASTER, needs_unique_key=True)
+    st = ks.KeyedStation(csms, "acme", "CP1", MASTER, version="2.0.1", behaviour=ks.STAGE)
+
+    async def scenario():
+        await st.connect()
+        first = await st.boot()
+        change = await async_eventually(settled, timeout=15)
+        # After the Reset the station reboots onto its new key and boots again.
+        await async_eventually(lambda: len(st.boot_statuses) >= 2, timeout=10)
+        final = st.boot_statuses[-1]
+        await st.disconnect()
+        return first, change, final
+
+    first, change, final = run(scenario())
+    assert first == "Pending" and st.resets == 1
+    assert (change.state, change.outcome) == ("succeeded", "RebootRequired")
+    assert final == "Accepted"
+
+
+def test_campaign_over_real_stations_pauses_when_stations_refuse(csms, run):
+    from csms import campaigns
+    from csms.models import RotationCampaign
+
+    tenant = make_tenant("acme")
+    behaviours = {"CP1": ks.APPLY, "CP2": ks.REJECT, "CP3": ks.REJECT, "CP4": ks.APPLY, "CP5": ks.APPLY}
+    for identity in behaviours:
+        make_station(tenant, identity, AL1000_KEY)
+    fleet = [ks.KeyedStation(csms, "acme", i, AL1000_KEY, behaviour=b) for i, b in behaviours.items()]
+
+    async def scenario():
+        for st in fleet:
+            await st.connect()
+        stations = await in_thread_db(lambda: list(
+            Station.objects.select_related("tenant", "credential").order_by("identity")))()
+        campaign = await in_thread_db(lambda: campaigns.start(
+            tenant, stations, actor="tester", concurrency=2, canary_size=2, max_failure_percent=40))()
+
+        def paused():
+            c = campaigns.advance(campaign.pk)  # what the beat does every 15 s
+            return c if c.state == RotationCampaign.State.PAUSED else None
+
+        result = await async_eventually(paused, timeout=20)
+        for st in fleet:
+            await st.disconnect()
+        return result
+
+    campaign = run(scenario())
+    assert "failed" in campaign.paused_reason
+    # The canary (CP1, CP2) is 1 of 2 failed: 50 % > 40 %, so nobody else was touched.
+    touched = [st.identity for st in fleet if st.keys_received]
+    assert touched == ["CP1", "CP2"]
+    assert fleet[0].password != AL1000_KEY and fleet[1].password == AL1000_KEY
