@@ -51,4 +51,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # sh -c so that PORT and FORWARDED_ALLOW_IPS expand; exec so uvicorn gets SIGTERM.
 # Trusting every forwarder ("*") is only right while nothing but the TLS-terminating
 # proxy can reach this port; narrow it with FORWARDED_ALLOW_IPS otherwise.
-CMD ["sh", "-c", "exec uvicorn portal.asgi:application --host 0.0.0.0 --port ${PORT:-8000} --proxy-headers --forwarded-allow-ips=\"${FORWARDED_ALLOW_IPS:-*}\""]
+CMD ["sh", "-c", "exec uvicorn portal.asgi:application --host 0.0.0.0 --port ${PORT:-8000} --ws-max-size 1048576 --proxy-headers --forwarded-allow-ips=\"${FORWARDED_ALLOW_IPS:-*}\""]

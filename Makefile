@@ -19,6 +19,8 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	PORT=$(PORT) $(PY) manage.py demo
+	@# The periodic tasks (retries, key age, campaigns) run beside the server, as beat would.
+	$(PY) manage.py periodic & PERIODIC=$$!; trap 'kill $$PERIODIC 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576
 
 test: install

@@ -36,8 +36,10 @@ class StationSerializer(serializers.ModelSerializer):
                   "connected_at", "disconnected_at", "last_seen_at", "credential"]
 
     @extend_schema(responses=CredentialSerializer)
-    def get_credential(self, station) -> dict:
-        cred = station.credential
+    def get_credential(self, station) -> dict | None:
+        cred = getattr(station, "credential", None)
+        if cred is None:
+            return None  # registered without a key (e.g. through the admin): cannot connect
         return {"phase": cred.phase,
                 "valid_keys": sum(1 for h in (cred.current_hash, cred.pending_hash, cred.previous_hash) if h),
                 "current_key_origin": cred.current_origin, "current_key_since": cred.current_since,

@@ -31,18 +31,18 @@ def start(tenant, stations: list[Station], *, actor: str, name: str = "", concur
 
 
 def pause(campaign: RotationCampaign, actor: str, reason: str = "paused by an operator") -> None:
-    if campaign.state != RotationCampaign.State.RUNNING:
-        raise ValueError(f"campaign is {campaign.state}")
-    RotationCampaign.objects.filter(pk=campaign.pk).update(
+    changed = RotationCampaign.objects.filter(pk=campaign.pk, state=RotationCampaign.State.RUNNING).update(
         state=RotationCampaign.State.PAUSED, paused_reason=reason[:255])
+    if not changed:
+        raise ValueError(f"campaign is {RotationCampaign.objects.get(pk=campaign.pk).state}")
     _audit(campaign, actor, "campaign.paused", reason)
 
 
 def resume(campaign: RotationCampaign, actor: str) -> None:
-    if campaign.state != RotationCampaign.State.PAUSED:
-        raise ValueError(f"campaign is {campaign.state}")
-    RotationCampaign.objects.filter(pk=campaign.pk).update(
+    changed = RotationCampaign.objects.filter(pk=campaign.pk, state=RotationCampaign.State.PAUSED).update(
         state=RotationCampaign.State.RUNNING, paused_reason="", resumed_at=timezone.now())
+    if not changed:
+        raise ValueError(f"campaign is {RotationCampaign.objects.get(pk=campaign.pk).state}")
     _audit(campaign, actor, "campaign.resumed")
     advance(campaign.pk)
 

@@ -15,9 +15,10 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from . import credentials, services
-from .auth.station_auth import Decision, authenticate
+from .auth.station_auth import Decision, authenticate, challenges_for
 from .handlers import v16, v201
 from .models import StationCall
 from .protocol import messages
@@ -112,7 +113,13 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.station_label = str(station)
         # Which key this connection proved: it settles an outstanding key change.
         self.key_hash = result.key_hash
-        await database_sync_to_async(credentials.record_proof)(station.pk, self.key_hash)
+        self.connected_at = timezone.now()
+        if await database_sync_to_async(credentials.record_proof)(station.pk, self.key_hash) is None:
+            log.info("station %s: its key was retired during the check", station)
+            await self._deny(401, b"Authentication required\n",
+                             [(b"www-authenticate", c.encode("ascii")) for c in result.challenges
+                              or challenges_for(f"Chargegate {station.tenant.slug}")])
+            return
         self.group = station.group_name
         # Join the group before claiming, so a newer connection's takeover cannot slip
         # between the two and be missed.
@@ -178,11 +185,10 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         await self.send(messages.encode(CallResult(call.message_id, response)))
         if call.action == "BootNotification":
-            if call.payload.get("reason") in credentials.REBOOT_REASONS:
-                # 2.0.1 says why it booted: after a real restart, the key this connection
-                # used is the one the station holds, staged keys included.
-                await database_sync_to_async(credentials.record_reboot)(
-                    self.station_id, self.key_hash)
+            # After a real restart the key this connection used is the one the station
+            # holds, staged keys included: that can settle an open key change.
+            await database_sync_to_async(credentials.record_boot)(
+                self.station_id, self.key_hash, call.payload.get("reason"), self.connected_at)
             # A (re)boot is a natural moment to deliver queued work.
             self._spawn(self._pump())
 
@@ -253,14 +259,13 @@ class StationConsumer(AsyncWebsocketConsumer):
                     error_description=f"invalid {action} response: {exc.description}")
                 outcome = Outcome.CALL_ERROR  # an answer we cannot read tells us nothing
             else:
-                payload = messages.to_plain(answer.payload)
+                payload = services.scrub_response(action, messages.to_plain(answer.payload))
                 await database_sync_to_async(services.finish_call)(
                     call_id, StationCall.State.ANSWERED, response=payload)
                 if purpose == StationCall.Purpose.CREDENTIAL:
                     outcome = credentials.outcome_of(self.version, payload)
-                elif purpose == StationCall.Purpose.CREDENTIAL_RESET and payload.get("status") in (
-                        "Accepted", "Scheduled"):
-                    await database_sync_to_async(credentials.record_reboot)(self.station_id)
+                elif purpose == StationCall.Purpose.CREDENTIAL_RESET and payload.get("status") == "Accepted":
+                    await database_sync_to_async(credentials.record_reset_accepted)(self.station_id)
         if purpose == StationCall.Purpose.CREDENTIAL and outcome is not None:
             await self._credential_outcome(call_id, outcome)
 
@@ -307,11 +312,11 @@ class StationConsumer(AsyncWebsocketConsumer):
         loop = asyncio.get_running_loop()
         timeout = settings.CSMS["CALL_TIMEOUT_SECONDS"]
         frame = self.book.start(action, payload, (row.pk, row.purpose), loop.time(), timeout)
+        # The timer first: whatever fails below, the call cannot stay outstanding forever.
+        self._spawn(self._expire_after(timeout))
         await database_sync_to_async(services.record_sent)(
             row.pk, frame.message_id, self.version.value)
-        del payload  # the credential payload must not outlive the send
         await self.send(messages.encode(frame))
-        self._spawn(self._expire_after(timeout))
         return True
 
     async def _expire_after(self, seconds: float):

@@ -30,6 +30,7 @@ from .rotation import Key, Mode, Outcome
 log = logging.getLogger(__name__)
 
 ALERT_AFTER_FAILURES = 3
+RESET_PATIENCE = timedelta(minutes=10)
 # Retry delays after a failed change: 1 min, 5 min, 30 min, 2 h, then every 12 h.
 BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
            timedelta(hours=2), timedelta(hours=12)]
@@ -73,6 +74,8 @@ def state_of(cred: StationCredential) -> rotation.Credentials:
 
 
 def _store(cred: StationCredential, state: rotation.Credentials) -> None:
+    if state == state_of(cred):
+        return  # nothing changed: no write
     for slot in ("current", "pending", "previous"):
         key = getattr(state, slot)
         setattr(cred, f"{slot}_hash", key.hash if key else "")
@@ -143,9 +146,9 @@ def prepare_call(call_id: int, version: str) -> PreparedCall | str:
     """Generate the new key and start the change; a string explains why not to send."""
     version = OcppVersion(version)
     call = StationCall.objects.get(pk=call_id)
-    change = CredentialChange.objects.filter(call=call).first()
     with transaction.atomic():
         cred = _locked(call.station_id)
+        change = CredentialChange.objects.select_for_update().filter(call=call).first()
         state = state_of(cred)
         if change is None or change.state != CredentialChange.State.QUEUED:
             return "the key change was cancelled"
@@ -195,32 +198,50 @@ def outcome_of(version: str, payload: dict) -> Outcome:
 
 def record_outcome(call_id: int, outcome: Outcome) -> rotation.Effects:
     """The credential call ended (answer, CALLERROR, timeout or lost socket)."""
-    change = CredentialChange.objects.filter(call_id=call_id).first()
-    if change is None:
+    station_id = StationCall.objects.filter(pk=call_id).values_list("station_id", flat=True).first()
+    if station_id is None:
         return rotation.Effects()
     with transaction.atomic():
-        cred = _locked(change.station_id)
+        cred = _locked(station_id)
+        change = CredentialChange.objects.select_for_update().filter(call_id=call_id).first()
+        # Only the change in flight may be moved by its call's outcome: a late outcome
+        # (a lingering socket, the reaper) must not touch a change settled meanwhile or
+        # a newer one.
+        if (change is None or cred.outstanding_change_id != change.pk
+                or change.state != CredentialChange.State.IN_FLIGHT):
+            if change is not None:
+                audit(cred.station, "system", "credential.stale_outcome_ignored", outcome.value,
+                      change=change.pk)
+            return rotation.Effects()
         station = cred.station
         state, effects = rotation.answered(state_of(cred), outcome, mode_of(station))
         _store(cred, state)
         change.outcome = outcome.value
         change.answered_at = timezone.now()
-        if change.state == CredentialChange.State.IN_FLIGHT:
-            change.state = CredentialChange.State.AWAITING_PROOF
+        change.state = CredentialChange.State.AWAITING_PROOF
         change.save(update_fields=["outcome", "answered_at", "state"])
         audit(station, "station", "credential.answered", outcome.value, change=change.pk)
         _apply(cred, change, effects)
     return effects
 
 
-def record_proof(station_id: int, key_hash: str) -> rotation.Effects:
-    """The station authenticated a new connection with the key whose hash is `key_hash`."""
+def record_proof(station_id: int, key_hash: str) -> rotation.Effects | None:
+    """The station authenticated a new connection with the key whose hash is `key_hash`.
+
+    None means that key is no longer valid (retired during the check): refuse.
+    """
+    # The common case, every handshake of a settled station: nothing to learn, no lock.
+    quiet = StationCredential.objects.filter(
+        station_id=station_id, phase=rotation.Phase.IDLE, current_hash=key_hash).exclude(
+        current_origin=KeyOrigin.MASTER, first_master_connection_at__isnull=True)
+    if quiet.exists():
+        return rotation.Effects()
     with transaction.atomic():
         cred = _locked(station_id)
         state = state_of(cred)
         slot = rotation.match(state, lambda h: h == key_hash)
-        if slot is None:  # settled by someone else in the meantime; nothing to learn
-            return rotation.Effects()
+        if slot is None:
+            return None  # retired while its hash was being checked: refuse the connection
         if dict(state.keys())[slot].origin == KeyOrigin.MASTER and cred.first_master_connection_at is None:
             cred.first_master_connection_at = timezone.now()
             cred.save(update_fields=["first_master_connection_at"])
@@ -276,9 +297,32 @@ def onboarding_held(station: Station) -> bool:
     return Tenant.objects.filter(pk=station.tenant_id, onboarding_held_since__isnull=False).exists()
 
 
+def record_reset_accepted(station_id: int) -> None:
+    """The station accepted a settling Reset. Not yet a reboot: a 2.0.1 station may only
+    have scheduled it, and any station may reconnect before restarting."""
+    StationCredential.objects.filter(station_id=station_id).exclude(phase=rotation.Phase.IDLE).update(
+        reset_accepted_at=timezone.now())
+
+
+def record_boot(station_id: int, key_hash: str, reason: str | None, connected_at) -> rotation.Effects:
+    """A BootNotification on a connection made with `key_hash` at `connected_at`.
+
+    It proves a restart when 2.0.1 gives a restart reason, or when a 1.6 station boots on
+    a connection it opened after accepting our Reset. After a restart a staged key would
+    be active, so the key this connection used is the one the station holds.
+    """
+    cred = StationCredential.objects.filter(station_id=station_id).first()
+    if cred is None or cred.phase == rotation.Phase.IDLE:
+        return rotation.Effects()
+    restarted = reason in REBOOT_REASONS or (
+        reason is None and cred.reset_accepted_at is not None and connected_at > cred.reset_accepted_at)
+    if not restarted:
+        return rotation.Effects()
+    return record_reboot(station_id, key_hash)
+
+
 def record_reboot(station_id: int, key_hash: str | None = None) -> rotation.Effects:
-    """The station rebooted (Reset accepted, or a 2.0.1 boot reason), optionally on a
-    connection made with `key_hash`."""
+    """The station has restarted, and (optionally) connected with `key_hash` since."""
     with transaction.atomic():
         cred = _locked(station_id)
         state = rotation.rebooted(state_of(cred))
@@ -309,6 +353,9 @@ def _apply(cred: StationCredential, change: CredentialChange | None, effects: ro
         transaction.on_commit(_advance_campaign_of(change.pk))
     for key in effects.retired:
         audit(station, "system", "credential.key_retired", key.origin)
+    if effects.result is not None:
+        cred.reset_accepted_at = None
+        cred.save(update_fields=["reset_accepted_at"])
     if effects.result is rotation.Result.SUCCEEDED:
         if change is not None:
             _close_change(change, CredentialChange.State.SUCCEEDED)
@@ -325,6 +372,11 @@ def _apply(cred: StationCredential, change: CredentialChange | None, effects: ro
         cred.save(update_fields=["outstanding_change"])
         audit(station, "station", "credential.change_failed", change.outcome if change else "",
               change=change.pk if change else None)
+        if change is not None and change.outcome == Outcome.ACCEPTED:
+            # The station said it took the key, yet the old one came back. A station that
+            # lost it, or someone else holding the old key: an operator should look.
+            audit(station, "system", "credential.alert", "old key used after Accepted")
+            log.warning("station %s: old key used after the station accepted a new one", station)
         failures = CredentialChange.objects.filter(
             station=station, state=CredentialChange.State.FAILED,
             created_at__gte=cred.current_since).count()
@@ -350,12 +402,15 @@ def maybe_reset(station: Station) -> StationCall | None:
     if StationCall.objects.filter(station=station, purpose=StationCall.Purpose.CREDENTIAL_RESET,
                                   state__in=[StationCall.State.QUEUED, StationCall.State.SENT]).exists():
         return None
+    cred = StationCredential.objects.get(station=station)
+    if cred.reset_accepted_at and timezone.now() - cred.reset_accepted_at < RESET_PATIENCE:
+        return None  # it accepted one already: give it time to restart
     pending = effective_registration(station) == RegistrationStatus.PENDING
     if not pending and station.tenant.reset_policy == station.tenant.ResetPolicy.NEVER:
         return None
     v201 = station.ocpp_version == OcppVersion.V201
     if not pending and not v201 and has_active_transaction(station):
-        return None  # retried when the transaction ends (see csms.handlers)
+        return None  # retried by housekeeping once the transaction has ended
     payload = {"type": "OnIdle"} if v201 else {"type": "Soft"}
     call = StationCall.objects.create(tenant=station.tenant, station=station, action="Reset",
                                       payload=payload, purpose=StationCall.Purpose.CREDENTIAL_RESET,

@@ -324,6 +324,9 @@ class StationCredential(TenantOwned):
     # Onboarding: the station came with a series key and must get a unique one before
     # its BootNotification is Accepted (OCPP-J 1.6 §6.2.2, white paper A00.FR.806).
     needs_unique_key = models.BooleanField(default=False)
+    # When the station last accepted a Reset meant to settle a change: the next boot on a
+    # connection made after it is a real restart.
+    reset_accepted_at = models.DateTimeField(null=True, blank=True)
     # When the station first connected with its series key (anomaly detection).
     first_master_connection_at = models.DateTimeField(null=True, blank=True)
     outstanding_change = models.ForeignKey(

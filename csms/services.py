@@ -82,6 +82,9 @@ def queue_call(station: Station, action: str, payload: dict, *, requested_by: st
     The payload is checked against every version the station may speak now, so a bad
     request is refused here, not discovered on the wire.
     """
+    if sets_credentials(action, payload):
+        raise CallRejected("station credentials are changed with `station rotate` (or the API), "
+                           "which never stores the key and cannot lock the station out")
     versions = [station.ocpp_version] if station.ocpp_version in SUPPORTED else [
         v for v in station.allowed_protocols if v in SUPPORTED]
     problems = []
@@ -100,6 +103,35 @@ def queue_call(station: Station, action: str, payload: dict, *, requested_by: st
                                           payload=payload, requested_by=requested_by)
         transaction.on_commit(lambda: nudge(station))
     return call
+
+
+# Configuration that carries or governs a station's credentials.
+_CREDENTIAL_KEYS_16 = {"AuthorizationKey", "SecurityProfile"}
+_CREDENTIAL_VARIABLES_201 = {"BasicAuthPassword", "SecurityProfile"}
+
+
+def sets_credentials(action: str, payload: dict) -> bool:
+    """Whether a CALL would change a station's credentials behind the rotation machine."""
+    if action == "ChangeConfiguration":
+        return payload.get("key") in _CREDENTIAL_KEYS_16
+    if action == "SetVariables":
+        return any((item.get("variable") or {}).get("name") in _CREDENTIAL_VARIABLES_201
+                   for item in payload.get("setVariableData") or [] if isinstance(item, dict))
+    return False
+
+
+def scrub_response(action: str, payload: dict) -> dict:
+    """Remove a credential a non-compliant station echoes back (GetConfiguration should
+    not report AuthorizationKey; GetVariables should not read BasicAuthPassword)."""
+    if action == "GetConfiguration":
+        for item in payload.get("configurationKey") or []:
+            if item.get("key") == "AuthorizationKey" and "value" in item:
+                item["value"] = "[redacted]"
+    elif action == "GetVariables":
+        for item in payload.get("getVariableResult") or []:
+            if (item.get("variable") or {}).get("name") == "BasicAuthPassword" and "attributeValue" in item:
+                item["attributeValue"] = "[redacted]"
+    return payload
 
 
 def nudge(station: Station) -> None:

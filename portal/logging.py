@@ -11,7 +11,7 @@ _CREDENTIAL_HEADER = re.compile(
     r"(?i)\b((?:proxy-)?authorization|authentication-info|www-authenticate|cookie|set-cookie)"
     # to the end of the line: values (Digest, cookies) contain quotes and commas, and
     # over-redacting a dict repr costs nothing
-    r"(['\"]?\s*[:=,]\s*b?['\"]?)[^\r\n]*"
+    r"(['\"]?\s*[:=,]\s*(?:b(?=['\"]))?['\"]?)[^\r\n]*"
 )
 
 
@@ -26,8 +26,20 @@ def redact(text: str) -> str:
     return _CREDENTIAL_HEADER.sub(r"\1\2[redacted]", text)
 
 
+def _is_frame_dump(record: logging.LogRecord) -> bool:
+    """websockets logs every frame at DEBUG (shortened to its start and end, so a key's
+    tail survives while the variable's name is cut). Frames are OCPP payloads: never
+    log them."""
+    if record.msg not in ("> %s", "< %s") or not record.args:
+        return False
+    frame = record.args[0] if isinstance(record.args, tuple) else record.args
+    return type(frame).__name__ == "Frame"
+
+
 class RedactCredentials(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if _is_frame_dump(record):
+            return False
         try:
             message = record.getMessage()
         except Exception:  # a broken record is not ours to fix

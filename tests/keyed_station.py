@@ -44,6 +44,7 @@ class KeyedStation:
         self.cp = None
         self.task = None
         self.closed_codes: list[int | None] = []
+        self.reset_answer = "Accepted"
 
     # --- connection lifecycle ----------------------------------------------------------
 
@@ -76,12 +77,12 @@ class KeyedStation:
         await self.disconnect()
         await self.connect()
 
-    async def reboot(self):
+    async def reboot(self, reason="RemoteReset"):
         await self.disconnect()
         if self.staged is not None:
             self.password, self.staged = self.staged, None
         await self.connect()
-        await self.boot(reason="RemoteReset")
+        await self.boot(reason=reason)
 
     async def boot(self, reason="PowerUp") -> str:
         if self.version == "1.6":
@@ -127,9 +128,12 @@ class KeyedStation:
         await asyncio.sleep(30)  # SILENT, APPLY_SILENTLY
         return None
 
-    async def on_reset(self):
+    async def on_reset(self) -> str:
         self.resets += 1
+        if self.reset_answer == "Scheduled":
+            return "Scheduled"  # 2.0.1 OnIdle while charging: it restarts later, by itself
         asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(self.reboot()))
+        return "Accepted"
 
 
 class _Firmware16(CP16):
@@ -141,8 +145,7 @@ class _Firmware16(CP16):
 
     @on("Reset")
     async def reset(self, type):
-        await self.station.on_reset()
-        return result16.Reset(status="Accepted")
+        return result16.Reset(status=await self.station.on_reset())
 
 
 class _Firmware201(CP201):
@@ -156,5 +159,4 @@ class _Firmware201(CP201):
 
     @on("Reset")
     async def reset(self, type, **kwargs):
-        await self.station.on_reset()
-        return result201.Reset(status="Accepted")
+        return result201.Reset(status=await self.station.on_reset())

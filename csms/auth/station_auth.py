@@ -10,6 +10,9 @@ from . import basic
 from .headers import MalformedAuthorization, split_authorization
 from .keys import verify_secret
 
+MAX_AUTHORIZATION_BYTES = 4096
+KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate", "ntlm"}
+
 
 class Decision(Enum):
     OK = "ok"
@@ -41,16 +44,26 @@ def authenticate(*, identity: str, key_hashes: list[str], accept_hex: bool, real
         return AuthResult(Decision.CHALLENGE, "no credentials", challenge)
     if len(authorization) > 1:
         return AuthResult(Decision.MALFORMED, "more than one Authorization header")
+    if len(authorization[0]) > MAX_AUTHORIZATION_BYTES:
+        return AuthResult(Decision.MALFORMED, "Authorization header too long")
     try:
         scheme, token = split_authorization(authorization[0])
         if scheme != "basic":
-            return AuthResult(Decision.CHALLENGE, f"scheme {scheme} not allowed", challenge)
+            # Only name schemes we know: a station that omits the scheme would otherwise
+            # have its credentials echoed into the log.
+            named = scheme if scheme in KNOWN_SCHEMES else "an unknown scheme"
+            return AuthResult(Decision.CHALLENGE, f"{named} not allowed", challenge)
         credentials = basic.parse_basic(token)
     except MalformedAuthorization as exc:
         return AuthResult(Decision.MALFORMED, str(exc))
 
     identity_ok = hmac.compare_digest(credentials.username, identity.encode("utf-8"))
-    # Verify even when the username is wrong, so timing does not tell which part failed.
+    if not identity_ok:
+        # One verification, as a right username with a wrong key would usually cost,
+        # so timing does not tell which part failed; no more, so a wrong name cannot
+        # buy an attacker several argon2 runs.
+        verify_secret(credentials.password or b"\0", key_hashes[0] if key_hashes else "")
+        return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge)
     matched = ""
     for secret in basic.candidate_secrets(credentials.password, accept_hex):
         matched = next((h for h in key_hashes if verify_secret(secret, h)), "")

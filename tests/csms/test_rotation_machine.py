@@ -100,9 +100,18 @@ class RotationMachine(RuleBasedStateMachine):
                   and not self.in_flight)
     @rule()
     def csms_resets_the_station(self):
-        # Reset answered Accepted: the CSMS records the reboot, the station performs it.
-        self.state = rotation.rebooted(self.state)
+        # Reset accepted; the station restarts, reconnects, and its boot (after the
+        # accepted Reset) tells the CSMS a restart happened.
         self.reboot()
+        slot = self.connect()
+        self.state = rotation.rebooted(self.state)
+        self.state, _ = rotation.authenticated(self.state, rotation.match(
+            self.state, lambda h: h == self.active) or slot)
+
+    @precondition(lambda self: self.state.phase in (Phase.REBOOT_PENDING, Phase.UNKNOWN))
+    @rule()
+    def station_reconnects_before_a_scheduled_reset(self):
+        # 2.0.1 "Scheduled" (or a network blip before the restart): not a reboot.
         self.connect()
 
     @rule()

@@ -184,3 +184,60 @@ def test_station_import_existing_stations(tmp_path):
                              "--skip-existing", "--json"))
     assert out == {"imported": 1, "skipped": 1}
     assert not StationCredential.objects.get(station__identity="CP-1").needs_unique_key
+
+
+def test_a_late_outcome_never_reopens_a_settled_change():
+    station = make_station(make_tenant(), "CP1", AL1000_KEY)
+    change = credentials.request_change(station, "demand", "tester")
+    call = services.claim_next_call(station.pk)
+    prepared = credentials.prepare_call(call.pk, "ocpp1.6")
+    new_hash = StationCredential.objects.get(station=station).pending_hash
+    assert credentials.keys.verify_secret(bytes.fromhex(prepared.payload["value"]), new_hash)
+    credentials.record_proof(station.pk, new_hash)  # reconnected elsewhere with the new key
+    credentials.record_outcome(call.pk, Outcome.DROPPED)  # ... then the old socket's close lands
+    change.refresh_from_db()
+    assert change.state == "succeeded"
+    assert StationCredential.objects.get(station=station).phase == "idle"
+    assert AuditEvent.objects.filter(action="credential.stale_outcome_ignored").exists()
+    credentials.request_change(station, "demand", "tester")  # and the station can be rotated again
+
+
+def test_a_1_6_boot_counts_as_a_restart_only_after_an_accepted_reset():
+    station = make_station(make_tenant(), "CP1", AL1000_KEY)
+    old_hash = StationCredential.objects.get(station=station).current_hash
+    credentials.request_change(station, "demand", "tester")
+    send_and_answer(station, Outcome.REBOOT_REQUIRED)
+    before = timezone.now()
+    credentials.record_boot(station.pk, old_hash, None, before)  # no Reset accepted yet
+    assert StationCredential.objects.get(station=station).phase == "reboot_pending"
+    credentials.record_reset_accepted(station.pk)
+    credentials.record_boot(station.pk, old_hash, None, before)  # a connection from before the Reset
+    assert StationCredential.objects.get(station=station).phase == "reboot_pending"
+    credentials.record_boot(station.pk, old_hash, None, timezone.now())
+    cred = StationCredential.objects.get(station=station)
+    assert cred.phase == "idle" and cred.current_hash == old_hash and not cred.pending_hash
+
+
+def test_changing_credentials_through_station_call_is_refused():
+    station = make_station(make_tenant(), "CP1", AL1000_KEY)
+    for action, payload in [
+        ("ChangeConfiguration", {"key": "AuthorizationKey", "value": "00" * 20}),
+        ("ChangeConfiguration", {"key": "SecurityProfile", "value": "0"}),
+        ("SetVariables", {"setVariableData": [{"attributeValue": "x" * 20, "component": {"name": "SecurityCtrlr"},
+                                               "variable": {"name": "BasicAuthPassword"}}]}),
+    ]:
+        with pytest.raises(services.CallRejected, match="station rotate"):
+            services.queue_call(station, action, payload)
+    assert not StationCall.objects.exists()
+
+
+def test_credentials_echoed_by_a_station_are_not_stored():
+    assert services.scrub_response("GetConfiguration", {"configurationKey": [
+        {"key": "AuthorizationKey", "readonly": False, "value": "00" * 20},
+        {"key": "HeartbeatInterval", "readonly": False, "value": "300"}]}) == {"configurationKey": [
+        {"key": "AuthorizationKey", "readonly": False, "value": "[redacted]"},
+        {"key": "HeartbeatInterval", "readonly": False, "value": "300"}]}
+    scrubbed = services.scrub_response("GetVariables", {"getVariableResult": [
+        {"attributeStatus": "Accepted", "attributeValue": "hunter2hunter2hunter2",
+         "component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}]})
+    assert scrubbed["getVariableResult"][0]["attributeValue"] == "[redacted]"

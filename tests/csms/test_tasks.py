@@ -30,3 +30,18 @@ def test_beat_schedules_the_reaper():
     assert "csms.tasks.reap_orphaned_calls" in app.tasks
     schedule = app.conf.beat_schedule
     assert schedule["reap-orphaned-calls"]["task"] == "csms.tasks.reap_orphaned_calls"
+
+
+def test_periodic_command_runs_the_beat_schedule_in_process():
+    import io
+
+    from django.core.management import call_command
+
+    station = make_station(make_tenant())
+    StationCall.objects.create(tenant=station.tenant, station=station, action="Reset",
+                               payload={"type": "Soft"}, state="sent",
+                               sent_at=timezone.now() - timedelta(minutes=10))
+    out = io.StringIO()
+    call_command("periodic", "--once", stdout=out)
+    assert "periodic tasks" in out.getvalue()
+    assert StationCall.objects.get().state == "lost"  # the reaper ran

@@ -39,3 +39,23 @@ def test_filter_rewrites_records_with_arguments():
 def test_ordinary_lines_pass_unchanged():
     line = "station acme/CP1 connected (ocpp1.6)"
     assert redact(line) == line
+
+
+def test_websocket_frame_dumps_are_dropped():
+    from websockets.frames import Frame, Opcode
+
+    frame = Frame(Opcode.TEXT, b'[2,"x","ChangeConfiguration",{"key":"AuthorizationKey","value":"' + b"AB" * 20 + b'"}]')
+    record = logging.LogRecord("uvicorn.error", logging.DEBUG, __file__, 1, "> %s", (frame,), None)
+    assert RedactCredentials().filter(record) is False
+
+
+def test_unknown_scheme_is_never_echoed():
+    from csms.auth.station_auth import authenticate
+
+    result = authenticate(identity="CP1", key_hashes=[], accept_hex=True, realm="r",
+                          authorization=[b"0001020304050607FFFFFFFFFFFFFFFFFFFFFFFF"])
+    assert "0001020304" not in result.reason.lower() and "unknown scheme" in result.reason
+
+
+def test_basic_challenge_value_keeps_its_scheme_name_when_redacted():
+    assert redact("www-authenticate: Basic realm=x") == "www-authenticate: [redacted]"

@@ -63,7 +63,11 @@ class Command(BaseCommand):
             if opts["accept_hex_password"]:
                 tenant.accept_hex_basic_password = opts["accept_hex_password"] == "yes"
             self._rotation_settings(tenant, opts)
-            tenant.save()
+            # Only the policy fields: the onboarding hold may be set concurrently.
+            tenant.save(update_fields=[
+                "name", "heartbeat_interval", "accept_hex_basic_password", "rotation_mode",
+                "reset_policy", "rotation_grace_seconds", "max_key_age_days",
+                "onboarding_max_in_window", "onboarding_window_minutes"])
             self._emit([tenant], opts["json"], single=True)
         else:
             self._emit(Tenant.objects.all(), opts["json"])
