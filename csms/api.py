@@ -49,8 +49,14 @@ class StationSerializer(serializers.ModelSerializer):
 class ChangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = CredentialChange
-        fields = ["id", "trigger", "state", "outcome", "attempt", "requested_by", "detail",
-                  "created_at", "sent_at", "answered_at", "resolved_at"]
+        fields = ["id", "trigger", "compromised", "state", "outcome", "attempt", "requested_by",
+                  "detail", "created_at", "sent_at", "answered_at", "resolved_at"]
+
+
+class RotationRequestSerializer(serializers.Serializer):
+    compromised = serializers.BooleanField(
+        default=False, help_text="the current key may have leaked: retire it on Accepted and "
+                                 "never trust it as evidence")
 
 
 def tenant_for(request, slug: str, role: str) -> Tenant:
@@ -97,14 +103,17 @@ class StationRotations(APIView):
         changes = CredentialChange.objects.filter(station=station)[:100]
         return Response(ChangeSerializer(changes, many=True).data)
 
-    @extend_schema(request=None, responses={202: ChangeSerializer})
+    @extend_schema(request=RotationRequestSerializer, responses={202: ChangeSerializer})
     def post(self, request, tenant, identity):
         """Request a fresh key for the station: sent now, or when it next connects."""
         station = station_for(tenant_for(request, tenant, Role.OPERATOR), identity)
+        body = RotationRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         try:
             with transaction.atomic():
-                change = credentials.request_change(station, CredentialChange.Trigger.DEMAND,
-                                                    request.user.get_username())
+                change = credentials.request_change(
+                    station, CredentialChange.Trigger.DEMAND, request.user.get_username(),
+                    compromised=body.validated_data["compromised"])
         except credentials.ChangeRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(ChangeSerializer(change).data, status=status.HTTP_202_ACCEPTED)

@@ -70,7 +70,8 @@ def state_of(cred: StationCredential) -> rotation.Credentials:
         current=_key(cred.current_hash, cred.current_origin, cred.current_since),
         pending=_key(cred.pending_hash, cred.pending_origin, cred.pending_since),
         previous=_key(cred.previous_hash, cred.previous_origin, cred.previous_since),
-        phase=rotation.Phase(cred.phase), reboot_seen=cred.reboot_seen)
+        phase=rotation.Phase(cred.phase), reboot_seen=cred.reboot_seen,
+        distrust_old=cred.distrust_old)
 
 
 def _store(cred: StationCredential, state: rotation.Credentials) -> None:
@@ -83,6 +84,7 @@ def _store(cred: StationCredential, state: rotation.Credentials) -> None:
         setattr(cred, f"{slot}_since", key.since if key else None)
     cred.phase = state.phase.value
     cred.reboot_seen = state.reboot_seen
+    cred.distrust_old = state.distrust_old
     cred.save()
 
 
@@ -106,8 +108,13 @@ class ChangeRefused(ValueError):
     pass
 
 
-def request_change(station: Station, trigger: str, requested_by: str) -> CredentialChange:
-    """Queue a key change for the station; it is sent when the station is (next) online."""
+def request_change(station: Station, trigger: str, requested_by: str, *,
+                   compromised: bool = False) -> CredentialChange:
+    """Queue a key change for the station; it is sent when the station is (next) online.
+
+    `compromised`: the old key may be in other hands. It is retired as soon as the
+    station accepts, and nothing shown with it (a connection, a boot) settles anything.
+    """
     with transaction.atomic():
         cred = _locked(station.pk)
         open_change = (CredentialChange.objects.filter(station=station)
@@ -126,7 +133,7 @@ def request_change(station: Station, trigger: str, requested_by: str) -> Credent
             purpose=StationCall.Purpose.CREDENTIAL, requested_by=requested_by)
         change = CredentialChange.objects.create(
             tenant=station.tenant, station=station, trigger=trigger, attempt=attempt,
-            call=call, requested_by=requested_by)
+            call=call, requested_by=requested_by, compromised=compromised)
         audit(station, requested_by, "credential.change_requested", trigger, change=change.pk)
         from .services import nudge
 
@@ -173,7 +180,8 @@ def prepare_call(call_id: int, version: str) -> PreparedCall | str:
             else KeyOrigin.ROTATION
         # The new key is accepted from this moment: the station may apply it and
         # reconnect before its answer reaches us.
-        state = rotation.begin(state, Key(keys.hash_secret(secret), origin, timezone.now()))
+        state = rotation.begin(state, Key(keys.hash_secret(secret), origin, timezone.now()),
+                               distrust_old=change.compromised)
         cred.outstanding_change = change
         _store(cred, state)
         change.state = CredentialChange.State.IN_FLIGHT

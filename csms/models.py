@@ -321,6 +321,7 @@ class StationCredential(TenantOwned):
     previous_since = models.DateTimeField(null=True, blank=True)
     phase = models.CharField(max_length=16, default="idle")
     reboot_seen = models.BooleanField(default=False)
+    distrust_old = models.BooleanField(default=False)  # the change runs as "compromised"
     # Onboarding: the station came with a series key and must get a unique one before
     # its BootNotification is Accepted (OCPP-J 1.6 §6.2.2, white paper A00.FR.806).
     needs_unique_key = models.BooleanField(default=False)
@@ -356,6 +357,8 @@ class CredentialChange(StationOwned):
         CANCELLED = "cancelled"
 
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    # The old key may have leaked: it is retired on Accepted and never taken as evidence.
+    compromised = models.BooleanField(default=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     outcome = models.CharField(max_length=16, blank=True)  # rotation.Outcome
     attempt = models.PositiveIntegerField(default=1)

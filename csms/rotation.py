@@ -73,6 +73,9 @@ class Credentials:
     # reason): a key staged "for after reboot" is active by now, so the key the
     # station connects with is the truth.
     reboot_seen: bool = False
+    # The old key may be in other hands (a leak is why we rotate): nothing shown with it
+    # counts as evidence, and Accepted retires it at once.
+    distrust_old: bool = False
 
     def keys(self) -> list[tuple[Slot, Key]]:
         return [(slot, key) for slot, key in ((Slot.CURRENT, self.current),
@@ -117,11 +120,12 @@ def install(key: Key) -> Credentials:
     return Credentials(current=key)
 
 
-def begin(state: Credentials, new_key: Key) -> Credentials:
+def begin(state: Credentials, new_key: Key, *, distrust_old: bool = False) -> Credentials:
     """The new key is about to be sent: from now on it is accepted too."""
     if state.change_outstanding:
         raise ChangeOutstanding(state.phase)
-    return Credentials(current=state.current, pending=new_key, phase=Phase.IN_FLIGHT)
+    return Credentials(current=state.current, pending=new_key, phase=Phase.IN_FLIGHT,
+                       distrust_old=distrust_old)
 
 
 def _succeeded(state: Credentials) -> tuple[Credentials, Effects]:
@@ -139,7 +143,7 @@ def answered(state: Credentials, outcome: Outcome, mode: Mode = Mode.SAFE) -> tu
     if state.phase is not Phase.IN_FLIGHT:
         return state, Effects()  # a stale answer: the change was settled otherwise
     if outcome is Outcome.ACCEPTED:
-        if mode is Mode.STRICT:
+        if mode is Mode.STRICT or state.distrust_old:
             return _succeeded(state)
         return (Credentials(current=state.pending, previous=state.current, phase=Phase.UNPROVEN),
                 Effects(reconnect_wanted=False))
@@ -160,6 +164,11 @@ def authenticated(state: Credentials, slot: Slot) -> tuple[Credentials, Effects]
     if slot is Slot.PENDING:
         return _succeeded(state)
     # The station connected with the old key while the new one is pending.
+    if state.distrust_old:
+        # Perhaps not the station at all: keep both, and have the real one restart onto
+        # the new key. Only the new key, or an operator, settles this change.
+        phase = Phase.UNKNOWN if phase is Phase.IN_FLIGHT else phase
+        return replace(state, phase=phase), Effects(reset_wanted=True)
     if phase is Phase.IN_FLIGHT:
         # A new connection while the CALL is unanswered: the answer is lost with the old
         # socket. The station may still have staged the new key for its next reboot.

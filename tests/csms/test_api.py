@@ -95,3 +95,11 @@ def test_openapi_schema_describes_the_api(acme):
     schema = json.loads(response.content)
     assert "/api/v1/tenants/{tenant}/stations/{identity}/rotations/" in schema["paths"]
     assert "202" in schema["paths"]["/api/v1/tenants/{tenant}/stations/{identity}/rotations/"]["post"]["responses"]
+
+
+def test_operator_can_rotate_a_compromised_key(acme):
+    client = client_for("op", acme, Role.OPERATOR)
+    bad = client.post("/api/v1/tenants/acme/stations/CP1/rotations/", {"compromised": "maybe"}, format="json")
+    assert bad.status_code == 400 and "compromised" in bad.json()
+    response = client.post("/api/v1/tenants/acme/stations/CP1/rotations/", {"compromised": True}, format="json")
+    assert response.status_code == 202 and response.json()["compromised"] is True

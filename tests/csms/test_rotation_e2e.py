@@ -477,3 +477,32 @@ def test_a_scheduled_reset_is_not_a_reboot(csms, run):
     assert still_both
     assert change.state == "succeeded"
     assert st.password != AL1000_KEY
+
+
+def test_compromised_rotation_ignores_an_impostor_with_the_old_key(csms, run):
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, version="2.0.1", behaviour=ks.STAGE)
+    st.reset_answer = "Scheduled"  # it is charging: the restart comes later
+    impostor = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, version="2.0.1", behaviour=ks.REJECT)
+
+    async def scenario():
+        await st.connect()
+        station = await in_thread_db(lambda: Station.objects.select_related("tenant", "credential")
+                                     .get(identity="CP1"))()
+        await in_thread_db(credentials.request_change)(station, "demand", "operator", compromised=True)
+        await async_eventually(lambda: cred().phase == "reboot_pending", timeout=10)
+        await impostor.connect()  # holds the leaked key ...
+        await impostor.boot(reason="PowerUp")  # ... and claims a restart
+        await impostor.disconnect()
+        c = await in_thread_db(cred)()
+        new_still_valid = verify_secret(st.staged, c.pending_hash)
+        await st.reboot(reason="ScheduledReset")  # the real restart, onto the new key
+        change = await async_eventually(settled, timeout=10)
+        old_ok = await can_connect(csms, "CP1", AL1000_KEY, "2.0.1")
+        await st.disconnect()
+        return new_still_valid, change, old_ok
+
+    new_still_valid, change, old_ok = run(scenario())
+    assert new_still_valid
+    assert change.state == "succeeded" and change.compromised
+    assert old_ok is False

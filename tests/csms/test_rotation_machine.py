@@ -33,6 +33,7 @@ ANSWER = {APPLY: Outcome.ACCEPTED, STAGE: Outcome.REBOOT_REQUIRED, REJECT: Outco
 class RotationMachine(RuleBasedStateMachine):
     mode = Mode.SAFE
     behaviours = HONEST + [LOSE]
+    distrust = False
 
     def __init__(self):
         super().__init__()
@@ -64,7 +65,8 @@ class RotationMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.state.change_outstanding and not self.in_flight)
     @rule()
     def csms_sends_a_new_key(self):
-        self.state = rotation.begin(self.state, Key(next(self.names), "rotation", T0))
+        self.state = rotation.begin(self.state, Key(next(self.names), "rotation", T0),
+                                    distrust_old=self.distrust)
         self.in_flight = True
 
     @precondition(lambda self: self.in_flight)
@@ -151,6 +153,33 @@ class StrictRotationMachine(RotationMachine):
     behaviours = HONEST
 
 
+class CompromisedKeyMachine(RotationMachine):
+    """Rotating because the old key may have leaked: it is never taken as evidence.
+
+    Honest stations only (it retires the old key on Accepted, like strict mode); an
+    impostor holding the old key can connect and claim reboots at will.
+    """
+
+    behaviours = HONEST
+    distrust = True
+
+    @rule()
+    def impostor_connects_with_the_old_key_and_claims_a_reboot(self):
+        old = self.state.old_key
+        if old is None or not self.state.change_outstanding:
+            return
+        if self.in_flight:
+            self.state, _ = rotation.answered(self.state, Outcome.DROPPED, self.mode)
+            self.in_flight = False
+        slot = rotation.match(self.state, lambda h: h == old.hash)
+        if slot is not None:
+            self.state, _ = rotation.authenticated(self.state, slot)
+            self.state = rotation.rebooted(self.state)
+            self.state, _ = rotation.authenticated(self.state, slot)
+
+
+TestCompromisedKey = CompromisedKeyMachine.TestCase
+TestCompromisedKey.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
 TestSafeMode = RotationMachine.TestCase
 TestSafeMode.settings = settings(max_examples=400, stateful_step_count=40, deadline=None)
 TestStrictMode = StrictRotationMachine.TestCase

@@ -98,6 +98,9 @@ class Command(BaseCommand):
         rotate = sub.add_parser("rotate", help="give a station a fresh key (now, or when it connects)")
         rotate.add_argument("tenant")
         rotate.add_argument("identity")
+        rotate.add_argument("--compromised", action="store_true",
+                            help="the current key may have leaked: retire it on Accepted and "
+                                 "never trust it as evidence")
         rotate.add_argument("--json", action="store_true")
 
         call = sub.add_parser("call", help="queue an OCPP CALL to a station")
@@ -208,14 +211,15 @@ class Command(BaseCommand):
                           ending="\n" if done == total else "")
         self.stderr.flush()
 
-    def do_rotate(self, tenant, identity, json, **_):
+    def do_rotate(self, tenant, identity, compromised, json, **_):
         station = self._station(tenant, identity)
         try:
-            change = credentials.request_change(station, "demand", "cli")
+            change = credentials.request_change(station, "demand", "cli", compromised=compromised)
         except credentials.ChangeRefused as exc:
             raise CommandError(f"{identity}: {exc}") from None
         summary = {"station": identity, "change": change.pk, "state": change.state,
-                   "trigger": change.trigger, "connected": station.connected}
+                   "trigger": change.trigger, "compromised": change.compromised,
+                   "connected": station.connected}
         self._emit(summary, json, lambda c: self.stdout.write(
             f"key change {c['change']} for {identity} queued"
             + ("" if c["connected"] else "; it is sent when the station connects")))
