@@ -27,6 +27,7 @@ SILENT = "silent"  # never answers
 DROP_AFTER_APPLY = "drop_after_apply"  # stores the key, loses the socket before answering
 LOSE = "lose"  # answers Accepted but never stores the key, and stays connected
 APPLY_SILENTLY = "apply_silently"  # stores the key, never answers (its CSMS went away)
+CALL_ERROR = "call_error"  # the firmware fails on the request: a CALLERROR goes back
 
 
 class KeyedStation:
@@ -123,6 +124,8 @@ class KeyedStation:
             asyncio.ensure_future(self.reconnect(delay=0))
             await asyncio.sleep(30)  # the answer never leaves
             return None
+        if b == CALL_ERROR:
+            raise RuntimeError("configuration store unavailable")  # ocpp answers InternalError
         if b == APPLY_SILENTLY:
             self.password = secret
         await asyncio.sleep(30)  # SILENT, APPLY_SILENTLY

@@ -506,3 +506,28 @@ def test_compromised_rotation_ignores_an_impostor_with_the_old_key(csms, run):
     assert new_still_valid
     assert change.state == "succeeded" and change.compromised
     assert old_ok is False
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_call_error_keeps_both_keys_until_a_restart_shows_the_old_one(csms, run, version):
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, version=version, behaviour=ks.CALL_ERROR)
+
+    async def scenario():
+        await st.connect()
+        await st.boot()
+        await rotate()
+        await async_eventually(lambda: cred().phase == "unknown", timeout=10)
+        c = await in_thread_db(cred)()
+        both = bool(c.current_hash and c.pending_hash)
+        await st.reconnect()  # the firmware comes back on its old key: a Reset settles it
+        change = await async_eventually(settled, timeout=15)
+        await st.disconnect()
+        return both, change
+
+    both, change = run(scenario())
+    assert both
+    assert (change.state, change.outcome) == ("failed", "CallError")
+    assert st.resets == 1 and st.password == AL1000_KEY
+    call = StationCall.objects.get(purpose=StationCall.Purpose.CREDENTIAL)
+    assert call.state == "error" and call.error_code == "InternalError"

@@ -171,3 +171,12 @@ def test_tenant_set_rotation_policy():
     for bad in (["--max-key-age", "0"], ["--onboarding-limit", "5"], ["--rotation-grace", "0"]):
         with pytest.raises(CommandError):
             run_cmd("tenant", "set", "acme", *bad)
+
+
+def test_keys_can_come_from_stdin(monkeypatch):
+    import io as _io
+
+    make_tenant("acme")
+    monkeypatch.setattr("sys.stdin", _io.StringIO(AL1000_KEY.hex() + "\n"))
+    run_cmd("station", "add", "acme", "CP1", "--key", "-")
+    assert verify_key(AL1000_KEY, Station.objects.get(identity="CP1").credential.current_hash)

@@ -4,6 +4,7 @@ A key is never printed except once, by `add --generate-key`.
 """
 import csv
 import json
+import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -57,7 +58,9 @@ class Command(BaseCommand):
         add.add_argument("tenant")
         add.add_argument("identity")
         key = add.add_mutually_exclusive_group(required=True)
-        key.add_argument("--key", metavar="HEX40", help="the station's 20-byte key in hex")
+        key.add_argument("--key", metavar="HEX40",
+                         help="the station's 20-byte key in hex ('-' reads it from stdin, "
+                              "keeping it out of the process list and shell history)")
         key.add_argument("--generate-key", action="store_true",
                          help="generate a random key and print it once")
         key.add_argument("--master-key", metavar="HEX40",
@@ -127,7 +130,7 @@ class Command(BaseCommand):
             raw, origin = keys.generate_key(), KeyOrigin.GENERATED
         else:
             try:
-                raw = keys.parse_hex_key(master_key or key)
+                raw = keys.parse_hex_key(_from_stdin_if_dash(master_key or key))
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
             origin = KeyOrigin.MASTER if master_key else KeyOrigin.INSTALLED
@@ -182,7 +185,7 @@ class Command(BaseCommand):
     def do_import(self, tenant, file, master_key, skip_existing, json, **_):
         tenant_obj = self._tenant(tenant)
         try:
-            raw = keys.parse_hex_key(master_key)
+            raw = keys.parse_hex_key(_from_stdin_if_dash(master_key))
         except ValueError as exc:
             raise CommandError(f"--master-key: {exc}") from None
         rows, errors = read_station_csv(file)
@@ -272,6 +275,10 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"key                  {shown_key}\n"
                 "This key is shown once and never again: store it on the station now."))
+
+
+def _from_stdin_if_dash(value: str) -> str:
+    return sys.stdin.readline().strip() if value == "-" else value
 
 
 def read_station_csv(path: str) -> tuple[list[dict], list[str]]:
