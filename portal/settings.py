@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "tenants",
     "csms",
+    "oauth",
     "portal",
 ]
 
@@ -169,6 +170,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 SESSION_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- OAuth authorization servers ---------------------------------------------------------
+# 32 random bytes, base64: seals the tenants' signing keys at rest. Unset (embedded
+# mode): derived from SECRET_KEY. Set it in production, and keep it apart from backups.
+OAUTH_KEY_ENCRYPTION_KEY = os.environ.get("OAUTH_KEY_ENCRYPTION_KEY", "")
+OAUTH = {
+    "DEFAULT_SIGNING_ALG": os.environ.get("OAUTH_SIGNING_ALG", "ES256"),
+    # The longest a token may live: a rotated-out signing key stays published this long.
+    "MAX_TOKEN_LIFETIME_SECONDS": 3600,
+}
 
 # --- REST ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

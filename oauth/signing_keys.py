@@ -1,0 +1,111 @@
+"""Per-tenant token signing keys: generation, encryption at rest, rotation, JWKS.
+
+Private keys are sealed with AES-256-GCM under a key-encryption key taken from
+OAUTH_KEY_ENCRYPTION_KEY (production: 32 random bytes, base64) or, in embedded mode,
+derived from SECRET_KEY with HKDF. The tenant and kid are the AEAD's associated data, so
+a sealed key copied to another row does not open.
+"""
+import base64
+import os
+from datetime import timedelta
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from joserfc.jwk import ECKey, RSAKey
+
+from .models import SigningKey
+
+ALGORITHMS = ("ES256", "PS256")
+RSA_BITS = 3072  # PS256: comfortably above the 2048-bit floor
+NONCE_BYTES = 12
+
+
+class KeyEncryptionError(ValueError):
+    pass
+
+
+def _kek() -> bytes:
+    configured = getattr(settings, "OAUTH_KEY_ENCRYPTION_KEY", "")
+    if configured:
+        key = base64.b64decode(configured)
+        if len(key) != 32:
+            raise KeyEncryptionError("OAUTH_KEY_ENCRYPTION_KEY must be 32 bytes, base64-encoded")
+        return key
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"chargegate oauth signing-key encryption").derive(settings.SECRET_KEY.encode())
+
+
+def seal(private_pem: bytes, aad: bytes) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    return base64.b64encode(nonce + AESGCM(_kek()).encrypt(nonce, private_pem, aad)).decode("ascii")
+
+
+def unseal(sealed: str, aad: bytes) -> bytes:
+    blob = base64.b64decode(sealed)
+    try:
+        return AESGCM(_kek()).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+    except Exception:
+        raise KeyEncryptionError("signing key does not open: wrong key-encryption key or tampered") from None
+
+
+def _aad(tenant_id: int, kid: str) -> bytes:
+    return f"{tenant_id}:{kid}".encode()
+
+
+def _generate(alg: str):
+    if alg == "ES256":
+        return ECKey.generate_key("P-256")
+    if alg == "PS256":
+        return RSAKey.generate_key(RSA_BITS)
+    raise ValueError(f"signing algorithm must be one of {ALGORITHMS}")
+
+
+def token_lifetime() -> timedelta:
+    return timedelta(seconds=settings.OAUTH.get("MAX_TOKEN_LIFETIME_SECONDS", 3600))
+
+
+def rotate(tenant, alg: str | None = None) -> SigningKey:
+    """Make a fresh key the tenant's active one; the old one stays published until every
+    token it may have signed has expired."""
+    alg = alg or settings.OAUTH.get("DEFAULT_SIGNING_ALG", "ES256")
+    jwk = _generate(alg)
+    kid = jwk.thumbprint()
+    with transaction.atomic():
+        now = timezone.now()
+        SigningKey.objects.select_for_update().filter(tenant=tenant, state=SigningKey.State.ACTIVE).update(
+            state=SigningKey.State.RETIRING, publish_until=now + token_lifetime())
+        public = dict(jwk.as_dict(private=False), kid=kid, alg=alg, use="sig")
+        return SigningKey.objects.create(
+            tenant=tenant, kid=kid, alg=alg, public_jwk=public,
+            private_key_encrypted=seal(jwk.as_pem(private=True), _aad(tenant.pk, kid)))
+
+
+def active_key(tenant) -> SigningKey:
+    """The tenant's signing key, created on first use."""
+    key = SigningKey.objects.for_tenant(tenant).filter(state=SigningKey.State.ACTIVE).first()
+    return key or rotate(tenant)
+
+
+def private_jwk(key: SigningKey):
+    pem = unseal(key.private_key_encrypted, _aad(key.tenant_id, key.kid))
+    cls = ECKey if key.alg == "ES256" else RSAKey
+    return cls.import_key(pem, parameters={"kid": key.kid, "alg": key.alg, "use": "sig"})
+
+
+def published(tenant) -> list[SigningKey]:
+    """The keys in the tenant's JWKS: the active one and those still retiring."""
+    now = timezone.now()
+    keys = list(SigningKey.objects.for_tenant(tenant).exclude(state=SigningKey.State.RETIRED))
+    expired = [k.pk for k in keys if k.state == SigningKey.State.RETIRING
+               and k.publish_until and k.publish_until <= now]
+    if expired:
+        SigningKey.objects.filter(pk__in=expired).update(state=SigningKey.State.RETIRED)
+    return [k for k in keys if k.pk not in expired]
+
+
+def jwks(tenant) -> dict:
+    return {"keys": [k.public_jwk for k in published(tenant)]}
