@@ -7,9 +7,10 @@ on its period.
 import logging
 import time
 
-from celery import current_app
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from portal.celery import app
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="run every task once and exit")
 
     def handle(self, *args, once=False, **opts):
+        # Task modules are discovered lazily (a worker imports them at start): do it now.
+        app.loader.import_default_modules()
         schedule = {name: (entry["task"], float(entry["schedule"]))
                     for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
         due = dict.fromkeys(schedule, 0.0)
@@ -32,7 +35,7 @@ class Command(BaseCommand):
                     continue
                 due[name] = now + period
                 try:
-                    current_app.tasks[task_name].apply()
+                    app.tasks[task_name].apply()
                 except Exception:  # one failing task must not stop the others
                     log.exception("periodic task %s failed", task_name)
             if once:
