@@ -24,6 +24,8 @@ class Command(BaseCommand):
     def handle(self, *args, once=False, **opts):
         # Task modules are discovered lazily (a worker imports them at start): do it now.
         app.loader.import_default_modules()
+        # One line per run every few seconds would drown the server's own output.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         schedule = {name: (entry["task"], float(entry["schedule"]))
                     for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
         due = dict.fromkeys(schedule, 0.0)
