@@ -305,9 +305,13 @@ class StationConsumer(AsyncWebsocketConsumer):
                                f"{action} is not an OCPP {self.version.label} action")
             validate(self.version, action, payload)
         except Exception as exc:
-            reason = exc.description if isinstance(exc, RpcError) else "invalid payload"
+            reason = exc.description if isinstance(exc, RpcError) else "could not be prepared"
+            if not isinstance(exc, RpcError):
+                log.exception("station %s: preparing %s failed", self.station_label, row.action)
             await database_sync_to_async(services.finish_call)(
                 row.pk, StationCall.State.FAILED, error_description=reason)
+            if row.purpose == StationCall.Purpose.CREDENTIAL:
+                await database_sync_to_async(credentials.abandon_unsent)(row.pk, reason)
             return True
         loop = asyncio.get_running_loop()
         timeout = settings.CSMS["CALL_TIMEOUT_SECONDS"]

@@ -192,6 +192,17 @@ def prepare_call(call_id: int, version: str) -> PreparedCall | str:
     return PreparedCall(CREDENTIAL_ACTION[version], payload)
 
 
+def abandon_unsent(call_id: int, reason: str) -> None:
+    """The credential call could not be sent: close its change if it never started, so it
+    cannot block the next one (a started change is settled by the state machine)."""
+    with transaction.atomic():
+        change = (CredentialChange.objects.select_for_update()
+                  .filter(call_id=call_id, state=CredentialChange.State.QUEUED).first())
+        if change is not None:
+            _close_change(change, CredentialChange.State.FAILED, detail=f"not sent: {reason}")
+            audit(change.station, "system", "credential.change_failed", "not sent", change=change.pk)
+
+
 def outcome_of(version: str, payload: dict) -> Outcome:
     """The rotation outcome a valid CALLRESULT to our credential call stands for."""
     if OcppVersion(version) is OcppVersion.V16:

@@ -241,3 +241,15 @@ def test_credentials_echoed_by_a_station_are_not_stored():
         {"attributeStatus": "Accepted", "attributeValue": "hunter2hunter2hunter2",
          "component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}]})
     assert scrubbed["getVariableResult"][0]["attributeValue"] == "[redacted]"
+
+
+def test_a_credential_call_that_could_not_be_sent_does_not_block_the_next_change():
+    station = make_station(make_tenant(), "CP1", AL1000_KEY)
+    change = credentials.request_change(station, "demand", "tester")
+    call = services.claim_next_call(station.pk)
+    services.finish_call(call.pk, StationCall.State.FAILED, error_description="database away")
+    credentials.abandon_unsent(call.pk, "database away")
+    change.refresh_from_db()
+    assert change.state == "failed" and "not sent" in change.detail
+    assert StationCredential.objects.get(station=station).phase == "idle"  # nothing was sent
+    credentials.request_change(station, "demand", "tester")
