@@ -41,7 +41,7 @@ class StationSerializer(serializers.ModelSerializer):
         if cred is None:
             return None  # registered without a key (e.g. through the admin): cannot connect
         return {"phase": cred.phase,
-                "valid_keys": sum(1 for h in (cred.current_hash, cred.pending_hash, cred.previous_hash) if h),
+                "valid_keys": len(credentials.state_of(cred).valid_hashes),
                 "current_key_origin": cred.current_origin, "current_key_since": cred.current_since,
                 "needs_unique_key": cred.needs_unique_key}
 

@@ -125,9 +125,7 @@ def request_change(station: Station, trigger: str, requested_by: str, *,
             raise ChangeRefused(f"a key change is already {open_change.state.replace('_', ' ')}")
         if state_of(cred).change_outstanding:
             raise ChangeRefused(f"the previous key change is unresolved ({cred.phase})")
-        attempt = 1 + CredentialChange.objects.filter(
-            station=station, state=CredentialChange.State.FAILED,
-            created_at__gte=cred.current_since or timezone.now()).count()
+        attempt = 1 + consecutive_failures(cred)
         call = StationCall.objects.create(
             tenant=station.tenant, station=station, action="(credential)", payload={},
             purpose=StationCall.Purpose.CREDENTIAL, requested_by=requested_by)
@@ -373,22 +371,21 @@ def _apply(cred: StationCredential, change: CredentialChange | None, effects: ro
     for key in effects.retired:
         audit(station, "system", "credential.key_retired", key.origin)
     if effects.result is not None:
+        # Settled: no change is outstanding, and no Reset is awaited for it any more.
+        cred.outstanding_change = None
         cred.reset_accepted_at = None
-        cred.save(update_fields=["reset_accepted_at"])
     if effects.result is rotation.Result.SUCCEEDED:
         if change is not None:
             _close_change(change, CredentialChange.State.SUCCEEDED)
-        cred.outstanding_change = None
         cred.needs_unique_key = False
-        cred.save(update_fields=["outstanding_change", "needs_unique_key"])
+        cred.save(update_fields=["outstanding_change", "reset_accepted_at", "needs_unique_key"])
         audit(station, "station", "credential.change_succeeded", "succeeded",
               change=change.pk if change else None)
     elif effects.result is rotation.Result.FAILED:
         if change is not None:
             _close_change(change, CredentialChange.State.FAILED,
                           detail=f"{change.outcome or 'no answer'}; the station keeps its old key")
-        cred.outstanding_change = None
-        cred.save(update_fields=["outstanding_change"])
+        cred.save(update_fields=["outstanding_change", "reset_accepted_at"])
         audit(station, "station", "credential.change_failed", change.outcome if change else "",
               change=change.pk if change else None)
         if change is not None and change.outcome == Outcome.ACCEPTED:
@@ -396,9 +393,7 @@ def _apply(cred: StationCredential, change: CredentialChange | None, effects: ro
             # lost it, or someone else holding the old key: an operator should look.
             audit(station, "system", "credential.alert", "old key used after Accepted")
             log.warning("station %s: old key used after the station accepted a new one", station)
-        failures = CredentialChange.objects.filter(
-            station=station, state=CredentialChange.State.FAILED,
-            created_at__gte=cred.current_since).count()
+        failures = consecutive_failures(cred)
         if failures >= ALERT_AFTER_FAILURES:
             audit(station, "system", "credential.alert", f"{failures} failed attempts")
             log.warning("station %s: %d failed key changes in a row", station, failures)

@@ -10,8 +10,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tenants.models import Tenant
-
 from .models import Station, StationCall
 from .protocol.errors import RpcError
 from .protocol.validation import is_known_action, validate
@@ -177,7 +175,3 @@ def finish_call(call_id: int, state: str, *, response: dict | None = None,
         state=state, response=response, error_code=error_code,
         error_description=error_description[:255], completed_at=timezone.now(),
     )
-
-
-def tenant_by_slug(slug: str) -> Tenant | None:
-    return Tenant.objects.filter(slug=slug).first()
