@@ -1,12 +1,11 @@
 """`manage.py idtag add|list|set|remove`: the tokens a tenant authorises."""
-import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
 from csms.models import IdTag, IdTagStatus
-from tenants.models import Tenant
+from tenants.cli import dump_json, tenant_or_error
 
 
 def tag_summary(tag: IdTag) -> dict:
@@ -38,14 +37,12 @@ class Command(BaseCommand):
         rm.add_argument("id_tag")
 
     def handle(self, *args, action, **opts):
-        tenant = Tenant.objects.filter(slug=opts["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"no tenant {opts['tenant']!r}")
+        tenant = tenant_or_error(opts["tenant"])
         tags = IdTag.objects.for_tenant(tenant)
         if action == "list":
             rows = [tag_summary(t) for t in tags]
             if opts["json"]:
-                self.stdout.write(json.dumps(rows, indent=2))
+                self.stdout.write(dump_json(rows))
             for r in [] if opts["json"] else rows:
                 self.stdout.write(f"{r['id_tag']}\t{r['effective_status']}\t{r['expires_at'] or '-'}")
             return
@@ -74,7 +71,7 @@ class Command(BaseCommand):
         except IntegrityError:
             raise CommandError(f"id tag {opts['id_tag']!r} already exists in {tenant.slug}") from None
         summary = tag_summary(tag)
-        self.stdout.write(json.dumps(summary, indent=2) if opts["json"]
+        self.stdout.write(dump_json(summary) if opts["json"]
                           else f"{summary['id_tag']}\t{summary['effective_status']}")
 
 

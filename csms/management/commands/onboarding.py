@@ -1,11 +1,10 @@
 """`manage.py onboarding status|release <tenant>`: the onboarding anomaly hold."""
-import json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from csms import credentials
 from csms.models import StationCredential
-from tenants.models import Tenant
+from tenants.cli import dump_json, tenant_or_error
 
 
 class Command(BaseCommand):
@@ -20,9 +19,7 @@ class Command(BaseCommand):
             p.add_argument("--json", action="store_true")
 
     def handle(self, *args, action, tenant, json=False, **opts):
-        tenant_obj = Tenant.objects.filter(slug=tenant).first()
-        if tenant_obj is None:
-            raise CommandError(f"no tenant {tenant!r}")
+        tenant_obj = tenant_or_error(tenant)
         if action == "release":
             if tenant_obj.onboarding_held_since is None:
                 raise CommandError(f"onboarding is not held for {tenant}")
@@ -37,8 +34,4 @@ class Command(BaseCommand):
                    "max_in_window": tenant_obj.onboarding_max_in_window}
             text = (f"onboarding {'HELD since ' + held.isoformat() if held else 'open'}; "
                     f"{waiting} stations waiting for a unique key")
-        self.stdout.write(json_dumps(out) if json else text)
-
-
-def json_dumps(value) -> str:
-    return json.dumps(value, indent=2)
+        self.stdout.write(dump_json(out) if json else text)

@@ -1,11 +1,10 @@
 """`manage.py rotation status <tenant> [<identity>]`: where every station's keys stand."""
-import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from csms import campaigns
+from csms import campaigns, credentials
 from csms.models import CredentialChange, RotationCampaign, Station
-from tenants.models import Tenant
+from tenants.cli import dump_json, tenant_or_error
 
 
 def credential_summary(station: Station) -> dict:
@@ -14,7 +13,7 @@ def credential_summary(station: Station) -> dict:
     return {
         "identity": station.identity,
         "phase": cred.phase,
-        "valid_keys": sum(1 for h in (cred.current_hash, cred.pending_hash, cred.previous_hash) if h),
+        "valid_keys": len(credentials.state_of(cred).valid_hashes),
         "current_key": {"origin": cred.current_origin,
                         "since": cred.current_since.isoformat() if cred.current_since else None},
         "needs_unique_key": cred.needs_unique_key,
@@ -60,9 +59,7 @@ class Command(BaseCommand):
         cstatus.add_argument("--json", action="store_true")
 
     def handle(self, *args, action, tenant, identity=None, json=False, **opts):
-        tenant_obj = Tenant.objects.filter(slug=tenant).first()
-        if tenant_obj is None:
-            raise CommandError(f"no tenant {tenant!r}")
+        tenant_obj = tenant_or_error(tenant)
         if action == "campaign":
             self._campaign(tenant_obj, json, **opts)
             return
@@ -73,7 +70,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no station {identity!r} in {tenant}")
         rows = [credential_summary(s) for s in stations]
         if json:
-            self.stdout.write(json_dumps(rows[0] if identity else rows))
+            self.stdout.write(dump_json(rows[0] if identity else rows))
             return
         for r in rows:
             last = r["last_change"]
@@ -114,7 +111,7 @@ class Command(BaseCommand):
                 results = [campaigns.summary(c) for c in RotationCampaign.objects.for_tenant(tenant)]
         if as_json:
             single = campaign_action != "status" or opts.get("campaign_id")
-            self.stdout.write(json_dumps(results[0] if single else results))
+            self.stdout.write(dump_json(results[0] if single else results))
         else:
             for c in results:
                 self.stdout.write(_campaign_line(c))
@@ -125,10 +122,6 @@ def _campaign_of(tenant, campaign_id):
     if campaign is None:
         raise CommandError(f"no campaign {campaign_id} in {tenant.slug}")
     return campaign
-
-
-def json_dumps(value) -> str:
-    return json.dumps(value, indent=2)
 
 
 def _campaign_line(c: dict) -> str:

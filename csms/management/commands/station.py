@@ -14,6 +14,7 @@ from csms import credentials, services
 from csms.auth import keys
 from csms.models import ConnectorStatus, KeyOrigin, RegistrationStatus, Station, StationCall
 from csms.protocol.versions import SUPPORTED
+from tenants.cli import dump_json, tenant_or_error
 from tenants.models import Tenant
 
 
@@ -246,10 +247,7 @@ class Command(BaseCommand):
     # --- helpers ---------------------------------------------------------------------------
 
     def _tenant(self, slug) -> Tenant:
-        tenant = Tenant.objects.filter(slug=slug).first()
-        if tenant is None:
-            raise CommandError(f"no tenant {slug!r}")
-        return tenant
+        return tenant_or_error(slug)
 
     def _station(self, tenant, identity) -> Station:
         station = (Station.objects.for_tenant(self._tenant(tenant))
@@ -260,7 +258,7 @@ class Command(BaseCommand):
 
     def _emit(self, data, as_json, text):
         if as_json:
-            self.stdout.write(json.dumps(data, indent=2, default=str))
+            self.stdout.write(dump_json(data))
         else:
             text(data)
 

@@ -3,13 +3,12 @@
 (Clients and trust records for JWT assertions join this command with the rest of the
 authorization server.)
 """
-import json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from oauth import signing_keys
 from oauth.models import SigningKey
-from tenants.models import Tenant
+from tenants.cli import dump_json, tenant_or_error
 
 
 def key_summary(key: SigningKey) -> dict:
@@ -34,9 +33,7 @@ class Command(BaseCommand):
         lst.add_argument("--json", action="store_true")
 
     def handle(self, *args, area, action, tenant, json=False, **opts):
-        t = Tenant.objects.filter(slug=tenant).first()
-        if t is None:
-            raise CommandError(f"no tenant {tenant!r}")
+        t = tenant_or_error(tenant)
         if not (t.is_emsp or t.is_osdm_provider):
             raise CommandError(f"{tenant} runs no authorization server (it is neither an eMSP "
                                "nor an OSDM provider)")
@@ -46,12 +43,8 @@ class Command(BaseCommand):
             signing_keys.published(t)  # retire what has expired before listing
             rows = [key_summary(k) for k in SigningKey.objects.for_tenant(t)]
         if json:
-            self.stdout.write(json_dumps(rows[0] if action == "rotate" else rows))
+            self.stdout.write(dump_json(rows[0] if action == "rotate" else rows))
             return
         for r in rows:
             until = f" (published until {r['published_until']})" if r["state"] == "retiring" else ""
             self.stdout.write(f"{r['kid']}\t{r['alg']}\t{r['state']}{until}")
-
-
-def json_dumps(value) -> str:
-    return json.dumps(value, indent=2)

@@ -1,9 +1,9 @@
 """`manage.py tenant add|list`: create and list tenants."""
-import json
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from tenants.cli import dump_json, tenant_or_error
 from tenants.models import Tenant
 
 
@@ -51,9 +51,7 @@ class Command(BaseCommand):
             tenant.save()
             self._emit([tenant], opts["json"], single=True)
         elif action == "set":
-            tenant = Tenant.objects.filter(slug=opts["slug"]).first()
-            if tenant is None:
-                raise CommandError(f"no tenant {opts['slug']!r}")
+            tenant = tenant_or_error(opts["slug"])
             if opts["name"]:
                 tenant.name = opts["name"]
             if opts["heartbeat_interval"] is not None:
@@ -108,7 +106,7 @@ class Command(BaseCommand):
                               "onboarding_held": t.onboarding_held_since is not None}}
                 for t in tenants]
         if as_json:
-            self.stdout.write(json.dumps(rows[0] if single else rows, indent=2))
+            self.stdout.write(dump_json(rows[0] if single else rows))
             return
         for t in tenants:
             self.stdout.write(f"{t.slug}\t{t.name}\t({t.roles_summary})")

@@ -1,5 +1,4 @@
 """`manage.py user add <tenant> <username> --role ROLE --password-stdin`."""
-import json
 import sys
 
 from django.contrib.auth import get_user_model
@@ -8,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tenants.models import Membership, Role, Tenant
+from tenants.cli import dump_json, tenant_or_error
+from tenants.models import Membership, Role
 
 
 class Command(BaseCommand):
@@ -26,9 +26,7 @@ class Command(BaseCommand):
         add.add_argument("--json", action="store_true")
 
     def handle(self, *args, action, tenant, username, role, email, password_stdin, json=False, **_):
-        t = Tenant.objects.filter(slug=tenant).first()
-        if t is None:
-            raise CommandError(f"no tenant {tenant!r}")
+        t = tenant_or_error(tenant)
         User = get_user_model()
         user = User.objects.filter(username=username).first()
         password = sys.stdin.readline().rstrip("\n") if password_stdin else None
@@ -48,9 +46,5 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
             Membership.objects.update_or_create(user=user, tenant=t, defaults={"role": role})
         out = {"username": username, "tenant": tenant, "role": role, "created": created}
-        self.stdout.write(json_dumps(out) if json else
+        self.stdout.write(dump_json(out) if json else
                           f"{username} is {role} of {tenant}" + (" (new user)" if created else ""))
-
-
-def json_dumps(value) -> str:
-    return json.dumps(value, indent=2)
