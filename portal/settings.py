@@ -51,9 +51,11 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "oauth2_provider",
     "tenants",
     "csms",
     "oauth",
+    "pnc",
     "portal",
 ]
 
@@ -179,6 +181,29 @@ OAUTH = {
     "DEFAULT_SIGNING_ALG": os.environ.get("OAUTH_SIGNING_ALG", "ES256"),
     # The longest a token may live: a rotated-out signing key stays published this long.
     "MAX_TOKEN_LIFETIME_SECONDS": 3600,
+    "ACCESS_TOKEN_SECONDS": 600,
+    "REFRESH_TOKEN_SECONDS": 30 * 24 * 3600,
+    "AUTHORIZATION_CODE_SECONDS": 60,
+    "PAR_SECONDS": 60,
+    # From opening a request_uri to the driver's decision (login included).
+    "INTERACTION_SECONDS": 600,
+    # JWT assertions (RFC 7523): clock skew allowed, and the longest validity accepted.
+    "ASSERTION_LEEWAY_SECONDS": int(os.environ.get("OAUTH_ASSERTION_LEEWAY_SECONDS", "30")),
+    "ASSERTION_MAX_LIFETIME_SECONDS": 600,
+}
+# django-oauth-toolkit: our swapped models; its engine settings are unused (the endpoints
+# are ours) except those its models read.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth.Client"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth.Grant"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth.IDToken"
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "CLIENT_SECRET_HASHER": "argon2",
+    # RFC 9700 §4.14: refresh tokens stored as checksums only.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
 }
 
 # --- REST ------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ class Tenant(models.Model):
     operates_charging_stations = models.BooleanField(default=True)
     is_emsp = models.BooleanField(default=False)
     is_osdm_provider = models.BooleanField(default=False)
+    # The tenant's authorization server takes authorization requests only by PAR
+    # (RFC 9126 `require_pushed_authorization_requests`); a client may also require it.
+    require_pushed_authorization_requests = models.BooleanField(default=False)
 
     # Many stations send the 40-character hex text of their key as the Basic password
     # instead of the 20 raw bytes OCPP-J 1.6 §6.2.2 asks for; accept both unless the

@@ -35,6 +35,8 @@ class Command(BaseCommand):
                             help="rotate keys older than this many days ('off' to stop)")
         change.add_argument("--onboarding-limit", metavar="N/MINUTES",
                             help="hold onboarding above N series-key first connections in MINUTES")
+        change.add_argument("--require-par", choices=["yes", "no"],
+                            help="authorization requests only by PAR (RFC 9126), for every client")
         change.add_argument("--json", action="store_true")
         lst = sub.add_parser("list", help="list tenants")
         lst.add_argument("--json", action="store_true")
@@ -60,12 +62,15 @@ class Command(BaseCommand):
                 tenant.heartbeat_interval = opts["heartbeat_interval"]
             if opts["accept_hex_password"]:
                 tenant.accept_hex_basic_password = opts["accept_hex_password"] == "yes"
+            if opts["require_par"]:
+                tenant.require_pushed_authorization_requests = opts["require_par"] == "yes"
             self._rotation_settings(tenant, opts)
             # Only the policy fields: the onboarding hold may be set concurrently.
             tenant.save(update_fields=[
                 "name", "heartbeat_interval", "accept_hex_basic_password", "rotation_mode",
                 "reset_policy", "rotation_grace_seconds", "max_key_age_days",
-                "onboarding_max_in_window", "onboarding_window_minutes"])
+                "onboarding_max_in_window", "onboarding_window_minutes",
+                "require_pushed_authorization_requests"])
             self._emit([tenant], opts["json"], single=True)
         else:
             self._emit(Tenant.objects.all(), opts["json"])
@@ -98,6 +103,7 @@ class Command(BaseCommand):
                  "is_emsp": t.is_emsp, "is_osdm_provider": t.is_osdm_provider,
                  "heartbeat_interval": t.heartbeat_interval,
                  "accept_hex_basic_password": t.accept_hex_basic_password,
+                 "require_pushed_authorization_requests": t.require_pushed_authorization_requests,
                  "rotation": {"mode": t.rotation_mode, "reset_policy": t.reset_policy,
                               "grace_seconds": t.rotation_grace_seconds,
                               "max_key_age_days": t.max_key_age_days,
