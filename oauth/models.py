@@ -49,6 +49,16 @@ class SigningKey(TenantOwned):
 # families and expiry cleanup; the protocol endpoints are ours (oauth/endpoints/), because
 # DOT 3.4's engine has no PAR, RAR, jwt-bearer, private_key_jwt or JWT access tokens.
 
+class GrantType(models.TextChoices):
+    """Grant types by their RFC names (DOT's `authorization_grant_type` uses its own
+    spellings and allows one per client; a client here may have several)."""
+
+    AUTHORIZATION_CODE = "authorization_code"
+    REFRESH_TOKEN = "refresh_token"
+    CLIENT_CREDENTIALS = "client_credentials"
+    JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
 class Client(TenantOwned, AbstractApplication):
     """A client of one tenant's authorization server (DOT's Application)."""
 
@@ -102,6 +112,7 @@ class AccessToken(TenantOwned, AbstractAccessToken):
 
 
 class RefreshToken(TenantOwned, AbstractRefreshToken):
+    scope = models.TextField(blank=True)  # what the driver approved: a refresh may narrow it
     authorization_details = models.JSONField(default=list)
     grant = models.ForeignKey(Grant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 

@@ -1,13 +1,21 @@
-"""`manage.py oauth keys rotate|list <tenant>`: a tenant's token signing keys.
+"""`manage.py oauth keys|client|trust ...`: a tenant's authorization server.
 
-(Clients and trust records for JWT assertions join this command with the rest of the
-authorization server.)
+    oauth keys rotate|list <tenant>
+    oauth client add <tenant> <client_id> --grant ... [--redirect-uri ...] [--scope ...]
+                     [--auth-method ...] [--jwks FILE] [--require-par]
+    oauth client list <tenant>
+    oauth trust add <tenant> <client_id> --issuer I --subject S --kid K --public-key FILE --alg A ...
+    oauth trust list <tenant>
+    oauth trust retire <tenant> <issuer> <kid>
 """
+from datetime import datetime
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from oauth import signing_keys
-from oauth.models import SigningKey
+from oauth import registration, signing_keys
+from oauth.models import Client, GrantType, SigningKey, TrustedKey
 from tenants.cli import dump_json, tenant_or_error
 
 
@@ -17,34 +25,150 @@ def key_summary(key: SigningKey) -> dict:
             "published_until": key.publish_until.isoformat() if key.publish_until else None}
 
 
+def client_summary(c: Client) -> dict:
+    return {"client_id": c.client_id, "name": c.name, "grant_types": c.grant_types, "scopes": c.scopes,
+            "redirect_uris": c.redirect_uris.split(), "token_endpoint_auth_method": c.token_endpoint_auth_method,
+            "require_par": c.require_par}
+
+
+def trust_summary(r: TrustedKey) -> dict:
+    return {"client_id": r.client.client_id, "issuer": r.issuer, "subject": r.subject, "kid": r.kid,
+            "algorithms": r.algorithms, "scopes": r.scopes,
+            "valid_from": r.valid_from, "valid_until": r.valid_until, "retired_at": r.retired_at}
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.utc)
+
+
 class Command(BaseCommand):
-    help = "Manage a tenant's authorization server."
+    help = "Manage a tenant's authorization server: signing keys, clients, trust records."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="area", required=True)
-        keys = sub.add_parser("keys", help="token signing keys")
-        ksub = keys.add_subparsers(dest="action", required=True)
-        rotate = ksub.add_parser("rotate", help="start signing with a fresh key")
+        keys = sub.add_parser("keys", help="token signing keys").add_subparsers(dest="action", required=True)
+        rotate = keys.add_parser("rotate", help="start signing with a fresh key")
         rotate.add_argument("tenant")
         rotate.add_argument("--alg", choices=signing_keys.ALGORITHMS)
-        rotate.add_argument("--json", action="store_true")
-        lst = ksub.add_parser("list", help="the tenant's keys (public parts only)")
-        lst.add_argument("tenant")
-        lst.add_argument("--json", action="store_true")
+        keys.add_parser("list", help="the tenant's keys (public parts only)").add_argument("tenant")
+
+        clients = sub.add_parser("client", help="clients").add_subparsers(dest="action", required=True)
+        add = clients.add_parser("add", help="register a client; a generated secret is printed once")
+        add.add_argument("tenant")
+        add.add_argument("client_id")
+        add.add_argument("--name", default="")
+        add.add_argument("--grant", action="append", required=True, choices=GrantType.values,
+                         dest="grants", help="repeat for several")
+        add.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
+        add.add_argument("--scope", action="append", default=[], dest="scopes")
+        add.add_argument("--auth-method", choices=Client.AuthMethod.values,
+                         default=Client.AuthMethod.CLIENT_SECRET_BASIC)
+        add.add_argument("--jwks", metavar="FILE", help="private_key_jwt: the client's public keys")
+        add.add_argument("--require-par", action="store_true", help="authorization requests only by PAR")
+        clients.add_parser("list").add_argument("tenant")
+
+        trust = sub.add_parser("trust", help="trust records for JWT assertions (RFC 7523, OSDM)")
+        tsub = trust.add_subparsers(dest="action", required=True)
+        tadd = tsub.add_parser("add", help="trust a signer's key")
+        tadd.add_argument("tenant")
+        tadd.add_argument("client_id", help="the client whose tokens the assertions obtain")
+        tadd.add_argument("--issuer", required=True)
+        tadd.add_argument("--subject", required=True)
+        tadd.add_argument("--kid", required=True)
+        tadd.add_argument("--public-key", required=True, metavar="FILE", help="PEM or JWK")
+        tadd.add_argument("--alg", action="append", required=True, dest="algorithms")
+        tadd.add_argument("--scope", action="append", default=[], dest="scopes")
+        tadd.add_argument("--valid-from", help="ISO 8601; for a key rollover")
+        tadd.add_argument("--valid-until", help="ISO 8601")
+        tsub.add_parser("list").add_argument("tenant")
+        retire = tsub.add_parser("retire", help="stop accepting a key at once")
+        retire.add_argument("tenant")
+        retire.add_argument("issuer")
+        retire.add_argument("kid")
+        for p in (rotate, add, tadd, retire):
+            p.add_argument("--json", action="store_true")
+        for p in (keys, clients, tsub):
+            for choice in p.choices.values():
+                if not any(a.dest == "json" for a in choice._actions):
+                    choice.add_argument("--json", action="store_true")
 
     def handle(self, *args, area, action, tenant, json=False, **opts):
         t = tenant_or_error(tenant)
         if not (t.is_emsp or t.is_osdm_provider):
             raise CommandError(f"{tenant} runs no authorization server (it is neither an eMSP "
                                "nor an OSDM provider)")
-        if action == "rotate":
-            rows = [key_summary(signing_keys.rotate(t, opts.get("alg")))]
-        else:
-            signing_keys.published(t)  # retire what has expired before listing
-            rows = [key_summary(k) for k in SigningKey.objects.for_tenant(t)]
-        if json:
-            self.stdout.write(dump_json(rows[0] if action == "rotate" else rows))
-            return
-        for r in rows:
-            until = f" (published until {r['published_until']})" if r["state"] == "retiring" else ""
-            self.stdout.write(f"{r['kid']}\t{r['alg']}\t{r['state']}{until}")
+        try:
+            result, text = getattr(self, f"{area}_{action}")(t, **opts)
+        except registration.RegistrationError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(dump_json(result) if json else text)
+
+    def keys_rotate(self, t, alg=None, **_):
+        row = key_summary(signing_keys.rotate(t, alg))
+        return row, f"{row['kid']}\t{row['alg']}\tactive"
+
+    def keys_list(self, t, **_):
+        signing_keys.published(t)  # retire what has expired before listing
+        rows = [key_summary(k) for k in SigningKey.objects.for_tenant(t)]
+        lines = [f"{r['kid']}\t{r['alg']}\t{r['state']}"
+                 + (f" (published until {r['published_until']})" if r["state"] == "retiring" else "")
+                 for r in rows]
+        return rows, "\n".join(lines)
+
+    def client_add(self, t, client_id, name, grants, redirect_uris, scopes, auth_method, jwks,
+                   require_par, **_):
+        spec = registration.ClientSpec(client_id=client_id, name=name, redirect_uris=redirect_uris,
+                                       grant_types=grants, scopes=scopes, auth_method=auth_method,
+                                       require_par=require_par, jwks_text=_read(jwks) if jwks else None)
+        client, secret = registration.add_client(t, spec)
+        row = client_summary(client)
+        if secret:
+            row["client_secret"] = secret  # shown this once; only its hash is kept
+        text = f"client {client.client_id} registered"
+        if secret:
+            text += f"\nclient secret (shown once, store it now): {secret}"
+        return row, text
+
+    def client_list(self, t, **_):
+        rows = [client_summary(c) for c in Client.objects.for_tenant(t).order_by("client_id")]
+        return rows, "\n".join(f"{r['client_id']}\t{' '.join(r['grant_types'])}\t{r['token_endpoint_auth_method']}"
+                               for r in rows)
+
+    def trust_add(self, t, client_id, issuer, subject, kid, public_key, algorithms, scopes,
+                  valid_from, valid_until, **_):
+        client = Client.objects.for_tenant(t).filter(client_id=client_id).first()
+        if client is None:
+            raise CommandError(f"no client {client_id!r} in {t.slug}")
+        try:
+            spec = registration.TrustSpec(issuer=issuer, subject=subject, kid=kid, key_text=_read(public_key),
+                                          algorithms=algorithms, scopes=scopes,
+                                          valid_from=_when(valid_from), valid_until=_when(valid_until))
+        except ValueError as exc:
+            raise CommandError(f"bad date: {exc}") from None
+        row = trust_summary(registration.add_trust(client, spec))
+        return row, f"trusting {issuer} key {kid} for {subject}"
+
+    def trust_list(self, t, **_):
+        rows = [trust_summary(r) for r in TrustedKey.objects.for_tenant(t).select_related("client")
+                .order_by("issuer", "created_at")]
+        return rows, "\n".join(f"{r['issuer']}\t{r['subject']}\t{r['kid']}\t{','.join(r['algorithms'])}"
+                               + ("\tretired" if r["retired_at"] else "") for r in rows)
+
+    def trust_retire(self, t, issuer, kid, **_):
+        record = TrustedKey.objects.for_tenant(t).filter(issuer=issuer, kid=kid).first()
+        if record is None:
+            raise CommandError(f"no trust record for issuer {issuer!r} and kid {kid!r}")
+        if record.retired_at is None:
+            record.retired_at = timezone.now()
+            record.save(update_fields=["retired_at"])
+        return trust_summary(record), f"retired {issuer} key {kid}"

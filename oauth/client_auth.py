@@ -1,0 +1,178 @@
+"""Client authentication at the token, PAR, introspection and revocation endpoints.
+
+Methods (RFC 6749 §2.3, RFC 7523 §2.2): `client_secret_basic`, `client_secret_post`,
+`private_key_jwt`, and `none` for public clients. A client uses the one method it
+registered; a request carrying two is refused (RFC 6749 §2.3). Every failure is the same
+`invalid_client`, so a caller cannot tell an unknown client from a wrong secret, and an
+unknown client costs the same hash as a known one.
+"""
+import base64
+import binascii
+import json
+from urllib.parse import unquote_plus
+
+from django.conf import settings
+from django.contrib.auth.hashers import Argon2PasswordHasher, check_password, make_password
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from . import assertions, issuer
+from .errors import OAuthError
+from .models import Client, TrustedKey, UsedAssertion
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+_DUMMY_SECRET_HASH = None
+
+
+class ClientSecretHasher(Argon2PasswordHasher):
+    """Salted argon2id with OWASP's minimum cost. A generated client secret carries far
+    more entropy than a password, so the hash need only resist a leaked table, and a
+    token endpoint under load should not spend 100 MiB per request on it."""
+
+    time_cost = 2
+    memory_cost = 19 * 1024  # KiB
+    parallelism = 1
+
+
+def hash_secret(secret: str) -> str:
+    return make_password(secret, hasher=ClientSecretHasher())
+
+
+def _fail(description: str = "client authentication failed") -> OAuthError:
+    return OAuthError("invalid_client", description)
+
+
+def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise _fail("unsupported authentication scheme")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _fail("malformed Basic credentials") from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise _fail("malformed Basic credentials")
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _burn_a_hash(secret: str) -> None:
+    """Spend what checking a real secret costs, so timing does not reveal client ids."""
+    global _DUMMY_SECRET_HASH
+    if _DUMMY_SECRET_HASH is None:
+        _DUMMY_SECRET_HASH = hash_secret("not a client secret")
+    check_password(secret, _DUMMY_SECRET_HASH)
+
+
+def _client(tenant, client_id: str) -> Client | None:
+    return Client.objects.for_tenant(tenant).filter(client_id=client_id).first()
+
+
+def authenticate(request: HttpRequest, tenant, params: dict[str, str], *, endpoint: str) -> Client:
+    """The client that sent this request, authenticated; or `invalid_client` (401)."""
+    basic = _basic_credentials(request)
+    has_secret = "client_secret" in params
+    has_assertion = "client_assertion" in params or "client_assertion_type" in params
+    if sum([basic is not None, has_secret, has_assertion]) > 1:
+        raise OAuthError("invalid_request", "use exactly one client authentication method")
+    if basic is not None:
+        client_id, secret = basic
+        if params.get("client_id", client_id) != client_id:
+            raise OAuthError("invalid_request", "client_id differs from the authenticated client")
+        return _by_secret(tenant, client_id, secret, Client.AuthMethod.CLIENT_SECRET_BASIC)
+    if has_secret:
+        if "client_id" not in params:
+            raise _fail()
+        return _by_secret(tenant, params["client_id"], params["client_secret"],
+                          Client.AuthMethod.CLIENT_SECRET_POST)
+    if has_assertion:
+        return _by_assertion(tenant, params, endpoint)
+    client = _client(tenant, params.get("client_id", ""))
+    if client is None or client.token_endpoint_auth_method != Client.AuthMethod.NONE:
+        raise _fail()
+    return client
+
+
+def _by_secret(tenant, client_id: str, secret: str, method: str) -> Client:
+    client = _client(tenant, client_id)
+    if client is None or client.token_endpoint_auth_method != method or not client.client_secret:
+        _burn_a_hash(secret)
+        raise _fail()
+    if not check_password(secret, client.client_secret):
+        raise _fail()
+    return client
+
+
+def _unverified_subject(token: str) -> str:
+    """The `sub` of an assertion, read before verification only to find which client's
+    trust records to verify it against; it is verified (iss = sub = client) after."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return claims["sub"] if isinstance(claims, dict) and isinstance(claims.get("sub"), str) else ""
+    except (IndexError, ValueError, binascii.Error):
+        return ""
+
+
+def _by_assertion(tenant, params: dict[str, str], endpoint: str) -> Client:
+    if params.get("client_assertion_type") != ASSERTION_TYPE or "client_assertion" not in params:
+        raise _fail(f"client_assertion_type must be {ASSERTION_TYPE}, with a client_assertion")
+    token = params["client_assertion"]
+    client_id = params.get("client_id") or _unverified_subject(token)
+    client = _client(tenant, client_id)
+    if client is None or client.token_endpoint_auth_method != Client.AuthMethod.PRIVATE_KEY_JWT:
+        raise _fail()
+    requested = params["scope"].split(" ") if endpoint == "token" and "scope" in params else None
+    try:
+        verified = verify_assertion(tenant, token, purpose="client_auth", client=client, endpoint=endpoint,
+                                    requested_scopes=requested)
+    except assertions.AssertionRejected as exc:
+        if exc.error == "invalid_scope":
+            raise OAuthError("invalid_scope", exc.description) from None
+        raise _fail(exc.description) from None
+    if verified.record.client_id != client.pk:
+        raise _fail()
+    # The trust record bounds what the client may ask for (OSDM: uic_osdm).
+    client.assertion_scopes = verified.scopes
+    return client
+
+
+def audiences(tenant, endpoint: str) -> set[str]:
+    """What an assertion's `aud` may name: the token endpoint (RFC 7523), the issuer
+    (RFC 7523bis, OpenID Connect), or the endpoint it was sent to."""
+    return {issuer.endpoint(tenant, "token"), issuer.issuer(tenant), issuer.endpoint(tenant, endpoint)}
+
+
+def verify_assertion(tenant, token: str, *, purpose: str, endpoint: str, client: Client | None = None,
+                     requested_scopes=None):
+    """Validate an RFC 7523 assertion against the tenant's trust records and spend its
+    `jti`. The one path for both the jwt-bearer grant and private_key_jwt."""
+    records = TrustedKey.objects.for_tenant(tenant).select_related("client")
+    if client is not None:
+        records = records.filter(client=client)
+    now = timezone.now()
+    verified = assertions.validate(
+        token, purpose=purpose, find_records=lambda kid: list(records.filter(kid=kid)),
+        audiences=audiences(tenant, endpoint), now=now,
+        leeway_seconds=settings.OAUTH["ASSERTION_LEEWAY_SECONDS"],
+        max_lifetime_seconds=settings.OAUTH["ASSERTION_MAX_LIFETIME_SECONDS"],
+        requested_scopes=requested_scopes, client_id=client.client_id if client else None)
+    spend_jti(tenant, verified.record.issuer, verified.jti, verified.expires_at, purpose)
+    return verified
+
+
+def spend_jti(tenant, issuer_: str, jti: str, expires_at, purpose: str) -> None:
+    """Single use until expiry, held by a unique constraint, so two concurrent requests
+    with one assertion cannot both pass (OSDM; RFC 7523 §3 item 7)."""
+    UsedAssertion.objects.for_tenant(tenant).filter(expires_at__lt=timezone.now()).delete()
+    try:
+        with transaction.atomic():
+            UsedAssertion.objects.create(tenant=tenant, issuer=issuer_, jti=jti, expires_at=expires_at)
+    except IntegrityError:
+        error = "invalid_client" if purpose == "client_auth" else "invalid_grant"
+        raise assertions.AssertionRejected(error, "the assertion's jti was already used") from None

@@ -1,0 +1,128 @@
+"""The authorization server's back-channel endpoints: PAR, token, introspection,
+revocation. Each is a form POST from a client, answered in JSON, never cached."""
+import functools
+import logging
+
+from django.conf import settings
+from django.http import HttpResponseNotAllowed
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from . import authorization_request, client_auth, grants, issuer, params, pushed_requests, tokens
+from .errors import OAuthError, json_response
+from .models import AccessToken, GrantType, PushedRequest, RefreshToken
+
+log = logging.getLogger(__name__)
+
+
+def back_channel(name: str):
+    """POST only, no CSRF (no cookies are involved), OAuth errors as JSON."""
+    def wrap(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def endpoint(request, tenant):
+            t = issuer.authorization_server(tenant)
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            try:
+                return view(request, t, params.form(request))
+            except OAuthError as exc:
+                log.info("oauth %s %s: %s %s", t.slug, name, exc.error, exc.description)
+                return exc.response(realm=issuer.issuer(t))
+        return endpoint
+    return wrap
+
+
+@back_channel("par")
+def par(request, tenant, form):
+    """RFC 9126: validate everything now, answer 201 with a single-use request URI."""
+    client = client_auth.authenticate(request, tenant, form, endpoint="par")
+    try:
+        validated = authorization_request.validate(client, form, now=timezone.now())
+    except authorization_request.RedirectableError as exc:
+        raise OAuthError(exc.error, exc.description) from None
+    _, secret = pushed_requests.store(client, validated, PushedRequest.Source.PUSHED)
+    return json_response({"request_uri": pushed_requests.URN_PREFIX + secret,
+                          "expires_in": settings.OAUTH["PAR_SECONDS"]}, 201)
+
+
+def _has_client_credentials(request, form) -> bool:
+    return bool(request.META.get("HTTP_AUTHORIZATION")) or any(
+        k in form for k in ("client_id", "client_secret", "client_assertion", "client_assertion_type"))
+
+
+@back_channel("token")
+def token(request, tenant, form):
+    params.require(form, "grant_type")
+    grant_type = form["grant_type"]
+    if grant_type not in GrantType.values:
+        raise OAuthError("unsupported_grant_type", "grant_type is not supported")
+    if grant_type == GrantType.JWT_BEARER and not _has_client_credentials(request, form):
+        client = None  # RFC 7523 §3.1: client authentication is optional for this grant
+    else:
+        client = client_auth.authenticate(request, tenant, form, endpoint="token")
+        if not client.allows_grant_type(grant_type):
+            raise OAuthError("unauthorized_client", "this client may not use this grant type")
+    if grant_type == GrantType.AUTHORIZATION_CODE:
+        issued = grants.authorization_code(client, form)
+    elif grant_type == GrantType.REFRESH_TOKEN:
+        issued = grants.refresh_token(client, form)
+    elif grant_type == GrantType.CLIENT_CREDENTIALS:
+        issued = grants.client_credentials(client, form)
+    else:
+        issued = grants.jwt_bearer(tenant, client, form)
+    return json_response(issued.response())
+
+
+def _find_token(tenant, client, form):
+    """The access or refresh token record for `token`, if this client holds it."""
+    checksum = tokens.checksum(form["token"])
+    order = (RefreshToken, AccessToken) if form.get("token_type_hint") == "refresh_token" else (
+        AccessToken, RefreshToken)
+    for model in order:
+        row = model.objects.for_tenant(tenant).filter(token_checksum=checksum, application=client).first()
+        if row is not None:
+            return row
+    return None
+
+
+@back_channel("introspect")
+def introspect(request, tenant, form):
+    """RFC 7662. A client may introspect only its own tokens; anything else, expired or
+    revoked is `{"active": false}` and nothing more."""
+    client = client_auth.authenticate(request, tenant, form, endpoint="introspect")
+    params.require(form, "token")
+    row = _find_token(tenant, client, form)
+    now = timezone.now()
+    if isinstance(row, AccessToken) and row.expires > now:
+        return json_response({
+            "active": True, "token_type": "Bearer", "scope": row.scope, "client_id": client.client_id,
+            "sub": row.subject, "aud": issuer.resource_audience(tenant), "iss": issuer.issuer(tenant),
+            "exp": int(row.expires.timestamp()), "iat": int(row.created.timestamp()), "jti": row.jti,
+            **({"username": row.user.get_username()} if row.user else {}),
+            **({"authorization_details": row.authorization_details} if row.authorization_details else {}),
+        })
+    if isinstance(row, RefreshToken) and row.revoked is None and not tokens.refresh_expired(row, now):
+        return json_response({
+            "active": True, "token_type": "refresh_token", "scope": row.scope, "client_id": client.client_id,
+            "sub": str(row.user_id), "iss": issuer.issuer(tenant), "iat": int(row.created.timestamp()),
+            **({"authorization_details": row.authorization_details} if row.authorization_details else {}),
+        })
+    return json_response({"active": False})
+
+
+@back_channel("revoke")
+def revoke(request, tenant, form):
+    """RFC 7009: 200 whether or not the token existed. Revoking a refresh token revokes
+    its family's access tokens too; revoking an access token revokes its refresh token."""
+    client = client_auth.authenticate(request, tenant, form, endpoint="revoke")
+    params.require(form, "token")
+    row = _find_token(tenant, client, form)
+    if isinstance(row, RefreshToken):
+        RefreshToken.revoke_family(row.token_family) if row.token_family else row.revoke()
+    elif isinstance(row, AccessToken):
+        refresh = RefreshToken.objects.filter(access_token=row).first()
+        if refresh is not None and refresh.token_family:
+            RefreshToken.revoke_family(refresh.token_family)
+        row.delete()
+    return json_response({})

@@ -1,0 +1,31 @@
+"""Where a tenant's authorization server lives: its issuer identifier and endpoints."""
+from django.conf import settings
+from django.http import Http404
+
+from tenants.models import Tenant
+
+ENDPOINTS = ("par", "authorize", "token", "jwks", "introspect", "revoke")
+
+
+def authorization_server(slug: str) -> Tenant:
+    """The tenant, if it runs an authorization server (eMSPs and OSDM providers do)."""
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None or not (tenant.is_emsp or tenant.is_osdm_provider):
+        raise Http404("No authorization server here")
+    return tenant
+
+
+def issuer(tenant: Tenant) -> str:
+    """RFC 8414 issuer: https URL with a path, no query or fragment."""
+    return f"{settings.PUBLIC_URL}/oauth/{tenant.slug}"
+
+
+def endpoint(tenant: Tenant, name: str) -> str:
+    assert name in ENDPOINTS, name
+    return f"{issuer(tenant)}/{name}"
+
+
+def resource_audience(tenant: Tenant) -> str:
+    """The `aud` of the tenant's access tokens: its own APIs (PnC, OSDM, REST), which are
+    the only resource servers that accept them."""
+    return f"{settings.PUBLIC_URL}/api/v1/tenants/{tenant.slug}"

@@ -1,0 +1,179 @@
+"""Registering clients and trust records (the `oauth client` and `oauth trust` commands,
+and later the portal). Everything is validated before anything is written."""
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
+
+from . import client_auth
+from .models import Client, GrantType, TrustedKey
+
+ALGORITHMS_BY_KEY = {
+    "RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+    "EC": ("ES256", "ES384", "ES512"),
+    "OKP": ("EdDSA",),
+}
+
+
+class RegistrationError(ValueError):
+    pass
+
+
+def check_redirect_uri(uri: str) -> str:
+    """Absolute, no fragment (RFC 6749 §3.1.2); https, or http only to the loopback
+    (RFC 8252 §7.3) — or a private-use scheme for native apps (RFC 8252 §7.1)."""
+    parts = urlsplit(uri)
+    if not parts.scheme or parts.fragment or " " in uri:
+        raise RegistrationError(f"redirect URI {uri!r} must be absolute, without a fragment")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "::1", "localhost"):
+        raise RegistrationError(f"redirect URI {uri!r}: http is allowed only to the loopback")
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        raise RegistrationError(f"redirect URI {uri!r} has no host")
+    return uri
+
+
+def public_key(text: str):
+    """A public key from a PEM or a JWK (JSON); private material is refused."""
+    text = text.strip()
+    try:
+        if text.startswith("{"):
+            data = json.loads(text)
+            if any(k in data for k in ("d", "p", "q", "k")):
+                raise RegistrationError("that JWK holds a private key: give the public key only")
+            key = JWKRegistry.import_key(data)
+        else:
+            if "PRIVATE KEY" in text:
+                raise RegistrationError("that PEM holds a private key: give the public key only")
+            key = None
+            for cls in (RSAKey, ECKey, OKPKey):
+                try:
+                    key = cls.import_key(text)
+                    break
+                except (JoseError, ValueError, TypeError):
+                    continue
+            if key is None:
+                raise RegistrationError("not a public key in PEM or JWK form")
+    except (JoseError, ValueError, TypeError) as exc:
+        if isinstance(exc, RegistrationError):
+            raise
+        raise RegistrationError(f"not a usable public key: {exc}") from None
+    if key.key_type == "oct":
+        raise RegistrationError("symmetric keys cannot sign assertions here")
+    if key.key_type == "RSA" and key.raw_value.key_size < 2048:
+        raise RegistrationError("RSA keys must have at least 2048 bits")
+    return key
+
+
+def check_algorithms(key, algorithms: list[str]) -> list[str]:
+    allowed = ALGORITHMS_BY_KEY[key.key_type]
+    if not algorithms:
+        raise RegistrationError("name at least one signing algorithm")
+    wrong = [a for a in algorithms if a not in allowed]
+    if wrong:
+        raise RegistrationError(f"{', '.join(wrong)} cannot be used with a {key.key_type} key "
+                                f"(allowed: {', '.join(allowed)})")
+    if key.key_type == "EC":
+        curve = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+        if any(curve[a] != key.curve_name for a in algorithms):
+            raise RegistrationError(f"the key's curve {key.curve_name} does not fit {', '.join(algorithms)}")
+    return algorithms
+
+
+@dataclass
+class TrustSpec:
+    issuer: str
+    subject: str
+    kid: str
+    key_text: str
+    algorithms: list[str]
+    scopes: list[str]
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+
+def add_trust(client: Client, spec: TrustSpec) -> TrustedKey:
+    key = public_key(spec.key_text)
+    check_algorithms(key, spec.algorithms)
+    if not spec.kid:
+        raise RegistrationError("a trust record needs the kid the signer puts in its header")
+    if spec.valid_from and spec.valid_until and spec.valid_until <= spec.valid_from:
+        raise RegistrationError("valid-until must be after valid-from")
+    extra = [s for s in spec.scopes if s not in client.scopes]
+    if extra:
+        raise RegistrationError(f"scopes the client does not have: {' '.join(extra)}")
+    if TrustedKey.objects.for_tenant(client.tenant).filter(issuer=spec.issuer, kid=spec.kid).exists():
+        raise RegistrationError(f"issuer {spec.issuer} already has a key {spec.kid}")
+    return TrustedKey.objects.create(
+        tenant=client.tenant, client=client, issuer=spec.issuer, subject=spec.subject, kid=spec.kid,
+        public_jwk=key.as_dict(private=False), algorithms=spec.algorithms, scopes=spec.scopes,
+        valid_from=spec.valid_from, valid_until=spec.valid_until)
+
+
+@dataclass
+class ClientSpec:
+    client_id: str
+    name: str
+    redirect_uris: list[str]
+    grant_types: list[str]
+    scopes: list[str]
+    auth_method: str
+    require_par: bool = False
+    jwks_text: str | None = None  # private_key_jwt: the client's public keys
+
+
+def _jwks_keys(text: str) -> list[dict]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise RegistrationError("the JWKS file is not JSON") from None
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise RegistrationError('the JWKS file must be {"keys": [...]} with at least one key')
+    return keys
+
+
+def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
+    """Create a client; return it and its secret (shown once) if it has one."""
+    unknown = [g for g in spec.grant_types if g not in GrantType.values]
+    if unknown or not spec.grant_types:
+        raise RegistrationError(f"grant types must be among: {', '.join(GrantType.values)}")
+    if spec.auth_method not in Client.AuthMethod.values:
+        raise RegistrationError(f"auth method must be one of {', '.join(Client.AuthMethod.values)}")
+    code_flow = GrantType.AUTHORIZATION_CODE in spec.grant_types
+    if code_flow and not spec.redirect_uris:
+        raise RegistrationError("the authorization code grant needs at least one redirect URI")
+    if spec.redirect_uris and not code_flow:
+        raise RegistrationError("redirect URIs are only for the authorization code grant")
+    for uri in spec.redirect_uris:
+        check_redirect_uri(uri)
+    public = spec.auth_method == Client.AuthMethod.NONE
+    if public and set(spec.grant_types) - {GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN}:
+        raise RegistrationError("a public client (auth method none) may only use the code and refresh grants")
+    if (spec.auth_method == Client.AuthMethod.PRIVATE_KEY_JWT) != (spec.jwks_text is not None):
+        raise RegistrationError("private_key_jwt needs --jwks, and --jwks needs private_key_jwt")
+    if Client.objects.for_tenant(tenant).filter(client_id=spec.client_id).exists():
+        raise RegistrationError(f"client {spec.client_id} already exists")
+    has_secret = spec.auth_method in (Client.AuthMethod.CLIENT_SECRET_BASIC, Client.AuthMethod.CLIENT_SECRET_POST)
+    secret = Client._meta.get_field("client_secret").get_default() if has_secret else None
+    with transaction.atomic():
+        client = Client.objects.create(
+            tenant=tenant, client_id=spec.client_id, name=spec.name or spec.client_id,
+            redirect_uris=" ".join(spec.redirect_uris), grant_types=spec.grant_types, scopes=spec.scopes,
+            token_endpoint_auth_method=spec.auth_method, require_par=spec.require_par,
+            client_type=Client.CLIENT_PUBLIC if public else Client.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=(Client.GRANT_AUTHORIZATION_CODE if code_flow
+                                      else Client.GRANT_CLIENT_CREDENTIALS),
+            # Hashed here, so DOT's field sees a hash and keeps it.
+            client_secret=client_auth.hash_secret(secret) if secret else "", hash_client_secret=has_secret)
+        if spec.jwks_text is not None:
+            for jwk in _jwks_keys(spec.jwks_text):
+                key = public_key(json.dumps(jwk))
+                algs = [jwk["alg"]] if "alg" in jwk else list(ALGORITHMS_BY_KEY[key.key_type][:1])
+                add_trust(client, TrustSpec(issuer=client.client_id, subject=client.client_id,
+                                            kid=jwk.get("kid") or key.thumbprint(), key_text=json.dumps(jwk),
+                                            algorithms=algs, scopes=list(spec.scopes)))
+    return client, secret

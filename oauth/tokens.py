@@ -1,0 +1,138 @@
+"""JWT access tokens (RFC 9068) and refresh tokens, and their records.
+
+An access token is a JWT signed with the tenant's active key, `typ: at+jwt`. It is also
+recorded (by checksum, `AccessToken`), so introspection and revocation work and our own
+resource servers can refuse a revoked token before it expires. Refresh tokens are
+opaque random strings, stored as checksums only, rotated on every use, and grouped in
+families so a replayed one revokes the whole family (RFC 9700 §4.14.2).
+"""
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from oauth2_provider.models import set_token_value
+
+from . import issuer, signing_keys
+from .models import AccessToken, Client, Grant, RefreshToken
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+_JWT_ALGORITHMS = list(signing_keys.ALGORITHMS)
+
+
+def checksum(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _lifetime(name: str) -> timedelta:
+    return timedelta(seconds=settings.OAUTH[name])
+
+
+@dataclass
+class Issued:
+    access_token: str
+    record: AccessToken
+    expires_in: int
+    refresh_token: str | None = None
+
+    def response(self) -> dict:
+        """The token response (RFC 6749 §5.1, RFC 9396 §7)."""
+        body = {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.record.scope,
+        }
+        if self.refresh_token:
+            body["refresh_token"] = self.refresh_token
+        if self.record.authorization_details:
+            body["authorization_details"] = self.record.authorization_details
+        return body
+
+
+def issue(client: Client, *, subject: str, scope: str, user=None, authorization_details=(),
+          grant: Grant | None = None, with_refresh: bool = False, family: uuid.UUID | None = None,
+          source_refresh: RefreshToken | None = None, refresh_scope: str | None = None) -> Issued:
+    """Mint an access token (and, if asked, a refresh token) and record them."""
+    tenant = client.tenant
+    now = timezone.now().replace(microsecond=0)
+    expires = now + _lifetime("ACCESS_TOKEN_SECONDS")
+    jti = uuid.uuid4().hex
+    claims = {
+        "iss": issuer.issuer(tenant),
+        "sub": subject,
+        "aud": issuer.resource_audience(tenant),
+        "client_id": client.client_id,
+        "scope": scope,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": jti,
+    }
+    if authorization_details:
+        claims["authorization_details"] = list(authorization_details)
+    key = signing_keys.active_key(tenant)
+    token = jwt.encode({"alg": key.alg, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}, claims,
+                       signing_keys.private_jwk(key), algorithms=[key.alg])
+    with transaction.atomic():
+        record = AccessToken(tenant=tenant, application=client, user=user, jti=jti, subject=subject,
+                             scope=scope, expires=expires, authorization_details=list(authorization_details),
+                             grant=grant, source_refresh_token=source_refresh)
+        set_token_value(record, token)
+        record.save()
+        refresh = None
+        if with_refresh:
+            refresh = secrets.token_urlsafe(32)
+            row = RefreshToken(tenant=tenant, application=client, user=user, access_token=record,
+                               token_family=family or uuid.uuid4(), grant=grant,
+                               scope=scope if refresh_scope is None else refresh_scope,
+                               authorization_details=list(authorization_details))
+            set_token_value(row, refresh)
+            row.save()
+    return Issued(token, record, int((expires - now).total_seconds()), refresh)
+
+
+def refresh_expired(row: RefreshToken, now: datetime) -> bool:
+    return row.created + _lifetime("REFRESH_TOKEN_SECONDS") <= now
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Verified:
+    claims: dict
+    record: AccessToken
+
+
+def verify_access_token(tenant, token: str, *, now: datetime | None = None) -> Verified:
+    """For our resource servers: the token must be one this tenant issued, signed by a
+    key it publishes, for its own APIs, unexpired and not revoked."""
+    now = now or timezone.now()
+    if len(token) > 8192:
+        raise InvalidToken("token too long")
+    keys = KeySet.import_key_set(signing_keys.jwks(tenant))
+    try:
+        decoded = jwt.decode(token, keys, algorithms=_JWT_ALGORITHMS)
+    except (JoseError, ValueError, TypeError):
+        raise InvalidToken("token signature or format invalid") from None
+    if str(decoded.header.get("typ", "")).lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):
+        raise InvalidToken("not an access token")
+    claims = decoded.claims
+    exp = claims.get("exp")
+    if claims.get("iss") != issuer.issuer(tenant) or claims.get("aud") != issuer.resource_audience(tenant):
+        raise InvalidToken("token is for another issuer or audience")
+    if not isinstance(exp, int) or isinstance(exp, bool) or exp <= now.timestamp():
+        raise InvalidToken("token expired")
+    record = (AccessToken.objects.for_tenant(tenant).select_related("application", "user")
+              .filter(token_checksum=checksum(token)).first())
+    if record is None:
+        raise InvalidToken("token revoked")
+    return Verified(claims, record)

@@ -1,0 +1,30 @@
+"""The OSDM provider's functional endpoints, behind the login service's tokens.
+
+Minimal on purpose: one endpoint that proves the whole consumer journey (assertion →
+token → functional call) and tells the consumer who the provider takes it to be.
+Real OSDM resources (offers, bookings) will sit beside it with the same protection.
+"""
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from oauth.authentication import BearerTokenAuthentication, HasScope
+from oauth.issuer import authorization_server
+
+OSDM_SCOPE = "uic_osdm"
+
+
+class ConsumerIdentity(APIView):
+    """`GET /api/v1/tenants/<tenant>/osdm/identity`: the calling consumer, as its
+    token identifies it (scope `uic_osdm`)."""
+
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [HasScope]
+    required_scopes = [OSDM_SCOPE]
+
+    def get(self, request, tenant):
+        t = authorization_server(tenant)
+        if not t.is_osdm_provider:
+            return Response({"detail": "this tenant is not an OSDM provider"}, status=404)
+        claims = request.auth.claims
+        return Response({"consumer": claims["sub"], "client_id": claims["client_id"],
+                         "scope": claims["scope"], "token_expires_at": claims["exp"]})
