@@ -118,9 +118,11 @@ def verify_access_token(tenant, token: str, *, now: datetime | None = None) -> V
     now = now or timezone.now()
     if len(token) > 8192:
         raise InvalidToken("token too long")
-    keys = KeySet.import_key_set(signing_keys.jwks(tenant))
+    published = signing_keys.jwks(tenant)
+    if not published["keys"]:
+        raise InvalidToken("this tenant has issued no tokens")
     try:
-        decoded = jwt.decode(token, keys, algorithms=_JWT_ALGORITHMS)
+        decoded = jwt.decode(token, KeySet.import_key_set(published), algorithms=_JWT_ALGORITHMS)
     except (JoseError, ValueError, TypeError):
         raise InvalidToken("token signature or format invalid") from None
     if str(decoded.header.get("typ", "")).lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):

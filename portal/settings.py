@@ -189,7 +189,9 @@ OAUTH = {
     "INTERACTION_SECONDS": 600,
     # JWT assertions (RFC 7523): clock skew allowed, and the longest validity accepted.
     "ASSERTION_LEEWAY_SECONDS": int(os.environ.get("OAUTH_ASSERTION_LEEWAY_SECONDS", "30")),
-    "ASSERTION_MAX_LIFETIME_SECONDS": 600,
+    # An hour: what common clients (Authlib, Nimbus) sign by default; the jti is kept
+    # that long, so a longer bound only costs storage, a shorter one refuses real clients.
+    "ASSERTION_MAX_LIFETIME_SECONDS": int(os.environ.get("OAUTH_ASSERTION_MAX_LIFETIME_SECONDS", "3600")),
 }
 # django-oauth-toolkit: our swapped models; its engine settings are unused (the endpoints
 # are ours) except those its models read.

@@ -22,11 +22,13 @@ def test_tenant_add_and_list_json():
     created = json.loads(run_cmd("tenant", "add", "acme", "--name", "ACME Charging", "--emsp", "--json"))
     assert created == {"slug": "acme", "name": "ACME Charging", "operates_charging_stations": True,
                        "is_emsp": True, "is_osdm_provider": False, "heartbeat_interval": 300,
-                       "accept_hex_basic_password": True,
+                       "accept_hex_basic_password": True, "require_pushed_authorization_requests": False,
                        "rotation": {"mode": "safe", "reset_policy": "when_idle", "grace_seconds": 600,
                                     "max_key_age_days": None, "onboarding_limit": "50/60",
                                     "onboarding_held": False}}
     assert [t["slug"] for t in json.loads(run_cmd("tenant", "list", "--json"))] == ["acme"]
+    changed = json.loads(run_cmd("tenant", "set", "acme", "--require-par", "yes", "--json"))
+    assert changed["require_pushed_authorization_requests"] is True
 
 
 @pytest.mark.parametrize("slug", ["Bad Slug", "-x", "UPPER", "a" * 51])

@@ -1,4 +1,5 @@
 """The portal shell: health check, sign-in, dashboard, demo seeding."""
+import base64
 import io
 
 import pytest
@@ -61,3 +62,17 @@ def test_demo_seeds_working_credentials_and_is_idempotent():
     text = out.getvalue()
     assert "/ocpp/demo/" in text and "/healthz" in text and "chargegate-demo" in text
     assert get_user_model().objects.get(username="admin").check_password("chargegate-demo")
+    assert "/oauth/demo" in text and "chargegate-demo-client-secret" in text
+
+
+def test_demo_oauth_client_reaches_the_osdm_endpoint(client):
+    from urllib.parse import urlencode
+    call_command("demo", stdout=io.StringIO())
+    token = client.post("/oauth/demo/token", urlencode({"grant_type": "client_credentials", "scope": "uic_osdm"}),
+                        content_type="application/x-www-form-urlencoded",
+                        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"demo-osdm:chargegate-demo-client-secret"
+                                                                       ).decode())
+    assert token.status_code == 200, token.content
+    identity = client.get("/api/v1/tenants/demo/osdm/identity",
+                          HTTP_AUTHORIZATION=f"Bearer {token.json()['access_token']}")
+    assert identity.status_code == 200 and identity.json()["client_id"] == "demo-osdm"

@@ -5,6 +5,9 @@ from django.core.management.base import BaseCommand
 
 from csms.credentials import register_station
 from csms.models import IdTag, KeyOrigin, Station
+from oauth import client_auth
+from oauth.models import Client, GrantType
+from oauth.registration import ClientSpec, add_client
 from tenants.models import Membership, Role, Tenant
 
 DEMO_PASSWORD = "chargegate-demo"
@@ -15,6 +18,16 @@ DEMO_STATIONS = [
     ("CS-201-001", "2222222222222222222222222222222222222222", ["ocpp2.0.1"]),
 ]
 DEMO_ID_TAGS = ["DEMO-TAG-1", "DEMO-TAG-2"]
+# Published demo OAuth clients of the demo tenant's authorization server.
+DEMO_CLIENT_SECRET = "chargegate-demo-client-secret"
+DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+DEMO_CLIENTS = [
+    ClientSpec(client_id="demo-ev", name="Demo EV (Plug & Charge)", redirect_uris=[DEMO_REDIRECT_URI],
+               grant_types=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN], scopes=["ccsr"],
+               auth_method="client_secret_basic"),
+    ClientSpec(client_id="demo-osdm", name="Demo OSDM consumer", redirect_uris=[],
+               grant_types=[GrantType.CLIENT_CREDENTIALS], scopes=["uic_osdm"], auth_method="client_secret_basic"),
+]
 
 
 class Command(BaseCommand):
@@ -22,9 +35,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         tenant, _ = Tenant.objects.get_or_create(
-            slug="demo", defaults={"name": "Demo Charging Co.", "is_emsp": True})
+            slug="demo", defaults={"name": "Demo Charging Co.", "is_emsp": True, "is_osdm_provider": True})
+        if not tenant.is_osdm_provider:  # seeded by an older version
+            tenant.is_osdm_provider = True
+            tenant.save(update_fields=["is_osdm_provider"])
         users = [("admin", Role.ADMIN, True), ("operator", Role.OPERATOR, False),
-                 ("viewer", Role.VIEWER, False)]
+                 ("viewer", Role.VIEWER, False), ("driver", Role.VIEWER, False)]
         User = get_user_model()
         for username, role, staff in users:
             user, created = User.objects.get_or_create(
@@ -39,6 +55,11 @@ class Command(BaseCommand):
                                  actor="demo", allowed_protocols=protocols)
         for tag in DEMO_ID_TAGS:
             IdTag.objects.get_or_create(tenant=tenant, id_tag=tag)
+        for spec in DEMO_CLIENTS:
+            if not Client.objects.for_tenant(tenant).filter(client_id=spec.client_id).exists():
+                client, _ = add_client(tenant, spec)
+                client.client_secret = client_auth.hash_secret(DEMO_CLIENT_SECRET)
+                client.save(update_fields=["client_secret"])
         self._print_welcome()
 
     def _print_welcome(self):
@@ -56,3 +77,7 @@ class Command(BaseCommand):
         for identity, key_hex, protocols in DEMO_STATIONS:
             w(f"    {identity:<11} key {key_hex}  {', '.join(protocols)}")
         w(f"  Id tags       {', '.join(DEMO_ID_TAGS)}")
+        w(f"  OAuth server  {base}/oauth/demo   (metadata: {base}/.well-known/oauth-authorization-server/oauth/demo)")
+        w(f"  OAuth clients {', '.join(c.client_id for c in DEMO_CLIENTS)}, secret {DEMO_CLIENT_SECRET};"
+          f" demo-ev redirects to {DEMO_REDIRECT_URI}")
+        w(f"  Driver        driver / {DEMO_PASSWORD} approves on the consent screen")
