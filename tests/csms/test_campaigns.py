@@ -1,14 +1,14 @@
 """Rotation campaigns: canary first, bounded concurrency, pause on failures."""
-import io
 import json
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from csms import campaigns, credentials, services
 from csms.campaign_rules import Decision, Limits, Tally, decide
 from csms.models import AuditEvent, CampaignMember, RotationCampaign, StationCall
 from csms.rotation import Outcome
+from tests.commands import run_cmd
 from tests.factories import AL1000_KEY, make_station, make_tenant
 
 LIMITS = Limits(concurrency=3, canary_size=2, max_failure_percent=25)
@@ -113,11 +113,6 @@ def test_station_with_an_open_change_is_skipped_not_failed():
     members = dict(CampaignMember.objects.filter(campaign=campaign).values_list("station__identity", "state"))
     assert members == {"BUSY": "skipped", "FREE": "in_progress"}
 
-
-def run_cmd(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
 
 
 @pytest.mark.django_db

@@ -10,15 +10,11 @@ from django.utils import timezone
 from csms import credentials, services, tasks
 from csms.models import AuditEvent, CredentialChange, KeyOrigin, Station, StationCall, StationCredential
 from csms.rotation import Outcome
+from tests.commands import run_cmd
 from tests.factories import AL1000_KEY, make_station, make_tenant
 
 pytestmark = pytest.mark.django_db
 
-
-def run_cmd(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
 
 
 def send_and_answer(station, outcome: Outcome, version="ocpp1.6"):

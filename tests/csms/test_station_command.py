@@ -1,21 +1,16 @@
 """`manage.py station ...` and `manage.py tenant ...`: the scripting interface."""
-import io
 import json
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from csms.auth.keys import verify_key
 from csms.models import Station, StationCall
+from tests.commands import run_cmd
 from tests.factories import AL1000_KEY, make_station, make_tenant
 
 pytestmark = pytest.mark.django_db
 
-
-def run_cmd(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
 
 
 def test_tenant_add_and_list_json():

@@ -8,15 +8,11 @@ from joserfc.jwk import ECKey, RSAKey
 
 from oauth.client_auth import ClientSecretHasher
 from oauth.models import Client, TrustedKey
+from tests.commands import run_cmd
 from tests.factories import make_tenant
 
 pytestmark = pytest.mark.django_db
 
-
-def run_cmd(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
 
 
 @pytest.fixture

@@ -4,23 +4,19 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.utils import timezone
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from oauth import signing_keys
 from oauth.models import SigningKey
+from tests.commands import run_cmd
 from tests.factories import make_tenant
 
 pytestmark = pytest.mark.django_db
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
 
-
-def run_cmd(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
 
 
 @pytest.fixture
