@@ -1,7 +1,6 @@
 """Bearer access tokens (RFC 6750) for our own APIs, in Django REST framework.
 
-A view opts in with `authentication_classes = [BearerTokenAuthentication]` and
-`permission_classes = [HasScope]` plus `required_scopes`. The tenant comes from the
+A view opts in by subclassing `BearerProtectedView` and naming its `required_scopes`. The tenant comes from the
 URL (`tenant` kwarg): a token is checked against that tenant's keys, issuer and
 audience only, so one tenant's token is worthless at another's API.
 """
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
+from rest_framework.views import APIView
 
 from tenants.models import Tenant
 
@@ -45,14 +45,48 @@ class BearerTokenAuthentication(BaseAuthentication):
         try:
             verified = tokens.verify_access_token(tenant, token)
         except tokens.InvalidToken as exc:
+            request._bearer_error = "invalid_token"  # for the challenge (RFC 6750 §3.1)
             raise exceptions.AuthenticationFailed(f"invalid_token: {exc}") from None
         record = verified.record
         user = record.user or TokenClient(record.application.client_id, record.subject)
         return user, verified
 
     def authenticate_header(self, request):
-        slug = request.parser_context["kwargs"].get("tenant", "")
-        return f'Bearer realm="{issuer.issuer(Tenant(slug=slug))}"'
+        return challenge(request, getattr(request, "_bearer_error", None))
+
+
+def challenge(request, error: str | None, scope: str | None = None) -> str:
+    """`WWW-Authenticate: Bearer realm=…[, error=…][, scope=…]` (RFC 6750 §3)."""
+    slug = request.parser_context["kwargs"].get("tenant", "")
+    value = f'Bearer realm="{issuer.issuer(Tenant(slug=slug))}"'
+    if error:
+        value += f', error="{error}"'
+    if scope:
+        value += f', scope="{scope}"'
+    return value
+
+
+class InsufficientScope(exceptions.PermissionDenied):
+    def __init__(self, scopes: list[str]):
+        super().__init__(f"insufficient_scope: needs {' '.join(scopes)}")
+        self.scopes = scopes
+
+
+class BearerProtectedView(APIView):
+    """Base for views that take our access tokens: a missing scope is 403 with a
+    `Bearer error="insufficient_scope"` challenge, as RFC 6750 §3.1 asks."""
+
+    authentication_classes = [BearerTokenAuthentication]
+    required_scopes: list[str] = []
+
+    def get_permissions(self):
+        return [HasScope()]
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, InsufficientScope):
+            response["WWW-Authenticate"] = challenge(self.request, "insufficient_scope", " ".join(exc.scopes))
+        return response
 
 
 class HasScope(BasePermission):
@@ -64,8 +98,7 @@ class HasScope(BasePermission):
         if not isinstance(verified, tokens.Verified):
             return False
         granted = set(str(verified.claims.get("scope", "")).split())
-        missing = set(getattr(view, "required_scopes", ())) - granted
-        if missing:
-            self.message = f"insufficient_scope: needs {' '.join(sorted(missing))}"
-            return False
+        required = list(getattr(view, "required_scopes", ()))
+        if set(required) - granted:
+            raise InsufficientScope(required)
         return True

@@ -8,6 +8,7 @@ only (RFC 7636; `plain` is refused, RFC 9700 §2.1.1), scope, and authorization 
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from . import rar
 from .errors import OAuthError
@@ -15,6 +16,7 @@ from .models import Client, GrantType
 
 CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # BASE64URL(SHA-256(verifier)), unpadded
 MAX_STATE = 2048
+LOOPBACK_NETLOC = re.compile(r"^(127\.0\.0\.1|\[::1\])(:\d{1,5})?$")
 
 
 @dataclass
@@ -24,6 +26,7 @@ class AuthorizationRequest:
     state: str
     code_challenge: str
     authorization_details: list = field(default_factory=list)
+    redirect_uri_given: bool = True
 
 
 class RedirectableError(OAuthError):
@@ -36,15 +39,28 @@ class RedirectableError(OAuthError):
         self.state = state
 
 
-def registered_redirect_uri(client: Client, params: dict[str, str]) -> str:
-    """The redirect URI, required and compared as an exact string with the registered
-    ones (RFC 9700 §4.1.3): no wildcards, no normalisation."""
+def _loopback_match(registered: str, uri: str) -> bool:
+    """RFC 8252 §7.3: a native app listening on the loopback picks its port at run time,
+    so for http://127.0.0.1 and http://[::1] any port matches; the rest must be equal."""
+    r, u = urlsplit(registered), urlsplit(uri)
+    return (r.scheme == u.scheme == "http" and bool(LOOPBACK_NETLOC.match(r.netloc))
+            and bool(LOOPBACK_NETLOC.match(u.netloc)) and r.hostname == u.hostname
+            and (r.path, r.query, u.fragment) == (u.path, u.query, ""))
+
+
+def registered_redirect_uri(client: Client, params: dict[str, str]) -> tuple[str, bool]:
+    """The redirect URI and whether the request named it. Compared as an exact string
+    with the registered ones (RFC 9700 §4.1.3), loopback ports aside; it may be left out
+    only when the client registered exactly one (RFC 6749 §3.1.2.3)."""
+    registered = client.redirect_uris.split()
     uri = params.get("redirect_uri")
-    if not uri:
-        raise OAuthError("invalid_request", "redirect_uri is required")
-    if uri not in client.redirect_uris.split():
+    if uri is None:
+        if len(registered) != 1:
+            raise OAuthError("invalid_request", "redirect_uri is required")
+        return registered[0], False
+    if uri not in registered and not any(_loopback_match(r, uri) for r in registered):
         raise OAuthError("invalid_request", "redirect_uri is not registered for this client")
-    return uri
+    return uri, True
 
 
 def granted_scope(client: Client, requested: str | None) -> str:
@@ -62,10 +78,11 @@ def granted_scope(client: Client, requested: str | None) -> str:
 
 
 def validate(client: Client, params: dict[str, str], *, now: datetime) -> AuthorizationRequest:
-    for unsupported in ("request", "request_uri"):
-        if unsupported in params:
-            raise OAuthError("invalid_request", f"{unsupported} is not allowed here")
-    redirect_uri = registered_redirect_uri(client, params)
+    if "request" in params:
+        raise OAuthError("request_not_supported", "request objects are not supported")
+    if "request_uri" in params:
+        raise OAuthError("invalid_request", "request_uri is not allowed here")
+    redirect_uri, redirect_uri_given = registered_redirect_uri(client, params)
     state = params.get("state", "")
 
     def fail(error, description):
@@ -73,7 +90,9 @@ def validate(client: Client, params: dict[str, str], *, now: datetime) -> Author
 
     if len(state) > MAX_STATE:
         fail("invalid_request", "state is too long")
-    if params.get("response_type") != "code":
+    if "response_type" not in params:
+        fail("invalid_request", "response_type is required")
+    if params["response_type"] != "code":
         fail("unsupported_response_type", "response_type must be code")
     if not client.allows_grant_type(GrantType.AUTHORIZATION_CODE):
         fail("unauthorized_client", "this client may not use the authorization code flow")
@@ -94,4 +113,4 @@ def validate(client: Client, params: dict[str, str], *, now: datetime) -> Author
         raise
     except OAuthError as exc:
         fail(exc.error, exc.description)
-    return AuthorizationRequest(redirect_uri, scope, state, params["code_challenge"], details)
+    return AuthorizationRequest(redirect_uri, scope, state, params["code_challenge"], details, redirect_uri_given)

@@ -7,7 +7,6 @@ registered; a request carrying two is refused (RFC 6749 §2.3). Every failure is
 unknown client costs the same hash as a known one.
 """
 import base64
-import binascii
 import json
 from urllib.parse import unquote_plus
 
@@ -52,7 +51,7 @@ def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
         raise _fail("unsupported authentication scheme")
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8
         raise _fail("malformed Basic credentials") from None
     client_id, sep, secret = decoded.partition(":")
     if not sep:
@@ -70,6 +69,8 @@ def _burn_a_hash(secret: str) -> None:
 
 
 def _client(tenant, client_id: str) -> Client | None:
+    if not client_id or "\x00" in client_id:  # PostgreSQL cannot even compare a NUL
+        return None
     return Client.objects.for_tenant(tenant).filter(client_id=client_id).first()
 
 
@@ -115,7 +116,7 @@ def _unverified_subject(token: str) -> str:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         return claims["sub"] if isinstance(claims, dict) and isinstance(claims.get("sub"), str) else ""
-    except (IndexError, ValueError, binascii.Error):
+    except (IndexError, ValueError, RecursionError):
         return ""
 
 
@@ -156,8 +157,11 @@ def verify_assertion(tenant, token: str, *, purpose: str, endpoint: str, client:
     if client is not None:
         records = records.filter(client=client)
     now = timezone.now()
+    def find_records(kid: str):
+        return [] if "\x00" in kid else list(records.filter(kid=kid))
+
     verified = assertions.validate(
-        token, purpose=purpose, find_records=lambda kid: list(records.filter(kid=kid)),
+        token, purpose=purpose, find_records=find_records,
         audiences=audiences(tenant, endpoint), now=now,
         leeway_seconds=settings.OAUTH["ASSERTION_LEEWAY_SECONDS"],
         max_lifetime_seconds=settings.OAUTH["ASSERTION_MAX_LIFETIME_SECONDS"],
@@ -169,7 +173,9 @@ def verify_assertion(tenant, token: str, *, purpose: str, endpoint: str, client:
 def spend_jti(tenant, issuer_: str, jti: str, expires_at, purpose: str) -> None:
     """Single use until expiry, held by a unique constraint, so two concurrent requests
     with one assertion cannot both pass (OSDM; RFC 7523 §3 item 7)."""
-    UsedAssertion.objects.for_tenant(tenant).filter(expires_at__lt=timezone.now()).delete()
+    if "\x00" in jti:
+        raise assertions.AssertionRejected("invalid_client" if purpose == "client_auth" else "invalid_grant",
+                                           "the assertion's jti is not usable")
     try:
         with transaction.atomic():
             UsedAssertion.objects.create(tenant=tenant, issuer=issuer_, jti=jti, expires_at=expires_at)

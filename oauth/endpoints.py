@@ -4,11 +4,19 @@ import functools
 import logging
 
 from django.conf import settings
-from django.http import HttpResponseNotAllowed
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from . import authorization_request, client_auth, grants, issuer, params, pushed_requests, tokens
+from . import (
+    authorization_request,
+    client_auth,
+    grants,
+    issuer,
+    params,
+    pushed_requests,
+    signing_keys,
+    tokens,
+)
 from .errors import OAuthError, json_response
 from .models import AccessToken, GrantType, PushedRequest, RefreshToken
 
@@ -22,13 +30,19 @@ def back_channel(name: str):
         @functools.wraps(view)
         def endpoint(request, tenant):
             t = issuer.authorization_server(tenant)
-            if request.method != "POST":
-                return HttpResponseNotAllowed(["POST"])
             try:
+                if request.method != "POST":
+                    raise OAuthError("invalid_request", "use POST", status=405)
                 return view(request, t, params.form(request))
             except OAuthError as exc:
                 log.info("oauth %s %s: %s %s", t.slug, name, exc.error, exc.description)
-                return exc.response(realm=issuer.issuer(t))
+                response = exc.response(realm=issuer.issuer(t))
+                if exc.status == 405:
+                    response["Allow"] = "POST"
+                return response
+            except signing_keys.KeyEncryptionError:
+                log.error("oauth %s %s: the signing key does not open (OAUTH_KEY_ENCRYPTION_KEY?)", t.slug, name)
+                return json_response({"error": "server_error"}, 500)
         return endpoint
     return wrap
 
@@ -74,13 +88,13 @@ def token(request, tenant, form):
     return json_response(issued.response())
 
 
-def _find_token(tenant, client, form):
-    """The access or refresh token record for `token`, if this client holds it."""
+def _find_token(tenant, form):
+    """The access or refresh token record for `token` in this tenant, if any."""
     checksum = tokens.checksum(form["token"])
     order = (RefreshToken, AccessToken) if form.get("token_type_hint") == "refresh_token" else (
         AccessToken, RefreshToken)
     for model in order:
-        row = model.objects.for_tenant(tenant).filter(token_checksum=checksum, application=client).first()
+        row = model.objects.for_tenant(tenant).filter(token_checksum=checksum).first()
         if row is not None:
             return row
     return None
@@ -91,14 +105,19 @@ def introspect(request, tenant, form):
     """RFC 7662. A client may introspect only its own tokens; anything else, expired or
     revoked is `{"active": false}` and nothing more."""
     client = client_auth.authenticate(request, tenant, form, endpoint="introspect")
+    if client.token_endpoint_auth_method == client.AuthMethod.NONE:
+        raise OAuthError("invalid_client", "public clients cannot introspect tokens")
     params.require(form, "token")
-    row = _find_token(tenant, client, form)
+    row = _find_token(tenant, form)
+    if row is not None and row.application_id != client.pk:
+        row = None
     now = timezone.now()
     if isinstance(row, AccessToken) and row.expires > now:
+        exp = int(row.expires.timestamp())
         return json_response({
             "active": True, "token_type": "Bearer", "scope": row.scope, "client_id": client.client_id,
             "sub": row.subject, "aud": issuer.resource_audience(tenant), "iss": issuer.issuer(tenant),
-            "exp": int(row.expires.timestamp()), "iat": int(row.created.timestamp()), "jti": row.jti,
+            "exp": exp, "iat": exp - tokens.access_token_seconds(), "jti": row.jti,
             **({"username": row.user.get_username()} if row.user else {}),
             **({"authorization_details": row.authorization_details} if row.authorization_details else {}),
         })
@@ -106,6 +125,7 @@ def introspect(request, tenant, form):
         return json_response({
             "active": True, "token_type": "refresh_token", "scope": row.scope, "client_id": client.client_id,
             "sub": str(row.user_id), "iss": issuer.issuer(tenant), "iat": int(row.created.timestamp()),
+            "exp": int(tokens.refresh_expires_at(row).timestamp()),
             **({"authorization_details": row.authorization_details} if row.authorization_details else {}),
         })
     return json_response({"active": False})
@@ -117,7 +137,10 @@ def revoke(request, tenant, form):
     its family's access tokens too; revoking an access token revokes its refresh token."""
     client = client_auth.authenticate(request, tenant, form, endpoint="revoke")
     params.require(form, "token")
-    row = _find_token(tenant, client, form)
+    row = _find_token(tenant, form)
+    if row is not None and row.application_id != client.pk:
+        # RFC 7009 §2.1: refused, and the client told so.
+        raise OAuthError("unauthorized_client", "this token was not issued to this client")
     if isinstance(row, RefreshToken):
         RefreshToken.revoke_family(row.token_family) if row.token_family else row.revoke()
     elif isinstance(row, AccessToken):

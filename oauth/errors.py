@@ -1,7 +1,16 @@
 """OAuth error responses (RFC 6749 §5.2, RFC 9126 §2.3, RFC 9396 §5, RFC 7009 §2.2.1)."""
 import json
+import re
 
 from django.http import HttpResponse
+
+# RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E; anything else
+# (quotes, backslashes, non-ASCII — perhaps echoed from the request) is replaced.
+_NOT_ALLOWED = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+
+
+def safe_description(text: str) -> str:
+    return _NOT_ALLOWED.sub("?", text)[:300]
 
 
 class OAuthError(Exception):
@@ -14,7 +23,7 @@ class OAuthError(Exception):
     def __init__(self, error: str, description: str = "", status: int = 400):
         super().__init__(f"{error}: {description}")
         self.error = error
-        self.description = description
+        self.description = safe_description(description)
         self.status = 401 if error == "invalid_client" else status
 
     def response(self, realm: str) -> HttpResponse:

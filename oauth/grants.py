@@ -7,6 +7,8 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
+from tenants.models import Membership
+
 from . import assertions, client_auth, tokens
 from .authorization_request import granted_scope
 from .errors import OAuthError
@@ -37,54 +39,86 @@ def revoke_issued_from(grant: Grant) -> None:
         AccessToken.objects.filter(grant=grant).delete()
 
 
-def authorization_code(client: Client, params: dict[str, str]) -> tokens.Issued:
-    require(params, "code", "redirect_uri", "code_verifier")
-    now = timezone.now()
-    rows = Grant.objects.for_tenant(client.tenant).filter(code=code_hash(params["code"]), application=client)
-    grant = rows.select_related("user").first()
-    if grant is None:
-        raise _invalid_grant("the authorization code is invalid")
-    # Spent before anything else is checked: a code gets one attempt, right or wrong.
-    if rows.filter(used_at__isnull=True).update(used_at=now) != 1:
-        revoke_issued_from(grant)
-        raise _invalid_grant("the authorization code was already used; the tokens it issued are revoked")
+def _code_problem(grant: Grant, params: dict[str, str], now) -> str | None:
     if grant.expires <= now:
-        raise _invalid_grant("the authorization code has expired")
-    if params["redirect_uri"] != grant.redirect_uri:
-        raise _invalid_grant("redirect_uri differs from the authorization request's")
+        return "the authorization code has expired"
+    if "redirect_uri" in params or grant.redirect_uri_given:
+        if params.get("redirect_uri") != grant.redirect_uri:
+            return "redirect_uri differs from the authorization request's"
     verifier = params["code_verifier"]
     if not CODE_VERIFIER.match(verifier) or not hmac.compare_digest(s256(verifier), grant.code_challenge):
-        raise _invalid_grant("PKCE verification failed")
-    return tokens.issue(client, subject=str(grant.user.pk), scope=grant.scope, user=grant.user,
-                        authorization_details=grant.authorization_details, grant=grant,
-                        with_refresh=client.allows_grant_type(GrantType.REFRESH_TOKEN))
+        return "PKCE verification failed"
+    if not _user_may_hold_tokens(grant.user, grant.tenant_id):
+        return "the resource owner can no longer authorize this client"
+    return None
+
+
+def _user_may_hold_tokens(user, tenant_id: int) -> bool:
+    return user.is_active and Membership.objects.filter(user=user, tenant_id=tenant_id).exists()
+
+
+def authorization_code(client: Client, params: dict[str, str]) -> tokens.Issued:
+    """A code is spent on its first presentation, right or wrong, and its tokens are
+    minted in the same transaction: a concurrent replay either waits and then finds
+    the tokens to revoke, or never sees the code unspent."""
+    require(params, "code", "code_verifier")
+    now = timezone.now()
+    rows = Grant.objects.for_tenant(client.tenant).filter(code=code_hash(params["code"]), application=client)
+    with transaction.atomic():
+        # The write comes first: it takes the row (PostgreSQL) or database (SQLite) lock
+        # before anything is read.
+        won = rows.filter(used_at__isnull=True).update(used_at=now) == 1
+        grant = rows.select_related("user").first()
+        if grant is None:
+            raise _invalid_grant("the authorization code is invalid")
+        if won:
+            problem = _code_problem(grant, params, now)
+            if problem is None:
+                return tokens.issue(client, subject=str(grant.user.pk), scope=grant.scope, user=grant.user,
+                                    authorization_details=grant.authorization_details, grant=grant,
+                                    with_refresh=client.allows_grant_type(GrantType.REFRESH_TOKEN))
+    if not won:
+        revoke_issued_from(grant)
+        raise _invalid_grant("the authorization code was already used; the tokens it issued are revoked")
+    raise _invalid_grant(problem)
+
+
+def _narrowed_scope(row: RefreshToken, params: dict[str, str]) -> str:
+    if "scope" not in params:
+        return row.scope
+    if not set(params["scope"].split(" ")) <= set(row.scope.split()):
+        raise OAuthError("invalid_scope", "a refresh may only narrow the approved scope")
+    return params["scope"]
 
 
 def refresh_token(client: Client, params: dict[str, str]) -> tokens.Issued:
-    """Rotating refresh tokens: each is used once; a second use revokes its family."""
+    """Rotating refresh tokens: each is used once; a second use revokes its family.
+    Spending and minting share one transaction, as for codes."""
     require(params, "refresh_token")
     now = timezone.now()
     rows = RefreshToken.objects.for_tenant(client.tenant).filter(
         token_checksum=tokens.checksum(params["refresh_token"]), application=client)
-    row = rows.select_related("user").first()
-    if row is None:
-        raise _invalid_grant("the refresh token is invalid")
-    if row.revoked or rows.filter(revoked__isnull=True).update(revoked=now, updated=now) != 1:
-        RefreshToken.revoke_family(row.token_family)
+    with transaction.atomic():
+        won = rows.filter(revoked__isnull=True).update(revoked=now, updated=now) == 1
+        row = rows.select_related("user").first()
+        if row is None:
+            raise _invalid_grant("the refresh token is invalid")
+        if won:
+            if tokens.refresh_expired(row, now):
+                problem = "the refresh token has expired"
+            elif not _user_may_hold_tokens(row.user, row.tenant_id):
+                problem = "the resource owner can no longer authorize this client"
+            else:
+                scope = _narrowed_scope(row, params)  # invalid_scope rolls back: the token stays usable
+                AccessToken.objects.filter(pk=row.access_token_id).delete()
+                return tokens.issue(client, subject=str(row.user.pk), scope=scope, user=row.user,
+                                    authorization_details=row.authorization_details, grant=row.grant,
+                                    with_refresh=True, family=row.token_family, source_refresh=row,
+                                    refresh_scope=row.scope, family_expires_at=row.family_expires_at)
+    RefreshToken.revoke_family(row.token_family)
+    if not won:
         raise _invalid_grant("the refresh token was already used; its tokens are revoked")
-    if tokens.refresh_expired(row, now):
-        raise _invalid_grant("the refresh token has expired")
-    scope = row.scope
-    if "scope" in params:
-        wanted = params["scope"].split(" ")
-        if not set(wanted) <= set(row.scope.split()):
-            raise OAuthError("invalid_scope", "a refresh may only narrow the approved scope")
-        scope = params["scope"]
-    AccessToken.objects.filter(pk=row.access_token_id).delete()
-    return tokens.issue(client, subject=str(row.user.pk), scope=scope, user=row.user,
-                        authorization_details=row.authorization_details, grant=row.grant,
-                        with_refresh=True, family=row.token_family, source_refresh=row,
-                        refresh_scope=row.scope)
+    raise _invalid_grant(problem)
 
 
 def client_credentials(client: Client, params: dict[str, str]) -> tokens.Issued:
@@ -92,7 +126,7 @@ def client_credentials(client: Client, params: dict[str, str]) -> tokens.Issued:
         raise OAuthError("unauthorized_client", "a public client cannot use client_credentials")
     scope = granted_scope(client, params.get("scope"))
     bounded = getattr(client, "assertion_scopes", None)  # private_key_jwt: the trust record's
-    if bounded is not None and "scope" not in params:
+    if bounded and "scope" not in params:
         scope = granted_scope(client, " ".join(bounded))
     return tokens.issue(client, subject=client.client_id, scope=scope)
 

@@ -93,6 +93,9 @@ class Grant(TenantOwned, AbstractGrant):
 
     authorization_details = models.JSONField(default=list)
     used_at = models.DateTimeField(null=True, blank=True)
+    # RFC 6749 §4.1.3: the token request must repeat redirect_uri if the authorization
+    # request had one (it may be left out when the client registered exactly one).
+    redirect_uri_given = models.BooleanField(default=True)
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
@@ -113,6 +116,9 @@ class AccessToken(TenantOwned, AbstractAccessToken):
 
 class RefreshToken(TenantOwned, AbstractRefreshToken):
     scope = models.TextField(blank=True)  # what the driver approved: a refresh may narrow it
+    # Fixed when the family starts and carried through every rotation: refreshing does
+    # not extend a grant for ever.
+    family_expires_at = models.DateTimeField(null=True)
     authorization_details = models.JSONField(default=list)
     grant = models.ForeignKey(Grant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -143,6 +149,7 @@ class PushedRequest(TenantOwned):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
     source = models.CharField(max_length=8, choices=Source.choices)
     redirect_uri = models.TextField()
+    redirect_uri_given = models.BooleanField(default=True)
     scope = models.TextField(blank=True)
     state = models.TextField(blank=True)
     code_challenge = models.CharField(max_length=128)

@@ -1,4 +1,5 @@
 """Reading OAuth request parameters strictly (RFC 6749 §3.1, §3.2)."""
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest
 
 from .errors import OAuthError
@@ -11,6 +12,8 @@ def single_values(querydict) -> dict[str, str]:
     """Parameters "MUST NOT be included more than once"; an empty one counts as absent."""
     params = {}
     for name, values in querydict.lists():
+        if "\x00" in name or any("\x00" in v for v in values):
+            raise OAuthError("invalid_request", "parameters must not contain NUL characters")
         if len(values) > 1:
             raise OAuthError("invalid_request", f"parameter {name} is repeated")
         if len(values[0]) > MAX_PARAM_LENGTH:
@@ -28,7 +31,10 @@ def form(request: HttpRequest) -> dict[str, str]:
         raise OAuthError("invalid_request", f"the request body must be {FORM}")
     if request.GET:
         raise OAuthError("invalid_request", "parameters belong in the request body, not the query")
-    return single_values(request.POST)
+    try:
+        return single_values(request.POST)
+    except (RequestDataTooBig, TooManyFieldsSent):
+        raise OAuthError("invalid_request", "the request body is too large", status=413) from None
 
 
 def require(params: dict[str, str], *names: str) -> None:

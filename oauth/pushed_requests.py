@@ -28,7 +28,8 @@ def store(client: Client, request: AuthorizationRequest, source: str) -> tuple[P
     now = timezone.now()
     row = PushedRequest.objects.create(
         tenant=client.tenant, client=client, source=source, handle=_handle(secret),
-        redirect_uri=request.redirect_uri, scope=request.scope, state=request.state,
+        redirect_uri=request.redirect_uri, redirect_uri_given=request.redirect_uri_given,
+        scope=request.scope, state=request.state,
         code_challenge=request.code_challenge, authorization_details=request.authorization_details,
         expires_at=now + timedelta(seconds=settings.OAUTH["PAR_SECONDS"]),
         opened_at=now if source == PushedRequest.Source.QUERY else None)

@@ -1,6 +1,7 @@
 """Registering clients and trust records (the `oauth client` and `oauth trust` commands,
 and later the portal). Everything is validated before anything is written."""
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -19,18 +20,28 @@ ALGORITHMS_BY_KEY = {
 }
 
 
+# Client ids are URL-safe names with at least one letter: an all-digit client id would
+# read like a user's subject (user ids are the `sub` of the code flow's tokens).
+CLIENT_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9._~-]{1,100}$")
+# Schemes a browser would execute or read locally rather than hand to an app.
+FORBIDDEN_SCHEMES = {"javascript", "data", "file", "vbscript", "about", "blob", "filesystem"}
+
+
 class RegistrationError(ValueError):
     pass
 
 
 def check_redirect_uri(uri: str) -> str:
-    """Absolute, no fragment (RFC 6749 §3.1.2); https, or http only to the loopback
-    (RFC 8252 §7.3) — or a private-use scheme for native apps (RFC 8252 §7.1)."""
+    """Absolute, no fragment (RFC 6749 §3.1.2); https, or http only to a loopback IP
+    literal (RFC 8252 §7.3, §8.3: not `localhost`) — or a private-use scheme for native
+    apps (RFC 8252 §7.1), never one the browser would run itself."""
     parts = urlsplit(uri)
-    if not parts.scheme or parts.fragment or " " in uri:
+    if not parts.scheme or parts.fragment or any(c.isspace() for c in uri) or "\x00" in uri:
         raise RegistrationError(f"redirect URI {uri!r} must be absolute, without a fragment")
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "::1", "localhost"):
-        raise RegistrationError(f"redirect URI {uri!r}: http is allowed only to the loopback")
+    if parts.scheme.lower() in FORBIDDEN_SCHEMES:
+        raise RegistrationError(f"redirect URI {uri!r}: the {parts.scheme} scheme is not allowed")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "::1"):
+        raise RegistrationError(f"redirect URI {uri!r}: http is allowed only to 127.0.0.1 or [::1]")
     if parts.scheme in ("http", "https") and not parts.hostname:
         raise RegistrationError(f"redirect URI {uri!r} has no host")
     return uri
@@ -100,6 +111,8 @@ def add_trust(client: Client, spec: TrustSpec) -> TrustedKey:
     check_algorithms(key, spec.algorithms)
     if not spec.kid:
         raise RegistrationError("a trust record needs the kid the signer puts in its header")
+    if spec.subject.isdigit():
+        raise RegistrationError("an all-digit subject would read like a user id in our tokens")
     if spec.valid_from and spec.valid_until and spec.valid_until <= spec.valid_from:
         raise RegistrationError("valid-until must be after valid-from")
     extra = [s for s in spec.scopes if s not in client.scopes]
@@ -138,6 +151,8 @@ def _jwks_keys(text: str) -> list[dict]:
 
 def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
     """Create a client; return it and its secret (shown once) if it has one."""
+    if not CLIENT_ID.match(spec.client_id):
+        raise RegistrationError("client id: 1-100 of A-Z a-z 0-9 . _ ~ -, with at least one letter")
     unknown = [g for g in spec.grant_types if g not in GrantType.values]
     if unknown or not spec.grant_types:
         raise RegistrationError(f"grant types must be among: {', '.join(GrantType.values)}")

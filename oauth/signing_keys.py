@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from joserfc.jwk import ECKey, RSAKey
 
@@ -85,9 +86,17 @@ def rotate(tenant, alg: str | None = None) -> SigningKey:
 
 
 def active_key(tenant) -> SigningKey:
-    """The tenant's signing key, created on first use."""
-    key = SigningKey.objects.for_tenant(tenant).filter(state=SigningKey.State.ACTIVE).first()
-    return key or rotate(tenant)
+    """The tenant's signing key, created on first use — once, however many requests
+    arrive together: the first takes the tenant row's write lock (an UPDATE locks on
+    PostgreSQL and SQLite alike, where SELECT FOR UPDATE is a no-op on SQLite), the
+    others wait and then find its key."""
+    active = SigningKey.objects.for_tenant(tenant).filter(state=SigningKey.State.ACTIVE)
+    key = active.first()
+    if key is not None:
+        return key
+    with transaction.atomic():
+        type(tenant).objects.filter(pk=tenant.pk).update(name=F("name"))
+        return active.first() or rotate(tenant)
 
 
 def private_jwk(key: SigningKey):

@@ -59,7 +59,8 @@ class Issued:
 
 def issue(client: Client, *, subject: str, scope: str, user=None, authorization_details=(),
           grant: Grant | None = None, with_refresh: bool = False, family: uuid.UUID | None = None,
-          source_refresh: RefreshToken | None = None, refresh_scope: str | None = None) -> Issued:
+          source_refresh: RefreshToken | None = None, refresh_scope: str | None = None,
+          family_expires_at: datetime | None = None) -> Issued:
     """Mint an access token (and, if asked, a refresh token) and record them."""
     tenant = client.tenant
     now = timezone.now().replace(microsecond=0)
@@ -92,14 +93,23 @@ def issue(client: Client, *, subject: str, scope: str, user=None, authorization_
             row = RefreshToken(tenant=tenant, application=client, user=user, access_token=record,
                                token_family=family or uuid.uuid4(), grant=grant,
                                scope=scope if refresh_scope is None else refresh_scope,
+                               family_expires_at=family_expires_at or now + _lifetime("REFRESH_TOKEN_SECONDS"),
                                authorization_details=list(authorization_details))
             set_token_value(row, refresh)
             row.save()
     return Issued(token, record, int((expires - now).total_seconds()), refresh)
 
 
+def access_token_seconds() -> int:
+    return settings.OAUTH["ACCESS_TOKEN_SECONDS"]
+
+
+def refresh_expires_at(row: RefreshToken) -> datetime:
+    return row.family_expires_at or row.created + _lifetime("REFRESH_TOKEN_SECONDS")
+
+
 def refresh_expired(row: RefreshToken, now: datetime) -> bool:
-    return row.created + _lifetime("REFRESH_TOKEN_SECONDS") <= now
+    return refresh_expires_at(row) <= now
 
 
 class InvalidToken(Exception):
@@ -137,4 +147,6 @@ def verify_access_token(tenant, token: str, *, now: datetime | None = None) -> V
               .filter(token_checksum=checksum(token)).first())
     if record is None:
         raise InvalidToken("token revoked")
+    if record.user is not None and not record.user.is_active:
+        raise InvalidToken("the token's user is deactivated")
     return Verified(claims, record)

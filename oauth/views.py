@@ -44,6 +44,11 @@ def server_metadata(request, tenant):
     return response
 
 
+def no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def redirect_303(url: str) -> HttpResponse:
     """303, not 302: the consent form is a POST and the browser must GET the client."""
     response = HttpResponse(status=303)
@@ -81,7 +86,9 @@ def authorize(request, tenant):
         query = single_values(request.GET)
     except OAuthError as exc:
         return error_page(request, t, exc.error, exc.description)
-    client = Client.objects.for_tenant(t).filter(client_id=query.get("client_id", "")).first()
+    if "client_id" not in query:
+        return error_page(request, t, "invalid_request", "client_id is required")
+    client = Client.objects.for_tenant(t).filter(client_id=query["client_id"]).first()
     if client is None:
         return error_page(request, t, "invalid_client", "unknown client_id")
     if "request_uri" in query:
@@ -126,11 +133,11 @@ def consent(request, tenant, pk: int):
         return error_page(request, t, "access_denied",
                           f"the account {request.user.get_username()} has no access to {t.name}", status=403)
     if request.method == "GET":
-        return render(request, "oauth/consent.html", {
+        return no_store(render(request, "oauth/consent.html", {
             "tenant": t, "client": row.client, "request_row": row, "scopes": row.scope.split(),
             "details": rar.describe(row.authorization_details),
             "redirect_host": row.redirect_uri.split("/")[2] if "://" in row.redirect_uri else row.redirect_uri,
-        })
+        }))
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
     decision = request.POST.get("decision")
@@ -153,7 +160,8 @@ def _decide(request, t, row: PushedRequest, *, approve: bool) -> HttpResponse:
         Grant.objects.create(
             tenant=t, user=request.user, application=row.client, code=code_hash(code),
             expires=now + timedelta(seconds=settings.OAUTH["AUTHORIZATION_CODE_SECONDS"]),
-            redirect_uri=row.redirect_uri, scope=row.scope, code_challenge=row.code_challenge,
+            redirect_uri=row.redirect_uri, redirect_uri_given=row.redirect_uri_given, scope=row.scope,
+            code_challenge=row.code_challenge,
             code_challenge_method="S256", authorization_details=row.authorization_details)
     log.info("oauth %s: %s approved %s", t.slug, request.user.get_username(), row.client.client_id)
     return to_client(t, row.redirect_uri, row.state, code=code)

@@ -5,20 +5,17 @@ token → functional call) and tells the consumer who the provider takes it to b
 Real OSDM resources (offers, bookings) will sit beside it with the same protection.
 """
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from oauth.authentication import BearerTokenAuthentication, HasScope
+from oauth.authentication import BearerProtectedView
 from oauth.issuer import authorization_server
 
 OSDM_SCOPE = "uic_osdm"
 
 
-class ConsumerIdentity(APIView):
+class ConsumerIdentity(BearerProtectedView):
     """`GET /api/v1/tenants/<tenant>/osdm/identity`: the calling consumer, as its
     token identifies it (scope `uic_osdm`)."""
 
-    authentication_classes = [BearerTokenAuthentication]
-    permission_classes = [HasScope]
     required_scopes = [OSDM_SCOPE]
 
     def get(self, request, tenant):

@@ -99,8 +99,11 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "chargegate.sqlite3",
             # WAL lets the web process, management commands and workers share the file;
-            # the timeout rides out short write locks instead of failing.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+            # the timeout rides out short write locks instead of failing. IMMEDIATE: a
+            # transaction takes the write lock when it begins, so one that read first
+            # never fails to upgrade ("database is locked") after another's commit.
+            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;",
+                        "transaction_mode": "IMMEDIATE"},
         }
     }
 # Consumers reach the database through Channels' worker thread, which closes connections
@@ -145,6 +148,7 @@ CELERY_BEAT_SCHEDULE = {
     "retry-failed-key-changes": {"task": "csms.tasks.retry_failed_key_changes", "schedule": 60.0},
     "rotate-expiring-keys": {"task": "csms.tasks.rotate_expiring_keys", "schedule": 3600.0},
     "advance-campaigns": {"task": "csms.tasks.advance_campaigns", "schedule": 15.0},
+    "purge-expired-oauth-records": {"task": "oauth.tasks.purge_expired_oauth_records", "schedule": 600.0},
 }
 
 # --- auth -------------------------------------------------------------------------------

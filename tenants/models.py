@@ -79,10 +79,14 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Administrator"
     OPERATOR = "operator", "Operator"
     VIEWER = "viewer", "Viewer"
+    # A customer of an eMSP: signs in to approve what an app or EV asks for (consent),
+    # and sees nothing of the operator's fleet, portal or APIs.
+    DRIVER = "driver", "Driver"
 
 
 # What each role may do, from least to most: a role includes the ones below it.
-ROLE_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+ROLE_RANK = {Role.DRIVER: -1, Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+STAFF_ROLES = (Role.VIEWER, Role.OPERATOR, Role.ADMIN)
 
 
 class Membership(models.Model):

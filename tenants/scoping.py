@@ -2,7 +2,7 @@
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from .models import Membership, Role, Tenant
+from .models import STAFF_ROLES, Membership, Role, Tenant
 
 
 def tenant_by_slug(slug: str) -> Tenant:
@@ -13,10 +13,11 @@ def tenant_by_slug(slug: str) -> Tenant:
 
 
 def tenants_of(user):
-    """The tenants a user belongs to (all of them for a superuser)."""
+    """The tenants whose portal a user may see (all of them for a superuser); a driver's
+    membership does not count."""
     if user.is_superuser:
         return Tenant.objects.all()
-    return Tenant.objects.filter(memberships__user=user)
+    return Tenant.objects.filter(memberships__user=user, memberships__role__in=STAFF_ROLES)
 
 
 def require_role(user, tenant: Tenant, role: str = Role.VIEWER) -> Membership | None:

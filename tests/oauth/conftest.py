@@ -66,7 +66,7 @@ def emsp(db):
 @pytest.fixture
 def driver(emsp):
     user = get_user_model().objects.create_user("driver", password=DRIVER_PASSWORD)
-    Membership.objects.create(user=user, tenant=emsp, role=Role.VIEWER)
+    Membership.objects.create(user=user, tenant=emsp, role=Role.DRIVER)
     return user
 
 

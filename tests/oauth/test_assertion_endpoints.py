@@ -98,6 +98,8 @@ def test_osdm_endpoint_refuses_missing_revoked_and_foreign_tokens(client, consum
     AccessToken.objects.all().delete()  # revoked
     revoked = client.get("/api/v1/tenants/rail/osdm/identity", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert revoked.status_code == 401
+    assert revoked["WWW-Authenticate"] == 'Bearer realm="http://127.0.0.1:8000/oauth/rail", error="invalid_token"'
+    assert missing["WWW-Authenticate"] == 'Bearer realm="http://127.0.0.1:8000/oauth/rail"'
 
 
 def test_osdm_endpoint_needs_the_uic_osdm_scope(client, rail):
@@ -108,6 +110,8 @@ def test_osdm_endpoint_needs_the_uic_osdm_scope(client, rail):
                                               "client_secret": secret}).json()["access_token"]
     response = client.get("/api/v1/tenants/rail/osdm/identity", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 403 and "insufficient_scope" in response.json()["detail"]
+    assert response["WWW-Authenticate"] == ('Bearer realm="http://127.0.0.1:8000/oauth/rail", '
+                                            'error="insufficient_scope", scope="uic_osdm"')
 
 
 def test_seed_form_jti_is_single_use(client, consumer):

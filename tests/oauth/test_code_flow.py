@@ -135,7 +135,6 @@ def test_par_accepts_the_reference_ev_wrapper_and_stores_the_rfc_array(client, e
 @pytest.mark.parametrize("params, error", [
     ({"redirect_uri": "https://evil.example.com/redirect"}, "invalid_request"),
     ({"redirect_uri": REDIRECT + "/"}, "invalid_request"),
-    ({"redirect_uri": None}, "invalid_request"),
     ({"code_challenge_method": "plain"}, "invalid_request"),
     ({"code_challenge_method": None}, "invalid_request"),
     ({"code_challenge": None}, "invalid_request"),
@@ -149,7 +148,9 @@ def test_par_accepts_the_reference_ev_wrapper_and_stores_the_rfc_array(client, e
     ({"authorization_details": json.dumps([{"type": "payment_initiation"}])}, "invalid_authorization_details"),
     ({"authorization_details": json.dumps(PNC_DETAIL)}, "invalid_authorization_details"),
     ({"request_uri": "urn:ietf:params:oauth:request_uri:abc"}, "invalid_request"),
-    ({"request": "eyJhbGciOiJub25lIn0.e30."}, "invalid_request"),
+    ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+    ({"response_type": None}, "invalid_request"),
+    ({"redirect_uri": "http://127.0.0.1:8765/redirect"}, "invalid_request"),
 ])
 def test_par_validates_every_parameter_at_push_time(client, ev_client, params, error):
     response, _ = push(client, ev_client, **params)
@@ -406,18 +407,19 @@ def test_code_expires_after_60_seconds(browser, ev_client):
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
-@pytest.mark.parametrize("overrides", [
-    {"code_verifier": "x" * 43},
-    {"code_verifier": None},
-    {"redirect_uri": "https://user-agent.example.com/other"},
-    {"code": "not-a-code"},
+@pytest.mark.parametrize("overrides, error", [
+    ({"code_verifier": "x" * 43}, "invalid_grant"),
+    ({"code_verifier": None}, "invalid_request"),
+    ({"redirect_uri": "https://user-agent.example.com/other"}, "invalid_grant"),
+    ({"redirect_uri": None}, "invalid_grant"),  # the authorization request named one: repeat it
+    ({"code": "not-a-code"}, "invalid_grant"),
 ])
-def test_code_exchange_rules(browser, ev_client, overrides):
+def test_code_exchange_rules(browser, ev_client, overrides, error):
     code, verifier = code_for(browser, ev_client)
     overrides = dict(overrides)
     response = exchange(ev_client, overrides.pop("code", code), verifier, **overrides)
     assert response.status_code == 400
-    assert response.json()["error"] == ("invalid_request" if None in overrides.values() else "invalid_grant")
+    assert response.json()["error"] == error
 
 
 def test_a_wrong_verifier_burns_the_code(browser, ev_client):
@@ -509,7 +511,7 @@ def test_a_client_cannot_introspect_or_revoke_another_clients_token(browser, ev_
     assert other == {"active": False}
     revoked = Browser().post("/oauth/emsp/revoke", {"token": token, "client_id": "backend",
                                                     "client_secret": backend_client.plain_secret})
-    assert revoked.status_code == 200
+    assert revoked.status_code == 400 and revoked.json()["error"] == "unauthorized_client"
     assert introspect(ev_client, token)["active"] is True
 
 
@@ -536,3 +538,135 @@ def test_a_client_of_one_tenant_is_unknown_to_another(backend_client, db):
     response = Browser().post("/oauth/other/token", {"grant_type": "client_credentials", "client_id": "backend",
                                                      "client_secret": backend_client.plain_secret})
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+# --- redirect URIs --------------------------------------------------------------------------
+
+def test_redirect_uri_may_be_left_out_when_exactly_one_is_registered(browser, ev_client):
+    code, verifier = code_for(browser, ev_client, redirect_uri=None)
+    assert Grant.objects.get().redirect_uri == REDIRECT
+    assert exchange(ev_client, code, verifier, redirect_uri=None).status_code == 200
+
+
+def test_redirect_uri_is_required_when_several_are_registered(client, ev_client):
+    ev_client.redirect_uris = f"{REDIRECT} https://user-agent.example.com/second"
+    ev_client.save()
+    response, _ = push(client, ev_client, redirect_uri=None)
+    assert response.status_code == 400 and "redirect_uri" in response.json()["error_description"]
+
+
+@pytest.mark.parametrize("uri, ok", [
+    ("http://127.0.0.1:53127/cb", True),
+    ("http://127.0.0.1/cb", True),
+    ("http://127.0.0.1:53127/other", False),
+    ("http://localhost:53127/cb", False),
+    ("http://127.0.0.1:53127/cb?x=1", False),
+    ("http://user@127.0.0.1:53127/cb", False),
+])
+def test_loopback_redirect_uris_match_on_any_port(client, emsp, uri, ok):
+    from oauth.registration import ClientSpec, add_client
+    native, secret = add_client(emsp, ClientSpec(client_id="native", name="", redirect_uris=["http://127.0.0.1/cb"],
+                                                 grant_types=["authorization_code"], scopes=["ccsr"],
+                                                 auth_method="client_secret_basic"))
+    native.plain_secret = secret
+    response, _ = push(client, native, redirect_uri=uri)
+    assert (response.status_code == 201) is ok, response.content
+
+
+# --- robustness: clean OAuth errors, never a 500 -------------------------------------------------
+
+def test_nul_characters_are_refused_cleanly(client, ev_client, browser):
+    assert browser.get("/oauth/emsp/authorize", {"client_id": "example\x00emsp"}).status_code == 400
+    response = client.post("/oauth/emsp/token", {"grant_type": "client_credentials", "client_id": "a\x00b",
+                                                 "client_secret": "x"})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    nul_in_basic = client.post("/oauth/emsp/token", {"grant_type": "client_credentials"},
+                               HTTP_AUTHORIZATION=basic("a\x00b", "x"))
+    assert nul_in_basic.status_code == 401
+
+
+@pytest.mark.parametrize("header", ["Basic \u00e9", "Basic !!!", "Basic " + "QQ==", "Digest abc"])
+def test_malformed_client_credentials_are_401(client, ev_client, header):
+    response = client.post("/oauth/emsp/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+def test_a_deeply_nested_client_assertion_is_refused_cleanly(client, ev_client):
+    import base64 as b64
+    payload = b64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
+    response = client.post("/oauth/emsp/token", {
+        "grant_type": "client_credentials", "client_assertion": f"eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+def test_wrong_method_and_oversized_bodies_get_json_errors(client, ev_client, settings):
+    got = client.get("/oauth/emsp/token")
+    assert got.status_code == 405 and got["Allow"] == "POST" and got.json()["error"] == "invalid_request"
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    many = client.post("/oauth/emsp/par", {f"p{i}": "x" for i in range(20)},
+                       HTTP_AUTHORIZATION=basic(ev_client.client_id, ev_client.plain_secret))
+    assert many.status_code == 413 and many.json()["error"] == "invalid_request"
+
+
+def test_error_descriptions_stay_within_the_rfc_6749_character_set(client, ev_client):
+    response, _ = push(client, ev_client, scope='ccsr "x\\ \u00e9')
+    description = response.json()["error_description"]
+    assert response.json()["error"] == "invalid_scope"
+    assert all(0x20 <= ord(c) <= 0x7E and c not in '"\\' for c in description)
+
+
+# --- who may hold tokens -------------------------------------------------------------------------
+
+def test_a_driver_sees_nothing_of_the_fleet(client, driver, emsp):
+    response = client.get("/api/v1/tenants/emsp/stations/", HTTP_AUTHORIZATION=basic("driver", DRIVER_PASSWORD))
+    assert response.status_code == 403 and "viewer role" in response.json()["detail"]
+    b = Browser()
+    b.login(username="driver", password=DRIVER_PASSWORD)
+    page = b.get("/")
+    assert page.status_code == 200 and "OpenID Charge" not in page.content.decode()
+
+
+def test_a_deactivated_driver_loses_refresh_and_api_access(browser, ev_client, driver):
+    code, verifier = code_for(browser, ev_client)
+    tokens_ = exchange(ev_client, code, verifier).json()
+    driver.is_active = False
+    driver.save()
+    assert refresh(ev_client, tokens_["refresh_token"]).json()["error"] == "invalid_grant"
+    from oauth import tokens as token_module
+    with pytest.raises(token_module.InvalidToken):
+        token_module.verify_access_token(ev_client.tenant, tokens_["access_token"])
+
+
+def test_a_driver_removed_from_the_tenant_cannot_refresh(browser, ev_client, driver):
+    code, verifier = code_for(browser, ev_client)
+    tokens_ = exchange(ev_client, code, verifier).json()
+    driver.memberships.all().delete()
+    assert refresh(ev_client, tokens_["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_refresh_does_not_extend_the_grant_for_ever(browser, ev_client):
+    code, verifier = code_for(browser, ev_client)
+    first = exchange(ev_client, code, verifier).json()
+    second = refresh(ev_client, first["refresh_token"]).json()
+    RefreshToken.objects.update(family_expires_at=timezone.now() - timedelta(seconds=1))
+    assert refresh(ev_client, second["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+# --- housekeeping --------------------------------------------------------------------------------
+
+def test_housekeeping_deletes_only_what_has_expired(browser, ev_client):
+    from oauth.housekeeping import purge_expired
+    from oauth.tasks import purge_expired_oauth_records
+    code, verifier = code_for(browser, ev_client)
+    live = exchange(ev_client, code, verifier).json()
+    push(Browser(), ev_client)  # an unopened pushed request, still valid
+    assert purge_expired_oauth_records.apply().get() == {
+        "pushed_requests": 0, "used_assertions": 0, "refresh_tokens": 0, "access_tokens": 0, "codes": 0}
+    next_day = purge_expired(now=timezone.now() + timedelta(days=1))
+    assert next_day == {"pushed_requests": 2, "used_assertions": 0, "refresh_tokens": 0, "access_tokens": 1,
+                        "codes": 0}  # the used code is kept while what it issued might live
+    assert introspect(ev_client, live["access_token"]) == {"active": False}
+    assert introspect(ev_client, live["refresh_token"])["active"] is True
+    next_month = purge_expired(now=timezone.now() + timedelta(days=31))
+    assert next_month["refresh_tokens"] == 1 and next_month["codes"] == 1

@@ -48,7 +48,9 @@ def test_client_add_with_a_jwks_file_creates_trust_records(rail, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--grant", "password"], "invalid choice"),
     (["--grant", "authorization_code"], "needs at least one redirect URI"),
-    (["--grant", "authorization_code", "--redirect-uri", "http://evil.example/cb"], "loopback"),
+    (["--grant", "authorization_code", "--redirect-uri", "http://evil.example/cb"], "127.0.0.1"),
+    (["--grant", "authorization_code", "--redirect-uri", "http://localhost:8080/cb"], "127.0.0.1"),
+    (["--grant", "authorization_code", "--redirect-uri", "javascript:alert(1)"], "not allowed"),
     (["--grant", "authorization_code", "--redirect-uri", "https://a.example/cb#frag"], "fragment"),
     (["--grant", "client_credentials", "--auth-method", "none"], "public client"),
     (["--grant", "client_credentials", "--auth-method", "private_key_jwt"], "needs --jwks"),
@@ -108,3 +110,9 @@ def test_tenants_without_an_authorization_server_are_refused(db):
     make_tenant("cpo")
     with pytest.raises(CommandError, match="no authorization server"):
         run_cmd("oauth", "client", "list", "cpo")
+
+
+@pytest.mark.parametrize("client_id", ["12345", "has space", "a" * 101, "semi;colon"])
+def test_client_ids_are_url_safe_names_with_a_letter(rail, client_id):
+    with pytest.raises(CommandError, match="client id"):
+        run_cmd("oauth", "client", "add", "rail", client_id, "--grant", "client_credentials")

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             tenant.is_osdm_provider = True
             tenant.save(update_fields=["is_osdm_provider"])
         users = [("admin", Role.ADMIN, True), ("operator", Role.OPERATOR, False),
-                 ("viewer", Role.VIEWER, False), ("driver", Role.VIEWER, False)]
+                 ("viewer", Role.VIEWER, False), ("driver", Role.DRIVER, False)]
         User = get_user_model()
         for username, role, staff in users:
             user, created = User.objects.get_or_create(
