@@ -123,6 +123,7 @@ def main():
         port = s.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     token_url = f"{base}/oauth/bench-as/token"
+    os.environ["PUBLIC_URL"] = base  # the server's issuer, so assertion audiences match
     server = start_server(port)
     try:
         import requests

@@ -108,6 +108,7 @@ else:
     }
 # Consumers reach the database through Channels' worker thread, which closes connections
 # older than this around every call; reconnecting per message would dominate its cost.
+# HTTP requests close theirs when they finish (portal/db_connections.py).
 DATABASES["default"]["CONN_MAX_AGE"] = 600
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

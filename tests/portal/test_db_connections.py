@@ -1,0 +1,44 @@
+"""HTTP requests under ASGI run in threads of their own: each must give its database
+connection back, or a busy server exhausts PostgreSQL's connection slots."""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.db import connection
+
+from tests.factories import make_tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CONCURRENCY = 8
+
+
+def server_connections(server) -> int:
+    """Database connections the server process holds open right now."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                           " AND pid <> pg_backend_pid()")
+            return cursor.fetchone()[0]
+    db_file = os.path.realpath(connection.settings_dict["NAME"])
+    fd_dir = f"/proc/{server.proc.pid}/fd"
+    return sum(1 for fd in os.listdir(fd_dir) if os.path.realpath(os.path.join(fd_dir, fd)) == db_file)
+
+
+def load(server, n: int) -> int:
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        statuses = list(pool.map(lambda _: requests.get(f"{server.http}/oauth/conn/jwks", timeout=30).status_code,
+                                 range(n)))
+    assert statuses == [200] * n
+    return server_connections(server)
+
+
+def test_open_connections_do_not_grow_with_the_number_of_requests(csms):
+    make_tenant("conn", is_emsp=True)
+    # Without the fix every request thread leaves its connection open: 24+ after 40
+    # requests, and more after each round. With it, at most one per request in flight
+    # (plus the consumers' database thread), however many requests came before.
+    after_40 = load(csms, 40)
+    after_120 = load(csms, 80)
+    assert after_40 <= CONCURRENCY + 2
+    assert after_120 <= after_40
