@@ -20,9 +20,17 @@ _CREDENTIAL_HEADER = re.compile(
 _CREDENTIAL_FRAME = re.compile(r"AuthorizationKey|BasicAuthPassword")
 
 
+# OAuth credentials that can ride in a URL's query (an access-log line): request URIs,
+# codes and, from clients that misuse GET, secrets, assertions and tokens.
+_OAUTH_QUERY_CREDENTIAL = re.compile(
+    r"(?<=[?&])(request_uri|code|code_verifier|client_secret|assertion|client_assertion|refresh_token"
+    r"|access_token|token)=[^&\s\"']*")
+
+
 def redact(text: str) -> str:
     if _CREDENTIAL_FRAME.search(text):
         return "[redacted: message carrying a station credential]"
+    text = _OAUTH_QUERY_CREDENTIAL.sub(r"\1=[redacted]", text)
     return _CREDENTIAL_HEADER.sub(r"\1\2[redacted]", text)
 
 

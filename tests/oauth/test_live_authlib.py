@@ -65,6 +65,13 @@ def test_authlib_code_flow_with_par_pkce_and_rar(server, ev_client):
     assert refreshed["refresh_token"] != token["refresh_token"]
     assert refreshed["authorization_details"] == token["authorization_details"]
 
+    # The server's DEBUG log names what happened and never a credential of the flow.
+    log = server.log()
+    assert "GET /oauth/emsp/authorize" in log
+    for secret in (request_uri.rsplit(":", 1)[1], result["code"], verifier, ev_client.plain_secret,
+                   token["access_token"], token["refresh_token"], refreshed["refresh_token"], DRIVER_PASSWORD):
+        assert secret not in log
+
 
 def test_authlib_sees_a_denial_as_access_denied(server, ev_client):
     meta = discover(server)

@@ -59,3 +59,14 @@ def test_unknown_scheme_is_never_echoed():
 
 def test_basic_challenge_value_keeps_its_scheme_name_when_redacted():
     assert redact("www-authenticate: Basic realm=x") == "www-authenticate: [redacted]"
+
+
+def test_oauth_credentials_in_a_query_string_are_redacted():
+    line = ('127.0.0.1:5 - "GET /oauth/emsp/authorize?client_id=ev&request_uri=urn:ietf:params:oauth:'
+            'request_uri:SECRETPART&state=s1 HTTP/1.1" 303 / "GET /cb?code=CODEVALUE&iss=x" / '
+            '"GET /x?client_secret=TOPSECRET&error_code=7"')
+    out = redact(line)
+    for secret in ("SECRETPART", "CODEVALUE", "TOPSECRET"):
+        assert secret not in out
+    assert "client_id=ev" in out and "state=s1" in out and "error_code=7" in out
+    assert "request_uri=[redacted]" in out
