@@ -52,9 +52,19 @@ class RedactCredentials(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken record is not ours to fix
             return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        if redact(message) == message:
+            return True
+        # Redact inside the arguments where that suffices: some formatters (uvicorn's
+        # access log) read record.args themselves and break if they are replaced.
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            try:
+                message = record.getMessage()
+            except Exception:
+                return True
+            if redact(message) == message:
+                return True
+        record.msg, record.args = redact(message), None
         return True
 
 

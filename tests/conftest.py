@@ -42,6 +42,9 @@ def csms_server(django_db_setup, django_db_blocker, live_log_dir):
     server = LiveServer(db_name, live_log_dir).start()
     yield server
     server.stop()
+    # A log filter that breaks a formatter loses the line silently (a "Logging error" on
+    # stderr): treat it as the failure it is.
+    assert "--- Logging error ---" not in server.log(), f"a log record failed to format; see {server.log_path}"
     with django_db_blocker.unblock():
         wait_for_other_sessions_to_end()
 

@@ -67,7 +67,8 @@ def test_authlib_code_flow_with_par_pkce_and_rar(server, ev_client):
 
     # The server's DEBUG log names what happened and never a credential of the flow.
     log = server.log()
-    assert "GET /oauth/emsp/authorize" in log
+    assert "GET /oauth/emsp/authorize?client_id=example_emsp&request_uri=[redacted] HTTP/1.1" in log
+    assert "Logging error" not in log
     for secret in (request_uri.rsplit(":", 1)[1], result["code"], verifier, ev_client.plain_secret,
                    token["access_token"], token["refresh_token"], refreshed["refresh_token"], DRIVER_PASSWORD):
         assert secret not in log

@@ -70,3 +70,14 @@ def test_oauth_credentials_in_a_query_string_are_redacted():
         assert secret not in out
     assert "client_id=ev" in out and "state=s1" in out and "error_code=7" in out
     assert "request_uri=[redacted]" in out
+
+
+def test_uvicorn_access_lines_keep_their_arguments_for_the_formatter():
+    """uvicorn's access formatter unpacks record.args: redaction must leave it a tuple."""
+    from uvicorn.logging import AccessFormatter
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", "/oauth/t/authorize?client_id=c&request_uri=urn:x:SECRET",
+                                "1.1", 303), None)
+    assert RedactCredentials().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+    assert "SECRET" not in line and "request_uri=[redacted]" in line and "303" in line
