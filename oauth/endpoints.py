@@ -133,8 +133,9 @@ def introspect(request, tenant, form):
 
 @back_channel("revoke")
 def revoke(request, tenant, form):
-    """RFC 7009: 200 whether or not the token existed. Revoking a refresh token revokes
-    its family's access tokens too; revoking an access token revokes its refresh token."""
+    """RFC 7009: 200 for the client's own tokens and for unknown ones; another client's
+    token is refused. Revoking a refresh token revokes its family's access tokens too;
+    revoking an access token revokes its refresh family."""
     client = client_auth.authenticate(request, tenant, form, endpoint="revoke")
     params.require(form, "token")
     row = _find_token(tenant, form)
@@ -142,7 +143,10 @@ def revoke(request, tenant, form):
         # RFC 7009 §2.1: refused, and the client told so.
         raise OAuthError("unauthorized_client", "this token was not issued to this client")
     if isinstance(row, RefreshToken):
-        RefreshToken.revoke_family(row.token_family) if row.token_family else row.revoke()
+        if row.token_family:
+            RefreshToken.revoke_family(row.token_family)
+        else:
+            row.revoke()
     elif isinstance(row, AccessToken):
         refresh = RefreshToken.objects.filter(access_token=row).first()
         if refresh is not None and refresh.token_family:
