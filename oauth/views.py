@@ -26,22 +26,28 @@ PENDING = "oauth_pending_requests"  # session key: the requests this browser ope
 MAX_PENDING = 10
 
 
+def public_document(body: dict) -> JsonResponse:
+    """A public JSON document: cacheable for a few minutes (relying parties pick up a
+    key rotation soon), and readable cross-origin, since browser apps — the PnC user
+    agent is one — discover the server from their own origin. It carries no
+    credentials, so any origin may read it."""
+    response = JsonResponse(body)
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
 def jwks(request, tenant):
     t = issuer.authorization_server(tenant)
     signing_keys.active_key(t)  # a tenant publishes a key before it signs its first token
-    response = JsonResponse(signing_keys.jwks(t))
-    # Short caching: relying parties pick up a rotation within minutes.
-    response["Cache-Control"] = "public, max-age=300"
-    return response
+    return public_document(signing_keys.jwks(t))
 
 
 @require_GET
 def server_metadata(request, tenant):
     """RFC 8414, at both the RFC's URL and the OpenID Connect discovery one."""
-    t = issuer.authorization_server(tenant)
-    response = JsonResponse(metadata.document(t))
-    response["Cache-Control"] = "public, max-age=300"
-    return response
+    return public_document(metadata.document(issuer.authorization_server(tenant)))
 
 
 def no_store(response: HttpResponse) -> HttpResponse:

@@ -78,7 +78,9 @@ def introspect(client, token, **extra):
 @pytest.mark.parametrize("url", ["/.well-known/oauth-authorization-server/oauth/emsp",
                                  "/oauth/emsp/.well-known/openid-configuration"])
 def test_metadata_names_every_endpoint_and_capability(client, emsp, ev_client, url):
-    meta = client.get(url).json()
+    response = client.get(url, HTTP_ORIGIN="https://user-agent.example.com")
+    assert response["Access-Control-Allow-Origin"] == "*"  # browser apps discover the server
+    meta = response.json()
     assert meta["issuer"] == ISSUER
     for name in ("par", "authorize", "token", "jwks", "introspect", "revoke"):
         assert any(v == f"{ISSUER}/{name}" for v in meta.values()), name
