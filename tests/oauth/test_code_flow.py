@@ -627,6 +627,7 @@ def test_a_driver_sees_nothing_of_the_fleet(client, driver, emsp):
     b.login(username="driver", password=DRIVER_PASSWORD)
     page = b.get("/")
     assert page.status_code == 200 and "OpenID Charge" not in page.content.decode()
+    assert ">Stations</a>" not in page.content.decode()  # no way into the portal from the header
 
 
 def test_a_deactivated_driver_loses_refresh_and_api_access(browser, ev_client, driver):

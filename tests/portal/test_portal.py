@@ -50,6 +50,7 @@ def test_dashboard_shows_only_the_users_tenants(client):
     page = client.get("/").content.decode()
     assert "ACME-CP-1" in page and "VendorA" in page
     assert "OTHER-CP-1" not in page
+    assert ">Stations</a>" in page
 
 
 def test_demo_seeds_working_credentials_and_is_idempotent():
