@@ -106,7 +106,8 @@ def validate(client: Client, params: dict[str, str], *, now: datetime) -> Author
         fail("invalid_request", "code_challenge must be 43 base64url characters")
     try:
         scope = granted_scope(client, params.get("scope"))
-        details = rar.parse(params.get("authorization_details"), now=now)
+        details = rar.parse(params.get("authorization_details"), now=now,
+                            allowed_types=client.authorization_details_types)
     except rar.InvalidAuthorizationDetails as exc:
         fail("invalid_authorization_details", str(exc))
     except RedirectableError:

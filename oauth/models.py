@@ -75,6 +75,8 @@ class Client(TenantOwned, AbstractApplication):
     token_endpoint_auth_method = models.CharField(max_length=32, choices=AuthMethod.choices,
                                                   default=AuthMethod.CLIENT_SECRET_BASIC)
     require_par = models.BooleanField(default=False)
+    # RFC 9396 types this client may ask for; null: any type the server knows.
+    authorization_details_types = models.JSONField(null=True, blank=True)
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"

@@ -10,7 +10,7 @@ from django.db import transaction
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
-from . import client_auth
+from . import client_auth, rar
 from .models import Client, GrantType, TrustedKey
 
 ALGORITHMS_BY_KEY = {
@@ -136,6 +136,7 @@ class ClientSpec:
     auth_method: str
     require_par: bool = False
     jwks_text: str | None = None  # private_key_jwt: the client's public keys
+    detail_types: list[str] | None = None  # RFC 9396 types it may request; None: any
 
 
 def _jwks_keys(text: str) -> list[dict]:
@@ -170,6 +171,13 @@ def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
         raise RegistrationError("a public client (auth method none) may only use the code and refresh grants")
     if (spec.auth_method == Client.AuthMethod.PRIVATE_KEY_JWT) != (spec.jwks_text is not None):
         raise RegistrationError("private_key_jwt needs --jwks, and --jwks needs private_key_jwt")
+    if spec.detail_types is not None:
+        unknown_types = [t for t in spec.detail_types if t not in rar.names()]
+        if unknown_types:
+            raise RegistrationError(f"unknown authorization details types: {', '.join(unknown_types)} "
+                                    f"(known: {', '.join(rar.names())})")
+        if not code_flow:
+            raise RegistrationError("authorization details types are only for the authorization code grant")
     if Client.objects.for_tenant(tenant).filter(client_id=spec.client_id).exists():
         raise RegistrationError(f"client {spec.client_id} already exists")
     has_secret = spec.auth_method in (Client.AuthMethod.CLIENT_SECRET_BASIC, Client.AuthMethod.CLIENT_SECRET_POST)
@@ -179,6 +187,7 @@ def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
             tenant=tenant, client_id=spec.client_id, name=spec.name or spec.client_id,
             redirect_uris=" ".join(spec.redirect_uris), grant_types=spec.grant_types, scopes=spec.scopes,
             token_endpoint_auth_method=spec.auth_method, require_par=spec.require_par,
+            authorization_details_types=spec.detail_types,
             client_type=Client.CLIENT_PUBLIC if public else Client.CLIENT_CONFIDENTIAL,
             authorization_grant_type=(Client.GRANT_AUTHORIZATION_CODE if code_flow
                                       else Client.GRANT_CLIENT_CREDENTIALS),

@@ -162,6 +162,19 @@ def test_par_validates_every_parameter_at_push_time(client, ev_client, params, e
     assert not PushedRequest.objects.exists()
 
 
+def test_a_client_may_be_limited_to_some_authorization_details_types(client, emsp):
+    from oauth.registration import ClientSpec, add_client
+    limited, secret = add_client(emsp, ClientSpec(client_id="limited", name="", redirect_uris=[REDIRECT],
+                                                  grant_types=["authorization_code"], scopes=["ccsr"],
+                                                  auth_method="client_secret_basic", detail_types=[]))
+    limited.plain_secret = secret
+    refused, _ = push(client, limited)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_authorization_details"
+    assert "not allowed for this client" in refused.json()["error_description"]
+    without_details, _ = push(client, limited, authorization_details=None)
+    assert without_details.status_code == 201
+
+
 def test_par_refuses_repeated_parameters_and_json_bodies(client, ev_client):
     auth = basic(ev_client.client_id, ev_client.plain_secret)
     repeated = client.post("/oauth/emsp/par", "response_type=code&scope=ccsr&scope=profile",

@@ -23,9 +23,10 @@ def rail():
 def test_client_add_prints_the_secret_once_and_stores_its_hash(rail):
     out = json.loads(run_cmd("oauth", "client", "add", "rail", "ev", "--grant", "authorization_code",
                              "--grant", "refresh_token", "--redirect-uri", "https://app.example/cb",
-                             "--scope", "ccsr", "--require-par", "--json"))
+                             "--scope", "ccsr", "--require-par", "--detail-type", "pnc_contract_request", "--json"))
     secret = out["client_secret"]
     assert len(secret) >= 64 and out["require_par"] is True
+    assert out["authorization_details_types"] == ["pnc_contract_request"]
     stored = Client.objects.get(client_id="ev")
     assert secret not in stored.client_secret and ClientSecretHasher().verify(secret, stored.client_secret)
     listed = json.loads(run_cmd("oauth", "client", "list", "rail", "--json"))
@@ -54,6 +55,9 @@ def test_client_add_with_a_jwks_file_creates_trust_records(rail, tmp_path):
     (["--grant", "authorization_code", "--redirect-uri", "https://a.example/cb#frag"], "fragment"),
     (["--grant", "client_credentials", "--auth-method", "none"], "public client"),
     (["--grant", "client_credentials", "--auth-method", "private_key_jwt"], "needs --jwks"),
+    (["--grant", "authorization_code", "--redirect-uri", "https://a.example/cb", "--detail-type", "payment"],
+     "unknown authorization details types: payment"),
+    (["--grant", "client_credentials", "--detail-type", "pnc_contract_request"], "only for the authorization code"),
 ])
 def test_client_add_refuses_bad_registrations(rail, args, message):
     with pytest.raises((CommandError, SystemExit)) as raised:

@@ -2,7 +2,7 @@
 
     oauth keys rotate|list <tenant>
     oauth client add <tenant> <client_id> --grant ... [--redirect-uri ...] [--scope ...]
-                     [--auth-method ...] [--jwks FILE] [--require-par]
+                     [--auth-method ...] [--jwks FILE] [--require-par] [--detail-type T ...]
     oauth client list <tenant>
     oauth trust add <tenant> <client_id> --issuer I --subject S --kid K --public-key FILE --alg A ...
     oauth trust list <tenant>
@@ -28,7 +28,7 @@ def key_summary(key: SigningKey) -> dict:
 def client_summary(c: Client) -> dict:
     return {"client_id": c.client_id, "name": c.name, "grant_types": c.grant_types, "scopes": c.scopes,
             "redirect_uris": c.redirect_uris.split(), "token_endpoint_auth_method": c.token_endpoint_auth_method,
-            "require_par": c.require_par}
+            "require_par": c.require_par, "authorization_details_types": c.authorization_details_types}
 
 
 def trust_summary(r: TrustedKey) -> dict:
@@ -75,6 +75,8 @@ class Command(BaseCommand):
                          default=Client.AuthMethod.CLIENT_SECRET_BASIC)
         add.add_argument("--jwks", metavar="FILE", help="private_key_jwt: the client's public keys")
         add.add_argument("--require-par", action="store_true", help="authorization requests only by PAR")
+        add.add_argument("--detail-type", action="append", dest="detail_types", metavar="TYPE",
+                         help="an authorization_details type it may request (repeat); default: any")
         clients.add_parser("list").add_argument("tenant")
 
         trust = sub.add_parser("trust", help="trust records for JWT assertions (RFC 7523, OSDM)")
@@ -126,10 +128,11 @@ class Command(BaseCommand):
         return rows, "\n".join(lines)
 
     def client_add(self, t, client_id, name, grants, redirect_uris, scopes, auth_method, jwks,
-                   require_par, **_):
+                   require_par, detail_types, **_):
         spec = registration.ClientSpec(client_id=client_id, name=name, redirect_uris=redirect_uris,
                                        grant_types=grants, scopes=scopes, auth_method=auth_method,
-                                       require_par=require_par, jwks_text=_read(jwks) if jwks else None)
+                                       require_par=require_par, jwks_text=_read(jwks) if jwks else None,
+                                       detail_types=detail_types)
         client, secret = registration.add_client(t, spec)
         row = client_summary(client)
         if secret:

@@ -25,7 +25,7 @@ DEMO_CLIENTS = [
     ClientSpec(client_id="demo-ev", name="Demo EV (Plug & Charge)", redirect_uris=[DEMO_REDIRECT_URI],
                grant_types=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN], scopes=["ccsr"],
                # As the PnC reference EV authenticates: client_id and client_secret in the body.
-               auth_method="client_secret_post"),
+               auth_method="client_secret_post", detail_types=["pnc_contract_request"]),
     ClientSpec(client_id="demo-osdm", name="Demo OSDM consumer", redirect_uris=[],
                grant_types=[GrantType.CLIENT_CREDENTIALS], scopes=["uic_osdm"], auth_method="client_secret_basic"),
 ]
