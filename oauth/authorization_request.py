@@ -43,8 +43,8 @@ def _loopback_match(registered: str, uri: str) -> bool:
     """RFC 8252 §7.3: a native app listening on the loopback picks its port at run time,
     so for http://127.0.0.1 and http://[::1] any port matches; the rest must be equal."""
     r, u = urlsplit(registered), urlsplit(uri)
-    return (r.scheme == u.scheme == "http" and bool(LOOPBACK_NETLOC.match(r.netloc))
-            and bool(LOOPBACK_NETLOC.match(u.netloc)) and r.hostname == u.hostname
+    return (r.scheme == u.scheme == "http" and bool(LOOPBACK_NETLOC.fullmatch(r.netloc))
+            and bool(LOOPBACK_NETLOC.fullmatch(u.netloc)) and r.hostname == u.hostname
             and (r.path, r.query, u.fragment) == (u.path, u.query, ""))
 
 
@@ -102,7 +102,7 @@ def validate(client: Client, params: dict[str, str], *, now: datetime) -> Author
         fail("invalid_request", "code_challenge is required (PKCE)")
     if params.get("code_challenge_method") != "S256":
         fail("invalid_request", "code_challenge_method must be S256")
-    if not CODE_CHALLENGE.match(params["code_challenge"]):
+    if not CODE_CHALLENGE.fullmatch(params["code_challenge"]):
         fail("invalid_request", "code_challenge must be 43 base64url characters")
     try:
         scope = granted_scope(client, params.get("scope"))

@@ -46,7 +46,7 @@ def _code_problem(grant: Grant, params: dict[str, str], now) -> str | None:
         if params.get("redirect_uri") != grant.redirect_uri:
             return "redirect_uri differs from the authorization request's"
     verifier = params["code_verifier"]
-    if not CODE_VERIFIER.match(verifier) or not hmac.compare_digest(s256(verifier), grant.code_challenge):
+    if not CODE_VERIFIER.fullmatch(verifier) or not hmac.compare_digest(s256(verifier), grant.code_challenge):
         return "PKCE verification failed"
     if not _user_may_hold_tokens(grant.user, grant.tenant_id):
         return "the resource owner can no longer authorize this client"

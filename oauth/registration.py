@@ -152,7 +152,7 @@ def _jwks_keys(text: str) -> list[dict]:
 
 def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
     """Create a client; return it and its secret (shown once) if it has one."""
-    if not CLIENT_ID.match(spec.client_id):
+    if not CLIENT_ID.fullmatch(spec.client_id):
         raise RegistrationError("client id: 1-100 of A-Z a-z 0-9 . _ ~ -, with at least one letter")
     unknown = [g for g in spec.grant_types if g not in GrantType.values]
     if unknown or not spec.grant_types:

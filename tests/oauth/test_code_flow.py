@@ -141,6 +141,7 @@ def test_par_accepts_the_reference_ev_wrapper_and_stores_the_rfc_array(client, e
     ({"code_challenge_method": None}, "invalid_request"),
     ({"code_challenge": None}, "invalid_request"),
     ({"code_challenge": "short"}, "invalid_request"),
+    ({"code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\n"}, "invalid_request"),
     ({"response_type": "token"}, "unsupported_response_type"),
     ({"scope": "ccsr admin"}, "invalid_scope"),
     ({"authorization_details": "{not json"}, "invalid_authorization_details"),

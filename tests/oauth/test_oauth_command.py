@@ -116,7 +116,7 @@ def test_tenants_without_an_authorization_server_are_refused(db):
         run_cmd("oauth", "client", "list", "cpo")
 
 
-@pytest.mark.parametrize("client_id", ["12345", "has space", "a" * 101, "semi;colon"])
+@pytest.mark.parametrize("client_id", ["12345", "has space", "a" * 101, "semi;colon", "trailing\n"])
 def test_client_ids_are_url_safe_names_with_a_letter(rail, client_id):
     with pytest.raises(CommandError, match="client id"):
         run_cmd("oauth", "client", "add", "rail", client_id, "--grant", "client_credentials")
