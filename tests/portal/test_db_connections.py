@@ -36,9 +36,8 @@ def load(server, n: int) -> int:
 def test_open_connections_do_not_grow_with_the_number_of_requests(csms):
     make_tenant("conn", is_emsp=True)
     # Without the fix every request thread leaves its connection open: 24+ after 40
-    # requests, and more after each round. With it, at most one per request in flight
-    # (plus the consumers' database thread), however many requests came before.
-    after_40 = load(csms, 40)
-    after_120 = load(csms, 80)
-    assert after_40 <= CONCURRENCY + 2
-    assert after_120 <= after_40
+    # requests, and more after each round. With it, at most about one per request in
+    # flight (plus the consumers' database thread, and backends PostgreSQL is still
+    # tearing down), however many requests came before.
+    assert load(csms, 40) <= CONCURRENCY + 2
+    assert load(csms, 80) <= CONCURRENCY + 2
