@@ -51,7 +51,8 @@ def _loopback_match(registered: str, uri: str) -> bool:
 def registered_redirect_uri(client: Client, params: dict[str, str]) -> tuple[str, bool]:
     """The redirect URI and whether the request named it. Compared as an exact string
     with the registered ones (RFC 9700 §4.1.3), loopback ports aside; it may be left out
-    only when the client registered exactly one (RFC 6749 §3.1.2.3)."""
+    only when the client registered exactly one (RFC 6749 §3.1.2.3). Not DOT's
+    `redirect_uri_allowed`: it compares parsed parts, so host and scheme case differ."""
     registered = client.redirect_uris.split()
     uri = params.get("redirect_uri")
     if uri is None:

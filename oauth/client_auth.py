@@ -19,6 +19,7 @@ from django.utils import timezone
 from . import assertions, issuer
 from .errors import OAuthError
 from .models import Client, TrustedKey, UsedAssertion
+from .params import requested_scopes
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _DUMMY_SECRET_HASH = None
@@ -72,6 +73,14 @@ def _client(tenant, client_id: str) -> Client | None:
     if not client_id or "\x00" in client_id:  # PostgreSQL cannot even compare a NUL
         return None
     return Client.objects.for_tenant(tenant).filter(client_id=client_id).first()
+
+
+CREDENTIAL_PARAMS = ("client_id", "client_secret", "client_assertion", "client_assertion_type")
+
+
+def presents_credentials(request: HttpRequest, params: dict[str, str]) -> bool:
+    """Whether the request tries to identify a client at all (what `authenticate` reads)."""
+    return bool(request.META.get("HTTP_AUTHORIZATION")) or any(k in params for k in CREDENTIAL_PARAMS)
 
 
 def authenticate(request: HttpRequest, tenant, params: dict[str, str], *, endpoint: str) -> Client:
@@ -128,7 +137,7 @@ def _by_assertion(tenant, params: dict[str, str], endpoint: str) -> Client:
     client = _client(tenant, client_id)
     if client is None or client.token_endpoint_auth_method != Client.AuthMethod.PRIVATE_KEY_JWT:
         raise _fail()
-    requested = params["scope"].split(" ") if endpoint == "token" and "scope" in params else None
+    requested = requested_scopes(params) if endpoint == "token" else None
     try:
         verified = verify_assertion(tenant, token, purpose="client_auth", client=client, endpoint=endpoint,
                                     requested_scopes=requested)

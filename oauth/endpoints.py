@@ -60,18 +60,13 @@ def par(request, tenant, form):
                           "expires_in": settings.OAUTH["PAR_SECONDS"]}, 201)
 
 
-def _has_client_credentials(request, form) -> bool:
-    return bool(request.META.get("HTTP_AUTHORIZATION")) or any(
-        k in form for k in ("client_id", "client_secret", "client_assertion", "client_assertion_type"))
-
-
 @back_channel("token")
 def token(request, tenant, form):
     params.require(form, "grant_type")
     grant_type = form["grant_type"]
     if grant_type not in GrantType.values:
         raise OAuthError("unsupported_grant_type", "grant_type is not supported")
-    if grant_type == GrantType.JWT_BEARER and not _has_client_credentials(request, form):
+    if grant_type == GrantType.JWT_BEARER and not client_auth.presents_credentials(request, form):
         client = None  # RFC 7523 §3.1: client authentication is optional for this grant
     else:
         client = client_auth.authenticate(request, tenant, form, endpoint="token")

@@ -7,13 +7,13 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from tenants.models import Membership
+from tenants.scoping import is_member
 
 from . import assertions, client_auth, tokens
 from .authorization_request import granted_scope
 from .errors import OAuthError
 from .models import AccessToken, Client, Grant, GrantType, RefreshToken
-from .params import require
+from .params import requested_scopes, require
 
 CODE_VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")  # RFC 7636 §4.1
 
@@ -54,7 +54,7 @@ def _code_problem(grant: Grant, params: dict[str, str], now) -> str | None:
 
 
 def _user_may_hold_tokens(user, tenant_id: int) -> bool:
-    return user.is_active and Membership.objects.filter(user=user, tenant_id=tenant_id).exists()
+    return user.is_active and is_member(user, tenant_id)
 
 
 def authorization_code(client: Client, params: dict[str, str]) -> tokens.Issued:
@@ -135,10 +135,9 @@ def jwt_bearer(tenant, client: Client | None, params: dict[str, str]) -> tokens.
     """RFC 7523 §2.1 (the OSDM seed's form): the assertion is the grant; client
     authentication is optional, and if present must be the trust record's client."""
     require(params, "assertion")
-    requested = params["scope"].split(" ") if "scope" in params else None
     try:
         verified = client_auth.verify_assertion(tenant, params["assertion"], purpose="grant",
-                                                endpoint="token", requested_scopes=requested)
+                                                endpoint="token", requested_scopes=requested_scopes(params))
     except assertions.AssertionRejected as exc:
         raise OAuthError(exc.error, exc.description) from None
     owner = verified.record.client

@@ -9,7 +9,8 @@ def document(tenant) -> dict:
     def url(name):
         return issuer.endpoint(tenant, name)
 
-    auth_methods = [m for m in Client.AuthMethod.values]
+    auth_methods = list(Client.AuthMethod.values)
+    client_scopes = Client.objects.for_tenant(tenant).values_list("scopes", flat=True)
     return {
         "issuer": issuer.issuer(tenant),
         "authorization_endpoint": url("authorize"),
@@ -22,7 +23,7 @@ def document(tenant) -> dict:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": list(GrantType.values),
-        "scopes_supported": sorted({s for c in Client.objects.for_tenant(tenant) for s in c.scopes}),
+        "scopes_supported": sorted({s for scopes in client_scopes for s in scopes}),
         "code_challenge_methods_supported": ["S256"],
         "authorization_details_types_supported": rar.names(),
         "authorization_response_iss_parameter_supported": True,

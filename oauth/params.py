@@ -37,6 +37,11 @@ def form(request: HttpRequest) -> dict[str, str]:
         raise OAuthError("invalid_request", "the request body is too large", status=413) from None
 
 
+def requested_scopes(params: dict[str, str]) -> list[str] | None:
+    """The `scope` parameter as a list, or None when the request names none."""
+    return params["scope"].split(" ") if "scope" in params else None
+
+
 def require(params: dict[str, str], *names: str) -> None:
     missing = [n for n in names if n not in params]
     if missing:

@@ -3,7 +3,7 @@ public JWKS and metadata documents."""
 import logging
 import secrets
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tenants.models import Membership
+from tenants.scoping import is_member
 
 from . import authorization_request, issuer, metadata, pushed_requests, rar, signing_keys
 from .errors import OAuthError
@@ -135,14 +135,14 @@ def consent(request, tenant, pk: int):
     if pushed_requests.interaction_expired(row):
         return to_client(t, row.redirect_uri, row.state, error="access_denied",
                          error_description="the authorization request timed out")
-    if not Membership.objects.filter(user=request.user, tenant=t).exists():
+    if not is_member(request.user, t.pk):
         return error_page(request, t, "access_denied",
                           f"the account {request.user.get_username()} has no access to {t.name}", status=403)
     if request.method == "GET":
         return no_store(render(request, "oauth/consent.html", {
             "tenant": t, "client": row.client, "request_row": row, "scopes": row.scope.split(),
             "details": rar.describe(row.authorization_details),
-            "redirect_host": row.redirect_uri.split("/")[2] if "://" in row.redirect_uri else row.redirect_uri,
+            "redirect_host": urlsplit(row.redirect_uri).netloc or row.redirect_uri,
         }))
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])

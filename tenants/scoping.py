@@ -20,6 +20,11 @@ def tenants_of(user):
     return Tenant.objects.filter(memberships__user=user, memberships__role__in=STAFF_ROLES)
 
 
+def is_member(user, tenant_id: int) -> bool:
+    """Whether the user belongs to the tenant in any role (a driver included)."""
+    return Membership.objects.filter(user=user, tenant_id=tenant_id).exists()
+
+
 def require_role(user, tenant: Tenant, role: str = Role.VIEWER) -> Membership | None:
     """Raise PermissionDenied unless `user` holds at least `role` in `tenant`."""
     if user.is_superuser:
