@@ -35,6 +35,7 @@ ROUTERS = {OcppVersion.V16: v16.router, OcppVersion.V201: v201.router}
 CLOSE_REPLACED = 4000  # a newer connection of the same station took over
 CLOSE_NO_PROTOCOL = 1002
 CLOSE_PROVE_KEY = 4001  # safe-mode grace over: reconnect so the key in use shows
+CLOSE_SERVER_RESTART = 1012  # what the ASGI server reports when it shuts down itself
 TOUCH_SECONDS = 30
 
 
@@ -60,6 +61,7 @@ class StationConsumer(AsyncWebsocketConsumer):
     version: OcppVersion | None = None
     connection_seq: int | None = None
     last_touch: float = 0.0  # claim_connection sets last_seen_at; the first message refreshes it
+    reset_accepted_here = False  # the station accepted a settling Reset on this socket
 
     # --- handshake -------------------------------------------------------------------------
 
@@ -185,11 +187,8 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         await self.send(messages.encode(CallResult(call.message_id, response)))
         if call.action == "BootNotification":
-            # After a real restart the key this connection used is the one the station
-            # holds, staged keys included: that can settle an open key change.
-            await database_sync_to_async(credentials.record_boot)(
-                self.station_id, self.key_hash, call.payload.get("reason"), self.connected_at)
-            # A (re)boot is a natural moment to deliver queued work.
+            # A (re)boot is a natural moment to deliver queued work. (It is no evidence
+            # of a restart: stations repeat a Pending boot on the same socket.)
             self._spawn(self._pump())
 
     async def _answer(self, call: Call) -> dict:
@@ -243,7 +242,7 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     async def _record_answer(self, call_id: int, purpose: str, action: str,
                              answer: CallResult | CallError):
-        outcome = None
+        outcome, said = None, ""
         if isinstance(answer, CallError):
             await database_sync_to_async(services.finish_call)(
                 call_id, StationCall.State.ERROR, error_code=answer.error_code,
@@ -264,13 +263,16 @@ class StationConsumer(AsyncWebsocketConsumer):
                     call_id, StationCall.State.ANSWERED, response=payload)
                 if purpose == StationCall.Purpose.CREDENTIAL:
                     outcome = credentials.outcome_of(self.version, payload)
+                    said = credentials.answer_status(self.version, payload)
                 elif purpose == StationCall.Purpose.CREDENTIAL_RESET and payload.get("status") == "Accepted":
+                    # If the station now closes this socket itself, it is restarting.
+                    self.reset_accepted_here = True
                     await database_sync_to_async(credentials.record_reset_accepted)(self.station_id)
         if purpose == StationCall.Purpose.CREDENTIAL and outcome is not None:
-            await self._credential_outcome(call_id, outcome)
+            await self._credential_outcome(call_id, outcome, said)
 
-    async def _credential_outcome(self, call_id: int, outcome: Outcome):
-        await database_sync_to_async(credentials.record_outcome)(call_id, outcome)
+    async def _credential_outcome(self, call_id: int, outcome: Outcome, said: str = ""):
+        await database_sync_to_async(credentials.record_outcome)(call_id, outcome, said)
 
     async def _pump(self):
         """Send the next queued call if none is outstanding.
@@ -355,7 +357,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             except Exception:
                 log.warning("station %s: credential check failed", self.station_label, exc_info=True)
                 wanted = None
-            if wanted == "reconnect":
+            if wanted is not None and wanted.reconnect_wanted:
                 log.info("station %s: asking it to reconnect with its new key", self.station_label)
                 await self.close(code=CLOSE_PROVE_KEY, reason="reconnect with your current key")
                 await self._shutdown()
@@ -382,6 +384,14 @@ class StationConsumer(AsyncWebsocketConsumer):
     # --- teardown -------------------------------------------------------------------------
 
     async def websocket_disconnect(self, message):
+        if (self.reset_accepted_here and not self.closing
+                and message.get("code") != CLOSE_SERVER_RESTART):
+            # The station itself closed the socket on which it accepted our Reset: it is
+            # restarting. (Not when we closed it, nor when this server is shutting down.)
+            try:
+                await database_sync_to_async(credentials.record_reset_carried_out)(self.station_id)
+            except Exception:
+                log.warning("station %s: recording its restart failed", self.station_label, exc_info=True)
         await self._shutdown()
         raise StopConsumer()
 

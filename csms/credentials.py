@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,14 +31,21 @@ from .rotation import Key, Mode, Outcome
 log = logging.getLogger(__name__)
 
 ALERT_AFTER_FAILURES = 3
-RESET_PATIENCE = timedelta(minutes=10)
+# How long a station that accepted a settling Reset is given to carry it out: no further
+# Reset is sent meanwhile, and an old-key connection after an observed restart retires
+# the new key only once this has passed (it may have dropped its socket for a network
+# blip and restart onto the new key seconds later).
+def reset_patience() -> timedelta:
+    return timedelta(seconds=settings.CSMS["RESET_PATIENCE_SECONDS"])
+
+
+# A change that several carried-out Resets have not settled is left to an operator:
+# rebooting a station again and again is worse than two valid keys.
+MAX_SETTLING_RESETS = 3
 # Retry delays after a failed change: 1 min, 5 min, 30 min, 2 h, then every 12 h.
 BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
            timedelta(hours=2), timedelta(hours=12)]
 CREDENTIAL_ACTION = {OcppVersion.V16: "ChangeConfiguration", OcppVersion.V201: "SetVariables"}
-# 2.0.1 boot reasons that mean the station really restarted (not a TriggerMessage).
-REBOOT_REASONS = {"ApplicationReset", "FirmwareUpdate", "LocalReset", "PowerUp", "RemoteReset",
-                  "ScheduledReset", "Watchdog"}
 
 
 # --- registration -------------------------------------------------------------------------
@@ -71,7 +79,7 @@ def state_of(cred: StationCredential) -> rotation.Credentials:
         pending=_key(cred.pending_hash, cred.pending_origin, cred.pending_since),
         previous=_key(cred.previous_hash, cred.previous_origin, cred.previous_since),
         phase=rotation.Phase(cred.phase), reboot_seen=cred.reboot_seen,
-        distrust_old=cred.distrust_old)
+        old_after_restart=cred.old_after_restart_at is not None, distrust_old=cred.distrust_old)
 
 
 def _store(cred: StationCredential, state: rotation.Credentials) -> None:
@@ -84,6 +92,10 @@ def _store(cred: StationCredential, state: rotation.Credentials) -> None:
         setattr(cred, f"{slot}_since", key.since if key else None)
     cred.phase = state.phase.value
     cred.reboot_seen = state.reboot_seen
+    if not state.old_after_restart:
+        cred.old_after_restart_at = None
+    elif cred.old_after_restart_at is None:
+        cred.old_after_restart_at = timezone.now()  # the restart patience runs from here
     cred.distrust_old = state.distrust_old
     cred.save()
 
@@ -201,20 +213,26 @@ def abandon_unsent(call_id: int, reason: str) -> None:
             audit(change.station, "system", "credential.change_failed", "not sent", change=change.pk)
 
 
+def answer_status(version: str, payload: dict) -> str:
+    """What the station said to our credential call, in its own words."""
+    if OcppVersion(version) is OcppVersion.V16:
+        return payload["status"]
+    return payload["setVariableResult"][0]["attributeStatus"]
+
+
 def outcome_of(version: str, payload: dict) -> Outcome:
     """The rotation outcome a valid CALLRESULT to our credential call stands for."""
-    if OcppVersion(version) is OcppVersion.V16:
-        return Outcome(payload["status"])
-    status = payload["setVariableResult"][0]["attributeStatus"]
-    if status in ("Accepted", "Rejected", "RebootRequired"):
+    status = answer_status(version, payload)
+    if status in ("Accepted", "Rejected", "RebootRequired", "NotSupported"):
         return Outcome(status)
     return Outcome.NOT_SUPPORTED  # UnknownComponent, UnknownVariable, NotSupportedAttributeType
 
 
 # --- what happened next -------------------------------------------------------------------
 
-def record_outcome(call_id: int, outcome: Outcome) -> rotation.Effects:
-    """The credential call ended (answer, CALLERROR, timeout or lost socket)."""
+def record_outcome(call_id: int, outcome: Outcome, said: str = "") -> rotation.Effects:
+    """The credential call ended (answer, CALLERROR, timeout or lost socket); `said` is
+    the station's own status when it answered (e.g. UnknownComponent)."""
     station_id = StationCall.objects.filter(pk=call_id).values_list("station_id", flat=True).first()
     if station_id is None:
         return rotation.Effects()
@@ -233,7 +251,7 @@ def record_outcome(call_id: int, outcome: Outcome) -> rotation.Effects:
         station = cred.station
         state, effects = rotation.answered(state_of(cred), outcome, mode_of(station))
         _store(cred, state)
-        change.outcome = outcome.value
+        change.outcome = said or outcome.value
         change.answered_at = timezone.now()
         change.state = CredentialChange.State.AWAITING_PROOF
         change.save(update_fields=["outcome", "answered_at", "state"])
@@ -315,42 +333,43 @@ def onboarding_held(station: Station) -> bool:
 
 
 def record_reset_accepted(station_id: int) -> None:
-    """The station accepted a settling Reset. Not yet a reboot: a 2.0.1 station may only
-    have scheduled it, and any station may reconnect before restarting."""
+    """The station accepted a settling Reset. Not yet a restart: a station may reconnect
+    before restarting, and MicroOcpp carries a Reset out only once its boot is Accepted."""
     StationCredential.objects.filter(station_id=station_id).exclude(phase=rotation.Phase.IDLE).update(
-        reset_accepted_at=timezone.now())
+        reset_accepted_at=timezone.now(), reset_boot_accepted=False)
 
 
-def record_boot(station_id: int, key_hash: str, reason: str | None, connected_at) -> rotation.Effects:
-    """A BootNotification on a connection made with `key_hash` at `connected_at`.
-
-    It proves a restart when 2.0.1 gives a restart reason, or when a 1.6 station boots on
-    a connection it opened after accepting our Reset. After a restart a staged key would
-    be active, so the key this connection used is the one the station holds.
-    """
-    cred = StationCredential.objects.filter(station_id=station_id).first()
-    if cred is None or cred.phase == rotation.Phase.IDLE:
-        return rotation.Effects()
-    restarted = reason in REBOOT_REASONS or (
-        reason is None and cred.reset_accepted_at is not None and connected_at > cred.reset_accepted_at)
-    if not restarted:
-        return rotation.Effects()
-    return record_reboot(station_id, key_hash)
-
-
-def record_reboot(station_id: int, key_hash: str | None = None) -> rotation.Effects:
-    """The station has restarted, and (optionally) connected with `key_hash` since."""
+def record_reset_carried_out(station_id: int) -> rotation.Effects:
+    """The station closed the very socket on which it accepted our Reset: the restart
+    evidence. (A socket the CSMS closed, or lost with its process, proves nothing.)"""
     with transaction.atomic():
         cred = _locked(station_id)
-        state = rotation.rebooted(state_of(cred))
-        effects = rotation.Effects()
-        if key_hash:
-            slot = rotation.match(state, lambda h: h == key_hash)
-            if slot is not None:
-                state, effects = rotation.authenticated(state, slot)
-        _store(cred, state)
-        _apply(cred, cred.outstanding_change, effects)
-    return effects
+        _store(cred, rotation.rebooted(state_of(cred)))
+    return rotation.Effects()
+
+
+def boot_accepted_to_carry_out_reset(station: Station) -> bool:
+    """Whether a Pending station's BootNotification is answered Accepted, once, so that
+    it can carry out the Reset it accepted.
+
+    MicroOcpp performs a Reset only after its boot has been Accepted; without this an
+    onboarding station that staged its key waits forever. The exposure is small: only
+    the BootNotification is Accepted (every other message is still refused while the
+    station is on its series key), once per accepted Reset, and only a station that
+    already received its unique key can get here.
+    """
+    if station.registration_status != RegistrationStatus.ACCEPTED:
+        return False  # Pending or Rejected by an operator: not ours to override
+    with transaction.atomic():
+        cred = _locked(station.pk)
+        if not (cred.needs_unique_key and cred.reset_accepted_at and not cred.reboot_seen
+                and not cred.reset_boot_accepted
+                and cred.phase in (rotation.Phase.REBOOT_PENDING, rotation.Phase.UNKNOWN)):
+            return False
+        cred.reset_boot_accepted = True
+        cred.save(update_fields=["reset_boot_accepted"])
+        audit(station, "system", "credential.boot_accepted_for_reset", "Accepted")
+    return True
 
 
 def _close_change(change, state, detail=""):
@@ -370,29 +389,34 @@ def _apply(cred: StationCredential, change: CredentialChange | None, effects: ro
         transaction.on_commit(_advance_campaign_of(change.pk))
     for key in effects.retired:
         audit(station, "system", "credential.key_retired", key.origin)
+    if effects.alert:
+        audit(station, "system", "credential.alert", effects.alert)
+        log.warning("station %s: %s", station, effects.alert)
     if effects.result is not None:
         # Settled: no change is outstanding, and no Reset is awaited for it any more.
         cred.outstanding_change = None
         cred.reset_accepted_at = None
+        cred.reset_boot_accepted = False
     if effects.result is rotation.Result.SUCCEEDED:
         if change is not None:
             _close_change(change, CredentialChange.State.SUCCEEDED)
         cred.needs_unique_key = False
-        cred.save(update_fields=["outstanding_change", "reset_accepted_at", "needs_unique_key"])
+        cred.save(update_fields=["outstanding_change", "reset_accepted_at", "reset_boot_accepted",
+                                "needs_unique_key"])
         audit(station, "station", "credential.change_succeeded", "succeeded",
               change=change.pk if change else None)
     elif effects.result is rotation.Result.FAILED:
         if change is not None:
             _close_change(change, CredentialChange.State.FAILED,
                           detail=f"{change.outcome or 'no answer'}; the station keeps its old key")
-        cred.save(update_fields=["outstanding_change", "reset_accepted_at"])
+        cred.save(update_fields=["outstanding_change", "reset_accepted_at", "reset_boot_accepted"])
         audit(station, "station", "credential.change_failed", change.outcome if change else "",
               change=change.pk if change else None)
         if change is not None and change.outcome == Outcome.ACCEPTED:
-            # The station said it took the key, yet the old one came back. A station that
-            # lost it, or someone else holding the old key: an operator should look.
-            audit(station, "system", "credential.alert", "old key used after Accepted")
-            log.warning("station %s: old key used after the station accepted a new one", station)
+            # The station said it took the key, yet restarted on the old one. A station
+            # that lost it, or someone else holding the old key: an operator should look.
+            audit(station, "system", "credential.alert", "restarted on the old key after Accepted")
+            log.warning("station %s: restarted on its old key after accepting a new one", station)
         failures = consecutive_failures(cred)
         if failures >= ALERT_AFTER_FAILURES:
             audit(station, "system", "credential.alert", f"{failures} failed attempts")
@@ -416,9 +440,13 @@ def maybe_reset(station: Station) -> StationCall | None:
     if StationCall.objects.filter(station=station, purpose=StationCall.Purpose.CREDENTIAL_RESET,
                                   state__in=[StationCall.State.QUEUED, StationCall.State.SENT]).exists():
         return None
-    cred = StationCredential.objects.get(station=station)
-    if cred.reset_accepted_at and timezone.now() - cred.reset_accepted_at < RESET_PATIENCE:
+    cred = StationCredential.objects.select_related("outstanding_change").get(station=station)
+    if cred.reset_accepted_at and timezone.now() - cred.reset_accepted_at < reset_patience():
         return None  # it accepted one already: give it time to restart
+    if cred.old_after_restart_at is not None:
+        return None  # it restarted and came back on the old key: the patience decides
+    if settling_resets_exhausted(cred):
+        return None
     pending = effective_registration(station) == RegistrationStatus.PENDING
     if not pending and station.tenant.reset_policy == station.tenant.ResetPolicy.NEVER:
         return None
@@ -436,6 +464,23 @@ def maybe_reset(station: Station) -> StationCall | None:
     return call
 
 
+def settling_resets_exhausted(cred: StationCredential) -> bool:
+    """Whether the open change has had its MAX_SETTLING_RESETS Resets (alerting once)."""
+    change = cred.outstanding_change
+    if change is None or change.sent_at is None:
+        return False
+    sent = StationCall.objects.filter(station_id=cred.station_id, created_at__gte=change.sent_at,
+                                      purpose=StationCall.Purpose.CREDENTIAL_RESET).count()
+    if sent < MAX_SETTLING_RESETS:
+        return False
+    alert = f"key change unsettled after {sent} Resets; both keys stay valid until an operator acts"
+    if not AuditEvent.objects.filter(station_id=cred.station_id, action="credential.alert",
+                                     outcome=alert, created_at__gte=change.sent_at).exists():
+        audit(cred.station, "system", "credential.alert", alert)
+        log.warning("station %s: %s", cred.station, alert)
+    return True
+
+
 def effective_registration(station: Station) -> str:
     """What BootNotification answers: Pending while a series key awaits its unique key."""
     cred = getattr(station, "credential", None)
@@ -444,27 +489,39 @@ def effective_registration(station: Station) -> str:
     return station.registration_status
 
 
-def housekeeping(station_id: int) -> str | None:
+def housekeeping(station_id: int) -> rotation.Effects:
     """Periodic check by the consumer holding the station's socket.
 
-    Returns "reconnect" when safe mode's grace period ended without the station proving
-    its new key: closing the socket makes it reconnect with the key it really holds.
-    Also queues a settling Reset once the station is idle, if one is wanted.
+    Asks for a reconnect (`reconnect_wanted`) when safe mode's grace period ended without
+    the station proving its new key: closing the socket makes it reconnect with the key it
+    really holds. Settles a change whose restart patience ran out, and queues a settling
+    Reset once the station is idle, if one is wanted.
     """
     cred = (StationCredential.objects.select_related("station__tenant")
             .filter(station_id=station_id).first())
     if cred is None or cred.phase == rotation.Phase.IDLE:
-        return None
+        return rotation.Effects()
     station = cred.station
     if cred.phase == rotation.Phase.UNPROVEN:
         grace = timedelta(seconds=station.tenant.rotation_grace_seconds)
         if cred.current_since and timezone.now() - cred.current_since >= grace:
             audit(station, "system", "credential.proof_requested", "grace period over")
-            return "reconnect"
+            return rotation.Effects(reconnect_wanted=True)
+    elif cred.old_after_restart_at and timezone.now() - cred.old_after_restart_at >= reset_patience():
+        return settle_after_restart_patience(station_id)
     elif cred.phase in (rotation.Phase.REBOOT_PENDING, rotation.Phase.UNKNOWN):
         with transaction.atomic():
             maybe_reset(station)
-    return None
+    return rotation.Effects()
+
+
+def settle_after_restart_patience(station_id: int) -> rotation.Effects:
+    with transaction.atomic():
+        cred = _locked(station_id)
+        state, effects = rotation.restart_patience_over(state_of(cred))
+        _store(cred, state)
+        _apply(cred, cred.outstanding_change, effects)
+    return effects
 
 
 # --- scheduled work (Celery beat) ----------------------------------------------------------
@@ -473,6 +530,17 @@ def consecutive_failures(cred: StationCredential) -> int:
     return CredentialChange.objects.filter(
         station_id=cred.station_id, state=CredentialChange.State.FAILED,
         created_at__gte=cred.current_since or timezone.now()).count()
+
+
+def in_backoff(cred: StationCredential, now=None) -> bool:
+    """Whether the station's last change failed less than its backoff delay ago: then no
+    new change is requested for it, whatever asks (a boot, the retry schedule)."""
+    now = now or timezone.now()
+    last = CredentialChange.objects.filter(station_id=cred.station_id).first()
+    if last is None or last.state != CredentialChange.State.FAILED or last.resolved_at is None:
+        return False
+    delay = BACKOFF[min(max(consecutive_failures(cred), 1), len(BACKOFF)) - 1]
+    return now - last.resolved_at < delay
 
 
 def retry_due(now=None) -> list[CredentialChange]:
@@ -485,9 +553,7 @@ def retry_due(now=None) -> list[CredentialChange]:
         last = CredentialChange.objects.filter(station_id=cred.station_id).first()
         if last is None or last.state != CredentialChange.State.FAILED or last.resolved_at is None:
             continue
-        failures = consecutive_failures(cred)
-        delay = BACKOFF[min(max(failures, 1), len(BACKOFF)) - 1]
-        if now - last.resolved_at < delay:
+        if in_backoff(cred, now):
             continue
         if cred.needs_unique_key and onboarding_held(cred.station):
             continue

@@ -325,9 +325,14 @@ class StationCredential(TenantOwned):
     # Onboarding: the station came with a series key and must get a unique one before
     # its BootNotification is Accepted (OCPP-J 1.6 §6.2.2, white paper A00.FR.806).
     needs_unique_key = models.BooleanField(default=False)
-    # When the station last accepted a Reset meant to settle a change: the next boot on a
-    # connection made after it is a real restart.
+    # When the station last accepted a Reset meant to settle a change. If it then closes
+    # that socket itself, that is the restart evidence (`rotation.rebooted`).
     reset_accepted_at = models.DateTimeField(null=True, blank=True)
+    # Its Pending boot was answered Accepted once so that it can carry that Reset out.
+    reset_boot_accepted = models.BooleanField(default=False)
+    # When it first connected with the old key after an observed restart (rotation's
+    # old_after_restart): the restart patience runs from here.
+    old_after_restart_at = models.DateTimeField(null=True, blank=True)
     # When the station first connected with its series key (anomaly detection).
     first_master_connection_at = models.DateTimeField(null=True, blank=True)
     outstanding_change = models.ForeignKey(
@@ -360,7 +365,8 @@ class CredentialChange(StationOwned):
     # The old key may have leaked: it is retired on Accepted and never taken as evidence.
     compromised = models.BooleanField(default=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
-    outcome = models.CharField(max_length=16, blank=True)  # rotation.Outcome
+    # rotation.Outcome, or the station's own status where it said more (UnknownComponent)
+    outcome = models.CharField(max_length=32, blank=True)
     attempt = models.PositiveIntegerField(default=1)
     call = models.ForeignKey(StationCall, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="+")

@@ -5,15 +5,19 @@ most two hold a key at any time. Every transition keeps one promise:
 
     the key the station really holds is always accepted.
 
-A key is retired only when the station has shown which key it holds: by connecting
-with the new one, or, for the old one, after a change it definitely did not make
-(Rejected/NotSupported), after a reconnect that follows "Accepted" (safe mode), or
-after a reboot that follows "RebootRequired"/no answer (a staged key would be active
-by then). OCPP 1.6 security white paper A01.FR.03 wants the old key refused as soon
-as the station answers Accepted; that is `Mode.STRICT`. The default `Mode.SAFE`
-keeps the old key until the station proves the new one, because a station that says
-Accepted and then loses the key (power cut before it persisted) would otherwise need
-a site visit.
+The new key is retired only when the station definitely did not take it (Rejected,
+NotSupported), or when the station kept using the old key after a restart we saw it
+carry out and did not move to the new key within the restart patience. Everything
+else a station shows is inference, and real firmware defeats each inference: MicroOcpp
+answers Accepted, saves the key and keeps the old one in memory until it restarts, so
+connections and BootNotifications on the old key after "Accepted" prove nothing;
+stations reconnect before carrying out an accepted Reset; a CSMS process that dies
+cannot tell whether the station closed its socket. When in doubt both keys stay valid.
+
+OCPP 1.6 security white paper A01.FR.03 wants the old key refused as soon as the
+station answers Accepted; that is `Mode.STRICT`. The default `Mode.SAFE` keeps the old
+key until the station proves the new one, because a station that says Accepted and
+then loses the key (power cut before it persisted) would otherwise need a site visit.
 """
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -69,10 +73,14 @@ class Credentials:
     pending: Key | None = None
     previous: Key | None = None
     phase: Phase = Phase.IDLE
-    # A reboot was observed after the new key was sent (Reset accepted, or a 2.0.1 boot
-    # reason): a key staged "for after reboot" is active by now, so the key the
-    # station connects with is the truth.
+    # A restart was observed after the new key was sent: the station accepted our Reset
+    # and then closed that very socket itself. A key staged "for after reboot" should be
+    # active by now, so the key of the next connection is strong evidence.
     reboot_seen: bool = False
+    # The station connected with the old key after that restart. Still not proof (it may
+    # have dropped the socket for a network blip and not restarted yet): the change
+    # fails only if it is still so when the restart patience runs out.
+    old_after_restart: bool = False
     # The old key may be in other hands (a leak is why we rotate): nothing shown with it
     # counts as evidence, and Accepted retires it at once.
     distrust_old: bool = False
@@ -109,6 +117,7 @@ class Effects:
     retired: list[Key] = field(default_factory=list)
     reset_wanted: bool = False  # a reboot would settle the change (RebootRequired, unknown)
     reconnect_wanted: bool = False  # closing the socket makes the station prove its key
+    alert: str = ""  # something an operator should look at (no key material)
 
 
 class ChangeOutstanding(Exception):
@@ -160,7 +169,14 @@ def authenticated(state: Credentials, slot: Slot) -> tuple[Credentials, Effects]
     if phase is Phase.IDLE:
         return state, Effects()
     if phase is Phase.UNPROVEN:
-        return _succeeded(state) if slot is Slot.CURRENT else _failed(state)
+        if slot is Slot.CURRENT:
+            return _succeeded(state)
+        # Back with the old key after "Accepted": it may have lost the new key, or (as
+        # MicroOcpp does) saved it for its next restart while the old one stays in
+        # memory. Only a restart can tell: keep both and ask for one.
+        return (Credentials(current=state.previous, pending=state.current,
+                            phase=Phase.REBOOT_PENDING),
+                Effects(reset_wanted=True, alert="old key used after the station accepted a new one"))
     if slot is Slot.PENDING:
         return _succeeded(state)
     # The station connected with the old key while the new one is pending.
@@ -174,15 +190,25 @@ def authenticated(state: Credentials, slot: Slot) -> tuple[Credentials, Effects]
         # socket. The station may still have staged the new key for its next reboot.
         return replace(state, phase=Phase.UNKNOWN), Effects(reset_wanted=True)
     if state.reboot_seen:
-        return _failed(state)  # rebooted and still on the old key: the new one never took
+        # Restarted and still on the old key: the new one probably never took. Wait out
+        # the restart patience before retiring it (`restart_patience_over`).
+        return replace(state, old_after_restart=True), Effects()
     return state, Effects(reset_wanted=True)
 
 
 def rebooted(state: Credentials) -> Credentials:
-    """A reboot of the station has been observed since the new key was sent."""
+    """The station carried out a restart we asked for since the new key was sent."""
     if state.phase in (Phase.REBOOT_PENDING, Phase.UNKNOWN, Phase.IN_FLIGHT):
-        return replace(state, reboot_seen=True)
+        return replace(state, reboot_seen=True, old_after_restart=False)
     return state
+
+
+def restart_patience_over(state: Credentials) -> tuple[Credentials, Effects]:
+    """The patience after an observed restart ran out: if the station is still on the
+    old key, the new one never took and is retired."""
+    if state.change_outstanding and state.old_after_restart and not state.distrust_old:
+        return _failed(state)
+    return state, Effects()
 
 
 def grace_expired(state: Credentials) -> Effects:

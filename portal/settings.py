@@ -246,6 +246,9 @@ CSMS = {
         os.environ.get("CSMS_RECONCILE_SECONDS", "60" if REDIS_URL else "3")
     ),
     "BOOT_RETRY_INTERVAL": 60,
+    # How long a station that accepted a settling Reset is given to carry it out (see
+    # csms.credentials.reset_patience).
+    "RESET_PATIENCE_SECONDS": float(os.environ.get("CSMS_RESET_PATIENCE_SECONDS", "600")),
 }
 
 # --- logging ----------------------------------------------------------------------------

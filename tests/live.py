@@ -30,6 +30,8 @@ class LiveServer:
             "PORT": str(self.port),
             "CSMS_RECONCILE_SECONDS": "0.5",
             "CSMS_CALL_TIMEOUT_SECONDS": "3",
+            # A station that accepted a Reset restarts within milliseconds here.
+            "CSMS_RESET_PATIENCE_SECONDS": "3",
             "LOG_LEVEL": "DEBUG",
             **(extra_env or {}),
         }

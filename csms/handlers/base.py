@@ -212,14 +212,18 @@ def boot_status(station: Station) -> str:
     """The registration status a BootNotification gets, starting onboarding if due.
 
     A station still on its series (master) key is answered Pending and given its unique
-    key; its next BootNotification after the change is Accepted (OCPP-J 1.6 §6.2.2).
+    key; its next BootNotification after the change is Accepted (OCPP-J 1.6 §6.2.2). A
+    station whose last attempt failed gets its next one on the retry schedule, not at
+    every Pending boot.
     """
     status = credentials.effective_registration(station)
     cred = getattr(station, "credential", None)
     if (cred is not None and cred.needs_unique_key and cred.outstanding_change_id is None
-            and not credentials.onboarding_held(station)):
+            and not credentials.onboarding_held(station) and not credentials.in_backoff(cred)):
         try:
             credentials.request_change(station, "onboarding", "system")
         except credentials.ChangeRefused:
             pass  # already queued or unresolved: it will be delivered/settled
+    if status == RegistrationStatus.PENDING and credentials.boot_accepted_to_carry_out_reset(station):
+        return RegistrationStatus.ACCEPTED
     return status

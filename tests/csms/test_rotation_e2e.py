@@ -103,6 +103,8 @@ def test_accepted_key_replaces_the_old_one(csms, run, version):
 @pytest.mark.parametrize("behaviour, outcome", [(ks.REJECT, "Rejected"), (ks.NOT_SUPPORTED, "NotSupported")])
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_refused_key_leaves_the_old_one_working(csms, run, version, behaviour, outcome):
+    if version == "2.0.1" and behaviour == ks.NOT_SUPPORTED:
+        outcome = "NotSupportedAttributeType"  # recorded in the station's own words
     make_station(make_tenant("acme"), "CP1", AL1000_KEY)
     st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, version=version, behaviour=behaviour)
 

@@ -1,10 +1,21 @@
 """The credential state machine against a simulated station that misbehaves.
 
 Hypothesis drives a station that may apply a key, stage it for its next reboot,
-reject it, answer Accepted and then lose it, answer with a CALLERROR; whose answers
-may be lost to a dropped socket or a timeout; that may reconnect, crash or reboot (with
-or without the CSMS noticing) at any step; and a CSMS that may restart at any step,
-losing its in-flight call. After every step:
+reject it, answer Accepted and then lose it, answer with a CALLERROR, or — like
+MicroOcpp — answer Accepted, save the key and keep using the old one until it restarts;
+whose answers may be lost to a dropped socket or a timeout; that may reconnect, crash or
+reboot at any step, and drop its socket between accepting a Reset and carrying it out;
+and a CSMS that may restart (or be killed) at any step, losing its in-flight call and
+what it saw on its sockets.
+
+What the CSMS observes is modelled as production observes it: the only restart it
+notices is a Reset the station accepted followed by the station closing that very
+socket (`rotation.rebooted`). Boot reasons and repeated BootNotifications are not
+evidence (MicroOcpp repeats its Pending boot on the same socket with reason PowerUp).
+One timing assumption is explicit: a station that accepted a Reset carries it out
+before the restart patience (10 minutes) runs out.
+
+After every step:
 
 * the key the station really holds (and any key staged for its next reboot) is accepted;
 * no more than two keys are ever valid;
@@ -23,16 +34,17 @@ from csms.rotation import Key, Mode, Outcome, Phase
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
-APPLY, STAGE, REJECT, NOT_SUPPORTED, LOSE, CALL_ERROR = (
-    "apply", "stage", "reject", "not_supported", "lose", "call_error")
+APPLY, STAGE, REJECT, NOT_SUPPORTED, LOSE, CALL_ERROR, APPLY_ON_RESTART = (
+    "apply", "stage", "reject", "not_supported", "lose", "call_error", "apply_on_restart")
 HONEST = [APPLY, STAGE, REJECT, NOT_SUPPORTED, CALL_ERROR]
 ANSWER = {APPLY: Outcome.ACCEPTED, STAGE: Outcome.REBOOT_REQUIRED, REJECT: Outcome.REJECTED,
-          NOT_SUPPORTED: Outcome.NOT_SUPPORTED, LOSE: Outcome.ACCEPTED, CALL_ERROR: Outcome.CALL_ERROR}
+          NOT_SUPPORTED: Outcome.NOT_SUPPORTED, LOSE: Outcome.ACCEPTED, CALL_ERROR: Outcome.CALL_ERROR,
+          APPLY_ON_RESTART: Outcome.ACCEPTED}
 
 
 class RotationMachine(RuleBasedStateMachine):
     mode = Mode.SAFE
-    behaviours = HONEST + [LOSE]
+    behaviours = HONEST + [LOSE, APPLY_ON_RESTART]
     distrust = False
 
     def __init__(self):
@@ -42,7 +54,11 @@ class RotationMachine(RuleBasedStateMachine):
         # The station: the key it connects with, and one staged for its next reboot.
         self.active = "k0"
         self.staged = None
-        self.in_flight = False  # the CSMS has an unanswered credential CALL on a socket
+        self.reset_due = False  # it accepted a Reset and has not carried it out yet
+        # The CSMS: an unanswered credential CALL on the socket, and whether the station
+        # accepted a Reset on the socket it is connected by (known to the live process only).
+        self.in_flight = False
+        self.reset_accepted_here = False
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -53,12 +69,22 @@ class RotationMachine(RuleBasedStateMachine):
         if self.in_flight:  # the old socket is gone, and its answer with it
             self.state, _ = rotation.answered(self.state, Outcome.DROPPED, self.mode)
             self.in_flight = False
+        self.reset_accepted_here = False  # a new socket
         self.state, _ = rotation.authenticated(self.state, slot)
         return slot
 
+    def station_closes_its_socket(self):
+        """The CSMS sees the station close the socket; after an accepted Reset on it,
+        that is the restart evidence production records."""
+        if self.reset_accepted_here:
+            self.state = rotation.rebooted(self.state)
+
     def reboot(self):
+        self.station_closes_its_socket()
         if self.staged is not None:
             self.active, self.staged = self.staged, None
+        self.reset_due = False
+        self.connect()
 
     # --- what can happen ---------------------------------------------------------------
 
@@ -77,7 +103,7 @@ class RotationMachine(RuleBasedStateMachine):
         new = self.state.pending.hash
         if what == APPLY:
             self.active = new
-        elif what == STAGE:
+        elif what in (STAGE, APPLY_ON_RESTART):
             self.staged = new
         # REJECT / NOT_SUPPORTED / LOSE / CALL_ERROR: the station keeps what it had
         self.state, _ = rotation.answered(
@@ -86,47 +112,43 @@ class RotationMachine(RuleBasedStateMachine):
 
     @rule()
     def station_reconnects(self):
+        """A network blip: the station closes its socket and reconnects, no restart
+        (even between accepting a Reset and carrying it out)."""
+        self.station_closes_its_socket()
         self.connect()
 
-    @rule(noticed=st.booleans())
-    def station_reboots(self, noticed):
-        """A crash or power cycle; a 2.0.1 boot reason may let the CSMS notice it."""
+    @rule()
+    def station_reboots(self):
+        """A crash or power cycle nobody asked for."""
         self.reboot()
-        slot = self.connect()
-        if noticed:
-            self.state = rotation.rebooted(self.state)
-            self.state, _ = rotation.authenticated(self.state, rotation.match(
-                self.state, lambda h: h == self.active) or slot)
 
     @precondition(lambda self: self.state.phase in (Phase.REBOOT_PENDING, Phase.UNKNOWN)
                   and not self.in_flight)
     @rule()
-    def csms_resets_the_station(self):
-        # Reset accepted; the station restarts, reconnects, and its boot (after the
-        # accepted Reset) tells the CSMS a restart happened.
-        self.reboot()
-        slot = self.connect()
-        self.state = rotation.rebooted(self.state)
-        self.state, _ = rotation.authenticated(self.state, rotation.match(
-            self.state, lambda h: h == self.active) or slot)
+    def station_accepts_a_reset(self):
+        self.reset_due = True
+        self.reset_accepted_here = True
 
-    @precondition(lambda self: self.state.phase in (Phase.REBOOT_PENDING, Phase.UNKNOWN))
+    @precondition(lambda self: self.reset_due)
     @rule()
-    def station_reconnects_before_a_scheduled_reset(self):
-        # 2.0.1 "Scheduled" (or a network blip before the restart): not a reboot.
-        self.connect()
+    def station_carries_out_the_reset(self):
+        self.reboot()
 
     @rule()
     def csms_restarts(self):
-        if self.in_flight:
-            # The reaper settles the call the dead process left behind.
-            self.state, _ = rotation.answered(self.state, Outcome.DROPPED, self.mode)
-            self.in_flight = False
+        """Killed or restarted: what its process saw is gone; the station reconnects."""
+        self.reset_accepted_here = False
+        self.connect()
 
     @rule()
     def grace_period_ends(self):
         if rotation.grace_expired(self.state).reconnect_wanted:
-            self.connect()
+            self.connect()  # the CSMS closed the socket itself: no restart evidence
+
+    @precondition(lambda self: not self.reset_due)
+    @rule()
+    def restart_patience_runs_out(self):
+        self.state, _ = rotation.restart_patience_over(self.state)
 
     # --- what must always hold -------------------------------------------------------
 
@@ -176,6 +198,7 @@ class CompromisedKeyMachine(RotationMachine):
             self.state, _ = rotation.authenticated(self.state, slot)
             self.state = rotation.rebooted(self.state)
             self.state, _ = rotation.authenticated(self.state, slot)
+            self.state, _ = rotation.restart_patience_over(self.state)
 
 
 TestCompromisedKey = CompromisedKeyMachine.TestCase
@@ -197,7 +220,45 @@ def test_strict_mode_really_does_lock_out_a_station_that_loses_an_accepted_key()
     safe, _ = rotation.answered(safe, Outcome.ACCEPTED, Mode.SAFE)
     assert sorted(safe.valid_hashes) == ["new", "old"]
     safe, effects = rotation.authenticated(safe, rotation.Slot.PREVIOUS)  # came back with the old key
+    # Lost, or saved for the next restart (MicroOcpp)? Keep both, alert, ask for a restart.
+    assert sorted(safe.valid_hashes) == ["new", "old"] and effects.result is None
+    assert effects.reset_wanted and effects.alert
+    safe = rotation.rebooted(safe)  # the Reset was carried out
+    safe, _ = rotation.authenticated(safe, rotation.match(safe, lambda h: h == "old"))
+    assert sorted(safe.valid_hashes) == ["new", "old"]  # not yet: it may only have dropped its socket
+    safe, effects = rotation.restart_patience_over(safe)
     assert safe.valid_hashes == ["old"] and effects.result is rotation.Result.FAILED
+
+
+def _sent(phase_outcome=None):
+    state = rotation.begin(rotation.install(Key("old", "installed", T0)), Key("new", "rotation", T0))
+    return rotation.answered(state, phase_outcome, Mode.SAFE)[0] if phase_outcome else state
+
+
+def _connect(state, key):
+    return rotation.authenticated(state, rotation.match(state, lambda h: h == key))
+
+
+def test_microocpp_accepts_saves_and_keeps_the_old_key_until_it_restarts():
+    # Issue 8, first and second path: Accepted, then old-key connections (the grace-period
+    # close, a repeated boot) settle nothing; the power cycle brings the saved key.
+    state = _sent(Outcome.ACCEPTED)
+    state, _ = _connect(state, "old")  # safe mode's grace close; the password is still in memory
+    state, _ = _connect(state, "old")
+    assert sorted(state.valid_hashes) == ["new", "old"]
+    state, effects = _connect(state, "new")  # after its next power cycle
+    assert effects.result is rotation.Result.SUCCEEDED and state.valid_hashes == ["new"]
+
+
+def test_reconnecting_before_carrying_out_an_accepted_reset_retires_nothing():
+    # Issue 8, third path: RebootRequired, Reset accepted, the CSMS process dies; the
+    # station reconnects with the old key before rebooting onto the staged one.
+    state = _sent(Outcome.REBOOT_REQUIRED)
+    state, _ = _connect(state, "old")  # the dead process saw no restart: nothing rebooted()
+    state, _ = rotation.restart_patience_over(state)
+    assert sorted(state.valid_hashes) == ["new", "old"]
+    state, effects = _connect(state, "new")
+    assert effects.result is rotation.Result.SUCCEEDED
 
 
 def test_no_second_key_while_a_change_is_outstanding():

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from csms import credentials, services, tasks
+from csms import credentials, rotation, services, tasks
 from csms.models import AuditEvent, CredentialChange, KeyOrigin, Station, StationCall, StationCredential
 from csms.rotation import Outcome
 from tests.commands import run_cmd
@@ -198,18 +198,22 @@ def test_a_late_outcome_never_reopens_a_settled_change():
     credentials.request_change(station, "demand", "tester")  # and the station can be rotated again
 
 
-def test_a_1_6_boot_counts_as_a_restart_only_after_an_accepted_reset():
+def test_only_a_carried_out_reset_and_the_restart_patience_retire_a_staged_key(settings):
     station = make_station(make_tenant(), "CP1", AL1000_KEY)
     old_hash = StationCredential.objects.get(station=station).current_hash
     credentials.request_change(station, "demand", "tester")
     send_and_answer(station, Outcome.REBOOT_REQUIRED)
-    before = timezone.now()
-    credentials.record_boot(station.pk, old_hash, None, before)  # no Reset accepted yet
-    assert StationCredential.objects.get(station=station).phase == "reboot_pending"
+    credentials.record_proof(station.pk, old_hash)  # reconnected before any Reset: proves nothing
     credentials.record_reset_accepted(station.pk)
-    credentials.record_boot(station.pk, old_hash, None, before)  # a connection from before the Reset
+    credentials.record_proof(station.pk, old_hash)  # reconnected before carrying it out (kill drill)
+    assert credentials.housekeeping(station.pk).result is None
     assert StationCredential.objects.get(station=station).phase == "reboot_pending"
-    credentials.record_boot(station.pk, old_hash, None, timezone.now())
+    credentials.record_reset_carried_out(station.pk)  # the station closed that socket itself
+    credentials.record_proof(station.pk, old_hash)  # ... and came back on the old key
+    cred = StationCredential.objects.get(station=station)
+    assert cred.phase == "reboot_pending" and cred.pending_hash  # a blip? both stay valid
+    settings.CSMS = {**settings.CSMS, "RESET_PATIENCE_SECONDS": 0}
+    assert credentials.housekeeping(station.pk).result is rotation.Result.FAILED
     cred = StationCredential.objects.get(station=station)
     assert cred.phase == "idle" and cred.current_hash == old_hash and not cred.pending_hash
 
