@@ -28,10 +28,14 @@ class CredentialSerializer(serializers.Serializer):
 
 class StationSerializer(serializers.ModelSerializer):
     credential = serializers.SerializerMethodField()
+    # What its boots are answered (Pending while onboarding); the operator's setting too.
+    registration_status = serializers.CharField(source="effective_registration", read_only=True)
+    registration_setting = serializers.CharField(source="registration_status", read_only=True)
 
     class Meta:
         model = Station
-        fields = ["identity", "connected", "ocpp_version", "registration_status", "allowed_protocols",
+        fields = ["identity", "connected", "ocpp_version", "registration_status", "registration_setting",
+                  "allowed_protocols",
                   "vendor", "model", "serial_number", "firmware_version", "last_boot_at",
                   "connected_at", "disconnected_at", "last_seen_at", "credential"]
 

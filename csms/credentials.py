@@ -482,11 +482,7 @@ def settling_resets_exhausted(cred: StationCredential) -> bool:
 
 
 def effective_registration(station: Station) -> str:
-    """What BootNotification answers: Pending while a series key awaits its unique key."""
-    cred = getattr(station, "credential", None)
-    if station.registration_status == RegistrationStatus.ACCEPTED and cred and cred.needs_unique_key:
-        return RegistrationStatus.PENDING
-    return station.registration_status
+    return station.effective_registration
 
 
 def housekeeping(station_id: int) -> rotation.Effects:

@@ -69,6 +69,16 @@ class Station(TenantOwned):
         credential = getattr(self, "credential", None)
         return bool(credential and credential.current_hash)
 
+    @property
+    def effective_registration(self) -> str:
+        """What its BootNotification is answered: Pending while a series key awaits its
+        unique key, whatever `registration_status` (the operator's setting) says."""
+        credential = getattr(self, "credential", None)
+        if (self.registration_status == RegistrationStatus.ACCEPTED
+                and credential is not None and credential.needs_unique_key):
+            return RegistrationStatus.PENDING
+        return self.registration_status
+
 
 class StationOwned(TenantOwned):
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")

@@ -4,6 +4,11 @@ It connects with whatever password it holds, answers ChangeConfiguration
 AuthorizationKey (1.6) or SetVariables BasicAuthPassword (2.0.1) according to its
 `behaviour`, and behaves like firmware afterwards: reconnecting with a key it applied
 (white paper A01 happy flow), rebooting on Reset with a key it staged.
+
+`microocpp()` gives it the habits of MicroOcpp, the C++ firmware stack that found the
+lockouts of issue 8: it answers Accepted, saves the key and keeps the old one in memory
+until it restarts (reconnects included); it carries out a Reset only once its boot has
+been Accepted; and it repeats its Pending boot on the same socket.
 """
 import asyncio
 import contextlib
@@ -28,6 +33,9 @@ DROP_AFTER_APPLY = "drop_after_apply"  # stores the key, loses the socket before
 LOSE = "lose"  # answers Accepted but never stores the key, and stays connected
 APPLY_SILENTLY = "apply_silently"  # stores the key, never answers (its CSMS went away)
 CALL_ERROR = "call_error"  # the firmware fails on the request: a CALLERROR goes back
+# MicroOcpp: answers Accepted and saves the key, which it uses only after its next restart.
+APPLY_ON_RESTART = "apply_on_restart"
+UNKNOWN_COMPONENT = "unknown_component"  # 2.0.1 firmware without SecurityCtrlr.BasicAuthPassword
 
 
 class KeyedStation:
@@ -46,6 +54,14 @@ class KeyedStation:
         self.task = None
         self.closed_codes: list[int | None] = []
         self.reset_answer = "Accepted"
+        self.reset_delay = 0.05  # seconds between accepting a Reset and carrying it out
+        self.reset_only_when_accepted = False  # MicroOcpp: a Reset waits for an Accepted boot
+        self.reset_due = False
+
+    def microocpp(self) -> "KeyedStation":
+        self.behaviour = APPLY_ON_RESTART
+        self.reset_only_when_accepted = True
+        return self
 
     # --- connection lifecycle ----------------------------------------------------------
 
@@ -79,6 +95,7 @@ class KeyedStation:
         await self.connect()
 
     async def reboot(self, reason="RemoteReset"):
+        self.reset_due = False
         await self.disconnect()
         if self.staged is not None:
             self.password, self.staged = self.staged, None
@@ -93,6 +110,8 @@ class KeyedStation:
             answer = await self.cp.call(call201.BootNotification(
                 charging_station={"model": "KeyKeeper", "vendor_name": "Tests"}, reason=reason))
         self.boot_statuses.append(answer.status)
+        if answer.status == "Accepted" and self.reset_due:
+            self._reboot_soon()
         return answer.status
 
     async def watch_for_close(self, timeout=10) -> int | None:
@@ -113,12 +132,17 @@ class KeyedStation:
         if b == STAGE:
             self.staged = secret
             return "RebootRequired"
+        if b == APPLY_ON_RESTART:
+            self.staged = secret
+            return "Accepted"
         if b == REJECT:
             return "Rejected"
         if b == NOT_SUPPORTED:
             return "NotSupported" if self.version == "1.6" else "NotSupportedAttributeType"
         if b == LOSE:
             return "Accepted"
+        if b == UNKNOWN_COMPONENT:
+            return "UnknownComponent"
         if b == DROP_AFTER_APPLY:
             self.password = secret
             asyncio.ensure_future(self.reconnect(delay=0))
@@ -135,8 +159,14 @@ class KeyedStation:
         self.resets += 1
         if self.reset_answer == "Scheduled":
             return "Scheduled"  # 2.0.1 OnIdle while charging: it restarts later, by itself
-        asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(self.reboot()))
+        self.reset_due = True
+        if not self.reset_only_when_accepted or (self.boot_statuses and self.boot_statuses[-1] == "Accepted"):
+            self._reboot_soon()
         return "Accepted"
+
+    def _reboot_soon(self):
+        self.reboot_task = asyncio.get_running_loop().call_later(
+            self.reset_delay, lambda: asyncio.ensure_future(self.reboot()))
 
 
 class _Firmware16(CP16):

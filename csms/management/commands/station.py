@@ -24,7 +24,9 @@ def station_summary(station: Station) -> dict:
         "identity": station.identity,
         "connected": station.connected,
         "ocpp_version": station.ocpp_version or None,
-        "registration_status": station.registration_status,
+        # What its boots are answered (Pending while onboarding), and the operator's setting.
+        "registration_status": station.effective_registration,
+        "registration_setting": station.registration_status,
         "allowed_protocols": station.allowed_protocols,
         "vendor": station.vendor or None,
         "model": station.model or None,
