@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from . import credentials, services
+from . import credentials, liveness, services
 from .auth.station_auth import Decision, authenticate, challenges_for
 from .handlers import v16, v201
 from .models import StationCall
@@ -123,6 +123,7 @@ class StationConsumer(AsyncWebsocketConsumer):
                               or challenges_for(f"Chargegate {station.tenant.slug}")])
             return
         self.group = station.group_name
+        await liveness.ensure_beating()
         # Join the group before claiming, so a newer connection's takeover cannot slip
         # between the two and be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)

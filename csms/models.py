@@ -39,6 +39,9 @@ class Station(TenantOwned):
     # is still open closes when it sees it is no longer the current one.
     connected = models.BooleanField(default=False)
     connection_id = models.CharField(max_length=64, blank=True)
+    # The server process holding the socket (`csms.liveness`): if that process dies
+    # without closing it, its stopped heartbeat is how the flag above gets corrected.
+    connection_node = models.CharField(max_length=32, blank=True)
     # Incremented by every accepted connection: it orders connections across nodes, so a
     # takeover message only ever closes an older socket.
     connection_seq = models.PositiveBigIntegerField(default=0, editable=False)
@@ -461,3 +464,20 @@ __all__ = [
     "KeyOrigin", "StationCredential", "CredentialChange", "AuditEvent", "RotationCampaign",
     "CampaignMember",
 ]
+
+
+class ServerProcess(models.Model):
+    """A CSMS server process that holds station sockets, with its heartbeat.
+
+    Not tenant-owned: it is infrastructure. A process that stops beating (killed, host
+    lost, frozen) no longer holds any socket, whatever the stations' rows say.
+    """
+
+    node = models.CharField(max_length=32, unique=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.host}:{self.pid} ({self.node})"

@@ -36,9 +36,11 @@ def claim_connection(station_id: int, connection_id: str, version: str) -> int |
     None means an even newer connection claimed the station in the meantime (then this
     one should give way at once).
     """
+    from .liveness import NODE
+
     now = timezone.now()
     Station.objects.filter(pk=station_id).update(
-        connected=True, connection_id=connection_id, ocpp_version=version,
+        connected=True, connection_id=connection_id, connection_node=NODE, ocpp_version=version,
         connected_at=now, last_seen_at=now, connection_seq=F("connection_seq") + 1,
     )
     return (Station.objects.filter(pk=station_id, connection_id=connection_id)
@@ -60,7 +62,7 @@ def is_current_connection(station_id: int, connection_id: str) -> bool:
 def release_connection(station_id: int, connection_id: str) -> None:
     """Mark the station offline, unless a newer connection has already replaced ours."""
     Station.objects.filter(pk=station_id, connection_id=connection_id).update(
-        connected=False, disconnected_at=timezone.now()
+        connected=False, connection_node="", disconnected_at=timezone.now()
     )
 
 

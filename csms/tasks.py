@@ -33,6 +33,14 @@ def reap_orphaned_calls() -> int:
 
 
 @shared_task
+def reap_stale_connections() -> int:
+    """Mark offline the stations whose server process died without closing them."""
+    from . import liveness
+
+    return liveness.reap_stale_connections()
+
+
+@shared_task
 def retry_failed_key_changes() -> int:
     """Retry failed key changes whose backoff has run out."""
     return len(credentials.retry_due())

@@ -147,6 +147,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "reap-orphaned-calls": {"task": "csms.tasks.reap_orphaned_calls", "schedule": 60.0},
+    "reap-stale-connections": {"task": "csms.tasks.reap_stale_connections", "schedule": 30.0},
     "retry-failed-key-changes": {"task": "csms.tasks.retry_failed_key_changes", "schedule": 60.0},
     "rotate-expiring-keys": {"task": "csms.tasks.rotate_expiring_keys", "schedule": 3600.0},
     "advance-campaigns": {"task": "csms.tasks.advance_campaigns", "schedule": 15.0},
@@ -249,6 +250,9 @@ CSMS = {
     # How long a station that accepted a settling Reset is given to carry it out (see
     # csms.credentials.reset_patience).
     "RESET_PATIENCE_SECONDS": float(os.environ.get("CSMS_RESET_PATIENCE_SECONDS", "600")),
+    # Each server process records a heartbeat this often; the stations of a process
+    # silent for three beats are marked offline (csms.liveness).
+    "NODE_BEAT_SECONDS": float(os.environ.get("CSMS_NODE_BEAT_SECONDS", "15")),
 }
 
 # --- logging ----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class LiveServer:
             "CSMS_CALL_TIMEOUT_SECONDS": "3",
             # A station that accepted a Reset restarts within milliseconds here.
             "CSMS_RESET_PATIENCE_SECONDS": "3",
+            "CSMS_NODE_BEAT_SECONDS": "0.5",
             "LOG_LEVEL": "DEBUG",
             **(extra_env or {}),
         }

@@ -1,0 +1,56 @@
+"""A station whose server process died is not shown connected (issue 8).
+
+After a kill -9 a station that never came back was still `connected` minutes later,
+after the reaper and a restart of its process. Server processes beat; the reaper marks
+offline the stations of a process that stopped.
+"""
+import asyncio
+
+import pytest
+
+from csms import tasks
+from csms.models import ServerProcess, Station
+from tests.csms.test_rotation_e2e import connection_name
+from tests.factories import AL1000_KEY, make_station, make_tenant
+from tests.live import LiveServer
+from tests.stations import open_socket
+from tests.waiting import async_eventually, in_thread_db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def connected(identity):
+    return Station.objects.get(identity=identity).connected
+
+
+def test_the_stations_of_a_killed_process_are_marked_offline_and_no_others(csms, run, live_log_dir,
+                                                                           settings):
+    settings.CSMS = {**settings.CSMS, "NODE_BEAT_SECONDS": 0.5}  # as the live servers beat
+    tenant = make_tenant("acme")
+    make_station(tenant, "DOOMED", AL1000_KEY)
+    make_station(tenant, "ALIVE", AL1000_KEY)
+    doomed = LiveServer(connection_name(), live_log_dir, name="killed").start()
+
+    async def scenario():
+        lost = await open_socket(doomed, "acme", "DOOMED", AL1000_KEY)
+        kept = await open_socket(csms, "acme", "ALIVE", AL1000_KEY)
+        await async_eventually(lambda: connected("DOOMED") and connected("ALIVE"))
+        doomed.proc.kill()  # no cleanup runs: the row still says connected
+        await asyncio.sleep(0.5)
+        still_shown = await in_thread_db(connected)("DOOMED")
+        await asyncio.sleep(1.5)  # three missed beats in tests (0.5 s each)
+        reaped = await in_thread_db(tasks.reap_stale_connections)()
+        result = (still_shown, reaped, await in_thread_db(connected)("DOOMED"),
+                  await in_thread_db(connected)("ALIVE"))
+        await kept.close()
+        await lost.close()
+        return result
+
+    try:
+        still_shown, reaped, doomed_connected, alive_connected = run(scenario())
+    finally:
+        doomed.stop()
+    assert still_shown is True  # what the operator saw before
+    assert reaped == 1 and doomed_connected is False
+    assert alive_connected is True, "a live process's stations are left alone"
+    assert ServerProcess.objects.count() == 1  # the dead process is forgotten, the live one beats
