@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from tenants.models import Tenant, TenantOwned
 
+from .protocol.values import REGISTER_DIGITS, REGISTER_PLACES
 from .protocol.versions import SUPPORTED
 
 
@@ -158,8 +159,11 @@ class Transaction(StationOwned):
     connector_id = models.PositiveIntegerField(default=0)
     id_tag = models.CharField(max_length=36, blank=True)
     id_tag_status = models.CharField(max_length=16, blank=True)
-    meter_start_wh = models.DecimalField(max_digits=20, decimal_places=3, null=True, blank=True)
-    meter_stop_wh = models.DecimalField(max_digits=20, decimal_places=3, null=True, blank=True)
+    # Sized by `protocol.values`, which refuses a reading these cannot hold.
+    meter_start_wh = models.DecimalField(max_digits=REGISTER_DIGITS + REGISTER_PLACES,
+                                         decimal_places=REGISTER_PLACES, null=True, blank=True)
+    meter_stop_wh = models.DecimalField(max_digits=REGISTER_DIGITS + REGISTER_PLACES,
+                                        decimal_places=REGISTER_PLACES, null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.CharField(max_length=40, blank=True)

@@ -1,8 +1,13 @@
-"""Keep credentials out of logs, whatever logs them.
+"""Keep credentials and forged lines out of logs, whatever logs them.
 
 Our code never formats credentials, but servers and libraries may: uvicorn's websockets
-layer, at DEBUG, writes every handshake header, Authorization included. A filter on
-every handler redacts the value of any Authorization-like header in a record.
+layer, at DEBUG, writes every handshake header, Authorization included; an exception
+message may quote a URL with an authorization code in it. And much of what is logged
+comes from a peer (a station's message id, a request path): a newline in it would start
+a line of the attacker's choosing. A filter on every handler therefore redacts the value
+of any Authorization-like header and credential-bearing query parameter, and escapes
+control characters, in the record's message *and* its traceback, which it folds into
+the message: one record is one line, whichever formatter writes it.
 """
 import logging
 import re
@@ -44,6 +49,42 @@ def _is_frame_dump(record: logging.LogRecord) -> bool:
     return type(frame).__name__ == "Frame"
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: anything a
+# terminal or a log viewer may take as a line break or an escape sequence.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_CONTROL = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED_CONTROL.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as a visible escape (\\n, \\x1b)."""
+    return _CONTROL.sub(_escape_one, text)
+
+
+def clean(text: str) -> str:
+    return escape_controls(redact(text))
+
+
+_TRACEBACK_FORMATTER = logging.Formatter()
+
+
+def _traceback_of(record: logging.LogRecord) -> str:
+    """The text a formatter would append to the message: traceback and stack."""
+    parts = []
+    if record.exc_info and record.exc_info[0] is not None:
+        parts.append(record.exc_text or _TRACEBACK_FORMATTER.formatException(record.exc_info))
+    elif record.exc_text:
+        parts.append(record.exc_text)
+    if record.stack_info:
+        parts.append(record.stack_info)
+    return "\n".join(parts)
+
+
 class RedactCredentials(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if _is_frame_dump(record):
@@ -52,19 +93,27 @@ class RedactCredentials(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken record is not ours to fix
             return True
-        if redact(message) == message:
+        trace = _traceback_of(record)
+        if trace:
+            # Line by line, so that the credential-frame rule drops a line, not the
+            # whole traceback; joined by a visible \n, so the record stays one line.
+            lines = [clean(message)] + [clean(line) for line in trace.splitlines()]
+            record.msg, record.args = "\\n".join(lines), None
+            record.exc_info = record.exc_text = record.stack_info = None
             return True
-        # Redact inside the arguments where that suffices: some formatters (uvicorn's
+        if clean(message) == message:
+            return True
+        # Clean inside the arguments where that suffices: some formatters (uvicorn's
         # access log) read record.args themselves and break if they are replaced.
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(clean(a) if isinstance(a, str) else a for a in record.args)
             try:
                 message = record.getMessage()
             except Exception:
                 return True
-            if redact(message) == message:
+            if clean(message) == message:
                 return True
-        record.msg, record.args = redact(message), None
+        record.msg, record.args = clean(message), None
         return True
 
 

@@ -6,12 +6,11 @@ operator's change (e.g. to the registration status) applies to the very next mes
 """
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from .. import credentials
 from ..models import (
@@ -23,6 +22,7 @@ from ..models import (
     Station,
     StationEvent,
 )
+from ..protocol import values
 from ..protocol.errors import Problem, RpcError
 
 
@@ -72,15 +72,17 @@ def utc_now_text() -> str:
 
 
 def parse_time(value: str | None):
-    """An OCPP dateTime as an aware datetime (naive values are read as UTC), or now."""
+    """An OCPP dateTime as an aware UTC datetime (naive values are read as UTC), or now.
+
+    Validation has refused what `values.instant` cannot represent already; the check
+    here keeps a handler's own reading of a field under the same rule.
+    """
     if not value:
         return timezone.now()
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise RpcError(Problem.PROPERTY, f"{value!r} is not an RFC 3339 date-time")
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed
+    try:
+        return values.instant(value)
+    except values.ValueRefused as exc:
+        raise RpcError(Problem.PROPERTY, f"{value!r} {exc}") from None
 
 
 def boot_interval(station: Station, status: str) -> int:
@@ -115,14 +117,16 @@ def id_tag_info_v16(station: Station, id_tag: str) -> dict:
 
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
-_WH_FACTOR = {"Wh": Decimal(1), "kWh": Decimal(1000)}
+_WH_FACTOR = {"Wh": 1, "kWh": 1000}
 
 
 def register_wh(sampled_value: dict, *, unit_key: str = "unit") -> Decimal | None:
     """The Wh reading of an energy-register sample, or None for any other sample.
 
     1.6 keeps the unit in `unit`; 2.0.1 in `unitOfMeasure.unit` with a power-of-ten
-    `multiplier`. Absent measurand means the energy register in both versions.
+    `multiplier`. Absent measurand means the energy register in both versions. A 1.6
+    value that is no number (signed data) is no reading; one that is a number but
+    does not fit the register column raises `values.ValueRefused`.
     """
     if sampled_value.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER:
         return None
@@ -135,11 +139,31 @@ def register_wh(sampled_value: dict, *, unit_key: str = "unit") -> Decimal | Non
         unit, multiplier = sampled_value.get("unit", "Wh"), 0
     if unit not in _WH_FACTOR:
         return None
-    try:
-        value = Decimal(str(sampled_value["value"]))
-    except (InvalidOperation, KeyError):
+    number = values.reading(sampled_value.get("value"))
+    if number is None:
         return None
-    return value * _WH_FACTOR[unit] * (Decimal(10) ** multiplier)
+    return values.register_wh(number, _WH_FACTOR[unit], multiplier)
+
+
+def energy_readings(meter_values: list, *, field: str, unit_key: str = "unit") -> list:
+    """(context, Wh) of every energy-register sample in a message's meter values.
+
+    Read before anything of the message is stored: a reading the register column
+    cannot hold refuses the whole message (PropertyConstraintViolation) rather than
+    leaving part of it behind.
+    """
+    readings = []
+    for i, mv in enumerate(meter_values):
+        for j, sv in enumerate(mv["sampledValue"]):
+            try:
+                wh = register_wh(sv, unit_key=unit_key)
+            except values.ValueRefused as exc:
+                where = f"{field}/{i}/sampledValue/{j}/value"
+                raise RpcError(Problem.PROPERTY, f"{where}: {exc}",
+                               details={"field": where, "constraint": "range"}) from None
+            if wh is not None:
+                readings.append((sv.get("context"), wh))
+    return readings
 
 
 def unrecorded(tx, meter_values: list) -> list:

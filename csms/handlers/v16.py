@@ -9,10 +9,10 @@ from .base import (
     boot_interval,
     boot_status,
     data_transfer,
+    energy_readings,
     id_tag_info_v16,
     parse_time,
     record_event,
-    register_wh,
     unrecorded,
     upsert_connector_status,
     utc_now_text,
@@ -101,7 +101,8 @@ def stop_transaction(station: Station, p: dict) -> dict:
             tx.stopped_at = stopped_at
             tx.stop_reason = p.get("reason", "Local")
             tx.save(update_fields=["meter_stop_wh", "stopped_at", "stop_reason"])
-            _store_meter_values(station, p.get("transactionData", []), tx.connector_id, tx)
+            _store_meter_values(station, p.get("transactionData", []), tx.connector_id, tx,
+                                field="transactionData")
     response = {}
     if p.get("idTag"):
         response["idTagInfo"] = id_tag_info_v16(station, p["idTag"])
@@ -117,7 +118,9 @@ def meter_values(station: Station, p: dict) -> dict:
     return {}
 
 
-def _store_meter_values(station, meter_values, connector_id, tx):
+def _store_meter_values(station, meter_values, connector_id, tx, field="meterValue"):
+    begins = [wh for context, wh in energy_readings(meter_values, field=field)
+              if context == "Transaction.Begin"]
     meter_values = unrecorded(tx, meter_values)
     MeterValue.objects.bulk_create(
         MeterValue(tenant=station.tenant, station=station, transaction=tx,
@@ -125,13 +128,9 @@ def _store_meter_values(station, meter_values, connector_id, tx):
                    sampled_values=mv["sampledValue"])
         for mv in meter_values
     )
-    if tx is not None and tx.meter_start_wh is None:
-        for mv in meter_values:
-            for sv in mv["sampledValue"]:
-                if sv.get("context") == "Transaction.Begin" and register_wh(sv) is not None:
-                    tx.meter_start_wh = register_wh(sv)
-                    tx.save(update_fields=["meter_start_wh"])
-                    return
+    if tx is not None and tx.meter_start_wh is None and begins:
+        tx.meter_start_wh = begins[0]
+        tx.save(update_fields=["meter_start_wh"])
 
 
 router.on("DataTransfer")(data_transfer)

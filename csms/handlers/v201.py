@@ -8,10 +8,10 @@ from .base import (
     boot_interval,
     boot_status,
     data_transfer,
+    energy_readings,
     lookup_id_tag,
     parse_time,
     record_event,
-    register_wh,
     unrecorded,
     upsert_connector_status,
     utc_now_text,
@@ -131,6 +131,7 @@ def meter_values(station: Station, p: dict) -> dict:
 
 
 def _store_meter_values(station, meter_values, evse_id, connector_id, tx):
+    readings = energy_readings(meter_values, field="meterValue", unit_key="unitOfMeasure")
     meter_values = unrecorded(tx, meter_values)
     MeterValue.objects.bulk_create(
         MeterValue(tenant=station.tenant, station=station, transaction=tx, evse_id=evse_id,
@@ -140,18 +141,15 @@ def _store_meter_values(station, meter_values, evse_id, connector_id, tx):
     )
     if tx is None:
         return
+    # A re-sent message carries the same readings: applying them again changes nothing.
     changed = []
-    for mv in meter_values:
-        for sv in mv["sampledValue"]:
-            wh = register_wh(sv, unit_key="unitOfMeasure")
-            if wh is None:
-                continue
-            if sv.get("context") == "Transaction.Begin" and tx.meter_start_wh is None:
-                tx.meter_start_wh = wh
-                changed.append("meter_start_wh")
-            elif sv.get("context") == "Transaction.End":
-                tx.meter_stop_wh = wh
-                changed.append("meter_stop_wh")
+    for context, wh in readings:
+        if context == "Transaction.Begin" and tx.meter_start_wh is None:
+            tx.meter_start_wh = wh
+            changed.append("meter_start_wh")
+        elif context == "Transaction.End":
+            tx.meter_stop_wh = wh
+            changed.append("meter_stop_wh")
     if changed:
         tx.save(update_fields=sorted(set(changed)))
 

@@ -1,6 +1,8 @@
 """Payload validation against the JSON schemas shipped with the `ocpp` package.
 
-We never hand-write OCPP schemas; we only decide which errorCode a violation earns.
+We never hand-write OCPP schemas; we only decide which errorCode a violation earns, and
+narrow what they leave open to what the CSMS can keep (`values`): integer ranges, real
+date-times, and content every backend can store.
 """
 import json
 import math
@@ -13,6 +15,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend, validator_for
 
+from . import values
 from .errors import Problem, RpcError
 from .versions import OcppVersion
 
@@ -27,6 +30,9 @@ _KEYWORD_PROBLEM = {
     "maxItems": Problem.OCCURRENCE,
     "uniqueItems": Problem.OCCURRENCE,
 }
+
+# Our own keyword, added to every integer of a loaded schema: the range `values` allows.
+_RANGE = "x-chargegate-range"
 
 
 def _schema_name(version: OcppVersion, action: str, response: bool) -> str:
@@ -72,6 +78,53 @@ def _multiple_of(validator, divisor, instance, schema):
         yield ValidationError(f"{instance} is not a multiple of {divisor}")
 
 
+def _integer_range(validator, bounds, instance, schema):
+    if validator.is_type(instance, "integer"):
+        try:
+            values.check_integer(instance, bounds)
+        except values.ValueRefused as exc:
+            yield ValidationError(f"{instance} {exc}")
+
+
+def _format(validator, name, instance, schema):
+    # The schemas say "format": "date-time"; jsonschema leaves formats unchecked.
+    if name == "date-time" and validator.is_type(instance, "string"):
+        try:
+            values.instant(instance)
+        except values.ValueRefused as exc:
+            yield ValidationError(f"{instance!r} {exc}")
+
+
+def _with_ranges(schema, definition=None):
+    """`schema` with every integer property carrying its `values.integer_range`.
+
+    A property is named by its key and, inside a 2.0.1 definition, by the definition
+    too ("EVSEType.id"). Integers outside a property (array items) get INT32.
+    """
+    if isinstance(schema, list):
+        return [_with_ranges(item, definition) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, sub in schema.items():
+        if key == "definitions":
+            out[key] = {name: _with_ranges(d, name) for name, d in sub.items()}
+        elif key == "properties":
+            out[key] = {name: _with_property_range(_with_ranges(p, definition), name, definition)
+                        for name, p in sub.items()}
+        else:
+            out[key] = _with_ranges(sub, definition)
+    if out.get("type") == "integer":
+        out.setdefault(_RANGE, values.INT32)
+    return out
+
+
+def _with_property_range(schema, name, definition):
+    if isinstance(schema, dict) and schema.get("type") == "integer":
+        schema = {**schema, _RANGE: values.integer_range(name, definition)}
+    return schema
+
+
 @cache
 def _validator(version: OcppVersion, action: str, response: bool):
     name = _schema_name(version, action, response)
@@ -79,7 +132,8 @@ def _validator(version: OcppVersion, action: str, response: bool):
     # 2.0.1 schemas start with a byte order mark.
     schema = json.loads(path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
     cls = validator_for(schema, default=jsonschema.Draft4Validator)
-    return extend(cls, {"multipleOf": _multiple_of})(schema)
+    keywords = {"multipleOf": _multiple_of, "format": _format, _RANGE: _integer_range}
+    return extend(cls, keywords)(_with_ranges(schema))
 
 
 def validate(version: OcppVersion, action: str, payload: dict, *, response: bool = False,
@@ -89,6 +143,7 @@ def validate(version: OcppVersion, action: str, payload: dict, *, response: bool
     validator = _validator(version, action, response)
     error = jsonschema.exceptions.best_match(validator.iter_errors(payload))
     if error is None:
+        _check_content(payload, message_id)
         return
     problem = _KEYWORD_PROBLEM.get(error.validator, Problem.PROPERTY)
     if error.validator == "type" and not error.absolute_path:
@@ -97,6 +152,14 @@ def validate(version: OcppVersion, action: str, payload: dict, *, response: bool
     raise RpcError(
         problem,
         f"{where}: {error.message}"[:250],
-        details={"field": where, "constraint": error.validator},
+        details={"field": where, "constraint": "range" if error.validator == _RANGE else error.validator},
         message_id=message_id,
     )
+
+
+def _check_content(payload: dict, message_id: str) -> None:
+    refusal = values.refusal_in(payload)
+    if refusal is not None:
+        where, why = refusal
+        raise RpcError(Problem.PROPERTY, f"{where}: {why}"[:250],
+                       details={"field": where, "constraint": "value"}, message_id=message_id)

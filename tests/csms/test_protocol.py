@@ -587,12 +587,19 @@ def _remote_start(limit) -> dict:
             "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}]}}}
 
 
-@pytest.mark.parametrize("limit", [16.1, 16.0, 0.3, 1e30, 32, Decimal("1e30"), Decimal("1e4299")])
+@pytest.mark.parametrize("limit", [16.1, 16.0, 0.3, 1e30, 32, Decimal("1e30"), Decimal("1e300")])
 def test_multiple_of_accepts_floats_and_huge_decimals(limit):
     # Payloads queued by the portal come back from the database with floats; Python
     # cannot take a float modulo the schema's Decimal("0.1"), and Decimal's own modulo
     # gives up beyond 28 digits. Neither may surface as anything but a verdict.
     validate(V16, "RemoteStartTransaction", _remote_start(limit))
+
+
+def test_a_number_beyond_a_double_is_out_of_range_whatever_the_schema_says():
+    # 1e4299 is a multiple of 0.1, but no JSON consumer (nor our to_plain) can hold it.
+    with pytest.raises(RpcError) as refused:
+        validate(V16, "RemoteStartTransaction", _remote_start(Decimal("1e4299")))
+    assert refused.value.problem is Problem.PROPERTY
 
 
 @pytest.mark.parametrize("limit", [16.15, 0.05, Decimal("1e-30"), float("inf"), float("nan")])

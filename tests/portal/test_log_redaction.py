@@ -81,3 +81,74 @@ def test_uvicorn_access_lines_keep_their_arguments_for_the_formatter():
     assert RedactCredentials().filter(record)
     line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
     assert "SECRET" not in line and "request_uri=[redacted]" in line and "303" in line
+
+
+# --- peer text and tracebacks (issue 8, items 9 and 13) ------------------------------------------
+
+def _logged(emit, formatter=None) -> str:
+    """What a handler with the filter writes for the records `emit(logger)` makes."""
+    import io
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter or logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactCredentials())
+    logger = logging.getLogger("tests.redaction")
+    logger.propagate, logger.level = False, logging.DEBUG
+    logger.addHandler(handler)
+    try:
+        emit(logger)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_a_peer_cannot_start_a_log_line_of_its_own():
+    forged = "x\nERROR csms.consumers station acme/CP9: key compromised\r\x1b[2J\u2028"
+    out = _logged(lambda log: log.info("station %s: answer to unknown call %s ignored", "acme/CP1", forged))
+    assert out.count("\n") == 1 and "\r" not in out and "\x1b" not in out and "\u2028" not in out
+    assert "call x\\nERROR csms.consumers" in out and "\\r\\x1b[2J\\u2028 ignored" in out
+
+
+def test_a_traceback_is_redacted_and_written_on_the_records_line():
+    from django.http import BadHeaderError
+
+    def emit(log):
+        try:
+            raise BadHeaderError("Header values can't contain newlines (got "
+                                 "'http://127.0.0.1:8765\r\n/callback?code=SECRETCODE&state=s1')")
+        except BadHeaderError:
+            log.exception("Internal Server Error: %s", "/oauth/emsp/authorize/consent")
+
+    out = _logged(emit)
+    assert out.count("\n") == 1, out
+    assert "SECRETCODE" not in out and "code=[redacted]" in out and "state=s1" in out
+    assert "Internal Server Error: /oauth/emsp/authorize/consent\\nTraceback (most recent call last):" in out
+    assert "BadHeaderError: Header values" in out
+
+
+def test_uvicorns_formatter_gets_the_folded_traceback_too():
+    from uvicorn.logging import DefaultFormatter
+
+    def emit(log):
+        try:
+            raise ValueError("bad thing\nwith Authorization: Basic c2VjcmV0")
+        except ValueError:
+            log.error("Exception in ASGI application", exc_info=True, stack_info=True)
+
+    out = _logged(emit, DefaultFormatter("%(levelprefix)s %(message)s", use_colors=False))
+    assert out.count("\n") == 1, out
+    assert "c2VjcmV0" not in out and "ValueError: bad thing\\nwith Authorization: [redacted]" in out
+    assert "\\nStack (most recent call last):" in out
+
+
+def test_a_traceback_line_quoting_a_credential_frame_is_dropped_not_the_traceback():
+    def emit(log):
+        try:
+            raise RuntimeError('[2,"1","ChangeConfiguration",{"key":"AuthorizationKey","value":"93FB2129"}]')
+        except RuntimeError:
+            log.exception("sending failed")
+
+    out = _logged(emit)
+    assert "93FB2129" not in out and "Traceback (most recent call last):" in out
+    assert "sending failed" in out and "redacted: message carrying a station credential" in out
