@@ -246,6 +246,8 @@ CSMS = {
         os.environ.get("CSMS_RECONCILE_SECONDS", "60" if REDIS_URL else "3")
     ),
     "BOOT_RETRY_INTERVAL": 60,
+    # Threads (and so database connections) per process for station work; see csms/db.py.
+    "DB_THREADS": int(os.environ.get("CSMS_DB_THREADS", "8")),
 }
 
 # --- logging ----------------------------------------------------------------------------
