@@ -4,7 +4,7 @@
 #   docker run --env-file .env -p 127.0.0.1:8000:8000 chargegate
 #
 # The same image runs every role; only the command differs (docker-compose.yml):
-# uvicorn (default), `python manage.py migrate`, `celery -A portal worker|beat`.
+# the web server (default, `python -m portal.serve`), `python manage.py migrate`, `celery -A portal worker|beat`.
 FROM python:3.11-slim
 
 # PYTHONPATH: run from the source tree in /app, not from the installed copy. Settings
@@ -48,7 +48,9 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.parse, urllib.request as r; port = os.environ.get('PORT') or '8000'; host = urllib.parse.urlsplit(os.environ.get('PUBLIC_URL', '')).netloc or '127.0.0.1'; r.urlopen(r.Request(f'http://127.0.0.1:{port}/healthz', headers={'Host': host}), timeout=4)"]
 
-# sh -c so that PORT and FORWARDED_ALLOW_IPS expand; exec so uvicorn gets SIGTERM.
+# portal.serve is uvicorn with a request-head deadline, 414/431 answers, a socket cap
+# and the OCPP frame limit as --ws-max-size (docs/security.md); it takes uvicorn's options.
+# sh -c so that PORT and FORWARDED_ALLOW_IPS expand; exec so the server gets SIGTERM.
 # Trusting every forwarder ("*") is only right while nothing but the TLS-terminating
 # proxy can reach this port; narrow it with FORWARDED_ALLOW_IPS otherwise.
-CMD ["sh", "-c", "exec uvicorn portal.asgi:application --host 0.0.0.0 --port ${PORT:-8000} --ws-max-size 1048576 --proxy-headers --forwarded-allow-ips=\"${FORWARDED_ALLOW_IPS:-*}\""]
+CMD ["sh", "-c", "exec python -m portal.serve --host 0.0.0.0 --port ${PORT:-8000} --proxy-headers --forwarded-allow-ips=\"${FORWARDED_ALLOW_IPS:-*}\""]

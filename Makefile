@@ -19,9 +19,10 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	PORT=$(PORT) $(PY) manage.py demo
+	@# portal.serve is uvicorn with the request-head guard and the OCPP frame limit.
 	@# The periodic tasks (retries, key age, campaigns) run beside the server, as beat would.
 	$(PY) manage.py periodic & PERIODIC=$$!; trap 'kill $$PERIODIC 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --ws-max-size 1048576
+	$(PY) -m portal.serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -51,7 +51,7 @@ def prepare(n: int) -> None:
 
 def start_server(port: int):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
+        [sys.executable, "-m", "portal.serve", "--host", "127.0.0.1",
          "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
         cwd=REPO, env={**os.environ, "LOG_LEVEL": "WARNING"})
     for _ in range(300):

@@ -11,14 +11,14 @@ import uuid
 from urllib.parse import unquote_to_bytes
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from . import credentials, liveness, services
+from . import credentials, frame_work, liveness, services
 from .auth.station_auth import Decision, authenticate, challenges_for
+from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
 from .handlers import v16, v201
 from .models import StationCall
 from .protocol import messages
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 ROUTERS = {OcppVersion.V16: v16.router, OcppVersion.V201: v201.router}
 CLOSE_REPLACED = 4000  # a newer connection of the same station took over
 CLOSE_NO_PROTOCOL = 1002
+CLOSE_UNSUPPORTED_DATA = 1003  # RFC 6455 §7.4.1: a binary frame (OCPP-J is text only)
 CLOSE_PROVE_KEY = 4001  # safe-mode grace over: reconnect so the key in use shows
 CLOSE_SERVER_RESTART = 1012  # what the ASGI server reports when it shuts down itself
 TOUCH_SECONDS = 30
@@ -157,9 +158,14 @@ class StationConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if self.version is None or self.closing:
             return
-        raw = text_data if text_data is not None else bytes_data
+        if text_data is None:
+            log.info("station %s: binary frame refused", self.station_label)
+            await self.close(code=CLOSE_UNSUPPORTED_DATA)
+            await self._shutdown()
+            return
+        self.frame_size = len(text_data)
         try:
-            frame = messages.parse_frame(raw, self.version)
+            frame = await frame_work.run(self.frame_size, messages.parse_frame, text_data, self.version)
         except RpcError as exc:
             await self._send_error(exc)
             return
@@ -198,7 +204,8 @@ class StationConsumer(AsyncWebsocketConsumer):
             raise RpcError(Problem.NOT_IMPLEMENTED, f"Unknown action {call.action}")
         if not router.serves(call.action):
             raise RpcError(Problem.NOT_SUPPORTED, f"{call.action} is not supported by this CSMS")
-        validate(self.version, call.action, call.payload, message_id=call.message_id)
+        await frame_work.run(self.frame_size, validate, self.version, call.action, call.payload,
+                             message_id=call.message_id)
         response = await database_sync_to_async(self._dispatch)(call)
         try:
             validate(self.version, call.action, response, response=True)

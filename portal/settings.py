@@ -253,6 +253,8 @@ CSMS = {
     # Each server process records a heartbeat this often; the stations of a process
     # silent for three beats are marked offline (csms.liveness).
     "NODE_BEAT_SECONDS": float(os.environ.get("CSMS_NODE_BEAT_SECONDS", "15")),
+    # Threads (and so database connections) per process for station work; see csms/db.py.
+    "DB_THREADS": int(os.environ.get("CSMS_DB_THREADS", "8")),
 }
 
 # --- logging ----------------------------------------------------------------------------

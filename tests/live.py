@@ -1,4 +1,4 @@
-"""Live CSMS processes for tests: real uvicorn on loopback, sharing the test database."""
+"""Live CSMS processes for tests: the real server on loopback, sharing the test database."""
 import os
 import socket
 import subprocess
@@ -17,7 +17,8 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """One `uvicorn portal.asgi:application` process; its log is kept for inspection."""
+    """One server process started as the README starts it (`python -m portal.serve`, uvicorn
+    with the request-head guard and the frame limit); its log is kept for inspection."""
 
     def __init__(self, db_name: str, log_dir: Path, name: str = "csms", extra_env=None):
         self.port = free_port()
@@ -49,7 +50,7 @@ class LiveServer:
     def start(self):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
+            [sys.executable, "-m", "portal.serve", "--host", "127.0.0.1",
              "--port", str(self.port), "--lifespan", "off", "--log-level", "debug"],
             cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )

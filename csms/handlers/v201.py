@@ -2,7 +2,8 @@
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
-from ..models import MeterValue, ReportedVariable, Station, StationEvent, Transaction
+from ..models import MeterValue, Station, StationEvent, Transaction
+from ..reports import store_report
 from .base import (
     Router,
     boot_interval,
@@ -156,25 +157,7 @@ def _store_meter_values(station, meter_values, evse_id, connector_id, tx):
 
 @router.on("NotifyReport")
 def notify_report(station: Station, p: dict) -> dict:
-    now = timezone.now()
-    for item in p.get("reportData", []):
-        component, variable = item["component"], item["variable"]
-        evse = component.get("evse") or {}
-        for attribute in item["variableAttribute"]:
-            ReportedVariable.objects.update_or_create(
-                tenant=station.tenant, station=station,
-                component=component["name"], component_instance=component.get("instance", ""),
-                evse_id=evse.get("id", 0), connector_id=evse.get("connectorId", 0),
-                variable=variable["name"], variable_instance=variable.get("instance", ""),
-                attribute_type=attribute.get("type", "Actual"),
-                defaults={
-                    "value": attribute.get("value", ""),
-                    "mutability": attribute.get("mutability", ""),
-                    "characteristics": item.get("variableCharacteristics", {}),
-                    "report_request_id": p["requestId"],
-                    "updated_at": now,
-                },
-            )
+    store_report(station, p)
     return {}
 
 

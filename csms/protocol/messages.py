@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from . import limits
 from .errors import Problem, RpcError, error_code
 from .versions import OcppVersion
 
@@ -153,6 +154,7 @@ def parse_frame(text: str | bytes, version: OcppVersion) -> Frame | None:
     if not isinstance(details, dict):
         raise RpcError(Problem.BAD_FRAME, "errorDetails must be an object",
                        message_id=message_id)
+    limits.check(details, message_id)
     return CallError(message_id, code, description, details)
 
 
@@ -173,6 +175,8 @@ def _payload(payload, message_id: str) -> dict:
     if not isinstance(payload, dict):
         raise RpcError(Problem.PAYLOAD_SYNTAX, "Payload is not a JSON object",
                        message_id=message_id)
+    # Before any schema validation: what that would cost is what the limits bound.
+    limits.check(payload, message_id)
     return payload
 
 

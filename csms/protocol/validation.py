@@ -4,6 +4,7 @@ We never hand-write OCPP schemas; we only decide which errorCode a violation ear
 narrow what they leave open to what the CSMS can keep (`values`): integer ranges, real
 date-times, and content every backend can store.
 """
+import itertools
 import json
 import math
 from decimal import Decimal
@@ -17,6 +18,7 @@ from jsonschema.validators import extend, validator_for
 
 from . import values
 from .errors import Problem, RpcError
+from .limits import MAX_SCHEMA_ERRORS
 from .versions import OcppVersion
 
 _SCHEMA_PACKAGE = {OcppVersion.V16: "ocpp.v16", OcppVersion.V201: "ocpp.v201"}
@@ -141,7 +143,9 @@ def validate(version: OcppVersion, action: str, payload: dict, *, response: bool
     """Raise RpcError unless `payload` is a valid request (or response) of `action`."""
     version = OcppVersion(version)
     validator = _validator(version, action, response)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(payload))
+    # The answer names one violation: the best of the first few, not of every one.
+    errors = itertools.islice(validator.iter_errors(payload), MAX_SCHEMA_ERRORS)
+    error = jsonschema.exceptions.best_match(errors)
     if error is None:
         _check_content(payload, message_id)
         return

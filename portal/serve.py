@@ -1,0 +1,131 @@
+"""Start the web server: `python -m portal.serve [uvicorn options]`.
+
+uvicorn with what it lacks for a server that stations and strangers reach directly:
+
+* a deadline for the request head (408), and real 414/431 answers for oversized ones
+  (`portal/request_head.py`); uvicorn has no header-read timeout, and the `websockets`
+  library refuses an oversized handshake without sending its answer;
+* a cap on open sockets per process (503 with Retry-After, before reading anything);
+* the OCPP frame limit (`csms.protocol.limits.MAX_FRAME_BYTES`) as `--ws-max-size`, so
+  no command line can forget it (uvicorn's own default is 16 MiB).
+
+Every uvicorn option still works (`--host`, `--port`, `--proxy-headers`, `--ssl-*`,
+`--workers`/`WEB_CONCURRENCY`, ...), except `--http`: the guard needs httptools.
+`WEB_HEADER_TIMEOUT_SECONDS` and `WEB_MAX_CONNECTIONS` override the two bounds.
+Used by `make run`, the Docker image, docs/deployment.md, tests/live.py and bench/.
+"""
+import logging
+import os
+import sys
+from http import HTTPStatus
+
+from click.core import ParameterSource
+from uvicorn.main import main as uvicorn_command
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from csms.protocol.limits import MAX_FRAME_BYTES
+from portal import request_head
+from portal.request_head import HeadGuard, refusal_response
+
+APP = "portal.asgi:application"
+HEADER_TIMEOUT = float(os.environ.get("WEB_HEADER_TIMEOUT_SECONDS", request_head.HEADER_TIMEOUT_SECONDS))
+MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", request_head.MAX_CONNECTIONS))
+RETRY_AFTER_SECONDS = 10
+
+log = logging.getLogger("portal.serve")
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a head deadline, head bounds and a socket cap.
+
+    WebSocket handshakes pass through here too (uvicorn upgrades after the head), so the
+    same rules cover `/ocpp/` and every page.
+    """
+
+    head_guard: HeadGuard | None = None
+    header_timer = None
+    refused = False
+
+    def connection_made(self, transport):
+        if len(self.connections) >= MAX_CONNECTIONS:
+            # Refused before it counts: it never joins `connections`, so it cannot
+            # hold a slot, and the peer learns when to come back.
+            self.refused, self.transport = True, transport
+            log.warning("refused a connection: %d open (WEB_MAX_CONNECTIONS)", len(self.connections))
+            transport.write(refusal_response(HTTPStatus.SERVICE_UNAVAILABLE, RETRY_AFTER_SECONDS))
+            transport.close()
+            return
+        super().connection_made(transport)
+        self.head_guard = HeadGuard()
+        self._arm_header_timer()
+
+    def connection_lost(self, exc):
+        self._cancel_header_timer()
+        if self.refused:
+            return
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
+        guard = self.head_guard
+        if not guard.done:
+            status = guard.feed(data)
+            if status is not None:
+                self._refuse(status)
+                return
+            if guard.done:
+                self._cancel_header_timer()
+        super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        # A pipelined request's head is already complete; otherwise the next head
+        # starts now and gets its own deadline.
+        next_head_read = bool(self.pipeline)
+        super().on_response_complete()
+        if not next_head_read and not self.transport.is_closing():
+            self.head_guard.reset()
+            self._arm_header_timer()
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _arm_header_timer(self):
+        self._cancel_header_timer()
+        self.header_timer = self.loop.call_later(HEADER_TIMEOUT, self._header_timeout)
+
+    def _cancel_header_timer(self):
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+
+    def _header_timeout(self):
+        self.header_timer = None
+        if not self.head_guard.done and not self.transport.is_closing():
+            self._refuse(HTTPStatus.REQUEST_TIMEOUT)
+
+    def _refuse(self, status: HTTPStatus):
+        self._cancel_header_timer()
+        client = "{}:{}".format(*self.client) if self.client else "?"
+        log.info("%s - refused: %d %s (request head)", client, status.value, status.phrase)
+        self.transport.write(refusal_response(status))
+        self.transport.close()
+
+
+def uvicorn_options(argv: list[str]) -> dict:
+    """uvicorn's own option parsing, then our protocol and frame limit on top."""
+    context = uvicorn_command.make_context("portal.serve", [APP, *argv])
+    options = dict(context.params)
+    if context.get_parameter_source("http") is not ParameterSource.DEFAULT:
+        raise SystemExit("portal.serve: --http is not configurable (the request guard needs httptools)")
+    options["http"] = GuardedHttpToolsProtocol
+    if context.get_parameter_source("ws_max_size") is ParameterSource.DEFAULT:
+        options["ws_max_size"] = MAX_FRAME_BYTES
+    return options
+
+
+def main(argv: list[str] | None = None) -> None:
+    uvicorn_command.callback(**uvicorn_options(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()
