@@ -14,7 +14,6 @@ from asgiref.sync import sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.utils import timezone
 
 from . import credentials, frame_work, liveness, services
 from .auth.station_auth import Decision, authenticate, challenges_for
@@ -116,7 +115,6 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.station_label = str(station)
         # Which key this connection proved: it settles an outstanding key change.
         self.key_hash = result.key_hash
-        self.connected_at = timezone.now()
         if await database_sync_to_async(credentials.record_proof)(station.pk, self.key_hash) is None:
             log.info("station %s: its key was retired during the check", station)
             await self._deny(401, b"Authentication required\n",

@@ -339,13 +339,12 @@ def record_reset_accepted(station_id: int) -> None:
         reset_accepted_at=timezone.now(), reset_boot_accepted=False)
 
 
-def record_reset_carried_out(station_id: int) -> rotation.Effects:
+def record_reset_carried_out(station_id: int) -> None:
     """The station closed the very socket on which it accepted our Reset: the restart
     evidence. (A socket the CSMS closed, or lost with its process, proves nothing.)"""
     with transaction.atomic():
         cred = _locked(station_id)
         _store(cred, rotation.rebooted(state_of(cred)))
-    return rotation.Effects()
 
 
 def boot_accepted_to_carry_out_reset(station: Station) -> bool:
@@ -447,7 +446,7 @@ def maybe_reset(station: Station) -> StationCall | None:
         return None  # it restarted and came back on the old key: the patience decides
     if settling_resets_exhausted(cred):
         return None
-    pending = effective_registration(station) == RegistrationStatus.PENDING
+    pending = station.effective_registration == RegistrationStatus.PENDING
     if not pending and station.tenant.reset_policy == station.tenant.ResetPolicy.NEVER:
         return None
     v201 = station.ocpp_version == OcppVersion.V201
@@ -479,10 +478,6 @@ def settling_resets_exhausted(cred: StationCredential) -> bool:
         audit(cred.station, "system", "credential.alert", alert)
         log.warning("station %s: %s", cred.station, alert)
     return True
-
-
-def effective_registration(station: Station) -> str:
-    return station.effective_registration
 
 
 def housekeeping(station_id: int) -> rotation.Effects:
@@ -528,15 +523,24 @@ def consecutive_failures(cred: StationCredential) -> int:
         created_at__gte=cred.current_since or timezone.now()).count()
 
 
+def _last_failure(cred: StationCredential) -> CredentialChange | None:
+    """The station's last change, if it failed (and was settled)."""
+    last = CredentialChange.objects.filter(station_id=cred.station_id).first()
+    if last is None or last.state != CredentialChange.State.FAILED or last.resolved_at is None:
+        return None
+    return last
+
+
+def _backoff_running(cred: StationCredential, failure: CredentialChange, now) -> bool:
+    delay = BACKOFF[min(max(consecutive_failures(cred), 1), len(BACKOFF)) - 1]
+    return now - failure.resolved_at < delay
+
+
 def in_backoff(cred: StationCredential, now=None) -> bool:
     """Whether the station's last change failed less than its backoff delay ago: then no
     new change is requested for it, whatever asks (a boot, the retry schedule)."""
-    now = now or timezone.now()
-    last = CredentialChange.objects.filter(station_id=cred.station_id).first()
-    if last is None or last.state != CredentialChange.State.FAILED or last.resolved_at is None:
-        return False
-    delay = BACKOFF[min(max(consecutive_failures(cred), 1), len(BACKOFF)) - 1]
-    return now - last.resolved_at < delay
+    failure = _last_failure(cred)
+    return failure is not None and _backoff_running(cred, failure, now or timezone.now())
 
 
 def retry_due(now=None) -> list[CredentialChange]:
@@ -546,10 +550,8 @@ def retry_due(now=None) -> list[CredentialChange]:
     queued = []
     for cred in (StationCredential.objects.select_related("station__tenant")
                  .filter(phase=rotation.Phase.IDLE, outstanding_change__isnull=True)):
-        last = CredentialChange.objects.filter(station_id=cred.station_id).first()
-        if last is None or last.state != CredentialChange.State.FAILED or last.resolved_at is None:
-            continue
-        if in_backoff(cred, now):
+        failure = _last_failure(cred)
+        if failure is None or _backoff_running(cred, failure, now):
             continue
         if cred.needs_unique_key and onboarding_held(cred.station):
             continue

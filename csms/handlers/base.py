@@ -50,7 +50,7 @@ class Router:
 
     def dispatch(self, station: Station, action: str, payload: dict, message_id: str) -> dict:
         handler = self.handlers[action]
-        status = credentials.effective_registration(station)
+        status = station.effective_registration
         if action != "BootNotification":
             if status == RegistrationStatus.REJECTED or (
                 status == RegistrationStatus.PENDING and not handler.allowed_while_pending
@@ -240,7 +240,7 @@ def boot_status(station: Station) -> str:
     station whose last attempt failed gets its next one on the retry schedule, not at
     every Pending boot.
     """
-    status = credentials.effective_registration(station)
+    status = station.effective_registration
     cred = getattr(station, "credential", None)
     if (cred is not None and cred.needs_unique_key and cred.outstanding_change_id is None
             and not credentials.onboarding_held(station) and not credentials.in_backoff(cred)):

@@ -132,7 +132,7 @@ def test_station_add_with_master_key_marks_it_for_onboarding():
     run_cmd("station", "add", "acme", "CP1", "--master-key", "11" * 20)
     cred = StationCredential.objects.get(station__identity="CP1")
     assert cred.needs_unique_key and cred.current_origin == KeyOrigin.MASTER
-    assert credentials.effective_registration(cred.station) == "Pending"
+    assert cred.station.effective_registration == "Pending"
 
 
 def write_csv(tmp_path, text):
