@@ -33,7 +33,21 @@ def load(server, n: int) -> int:
     return server_connections(server)
 
 
-def test_open_connections_do_not_grow_with_the_number_of_requests(csms):
+@pytest.fixture
+def http_only_server(csms, live_log_dir):
+    """A server of its own with one station-work thread (csms/db.py), as before the pool:
+    what is counted here is the HTTP requests' connections, not the shared server's pool
+    warmed by other tests' stations."""
+    from tests.live import LiveServer
+
+    server = LiveServer(connection.settings_dict["NAME"], live_log_dir, name="http-connections",
+                        extra_env={"CSMS_DB_THREADS": "1"}).start()
+    yield server
+    server.stop()
+
+
+def test_open_connections_do_not_grow_with_the_number_of_requests(http_only_server):
+    csms = http_only_server
     make_tenant("conn", is_emsp=True)
     # Without the fix every request thread leaves its connection open: 24+ after 40
     # requests, and more after each round. With it, at most about one per request in
