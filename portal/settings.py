@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Throttled sign-ins (429) and a full hashing gate (503), with Retry-After.
+    "portal.middleware.CredentialRefusalMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -140,6 +142,12 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
+# The cache holds the throttle's counters: shared through Redis across processes, in
+# process memory in embedded mode (one process).
+CACHES = {"default": {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+    "KEY_PREFIX": os.environ.get("CHANNEL_LAYER_PREFIX", "chargegate"),
+} if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # One Redis may serve several deployments (or test runs): each gets its own queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
@@ -154,10 +162,32 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- auth -------------------------------------------------------------------------------
+# Every hash runs through one process-wide gate (lib/hashing.py); the first hasher sets
+# the parameters of new user password hashes, and any stored argon2 hash still verifies.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "lib.hashing.Argon2Hasher",
+    "lib.hashing.PBKDF2Hasher",
 ]
+AUTHENTICATION_BACKENDS = ["portal.authentication.ThrottledModelBackend"]
+AUTH_HASHING = {
+    # At most this many argon2 runs at once: peak memory is CONCURRENCY × m (46 MiB for
+    # users, 19 MiB for keys and client secrets; 100 MiB for a user hash from before).
+    "CONCURRENCY": int(os.environ.get("AUTH_HASH_CONCURRENCY", str(max(1, min(os.cpu_count() or 1, 8))))),
+    # A request that cannot get a slot within this, or finds this many already waiting,
+    # gets 503 + Retry-After rather than a pile of waiting threads.
+    "WAIT_SECONDS": 5.0,
+    "MAX_WAITING": 64,
+}
+# Failed credential checks, throttled (lib/throttle.py; the rules are in its docstring
+# and docs/security.md). AUTH_THROTTLE=off exists for load tests and the test suite.
+AUTH_THROTTLE = {
+    "ENABLED": env_bool("AUTH_THROTTLE", True),
+    "WINDOW_SECONDS": int(os.environ.get("AUTH_THROTTLE_WINDOW_SECONDS", "300")),
+    "KNOWN_GOOD_SECONDS": 30 * 24 * 3600,
+    "users": {"PAIR": 5, "SOURCE": 50, "SUBJECT": 20, "LANE_SECONDS": 30},
+    "clients": {"PAIR": 10, "SOURCE": 100, "SUBJECT": 50, "LANE_SECONDS": 5},
+    "stations": {"PAIR": 10, "SOURCE": 100, "SUBJECT": 30, "LANE_SECONDS": 5},
+}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
