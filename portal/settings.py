@@ -27,11 +27,13 @@ PORT = int(os.environ.get("PORT", "8000"))
 PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY_IS_DEVELOPMENT_KEY = not SECRET_KEY
 if not SECRET_KEY:
     if PUBLIC_URL.startswith("https://"):
         # Served over TLS means production: refuse to sign sessions with a known key.
         raise RuntimeError("SECRET_KEY must be set when PUBLIC_URL is https://")
-    # Embedded mode only: a key that is stable per checkout, never shipped.
+    # Embedded mode only: a key that is stable per checkout, never shipped. A server
+    # bound beyond the loopback refuses to start with it (portal/startup.py).
     SECRET_KEY = "embedded-insecure-" + str(BASE_DIR)
 _public_host = urlsplit(PUBLIC_URL).hostname or "127.0.0.1"
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h] or [
@@ -93,22 +95,20 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# WAL lets the web process, management commands and workers share the file; the timeout
+# rides out short write locks instead of failing. IMMEDIATE: a transaction takes the
+# write lock when it begins, so one that read first never fails to upgrade ("database
+# is locked") after another's commit.
+SQLITE_OPTIONS = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600,
                                                   conn_health_checks=True)}
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "chargegate.sqlite3",
-            # WAL lets the web process, management commands and workers share the file;
-            # the timeout rides out short write locks instead of failing. IMMEDIATE: a
-            # transaction takes the write lock when it begins, so one that read first
-            # never fails to upgrade ("database is locked") after another's commit.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;",
-                        "transaction_mode": "IMMEDIATE"},
-        }
-    }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "chargegate.sqlite3"}}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Any SQLite database, embedded or named by DATABASE_URL=sqlite://..., gets the same
+    # options (an explicit OPTIONS entry wins).
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 # Consumers reach the database through Channels' worker thread, which closes connections
 # older than this around every call; reconnecting per message would dominate its cost.
 # HTTP requests close theirs when they finish (portal/db_connections.py).
