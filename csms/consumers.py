@@ -16,7 +16,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from . import credentials, frame_work, liveness, services
-from .auth.station_auth import Decision, authenticate, challenges_for
+from .auth.admission import authenticate_handshake
+from .auth.station_auth import Decision, challenges_for
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
 from .handlers import v16, v201
 from .models import StationCall
@@ -86,11 +87,20 @@ class StationConsumer(AsyncWebsocketConsumer):
 
         headers = self.scope.get("headers", [])
         authorization = [v for k, v in headers if k == b"authorization"]
-        result = await sync_to_async(authenticate, thread_sensitive=False)(
+        result = await sync_to_async(authenticate_handshake, thread_sensitive=False)(
+            tenant_slug=station.tenant.slug, source=(self.scope.get("client") or ("unknown",))[0],
             identity=station.identity, key_hashes=credentials.valid_hashes(station),
             accept_hex=station.tenant.accept_hex_basic_password,
             realm=f"Chargegate {station.tenant.slug}", authorization=authorization,
         )
+        if result.decision in (Decision.THROTTLED, Decision.BUSY):
+            # 429: this station (from here) or this address failed too often; 503: every
+            # hashing slot is taken. Either way nothing was checked; come back later.
+            log.info("station %s: handshake refused before the key check (%s)", station, result.reason)
+            status, body = (429, b"Too many failed attempts\n") if result.decision is Decision.THROTTLED \
+                else (503, b"Busy; try again shortly\n")
+            await self._deny(status, body, [(b"retry-after", str(max(1, result.retry_after)).encode("ascii"))])
+            return
         if result.decision is Decision.MALFORMED:
             log.info("station %s: malformed credentials (%s)", station, result.reason)
             await self._deny(400, b"Malformed Authorization header\n")

@@ -1,22 +1,20 @@
 """Validating an authorization request, pushed (RFC 9126) or in the query string.
 
 The same rules hold for both, and all of them are checked before the driver sees
-anything: response type, registered redirect URI (exact string match), PKCE with S256
+anything: response type, registered redirect URI (exact string match, loopback ports aside: `oauth.redirect_uris`), PKCE with S256
 only (RFC 7636; `plain` is refused, RFC 9700 §2.1.1), scope, and authorization details
 (RFC 9396, through the type registry in `oauth.rar`).
 """
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 
-from . import rar
+from . import rar, redirect_uris
 from .errors import OAuthError
 from .models import Client, GrantType
 
 CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # BASE64URL(SHA-256(verifier)), unpadded
 MAX_STATE = 2048
-LOOPBACK_NETLOC = re.compile(r"^(127\.0\.0\.1|\[::1\])(:\d{1,5})?$")
 
 
 @dataclass
@@ -39,15 +37,6 @@ class RedirectableError(OAuthError):
         self.state = state
 
 
-def _loopback_match(registered: str, uri: str) -> bool:
-    """RFC 8252 §7.3: a native app listening on the loopback picks its port at run time,
-    so for http://127.0.0.1 and http://[::1] any port matches; the rest must be equal."""
-    r, u = urlsplit(registered), urlsplit(uri)
-    return (r.scheme == u.scheme == "http" and bool(LOOPBACK_NETLOC.fullmatch(r.netloc))
-            and bool(LOOPBACK_NETLOC.fullmatch(u.netloc)) and r.hostname == u.hostname
-            and (r.path, r.query, u.fragment) == (u.path, u.query, ""))
-
-
 def registered_redirect_uri(client: Client, params: dict[str, str]) -> tuple[str, bool]:
     """The redirect URI and whether the request named it. Compared as an exact string
     with the registered ones (RFC 9700 §4.1.3), loopback ports aside; it may be left out
@@ -59,7 +48,7 @@ def registered_redirect_uri(client: Client, params: dict[str, str]) -> tuple[str
         if len(registered) != 1:
             raise OAuthError("invalid_request", "redirect_uri is required")
         return registered[0], False
-    if uri not in registered and not any(_loopback_match(r, uri) for r in registered):
+    if not redirect_uris.matches(registered, uri):
         raise OAuthError("invalid_request", "redirect_uri is not registered for this client")
     return uri, True
 

@@ -11,10 +11,13 @@ import json
 from urllib.parse import unquote_plus
 
 from django.conf import settings
-from django.contrib.auth.hashers import Argon2PasswordHasher, check_password, make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+
+from lib import throttle
+from lib.hashing import MachineSecretHasher
 
 from . import assertions, issuer
 from .errors import OAuthError
@@ -25,14 +28,10 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _DUMMY_SECRET_HASH = None
 
 
-class ClientSecretHasher(Argon2PasswordHasher):
-    """Salted argon2id with OWASP's minimum cost. A generated client secret carries far
-    more entropy than a password, so the hash need only resist a leaked table, and a
-    token endpoint under load should not spend 100 MiB per request on it."""
-
-    time_cost = 2
-    memory_cost = 19 * 1024  # KiB
-    parallelism = 1
+class ClientSecretHasher(MachineSecretHasher):
+    """A generated client secret carries far more entropy than a password, so the hash
+    need only resist a leaked table (OWASP's lightest argon2id profile), and like every
+    hash it runs through the process-wide gate (`lib.hashing`)."""
 
 
 def hash_secret(secret: str) -> str:
@@ -94,11 +93,11 @@ def authenticate(request: HttpRequest, tenant, params: dict[str, str], *, endpoi
         client_id, secret = basic
         if params.get("client_id", client_id) != client_id:
             raise OAuthError("invalid_request", "client_id differs from the authenticated client")
-        return _by_secret(tenant, client_id, secret, Client.AuthMethod.CLIENT_SECRET_BASIC)
+        return _by_secret(request, tenant, client_id, secret, Client.AuthMethod.CLIENT_SECRET_BASIC)
     if has_secret:
         if "client_id" not in params:
             raise _fail()
-        return _by_secret(tenant, params["client_id"], params["client_secret"],
+        return _by_secret(request, tenant, params["client_id"], params["client_secret"],
                           Client.AuthMethod.CLIENT_SECRET_POST)
     if has_assertion:
         return _by_assertion(tenant, params, endpoint)
@@ -108,13 +107,20 @@ def authenticate(request: HttpRequest, tenant, params: dict[str, str], *, endpoi
     return client
 
 
-def _by_secret(tenant, client_id: str, secret: str, method: str) -> Client:
+def _by_secret(request: HttpRequest, tenant, client_id: str, secret: str, method: str) -> Client:
+    # Throttled like user passwords (lib.throttle): per client id and address, before any
+    # hash runs; an unknown client id counts like a known one.
+    subject, source = f"{tenant.slug}/{client_id}", request.META.get("REMOTE_ADDR") or "unknown"
+    throttle.clients.check_or_raise(subject, source)
     client = _client(tenant, client_id)
     if client is None or client.token_endpoint_auth_method != method or not client.client_secret:
         _burn_a_hash(secret)
+        throttle.clients.failed(subject, source)
         raise _fail()
     if not check_password(secret, client.client_secret):
+        throttle.clients.failed(subject, source)
         raise _fail()
+    throttle.clients.succeeded(subject, source)
     return client
 
 

@@ -7,6 +7,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from lib.hashing import HashingBusy
+from lib.throttle import Throttled
+
 from . import (
     authorization_request,
     client_auth,
@@ -39,6 +42,17 @@ def back_channel(name: str):
                 response = exc.response(realm=issuer.issuer(t))
                 if exc.status == 405:
                     response["Allow"] = "POST"
+                return response
+            except (Throttled, HashingBusy) as exc:
+                # RFC 6749 has no code for "slow down" here: temporarily_unavailable (its
+                # §4.1.2.1) with the HTTP status that says which, and when to come back.
+                log.info("oauth %s %s: refused before checking credentials (%s)", t.slug, name,
+                         type(exc).__name__)
+                response = json_response({"error": "temporarily_unavailable",
+                                          "error_description": "too many failed attempts; retry later"
+                                          if isinstance(exc, Throttled) else "busy; retry shortly"},
+                                         429 if isinstance(exc, Throttled) else 503)
+                response["Retry-After"] = str(exc.retry_after)
                 return response
             except signing_keys.KeyEncryptionError:
                 log.error("oauth %s %s: the signing key does not open (OAUTH_KEY_ENCRYPTION_KEY?)", t.slug, name)

@@ -1,4 +1,5 @@
 """OAuth error responses (RFC 6749 §5.2, RFC 9126 §2.3, RFC 9396 §5, RFC 7009 §2.2.1)."""
+import functools
 import json
 import re
 
@@ -42,3 +43,18 @@ def json_response(body: dict, status: int = 200) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response
+
+
+def json_errors(view):
+    """An unknown tenant answers like any OAuth error, in JSON (RFC 6749 §5.2 style), on
+    every endpoint of the AS: a client parsing JSON never meets an HTML page."""
+    from .issuer import NoAuthorizationServer
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except NoAuthorizationServer:
+            return json_response({"error": "invalid_request",
+                                  "error_description": "there is no authorization server at this address"}, 404)
+    return wrapped

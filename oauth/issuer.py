@@ -7,11 +7,16 @@ from tenants.models import Tenant
 ENDPOINTS = ("par", "authorize", "token", "jwks", "introspect", "revoke")
 
 
+class NoAuthorizationServer(Http404):
+    """An Http404 (callers outside the AS keep their 404), which the AS's own endpoints
+    answer in JSON (`errors.json_errors`) like every other OAuth error."""
+
+
 def authorization_server(slug: str) -> Tenant:
     """The tenant, if it runs an authorization server (eMSPs and OSDM providers do)."""
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None or not (tenant.is_emsp or tenant.is_osdm_provider):
-        raise Http404("No authorization server here")
+        raise NoAuthorizationServer("No authorization server here")
     return tenant
 
 

@@ -192,11 +192,15 @@ class TrustedKey(TenantOwned):
 
 class UsedAssertion(TenantOwned):
     """A `jti` seen in a JWT assertion, kept until the assertion expires. The unique
-    constraint makes single use hold under concurrency: the second insert fails."""
+    constraint makes single use hold under concurrency: the second insert fails.
+
+    Unique on the platform, not per tenant: an assertion whose `aud` names two tenants'
+    token endpoints would otherwise be good once at each. `tenant` records where it was
+    spent."""
 
     issuer = models.CharField(max_length=255)
     jti = models.CharField(max_length=256)
     expires_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "issuer", "jti"], name="jti_single_use")]
+        constraints = [models.UniqueConstraint(fields=["issuer", "jti"], name="jti_single_use_on_the_platform")]

@@ -10,7 +10,7 @@ from django.db import transaction
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
-from . import client_auth, rar
+from . import client_auth, rar, redirect_uris
 from .models import Client, GrantType, TrustedKey
 
 ALGORITHMS_BY_KEY = {
@@ -35,9 +35,12 @@ def check_redirect_uri(uri: str) -> str:
     """Absolute, no fragment (RFC 6749 §3.1.2); https, or http only to a loopback IP
     literal (RFC 8252 §7.3, §8.3: not `localhost`) — or a private-use scheme for native
     apps (RFC 8252 §7.1), never one the browser would run itself."""
+    problem = redirect_uris.syntax_problem(uri)
+    if problem:
+        raise RegistrationError(f"redirect URI {uri!r} {problem}")
     parts = urlsplit(uri)
-    if not parts.scheme or parts.fragment or any(c.isspace() for c in uri) or "\x00" in uri:
-        raise RegistrationError(f"redirect URI {uri!r} must be absolute, without a fragment")
+    if not parts.scheme:
+        raise RegistrationError(f"redirect URI {uri!r} must be absolute")
     if parts.scheme.lower() in FORBIDDEN_SCHEMES:
         raise RegistrationError(f"redirect URI {uri!r}: the {parts.scheme} scheme is not allowed")
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "::1"):

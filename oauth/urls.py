@@ -1,17 +1,18 @@
 from django.urls import path
 
 from . import endpoints, views
+from .errors import json_errors
 
 urlpatterns = [
-    path(".well-known/oauth-authorization-server/oauth/<slug:tenant>", views.server_metadata,
+    path(".well-known/oauth-authorization-server/oauth/<slug:tenant>", json_errors(views.server_metadata),
          name="oauth-metadata"),
-    path("oauth/<slug:tenant>/.well-known/openid-configuration", views.server_metadata,
+    path("oauth/<slug:tenant>/.well-known/openid-configuration", json_errors(views.server_metadata),
          name="oauth-openid-configuration"),
-    path("oauth/<slug:tenant>/jwks", views.jwks, name="oauth-jwks"),
-    path("oauth/<slug:tenant>/par", endpoints.par, name="oauth-par"),
-    path("oauth/<slug:tenant>/authorize", views.authorize, name="oauth-authorize"),
-    path("oauth/<slug:tenant>/consent/<int:pk>", views.consent, name="oauth-consent"),
-    path("oauth/<slug:tenant>/token", endpoints.token, name="oauth-token"),
-    path("oauth/<slug:tenant>/introspect", endpoints.introspect, name="oauth-introspect"),
-    path("oauth/<slug:tenant>/revoke", endpoints.revoke, name="oauth-revoke"),
+    path("oauth/<slug:tenant>/jwks", json_errors(views.jwks), name="oauth-jwks"),
+    path("oauth/<slug:tenant>/par", json_errors(endpoints.par), name="oauth-par"),
+    path("oauth/<slug:tenant>/authorize", json_errors(views.authorize), name="oauth-authorize"),
+    path("oauth/<slug:tenant>/consent/<int:pk>", json_errors(views.consent), name="oauth-consent"),
+    path("oauth/<slug:tenant>/token", json_errors(endpoints.token), name="oauth-token"),
+    path("oauth/<slug:tenant>/introspect", json_errors(endpoints.introspect), name="oauth-introspect"),
+    path("oauth/<slug:tenant>/revoke", json_errors(endpoints.revoke), name="oauth-revoke"),
 ]

@@ -6,7 +6,7 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
@@ -122,11 +122,13 @@ def _pending(request, t, pk: int) -> PushedRequest | None:
     return PushedRequest.objects.for_tenant(t).select_related("client").filter(pk=pk).first()
 
 
-@login_required
 def consent(request, tenant, pk: int):
     """Show the client and each authorization detail in human terms; approve or deny.
-    The form is CSRF-protected; the decision is taken once."""
+    The form is CSRF-protected; the decision is taken once. The tenant is looked up
+    before the login check, so an unknown one is a 404 and not a login page."""
     t = issuer.authorization_server(tenant)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     row = _pending(request, t, pk)
     if row is None:
         return error_page(request, t, "invalid_request", "this authorization request is not open in this browser")

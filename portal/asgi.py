@@ -10,6 +10,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 django_asgi_app = get_asgi_application()
 
+from portal.startup import check_server  # noqa: E402
+
+check_server()  # no development SECRET_KEY beyond the loopback
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from csms.routing import websocket_urlpatterns  # noqa: E402

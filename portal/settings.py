@@ -27,11 +27,13 @@ PORT = int(os.environ.get("PORT", "8000"))
 PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY_IS_DEVELOPMENT_KEY = not SECRET_KEY
 if not SECRET_KEY:
     if PUBLIC_URL.startswith("https://"):
         # Served over TLS means production: refuse to sign sessions with a known key.
         raise RuntimeError("SECRET_KEY must be set when PUBLIC_URL is https://")
-    # Embedded mode only: a key that is stable per checkout, never shipped.
+    # Embedded mode only: a key that is stable per checkout, never shipped. A server
+    # bound beyond the loopback refuses to start with it (portal/startup.py).
     SECRET_KEY = "embedded-insecure-" + str(BASE_DIR)
 _public_host = urlsplit(PUBLIC_URL).hostname or "127.0.0.1"
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h] or [
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Throttled sign-ins (429) and a full hashing gate (503), with Retry-After.
+    "portal.middleware.CredentialRefusalMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -91,22 +95,20 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# WAL lets the web process, management commands and workers share the file; the timeout
+# rides out short write locks instead of failing. IMMEDIATE: a transaction takes the
+# write lock when it begins, so one that read first never fails to upgrade ("database
+# is locked") after another's commit.
+SQLITE_OPTIONS = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600,
                                                   conn_health_checks=True)}
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "chargegate.sqlite3",
-            # WAL lets the web process, management commands and workers share the file;
-            # the timeout rides out short write locks instead of failing. IMMEDIATE: a
-            # transaction takes the write lock when it begins, so one that read first
-            # never fails to upgrade ("database is locked") after another's commit.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;",
-                        "transaction_mode": "IMMEDIATE"},
-        }
-    }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "chargegate.sqlite3"}}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Any SQLite database, embedded or named by DATABASE_URL=sqlite://..., gets the same
+    # options (an explicit OPTIONS entry wins).
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 # Consumers reach the database through Channels' worker thread, which closes connections
 # older than this around every call; reconnecting per message would dominate its cost.
 # HTTP requests close theirs when they finish (portal/db_connections.py).
@@ -140,6 +142,12 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
+# The cache holds the throttle's counters: shared through Redis across processes, in
+# process memory in embedded mode (one process).
+CACHES = {"default": {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+    "KEY_PREFIX": os.environ.get("CHANNEL_LAYER_PREFIX", "chargegate"),
+} if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # One Redis may serve several deployments (or test runs): each gets its own queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
@@ -155,10 +163,32 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- auth -------------------------------------------------------------------------------
+# Every hash runs through one process-wide gate (lib/hashing.py); the first hasher sets
+# the parameters of new user password hashes, and any stored argon2 hash still verifies.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "lib.hashing.Argon2Hasher",
+    "lib.hashing.PBKDF2Hasher",
 ]
+AUTHENTICATION_BACKENDS = ["portal.authentication.ThrottledModelBackend"]
+AUTH_HASHING = {
+    # At most this many argon2 runs at once: peak memory is CONCURRENCY × m (46 MiB for
+    # users, 19 MiB for keys and client secrets; 100 MiB for a user hash from before).
+    "CONCURRENCY": int(os.environ.get("AUTH_HASH_CONCURRENCY", str(max(1, min(os.cpu_count() or 1, 8))))),
+    # A request that cannot get a slot within this, or finds this many already waiting,
+    # gets 503 + Retry-After rather than a pile of waiting threads.
+    "WAIT_SECONDS": 5.0,
+    "MAX_WAITING": 64,
+}
+# Failed credential checks, throttled (lib/throttle.py; the rules are in its docstring
+# and docs/security.md). AUTH_THROTTLE=off exists for load tests and the test suite.
+AUTH_THROTTLE = {
+    "ENABLED": env_bool("AUTH_THROTTLE", True),
+    "WINDOW_SECONDS": int(os.environ.get("AUTH_THROTTLE_WINDOW_SECONDS", "300")),
+    "KNOWN_GOOD_SECONDS": 30 * 24 * 3600,
+    "users": {"PAIR": 5, "SOURCE": 50, "SUBJECT": 20, "LANE_SECONDS": 30},
+    "clients": {"PAIR": 10, "SOURCE": 100, "SUBJECT": 50, "LANE_SECONDS": 5},
+    "stations": {"PAIR": 10, "SOURCE": 100, "SUBJECT": 30, "LANE_SECONDS": 5},
+}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

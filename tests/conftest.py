@@ -27,6 +27,11 @@ def pytest_configure(config):
         settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
         channel_layers.backends.clear()
     settings.CELERY_TASK_DEFAULT_QUEUE = prefix
+    # Credential throttling keeps state across tests (the servers' cache outlives each
+    # test's database) and every test client shares 127.0.0.1: off by default, on in the
+    # servers the throttle tests start for themselves (tests/portal/test_auth_limits.py).
+    os.environ["AUTH_THROTTLE"] = "off"
+    settings.AUTH_THROTTLE["ENABLED"] = False
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +68,24 @@ def wait_for_other_sessions_to_end(timeout=10.0):
             if cursor.fetchone()[0] == 0:
                 return
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def guarded_server(django_db_setup, django_db_blocker, live_log_dir):
+    """A live server with credential throttling on (the shared one runs without it)."""
+    with django_db_blocker.unblock():
+        db_name = connection.settings_dict["NAME"]
+    server = LiveServer(db_name, live_log_dir, name="guarded", extra_env={
+        "AUTH_THROTTLE": "on", "AUTH_THROTTLE_WINDOW_SECONDS": "120"}).start()
+    yield server
+    server.stop()
+    with django_db_blocker.unblock():
+        wait_for_other_sessions_to_end()
+
+
+@pytest.fixture
+def guarded(guarded_server, transactional_db):
+    return guarded_server
 
 
 @pytest.fixture

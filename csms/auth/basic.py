@@ -57,17 +57,19 @@ def challenge(realm: str) -> str:
     return f'Basic realm="{escaped}"'
 
 
-def candidate_secrets(password: bytes, accept_hex: bool) -> list[bytes]:
-    """The secrets a Basic password may stand for, most likely first.
+def candidate_secret(password: bytes, accept_hex: bool) -> bytes | None:
+    """The one secret a Basic password stands for, decided by its shape, so that a
+    guess costs one argon2 run per stored key — never one per reading of it.
 
-    A 1.6 key is 20 raw bytes (or, if the tenant allows, its 40 hex characters); a
-    2.0.1 password is the password's own bytes. Both kinds are stored the same way, so
-    trying each candidate against the stored hashes serves both versions.
+    A 1.6 key is 20 raw bytes, or (if the tenant allows) its 40 hex characters; any
+    other password of 1 to 64 bytes is a 2.0.1 password, taken as its own bytes. A
+    40-hex password is therefore always read as a key: the CLI stores a hex key given
+    for a 2.0.1 station as its 20 bytes, and generated 2.0.1 passwords are never
+    hex-shaped (`keys.generate_password`), so nothing stored needs the other reading.
     """
-    candidates = []
     key = key_from_password(password, accept_hex)
     if key is not None:
-        candidates.append(key)
-    if password and len(password) != KEY_BYTES and len(password) <= 64:
-        candidates.append(password)
-    return candidates
+        return key
+    if password and len(password) <= 64:
+        return password
+    return None

@@ -1,22 +1,21 @@
 """Station keys at rest: salted argon2 hashes only (OCPP-J 1.6 §6.2.2, "Storing the credentials").
 
-The hasher is Django's, with parameters chosen for machine keys: a station key has 160
-random bits, so the hash only needs to defeat offline guessing of a leaked table, not of
-weak human passwords; a lighter memory cost (OWASP's argon2id minimum) keeps a fleet
-reconnecting after an outage from exhausting the server's memory.
+The hasher is Django's, with parameters chosen for machine keys (`lib.hashing`: a
+station key has 160 random bits, so OWASP's lightest argon2id profile is enough), and
+it runs through the process-wide hashing gate shared with user passwords and client
+secrets, so a flood of handshakes cannot exhaust the server's memory.
 """
+import re
 import secrets
 import string
 
-from django.contrib.auth.hashers import Argon2PasswordHasher
+from lib.hashing import MachineSecretHasher
 
 KEY_BYTES = 20
 
 
-class StationKeyHasher(Argon2PasswordHasher):
-    time_cost = 2
-    memory_cost = 19 * 1024  # KiB
-    parallelism = 1
+class StationKeyHasher(MachineSecretHasher):
+    pass
 
 
 _HASHER = StationKeyHasher()
@@ -68,8 +67,17 @@ PASSWORD_ALPHABET = string.ascii_letters + string.digits
 PASSWORD_LENGTH = 40
 
 
+_HEX_SHAPED = re.compile(r"[0-9A-Fa-f]{40}")
+
+
 def generate_password() -> str:
-    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+    """A password that never looks like a hex-written key: the handshake reads a 40-hex
+    password as a key (`basic.candidate_secret`), so one shaped like that could not be
+    told apart. The odds of drawing one are about 1e-18; the loop makes them zero."""
+    while True:
+        password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+        if not _HEX_SHAPED.fullmatch(password):
+            return password
 
 
 def parse_hex_key(text: str) -> bytes:

@@ -1,6 +1,7 @@
 """Deciding whether a handshake's credentials prove a station's identity.
 
-Pure apart from the argon2 verification, which the caller runs off the event loop.
+Pure apart from the argon2 verification, which the caller runs off the event loop
+(through `admission`, which throttles first).
 """
 import hmac
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ class Decision(Enum):
     OK = "ok"
     CHALLENGE = "challenge"  # 401: missing or wrong credentials
     MALFORMED = "malformed"  # 400: an Authorization header we cannot parse
+    THROTTLED = "throttled"  # 429: too many failures (admission.py), nothing was checked
+    BUSY = "busy"  # 503: the hashing gate stayed full
 
 
 @dataclass
@@ -26,6 +29,8 @@ class AuthResult:
     reason: str = ""
     challenges: list[str] = field(default_factory=list)
     key_hash: str = ""  # which stored key the station proved (OK only)
+    hashes: int = 0  # argon2 verifications run: a failure that ran none costs nothing to throttle
+    retry_after: int = 0  # THROTTLED and BUSY
 
 
 def challenges_for(realm: str) -> list[str]:
@@ -63,12 +68,14 @@ def authenticate(*, identity: str, key_hashes: list[str], accept_hex: bool, real
         # so timing does not tell which part failed; no more, so a wrong name cannot
         # buy an attacker several argon2 runs.
         verify_secret(credentials.password or b"\0", key_hashes[0] if key_hashes else "")
+        return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge, hashes=1)
+    secret = basic.candidate_secret(credentials.password, accept_hex)
+    if secret is None:  # empty or longer than any secret: nothing to verify
         return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge)
-    matched = ""
-    for secret in basic.candidate_secrets(credentials.password, accept_hex):
-        matched = next((h for h in key_hashes if verify_secret(secret, h)), "")
-        if matched:
-            break
-    if identity_ok and matched:
-        return AuthResult(Decision.OK, key_hash=matched)
-    return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge)
+    # One candidate, one run per valid key (two only while a change is unresolved).
+    hashes = 0
+    for h in key_hashes:
+        hashes += 1
+        if verify_secret(secret, h):
+            return AuthResult(Decision.OK, key_hash=h, hashes=hashes)
+    return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge, hashes=hashes)

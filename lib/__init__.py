@@ -1,0 +1,1 @@
+"""The floor below `tenants`: small helpers every app may use, importing none of ours."""

@@ -1,0 +1,168 @@
+"""Throttling failed credential checks: one mechanism for user passwords (portal login,
+/admin/login/, REST Basic), OAuth client secrets and station keys.
+
+Three counters of *failures* (a success costs nothing and is never counted), in fixed
+windows of `WINDOW_SECONDS`:
+
+* per (subject, source) — one name guessed from one address: over `PAIR` the pair is
+  refused until its window ends. Only someone at that address can trip it.
+* per source — one address guessing many names: over `SOURCE` it is refused, except
+  for pairs that have succeeded before (stations and users behind one NAT keep working).
+* per subject — one name guessed from many addresses: over `SUBJECT` the name is
+  *guarded*, not locked: sources it has succeeded from pass as usual, and every other
+  source shares a lane of one attempt per `LANE_SECONDS`. A distributed attacker is slowed
+  to that rate, and the real owner — from a known source at once, from a new one within
+  a few lanes — still gets in.
+
+So no lockout is indefinite: a pair or source refusal ends with its window, and a
+guarded name is never refused to its known sources. "Known" is a success from that
+source within `KNOWN_GOOD_SECONDS`.
+
+State lives in Django's cache: Redis when REDIS_URL is set (shared by every process),
+process memory in embedded mode. If the cache fails the throttle fails open (and says
+so in the log): the hashing gate (`lib.hashing`) still bounds what an attacker costs.
+`decide` is the pure rule; `Throttle` is the cache I/O around it.
+"""
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    window_seconds: int
+    pair: int
+    source: int
+    subject: int
+    lane_seconds: int
+    known_good_seconds: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0
+    reason: str = ""
+
+
+ALLOW = Verdict(True)
+
+
+@dataclass(frozen=True)
+class Counts:
+    pair: int
+    source: int
+    subject: int
+
+
+def decide(counts: Counts, *, known_good: bool, take_lane, limits: Limits, window_left: int) -> Verdict:
+    """Whether an attempt may be checked at all. `take_lane()` claims the guarded
+    subject's lane (called only when needed: claiming it spends it)."""
+    if counts.pair >= limits.pair:
+        return Verdict(False, window_left, "too many failures for this name from this address")
+    if counts.source >= limits.source and not known_good:
+        return Verdict(False, window_left, "too many failures from this address")
+    if counts.subject >= limits.subject and not known_good and not take_lane():
+        return Verdict(False, limits.lane_seconds, "too many failures for this name")
+    return ALLOW
+
+
+class Throttled(Exception):
+    """An attempt refused before any credential was checked: 429 with `Retry-After`."""
+
+    def __init__(self, verdict: Verdict):
+        super().__init__(verdict.reason)
+        self.retry_after = max(1, verdict.retry_after)
+
+
+def _digest(*parts: str) -> str:
+    # Fixed-length keys whatever a client sends, and no names or addresses in the cache.
+    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+class Throttle:
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def limits(self) -> Limits:
+        conf = settings.AUTH_THROTTLE
+        kind = conf[self.name]
+        return Limits(window_seconds=conf["WINDOW_SECONDS"], pair=kind["PAIR"], source=kind["SOURCE"],
+                      subject=kind["SUBJECT"], lane_seconds=kind["LANE_SECONDS"],
+                      known_good_seconds=conf["KNOWN_GOOD_SECONDS"])
+
+    @property
+    def enabled(self) -> bool:
+        return settings.AUTH_THROTTLE["ENABLED"]
+
+    def _keys(self, subject: str, source: str, window: int) -> dict[str, str]:
+        p = f"throttle:{self.name}"
+        return {"pair": f"{p}:pair:{_digest(subject, source)}:{window}",
+                "source": f"{p}:source:{_digest(source)}:{window}",
+                "subject": f"{p}:subject:{_digest(subject)}:{window}"}
+
+    def _good_key(self, subject: str, source: str) -> str:
+        return f"throttle:{self.name}:good:{_digest(subject, source)}"
+
+    def _window(self) -> tuple[int, int]:
+        now, size = time.time(), self.limits.window_seconds
+        index = int(now // size)
+        return index, max(1, math.ceil((index + 1) * size - now))
+
+    def check(self, subject: str, source: str) -> Verdict:
+        if not self.enabled:
+            return ALLOW
+        limits = self.limits
+        window, left = self._window()
+        keys = self._keys(subject, source, window)
+        try:
+            values = cache.get_many([*keys.values(), self._good_key(subject, source)])
+            counts = Counts(**{kind: int(values.get(key) or 0) for kind, key in keys.items()})
+            known_good = bool(values.get(self._good_key(subject, source)))
+            lane = f"throttle:{self.name}:lane:{_digest(subject)}"
+            return decide(counts, known_good=known_good, limits=limits, window_left=left,
+                          take_lane=lambda: cache.add(lane, 1, timeout=limits.lane_seconds))
+        except Exception:  # a cache outage must not lock everyone out
+            log.warning("throttle %s: the cache failed; allowing the attempt", self.name, exc_info=True)
+            return ALLOW
+
+    def check_or_raise(self, subject: str, source: str) -> None:
+        verdict = self.check(subject, source)
+        if not verdict.allowed:
+            raise Throttled(verdict)
+
+    def failed(self, subject: str, source: str) -> None:
+        if not self.enabled:
+            return
+        window, _ = self._window()
+        ttl = self.limits.window_seconds + 1
+        try:
+            for key in self._keys(subject, source, window).values():
+                cache.add(key, 0, timeout=ttl)
+                cache.incr(key)
+        except Exception:
+            log.warning("throttle %s: the cache failed; a failure went uncounted", self.name, exc_info=True)
+
+    def succeeded(self, subject: str, source: str) -> None:
+        if not self.enabled:
+            return
+        window, _ = self._window()
+        try:
+            cache.delete(self._keys(subject, source, window)["pair"])
+            cache.set(self._good_key(subject, source), 1, timeout=self.limits.known_good_seconds)
+        except Exception:
+            log.warning("throttle %s: the cache failed; a success went unrecorded", self.name, exc_info=True)
+
+
+# The three kinds of secret; their limits are in settings.AUTH_THROTTLE.
+users = Throttle("users")
+clients = Throttle("clients")
+stations = Throttle("stations")

@@ -1,0 +1,106 @@
+"""Issue 8, item 4: failed station handshakes are throttled (429 + Retry-After) per
+(identity, address), per address and per identity, without letting an attacker lock a
+real station out, and a guess never costs more than one argon2 run per stored key."""
+import uuid
+
+import pytest
+import websockets
+
+from csms.auth import station_auth
+from csms.auth.keys import hash_key
+from tests.factories import AL1000_KEY, make_station, make_tenant
+from tests.sources import new_source
+from tests.stations import basic_auth, station_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PAIR_LIMIT, SOURCE_LIMIT, SUBJECT_LIMIT = 10, 100, 30  # settings.AUTH_THROTTLE["stations"]
+WRONG = bytes(20)
+
+
+async def handshake(server, identity, password: bytes, source: str) -> tuple[int, dict]:
+    """The HTTP status of one handshake from `source` (101 = connected), and its headers."""
+    try:
+        ws = await websockets.connect(
+            station_url(server, "demo", identity), subprotocols=["ocpp1.6"], open_timeout=10,
+            additional_headers={"Authorization": basic_auth(identity, password)}, ping_interval=None,
+            local_addr=(source, 0))
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code, dict(exc.response.headers)
+    await ws.close()
+    return 101, {}
+
+
+@pytest.fixture
+def station(db):
+    """A station of its own per test: the guarded server's counters outlive each test."""
+    tenant = make_tenant("demo")
+    return make_station(tenant, f"AL1000-{uuid.uuid4().hex[:8]}", AL1000_KEY)
+
+
+def test_failed_handshakes_from_one_address_get_429_with_retry_after(guarded, run, station):
+    attacker, home = new_source(), new_source()
+
+    async def scenario():
+        failures = [await handshake(guarded, station.identity, WRONG, attacker) for _ in range(PAIR_LIMIT)]
+        assert {status for status, _ in failures} == {401}
+        refused, headers = await handshake(guarded, station.identity, AL1000_KEY, attacker)
+        assert refused == 429 and int(headers["retry-after"]) >= 1
+        # The station itself, from its own address, is not affected.
+        assert (await handshake(guarded, station.identity, AL1000_KEY, home))[0] == 101
+
+    run(scenario())
+
+
+def test_an_attacker_elsewhere_cannot_lock_the_real_station_out(guarded, run, station):
+    home = new_source()
+
+    async def scenario():
+        assert (await handshake(guarded, station.identity, AL1000_KEY, home))[0] == 101
+        assert SUBJECT_LIMIT % PAIR_LIMIT == 0
+        for _ in range(SUBJECT_LIMIT // PAIR_LIMIT):
+            attacker = new_source()
+            for _ in range(PAIR_LIMIT):
+                assert (await handshake(guarded, station.identity, WRONG, attacker))[0] == 401
+        # The identity is guarded: unknown addresses share one attempt per lane (of three
+        # strangers the first gets in, the last is refused: see the users' twin test) ...
+        strangers = [await handshake(guarded, station.identity, WRONG, new_source()) for _ in range(3)]
+        assert strangers[0][0] == 401
+        assert strangers[-1][0] == 429 and int(strangers[-1][1]["retry-after"]) >= 1
+        # ... while the station, from where it connected before, gets in at once.
+        assert (await handshake(guarded, station.identity, AL1000_KEY, home))[0] == 101
+
+    run(scenario())
+
+
+def test_one_address_guessing_many_identities_is_throttled(guarded, run, db):
+    tenant = make_tenant("demo")
+    prefix = uuid.uuid4().hex[:8]
+    for i in range(12):
+        make_station(tenant, f"CP{i}-{prefix}", AL1000_KEY)
+    attacker = new_source()
+
+    async def scenario():
+        # Round robin: no identity reaches its pair limit (10) before the address reaches 100.
+        statuses = [(await handshake(guarded, f"CP{i % 12}-{prefix}", WRONG, attacker))[0] for i in range(SOURCE_LIMIT + 5)]
+        assert statuses[:SOURCE_LIMIT] == [401] * SOURCE_LIMIT and set(statuses[SOURCE_LIMIT:]) == {429}
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("password, valid_keys, most", [
+    (AL1000_KEY.hex().encode(), 1, 1),       # 40 hex characters: the key, in hex
+    (AL1000_KEY.hex().encode(), 2, 2),       # ... while a rotation keeps two keys valid
+    (AL1000_KEY.hex().upper().encode(), 2, 2),
+    (AL1000_KEY, 2, 2),                      # the raw key bytes
+    (b"a-2.0.1-password-of-some-length", 2, 2),
+])
+def test_a_guess_costs_one_argon2_run_per_stored_key(monkeypatch, password, valid_keys, most):
+    runs = []
+    real = station_auth.verify_secret
+    monkeypatch.setattr(station_auth, "verify_secret", lambda s, h: runs.append(1) or real(s, h))
+    hashes = [hash_key(bytes([i]) * 20) for i in range(1, valid_keys + 1)]  # none of them matches
+    result = station_auth.authenticate(identity="AL1000", key_hashes=hashes, accept_hex=True, realm="r",
+                                       authorization=[basic_auth("AL1000", password).encode()])
+    assert result.decision is station_auth.Decision.CHALLENGE
+    assert len(runs) <= most, f"{len(runs)} argon2 runs for {valid_keys} stored key(s)"

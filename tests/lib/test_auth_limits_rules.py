@@ -1,0 +1,75 @@
+"""The pure rule of the credential throttle and the hashing gate's bounds."""
+import threading
+import time
+
+import pytest
+
+from lib.hashing import HashingBusy, _Gate
+from lib.throttle import Counts, Limits, decide
+
+LIMITS = Limits(window_seconds=300, pair=5, source=50, subject=20, lane_seconds=30, known_good_seconds=1)
+
+
+def verdict(pair=0, source=0, subject=0, known_good=False, lane_free=True):
+    lanes = []
+    result = decide(Counts(pair, source, subject), known_good=known_good, limits=LIMITS, window_left=42,
+                    take_lane=lambda: lanes.append(1) or lane_free)
+    return result, len(lanes)
+
+
+def test_under_every_limit_is_allowed_and_spends_no_lane():
+    assert verdict(4, 49, 19) == (verdict()[0], 0) and verdict()[0].allowed
+
+
+def test_a_pair_over_its_limit_is_refused_until_its_window_ends_known_or_not():
+    for known in (False, True):
+        result, _ = verdict(pair=5, known_good=known)
+        assert not result.allowed and result.retry_after == 42
+
+
+def test_a_busy_source_is_refused_except_for_pairs_that_succeeded_before():
+    assert not verdict(source=50)[0].allowed
+    assert verdict(source=50, known_good=True)[0].allowed
+
+
+def test_a_guarded_subject_lets_known_sources_in_and_others_through_one_lane():
+    assert verdict(subject=20, known_good=True) == (verdict()[0], 0)
+    assert verdict(subject=20, lane_free=True)[0].allowed
+    refused, lanes = verdict(subject=20, lane_free=False)
+    assert not refused.allowed and refused.retry_after == 30 and lanes == 1
+
+
+def test_the_gate_runs_at_most_its_concurrency_at_once():
+    gate, running, peak, lock = _Gate(2, 5, 10), [0], [0], threading.Lock()
+
+    def work():
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+
+    threads = [threading.Thread(target=gate.run, args=(work,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2
+
+
+def test_the_gate_refuses_when_its_queue_is_full_or_the_wait_too_long():
+    gate, release = _Gate(1, 0.2, 1), threading.Event()
+    # The holder's caller gives up after 0.2 s too; its work runs on and keeps the slot.
+    holder = threading.Thread(target=lambda: pytest.raises(HashingBusy, gate.run, release.wait))
+    holder.start()
+    time.sleep(0.05)
+    waiter = threading.Thread(target=lambda: pytest.raises(HashingBusy, gate.run, lambda: None))
+    waiter.start()
+    time.sleep(0.05)
+    with pytest.raises(HashingBusy):  # one running, one queued: the queue is full
+        gate.run(lambda: None)
+    waiter.join()  # the queued one gave up after 0.2 s
+    release.set()
+    holder.join()
+    assert gate.run(lambda: 7) == 7
