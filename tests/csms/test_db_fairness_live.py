@@ -34,8 +34,13 @@ def report(request_id, entries, value="v", seq_no=0):
 
 def test_large_reports_from_many_stations_keep_other_stations_served(csms, run):
     """Ten stations each send two reports as large as allowed at once; a Heartbeat from
-    an eleventh and a new handshake are answered within seconds, not after all twenty
-    (today: about 0.7 s of the single database thread per report, in a queue)."""
+    an eleventh is answered while the reports are still being stored, and a new
+    handshake goes through meanwhile.
+
+    Ordering, not a stopwatch (these machines vary too much for one): the Heartbeat is
+    sent once the first report is stored and must be answered before the last one is.
+    The work is CPU-bound (20 MiB of JSON to validate on one interpreter), so how early
+    it is answered depends on the machine; waiting for all of it is the failure."""
     tenant = make_tenant("acme")
     for n in range(REPORTERS):
         make_station(tenant, f"BIG{n}", AL1000_KEY)
@@ -49,22 +54,31 @@ def test_large_reports_from_many_stations_keep_other_stations_served(csms, run):
                 for n in range(REPORTERS)]
             small = await stack.enter_async_context(
                 raw_station(csms, "acme", "SMALL", AL1000_KEY, protocol=V201))
+            answered = []  # (monotonic time, answer) per stored report
+            first_stored = asyncio.Event()
+
+            async def collect(st):
+                for _ in range(2):
+                    answer = await st.recv(timeout=120)
+                    answered.append((time.monotonic(), answer))
+                    first_stored.set()
+
             for seq in range(2):
                 for n, st in enumerate(big):
                     await st.send([2, f"r{seq}", "NotifyReport", report(n, entries, seq_no=seq)])
-            await asyncio.sleep(1.0)  # parsed, now being stored
-            started = time.monotonic()
-            hb = await small.exchange([2, "hb", "Heartbeat", {}], timeout=10)
+            collectors = [asyncio.create_task(collect(st)) for st in big]
+            await asyncio.wait_for(first_stored.wait(), 90)
+            hb = await small.exchange([2, "hb", "Heartbeat", {}], timeout=60)
             assert hb[:2] == [3, "hb"]
+            served = time.monotonic()
             async with raw_station(csms, "acme", "SMALL", AL1000_KEY, protocol=V201) as again:
-                assert (await again.exchange([2, "hb2", "Heartbeat", {}], timeout=10))[:2] == [3, "hb2"]
-            assert time.monotonic() - started < 6
-            for st in big:
-                for _ in range(2):
-                    answer = await st.recv(timeout=90)
-                    assert answer[0] == 3, answer
+                assert (await again.exchange([2, "hb2", "Heartbeat", {}], timeout=60))[:2] == [3, "hb2"]
+            await asyncio.gather(*collectors)
+            assert all(answer[0] == 3 for _, answer in answered), answered
+            assert len(answered) == 2 * REPORTERS
+            assert served < max(at for at, _ in answered), "the other station waited for every report"
 
-    run(scenario(), timeout=180)
+    run(scenario(), timeout=240)
     assert ReportedVariable.objects.filter(station__identity="BIG0").count() == entries
 
 
