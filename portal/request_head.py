@@ -1,4 +1,5 @@
-"""Bounds on an HTTP request head (request line + header fields), and the check.
+"""Bounds on an HTTP request head (request line + header fields) and body, and the
+check of the head.
 
 uvicorn reads a head without a deadline or a size limit of its own: a client that
 never finishes its headers holds a socket forever, and an oversized WebSocket
@@ -23,6 +24,14 @@ MAX_HEAD_BYTES = 32 * 1024
 # so trickling one byte at a time buys nothing. Stations send their handshake in one
 # packet; 10 s covers a slow cellular link many times over.
 HEADER_TIMEOUT_SECONDS = 10.0
+# From the end of the head to the end of the body, for requests that have one. uvicorn
+# waits for a body as long as the client likes, and Django reads it whole before any
+# view runs, so a trickled body held a socket and a task forever. The largest bodies we
+# take (a fleet import, a CSR) are well under a megabyte: 30 s is 35 KiB/s for one.
+BODY_TIMEOUT_SECONDS = 30.0
+# Declared (Content-Length) or received (chunked) body bytes; more gets 413 before it
+# is buffered (Django would spool it to disk without a limit).
+MAX_BODY_BYTES = 16 * 1024 * 1024
 # Open sockets (HTTP and WebSocket) per server process before new ones are refused
 # with 503: each costs a file descriptor and some memory. Set it above the number of
 # stations a process may carry, with room for their reconnects.

@@ -5,13 +5,15 @@ uvicorn with what it lacks for a server that stations and strangers reach direct
 * a deadline for the request head (408), and real 414/431 answers for oversized ones
   (`portal/request_head.py`); uvicorn has no header-read timeout, and the `websockets`
   library refuses an oversized handshake without sending its answer;
+* a deadline for the request body (408) and a size cap (413);
 * a cap on open sockets per process (503 with Retry-After, before reading anything);
 * the OCPP frame limit (`csms.protocol.limits.MAX_FRAME_BYTES`) as `--ws-max-size`, so
   no command line can forget it (uvicorn's own default is 16 MiB).
 
 Every uvicorn option still works (`--host`, `--port`, `--proxy-headers`, `--ssl-*`,
 `--workers`/`WEB_CONCURRENCY`, ...), except `--http`: the guard needs httptools.
-`WEB_HEADER_TIMEOUT_SECONDS` and `WEB_MAX_CONNECTIONS` override the two bounds.
+`WEB_HEADER_TIMEOUT_SECONDS`, `WEB_BODY_TIMEOUT_SECONDS`, `WEB_MAX_BODY_BYTES` and
+`WEB_MAX_CONNECTIONS` override the bounds.
 Used by `make run`, the Docker image, docs/deployment.md, tests/live.py and bench/.
 """
 import logging
@@ -29,8 +31,11 @@ from portal.request_head import HeadGuard, refusal_response
 
 APP = "portal.asgi:application"
 HEADER_TIMEOUT = float(os.environ.get("WEB_HEADER_TIMEOUT_SECONDS", request_head.HEADER_TIMEOUT_SECONDS))
+BODY_TIMEOUT = float(os.environ.get("WEB_BODY_TIMEOUT_SECONDS", request_head.BODY_TIMEOUT_SECONDS))
+MAX_BODY_BYTES = int(os.environ.get("WEB_MAX_BODY_BYTES", request_head.MAX_BODY_BYTES))
 MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", request_head.MAX_CONNECTIONS))
 RETRY_AFTER_SECONDS = 10
+LINGER_SECONDS = 2.0
 
 log = logging.getLogger("portal.serve")
 
@@ -44,7 +49,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     head_guard: HeadGuard | None = None
     header_timer = None
-    refused = False
+    body_timer = None
+    body_bytes = 0
+    refused = False  # turned away at connect: never counted, nothing to clean up
+    lingering = False  # answered with a refusal, closing soon: input is discarded
 
     def connection_made(self, transport):
         if len(self.connections) >= MAX_CONNECTIONS:
@@ -61,12 +69,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc):
         self._cancel_header_timer()
+        self._cancel_body_timer()
         if self.refused:
             return
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.refused:
+        if self.refused or self.lingering:
             return
         guard = self.head_guard
         if not guard.done:
@@ -77,6 +86,32 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if guard.done:
                 self._cancel_header_timer()
         super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.parser.should_upgrade() and self._should_upgrade():
+            return  # a WebSocket handshake: no body
+        headers = dict(self.headers)  # names are lower-cased by uvicorn
+        self.body_bytes = 0
+        try:
+            declared = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            declared = 0  # httptools has refused a malformed one already
+        if declared > MAX_BODY_BYTES:
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body")
+        elif declared > 0 or b"transfer-encoding" in headers:
+            self.body_timer = self.loop.call_later(BODY_TIMEOUT, self._body_timeout)
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        if self.body_bytes > MAX_BODY_BYTES:  # a chunked body has no length up front
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body")
+            return
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._cancel_body_timer()
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         # A pipelined request's head is already complete; otherwise the next head
@@ -103,12 +138,40 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self.head_guard.done and not self.transport.is_closing():
             self._refuse(HTTPStatus.REQUEST_TIMEOUT)
 
-    def _refuse(self, status: HTTPStatus):
+    def _cancel_body_timer(self):
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
+
+    def _body_timeout(self):
+        self.body_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.response_started:
+            self.transport.close()  # answered already (not Django's way): just hang up
+        else:
+            self._refuse(HTTPStatus.REQUEST_TIMEOUT, "request body")
+
+    def _refuse(self, status: HTTPStatus, part: str = "request head"):
+        """Answer `status` and close. The application has not answered yet: it gets
+        nothing before the head is complete, and Django reads the whole body before
+        any view runs; once the socket is closed it sees a disconnect."""
         self._cancel_header_timer()
+        self._cancel_body_timer()
         client = "{}:{}".format(*self.client) if self.client else "?"
-        log.info("%s - refused: %d %s (request head)", client, status.value, status.phrase)
+        log.info("%s - refused: %d %s (%s)", client, status.value, status.phrase, part)
         self.transport.write(refusal_response(status))
-        self.transport.close()
+        self._linger()
+
+    def _linger(self):
+        """Close after the answer, without losing it: closing a socket that still has
+        unread input sends a reset, which can destroy the answer in flight (a client
+        still sending a body would never see its 413). So stop writing, discard what
+        arrives for a moment, then close (nginx's lingering close)."""
+        self.lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 def uvicorn_options(argv: list[str]) -> dict:

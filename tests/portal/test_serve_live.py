@@ -8,9 +8,12 @@ import pytest
 from django.db import connection
 
 from portal import request_head
+from tests.factories import make_tenant
 from tests.live import LiveServer
 
 HEADER_TIMEOUT = 2
+BODY_TIMEOUT = 2
+MAX_BODY_BYTES = 64 * 1024
 MAX_CONNECTIONS = 25
 UPGRADE = (b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
            b"Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Protocol: ocpp1.6\r\n")
@@ -23,6 +26,7 @@ def guarded(django_db_setup, django_db_blocker, live_log_dir):
         db_name = connection.settings_dict["NAME"]
     server = LiveServer(db_name, live_log_dir, name="guarded", extra_env={
         "WEB_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+        "WEB_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT), "WEB_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
         "WEB_MAX_CONNECTIONS": str(MAX_CONNECTIONS)}).start()
     yield server
     server.stop()
@@ -137,3 +141,58 @@ def test_a_kept_alive_connection_serves_several_requests_and_its_next_head_has_a
         sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # the third head never ends
         tail = answer(sock, timeout=HEADER_TIMEOUT + 10)
         assert status_of(tail) == 408
+
+
+def post_head(length: int | None, path=b"/oauth/demo/token") -> bytes:
+    framing = b"Transfer-Encoding: chunked\r\n" if length is None else b"Content-Length: %d\r\n" % length
+    return (b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n" + framing + b"\r\n")
+
+
+def test_a_body_not_finished_in_time_gets_408_and_the_socket_is_closed(guarded):
+    """A trickled body held its socket (and the request's task) forever."""
+    started = time.monotonic()
+    with connect(guarded) as sock:
+        sock.sendall(post_head(1000) + b"grant_type=")
+        try:
+            for _ in range(BODY_TIMEOUT * 4):
+                time.sleep(0.5)
+                sock.sendall(b"x")
+        except OSError:
+            pass  # closed on us mid-trickle
+        assert status_of(answer(sock, timeout=BODY_TIMEOUT + 10)) == 408
+    assert time.monotonic() - started < BODY_TIMEOUT + 10
+
+
+def test_a_body_declared_larger_than_the_cap_gets_413_before_it_is_sent(guarded):
+    with connect(guarded) as sock:
+        sock.sendall(post_head(MAX_BODY_BYTES + 1))
+        assert status_of(answer(sock)) == 413
+
+
+def test_a_chunked_body_growing_past_the_cap_gets_413(guarded):
+    chunk = b"a" * 16384
+    with connect(guarded) as sock:
+        sock.sendall(post_head(None))
+        try:
+            for _ in range(MAX_BODY_BYTES // len(chunk) + 2):
+                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        except OSError:
+            pass  # refused and closed while we were still sending
+        assert status_of(answer(sock)) == 413
+
+
+def test_a_body_within_the_bounds_reaches_the_application(guarded, transactional_db):
+    """Sent slowly but in time, and over a kept-alive connection twice: the token
+    endpoint answers it (its own 400 for a bad grant), not the guard."""
+    make_tenant("demo", is_emsp=True)
+    body = b"grant_type=nonsense"
+    with connect(guarded) as sock:
+        for _ in range(2):
+            sock.sendall(post_head(len(body)))
+            for part in (body[:5], body[5:]):
+                time.sleep(0.5)
+                sock.sendall(part)
+            sock.settimeout(15)
+            response = sock.recv(65536)
+            assert status_of(response) == 400 and b"unsupported_grant_type" in response, response[:300]
