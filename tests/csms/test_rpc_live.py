@@ -605,3 +605,25 @@ def test_csms_call_with_fractional_number_is_sent(csms, run):
             await async_eventually(lambda: call_state(call.pk) == StationCall.State.ANSWERED)
 
     run(scenario())
+
+
+@PROTOCOLS
+def test_a_station_cannot_forge_a_line_in_the_server_log(csms, run, protocol):
+    """An answer to no call of ours is logged with its message id, which the station
+    chose: control characters in it come out escaped, on the record's own line
+    (issue 8, item 13: a 36-character id with a newline was logged verbatim)."""
+    open_station = connect(csms, protocol)
+    forged = "z\nERROR forged: key leaked\r\x1b[2J"  # 31 characters: a valid id length
+
+    async def scenario():
+        async with open_station() as st:
+            await st.send([3, forged, {}])
+            await st.send([4, forged + "e", "GenericError", "", {}])
+            await assert_usable(st)
+
+    run(scenario())
+    log = csms.log()
+    assert "ERROR forged" in log  # it was logged ...
+    assert not any(line.startswith("ERROR forged") for line in log.splitlines())  # ... escaped
+    assert "\x1b" not in log
+    assert "z\\nERROR forged: key leaked\\r\\x1b[2J" in log
