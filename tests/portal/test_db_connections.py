@@ -11,14 +11,16 @@ from tests.factories import make_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CONCURRENCY = 8
+APP_NAME = f"chargegate-http-connections-{os.getpid()}"  # libpq takes it from PGAPPNAME
 
 
 def server_connections(server) -> int:
     """Database connections the server process holds open right now."""
     if connection.vendor == "postgresql":
+        # Only this server's: the worker's other live servers share the database.
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                           " AND pid <> pg_backend_pid()")
+                           " AND application_name = %s", [APP_NAME])
             return cursor.fetchone()[0]
     db_file = os.path.realpath(connection.settings_dict["NAME"])
     fd_dir = f"/proc/{server.proc.pid}/fd"
@@ -41,7 +43,7 @@ def http_only_server(csms, live_log_dir):
     from tests.live import LiveServer
 
     server = LiveServer(connection.settings_dict["NAME"], live_log_dir, name="http-connections",
-                        extra_env={"CSMS_DB_THREADS": "1"}).start()
+                        extra_env={"CSMS_DB_THREADS": "1", "PGAPPNAME": APP_NAME}).start()
     yield server
     server.stop()
 
