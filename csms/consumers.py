@@ -10,13 +10,12 @@ import time
 import uuid
 from urllib.parse import unquote_to_bytes
 
-from asgiref.sync import sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from . import credentials, frame_work, liveness, services
-from .auth.admission import authenticate_handshake
+from .auth import admission
 from .auth.station_auth import Decision, challenges_for
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
 from .handlers import v16, v201
@@ -87,7 +86,7 @@ class StationConsumer(AsyncWebsocketConsumer):
 
         headers = self.scope.get("headers", [])
         authorization = [v for k, v in headers if k == b"authorization"]
-        result = await sync_to_async(authenticate_handshake, thread_sensitive=False)(
+        result = await admission.admit(
             tenant_slug=station.tenant.slug, source=(self.scope.get("client") or ("unknown",))[0],
             identity=station.identity, key_hashes=credentials.valid_hashes(station),
             accept_hex=station.tenant.accept_hex_basic_password,

@@ -7,15 +7,49 @@ lock a real station out: tripping an (identity, address) pair needs the station'
 address, and an identity under attack from elsewhere is only *guarded* — addresses the
 station has connected from pass, others share a lane of one attempt per few seconds.
 """
+import asyncio
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+
 from lib import throttle
 from lib.hashing import HashingBusy
 
 from .station_auth import AuthResult, Decision, authenticate
 
+SPARE_THREADS = 16
+_threads: ThreadPoolExecutor | None = None
+_threads_lock = threading.Lock()
+
+
+def _admission_threads() -> ThreadPoolExecutor:
+    """More threads than the hashing gate admits (running + waiting), so the gate sees
+    every handshake waiting for it and answers those beyond its bound at once (503);
+    the spare threads turn those away in microseconds, and do the throttle's cache
+    lookups meanwhile.
+    On the event loop's default executor (a handful of threads) the waiting happened in
+    that executor's unbounded queue instead, where a real station's handshake sat behind
+    every guess before it and the gate never refused one."""
+    global _threads
+    with _threads_lock:
+        if _threads is None:
+            limits = settings.AUTH_HASHING
+            _threads = ThreadPoolExecutor(limits["CONCURRENCY"] + limits["MAX_WAITING"] + SPARE_THREADS,
+                                          thread_name_prefix="admission")
+        return _threads
+
+
+async def admit(**kwargs) -> AuthResult:
+    """`authenticate_handshake` from the event loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_admission_threads(), functools.partial(authenticate_handshake, **kwargs))
+
 
 def authenticate_handshake(*, tenant_slug: str, identity: str, source: str, **auth) -> AuthResult:
     """`station_auth.authenticate`, behind the throttle and the hashing gate; blocking
-    (cache and argon2), so the consumer runs it in a worker thread."""
+    (cache and argon2): the consumer calls it through `admit`."""
     subject = f"{tenant_slug}/{identity}"
     verdict = throttle.stations.check(subject, source)
     if not verdict.allowed:

@@ -1,14 +1,18 @@
 """Issue 8, item 4: failed station handshakes are throttled (429 + Retry-After) per
 (identity, address), per address and per identity, without letting an attacker lock a
 real station out, and a guess never costs more than one argon2 run per stored key."""
+import asyncio
+import collections
 import uuid
 
 import pytest
 import websockets
+from django.db import connection
 
 from csms.auth import station_auth
 from csms.auth.keys import hash_key
 from tests.factories import AL1000_KEY, make_station, make_tenant
+from tests.live import LiveServer
 from tests.sources import new_source
 from tests.stations import basic_auth, station_url
 
@@ -104,3 +108,39 @@ def test_a_guess_costs_one_argon2_run_per_stored_key(monkeypatch, password, vali
                                        authorization=[basic_auth("AL1000", password).encode()])
     assert result.decision is station_auth.Decision.CHALLENGE
     assert len(runs) <= most, f"{len(runs)} argon2 runs for {valid_keys} stored key(s)"
+
+
+STORM = 150  # more handshakes at once than the hashing gate holds (1 running + 64 waiting)
+
+
+@pytest.fixture
+def one_hash_server(live_log_dir, django_db_blocker, transactional_db):
+    """A server with one hashing slot and no throttle: the hashing gate alone decides."""
+    with django_db_blocker.unblock():
+        db_name = connection.settings_dict["NAME"]
+    server = LiveServer(db_name, live_log_dir, name="one-hash", extra_env={
+        "AUTH_THROTTLE": "off", "AUTH_HASH_CONCURRENCY": "1"}).start()
+    yield server
+    server.stop()
+
+
+def test_a_handshake_storm_beyond_the_hashing_gate_gets_503_with_retry_after(one_hash_server, run):
+    """Wrong keys from everywhere at once: those the gate cannot hold are told at once to
+    come back later (503 + Retry-After), instead of queueing behind every other guess,
+    and the real station gets in as soon as the storm is over."""
+    tenant = make_tenant("demo")
+    make_station(tenant, "AL1000", AL1000_KEY)
+
+    async def scenario():
+        answers = await asyncio.gather(*[
+            handshake(one_hash_server, "AL1000", WRONG, "127.0.0.1") for _ in range(STORM)])
+        statuses = collections.Counter(status for status, _ in answers)
+        busy = [headers for status, headers in answers if status == 503]
+        after = await handshake(one_hash_server, "AL1000", AL1000_KEY, "127.0.0.1")
+        return statuses, busy, after[0]
+
+    statuses, busy, after = run(scenario(), timeout=120)
+    assert set(statuses) == {401, 503}, statuses
+    assert statuses[503] > 0, statuses  # before: every one waited its turn (all 401)
+    assert all(int(headers["retry-after"]) >= 1 for headers in busy)
+    assert after == 101
