@@ -76,16 +76,44 @@ def guarded_server(django_db_setup, django_db_blocker, live_log_dir):
     with django_db_blocker.unblock():
         db_name = connection.settings_dict["NAME"]
     server = LiveServer(db_name, live_log_dir, name="guarded", extra_env={
-        "AUTH_THROTTLE": "on", "AUTH_THROTTLE_WINDOW_SECONDS": "120"}).start()
+        "AUTH_THROTTLE": "on", "AUTH_THROTTLE_WINDOW_SECONDS": str(GUARDED_WINDOW)}).start()
     yield server
     server.stop()
     with django_db_blocker.unblock():
         wait_for_other_sessions_to_end()
 
 
+GUARDED_WINDOW = 120
+ROOM_IN_WINDOW = 15  # seconds a throttle test needs: its counts must not reset halfway
+
+
 @pytest.fixture
 def guarded(guarded_server, transactional_db):
+    """The throttled server, at a moment with room left in its counting window (counts
+    start afresh in each window, so a test counting to a limit across a window's end
+    saw its limit arrive late)."""
+    left = GUARDED_WINDOW - time.time() % GUARDED_WINDOW
+    if left < ROOM_IN_WINDOW:
+        time.sleep(left + 0.05)
     return guarded_server
+
+
+@pytest.fixture
+def own_server(live_log_dir, django_db_blocker, transactional_db):
+    """`own_server(name, **env)` starts a live server of the test's own, with these
+    settings, on the test database; all stop when the test ends."""
+    started = []
+
+    def start(name: str, **env: str) -> LiveServer:
+        with django_db_blocker.unblock():
+            db_name = connection.settings_dict["NAME"]
+        server = LiveServer(db_name, live_log_dir, name=name, extra_env=env).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture

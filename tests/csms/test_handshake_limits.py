@@ -7,12 +7,10 @@ import uuid
 
 import pytest
 import websockets
-from django.db import connection
 
 from csms.auth import station_auth
 from csms.auth.keys import hash_key
 from tests.factories import AL1000_KEY, make_station, make_tenant
-from tests.live import LiveServer
 from tests.sources import new_source
 from tests.stations import basic_auth, station_url
 
@@ -114,14 +112,9 @@ STORM = 150  # more handshakes at once than the hashing gate holds (1 running + 
 
 
 @pytest.fixture
-def one_hash_server(live_log_dir, django_db_blocker, transactional_db):
+def one_hash_server(own_server):
     """A server with one hashing slot and no throttle: the hashing gate alone decides."""
-    with django_db_blocker.unblock():
-        db_name = connection.settings_dict["NAME"]
-    server = LiveServer(db_name, live_log_dir, name="one-hash", extra_env={
-        "AUTH_THROTTLE": "off", "AUTH_HASH_CONCURRENCY": "1"}).start()
-    yield server
-    server.stop()
+    return own_server("one-hash", AUTH_THROTTLE="off", AUTH_HASH_CONCURRENCY="1")
 
 
 def test_a_handshake_storm_beyond_the_hashing_gate_gets_503_with_retry_after(one_hash_server, run):

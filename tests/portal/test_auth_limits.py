@@ -14,12 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from django.contrib.auth import get_user_model
-from django.db import connection
 
 from oauth.models import GrantType
 from oauth.registration import ClientSpec, add_client
 from tests.factories import make_tenant
-from tests.live import LiveServer
 from tests.sources import new_source, session_from
 
 PASSWORD = "right-horse-battery-2026"
@@ -101,21 +99,15 @@ def test_a_distributed_attack_cannot_lock_the_real_user_out(guarded, user):
     assert signed_in(portal_login(guarded, user.username, PASSWORD, home))
 
 
-def test_a_lockout_ends_by_itself(live_log_dir, django_db_blocker, transactional_db, user):
-    with django_db_blocker.unblock():
-        db_name = connection.settings_dict["NAME"]
-    server = LiveServer(db_name, live_log_dir, name="short-window", extra_env={
-        "AUTH_THROTTLE": "on", "AUTH_THROTTLE_WINDOW_SECONDS": str(WINDOW)}).start()
-    try:
-        attacker = new_source()
-        time.sleep(WINDOW - time.time() % WINDOW + 0.05)  # the failures all fall in one window
-        for _ in range(PAIR_LIMIT):
-            portal_login(server, user.username, "wrong", attacker)
-        assert portal_login(server, user.username, PASSWORD, attacker).status_code == 429
-        time.sleep(2 * WINDOW + 0.5)  # at most two windows after the last counted failure
-        assert signed_in(portal_login(server, user.username, PASSWORD, attacker))
-    finally:
-        server.stop()
+def test_a_lockout_ends_by_itself(own_server, user):
+    server = own_server("short-window", AUTH_THROTTLE="on", AUTH_THROTTLE_WINDOW_SECONDS=str(WINDOW))
+    attacker = new_source()
+    time.sleep(WINDOW - time.time() % WINDOW + 0.05)  # the failures all fall in one window
+    for _ in range(PAIR_LIMIT):
+        portal_login(server, user.username, "wrong", attacker)
+    assert portal_login(server, user.username, PASSWORD, attacker).status_code == 429
+    time.sleep(2 * WINDOW + 0.5)  # at most two windows after the last counted failure
+    assert signed_in(portal_login(server, user.username, PASSWORD, attacker))
 
 
 def test_wrong_client_secrets_are_throttled(guarded, db):
@@ -147,14 +139,10 @@ def peak_memory_mib(pid: int) -> tuple[float, float]:
 
 
 @pytest.fixture
-def fresh_server(live_log_dir, django_db_blocker, transactional_db):
+def fresh_server(own_server):
     """A new process, so its peak memory is this test's alone (throttle off: the gate alone
     must bound the memory)."""
-    with django_db_blocker.unblock():
-        db_name = connection.settings_dict["NAME"]
-    server = LiveServer(db_name, live_log_dir, name="memory", extra_env={"AUTH_THROTTLE": "off"}).start()
-    yield server
-    server.stop()
+    return own_server("memory", AUTH_THROTTLE="off")
 
 
 def concurrently(n: int, attempt) -> list:
