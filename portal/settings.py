@@ -129,9 +129,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis, riding out a Redis outage without dropping sockets (see there).
+            "BACKEND": "csms.channel_layer.ResilientRedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # A connect to an unreachable host fails in seconds instead of hanging; reads
+                # wait longer than channels_redis's 5 s blocking pop.
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 5, "socket_timeout": 15}],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "chargegate"),
             },
         }
