@@ -8,21 +8,25 @@ loops and the servers under test are free to do what they like.
 import asyncio
 import contextlib
 import threading
+from urllib.parse import urlsplit
 
 from tests.live import free_port
 
 
 class RedisProxy:
-    def __init__(self, target=("127.0.0.1", 6379)):
-        self.target = target
+    def __init__(self, redis_url: str):
+        real = urlsplit(redis_url)
+        self.target = (real.hostname or "127.0.0.1", real.port or 6379)
+        self.path = real.path or "/0"
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.server = None
         self.writers: set[asyncio.StreamWriter] = set()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
-    def url(self, db=0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+    def url(self) -> str:
+        """The Redis URL, through the proxy."""
+        return f"redis://127.0.0.1:{self.port}{self.path}"
 
     def _run(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)

@@ -16,15 +16,17 @@ import uuid
 
 import pytest
 import redis
+from channels.layers import get_channel_layer
 from django.db import connection
 
-from csms.models import Station
+from csms import services
+from csms.models import CredentialChange, Station, StationCall
+from tests import keyed_station as ks
 from tests.conftest import wait_for_other_sessions_to_end
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.live import REPO, LiveServer
-from tests.redis_proxy import RedisProxy
 from tests.stations import station
-from tests.waiting import async_eventually
+from tests.waiting import async_eventually, in_thread_db
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -34,13 +36,6 @@ pytestmark = [
 
 OUTAGE_WARNING = "channel layer: Redis unreachable"
 RECOVERY_INFO = "channel layer: Redis reachable again"
-
-
-@pytest.fixture
-def redis_proxy():
-    proxy = RedisProxy().start()
-    yield proxy
-    proxy.stop()
 
 
 @pytest.fixture
@@ -66,23 +61,32 @@ def start_server(redis_proxy, namespace, transactional_db, live_log_dir):
     wait_for_other_sessions_to_end()
 
 
-async def station_call(proxy, namespace, identity, action, wait=20) -> dict:
-    """`manage.py station call ... --wait`, as an operator runs it, through the proxy."""
+async def manage(proxy, namespace, *args) -> dict:
+    """`manage.py ... --json` as an operator runs it, with its Redis behind the proxy."""
     env = {**os.environ, "REDIS_URL": proxy.url(), "CHANNEL_LAYER_PREFIX": namespace,
            "CELERY_QUEUE": namespace, "CHARGEGATE_DB_NAME": str(connection.settings_dict["NAME"]),
            "DJANGO_SETTINGS_MODULE": "portal.settings"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "manage.py", "station", "call", "acme", identity, action, "{}",
-        "--wait", str(wait), "--json", cwd=REPO, env=env,
+        sys.executable, "manage.py", *args, "--json", cwd=REPO, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     return json.loads(out)
 
 
+async def station_call(proxy, namespace, identity, action, wait=20) -> dict:
+    return await manage(proxy, namespace, "station", "call", "acme", identity, action, "{}",
+                        "--wait", str(wait))
+
+
 def error_lines(server) -> list[str]:
     # Ours ("... ERROR logger ...") and uvicorn's own ("ERROR:    Exception in ASGI application").
     return [line for line in server.log().splitlines() if " ERROR " in line or line.startswith("ERROR:")]
+
+
+def finished(call_id) -> StationCall | None:
+    call = StationCall.objects.get(pk=call_id)
+    return call if call.done else None
 
 
 def is_open(cp) -> bool:
@@ -158,3 +162,58 @@ def test_nudges_reach_the_socket_again_after_redis_lost_the_groups(start_server,
     assert call["state"] == "answered", call
     assert took < 15
     assert "Exception in ASGI application" not in outage_server.log()
+
+
+def test_a_rotation_during_an_outage_succeeds_without_a_reset(start_server, redis_proxy, namespace, run):
+    server = start_server()
+    row = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    st = ks.KeyedStation(server, "acme", "CP1", AL1000_KEY, behaviour=ks.APPLY)
+
+    async def scenario():
+        await st.connect()
+        await st.boot()
+        redis_proxy.down()
+        await asyncio.sleep(1)
+        # The station applies the key and reconnects with it while Redis is still down.
+        asked = await manage(redis_proxy, namespace, "station", "rotate", "acme", "CP1")
+        change = await async_eventually(
+            lambda: CredentialChange.objects.filter(pk=asked["change"]).exclude(
+                state__in=["queued", "in_flight"]).first(), timeout=20)
+        redis_proxy.up()
+        await asyncio.sleep(1)
+        connected = await in_thread_db(lambda: Station.objects.get(pk=row.pk).connected)()
+        await st.disconnect()
+        return change, connected
+
+    change, connected = run(scenario(), timeout=90)
+    assert (change.state, change.outcome) == ("succeeded", "Accepted")
+    assert st.password != AL1000_KEY and st.connections == 2 and connected
+    assert st.resets == 0
+    assert not StationCall.objects.filter(station=row, state__in=["failed", "timeout", "lost"]).exists()
+
+
+def test_a_consumer_that_dies_takes_its_tasks_with_it(csms, run):
+    """However a consumer ends, nothing of it lives on: no reconcile loop takes work for a
+    socket that is gone, the station is not shown connected, the work waits for the next
+    connection. (The event no handler exists for is only the way in: it ends the consumer
+    with an exception, as a channel-layer failure did.)"""
+    row = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+
+    async def scenario():
+        async with station(csms, "acme", "CP1", AL1000_KEY) as cp:
+            await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
+            await get_channel_layer().group_send(row.group_name, {"type": "station.from.the.future"})
+            await async_eventually(lambda: cp._connection.close_code is not None)
+            await async_eventually(lambda: not Station.objects.get(pk=row.pk).connected)
+            call = await in_thread_db(lambda: services.queue_call(
+                Station.objects.get(pk=row.pk), "GetConfiguration", {}, requested_by="test"))()
+            await asyncio.sleep(2)  # four reconcile periods of the server
+            state_meanwhile = await in_thread_db(lambda: StationCall.objects.get(pk=call.pk).state)()
+        async with station(csms, "acme", "CP1", AL1000_KEY) as cp:
+            done = await async_eventually(lambda: finished(call.pk))
+            return state_meanwhile, done, cp.received
+
+    state_meanwhile, call, received = run(scenario())
+    assert state_meanwhile == StationCall.State.QUEUED
+    assert call.state == StationCall.State.ANSWERED
+    assert received == [("GetConfiguration", {"key": None})]
