@@ -6,7 +6,10 @@ at once, each consumer dying with "Exception in ASGI application" (issue 8). Her
 
 * `receive` waits for Redis to come back (capped, jittered backoff) instead of raising;
 * group memberships are remembered in process and written again once Redis is back: a
-  Redis that restarted (or lost its data) has forgotten them, and nobody would re-add them;
+  Redis that restarted (or lost its data) has forgotten them, and nobody would re-add them.
+  They are also written again every quarter of `group_expiry`: channels_redis drops a
+  member older than that (a day by default), so a station connected for longer silently
+  stopped getting nudges and takeover notices;
 * group_add, group_discard and group_send log and carry on. Every use of them here is
   best effort with the database as the source of truth: a nudge lost while Redis is down
   leaves its call queued for the consumer's reconcile loop, a lost takeover notice is
@@ -35,6 +38,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         self.retry_min_seconds, self.retry_max_seconds = retry_min_seconds, retry_max_seconds
         self.probers: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+        self.refreshers: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
         self.memberships: dict[str, set[str]] = defaultdict(set)  # group -> channels of ours
         self.down_since: float | None = None
         self.failures = 0  # calls that failed during the current outage
@@ -111,6 +115,23 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         await self._reachable()
         return True
 
+    def _keep_fresh(self) -> None:
+        """Run one refresher per event loop while this process has memberships."""
+        loop = asyncio.get_running_loop()
+        if loop not in self.refreshers:
+            task = self.refreshers[loop] = loop.create_task(self._refresh_while_members())
+            task.add_done_callback(lambda done: self.refreshers.pop(loop, None))
+
+    async def _refresh_while_members(self) -> None:
+        while self.memberships:
+            await asyncio.sleep(self.group_expiry / 4)
+            if self.down_since is not None:
+                continue  # restored when Redis is back
+            try:
+                await self._rejoin()
+            except UNREACHABLE as exc:
+                self._unreachable("refreshing group memberships", exc)
+
     async def _best_effort(self, what: str, call) -> bool:
         try:
             await call
@@ -135,6 +156,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
 
     async def group_add(self, group, channel):
         self.memberships[group].add(channel)  # first: restored after an outage even if this fails
+        self._keep_fresh()
         await self._best_effort("group_add", super().group_add(group, channel))
 
     async def group_discard(self, group, channel):

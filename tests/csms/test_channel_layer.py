@@ -71,3 +71,22 @@ def test_group_calls_degrade_while_send_still_raises(layer, redis_proxy, run):
 
     channel, members = run(scenario(), timeout=20)
     assert members == [channel.encode()]
+
+
+def test_memberships_outlive_the_group_expiry(redis_proxy, run):
+    # channels_redis forgets a member older than group_expiry; a station stays connected
+    # for weeks. (2 s stands for the default day.)
+    layer = ResilientRedisChannelLayer(hosts=[redis_proxy.url()], group_expiry=2,
+                                       prefix=f"layer-test-{uuid.uuid4().hex[:12]}")
+
+    async def scenario():
+        channel = await layer.new_channel()
+        await layer.group_add("station-3", channel)
+        await asyncio.sleep(3)
+        await layer.group_send("station-3", {"type": "station.nudge"})
+        message = await asyncio.wait_for(layer.receive(channel), 5)
+        await layer.group_discard("station-3", channel)
+        await layer.flush()
+        return message
+
+    assert run(scenario(), timeout=20) == {"type": "station.nudge"}
