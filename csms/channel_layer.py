@@ -50,7 +50,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.warning("channel layer: Redis unreachable (%s: %s); sockets stay open, "
-                        "retrying until it is back", what, exc or type(exc).__name__)
+                        "retrying until it is back", what, str(exc) or type(exc).__name__)
         else:
             log.debug("channel layer: %s failed during the outage: %s", what, exc)
 
