@@ -164,6 +164,28 @@ def test_nudges_reach_the_socket_again_after_redis_lost_the_groups(start_server,
     assert "Exception in ASGI application" not in outage_server.log()
 
 
+def test_newest_connection_wins_across_nodes_during_an_outage(start_server, redis_proxy, namespace, run):
+    first, second = start_server(), start_server()
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+
+    async def scenario():
+        async with station(first, "acme", "CP1", AL1000_KEY) as old:
+            await async_eventually(lambda: Station.objects.get(identity="CP1").connected)
+            redis_proxy.down()
+            await asyncio.sleep(1)
+            # Its old socket is half-open (say), so the takeover notice cannot travel either.
+            async with station(second, "acme", "CP1", AL1000_KEY) as new:
+                await async_eventually(lambda: old._connection.close_code is not None, timeout=5)
+                call = await station_call(redis_proxy, namespace, "CP1", "GetConfiguration")
+                redis_proxy.up()
+                return old._connection.close_code, is_open(new), call, old.received, new.received
+
+    old_code, new_open, call, old_received, new_received = run(scenario(), timeout=90)
+    assert old_code == 4000 and new_open  # CLOSE_REPLACED
+    assert call["state"] == "answered"
+    assert old_received == [] and new_received == [("GetConfiguration", {"key": None})]
+
+
 def test_a_rotation_during_an_outage_succeeds_without_a_reset(start_server, redis_proxy, namespace, run):
     server = start_server()
     row = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
