@@ -362,10 +362,12 @@ class StationConsumer(AsyncWebsocketConsumer):
         acceptable, and the rotation machine decides what comes next). Then this
         connection ends."""
         log.info("station %s: socket gone before %s could be sent", self.station_label, row.action)
-        if row.purpose != StationCall.Purpose.CREDENTIAL:
-            self.book.abandon()
-            await database_sync_to_async(services.requeue_call)(row.pk)
-        await self._shutdown()
+        try:
+            if row.purpose != StationCall.Purpose.CREDENTIAL:
+                self.book.abandon()
+                await database_sync_to_async(services.requeue_call)(row.pk)
+        finally:
+            await self._shutdown()
 
     async def _expire_after(self, seconds: float):
         await asyncio.sleep(seconds)
