@@ -60,8 +60,19 @@ class StationConsumer(AsyncWebsocketConsumer):
     station_id: int | None = None
     version: OcppVersion | None = None
     connection_seq: int | None = None
+    group: str | None = None
     last_touch: float = 0.0  # claim_connection sets last_seen_at; the first message refreshes it
     reset_accepted_here = False  # the station accepted a settling Reset on this socket
+
+    async def __call__(self, scope, receive, send):
+        # Whatever ends this consumer (a disconnect, StopConsumer, an exception escaping a
+        # handler or the channel layer, a cancellation), no task of it outlives it and its
+        # station is not left shown connected. Shielded: a second cancellation must not
+        # cut the cleanup short.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await asyncio.shield(self._shutdown())
 
     # --- handshake -------------------------------------------------------------------------
 
@@ -337,8 +348,25 @@ class StationConsumer(AsyncWebsocketConsumer):
         self._spawn(self._expire_after(timeout))
         await database_sync_to_async(services.record_sent)(
             row.pk, frame.message_id, self.version.value)
-        await self.send(messages.encode(frame))
+        try:
+            await self.send(messages.encode(frame))
+        except Exception:  # the ASGI server says the socket is gone
+            await self._not_sent(row)
+            return False
         return True
+
+    async def _not_sent(self, row: StationCall):
+        """The frame never left: a command goes back to the queue, for the station's next
+        connection; a key change is settled as dropped by the shutdown (its key is already
+        acceptable, and the rotation machine decides what comes next). Then this
+        connection ends."""
+        log.info("station %s: socket gone before %s could be sent", self.station_label, row.action)
+        try:
+            if row.purpose != StationCall.Purpose.CREDENTIAL:
+                self.book.abandon()
+                await database_sync_to_async(services.requeue_call)(row.pk)
+        finally:
+            await self._shutdown()
 
     async def _expire_after(self, seconds: float):
         await asyncio.sleep(seconds)
@@ -421,6 +449,24 @@ class StationConsumer(AsyncWebsocketConsumer):
                 task.cancel()
         if self.station_id is None:
             return
+        # Each step on its own: a failing one must not leave the station shown connected.
+        try:
+            await self._abandon_outstanding()
+        except Exception:
+            log.warning("station %s: recording its lost call failed", self.station_label, exc_info=True)
+        try:
+            await database_sync_to_async(services.release_connection)(
+                self.station_id, self.connection_id)
+        except Exception:
+            log.warning("station %s: marking it offline failed", self.station_label, exc_info=True)
+        try:
+            if self.group is not None:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+        except Exception:  # its messages expire unread
+            log.warning("station %s: leaving its group failed", self.station_label, exc_info=True)
+        log.info("station %s disconnected", self.station_label)
+
+    async def _abandon_outstanding(self):
         lost = self.book.abandon()
         if lost is not None:
             call_id, purpose = lost.ref
@@ -428,10 +474,6 @@ class StationConsumer(AsyncWebsocketConsumer):
                 call_id, StationCall.State.LOST, error_description="connection closed")
             if purpose == StationCall.Purpose.CREDENTIAL:
                 await self._credential_outcome(call_id, Outcome.DROPPED)
-        await database_sync_to_async(services.release_connection)(
-            self.station_id, self.connection_id)
-        await self.channel_layer.group_discard(self.group, self.channel_name)
-        log.info("station %s disconnected", self.station_label)
 
     def _spawn(self, coro):
         task = asyncio.ensure_future(coro)

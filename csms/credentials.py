@@ -586,7 +586,14 @@ def _advance_campaign_of(change_id: int):
         from .models import CampaignMember
         from .tasks import advance_campaigns
 
-        if CampaignMember.objects.filter(change_id=change_id).exists():
-            advance_campaigns.delay()
+        if not CampaignMember.objects.filter(change_id=change_id).exists():
+            return
+        try:
+            # No publish retries: with the broker (Redis) down they would hold a station's
+            # database thread for seconds, and beat runs this task every 15 s anyway.
+            advance_campaigns.apply_async(retry=False)
+        except Exception:
+            log.warning("campaign of key change %s moves on at the next beat: the broker is "
+                        "unreachable", change_id, exc_info=True)
 
     return advance

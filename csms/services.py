@@ -167,6 +167,12 @@ def claim_next_call(station_id: int) -> StationCall | None:
             return call
 
 
+def requeue_call(call_id: int) -> None:
+    """Put back a claimed call whose frame never left (its socket was already gone)."""
+    StationCall.objects.filter(pk=call_id, state=StationCall.State.SENT).update(
+        state=StationCall.State.QUEUED, sent_at=None, message_id="", ocpp_version="")
+
+
 def record_sent(call_id: int, message_id: str, version: str) -> None:
     StationCall.objects.filter(pk=call_id).update(message_id=message_id, ocpp_version=version)
 

@@ -129,9 +129,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis, riding out a Redis outage without dropping sockets (see there).
+            "BACKEND": "csms.channel_layer.ResilientRedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # A connect to an unreachable host fails in seconds instead of hanging; reads
+                # wait longer than channels_redis's 5 s blocking pop.
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 5, "socket_timeout": 15}],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "chargegate"),
             },
         }
@@ -144,9 +147,12 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 # The cache holds the throttle's counters: shared through Redis across processes, in
 # process memory in embedded mode (one process).
+# A Redis that does not answer fails a handshake's throttle check in seconds, and the
+# throttle then allows the attempt (lib/throttle.py), instead of holding it forever.
 CACHES = {"default": {
     "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
     "KEY_PREFIX": os.environ.get("CHANNEL_LAYER_PREFIX", "chargegate"),
+    "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
 } if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # One Redis may serve several deployments (or test runs): each gets its own queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")

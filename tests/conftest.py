@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from tests.live import LiveServer
+from tests.redis_proxy import RedisProxy
 
 
 def pytest_configure(config):
@@ -120,6 +121,14 @@ def own_server(live_log_dir, django_db_blocker, transactional_db):
 def csms(csms_server, transactional_db):
     """The live server, with the test's database writes visible to it."""
     return csms_server
+
+
+@pytest.fixture
+def redis_proxy():
+    """A switchable proxy in front of the real Redis (`down()`, `up()`)."""
+    proxy = RedisProxy(os.environ["REDIS_URL"]).start()
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture

@@ -187,6 +187,18 @@ def test_invalid_calls_are_refused_with_a_reason(transactional_db, action, paylo
     assert not StationCall.objects.exists()
 
 
+def test_a_call_whose_frame_never_left_goes_back_to_the_queue(transactional_db):
+    # The consumer claimed it, then found its socket gone: the next connection sends it.
+    row = make_station(make_tenant(), "CP1", AL1000_KEY, ocpp_version="ocpp1.6")
+    call = queue(row, "Reset", {"type": "Soft"})
+    claimed = services.claim_next_call(row.pk)
+    services.record_sent(claimed.pk, "m-1", "ocpp1.6")
+    services.requeue_call(claimed.pk)
+    call.refresh_from_db()
+    assert (call.state, call.sent_at, call.message_id) == (StationCall.State.QUEUED, None, "")
+    assert services.claim_next_call(row.pk).pk == call.pk
+
+
 def test_call_valid_only_in_another_version_fails_on_send(csms, run):
     # Queued while the station's version is unknown, valid for 2.0.1 only; it connects on 1.6.
     row = make_station(make_tenant(), "CP1", AL1000_KEY)
