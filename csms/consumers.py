@@ -409,6 +409,16 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     # --- channel-layer events ----------------------------------------------------------------
 
+    async def dispatch(self, message):
+        # An event this code has no handler for (sent by a newer node during a rolling
+        # deploy, say) is ignored: Channels would raise and end the station's connection.
+        if not message.get("type", "").startswith("websocket.") and \
+                getattr(self, message.get("type", "").replace(".", "_"), None) is None:
+            log.warning("station %s: ignored channel-layer event %.60r without a handler",
+                        getattr(self, "station_label", "?"), message.get("type"))
+            return
+        await super().dispatch(message)
+
     async def station_nudge(self, event):
         self._spawn(self._pump())
 

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 log = logging.getLogger(__name__)
+CACHE_WARNING_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,17 @@ def _digest(*parts: str) -> str:
 class Throttle:
     def __init__(self, name: str):
         self.name = name
+        self._last_warning = -math.inf
+
+    def _cache_failed(self, consequence: str) -> None:
+        """Say so, with the error, once a minute: during a cache outage every attempt
+        fails here, and a reconnect storm would write a traceback per station."""
+        now = time.monotonic()
+        loud = now - self._last_warning >= CACHE_WARNING_SECONDS
+        if loud:
+            self._last_warning = now
+        log.log(logging.WARNING if loud else logging.DEBUG,
+                "throttle %s: the cache failed; %s", self.name, consequence, exc_info=loud)
 
     @property
     def limits(self) -> Limits:
@@ -131,7 +143,7 @@ class Throttle:
             return decide(counts, known_good=known_good, limits=limits, window_left=left,
                           take_lane=lambda: cache.add(lane, 1, timeout=limits.lane_seconds))
         except Exception:  # a cache outage must not lock everyone out
-            log.warning("throttle %s: the cache failed; allowing the attempt", self.name, exc_info=True)
+            self._cache_failed("allowing the attempt")
             return ALLOW
 
     def check_or_raise(self, subject: str, source: str) -> None:
@@ -149,7 +161,7 @@ class Throttle:
                 cache.add(key, 0, timeout=ttl)
                 cache.incr(key)
         except Exception:
-            log.warning("throttle %s: the cache failed; a failure went uncounted", self.name, exc_info=True)
+            self._cache_failed("a failure went uncounted")
 
     def succeeded(self, subject: str, source: str) -> None:
         if not self.enabled:
@@ -159,7 +171,7 @@ class Throttle:
             cache.delete(self._keys(subject, source, window)["pair"])
             cache.set(self._good_key(subject, source), 1, timeout=self.limits.known_good_seconds)
         except Exception:
-            log.warning("throttle %s: the cache failed; a success went unrecorded", self.name, exc_info=True)
+            self._cache_failed("a success went unrecorded")
 
 
 # The three kinds of secret; their limits are in settings.AUTH_THROTTLE.

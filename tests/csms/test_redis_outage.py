@@ -217,14 +217,14 @@ def test_a_rotation_during_an_outage_succeeds_without_a_reset(start_server, redi
 def test_a_consumer_that_dies_takes_its_tasks_with_it(csms, run):
     """However a consumer ends, nothing of it lives on: no reconcile loop takes work for a
     socket that is gone, the station is not shown connected, the work waits for the next
-    connection. (The event no handler exists for is only the way in: it ends the consumer
-    with an exception, as a channel-layer failure did.)"""
+    connection. (A malformed takeover event is only the way in: it ends the consumer with
+    an exception, as a channel-layer failure did.)"""
     row = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
 
     async def scenario():
         async with station(csms, "acme", "CP1", AL1000_KEY) as cp:
             await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
-            await get_channel_layer().group_send(row.group_name, {"type": "station.from.the.future"})
+            await get_channel_layer().group_send(row.group_name, {"type": "station.takeover"})  # no connection_id
             await async_eventually(lambda: cp._connection.close_code is not None)
             await async_eventually(lambda: not Station.objects.get(pk=row.pk).connected)
             call = await in_thread_db(lambda: services.queue_call(
@@ -239,3 +239,22 @@ def test_a_consumer_that_dies_takes_its_tasks_with_it(csms, run):
     assert state_meanwhile == StationCall.State.QUEUED
     assert call.state == StationCall.State.ANSWERED
     assert received == [("GetConfiguration", {"key": None})]
+
+
+def test_an_event_without_a_handler_is_ignored_and_the_connection_lives_on(csms, run):
+    """A newer node may send events this one has no handler for (a rolling deploy):
+    Channels would end the consumer; the station keeps its socket."""
+    row = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+
+    async def scenario():
+        async with station(csms, "acme", "CP1", AL1000_KEY) as cp:
+            await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
+            await get_channel_layer().group_send(row.group_name, {"type": "station.from.the.future"})
+            call = await in_thread_db(lambda: services.queue_call(
+                Station.objects.get(pk=row.pk), "GetConfiguration", {}, requested_by="test"))()
+            done = await async_eventually(lambda: finished(call.pk))
+            return done, cp._connection.close_code
+
+    call, close_code = run(scenario())
+    assert call.state == StationCall.State.ANSWERED and close_code is None
+    assert "ignored channel-layer event 'station.from.the.future'" in csms.log()
