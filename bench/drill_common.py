@@ -399,3 +399,18 @@ def common_args(parser, duration=10.0, attackers=None):
     if attackers is not None:
         parser.add_argument("--attackers", type=int, default=attackers, help="concurrent attack clients")
     return parser
+
+
+def credential_args(parser):
+    """--throttle and --sources, for the drills that guess credentials."""
+    parser.add_argument("--throttle", default="on,off", help="AUTH_THROTTLE values to run with, comma-separated")
+    parser.add_argument("--sources", type=int, default=1, help="attacker addresses (1: 127.0.0.2)")
+    args = parser.parse_args()
+    args.throttle = [t.strip() for t in args.throttle.split(",")]
+    args.sources = attacker_sources(args.sources)
+    return args
+
+
+def attacker_sources(n: int) -> list[str]:
+    """`n` attacker addresses: 127.0.0.2, or n addresses in 127.1.0.0/16."""
+    return [ATTACKER_ADDRESS] if n <= 1 else [f"127.1.{i // 250}.{1 + i % 250}" for i in range(n)]

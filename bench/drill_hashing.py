@@ -20,14 +20,21 @@ import argparse
 import asyncio
 import itertools
 
-from drill_common import DEMO_CLIENT, Site, basic, common_args, header, http, run_drill, token_request
+from drill_common import (
+    DEMO_CLIENT,
+    Site,
+    basic,
+    common_args,
+    credential_args,
+    header,
+    http,
+    run_drill,
+    token_request,
+)
 
 OPERATOR = ("operator", "chargegate-demo")
 STATIONS_API = "/api/v1/tenants/demo/stations/"
 
-
-def attacker_sources(n: int) -> list[str]:
-    return ["127.0.0.2"] if n <= 1 else [f"127.1.{i // 250}.{1 + i % 250}" for i in range(n)]
 
 
 async def guesses(counts, port, attackers, sources):
@@ -63,7 +70,7 @@ async def drill(site, args):
                                                       {"Authorization": basic(*OPERATOR)}),
                 "GET /oauth/demo/jwks": lambda: http(server.port, "GET", "/oauth/demo/jwks"),
             }
-            sources = attacker_sources(args.sources)
+            sources = args.sources
             header(f"drill 3, hashing: {args.attackers} clients guessing passwords and client secrets "
                    f"from {len(sources)} address(es)", server)
             await run_drill(server, victims, guesses,
@@ -73,10 +80,7 @@ async def drill(site, args):
 
 def main():
     parser = common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]), duration=8, attackers=96)
-    parser.add_argument("--throttle", default="on,off", help="AUTH_THROTTLE values to run with, comma-separated")
-    parser.add_argument("--sources", type=int, default=1, help="attacker addresses (1: 127.0.0.2)")
-    args = parser.parse_args()
-    args.throttle = [t.strip() for t in args.throttle.split(",")]
+    args = credential_args(parser)
     asyncio.run(drill(Site(), args))
 
 
