@@ -10,15 +10,19 @@ the attacker's requests got, and the server's resident memory (/proc/<pid>/statu
 The attacker runs in a process of its own, so its work does not slow the loop that
 times the victim; the machine's cores are still shared by all three processes, which
 is part of what is measured. Drills print numbers and assert nothing; they are not
-tests (pytest collects only tests/).
+tests (pytest collects only tests/). The temporary directory is removed at exit unless
+DRILL_KEEP is set; server settings can be given in the environment (AUTH_*, CSMS_*,
+WEB_* ones are shown in each drill's header).
 """
 import asyncio
+import atexit
 import base64
 import contextlib
 import multiprocessing
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -101,6 +105,10 @@ class Site:
 
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="chargegate-drill-"))
+        if os.environ.get("DRILL_KEEP"):
+            print(f"database and server logs in {self.dir}")
+        else:
+            atexit.register(shutil.rmtree, self.dir, ignore_errors=True)
         os.environ["CHARGEGATE_VAR_DIR"] = str(self.dir)
         os.environ.pop("DATABASE_URL", None)
         os.environ.pop("REDIS_URL", None)
@@ -278,10 +286,10 @@ async def measure(victims: dict, seconds: float, pause: float = 0.05) -> dict[st
     return samples
 
 
-async def peak_memory(server: Server, seconds_or_event) -> float:
-    """Highest resident memory seen (sampled every 50 ms) until the event is set."""
+async def peak_memory(server: Server, done: asyncio.Event) -> float:
+    """Highest resident memory seen (sampled every 50 ms) until `done` is set."""
     peak = 0.0
-    while not seconds_or_event.is_set():
+    while not done.is_set():
         peak = max(peak, server.memory()[0])
         await asyncio.sleep(0.05)
     return max(peak, server.memory()[0])
@@ -360,7 +368,8 @@ def machine_line() -> str:
 def header(title: str, server: Server, **settings):
     print(f"\n== {title}")
     print(f"   {machine_line()}")
-    shown = {k: v for k, v in server.env.items() if k != "PORT"}
+    inherited = {k: v for k, v in os.environ.items() if k.startswith(("AUTH_", "CSMS_", "WEB_"))}
+    shown = {k: v for k, v in {**inherited, **server.env}.items() if k != "PORT"}
     print(f"   server env: {' '.join(f'{k}={v}' for k, v in shown.items()) or '(defaults)'}"
           + (f"; {', '.join(f'{k} {v}' for k, v in settings.items())}" if settings else ""))
 
