@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import threading
@@ -34,7 +33,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 if not os.environ.get("DATABASE_URL"):
     os.environ.setdefault("CHARGEGATE_VAR_DIR", str(REPO / "var" / "bench"))
 
-from csms_load import pct, start_server  # noqa: E402  (same server start-up as the CSMS benchmark)
+from csms_load import free_port, pct, serve  # noqa: E402  (same server start-up as the CSMS benchmark)
 
 SECRET = "bench-client-secret-" + "x" * 40
 CHALLENGE = "Vun1_GO-sLNaY6BqfUZnumUV0QDzMj2TlLfpmuVoFXs"
@@ -118,13 +117,11 @@ def main():
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     rsa, ec = prepare()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     token_url = f"{base}/oauth/bench-as/token"
     os.environ["PUBLIC_URL"] = base  # the server's issuer, so assertion audiences match
-    server = start_server(port)
+    server = serve(port)
     try:
         import requests
         print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
