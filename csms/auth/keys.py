@@ -10,6 +10,7 @@ import secrets
 import string
 
 from lib.hashing import MachineSecretHasher
+from lib.verified import RecentlyVerified
 
 KEY_BYTES = 20
 
@@ -19,6 +20,11 @@ class StationKeyHasher(MachineSecretHasher):
 
 
 _HASHER = StationKeyHasher()
+
+# Station keys this process verified lately: a reconnect within this time needs no
+# argon2 run, so it is not refused when a storm of guesses fills the hashing gate.
+VERIFIED_TTL_SECONDS = 15 * 60
+recently_verified = RecentlyVerified(VERIFIED_TTL_SECONDS, max_entries=100_000)
 
 
 MAX_SECRET_BYTES = 64

@@ -9,7 +9,7 @@ from enum import Enum
 
 from . import basic
 from .headers import MalformedAuthorization, split_authorization
-from .keys import verify_secret
+from .keys import recently_verified, verify_secret
 
 MAX_AUTHORIZATION_BYTES = 4096
 KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate", "ntlm"}
@@ -72,10 +72,15 @@ def authenticate(*, identity: str, key_hashes: list[str], accept_hex: bool, real
     secret = basic.candidate_secret(credentials.password, accept_hex)
     if secret is None:  # empty or longer than any secret: nothing to verify
         return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge)
-    # One candidate, one run per valid key (two only while a change is unresolved).
+    # The key this station proved a moment ago needs no argon2 run (lib/verified.py) ...
+    for h in key_hashes:
+        if recently_verified.matches(h, secret):
+            return AuthResult(Decision.OK, key_hash=h)
+    # ... anything else costs one run per valid key (two only while a change is unresolved).
     hashes = 0
     for h in key_hashes:
         hashes += 1
         if verify_secret(secret, h):
+            recently_verified.remember(h, secret)
             return AuthResult(Decision.OK, key_hash=h, hashes=hashes)
     return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge, hashes=hashes)

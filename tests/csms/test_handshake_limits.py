@@ -119,21 +119,34 @@ def one_hash_server(own_server):
 
 def test_a_handshake_storm_beyond_the_hashing_gate_gets_503_with_retry_after(one_hash_server, run):
     """Wrong keys from everywhere at once: those the gate cannot hold are told at once to
-    come back later (503 + Retry-After), instead of queueing behind every other guess,
-    and the real station gets in as soon as the storm is over."""
+    come back later (503 + Retry-After), instead of queueing behind every other guess;
+    a station that connected minutes ago gets in meanwhile (its key needs no hashing
+    slot: lib/verified.py), and a new one as soon as the storm is over."""
     tenant = make_tenant("demo")
     make_station(tenant, "AL1000", AL1000_KEY)
+    make_station(tenant, "CP2", AL1000_KEY)
 
     async def scenario():
-        answers = await asyncio.gather(*[
-            handshake(one_hash_server, "AL1000", WRONG, "127.0.0.1") for _ in range(STORM)])
+        assert (await handshake(one_hash_server, "CP2", AL1000_KEY, "127.0.0.1"))[0] == 101
+        answers, raging = [], True
+
+        async def guesser():  # tries again at once, so the gate stays full
+            while raging:
+                answers.append(await handshake(one_hash_server, "AL1000", WRONG, "127.0.0.1"))
+
+        storm = [asyncio.ensure_future(guesser()) for _ in range(STORM)]
+        await asyncio.sleep(1.0)  # the gate is full by now
+        known_during = [(await handshake(one_hash_server, "CP2", AL1000_KEY, "127.0.0.1"))[0] for _ in range(3)]
+        raging = False
+        await asyncio.gather(*storm)
         statuses = collections.Counter(status for status, _ in answers)
         busy = [headers for status, headers in answers if status == 503]
         after = await handshake(one_hash_server, "AL1000", AL1000_KEY, "127.0.0.1")
-        return statuses, busy, after[0]
+        return statuses, busy, known_during, after[0]
 
-    statuses, busy, after = run(scenario(), timeout=120)
+    statuses, busy, known_during, after = run(scenario(), timeout=120)
     assert set(statuses) == {401, 503}, statuses
     assert statuses[503] > 0, statuses  # before: every one waited its turn (all 401)
     assert all(int(headers["retry-after"]) >= 1 for headers in busy)
+    assert known_during == [101, 101, 101]  # before: 503 like the guesses
     assert after == 101
