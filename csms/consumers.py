@@ -90,7 +90,15 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     async def _handshake(self):
         where = station_path(self.scope)
-        station = await database_sync_to_async(services.find_station)(*where) if where else None
+        if where is None:
+            await self._deny(404, b"Unknown charging station\n")
+            return
+        source = (self.scope.get("client") or ("unknown",))[0]
+        refused = await admission.throttled(tenant_slug=where[0], identity=where[1], source=source)
+        if refused is not None:
+            await self._refuse_for_now(refused)
+            return
+        station = await database_sync_to_async(services.find_station)(*where)
         if station is None:
             await self._deny(404, b"Unknown charging station\n")
             return
@@ -98,18 +106,13 @@ class StationConsumer(AsyncWebsocketConsumer):
         headers = self.scope.get("headers", [])
         authorization = [v for k, v in headers if k == b"authorization"]
         result = await admission.admit(
-            tenant_slug=station.tenant.slug, source=(self.scope.get("client") or ("unknown",))[0],
+            tenant_slug=station.tenant.slug, source=source,
             identity=station.identity, key_hashes=credentials.valid_hashes(station),
             accept_hex=station.tenant.accept_hex_basic_password,
             realm=f"Chargegate {station.tenant.slug}", authorization=authorization,
         )
-        if result.decision in (Decision.THROTTLED, Decision.BUSY):
-            # 429: this station (from here) or this address failed too often; 503: every
-            # hashing slot is taken. Either way nothing was checked; come back later.
-            log.info("station %s: handshake refused before the key check (%s)", station, result.reason)
-            status, body = (429, b"Too many failed attempts\n") if result.decision is Decision.THROTTLED \
-                else (503, b"Busy; try again shortly\n")
-            await self._deny(status, body, [(b"retry-after", str(max(1, result.retry_after)).encode("ascii"))])
+        if result.decision is Decision.BUSY:
+            await self._refuse_for_now(result)
             return
         if result.decision is Decision.MALFORMED:
             log.info("station %s: malformed credentials (%s)", station, result.reason)
@@ -158,6 +161,14 @@ class StationConsumer(AsyncWebsocketConsumer):
             "type": "station.takeover", "connection_id": self.connection_id,
             "seq": self.connection_seq})
         self._spawn(self._reconcile_forever())
+
+    async def _refuse_for_now(self, result):
+        """429: this station (from here) or this address failed too often; 503: every
+        hashing slot is taken. Either way nothing was checked; come back later."""
+        log.info("%s/%s: handshake refused before the key check (%s)", *station_path(self.scope), result.reason)
+        status, body = (429, b"Too many failed attempts\n") if result.decision is Decision.THROTTLED \
+            else (503, b"Busy; try again shortly\n")
+        await self._deny(status, body, [(b"retry-after", str(max(1, result.retry_after)).encode("ascii"))])
 
     async def _deny(self, status: int, body: bytes, headers=()):
         """Refuse the handshake with a real HTTP status (ASGI WebSocket Denial Response)."""

@@ -41,19 +41,36 @@ def _admission_threads() -> ThreadPoolExecutor:
         return _threads
 
 
+async def _in_admission_thread(func, **kwargs):
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_admission_threads(), functools.partial(func, **kwargs))
+
+
+async def throttled(*, tenant_slug: str, identity: str, source: str) -> AuthResult | None:
+    """A THROTTLED result if this handshake is refused before anything is looked up.
+    Asked first, from the path alone: a refused guess then costs no database work
+    either (the throttle is keyed on the names as the path gives them, which are the
+    names a station is found by)."""
+    return await _in_admission_thread(_throttle_verdict, subject=f"{tenant_slug}/{identity}", source=source)
+
+
 async def admit(**kwargs) -> AuthResult:
     """`authenticate_handshake` from the event loop."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_admission_threads(), functools.partial(authenticate_handshake, **kwargs))
+    return await _in_admission_thread(authenticate_handshake, **kwargs)
+
+
+def _throttle_verdict(*, subject: str, source: str) -> AuthResult | None:
+    verdict = throttle.stations.check(subject, source)
+    if verdict.allowed:
+        return None
+    return AuthResult(Decision.THROTTLED, verdict.reason, retry_after=verdict.retry_after)
 
 
 def authenticate_handshake(*, tenant_slug: str, identity: str, source: str, **auth) -> AuthResult:
-    """`station_auth.authenticate`, behind the throttle and the hashing gate; blocking
-    (cache and argon2): the consumer calls it through `admit`."""
+    """`station_auth.authenticate` behind the hashing gate, with the outcome counted by
+    the throttle; blocking (cache and argon2): the consumer calls it through `admit`,
+    after `throttled`."""
     subject = f"{tenant_slug}/{identity}"
-    verdict = throttle.stations.check(subject, source)
-    if not verdict.allowed:
-        return AuthResult(Decision.THROTTLED, verdict.reason, retry_after=verdict.retry_after)
     try:
         result = authenticate(identity=identity, **auth)
     except HashingBusy as exc:
