@@ -193,6 +193,10 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self._shutdown()
             return
         self.frame_size = len(text_data)
+        async with frame_work.turn(self.frame_size):
+            await self._receive_text(text_data)
+
+    async def _receive_text(self, text_data: str):
         try:
             frame = await frame_work.run(self.frame_size, messages.parse_frame, text_data, self.version)
         except RpcError as exc:

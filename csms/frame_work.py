@@ -6,8 +6,16 @@ other connection of the process. Large frames go to a small dedicated pool: the 
 still lets only one thread run Python at a time, but the loop gets its turn every few
 milliseconds instead of waiting for the whole frame. A separate pool from the database
 one (csms/db.py), so frame work never takes a database thread.
+
+And one large frame at a time per process (`turn`), from its parsing to its stored
+answer: ten stations sending 1,000-entry reports at once had ten threads of
+validation and ORM work competing with the loop for the GIL and filling the database
+pool, and another station's Heartbeat waited seconds for its turn (bench/drill_reports.py).
+Taking turns costs the large frames nothing they had (they were CPU-bound together),
+and leaves the loop and the database pool to everyone else.
 """
 import asyncio
+import contextlib
 import functools
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,3 +32,21 @@ async def run(size: int, func, *args, **kwargs):
         return func(*args, **kwargs)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_pool, functools.partial(func, *args, **kwargs))
+
+
+_turns: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+
+@contextlib.asynccontextmanager
+async def turn(size: int):
+    """Hold the process's large-frame turn while a frame of `size` characters is handled
+    (first come, first served); small frames never wait for it."""
+    if size < OFFLOAD_BYTES:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    turns = _turns.get(loop)
+    if turns is None:
+        turns = _turns[loop] = asyncio.Semaphore(1)
+    async with turns:
+        yield

@@ -38,9 +38,7 @@ def test_large_reports_from_many_stations_keep_other_stations_served(csms, run):
     handshake goes through meanwhile.
 
     Ordering, not a stopwatch (these machines vary too much for one): the Heartbeat is
-    sent once the first report is stored and must be answered before the last one is.
-    The work is CPU-bound (20 MiB of JSON to validate on one interpreter), so how early
-    it is answered depends on the machine; waiting for all of it is the failure."""
+    sent once the first report is stored and must be answered while most are not."""
     tenant = make_tenant("acme")
     for n in range(REPORTERS):
         make_station(tenant, f"BIG{n}", AL1000_KEY)
@@ -76,7 +74,10 @@ def test_large_reports_from_many_stations_keep_other_stations_served(csms, run):
             await asyncio.gather(*collectors)
             assert all(answer[0] == 3 for _, answer in answered), answered
             assert len(answered) == 2 * REPORTERS
-            assert served < max(at for at, _ in answered), "the other station waited for every report"
+            # Large frames take turns (csms/frame_work.py): the Heartbeat waits for the
+            # report in progress, not for the pile (without turns 5-12 of 20 were left).
+            left = sum(at > served for at, _ in answered)
+            assert left >= 3 * len(answered) // 4, f"the other station waited for {len(answered) - left} reports"
 
     run(scenario(), timeout=240)
     assert ReportedVariable.objects.filter(station__identity="BIG0").count() == entries
