@@ -19,7 +19,7 @@ guarded name is never refused to its known sources. "Known" is a success from th
 source within `KNOWN_GOOD_SECONDS`.
 
 State lives in Django's cache: Redis when REDIS_URL is set (shared by every process),
-process memory in embedded mode. If the cache fails the throttle fails open (and says
+process memory in embedded mode; the known-good marks in a cache alias of their own. If the cache fails the throttle fails open (and says
 so in the log): the hashing gate (`lib.hashing`) still bounds what an attacker costs.
 `decide` is the pure rule; `Throttle` is the cache I/O around it.
 """
@@ -30,9 +30,13 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 log = logging.getLogger(__name__)
+# Known-good marks live in a cache of their own: only a success writes one, so an
+# attacker cannot push them out by filling the counters' cache with failures (the
+# embedded in-memory cache culls its least recent entries when full).
+KNOWN_GOOD_CACHE = "known_good"
 CACHE_WARNING_SECONDS = 60
 
 
@@ -136,9 +140,9 @@ class Throttle:
         window, left = self._window()
         keys = self._keys(subject, source, window)
         try:
-            values = cache.get_many([*keys.values(), self._good_key(subject, source)])
+            values = cache.get_many(list(keys.values()))
             counts = Counts(**{kind: int(values.get(key) or 0) for kind, key in keys.items()})
-            known_good = bool(values.get(self._good_key(subject, source)))
+            known_good = bool(caches[KNOWN_GOOD_CACHE].get(self._good_key(subject, source)))
             lane = f"throttle:{self.name}:lane:{_digest(subject)}"
             return decide(counts, known_good=known_good, limits=limits, window_left=left,
                           take_lane=lambda: cache.add(lane, 1, timeout=limits.lane_seconds))
@@ -169,7 +173,7 @@ class Throttle:
         window, _ = self._window()
         try:
             cache.delete(self._keys(subject, source, window)["pair"])
-            cache.set(self._good_key(subject, source), 1, timeout=self.limits.known_good_seconds)
+            caches[KNOWN_GOOD_CACHE].set(self._good_key(subject, source), 1, timeout=self.limits.known_good_seconds)
         except Exception:
             self._cache_failed("a success went unrecorded")
 

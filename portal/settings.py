@@ -146,14 +146,25 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 # The cache holds the throttle's counters: shared through Redis across processes, in
-# process memory in embedded mode (one process).
+# process memory in embedded mode (one process). The throttle's known-good marks have an
+# alias of their own (lib/throttle.py says why).
 # A Redis that does not answer fails a handshake's throttle check in seconds, and the
 # throttle then allows the attempt (lib/throttle.py), instead of holding it forever.
-CACHES = {"default": {
-    "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-    "KEY_PREFIX": os.environ.get("CHANNEL_LAYER_PREFIX", "chargegate"),
-    "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-} if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+_CACHE_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "chargegate")
+
+
+def _cache(name: str, max_entries: int) -> dict:
+    if REDIS_URL:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                "KEY_PREFIX": f"{_CACHE_PREFIX}:{name}",
+                "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}
+    # In process memory, culled least recently used first once full: Django's default
+    # of 300 entries let a flood of failures push out what the throttle had counted.
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": name,
+            "OPTIONS": {"MAX_ENTRIES": max_entries}}
+
+
+CACHES = {"default": _cache("default", 200_000), "known_good": _cache("known-good", 1_000_000)}
 # One Redis may serve several deployments (or test runs): each gets its own queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
