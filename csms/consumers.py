@@ -94,7 +94,10 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self._deny(404, b"Unknown charging station\n")
             return
         source = (self.scope.get("client") or ("unknown",))[0]
-        refused = await admission.throttled(tenant_slug=where[0], identity=where[1], source=source)
+        headers = self.scope.get("headers", [])
+        authorization = [v for k, v in headers if k == b"authorization"]
+        refused = await admission.throttled(tenant_slug=where[0], identity=where[1], source=source,
+                                            authorization=authorization)
         if refused is not None:
             await self._refuse_for_now(refused)
             return
@@ -102,9 +105,6 @@ class StationConsumer(AsyncWebsocketConsumer):
         if station is None:
             await self._deny(404, b"Unknown charging station\n")
             return
-
-        headers = self.scope.get("headers", [])
-        authorization = [v for k, v in headers if k == b"authorization"]
         result = await admission.admit(
             tenant_slug=station.tenant.slug, source=source,
             identity=station.identity, key_hashes=credentials.valid_hashes(station),

@@ -16,8 +16,12 @@ from django.conf import settings
 
 from lib import throttle
 from lib.hashing import HashingBusy
+from lib.verified import RecentlyVerified
 
-from .station_auth import AuthResult, Decision, authenticate
+from . import basic
+from .headers import MalformedAuthorization, split_authorization
+from .keys import VERIFIED_TTL_SECONDS
+from .station_auth import MAX_AUTHORIZATION_BYTES, AuthResult, Decision, authenticate
 
 SPARE_THREADS = 16
 _threads: ThreadPoolExecutor | None = None
@@ -46,12 +50,13 @@ async def _in_admission_thread(func, **kwargs):
     return await loop.run_in_executor(_admission_threads(), functools.partial(func, **kwargs))
 
 
-async def throttled(*, tenant_slug: str, identity: str, source: str) -> AuthResult | None:
+async def throttled(*, tenant_slug: str, identity: str, source: str, authorization: list[bytes]) -> AuthResult | None:
     """A THROTTLED result if this handshake is refused before anything is looked up.
     Asked first, from the path alone: a refused guess then costs no database work
     either (the throttle is keyed on the names as the path gives them, which are the
     names a station is found by)."""
-    return await _in_admission_thread(_throttle_verdict, subject=f"{tenant_slug}/{identity}", source=source)
+    return await _in_admission_thread(_throttle_verdict, subject=f"{tenant_slug}/{identity}", source=source,
+                                      authorization=authorization)
 
 
 async def admit(**kwargs) -> AuthResult:
@@ -59,9 +64,32 @@ async def admit(**kwargs) -> AuthResult:
     return await _in_admission_thread(authenticate_handshake, **kwargs)
 
 
-def _throttle_verdict(*, subject: str, source: str) -> AuthResult | None:
+# What a station presented when it was last let in, per station: an attempt presenting
+# the same lets the throttle pass it. An attacker who guards a name by failing from many
+# addresses, or trips the pair limit from the station's own (a shared NAT), would
+# otherwise keep the real station out however right its key (review F3, F11); it still
+# proves its key as always, this only spares it the refusal meant for guesses.
+recently_admitted = RecentlyVerified(VERIFIED_TTL_SECONDS, max_entries=100_000)
+
+
+def _presented_password(authorization: list[bytes]) -> bytes | None:
+    """The Basic password as sent, if the one header is well-formed Basic; else None
+    (anything malformed is the decision's to answer)."""
+    if len(authorization) != 1 or len(authorization[0]) > MAX_AUTHORIZATION_BYTES:
+        return None
+    try:
+        scheme, token = split_authorization(authorization[0])
+        return basic.parse_basic(token).password if scheme == "basic" else None
+    except MalformedAuthorization:
+        return None
+
+
+def _throttle_verdict(*, subject: str, source: str, authorization: list[bytes]) -> AuthResult | None:
     verdict = throttle.stations.check(subject, source)
     if verdict.allowed:
+        return None
+    password = _presented_password(authorization)
+    if password and recently_admitted.matches(subject, password):
         return None
     return AuthResult(Decision.THROTTLED, verdict.reason, retry_after=verdict.retry_after)
 
@@ -77,6 +105,9 @@ def authenticate_handshake(*, tenant_slug: str, identity: str, source: str, **au
         return AuthResult(Decision.BUSY, "every hashing slot is taken", retry_after=exc.retry_after)
     if result.decision is Decision.OK:
         throttle.stations.succeeded(subject, source)
+        password = _presented_password(auth.get("authorization", []))
+        if password:
+            recently_admitted.remember(subject, password)
     elif result.hashes:
         throttle.stations.failed(subject, source)
     return result

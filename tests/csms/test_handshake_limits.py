@@ -150,3 +150,39 @@ def test_a_handshake_storm_beyond_the_hashing_gate_gets_503_with_retry_after(one
     assert all(int(headers["retry-after"]) >= 1 for headers in busy)
     assert known_during == [101, 101, 101]  # before: 503 like the guesses
     assert after == 101
+
+
+def test_an_attacker_at_the_stations_own_address_cannot_lock_it_out(guarded, run, station):
+    """Behind one NAT the attacker trips the (identity, address) limit; the station's own
+    key, which it connected with minutes ago, still gets in (review F11: 429 4/4)."""
+    home = new_source()
+
+    async def scenario():
+        assert (await handshake(guarded, station.identity, AL1000_KEY, home))[0] == 101
+        for _ in range(PAIR_LIMIT):
+            assert (await handshake(guarded, station.identity, WRONG, home))[0] == 401
+        assert (await handshake(guarded, station.identity, WRONG, home))[0] == 429
+        return [(await handshake(guarded, station.identity, AL1000_KEY, home))[0] for _ in range(3)]
+
+    assert run(scenario()) == [101, 101, 101]
+
+
+def test_an_attacker_holding_the_guarded_lane_cannot_keep_the_station_out_from_a_new_address(
+        guarded, run, station):
+    """The station's address changed (cellular NAT) while an attacker guards its name
+    and spends the strangers' lane (review F3: 429 8/8)."""
+    home = new_source()
+
+    async def scenario():
+        assert (await handshake(guarded, station.identity, AL1000_KEY, home))[0] == 101
+        for _ in range(SUBJECT_LIMIT // PAIR_LIMIT):
+            attacker = new_source()
+            for _ in range(PAIR_LIMIT):
+                await handshake(guarded, station.identity, WRONG, attacker)
+        outcomes = []
+        for _ in range(3):
+            await handshake(guarded, station.identity, WRONG, new_source())  # takes the lane
+            outcomes.append((await handshake(guarded, station.identity, AL1000_KEY, new_source()))[0])
+        return outcomes
+
+    assert run(scenario()) == [101, 101, 101]
