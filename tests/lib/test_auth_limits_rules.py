@@ -73,3 +73,32 @@ def test_the_gate_refuses_when_its_queue_is_full_or_the_wait_too_long():
     release.set()
     holder.join()
     assert gate.run(lambda: 7) == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_waiting_for_a_hash_holds_no_database_connection():
+    """A hundred sign-ins waiting for the gate held a hundred PostgreSQL connections."""
+    from django.contrib.auth.hashers import check_password, make_password
+    from django.db import connection
+
+    from tenants.models import Tenant
+
+    encoded = make_password("secret")
+    Tenant.objects.exists()  # the request has used the database
+    assert connection.connection is not None
+    assert check_password("secret", encoded)
+    assert connection.connection is None  # given back while hashing
+    assert Tenant.objects.count() >= 0  # and the next query simply reconnects
+
+
+@pytest.mark.django_db
+def test_a_transaction_keeps_its_connection_while_hashing():
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection, transaction
+
+    from tenants.models import Tenant
+
+    with transaction.atomic():
+        Tenant.objects.exists()
+        make_password("secret")
+        assert connection.connection is not None and connection.in_atomic_block
