@@ -26,9 +26,11 @@ _CREDENTIAL_FRAME = re.compile(r"AuthorizationKey|BasicAuthPassword")
 
 
 # OAuth credentials that can ride in a URL's query (an access-log line): request URIs,
-# codes and, from clients that misuse GET, secrets, assertions and tokens.
+# codes and, from clients that misuse GET, secrets, assertions and tokens. Wherever the
+# name starts a word: after "?" or "&", but also first in a bare query string (uvicorn's
+# trace-level scope dump: b'client_secret=...', review F14).
 _OAUTH_QUERY_CREDENTIAL = re.compile(
-    r"(?<=[?&])(request_uri|code|code_verifier|client_secret|assertion|client_assertion|refresh_token"
+    r"(?<![\w.-])(request_uri|code|code_verifier|client_secret|assertion|client_assertion|refresh_token"
     r"|access_token|token)=[^&\s\"']*")
 
 
@@ -49,9 +51,10 @@ def _is_frame_dump(record: logging.LogRecord) -> bool:
     return type(frame).__name__ == "Frame"
 
 
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: anything a
-# terminal or a log viewer may take as a line break or an escape sequence.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators, and the bidi
+# marks, embeddings, overrides and isolates: anything a terminal or a log viewer may
+# take as a line break or an escape sequence, or use to show text other than it is.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NAMED_CONTROL = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

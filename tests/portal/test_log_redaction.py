@@ -72,6 +72,13 @@ def test_oauth_credentials_in_a_query_string_are_redacted():
     assert "request_uri=[redacted]" in out
 
 
+def test_a_credential_first_in_a_bare_query_string_is_redacted():
+    """uvicorn's trace-level scope dump shows the query string without its "?"."""
+    out = redact("{'query_string': b'client_secret=TOPSECRET&grant_type=client_credentials'}")
+    assert "TOPSECRET" not in out and "grant_type=client_credentials" in out
+    assert redact("error_code=7 mycode=8 x.token=9") == "error_code=7 mycode=8 x.token=9"
+
+
 def test_uvicorn_access_lines_keep_their_arguments_for_the_formatter():
     """uvicorn's access formatter unpacks record.args: redaction must leave it a tuple."""
     from uvicorn.logging import AccessFormatter
@@ -108,6 +115,12 @@ def test_a_peer_cannot_start_a_log_line_of_its_own():
     out = _logged(lambda log: log.info("station %s: answer to unknown call %s ignored", "acme/CP1", forged))
     assert out.count("\n") == 1 and "\r" not in out and "\x1b" not in out and "\u2028" not in out
     assert "call x\\nERROR csms.consumers" in out and "\\r\\x1b[2J\\u2028 ignored" in out
+
+
+def test_bidi_controls_cannot_disguise_a_logged_value():
+    out = _logged(lambda log: log.info("answer to unknown call %s", "\u202eevil\u2066x\u2069\u200f"))
+    assert not any(c in out for c in "\u202e\u2066\u2069\u200f")
+    assert "\\u202eevil\\u2066x\\u2069\\u200f" in out
 
 
 def test_a_traceback_is_redacted_and_written_on_the_records_line():
