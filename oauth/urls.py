@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import endpoints, views
 from .errors import json_errors
@@ -15,4 +15,7 @@ urlpatterns = [
     path("oauth/<slug:tenant>/token", json_errors(endpoints.token), name="oauth-token"),
     path("oauth/<slug:tenant>/introspect", json_errors(endpoints.introspect), name="oauth-introspect"),
     path("oauth/<slug:tenant>/revoke", json_errors(endpoints.revoke), name="oauth-revoke"),
+    # Anything else under the AS's prefixes (a tenant name that is no slug, `demo%00`, an
+    # unknown endpoint): the same JSON 404, never an HTML page.
+    re_path(r"^(?:oauth/|\.well-known/oauth-authorization-server/oauth/)", json_errors(views.no_server)),
 ]

@@ -173,3 +173,8 @@ def _decide(request, t, row: PushedRequest, *, approve: bool) -> HttpResponse:
             code_challenge_method="S256", authorization_details=row.authorization_details)
     log.info("oauth %s: %s approved %s", t.slug, request.user.get_username(), row.client.client_id)
     return to_client(t, row.redirect_uri, row.state, code=code)
+
+
+def no_server(request):
+    """Every other address under the authorization servers' prefixes."""
+    raise issuer.NoAuthorizationServer("No authorization server here")

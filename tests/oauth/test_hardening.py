@@ -113,6 +113,8 @@ def test_an_assertion_naming_two_tenants_is_spent_once_on_the_platform(client, d
     ("post", "/oauth/nowhere/revoke"), ("get", "/oauth/nowhere/jwks"), ("get", "/oauth/nowhere/authorize"),
     ("get", "/oauth/nowhere/consent/1"), ("get", "/.well-known/oauth-authorization-server/oauth/nowhere"),
     ("get", "/oauth/nowhere/.well-known/openid-configuration"),
+    ("get", "/oauth/nowhere%00/jwks"), ("post", "/oauth/nowhere%00/token"), ("get", "/oauth/nowhere/no-such-endpoint"),
+    ("get", "/oauth/nowhere"), ("get", "/.well-known/oauth-authorization-server/oauth/nowhere%00"),
 ])
 def test_an_unknown_tenant_gets_a_json_error_on_every_oauth_endpoint(client, db, method, path):
     make_tenant("cpo", name="Stations only")  # a tenant without an authorization server
