@@ -11,6 +11,7 @@ the message: one record is one line, whichever formatter writes it.
 """
 import logging
 import re
+import sys
 
 _CREDENTIAL_HEADER = re.compile(
     r"(?i)\b((?:proxy-)?authorization|authentication-info|www-authenticate|cookie|set-cookie)"
@@ -124,6 +125,7 @@ def install(filter_=None) -> None:
     """Attach the filter to every handler that exists now (ours, uvicorn's, Celery's)
     and to the loggers that libraries write headers to."""
     filter_ = filter_ or RedactCredentials()
+    sys.unraisablehook = log_unraisable
     loggers = [logging.getLogger()] + [
         lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets", "websockets.server"):
@@ -134,3 +136,16 @@ def install(filter_=None) -> None:
         for handler in logger.handlers:
             if filter_ not in handler.filters:
                 handler.addFilter(filter_)
+
+
+_unraisable = logging.getLogger("python.unraisable")
+
+
+def log_unraisable(unraisable) -> None:
+    """`sys.unraisablehook`: Python writes an exception it cannot raise (in a finalizer,
+    a garbage-collected coroutine) straight to stderr, many lines and unredacted. Through
+    logging it gets the same redaction and one line like every record (review F9)."""
+    exc = unraisable.exc_value
+    _unraisable.error("%s: %s", unraisable.err_msg or "Exception ignored in",
+                      getattr(unraisable.object, "__qualname__", None) or type(unraisable.object).__name__,
+                      exc_info=(unraisable.exc_type, exc, unraisable.exc_traceback) if exc else None)

@@ -165,3 +165,33 @@ def test_a_traceback_line_quoting_a_credential_frame_is_dropped_not_the_tracebac
     out = _logged(emit)
     assert "93FB2129" not in out and "Traceback (most recent call last):" in out
     assert "sending failed" in out and "redacted: message carrying a station credential" in out
+
+
+def test_an_exception_python_cannot_raise_is_logged_on_one_redacted_line(capsys):
+    import gc
+    import io
+    import sys
+
+    from portal import logging as log_safety
+
+    class Finalizer:
+        def __del__(self):
+            raise RuntimeError("Authorization: Basic QUJD\nsecond line")
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactCredentials())
+    logger = logging.getLogger("python.unraisable")
+    logger.addHandler(handler)
+    previous = sys.unraisablehook
+    try:
+        sys.unraisablehook = log_safety.log_unraisable
+        Finalizer()
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert "QUJD" not in out and out.count("\n") == 1, out
+    assert "RuntimeError" in out and "Exception ignored" in out
+    assert "Traceback" not in capsys.readouterr().err
