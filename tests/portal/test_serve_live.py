@@ -198,5 +198,5 @@ def test_a_body_within_the_bounds_reaches_the_application(guarded, transactional
                 time.sleep(0.5)
                 sock.sendall(part)
             sock.settimeout(15)
-            response = sock.recv(65536)
+            response = whole_response(sock)
             assert status_of(response) == 400 and b"unsupported_grant_type" in response, response[:300]
