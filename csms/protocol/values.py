@@ -24,8 +24,16 @@ INT32 = (-2**31, 2**31 - 1)
 NON_NEGATIVE = (0, INT32[1])  # EVSE and connector numbers: 0 is the whole station
 
 # Energy registers in Wh, as Transaction.meter_start_wh/meter_stop_wh keep them
-# (the model takes its DecimalField's size from here).
-REGISTER_DIGITS, REGISTER_PLACES = 17, 3  # before and after the point
+# (the model takes its DecimalField's size from here). SQLite keeps a decimal as a REAL
+# (an IEEE double), which holds 15 significant digits exactly and no more: a 17-digit
+# register came back rounded (12345678901234567 -> 12345678901234600) or not at all
+# (Django's converter raised InvalidOperation, so the StopTransaction and the admin
+# pages failed). Digits before the point + places must therefore stay within 15 for
+# both backends to keep the same values. 12 digits are 10^12 Wh = 1 TWh: a 350 kW DC
+# charger running flat out for 30 years registers 92 GWh, a hundredth of that.
+REGISTER_DIGITS, REGISTER_PLACES = 12, 3  # before and after the point
+DOUBLE_DIGITS = 15  # significant decimal digits a double keeps exactly (DBL_DIG)
+assert REGISTER_DIGITS + REGISTER_PLACES <= DOUBLE_DIGITS
 REGISTER_LIMIT = Decimal(10) ** REGISTER_DIGITS  # exclusive
 REGISTER = (-(10**REGISTER_DIGITS - 1), 10**REGISTER_DIGITS - 1)
 

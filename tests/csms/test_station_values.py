@@ -92,9 +92,47 @@ def test_a_meter_start_beyond_the_register_is_refused_and_nothing_is_stored(csms
 
 def test_a_meter_start_above_32_bits_still_works_on_1_6(csms, run):
     # A busy DC charger's lifetime register passes 2^31 Wh (2.1 GWh): not a reason to refuse.
-    [answer] = ask(csms, run, V16, ("StartTransaction", start16(meterStart=5 * 10**12)))
+    [answer] = ask(csms, run, V16, ("StartTransaction", start16(meterStart=5 * 10**11)))
     assert answer[0] == 3, answer
-    assert Transaction.objects.get().meter_start_wh == 5 * 10**12
+    assert Transaction.objects.get().meter_start_wh == 5 * 10**11
+
+
+LARGEST_REGISTER = 10**12 - 1  # 12 digits: what a double (SQLite's REAL) keeps exactly, with 3 places
+
+
+@pytest.mark.parametrize("register", [LARGEST_REGISTER, 123456789012, -LARGEST_REGISTER])
+def test_the_largest_registers_round_trip_exactly_and_the_admin_shows_them(csms, run, new_log,
+                                                                           admin_client, register):
+    # 17 digits were documented as valid: on SQLite 99999999999999999 was stored, then the
+    # StopTransaction and the admin pages failed (InvalidOperation reading it back), and
+    # 12345678901234567 came back as 12345678901234600.
+    answers = ask(csms, run, V16, ("StartTransaction", start16(meterStart=register)),
+                  ("StopTransaction", lambda answers: {
+                      "transactionId": answers[0][2]["transactionId"], "meterStop": register,
+                      "timestamp": NOW, "transactionData": [{"timestamp": NOW, "sampledValue": [
+                          {"value": str(register), "context": "Transaction.End"}]}]}))
+    assert [a[0] for a in answers] == [3, 3], answers
+    tx = Transaction.objects.get()
+    assert (tx.meter_start_wh, tx.meter_stop_wh) == (register, register)
+    assert str(tx.meter_stop_wh) == f"{register}.000"
+    assert admin_client.get("/admin/csms/transaction/").status_code == 200
+    assert admin_client.get(f"/admin/csms/transaction/{tx.pk}/change/").status_code == 200
+    reading = MeterValue.objects.get()
+    assert admin_client.get(f"/admin/csms/metervalue/{reading.pk}/change/").status_code == 200
+    assert_no_traceback(new_log)
+
+
+@pytest.mark.parametrize("field", ["meterStart", "meterStop"])
+def test_one_digit_more_than_the_register_is_a_property_violation(csms, run, new_log, field):
+    too_big = LARGEST_REGISTER + 1
+    calls = [("StartTransaction", start16(meterStart=too_big if field == "meterStart" else 0))]
+    if field == "meterStop":
+        calls.append(("StopTransaction", lambda answers: {
+            "transactionId": answers[0][2]["transactionId"], "meterStop": too_big, "timestamp": NOW}))
+    answers = ask(csms, run, V16, *calls)
+    assert_refused(answers[-1])
+    assert answers[-1][4] == {"field": field, "constraint": "range"}
+    assert_no_traceback(new_log)
 
 
 @pytest.mark.parametrize("value", ["1e4000", "-1e400", "1e309"])

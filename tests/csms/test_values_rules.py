@@ -14,7 +14,17 @@ def test_integers_are_32_bit_unless_named_otherwise():
     assert values.integer_range("connectorId") == (0, 2**31 - 1)
     assert values.integer_range("id", "EVSEType") == (0, 2**31 - 1)
     assert values.integer_range("id", "IdTokenInfoType") == (-2**31, 2**31 - 1)
-    assert values.integer_range("meterStart") == (-(10**17 - 1), 10**17 - 1)
+    assert values.integer_range("meterStart") == (-(10**12 - 1), 10**12 - 1)
+
+
+def test_a_register_fits_the_digits_a_double_keeps():
+    # SQLite keeps decimals as doubles: 15 significant digits, or values come back rounded
+    # (17 digits did: 12345678901234567 -> 12345678901234600) or not at all.
+    assert values.REGISTER_DIGITS + values.REGISTER_PLACES <= 15
+    from csms.models import Transaction
+    for name in ("meter_start_wh", "meter_stop_wh"):
+        field = Transaction._meta.get_field(name)
+        assert (field.max_digits, field.decimal_places) == (15, 3)
 
 
 @pytest.mark.parametrize("value, ok", [(2**31 - 1, True), (2**31, False), (-2**31, True), (-2**31 - 1, False)])
@@ -49,7 +59,8 @@ def test_keepable_content_is_left_alone_however_deep():
     (Decimal("12.5"), 1, 3, Decimal("12500.000")),  # kWh written as Wh × 10^3
     (Decimal("1234.56789"), 1, 0, Decimal("1234.568")),  # rounded to the column's mWh
     (Decimal("5"), 1, -3, Decimal("0.005")),
-    (Decimal("99999999999999999.9994"), 1, 0, Decimal("99999999999999999.999")),
+    (Decimal("999999999999.9994"), 1, 0, Decimal("999999999999.999")),
+    (Decimal("999999999.999"), 1000, 0, Decimal("999999999999.000")),  # kWh
 ])
 def test_register_readings_in_range_are_kept_to_the_mwh(reading, factor, multiplier, wh):
     assert values.register_wh(reading, factor, multiplier) == wh
@@ -57,8 +68,8 @@ def test_register_readings_in_range_are_kept_to_the_mwh(reading, factor, multipl
 
 @pytest.mark.parametrize("reading, multiplier", [
     (Decimal("1"), 999999999),  # would raise from inside `decimal` without the wide context
-    (Decimal("1"), 17),
-    (Decimal("99999999999999999.9996"), 0),  # rounds up to the limit itself
+    (Decimal("1"), 12),
+    (Decimal("999999999999.9996"), 0),  # rounds up to the limit itself
     (Decimal("NaN"), 0),
     (Decimal("Infinity"), 0),
 ])
