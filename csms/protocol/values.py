@@ -62,6 +62,42 @@ def check_integer(value: int, bounds: tuple[int, int]) -> None:
         raise ValueRefused(f"is outside {low}..{high}")
 
 
+# --- numbers -------------------------------------------------------------------------------
+
+# A double holds magnitudes from 4.9e-324 (its smallest subnormal) to 1.8e308: a number
+# whose decimal exponent lies beyond ±400 is outside that whatever its digits, Infinity
+# one way and 0 the other, so it is no number we can keep. The exponent alone decides,
+# which costs nothing however large it is; computing with such a number does not:
+# exact arithmetic on 1E-10000000 (multipleOf as a Fraction) builds 10**10000000, seconds
+# of CPU growing with the square of the exponent. The parser marks every such number
+# as it reads it (`Unrepresentable`), so no check computes with it and `refusal_in`
+# refuses it, like any other number no double can hold. (400 rather than the exact
+# edges: those depend on the digits too, and `fits_double` settles them.)
+MAX_EXPONENT = 400
+
+
+class Unrepresentable(Decimal):
+    """A number beyond ±10^MAX_EXPONENT, as the frame parser marks it: comparing it is
+    cheap whatever its exponent, but nothing computes with it; it is always refused."""
+
+    __slots__ = ()
+
+
+def beyond_exponent(number: Decimal) -> bool:
+    """Whether a finite `number` lies beyond ±10^MAX_EXPONENT (zero never does)."""
+    return not number.is_zero() and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT
+
+
+def fits_double(number: Decimal | float) -> bool:
+    """Whether an IEEE double holds `number`: finite, and not so small it becomes 0."""
+    if isinstance(number, float):
+        return math.isfinite(number)
+    if not number.is_finite() or isinstance(number, Unrepresentable) or beyond_exponent(number):
+        return False
+    double = float(number)  # cheap now: the exponent is bounded
+    return math.isfinite(double) and (double != 0 or number.is_zero())
+
+
 # --- any content ---------------------------------------------------------------------------
 
 def refusal_in(value) -> tuple[str, str] | None:
@@ -71,7 +107,7 @@ def refusal_in(value) -> tuple[str, str] | None:
     too, so this looks at everything: a NUL (U+0000) in a string or key, which
     PostgreSQL cannot store in text or jsonb at all (refused on every backend, so both
     behave alike), and a number no IEEE double can hold (1e4000 would become Infinity,
-    which is not JSON). Iterative: payloads nest as deep as the parser allows.
+    which is not JSON; 1e-400 would become 0). Iterative: payloads nest as deep as the parser allows.
     """
     stack = [("", value)]
     while stack:
@@ -80,7 +116,7 @@ def refusal_in(value) -> tuple[str, str] | None:
             if "\x00" in item:
                 return path or "(payload)", "contains a NUL character"
         elif isinstance(item, Decimal | float):
-            if not _fits_double(item):
+            if not fits_double(item):
                 return path or "(payload)", "is beyond the range of a number"
         elif isinstance(item, dict):
             for key, sub in item.items():
@@ -91,13 +127,6 @@ def refusal_in(value) -> tuple[str, str] | None:
         elif isinstance(item, list):
             stack.extend((f"{path}/{i}" if path else str(i), sub) for i, sub in enumerate(item))
     return None
-
-
-def _fits_double(number: Decimal | float) -> bool:
-    try:
-        return math.isfinite(float(number))
-    except (OverflowError, ValueError):
-        return False
 
 
 # --- energy registers ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ Hand-made frames over a real WebSocket to the live CSMS: every such value gets t
 CALLERROR and leaves nothing unreadable behind; a NUL byte is refused alike on SQLite
 and PostgreSQL, over OCPP and over HTTP.
 """
+import asyncio
 import base64
 import json
 import urllib.error
@@ -13,10 +14,12 @@ import pytest
 import websockets
 from django.contrib.auth import get_user_model
 
-from csms.models import ConnectorStatus, MeterValue, StationEvent, Transaction
+from csms import services
+from csms.models import ConnectorStatus, MeterValue, StationCall, StationEvent, Transaction
 from tenants.models import Membership, Role
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.stations import open_socket, raw_station
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -179,6 +182,36 @@ def test_transactions_stay_readable_after_refused_values(csms, run):
                                              "meterStop": 10**25, "timestamp": NOW}))
     [tx] = Transaction.objects.all()
     assert (tx.meter_start_wh, tx.meter_stop_wh, tx.stopped_at) == (1234, None, None)
+
+
+@pytest.mark.parametrize("limit", ["1E-20000000", "1e4000"])
+def test_an_answer_with_a_number_beyond_any_double_is_refused_without_stalling(csms, run, new_log,
+                                                                               limit):
+    # The review's bomb: `station call ... GetCompositeSchedule`, answered with limit
+    # 1E-20000000 (multipleOf 0.1) froze the whole process for 29 s. Now it is refused at
+    # once, like 1e4000 always was, and the station's next Heartbeat is answered.
+    tenant = make_tenant("acme")
+    row = make_station(tenant, "CP1", AL1000_KEY, ocpp_version="ocpp1.6")
+    call = services.queue_call(row, "GetCompositeSchedule", {"connectorId": 1, "duration": 60},
+                               requested_by="test")
+
+    async def scenario():
+        async with raw_station(csms, "acme", "CP1", AL1000_KEY) as st:
+            frame = await st.recv(timeout=10)
+            assert frame[2] == "GetCompositeSchedule", frame
+            period = '{"startPeriod":0,"limit":' + limit + "}"
+            await st.send(f'[3,"{frame[1]}",{{"status":"Accepted","connectorId":1,"chargingSchedule":'
+                          f'{{"chargingRateUnit":"W","chargingSchedulePeriod":[{period}]}}}}]')
+            started = asyncio.get_running_loop().time()
+            heartbeat = await st.exchange('[2,"hb","Heartbeat",{}]', timeout=10)
+            return heartbeat, asyncio.get_running_loop().time() - started
+
+    heartbeat, seconds = run(scenario())
+    assert heartbeat[:2] == [3, "hb"] and seconds < 2, (heartbeat, seconds)
+    call = eventually(lambda: StationCall.objects.filter(pk=call.pk, state=StationCall.State.ERROR).first())
+    assert call.error_code == PROPERTY
+    assert "chargingSchedulePeriod/0/limit: is beyond the range of a number" in call.error_description
+    assert_no_traceback(new_log)
 
 
 # --- item 7: extreme but schema-valid values ----------------------------------------------------

@@ -43,6 +43,9 @@ def test_check_integer_takes_its_bounds_inclusively(value, ok):
     ({"n": Decimal("1e4000")}, "n"),
     ({"n": [float("inf")]}, "n/0"),
     ({"n": Decimal("-1e309")}, "n"),
+    ({"n": Decimal("1e-330")}, "n"),  # a double would make it 0
+    ({"n": values.Unrepresentable("1E-10000000")}, "n"),
+    ({"n": Decimal("1E+999999999999999999")}, "n"),
 ])
 def test_the_first_unkeepable_value_is_named_by_its_path(payload, where):
     assert values.refusal_in(payload)[0] == where
@@ -76,6 +79,16 @@ def test_register_readings_in_range_are_kept_to_the_mwh(reading, factor, multipl
 def test_register_readings_beyond_the_column_are_refused(reading, multiplier):
     with pytest.raises(ValueRefused):
         values.register_wh(reading, 1, multiplier)
+
+
+@pytest.mark.parametrize("number, fits", [
+    (Decimal("5e-324"), True), (Decimal("1.7976931348623157e308"), True), (Decimal("0E-999999"), True),
+    (Decimal("-0"), True), (Decimal("1e-330"), False), (Decimal("1e309"), False),
+    (Decimal("1E-10000000"), False), (Decimal("1E+999999999999999999"), False), (Decimal("NaN"), False),
+    (values.Unrepresentable("1"), False), (1e308, True), (float("inf"), False),
+])
+def test_what_fits_a_double(number, fits):
+    assert values.fits_double(number) is fits
 
 
 @pytest.mark.parametrize("text, number", [
