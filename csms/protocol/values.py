@@ -134,18 +134,26 @@ def refusal_in(value) -> tuple[str, str] | None:
 def register_wh(reading: Decimal, factor: int = 1, multiplier: int = 0) -> Decimal:
     """`reading` × `factor` × 10^`multiplier` as the register column keeps it.
 
-    Computed with an unbounded exponent, so a multiplier of 999999999 is refused rather
-    than raising from inside `decimal`; rounded to the column's places (a reading finer
-    than a mWh loses nothing anyone bills).
+    A reading no double holds (a 1.6 text "1E+999999999999999999") is refused before
+    anything computes with it; the rest is computed with an unbounded exponent, so a
+    multiplier of 999999999 is refused rather than raising from inside `decimal`; rounded
+    to the column's places (a reading finer than a mWh loses nothing anyone bills).
+    Whatever `reading`, `factor` and `multiplier` are, the answer is a Decimal or
+    ValueRefused.
     """
     if not reading.is_finite():
         raise ValueRefused("is not a finite number")
-    with localcontext() as ctx:
-        ctx.prec, ctx.Emax, ctx.Emin = 60, MAX_EMAX, MIN_EMIN
-        wh = (reading * factor).scaleb(multiplier)
-        if abs(wh) >= REGISTER_LIMIT:
-            raise ValueRefused(f"is {wh:.3E} Wh, beyond the {REGISTER_DIGITS}-digit register")
-        wh = wh.quantize(Decimal(1).scaleb(-REGISTER_PLACES))
+    if not fits_double(reading):
+        raise ValueRefused("is beyond the range of a number")
+    try:
+        with localcontext() as ctx:
+            ctx.prec, ctx.Emax, ctx.Emin = 60, MAX_EMAX, MIN_EMIN
+            wh = (reading * factor).scaleb(multiplier)
+            if abs(wh) >= REGISTER_LIMIT:
+                raise ValueRefused(f"is {wh:.3E} Wh, beyond the {REGISTER_DIGITS}-digit register")
+            wh = wh.quantize(Decimal(1).scaleb(-REGISTER_PLACES))
+    except ArithmeticError:  # decimal's Overflow, InvalidOperation, ...: no reading we keep
+        raise ValueRefused(f"is beyond the {REGISTER_DIGITS}-digit register") from None
     if abs(wh) >= REGISTER_LIMIT:  # rounded up to the limit
         raise ValueRefused(f"is beyond the {REGISTER_DIGITS}-digit register")
     return wh

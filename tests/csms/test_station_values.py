@@ -138,6 +138,33 @@ def test_one_digit_more_than_the_register_is_a_property_violation(csms, run, new
     assert_no_traceback(new_log)
 
 
+HUGE = "1E+999999999999999999"
+
+
+@pytest.mark.parametrize("unit", ["kWh", "Wh", None])
+@pytest.mark.parametrize("value", [HUGE, "-" + HUGE, "1E-999999999999999999"])
+def test_a_1_6_reading_with_any_exponent_is_a_property_violation(csms, run, new_log, unit, value):
+    # 1E+999999999999999999 kWh raised decimal.Overflow inside the register arithmetic:
+    # InternalError, and a StopTransaction carrying it failed on every retry.
+    sampled = {"value": value, "measurand": "Energy.Active.Import.Register"}
+    if unit:
+        sampled["unit"] = unit
+    answers = ask(csms, run, V16, ("StartTransaction", start16()),
+                  ("MeterValues", lambda answers: {
+                      "connectorId": 1, "transactionId": answers[0][2]["transactionId"],
+                      "meterValue": [{"timestamp": NOW, "sampledValue": [sampled]}]}),
+                  ("StopTransaction", lambda answers: {
+                      "transactionId": answers[0][2]["transactionId"], "meterStop": 1, "timestamp": NOW,
+                      "transactionData": [{"timestamp": NOW, "sampledValue": [sampled]}]}))
+    assert answers[0][0] == 3, answers
+    for answer, where in ((answers[1], "meterValue"), (answers[2], "transactionData")):
+        assert_refused(answer)
+        assert answer[4]["field"] == f"{where}/0/sampledValue/0/value", answer
+    assert not MeterValue.objects.exists()
+    assert Transaction.objects.get().stopped_at is None
+    assert_no_traceback(new_log)
+
+
 @pytest.mark.parametrize("value", ["1e4000", "-1e400", "1e309"])
 def test_a_2_0_1_number_beyond_a_double_is_refused(csms, run, value):
     sampled = f'{{"value":{value},"context":"Transaction.Begin"}}'

@@ -81,6 +81,16 @@ def test_register_readings_beyond_the_column_are_refused(reading, multiplier):
         values.register_wh(reading, 1, multiplier)
 
 
+@pytest.mark.parametrize("text", ["1E+999999999999999999", "-1E+999999999999999999",
+                                  "1E-999999999999999999", "1e401", "1e-400", "9" * 5000])
+@pytest.mark.parametrize("factor", [1, 1000])
+def test_a_reading_beyond_any_double_is_refused_whatever_its_exponent(text, factor):
+    # 1E+999999999999999999 kWh raised decimal.Overflow (an InternalError); the exponent
+    # alone now refuses it, before anything computes with it.
+    with pytest.raises(ValueRefused):
+        values.register_wh(values.reading(text), factor)
+
+
 @pytest.mark.parametrize("number, fits", [
     (Decimal("5e-324"), True), (Decimal("1.7976931348623157e308"), True), (Decimal("0E-999999"), True),
     (Decimal("-0"), True), (Decimal("1e-330"), False), (Decimal("1e309"), False),
