@@ -30,7 +30,8 @@ NON_NEGATIVE = (0, INT32[1])  # EVSE and connector numbers: 0 is the whole stati
 # (Django's converter raised InvalidOperation, so the StopTransaction and the admin
 # pages failed). Digits before the point + places must therefore stay within 15 for
 # both backends to keep the same values. 12 digits are 10^12 Wh = 1 TWh: a 350 kW DC
-# charger running flat out for 30 years registers 92 GWh, a hundredth of that.
+# charger running flat out for 30 years registers 92 GWh, under a tenth of that, and
+# even a 3.75 MW truck charger (MCS) flat out for 30 years stays below it (985 GWh).
 REGISTER_DIGITS, REGISTER_PLACES = 12, 3  # before and after the point
 DOUBLE_DIGITS = 15  # significant decimal digits a double keeps exactly (DBL_DIG)
 assert REGISTER_DIGITS + REGISTER_PLACES <= DOUBLE_DIGITS
