@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from . import limits
+from . import limits, values
 from .errors import Problem, RpcError, error_code
 from .versions import OcppVersion
 
@@ -19,8 +19,9 @@ MAX_MESSAGE_ID = 36
 MAX_DESCRIPTION_V201 = 255
 UNREADABLE_ID = "-1"
 # Python refuses integer literals of more than 4300 digits (a guard against quadratic
-# int/str conversion); a number written with a fraction or exponent gets the same bound,
-# or `1e9999999` would cost an hour of CPU when `to_plain` makes it an int.
+# int/str conversion): such a frame is no JSON we read (FormatViolation/FormationViolation).
+# A number written with a fraction or exponent gets the same bound on its digits; its
+# exponent is bounded by `values` (see `_parse_number`).
 MAX_NUMBER_DIGITS = 4300
 
 
@@ -58,10 +59,20 @@ def _reject_constant(name: str):
 
 
 def _parse_number(text: str) -> Decimal:
-    # RFC 8259 §6 lets a parser limit the range and precision of numbers it accepts.
+    """A JSON number with a fraction or exponent, as a Decimal (linear in its length).
+
+    RFC 8259 §6 lets a parser limit the range and precision of numbers it accepts: more
+    digits than MAX_NUMBER_DIGITS make the frame unreadable, like an integer literal
+    that long. A number beyond the exponents `values` allows (1e4000, 1E-10000000) is
+    marked `values.Unrepresentable`: nothing computes with it (1E-10000000 as a Fraction
+    would build 10**10000000), and validation refuses it with a
+    PropertyConstraintViolation naming its field, in a request as in an answer to our call.
+    """
     number = Decimal(text)
-    if number.adjusted() >= MAX_NUMBER_DIGITS or len(number.as_tuple().digits) > MAX_NUMBER_DIGITS:
-        raise ValueError("number out of range")
+    if len(number.as_tuple().digits) > MAX_NUMBER_DIGITS:
+        raise ValueError("number too long")
+    if values.beyond_exponent(number):
+        return values.Unrepresentable(number)
     return number
 
 
@@ -183,6 +194,9 @@ def _payload(payload, message_id: str) -> dict:
 # --- encoding ----------------------------------------------------------------------------
 
 def _default(obj):
+    if isinstance(obj, values.Unrepresentable):
+        # Refused by validation; making 1e9999999 an int would cost an hour of CPU.
+        raise ValueError("a number beyond the range of a double has no JSON form")
     if isinstance(obj, Decimal):
         # Integral decimals stay integers; others become the nearest float.
         return int(obj) if obj == obj.to_integral_value() else float(obj)

@@ -8,7 +8,6 @@ import itertools
 import json
 import math
 from decimal import Decimal
-from fractions import Fraction
 from functools import cache
 from importlib import resources
 
@@ -68,6 +67,8 @@ def _multiple_of(validator, divisor, instance, schema):
 
     Payloads that come from the database or a handler carry floats, which Python cannot
     take modulo a Decimal; and Decimal's own modulo fails beyond 28 digits of quotient.
+    A Decimal no double holds (the parser's `Unrepresentable`, 1e-400) is left to the
+    content check, which refuses it like any other (the same answer wherever it is).
     """
     if not validator.is_type(instance, "number"):
         return
@@ -76,8 +77,41 @@ def _multiple_of(validator, divisor, instance, schema):
             yield ValidationError(f"{instance!r} is not a finite number")
             return
         instance = Decimal(repr(instance))  # the decimal the float was written as
-    if Fraction(instance) % Fraction(divisor):
+    elif isinstance(instance, Decimal) and not values.fits_double(instance):
+        return
+    if not _is_multiple(instance, divisor):
         yield ValidationError(f"{instance} is not a multiple of {divisor}")
+
+
+def _coefficient(number: int | Decimal) -> tuple[int, int]:
+    """(m, e) with |number| = m × 10^e, m ≥ 0 an integer: exact, and linear in the digits."""
+    if isinstance(number, int):
+        return abs(number), 0
+    _, digits, exponent = number.as_tuple()
+    return int(Decimal((0, digits, 0))), exponent  # int(Decimal) has no 4300-digit limit
+
+
+def _is_multiple(number: int | Decimal, divisor: int | Decimal) -> bool:
+    """Whether `number` is an integer multiple of `divisor` (> 0, as schemas require).
+
+    Exact, and its cost bounded by the digits of both, never by their exponents: a
+    Fraction of 1E-10000000 would build 10**10000000. With number = m × 10^e and
+    divisor = d × 10^f, the quotient is m / d × 10^(e - f):
+    * e ≥ f: d must divide m × 10^(e - f). Only d's factors 2 and 5 can be cancelled by
+      the power of ten, and neither occurs more than d.bit_length() times, so a larger
+      power cancels nothing more.
+    * e < f: d × 10^(f - e) must divide m, impossible once 10^(f - e) exceeds m (a
+      nonzero m is below 2^m.bit_length() ≤ 10^m.bit_length()).
+    """
+    m, e = _coefficient(number)
+    d, f = _coefficient(divisor)
+    if m == 0:
+        return True
+    if e >= f:
+        return m * 10 ** min(e - f, d.bit_length()) % d == 0
+    if f - e > m.bit_length():
+        return False
+    return m % (d * 10 ** (f - e)) == 0
 
 
 def _integer_range(validator, bounds, instance, schema):

@@ -24,8 +24,17 @@ INT32 = (-2**31, 2**31 - 1)
 NON_NEGATIVE = (0, INT32[1])  # EVSE and connector numbers: 0 is the whole station
 
 # Energy registers in Wh, as Transaction.meter_start_wh/meter_stop_wh keep them
-# (the model takes its DecimalField's size from here).
-REGISTER_DIGITS, REGISTER_PLACES = 17, 3  # before and after the point
+# (the model takes its DecimalField's size from here). SQLite keeps a decimal as a REAL
+# (an IEEE double), which holds 15 significant digits exactly and no more: a 17-digit
+# register came back rounded (12345678901234567 -> 12345678901234600) or not at all
+# (Django's converter raised InvalidOperation, so the StopTransaction and the admin
+# pages failed). Digits before the point + places must therefore stay within 15 for
+# both backends to keep the same values. 12 digits are 10^12 Wh = 1 TWh: a 350 kW DC
+# charger running flat out for 30 years registers 92 GWh, under a tenth of that, and
+# even a 3.75 MW truck charger (MCS) flat out for 30 years stays below it (985 GWh).
+REGISTER_DIGITS, REGISTER_PLACES = 12, 3  # before and after the point
+DOUBLE_DIGITS = 15  # significant decimal digits a double keeps exactly (DBL_DIG)
+assert REGISTER_DIGITS + REGISTER_PLACES <= DOUBLE_DIGITS
 REGISTER_LIMIT = Decimal(10) ** REGISTER_DIGITS  # exclusive
 REGISTER = (-(10**REGISTER_DIGITS - 1), 10**REGISTER_DIGITS - 1)
 
@@ -54,6 +63,42 @@ def check_integer(value: int, bounds: tuple[int, int]) -> None:
         raise ValueRefused(f"is outside {low}..{high}")
 
 
+# --- numbers -------------------------------------------------------------------------------
+
+# A double holds magnitudes from 4.9e-324 (its smallest subnormal) to 1.8e308: a number
+# whose decimal exponent lies beyond ±400 is outside that whatever its digits, Infinity
+# one way and 0 the other, so it is no number we can keep. The exponent alone decides,
+# which costs nothing however large it is; computing with such a number does not:
+# exact arithmetic on 1E-10000000 (multipleOf as a Fraction) builds 10**10000000, seconds
+# of CPU growing with the square of the exponent. The parser marks every such number
+# as it reads it (`Unrepresentable`), so no check computes with it and `refusal_in`
+# refuses it, like any other number no double can hold. (400 rather than the exact
+# edges: those depend on the digits too, and `fits_double` settles them.)
+MAX_EXPONENT = 400
+
+
+class Unrepresentable(Decimal):
+    """A number beyond ±10^MAX_EXPONENT, as the frame parser marks it: comparing it is
+    cheap whatever its exponent, but nothing computes with it; it is always refused."""
+
+    __slots__ = ()
+
+
+def beyond_exponent(number: Decimal) -> bool:
+    """Whether a finite `number` lies beyond ±10^MAX_EXPONENT (zero never does)."""
+    return not number.is_zero() and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT
+
+
+def fits_double(number: Decimal | float) -> bool:
+    """Whether an IEEE double holds `number`: finite, and not so small it becomes 0."""
+    if isinstance(number, float):
+        return math.isfinite(number)
+    if not number.is_finite() or isinstance(number, Unrepresentable) or beyond_exponent(number):
+        return False
+    double = float(number)  # cheap now: the exponent is bounded
+    return math.isfinite(double) and (double != 0 or number.is_zero())
+
+
 # --- any content ---------------------------------------------------------------------------
 
 def refusal_in(value) -> tuple[str, str] | None:
@@ -63,7 +108,7 @@ def refusal_in(value) -> tuple[str, str] | None:
     too, so this looks at everything: a NUL (U+0000) in a string or key, which
     PostgreSQL cannot store in text or jsonb at all (refused on every backend, so both
     behave alike), and a number no IEEE double can hold (1e4000 would become Infinity,
-    which is not JSON). Iterative: payloads nest as deep as the parser allows.
+    which is not JSON; 1e-400 would become 0). Iterative: payloads nest as deep as the parser allows.
     """
     stack = [("", value)]
     while stack:
@@ -72,7 +117,7 @@ def refusal_in(value) -> tuple[str, str] | None:
             if "\x00" in item:
                 return path or "(payload)", "contains a NUL character"
         elif isinstance(item, Decimal | float):
-            if not _fits_double(item):
+            if not fits_double(item):
                 return path or "(payload)", "is beyond the range of a number"
         elif isinstance(item, dict):
             for key, sub in item.items():
@@ -85,30 +130,31 @@ def refusal_in(value) -> tuple[str, str] | None:
     return None
 
 
-def _fits_double(number: Decimal | float) -> bool:
-    try:
-        return math.isfinite(float(number))
-    except (OverflowError, ValueError):
-        return False
-
-
 # --- energy registers ----------------------------------------------------------------------
 
 def register_wh(reading: Decimal, factor: int = 1, multiplier: int = 0) -> Decimal:
     """`reading` × `factor` × 10^`multiplier` as the register column keeps it.
 
-    Computed with an unbounded exponent, so a multiplier of 999999999 is refused rather
-    than raising from inside `decimal`; rounded to the column's places (a reading finer
-    than a mWh loses nothing anyone bills).
+    A reading no double holds (a 1.6 text "1E+999999999999999999") is refused before
+    anything computes with it; the rest is computed with an unbounded exponent, so a
+    multiplier of 999999999 is refused rather than raising from inside `decimal`; rounded
+    to the column's places (a reading finer than a mWh loses nothing anyone bills).
+    Whatever `reading`, `factor` and `multiplier` are, the answer is a Decimal or
+    ValueRefused.
     """
     if not reading.is_finite():
         raise ValueRefused("is not a finite number")
-    with localcontext() as ctx:
-        ctx.prec, ctx.Emax, ctx.Emin = 60, MAX_EMAX, MIN_EMIN
-        wh = (reading * factor).scaleb(multiplier)
-        if abs(wh) >= REGISTER_LIMIT:
-            raise ValueRefused(f"is {wh:.3E} Wh, beyond the {REGISTER_DIGITS}-digit register")
-        wh = wh.quantize(Decimal(1).scaleb(-REGISTER_PLACES))
+    if not fits_double(reading):
+        raise ValueRefused("is beyond the range of a number")
+    try:
+        with localcontext() as ctx:
+            ctx.prec, ctx.Emax, ctx.Emin = 60, MAX_EMAX, MIN_EMIN
+            wh = (reading * factor).scaleb(multiplier)
+            if abs(wh) >= REGISTER_LIMIT:
+                raise ValueRefused(f"is {wh:.3E} Wh, beyond the {REGISTER_DIGITS}-digit register")
+            wh = wh.quantize(Decimal(1).scaleb(-REGISTER_PLACES))
+    except ArithmeticError:  # decimal's Overflow, InvalidOperation, ...: no reading we keep
+        raise ValueRefused(f"is beyond the {REGISTER_DIGITS}-digit register") from None
     if abs(wh) >= REGISTER_LIMIT:  # rounded up to the limit
         raise ValueRefused(f"is beyond the {REGISTER_DIGITS}-digit register")
     return wh

@@ -5,7 +5,9 @@ The rules come from OCPP-J 1.6 §4 and OCPP 2.0.1 part 4 §4 (../shared/specs).
 """
 import base64
 import json
+import time
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import example, given, settings
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from csms.auth.basic import BasicCredentials, challenge, key_from_password, parse_basic
 from csms.auth.headers import MalformedAuthorization, split_authorization
 from csms.auth.keys import generate_key, hash_key, parse_hex_key, verify_key
+from csms.protocol import values
 from csms.protocol.calls import CallBook
 from csms.protocol.errors import Problem, RpcError, error_code, valid_codes
 from csms.protocol.messages import (
@@ -26,7 +29,7 @@ from csms.protocol.messages import (
     parse_frame,
     to_plain,
 )
-from csms.protocol.validation import is_known_action, validate
+from csms.protocol.validation import _is_multiple, is_known_action, validate
 from csms.protocol.versions import OcppVersion, negotiate, parse_offered
 
 V16, V201 = OcppVersion.V16, OcppVersion.V201
@@ -146,24 +149,42 @@ def test_nesting_too_deep_for_the_parser_is_a_callerror_not_a_crash(version):
 
 
 @pytest.mark.parametrize("version", BOTH)
-@pytest.mark.parametrize("number", ["1e9999999", "-1.5E+999999", "1e4300", "1" * 4301 + ".5"])
-def test_numbers_too_large_to_use_are_rejected(version, number):
-    # Turning 1e9999999 into an int takes the better part of an hour of CPU (quadratic),
-    # so such numbers are refused like integer literals beyond Python's 4300-digit limit.
+@pytest.mark.parametrize("number", ["1" * 4301 + ".5", "1" * 4301, "0." + "1" * 4301,
+                                    "9" * (1000 * 1000), "9" * (1000 * 1000) + "e5"])
+def test_numbers_too_long_to_use_are_rejected_at_once(version, number):
+    # Python refuses integer literals beyond 4300 digits (int/str conversion is
+    # quadratic); a number with a fraction or exponent gets the same bound. A literal of
+    # a million digits fits the frame limit: it must be refused as quickly, not raise.
+    started = time.perf_counter()
     frame = rejection('[2,"a","MeterValues",{"value":' + number + '}]', version)
     assert (frame.message_id, frame.error_code) == ("-1", INVALID_JSON[version])
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize("version", BOTH)
+@pytest.mark.parametrize("number", ["1e9999999", "-1.5E+999999", "1e4300", "1e401",
+                                    "1E-10000000", "-1e-401", "0.1e-400"])
+def test_numbers_beyond_any_exponent_are_marked_by_the_parser(version, number):
+    # Nothing may compute with them (int(1e9999999) takes an hour, a Fraction of
+    # 1E-10000000 builds 10**10000000); validation refuses them with the field's name.
+    call = parse_frame('[2,"a","MeterValues",{"value":' + number + '}]', version)
+    assert isinstance(call.payload["value"], values.Unrepresentable)
+    assert call.payload["value"] == Decimal(number)
+    with pytest.raises(ValueError):
+        to_plain(call.payload)
 
 
 @pytest.mark.parametrize("version", BOTH)
 def test_large_but_reasonable_numbers_are_kept_exactly(version):
     call = parse_frame('[2,"a","X",{"big":1e300,"long":' + "1" * 4299
-                       + ',"tiny":1e-300,"tinier":1e-999999999}]', version)
+                       + ',"tiny":1e-300,"edge":1e400,"zero":0e-999999999}]', version)
     assert call.payload["big"] == Decimal("1e300")
+    assert not any(isinstance(v, values.Unrepresentable) for v in call.payload.values())
     plain = to_plain(call.payload)
     assert plain["big"] == 10 ** 300
     assert plain["long"] == int("1" * 4299)
     assert plain["tiny"] == 1e-300
-    assert plain["tinier"] == 0.0
+    assert plain["zero"] == 0
 
 
 # --- parse_frame: JSON that is not an RPC frame ----------------------------------------------
@@ -607,6 +628,51 @@ def test_multiple_of_rejects_non_multiples_of_any_type(limit):
     error = violation(V16, "RemoteStartTransaction", _remote_start(limit))
     assert error.problem is Problem.PROPERTY
     assert error.details["constraint"] == "multipleOf"
+
+
+@pytest.mark.parametrize("limit, multiple", [
+    (Decimal("1E-10000000"), False), (Decimal("1E+10000000"), True), (Decimal("3E-4000"), False),
+    (Decimal("0.1"), True), (Decimal("1" * 4000 + "E-1"), True), (10**4000, True),
+])
+def test_multiple_of_costs_nothing_whatever_the_exponent(limit, multiple):
+    # Defence in depth: `multipleOf` leaves numbers no double holds to the content check,
+    # and its arithmetic is bounded by the digits anyway, never by the exponent (a
+    # Fraction of 1E-10000000 took 7 s, growing with the exponent's square).
+    started = time.perf_counter()
+    assert _is_multiple(limit, Decimal("0.1")) is multiple
+    assert time.perf_counter() - started < 0.5
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None),
+       st.sampled_from([Decimal("0.1"), Decimal("0.25"), Decimal("3"), 1, 15, Decimal("2E+3")]))
+@example(Decimal("1E-30"), Decimal("0.1"))
+@example(Decimal("-16.1"), Decimal("0.1"))
+def test_multiple_of_agrees_with_exact_fractions(number, divisor):
+    assert _is_multiple(number, divisor) is (Fraction(number) % Fraction(divisor) == 0)
+
+
+@pytest.mark.parametrize("version, limit", [(V16, "1E-10000000"), (V16, "1e4000"), (V16, "1e-400"),
+                                            (V201, "1E-10000000"), (V201, "-1E+99999999")])
+def test_an_answer_with_a_number_beyond_any_double_is_refused_at_once(version, limit):
+    # The review's bomb: a station answers GetCompositeSchedule with limit 1E-10000000
+    # (multipleOf 0.1). It held the event loop for 7 s; now it is refused like 1e4000.
+    period = '{"startPeriod":0,"limit":' + limit + "}"
+    if version is V16:
+        payload = ('{"status":"Accepted","connectorId":1,"chargingSchedule":{'
+                   '"chargingRateUnit":"W","chargingSchedulePeriod":[' + period + "]}}")
+        where = "chargingSchedule/chargingSchedulePeriod/0/limit"
+    else:
+        payload = ('{"status":"Accepted","schedule":{"evseId":1,"duration":60,'
+                   '"scheduleStart":"2024-05-01T10:00:00Z","chargingRateUnit":"W",'
+                   '"chargingSchedulePeriod":[' + period + "]}}")
+        where = "schedule/chargingSchedulePeriod/0/limit"
+    started = time.perf_counter()
+    answer = parse_frame('[3,"a",' + payload + "]", version)
+    error = violation(version, "GetCompositeSchedule", answer.payload, response=True)
+    assert time.perf_counter() - started < 0.5
+    assert error.problem is Problem.PROPERTY
+    assert error.details == {"field": where, "constraint": "value"}
+    assert "beyond the range of a number" in error.description
 
 
 def test_response_with_multiple_of_is_checked_too():

@@ -4,6 +4,7 @@ Hand-made frames over a real WebSocket to the live CSMS: every such value gets t
 CALLERROR and leaves nothing unreadable behind; a NUL byte is refused alike on SQLite
 and PostgreSQL, over OCPP and over HTTP.
 """
+import asyncio
 import base64
 import json
 import urllib.error
@@ -13,10 +14,12 @@ import pytest
 import websockets
 from django.contrib.auth import get_user_model
 
-from csms.models import ConnectorStatus, MeterValue, StationEvent, Transaction
+from csms import services
+from csms.models import ConnectorStatus, MeterValue, StationCall, StationEvent, Transaction
 from tenants.models import Membership, Role
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.stations import open_socket, raw_station
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,9 +95,74 @@ def test_a_meter_start_beyond_the_register_is_refused_and_nothing_is_stored(csms
 
 def test_a_meter_start_above_32_bits_still_works_on_1_6(csms, run):
     # A busy DC charger's lifetime register passes 2^31 Wh (2.1 GWh): not a reason to refuse.
-    [answer] = ask(csms, run, V16, ("StartTransaction", start16(meterStart=5 * 10**12)))
+    [answer] = ask(csms, run, V16, ("StartTransaction", start16(meterStart=5 * 10**11)))
     assert answer[0] == 3, answer
-    assert Transaction.objects.get().meter_start_wh == 5 * 10**12
+    assert Transaction.objects.get().meter_start_wh == 5 * 10**11
+
+
+LARGEST_REGISTER = 10**12 - 1  # 12 digits: what a double (SQLite's REAL) keeps exactly, with 3 places
+
+
+@pytest.mark.parametrize("register", [LARGEST_REGISTER, 123456789012, -LARGEST_REGISTER])
+def test_the_largest_registers_round_trip_exactly_and_the_admin_shows_them(csms, run, new_log,
+                                                                           admin_client, register):
+    # 17 digits were documented as valid: on SQLite 99999999999999999 was stored, then the
+    # StopTransaction and the admin pages failed (InvalidOperation reading it back), and
+    # 12345678901234567 came back as 12345678901234600.
+    answers = ask(csms, run, V16, ("StartTransaction", start16(meterStart=register)),
+                  ("StopTransaction", lambda answers: {
+                      "transactionId": answers[0][2]["transactionId"], "meterStop": register,
+                      "timestamp": NOW, "transactionData": [{"timestamp": NOW, "sampledValue": [
+                          {"value": str(register), "context": "Transaction.End"}]}]}))
+    assert [a[0] for a in answers] == [3, 3], answers
+    tx = Transaction.objects.get()
+    assert (tx.meter_start_wh, tx.meter_stop_wh) == (register, register)
+    assert str(tx.meter_stop_wh) == f"{register}.000"
+    assert admin_client.get("/admin/csms/transaction/").status_code == 200
+    assert admin_client.get(f"/admin/csms/transaction/{tx.pk}/change/").status_code == 200
+    reading = MeterValue.objects.get()
+    assert admin_client.get(f"/admin/csms/metervalue/{reading.pk}/change/").status_code == 200
+    assert_no_traceback(new_log)
+
+
+@pytest.mark.parametrize("field", ["meterStart", "meterStop"])
+def test_one_digit_more_than_the_register_is_a_property_violation(csms, run, new_log, field):
+    too_big = LARGEST_REGISTER + 1
+    calls = [("StartTransaction", start16(meterStart=too_big if field == "meterStart" else 0))]
+    if field == "meterStop":
+        calls.append(("StopTransaction", lambda answers: {
+            "transactionId": answers[0][2]["transactionId"], "meterStop": too_big, "timestamp": NOW}))
+    answers = ask(csms, run, V16, *calls)
+    assert_refused(answers[-1])
+    assert answers[-1][4] == {"field": field, "constraint": "range"}
+    assert_no_traceback(new_log)
+
+
+HUGE = "1E+999999999999999999"
+
+
+@pytest.mark.parametrize("unit", ["kWh", "Wh", None])
+@pytest.mark.parametrize("value", [HUGE, "-" + HUGE, "1E-999999999999999999"])
+def test_a_1_6_reading_with_any_exponent_is_a_property_violation(csms, run, new_log, unit, value):
+    # 1E+999999999999999999 kWh raised decimal.Overflow inside the register arithmetic:
+    # InternalError, and a StopTransaction carrying it failed on every retry.
+    sampled = {"value": value, "measurand": "Energy.Active.Import.Register"}
+    if unit:
+        sampled["unit"] = unit
+    answers = ask(csms, run, V16, ("StartTransaction", start16()),
+                  ("MeterValues", lambda answers: {
+                      "connectorId": 1, "transactionId": answers[0][2]["transactionId"],
+                      "meterValue": [{"timestamp": NOW, "sampledValue": [sampled]}]}),
+                  ("StopTransaction", lambda answers: {
+                      "transactionId": answers[0][2]["transactionId"], "meterStop": 1, "timestamp": NOW,
+                      "transactionData": [{"timestamp": NOW, "sampledValue": [sampled]}]}))
+    assert answers[0][0] == 3, answers
+    for answer, where in ((answers[1], "meterValue"), (answers[2], "transactionData")):
+        assert_refused(answer)
+        assert answer[4]["field"] == f"{where}/0/sampledValue/0/value", answer
+    assert not MeterValue.objects.exists()
+    assert Transaction.objects.get().stopped_at is None
+    assert_no_traceback(new_log)
 
 
 @pytest.mark.parametrize("value", ["1e4000", "-1e400", "1e309"])
@@ -141,6 +209,36 @@ def test_transactions_stay_readable_after_refused_values(csms, run):
                                              "meterStop": 10**25, "timestamp": NOW}))
     [tx] = Transaction.objects.all()
     assert (tx.meter_start_wh, tx.meter_stop_wh, tx.stopped_at) == (1234, None, None)
+
+
+@pytest.mark.parametrize("limit", ["1E-20000000", "1e4000"])
+def test_an_answer_with_a_number_beyond_any_double_is_refused_without_stalling(csms, run, new_log,
+                                                                               limit):
+    # The review's bomb: `station call ... GetCompositeSchedule`, answered with limit
+    # 1E-20000000 (multipleOf 0.1) froze the whole process for 29 s. Now it is refused at
+    # once, like 1e4000 always was, and the station's next Heartbeat is answered.
+    tenant = make_tenant("acme")
+    row = make_station(tenant, "CP1", AL1000_KEY, ocpp_version="ocpp1.6")
+    call = services.queue_call(row, "GetCompositeSchedule", {"connectorId": 1, "duration": 60},
+                               requested_by="test")
+
+    async def scenario():
+        async with raw_station(csms, "acme", "CP1", AL1000_KEY) as st:
+            frame = await st.recv(timeout=10)
+            assert frame[2] == "GetCompositeSchedule", frame
+            period = '{"startPeriod":0,"limit":' + limit + "}"
+            await st.send(f'[3,"{frame[1]}",{{"status":"Accepted","connectorId":1,"chargingSchedule":'
+                          f'{{"chargingRateUnit":"W","chargingSchedulePeriod":[{period}]}}}}]')
+            started = asyncio.get_running_loop().time()
+            heartbeat = await st.exchange('[2,"hb","Heartbeat",{}]', timeout=10)
+            return heartbeat, asyncio.get_running_loop().time() - started
+
+    heartbeat, seconds = run(scenario())
+    assert heartbeat[:2] == [3, "hb"] and seconds < 2, (heartbeat, seconds)
+    call = eventually(lambda: StationCall.objects.filter(pk=call.pk, state=StationCall.State.ERROR).first())
+    assert call.error_code == PROPERTY
+    assert "chargingSchedulePeriod/0/limit: is beyond the range of a number" in call.error_description
+    assert_no_traceback(new_log)
 
 
 # --- item 7: extreme but schema-valid values ----------------------------------------------------
