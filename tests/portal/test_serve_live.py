@@ -133,7 +133,7 @@ def whole_response(sock) -> bytes:
                    if line.lower().startswith(b"content-length:")), 0)
     while len(body) < length:
         body += sock.recv(65536)
-    return data
+    return head + b"\r\n\r\n" + body
 
 
 def test_a_kept_alive_connection_serves_several_requests_and_its_next_head_has_a_deadline(guarded):
