@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # embedded in-memory cache culls its least recent entries when full).
 KNOWN_GOOD_CACHE = "known_good"
 CACHE_WARNING_SECONDS = 60
+CACHE_REST_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,20 @@ class Throttle:
     def __init__(self, name: str):
         self.name = name
         self._last_warning = -math.inf
+        self._last_failure = -math.inf
+
+    @property
+    def _cache_resting(self) -> bool:
+        """Right after the cache failed, leave it alone for a moment: every call to a
+        Redis that does not answer waits out its socket timeout, and four of them per
+        handshake held every station's reconnect for seconds during an outage."""
+        return time.monotonic() - self._last_failure < CACHE_REST_SECONDS
 
     def _cache_failed(self, consequence: str) -> None:
         """Say so, with the error, once a minute: during a cache outage every attempt
         fails here, and a reconnect storm would write a traceback per station."""
         now = time.monotonic()
+        self._last_failure = now
         loud = now - self._last_warning >= CACHE_WARNING_SECONDS
         if loud:
             self._last_warning = now
@@ -134,7 +144,7 @@ class Throttle:
         return index, max(1, math.ceil((index + 1) * size - now))
 
     def check(self, subject: str, source: str) -> Verdict:
-        if not self.enabled:
+        if not self.enabled or self._cache_resting:
             return ALLOW
         limits = self.limits
         window, left = self._window()
@@ -156,7 +166,7 @@ class Throttle:
             raise Throttled(verdict)
 
     def failed(self, subject: str, source: str) -> None:
-        if not self.enabled:
+        if not self.enabled or self._cache_resting:
             return
         window, _ = self._window()
         ttl = self.limits.window_seconds + 1
@@ -168,7 +178,7 @@ class Throttle:
             self._cache_failed("a failure went uncounted")
 
     def succeeded(self, subject: str, source: str) -> None:
-        if not self.enabled:
+        if not self.enabled or self._cache_resting:
             return
         window, _ = self._window()
         try:

@@ -198,9 +198,9 @@ def test_a_rotation_during_an_outage_succeeds_without_a_reset(start_server, redi
         await asyncio.sleep(1)
         # The station applies the key and reconnects with it while Redis is still down.
         asked = await manage(redis_proxy, namespace, "station", "rotate", "acme", "CP1")
-        change = await async_eventually(
+        change = await async_eventually(  # settled: not only answered, the new key shown too
             lambda: CredentialChange.objects.filter(pk=asked["change"]).exclude(
-                state__in=["queued", "in_flight"]).first(), timeout=20)
+                state__in=["queued", "in_flight", "awaiting_proof"]).first(), timeout=30)
         redis_proxy.up()
         await asyncio.sleep(1)
         connected = await in_thread_db(lambda: Station.objects.get(pk=row.pk).connected)()
