@@ -55,6 +55,10 @@ class KeyedStation:
         self.closed_codes: list[int | None] = []
         self.reset_answer = "Accepted"
         self.reset_delay = 0.05  # seconds between accepting a Reset and carrying it out
+        # A restart takes a while (seconds, on real firmware). Back at once, the new
+        # socket's handshake could overtake the server's handling of the old socket's
+        # close, which is the restart evidence; no real station restarts that fast.
+        self.restart_seconds = 0.2
         self.reset_only_when_accepted = False  # MicroOcpp: a Reset waits for an Accepted boot
         self.reset_due = False
 
@@ -97,6 +101,7 @@ class KeyedStation:
     async def reboot(self, reason="RemoteReset"):
         self.reset_due = False
         await self.disconnect()
+        await asyncio.sleep(self.restart_seconds)
         if self.staged is not None:
             self.password, self.staged = self.staged, None
         await self.connect()
