@@ -427,10 +427,11 @@ class StationConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message):
         # An event this code has no handler for (sent by a newer node during a rolling
         # deploy, say) is ignored: Channels would raise and end the station's connection.
-        if not message.get("type", "").startswith("websocket.") and \
-                getattr(self, message.get("type", "").replace(".", "_"), None) is None:
+        kind = str(message.get("type", ""))
+        if not kind.startswith("websocket.") and (
+                kind.startswith("_") or getattr(self, kind.replace(".", "_"), None) is None):
             log.warning("station %s: ignored channel-layer event %.60r without a handler",
-                        getattr(self, "station_label", "?"), message.get("type"))
+                        getattr(self, "station_label", "?"), kind)
             return
         await super().dispatch(message)
 

@@ -5,7 +5,9 @@ The throttle (`lib.throttle.stations`) counts only failures that cost a hash, ke
 "<tenant>/<identity>" and the peer address; it is designed so that an attacker cannot
 lock a real station out: tripping an (identity, address) pair needs the station's own
 address, and an identity under attack from elsewhere is only *guarded* — addresses the
-station has connected from pass, others share a lane of one attempt per few seconds.
+station has connected from pass, others share a lane of one attempt per few seconds —
+and a station presenting what it was let in with lately passes whatever the counts
+(`recently_admitted`).
 """
 import asyncio
 import functools
