@@ -68,14 +68,16 @@ class Counts:
     subject: int
 
 
-def decide(counts: Counts, *, known_good: bool, take_lane, limits: Limits, window_left: int) -> Verdict:
-    """Whether an attempt may be checked at all. `take_lane()` claims the guarded
-    subject's lane (called only when needed: claiming it spends it)."""
+def decide(counts: Counts, *, known_good, take_lane, limits: Limits, window_left: int) -> Verdict:
+    """Whether an attempt may be checked at all. `known_good()` says whether this pair
+    succeeded before, `take_lane()` claims the guarded subject's lane; each is called
+    only when a limit is reached (a cache lookup the common case does without; claiming
+    the lane spends it)."""
     if counts.pair >= limits.pair:
         return Verdict(False, window_left, "too many failures for this name from this address")
-    if counts.source >= limits.source and not known_good:
+    if counts.source >= limits.source and not known_good():
         return Verdict(False, window_left, "too many failures from this address")
-    if counts.subject >= limits.subject and not known_good and not take_lane():
+    if counts.subject >= limits.subject and not known_good() and not take_lane():
         return Verdict(False, limits.lane_seconds, "too many failures for this name")
     return ALLOW
 
@@ -152,9 +154,10 @@ class Throttle:
         try:
             values = cache.get_many(list(keys.values()))
             counts = Counts(**{kind: int(values.get(key) or 0) for kind, key in keys.items()})
-            known_good = bool(caches[KNOWN_GOOD_CACHE].get(self._good_key(subject, source)))
+            good_key = self._good_key(subject, source)
             lane = f"throttle:{self.name}:lane:{_digest(subject)}"
-            return decide(counts, known_good=known_good, limits=limits, window_left=left,
+            return decide(counts, known_good=lambda: bool(caches[KNOWN_GOOD_CACHE].get(good_key)),
+                          limits=limits, window_left=left,
                           take_lane=lambda: cache.add(lane, 1, timeout=limits.lane_seconds))
         except Exception:  # a cache outage must not lock everyone out
             self._cache_failed("allowing the attempt")

@@ -12,7 +12,7 @@ LIMITS = Limits(window_seconds=300, pair=5, source=50, subject=20, lane_seconds=
 
 def verdict(pair=0, source=0, subject=0, known_good=False, lane_free=True):
     lanes = []
-    result = decide(Counts(pair, source, subject), known_good=known_good, limits=LIMITS, window_left=42,
+    result = decide(Counts(pair, source, subject), known_good=lambda: known_good, limits=LIMITS, window_left=42,
                     take_lane=lambda: lanes.append(1) or lane_free)
     return result, len(lanes)
 
