@@ -20,10 +20,8 @@ from lib import throttle
 from lib.hashing import HashingBusy
 from lib.verified import RecentlyVerified
 
-from . import basic
-from .headers import MalformedAuthorization, split_authorization
 from .keys import VERIFIED_TTL_SECONDS
-from .station_auth import MAX_AUTHORIZATION_BYTES, AuthResult, Decision, authenticate
+from .station_auth import AuthResult, Decision, authenticate, read_basic
 
 SPARE_THREADS = 16
 _threads: ThreadPoolExecutor | None = None
@@ -75,15 +73,10 @@ recently_admitted = RecentlyVerified(VERIFIED_TTL_SECONDS, max_entries=100_000)
 
 
 def _presented_password(authorization: list[bytes]) -> bytes | None:
-    """The Basic password as sent, if the one header is well-formed Basic; else None
-    (anything malformed is the decision's to answer)."""
-    if len(authorization) != 1 or len(authorization[0]) > MAX_AUTHORIZATION_BYTES:
-        return None
-    try:
-        scheme, token = split_authorization(authorization[0])
-        return basic.parse_basic(token).password if scheme == "basic" else None
-    except MalformedAuthorization:
-        return None
+    """The Basic password as sent, if the header is well-formed Basic; else None
+    (anything else is the decision's to answer)."""
+    credentials = read_basic(authorization, challenge=[])
+    return None if isinstance(credentials, AuthResult) else credentials.password
 
 
 def _throttle_verdict(*, subject: str, source: str, authorization: list[bytes]) -> AuthResult | None:

@@ -37,14 +37,9 @@ def challenges_for(realm: str) -> list[str]:
     return [basic.challenge(realm)]
 
 
-def authenticate(*, identity: str, key_hashes: list[str], accept_hex: bool, realm: str,
-                 authorization: list[bytes]) -> AuthResult:
-    """Check the handshake's Authorization header(s) against the station's valid keys.
-
-    `key_hashes` are the hashes the credential record accepts right now (one, or two
-    while a change is unresolved); the result names the one that matched.
-    """
-    challenge = challenges_for(realm)
+def read_basic(authorization: list[bytes], challenge: list[str]) -> basic.BasicCredentials | AuthResult:
+    """The Basic credentials of the handshake's Authorization header(s), or the result
+    that refuses them (none, several, too long, another scheme, malformed)."""
     if not authorization:
         return AuthResult(Decision.CHALLENGE, "no credentials", challenge)
     if len(authorization) > 1:
@@ -58,9 +53,22 @@ def authenticate(*, identity: str, key_hashes: list[str], accept_hex: bool, real
             # have its credentials echoed into the log.
             named = scheme if scheme in KNOWN_SCHEMES else "an unknown scheme"
             return AuthResult(Decision.CHALLENGE, f"{named} not allowed", challenge)
-        credentials = basic.parse_basic(token)
+        return basic.parse_basic(token)
     except MalformedAuthorization as exc:
         return AuthResult(Decision.MALFORMED, str(exc))
+
+
+def authenticate(*, identity: str, key_hashes: list[str], accept_hex: bool, realm: str,
+                 authorization: list[bytes]) -> AuthResult:
+    """Check the handshake's Authorization header(s) against the station's valid keys.
+
+    `key_hashes` are the hashes the credential record accepts right now (one, or two
+    while a change is unresolved); the result names the one that matched.
+    """
+    challenge = challenges_for(realm)
+    credentials = read_basic(authorization, challenge)
+    if isinstance(credentials, AuthResult):
+        return credentials
 
     identity_ok = hmac.compare_digest(credentials.username, identity.encode("utf-8"))
     if not identity_ok:
