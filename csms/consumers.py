@@ -96,18 +96,20 @@ class StationConsumer(AsyncWebsocketConsumer):
         source = (self.scope.get("client") or ("unknown",))[0]
         headers = self.scope.get("headers", [])
         authorization = [v for k, v in headers if k == b"authorization"]
-        refused = await admission.throttled(tenant_slug=where[0], identity=where[1], source=source,
-                                            authorization=authorization)
-        if refused is not None:
-            await self._refuse_for_now(refused)
-            return
         station = await database_sync_to_async(services.find_station)(*where)
         if station is None:
             await self._deny(404, b"Unknown charging station\n")
             return
+        key_hashes = credentials.valid_hashes(station)
+        if not admission.unthrottled(key_hashes):
+            refused = await admission.throttled(tenant_slug=station.tenant.slug, identity=station.identity,
+                                                source=source, authorization=authorization)
+            if refused is not None:
+                await self._refuse_for_now(refused)
+                return
         result = await admission.admit(
             tenant_slug=station.tenant.slug, source=source,
-            identity=station.identity, key_hashes=credentials.valid_hashes(station),
+            identity=station.identity, key_hashes=key_hashes,
             accept_hex=station.tenant.accept_hex_basic_password,
             realm=f"Chargegate {station.tenant.slug}", authorization=authorization,
         )

@@ -56,7 +56,7 @@ def register_station(tenant, identity: str, secret: bytes, origin: str, *,
     with transaction.atomic():
         station = Station.objects.create(tenant=tenant, identity=identity, **fields)
         StationCredential.objects.create(
-            tenant=tenant, station=station, current_hash=keys.hash_secret(secret),
+            tenant=tenant, station=station, current_hash=keys.hash_secret(secret, generated=KeyOrigin(origin).drawn_here),
             current_origin=origin, current_since=timezone.now(), needs_unique_key=needs_unique_key)
         audit(station, actor, "station.registered", origin)
     return station
@@ -190,7 +190,7 @@ def prepare_call(call_id: int, version: str) -> PreparedCall | str:
             else KeyOrigin.ROTATION
         # The new key is accepted from this moment: the station may apply it and
         # reconnect before its answer reaches us.
-        state = rotation.begin(state, Key(keys.hash_secret(secret), origin, timezone.now()),
+        state = rotation.begin(state, Key(keys.hash_secret(secret, generated=origin.drawn_here), origin, timezone.now()),
                                distrust_old=change.compromised)
         cred.outstanding_change = change
         _store(cred, state)

@@ -318,6 +318,13 @@ class KeyOrigin(models.TextChoices):
     ONBOARDING = "onboarding", "unique key pushed at onboarding"
     ROTATION = "rotation", "rotated"
 
+    @property
+    def drawn_here(self) -> bool:
+        """The platform drew this key itself (160+ random bits), so it is stored with
+        the cheap hash (`csms.auth.keys`); an operator's, an import's or a series key
+        may be guessable and keeps argon2."""
+        return self in (KeyOrigin.GENERATED, KeyOrigin.ONBOARDING, KeyOrigin.ROTATION)
+
 
 class StationCredential(TenantOwned):
     """A station's HTTP Basic credentials: salted argon2 hashes only, in up to three slots.

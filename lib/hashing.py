@@ -121,3 +121,21 @@ class MachineSecretHasher(GatedHasher, Argon2PasswordHasher):
     time_cost = 2
     memory_cost = 19 * 1024  # KiB
     parallelism = 1
+
+
+class GeneratedSecretHasher(PBKDF2PasswordHasher):
+    """Secrets this platform drew itself from `secrets` — station keys it generated or
+    pushed (160 random bits, 238 for a 2.0.1 password): PBKDF2-SHA256 at 1,000
+    iterations, about 0.25 ms, off the gate.
+
+    A slow hash protects a secret someone could guess; nobody searches 2^160 keys at any
+    hash speed, so argon2 bought these nothing but cost: 19 ms of CPU and 19 MiB per
+    check meant a fleet of 10,000 reconnecting after a restart needed minutes, and
+    meant the throttle had to refuse before the key was checked — which an attacker
+    holding a station's name or sharing its NAT could use to keep it out. A key
+    checked this cheaply is checked every time instead (`csms.auth.admission`). The
+    1,000 iterations cost us nothing and an offline attacker a thousand times more.
+    Operator-chosen, imported and series keys keep argon2 (`MachineSecretHasher`)."""
+
+    algorithm = "pbkdf2_sha256_generated"
+    iterations = 1_000

@@ -1,6 +1,12 @@
 """Admitting a station handshake to the key check: throttled, and bounded by the
 process-wide hashing gate (issue 8: failed handshakes at 17-55/s saturated a server).
 
+A station whose every valid key was generated here is not throttled at all
+(`unthrottled`): its keys have the cheap hash, so a guess costs a quarter of a
+millisecond and no hashing slot, and guessing 160 random bits is hopeless; its right
+key is let in however many guesses came before it. The rest of this module is for the
+keys that cost argon2 (an operator's, an import's, a series key).
+
 The throttle (`lib.throttle.stations`) counts only failures that cost a hash, keyed on
 "<tenant>/<identity>" and the peer address; it is designed so that an attacker cannot
 lock a real station out: tripping an (identity, address) pair needs the station's own
@@ -20,7 +26,7 @@ from lib import throttle
 from lib.hashing import HashingBusy
 from lib.verified import RecentlyVerified
 
-from .keys import VERIFIED_TTL_SECONDS
+from .keys import VERIFIED_TTL_SECONDS, is_cheap
 from .station_auth import AuthResult, Decision, authenticate, read_basic
 
 SPARE_THREADS = 16
@@ -50,11 +56,18 @@ async def _in_admission_thread(func, **kwargs):
     return await loop.run_in_executor(_admission_threads(), functools.partial(func, **kwargs))
 
 
+def unthrottled(key_hashes: list[str]) -> bool:
+    """Whether this station's key check skips the throttle: all its keys are cheap to check.
+
+    The throttle exists to spare the argon2 runs of guesses, and a refusal before the
+    check is what let an attacker keep a real station out (holding its name's lane,
+    tripping the pair limit behind its NAT, or just outlasting a restart that emptied
+    `recently_admitted`). Where the check is cheap it is simply made."""
+    return bool(key_hashes) and all(is_cheap(h) for h in key_hashes)
+
+
 async def throttled(*, tenant_slug: str, identity: str, source: str, authorization: list[bytes]) -> AuthResult | None:
-    """A THROTTLED result if this handshake is refused before anything is looked up.
-    Asked first, from the path alone: a refused guess then costs no database work
-    either (the throttle is keyed on the names as the path gives them, which are the
-    names a station is found by)."""
+    """A THROTTLED result if this handshake is refused before its key is checked."""
     return await _in_admission_thread(_throttle_verdict, subject=f"{tenant_slug}/{identity}", source=source,
                                       authorization=authorization)
 
@@ -98,7 +111,7 @@ def authenticate_handshake(*, tenant_slug: str, identity: str, source: str, **au
         result = authenticate(identity=identity, **auth)
     except HashingBusy as exc:
         return AuthResult(Decision.BUSY, "every hashing slot is taken", retry_after=exc.retry_after)
-    if result.decision is Decision.OK:
+    if result.decision is Decision.OK and not unthrottled(auth.get("key_hashes", [])):
         throttle.stations.succeeded(subject, source)
         password = _presented_password(auth.get("authorization", []))
         if password:

@@ -1,15 +1,20 @@
-"""Station keys at rest: salted argon2 hashes only (OCPP-J 1.6 §6.2.2, "Storing the credentials").
+"""Station keys at rest: salted hashes only (OCPP-J 1.6 §6.2.2, "Storing the credentials").
 
-The hasher is Django's, with parameters chosen for machine keys (`lib.hashing`: a
-station key has 160 random bits, so OWASP's lightest argon2id profile is enough), and
-it runs through the process-wide hashing gate shared with user passwords and client
-secrets, so a flood of handshakes cannot exhaust the server's memory.
+Two hashers, by where the key came from (`csms.models.KeyOrigin`):
+
+* keys this platform generated (160 or 238 random bits): PBKDF2-SHA256, 1,000
+  iterations (`lib.hashing.GeneratedSecretHasher`): no slow hash protects a secret
+  nobody can guess, and these are checked on every handshake without a throttle;
+* keys an operator chose, imported or a series key: argon2id at OWASP's lightest
+  profile (`lib.hashing.MachineSecretHasher`), through the process-wide hashing gate
+  shared with user passwords and client secrets, so a flood of handshakes cannot
+  exhaust the server's memory, and behind the throttle.
 """
 import re
 import secrets
 import string
 
-from lib.hashing import MachineSecretHasher
+from lib.hashing import GeneratedSecretHasher, MachineSecretHasher
 from lib.verified import RecentlyVerified
 
 KEY_BYTES = 20
@@ -20,6 +25,8 @@ class StationKeyHasher(MachineSecretHasher):
 
 
 _HASHER = StationKeyHasher()
+_GENERATED_HASHER = GeneratedSecretHasher()
+_HASHERS = {hasher.algorithm: hasher for hasher in (_HASHER, _GENERATED_HASHER)}
 
 # Station keys this process verified lately: a reconnect within this time needs no
 # argon2 run, so it is not refused when a storm of guesses fills the hashing gate.
@@ -30,33 +37,46 @@ recently_verified = RecentlyVerified(VERIFIED_TTL_SECONDS, max_entries=100_000)
 MAX_SECRET_BYTES = 64
 
 
-def hash_secret(secret: bytes) -> str:
+def hash_secret(secret: bytes, *, generated: bool = False) -> str:
     """Hash any station secret: a 1.6 key (20 bytes) or a 2.0.1 password (its bytes).
 
-    The hasher sees the secret's hex text, so raw key bytes that are not UTF-8 hash
-    the same way on every platform.
+    `generated`: the platform drew this secret itself (`keys.generate_*`), so the cheap
+    hash is enough. The hasher sees the secret's hex text, so raw key bytes that are
+    not UTF-8 hash the same way on every platform.
     """
     if not 0 < len(secret) <= MAX_SECRET_BYTES:
         raise ValueError(f"a station secret is 1 to {MAX_SECRET_BYTES} bytes")
-    return _HASHER.encode(secret.hex(), _HASHER.salt())
+    hasher = _GENERATED_HASHER if generated else _HASHER
+    return hasher.encode(secret.hex(), hasher.salt())
+
+
+def _hasher_of(encoded: str):
+    return _HASHERS.get(encoded.partition("$")[0])
+
+
+def is_cheap(encoded: str) -> bool:
+    """Whether checking a secret against this stored hash costs no slow hash."""
+    return _hasher_of(encoded) is _GENERATED_HASHER
 
 
 def verify_secret(secret: bytes, encoded: str) -> bool:
-    """Constant-time check of `secret` against a stored hash (argon2 compares in C)."""
-    # Anything but an argon2 hash (empty, or another algorithm) never matches; Django's
-    # hasher would assert on a foreign algorithm instead of answering.
-    if not encoded.startswith(_HASHER.algorithm + "$") or not 0 < len(secret) <= MAX_SECRET_BYTES:
+    """Constant-time check of `secret` against a stored hash (both hashers compare in
+    constant time)."""
+    # Anything but one of our hashes (empty, or another algorithm) never matches;
+    # Django's hashers would assert on a foreign algorithm instead of answering.
+    hasher = _hasher_of(encoded)
+    if hasher is None or not 0 < len(secret) <= MAX_SECRET_BYTES:
         return False
     try:
-        return _HASHER.verify(secret.hex(), encoded)
+        return hasher.verify(secret.hex(), encoded)
     except ValueError:
         return False
 
 
-def hash_key(key: bytes) -> str:
+def hash_key(key: bytes, *, generated: bool = False) -> str:
     if len(key) != KEY_BYTES:
         raise ValueError(f"a station key is {KEY_BYTES} bytes")
-    return hash_secret(key)
+    return hash_secret(key, generated=generated)
 
 
 def verify_key(key: bytes, encoded: str) -> bool:

@@ -9,7 +9,7 @@ from enum import Enum
 
 from . import basic
 from .headers import MalformedAuthorization, split_authorization
-from .keys import recently_verified, verify_secret
+from .keys import is_cheap, recently_verified, verify_secret
 
 MAX_AUTHORIZATION_BYTES = 4096
 KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate", "ntlm"}
@@ -75,20 +75,25 @@ def authenticate(*, identity: str, key_hashes: list[str], accept_hex: bool, real
         # One verification, as a right username with a wrong key would usually cost,
         # so timing does not tell which part failed; no more, so a wrong name cannot
         # buy an attacker several argon2 runs.
-        verify_secret(credentials.password or b"\0", key_hashes[0] if key_hashes else "")
-        return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge, hashes=1)
+        first = key_hashes[0] if key_hashes else ""
+        verify_secret(credentials.password or b"\0", first)
+        return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge, hashes=int(not is_cheap(first)))
     secret = basic.candidate_secret(credentials.password, accept_hex)
     if secret is None:  # empty or longer than any secret: nothing to verify
         return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge)
-    # The key this station proved a moment ago needs no argon2 run (lib/verified.py) ...
-    for h in key_hashes:
+    # A key this station proved a moment ago needs no argon2 run (lib/verified.py) ...
+    slow = [h for h in key_hashes if not is_cheap(h)]
+    for h in slow:
         if recently_verified.matches(h, secret):
             return AuthResult(Decision.OK, key_hash=h)
-    # ... anything else costs one run per valid key (two only while a change is unresolved).
+    # ... a generated key's cheap hash is checked every time; anything else costs one
+    # argon2 run per valid key (two only while a change is unresolved).
     hashes = 0
     for h in key_hashes:
-        hashes += 1
+        cheap = is_cheap(h)
+        hashes += not cheap
         if verify_secret(secret, h):
-            recently_verified.remember(h, secret)
+            if not cheap:
+                recently_verified.remember(h, secret)
             return AuthResult(Decision.OK, key_hash=h, hashes=hashes)
     return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge, hashes=hashes)

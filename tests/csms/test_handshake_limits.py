@@ -186,3 +186,35 @@ def test_an_attacker_holding_the_guarded_lane_cannot_keep_the_station_out_from_a
         return outcomes
 
     assert run(scenario()) == [101, 101, 101]
+
+
+def test_a_station_on_a_generated_key_is_never_kept_out_by_guesses(guarded, run, db):
+    """A key drawn here has the cheap hash and is checked on every handshake: an attacker
+    behind the station's NAT and on many other addresses, with the station never seen by
+    this process before (a restart empties what it remembers), cannot keep it out, and
+    its guesses are still refused (401: checked, not counted)."""
+    station = make_station(make_tenant("demo"), f"GEN-{uuid.uuid4().hex[:8]}", AL1000_KEY, origin="generated")
+    home = new_source()
+
+    async def scenario():
+        guesses = [(await handshake(guarded, station.identity, WRONG, home))[0] for _ in range(PAIR_LIMIT + 2)]
+        for _ in range(SUBJECT_LIMIT // PAIR_LIMIT + 1):
+            attacker = new_source()
+            guesses += [(await handshake(guarded, station.identity, WRONG, attacker))[0] for _ in range(PAIR_LIMIT)]
+        station_got = [(await handshake(guarded, station.identity, AL1000_KEY, where))[0]
+                       for where in (home, new_source(), home)]
+        return set(guesses), station_got
+
+    guesses, station_got = run(scenario())
+    assert guesses == {401}
+    assert station_got == [101, 101, 101]
+
+
+def test_a_guess_at_a_generated_key_costs_no_argon2_run():
+    hashes = [hash_key(bytes([i]) * 20, generated=True) for i in (1, 2)]
+    result = station_auth.authenticate(identity="AL1000", key_hashes=hashes, accept_hex=True, realm="r",
+                                       authorization=[basic_auth("AL1000", WRONG).encode()])
+    assert result.decision is station_auth.Decision.CHALLENGE and result.hashes == 0
+    right = station_auth.authenticate(identity="AL1000", key_hashes=hashes, accept_hex=True, realm="r",
+                                      authorization=[basic_auth("AL1000", bytes([2]) * 20).encode()])
+    assert right.decision is station_auth.Decision.OK and right.key_hash == hashes[1]

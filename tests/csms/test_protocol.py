@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from csms.auth.basic import BasicCredentials, challenge, key_from_password, parse_basic
 from csms.auth.headers import MalformedAuthorization, split_authorization
-from csms.auth.keys import generate_key, hash_key, parse_hex_key, verify_key
+from csms.auth.keys import generate_key, hash_key, is_cheap, parse_hex_key, verify_key
 from csms.protocol import values
 from csms.protocol.calls import CallBook
 from csms.protocol.errors import Problem, RpcError, error_code, valid_codes
@@ -989,8 +989,17 @@ def test_hash_key_is_salted_argon2():
     assert verify_key(AL1000_KEY, first) and verify_key(AL1000_KEY, second)
 
 
-def test_verify_key_rejects_other_keys():
-    encoded = hash_key(AL1000_KEY)
+def test_a_generated_key_gets_the_cheap_salted_hash():
+    first, second = hash_key(AL1000_KEY, generated=True), hash_key(AL1000_KEY, generated=True)
+    assert first != second and first.startswith("pbkdf2_sha256_generated$1000$")
+    assert AL1000_KEY.hex() not in first.lower()
+    assert verify_key(AL1000_KEY, first) and not verify_key(bytes(20), first)
+    assert is_cheap(first) and not is_cheap(hash_key(AL1000_KEY))
+
+
+@pytest.mark.parametrize("generated", [False, True])
+def test_verify_key_rejects_other_keys(generated):
+    encoded = hash_key(AL1000_KEY, generated=generated)
     assert not verify_key(bytes(20), encoded)
     assert not verify_key(AL1000_KEY[:-1] + b"\x00", encoded)
     assert not verify_key(AL1000_KEY[:19], encoded)
@@ -999,7 +1008,8 @@ def test_verify_key_rejects_other_keys():
 
 
 @pytest.mark.parametrize("encoded", [
-    "", "argon2", "argon2$zzz", "nonsense",
+    "", "argon2", "argon2$zzz", "nonsense", "pbkdf2_sha256_generated$x$salt$hash",
+    "pbkdf2_sha256_generated$1000$salt",
     # another algorithm's hash of the very key: never a match, never an exception
     "pbkdf2_sha256$1000$salt$" + "A" * 44,
     "md5$salt$" + AL1000_KEY.hex(),

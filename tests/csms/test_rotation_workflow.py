@@ -43,7 +43,7 @@ def test_prepared_1_6_call_carries_a_fresh_20_byte_key_and_stores_only_its_hash(
     value = prepared.payload["value"]
     assert prepared.payload["key"] == "AuthorizationKey" and len(bytes.fromhex(value)) == 20
     cred = StationCredential.objects.get(station=station)
-    assert cred.phase == "in_flight" and cred.pending_hash.startswith("argon2$")
+    assert cred.phase == "in_flight" and cred.pending_hash.startswith("pbkdf2_sha256_generated$")
     assert value not in str(StationCall.objects.get(pk=call.pk).payload)
     assert value not in cred.pending_hash
 
