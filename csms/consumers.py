@@ -35,6 +35,7 @@ CLOSE_REPLACED = 4000  # a newer connection of the same station took over
 CLOSE_NO_PROTOCOL = 1002
 CLOSE_UNSUPPORTED_DATA = 1003  # RFC 6455 §7.4.1: a binary frame (OCPP-J is text only)
 CLOSE_PROVE_KEY = 4001  # safe-mode grace over: reconnect so the key in use shows
+CLOSE_KEYS_REPLACED = 4002  # an operator replaced the station's keys (`station rekey`)
 CLOSE_SERVER_RESTART = 1012  # what the ASGI server reports when it shuts down itself
 TOUCH_SECONDS = 30
 
@@ -404,12 +405,14 @@ class StationConsumer(AsyncWebsocketConsumer):
         while not self.closing:
             await asyncio.sleep(period)
             try:
-                current = await database_sync_to_async(services.is_current_connection)(
-                    self.station_id, self.connection_id)
+                holder = await database_sync_to_async(services.connection_holder)(self.station_id)
             except Exception:  # e.g. a database outage: keep serving, look again later
                 log.warning("station %s: reconcile check failed", self.station_label, exc_info=True)
                 continue
-            if not current:
+            if holder == services.NO_CONNECTION:
+                await self.station_disconnect({})
+                return
+            if holder != self.connection_id:
                 await self._give_way()
                 return
             try:
@@ -444,6 +447,13 @@ class StationConsumer(AsyncWebsocketConsumer):
         if event["connection_id"] != self.connection_id and services.supersedes(
                 event.get("seq"), getattr(self, "connection_seq", None)):
             await self._give_way()
+
+    async def station_disconnect(self, event):
+        if self.closing:
+            return
+        log.info("station %s: disconnected, its keys were replaced", self.station_label)
+        await self.close(code=CLOSE_KEYS_REPLACED, reason="credentials replaced")
+        await self._shutdown()
 
     async def _give_way(self):
         if self.closing:

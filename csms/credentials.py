@@ -62,6 +62,35 @@ def register_station(tenant, identity: str, secret: bytes, origin: str, *,
     return station
 
 
+def replace_key(station: Station, secret: bytes, origin: str, *, needs_unique_key: bool = False,
+                actor: str = "cli") -> None:
+    """An operator gives the station a key outright: every other key stops being valid,
+    an unresolved change is cancelled, and whoever is connected is disconnected.
+
+    For a station whose unique key someone else claimed with the series key (the real
+    one is refused with 401): `--master-key` puts it back into onboarding. Only for a
+    key the operator knows the station holds; rotation is the way to change one
+    without a site visit."""
+    with transaction.atomic():
+        cred = _locked(station.pk)
+        for change in CredentialChange.objects.filter(station=station).exclude(
+                state__in=[CredentialChange.State.SUCCEEDED, CredentialChange.State.FAILED,
+                           CredentialChange.State.CANCELLED]):
+            _close_change(change, CredentialChange.State.CANCELLED, detail="keys replaced by an operator")
+        now = timezone.now()
+        _store(cred, rotation.install(Key(keys.hash_secret(secret, generated=KeyOrigin(origin).drawn_here),
+                                          origin, now)))
+        cred.outstanding_change = None
+        cred.needs_unique_key = needs_unique_key
+        cred.reset_accepted_at = cred.old_after_restart_at = cred.first_master_connection_at = None
+        cred.reset_boot_accepted = False
+        cred.save()
+        audit(station, actor, "credential.replaced", origin)
+        from .services import revoke_connection
+
+        revoke_connection(station)
+
+
 def audit(station: Station, actor: str, action: str, outcome: str = "", **detail) -> None:
     AuditEvent.objects.create(tenant_id=station.tenant_id, station=station, actor=actor,
                               action=action, outcome=outcome, detail=detail)

@@ -13,6 +13,9 @@ answers Accepted, saves the key and keeps the old one in memory until it restart
 connections and BootNotifications on the old key after "Accepted" prove nothing;
 stations reconnect before carrying out an accepted Reset; a CSMS process that dies
 cannot tell whether the station closed its socket. When in doubt both keys stay valid.
+That includes order: a restart recorded after the station's next connection was handled
+(its old socket's close processed late) counts only for connections after it, so such a
+change costs one more settling Reset, never a key the station may hold.
 
 OCPP 1.6 security white paper A01.FR.03 wants the old key refused as soon as the
 station answers Accepted; that is `Mode.STRICT`. The default `Mode.SAFE` keeps the old

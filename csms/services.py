@@ -55,8 +55,23 @@ def supersedes(event_seq: int | None, own_seq: int | None) -> bool:
     return own_seq is None or event_seq > own_seq
 
 
-def is_current_connection(station_id: int, connection_id: str) -> bool:
-    return Station.objects.filter(pk=station_id, connection_id=connection_id).exists()
+# The claim `revoke_connection` leaves: no connection holds the station.
+NO_CONNECTION = ""
+
+
+def connection_holder(station_id: int) -> str | None:
+    """The connection id that holds the station now (None: the station is gone)."""
+    return Station.objects.filter(pk=station_id).values_list("connection_id", flat=True).first()
+
+
+def revoke_connection(station: Station) -> None:
+    """Take the station away from whichever connection holds it: at its next reconcile
+    that connection closes itself (the `disconnect` event does it at once where the
+    channel layer reaches, but a command run in another process has no such reach in
+    embedded mode)."""
+    Station.objects.filter(pk=station.pk).update(
+        connection_id=NO_CONNECTION, connected=False, connection_node="", disconnected_at=timezone.now())
+    transaction.on_commit(lambda: disconnect(station))
 
 
 def release_connection(station_id: int, connection_id: str) -> None:
@@ -147,6 +162,19 @@ def nudge(station: Station) -> None:
         async_to_sync(layer.group_send)(station.group_name, {"type": "station.nudge"})
     except Exception:  # a broken layer must not fail the caller's write
         log.warning("could not nudge station %s", station.pk, exc_info=True)
+
+
+def disconnect(station: Station) -> None:
+    """Close the station's live socket, wherever it is held (its keys were replaced:
+    whoever is connected proved a key that is no longer valid). Best effort like
+    `nudge`; a station whose key is gone cannot connect again anyway."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(station.group_name, {"type": "station.disconnect"})
+    except Exception:
+        log.warning("could not disconnect station %s", station.pk, exc_info=True)
 
 
 def claim_next_call(station_id: int) -> StationCall | None:

@@ -1,11 +1,13 @@
 """A station has one live connection: the newest wins, on one node or across nodes."""
 import asyncio
+import json
 
 import pytest
 import websockets
 from django.db import connection
 
 from csms.models import Station
+from tests.commands import run_cmd
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.live import LiveServer
 from tests.stations import open_socket, raw_station
@@ -131,7 +133,7 @@ def test_claims_are_ordered_and_a_superseded_claim_knows_it():
     assert second == first + 1
     # "a" was replaced: re-reading its claim finds nothing, so it must give way.
     assert Station.objects.filter(pk=row.pk, connection_id="a" * 32).count() == 0
-    assert services.is_current_connection(row.pk, "b" * 32)
+    assert services.connection_holder(row.pk) == "b" * 32
 
 
 @pytest.mark.parametrize("event_seq, own_seq, closes", [
@@ -145,3 +147,21 @@ def test_only_a_newer_claim_supersedes(event_seq, own_seq, closes):
     from csms.services import supersedes
 
     assert supersedes(event_seq, own_seq) is closes
+
+
+def test_rekey_closes_the_live_connection_and_only_the_new_key_gets_in(csms, run):
+    row = make_station(make_tenant(), "CP1", AL1000_KEY)
+
+    async def scenario():
+        ws = await open_socket(csms, "acme", "CP1", AL1000_KEY)
+        await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
+        shown = await in_thread_db(run_cmd)("station", "rekey", "acme", "CP1", "--generate-key", "--json")
+        code = await closed_code(ws)
+        assert not await in_thread_db(lambda: Station.objects.get(pk=row.pk).connected)()
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await open_socket(csms, "acme", "CP1", AL1000_KEY)
+        fresh = await open_socket(csms, "acme", "CP1", bytes.fromhex(json.loads(shown)["key"]))
+        await fresh.close()
+        return code, refused.value.response.status_code
+
+    assert run(scenario()) == (4002, 401)

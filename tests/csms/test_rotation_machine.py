@@ -261,6 +261,23 @@ def test_reconnecting_before_carrying_out_an_accepted_reset_retires_nothing():
     assert effects.result is rotation.Result.SUCCEEDED
 
 
+def test_restart_evidence_that_arrives_after_the_new_connection_costs_a_reset_not_a_key():
+    # The station restarted onto its old key, and its new connection was handled before
+    # the old socket's close: when the restart is recorded, no connection after it has
+    # been seen. Both keys stay valid (the order cannot be told from a station that
+    # reconnected for a network blip and restarts onto the staged key later); what it
+    # costs is one more settling Reset, never the key the station may hold.
+    state = _sent(Outcome.REBOOT_REQUIRED)
+    state, effects = _connect(state, "old")
+    assert effects.reset_wanted
+    state = rotation.rebooted(state)
+    state, effects = rotation.restart_patience_over(state)
+    assert effects.result is None and sorted(state.valid_hashes) == ["new", "old"]
+    state, effects = _connect(state, "old")  # after that further Reset: now it counts
+    state, effects = rotation.restart_patience_over(state)
+    assert effects.result is rotation.Result.FAILED and state.valid_hashes == ["old"]
+
+
 def test_no_second_key_while_a_change_is_outstanding():
     state = rotation.begin(rotation.install(Key("a", "installed", T0)), Key("b", "rotation", T0))
     with pytest.raises(rotation.ChangeOutstanding):

@@ -4,8 +4,9 @@ import json
 import pytest
 from django.core.management import CommandError
 
+from csms import credentials
 from csms.auth.keys import verify_key
-from csms.models import Station, StationCall
+from csms.models import CredentialChange, Station, StationCall
 from tests.commands import run_cmd
 from tests.factories import AL1000_KEY, make_station, make_tenant
 
@@ -178,4 +179,36 @@ def test_keys_can_come_from_stdin(monkeypatch):
     make_tenant("acme")
     monkeypatch.setattr("sys.stdin", _io.StringIO(AL1000_KEY.hex() + "\n"))
     run_cmd("station", "add", "acme", "CP1", "--key", "-")
+    assert verify_key(AL1000_KEY, Station.objects.get(identity="CP1").credential.current_hash)
+
+
+def test_rekey_replaces_every_key_and_cancels_an_open_change():
+    """A station whose unique key someone claimed with the series key is put back into
+    onboarding; an operator-set key replaces whatever was valid, rotation included."""
+    station = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    change = credentials.request_change(station, "demand", "tester")
+    call = StationCall.objects.get(purpose=StationCall.Purpose.CREDENTIAL)
+    credentials.prepare_call(call.pk, "ocpp1.6")  # two keys valid now
+    master = bytes(range(20))
+    out = run_cmd("station", "rekey", "acme", "CP1", "--master-key", master.hex(), "--json")
+    assert master.hex() not in out
+    cred = Station.objects.get(identity="CP1").credential
+    assert cred.phase == "idle" and not cred.pending_hash and not cred.previous_hash
+    assert cred.current_origin == "master" and cred.needs_unique_key
+    assert verify_key(master, cred.current_hash) and not verify_key(AL1000_KEY, cred.current_hash)
+    assert CredentialChange.objects.get(pk=change.pk).state == CredentialChange.State.CANCELLED
+    assert Station.objects.get(identity="CP1").effective_registration == "Pending"
+
+    shown = json.loads(run_cmd("station", "rekey", "acme", "CP1", "--generate-key", "--json"))
+    cred = Station.objects.get(identity="CP1").credential
+    assert verify_key(bytes.fromhex(shown["key"]), cred.current_hash) and not cred.needs_unique_key
+    assert cred.current_hash.startswith("pbkdf2_sha256_generated$")
+
+
+def test_rekey_of_an_unknown_station_or_with_a_bad_key_is_a_clear_error():
+    make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    with pytest.raises(CommandError, match="hexadecimal|40"):
+        run_cmd("station", "rekey", "acme", "CP1", "--key", "zz" * 20)
+    with pytest.raises(CommandError, match="CP2"):
+        run_cmd("station", "rekey", "acme", "CP2", "--generate-key")
     assert verify_key(AL1000_KEY, Station.objects.get(identity="CP1").credential.current_hash)

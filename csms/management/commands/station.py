@@ -60,15 +60,7 @@ class Command(BaseCommand):
         add = sub.add_parser("add", help="register a station with its key")
         add.add_argument("tenant")
         add.add_argument("identity")
-        key = add.add_mutually_exclusive_group(required=True)
-        key.add_argument("--key", metavar="HEX40",
-                         help="the station's 20-byte key in hex ('-' reads it from stdin, "
-                              "keeping it out of the process list and shell history)")
-        key.add_argument("--generate-key", action="store_true",
-                         help="generate a random key and print it once")
-        key.add_argument("--master-key", metavar="HEX40",
-                         help="a series/master key: the station is onboarded (Pending) and "
-                              "given a unique key at its first BootNotification")
+        _key_arguments(add)
         add.add_argument("--registration", choices=RegistrationStatus.values,
                          default=RegistrationStatus.ACCEPTED,
                          help="what the station's BootNotification is answered with")
@@ -101,6 +93,13 @@ class Command(BaseCommand):
                          help="leave stations that already exist alone instead of refusing")
         imp.add_argument("--json", action="store_true")
 
+        rekey = sub.add_parser("rekey", help="give a station a key outright (every other key stops "
+                                             "working and its connection is closed)")
+        rekey.add_argument("tenant")
+        rekey.add_argument("identity")
+        _key_arguments(rekey)
+        rekey.add_argument("--json", action="store_true")
+
         rotate = sub.add_parser("rotate", help="give a station a fresh key (now, or when it connects)")
         rotate.add_argument("tenant")
         rotate.add_argument("identity")
@@ -129,14 +128,7 @@ class Command(BaseCommand):
         if not identity or len(identity) > 255 or ":" in identity:
             raise CommandError("identity must be 1-255 characters without ':'")
         allowed = _protocols(protocols)
-        if generate_key:
-            raw, origin = keys.generate_key(), KeyOrigin.GENERATED
-        else:
-            try:
-                raw = keys.parse_hex_key(_from_stdin_if_dash(master_key or key))
-            except ValueError as exc:
-                raise CommandError(str(exc)) from None
-            origin = KeyOrigin.MASTER if master_key else KeyOrigin.INSTALLED
+        raw, origin = _chosen_key(key, generate_key, master_key)
         try:
             with transaction.atomic():
                 station = credentials.register_station(
@@ -144,6 +136,15 @@ class Command(BaseCommand):
                     actor="cli", registration_status=registration, allowed_protocols=allowed)
         except IntegrityError:
             raise CommandError(f"station {identity!r} already exists in {tenant}") from None
+        summary = station_summary(station)
+        if generate_key:
+            summary["key"] = raw.hex()  # shown this once; only its hash is stored
+        self._emit(summary, json, lambda s: self._text_station(s, shown_key=s.get("key")))
+
+    def do_rekey(self, tenant, identity, key, generate_key, master_key, json, **_):
+        station = self._station(tenant, identity)
+        raw, origin = _chosen_key(key, generate_key, master_key)
+        credentials.replace_key(station, raw, origin, needs_unique_key=bool(master_key), actor="cli")
         summary = station_summary(station)
         if generate_key:
             summary["key"] = raw.hex()  # shown this once; only its hash is stored
@@ -275,6 +276,29 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"key                  {shown_key}\n"
                 "This key is shown once and never again: store it on the station now."))
+
+
+def _key_arguments(parser) -> None:
+    key = parser.add_mutually_exclusive_group(required=True)
+    key.add_argument("--key", metavar="HEX40",
+                     help="the station's 20-byte key in hex ('-' reads it from stdin, "
+                          "keeping it out of the process list and shell history)")
+    key.add_argument("--generate-key", action="store_true",
+                     help="generate a random key and print it once")
+    key.add_argument("--master-key", metavar="HEX40",
+                     help="a series/master key: the station is onboarded (Pending) and "
+                          "given a unique key at its first BootNotification")
+
+
+def _chosen_key(key, generate_key, master_key) -> tuple[bytes, str]:
+    """The key `--key`, `--generate-key` or `--master-key` gives, and its origin."""
+    if generate_key:
+        return keys.generate_key(), KeyOrigin.GENERATED
+    try:
+        raw = keys.parse_hex_key(_from_stdin_if_dash(master_key or key))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return raw, KeyOrigin.MASTER if master_key else KeyOrigin.INSTALLED
 
 
 def _from_stdin_if_dash(value: str) -> str:
