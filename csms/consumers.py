@@ -6,6 +6,7 @@ lives in `handlers/`, what a call intent is lives in `services`.
 """
 import asyncio
 import logging
+import math
 import time
 import uuid
 from urllib.parse import unquote_to_bytes
@@ -13,6 +14,7 @@ from urllib.parse import unquote_to_bytes
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from . import credentials, frame_work, liveness, services
 from .auth import admission
@@ -37,7 +39,6 @@ CLOSE_UNSUPPORTED_DATA = 1003  # RFC 6455 §7.4.1: a binary frame (OCPP-J is tex
 CLOSE_PROVE_KEY = 4001  # safe-mode grace over: reconnect so the key in use shows
 CLOSE_KEYS_REPLACED = 4002  # an operator replaced the station's keys (`station rekey`)
 CLOSE_SERVER_RESTART = 1012  # what the ASGI server reports when it shuts down itself
-TOUCH_SECONDS = 30
 
 
 def station_path(scope) -> tuple[str, str] | None:
@@ -62,8 +63,14 @@ class StationConsumer(AsyncWebsocketConsumer):
     version: OcppVersion | None = None
     connection_seq: int | None = None
     group: str | None = None
-    last_touch: float = 0.0  # claim_connection sets last_seen_at; the first message refreshes it
+    station = None  # this connection's copy of its Station row (`_fresh_station`)
+    station_loaded_at: float = -math.inf  # never: the first message loads it
+    stamps_written_at: float = -math.inf  # never: the first message writes its stamps
     reset_accepted_here = False  # the station accepted a settling Reset on this socket
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stamps: dict = {}  # Station timestamp fields not yet written (`_stamp`)
 
     async def __call__(self, scope, receive, send):
         # Whatever ends this consumer (a disconnect, StopConsumer, an exception escaping a
@@ -242,7 +249,13 @@ class StationConsumer(AsyncWebsocketConsumer):
             raise RpcError(Problem.NOT_SUPPORTED, f"{call.action} is not supported by this CSMS")
         await frame_work.run(self.frame_size, validate, self.version, call.action, call.payload,
                              message_id=call.message_id)
-        response = await database_sync_to_async(self._dispatch)(call)
+        handler = router.handlers[call.action]
+        if handler.on_loop and self._station_is_fresh(call.action):
+            # No database work (a Heartbeat): answered here, without a thread hop.
+            response = router.dispatch(self.station, call.action, messages.to_plain(call.payload),
+                                       call.message_id)
+        else:
+            response = await database_sync_to_async(self._dispatch)(call)
         try:
             validate(self.version, call.action, response, response=True)
         except RpcError as exc:
@@ -250,19 +263,49 @@ class StationConsumer(AsyncWebsocketConsumer):
             log.error("station %s: invalid %s response: %s",
                       self.station_label, call.action, exc.description)
             raise RpcError(Problem.INTERNAL, "Internal error") from None
+        await self._stamp(handler.stamps)
         return response
 
+    def _station_is_fresh(self, action: str) -> bool:
+        """Whether the connection's copy of the station row may serve `action`: not at a
+        BootNotification (a boot is when an operator's acceptance is looked for), not
+        after an event that may have changed it, not when older than STATION_FRESH_SECONDS."""
+        return (self.station is not None and action != "BootNotification"
+                and time.monotonic() - self.station_loaded_at < settings.CSMS["STATION_FRESH_SECONDS"])
+
+    def _fresh_station(self, action: str):
+        """The station row for a handler (on a database thread): the connection's copy,
+        reloaded when `_station_is_fresh` says so. Loading it per message was a third
+        of a Heartbeat's cost (issue 9)."""
+        if not self._station_is_fresh(action):
+            self.station = services.load_station(self.station_id)
+            self.station_loaded_at = time.monotonic()
+        return self.station
+
     def _dispatch(self, call: Call) -> dict:
-        station = services.load_station(self.station_id)
-        response = ROUTERS[self.version].dispatch(
-            station, call.action, messages.to_plain(call.payload), call.message_id)
-        # "Last seen" is for humans: once per TOUCH_SECONDS is plenty, and it saves a
-        # write on nearly every message.
-        now = time.monotonic()
-        if now - self.last_touch >= TOUCH_SECONDS:
-            services.touch(self.station_id)
-            self.last_touch = now
-        return response
+        return ROUTERS[self.version].dispatch(
+            self._fresh_station(call.action), call.action, messages.to_plain(call.payload),
+            call.message_id)
+
+    def _station_stale(self) -> None:
+        self.station_loaded_at = -math.inf
+
+    async def _stamp(self, field: str = ""):
+        """Note that the station was seen now (and `field`, e.g. its Heartbeat, happened
+        now); written at most once per STAMP_SECONDS and when the connection closes.
+        Pure state for people: a commit per Heartbeat was most of its cost (issue 9)."""
+        now = timezone.now()
+        self.stamps["last_seen_at"] = now
+        if field:
+            self.stamps[field] = now
+        if time.monotonic() - self.stamps_written_at >= settings.CSMS["STAMP_SECONDS"]:
+            await self._write_stamps()
+
+    async def _write_stamps(self):
+        stamps, self.stamps = self.stamps, {}
+        self.stamps_written_at = time.monotonic()
+        if stamps:
+            await database_sync_to_async(services.write_stamps)(self.station_id, stamps)
 
     async def _send_error(self, exc: RpcError):
         frame = messages.call_error_for(exc, self.version)
@@ -316,6 +359,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self._credential_outcome(call_id, outcome, said)
 
     async def _credential_outcome(self, call_id: int, outcome: Outcome, said: str = ""):
+        self._station_stale()  # e.g. onboarding done: the station is no longer Pending
         await database_sync_to_async(credentials.record_outcome)(call_id, outcome, said)
 
     async def _pump(self):
@@ -417,6 +461,8 @@ class StationConsumer(AsyncWebsocketConsumer):
                 return
             try:
                 wanted = await database_sync_to_async(credentials.housekeeping)(self.station_id)
+                if wanted is not None and wanted.result is not None:
+                    self._station_stale()  # a change settled: e.g. onboarding is over
             except Exception:
                 log.warning("station %s: credential check failed", self.station_label, exc_info=True)
                 wanted = None
@@ -433,12 +479,17 @@ class StationConsumer(AsyncWebsocketConsumer):
         # An event this code has no handler for (sent by a newer node during a rolling
         # deploy, say) is ignored: Channels would raise and end the station's connection.
         kind = str(message.get("type", ""))
-        if not kind.startswith("websocket.") and (
-                kind.startswith("_") or getattr(self, kind.replace(".", "_"), None) is None):
+        handler = None if kind.startswith("_") else getattr(self, kind.replace(".", "_"), None)
+        if handler is None:
+            if kind.startswith("websocket."):
+                raise ValueError(f"no handler for {kind}")
             log.warning("station %s: ignored channel-layer event %.60r without a handler",
                         getattr(self, "station_label", "?"), kind)
             return
-        await super().dispatch(message)
+        # Not Channels' dispatch: it hops to a thread to close stale database connections
+        # before every frame (a tenth of a Heartbeat's cost), which the station database
+        # pool does around each of its own calls (csms/db.py).
+        await handler(message)
 
     async def station_nudge(self, event):
         self._spawn(self._pump())
@@ -447,6 +498,9 @@ class StationConsumer(AsyncWebsocketConsumer):
         if event["connection_id"] != self.connection_id and services.supersedes(
                 event.get("seq"), getattr(self, "connection_seq", None)):
             await self._give_way()
+
+    async def station_changed(self, event):
+        self._station_stale()
 
     async def station_disconnect(self, event):
         if self.closing:
@@ -492,6 +546,10 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self._abandon_outstanding()
         except Exception:
             log.warning("station %s: recording its lost call failed", self.station_label, exc_info=True)
+        try:
+            await self._write_stamps()
+        except Exception:
+            log.warning("station %s: writing its last-seen time failed", self.station_label, exc_info=True)
         try:
             await database_sync_to_async(services.release_connection)(
                 self.station_id, self.connection_id)

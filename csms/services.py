@@ -81,8 +81,24 @@ def release_connection(station_id: int, connection_id: str) -> None:
     )
 
 
-def touch(station_id: int) -> None:
-    Station.objects.filter(pk=station_id).update(last_seen_at=timezone.now())
+# Timestamps a connection may write coalesced (`StationConsumer._stamp`): pure state,
+# for people and dashboards; nothing is decided on them.
+STAMP_FIELDS = frozenset({"last_seen_at", "last_heartbeat_at"})
+
+
+def write_stamps(station_id: int, stamps: dict) -> None:
+    """Write a connection's latest timestamps (field -> time) in one UPDATE."""
+    if not stamps.keys() <= STAMP_FIELDS:
+        raise ValueError(f"not a stamp field: {sorted(stamps.keys() - STAMP_FIELDS)}")
+    if stamps:
+        Station.objects.filter(pk=station_id).update(**stamps)
+
+
+def station_changed(station: Station) -> None:
+    """Tell the station's connection, wherever it is held, to reload the station row
+    before its next message (an operator changed its registration or protocols). Best
+    effort: the connection reloads within `CSMS["STATION_FRESH_SECONDS"]` anyway."""
+    _tell(station, {"type": "station.changed"})
 
 
 # --- CSMS-initiated calls -----------------------------------------------------------------
@@ -155,26 +171,24 @@ def nudge(station: Station) -> None:
     Best effort: consumers also reconcile on connect and periodically, so a lost nudge
     delays the work instead of losing it.
     """
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(station.group_name, {"type": "station.nudge"})
-    except Exception:  # a broken layer must not fail the caller's write
-        log.warning("could not nudge station %s", station.pk, exc_info=True)
+    _tell(station, {"type": "station.nudge"})
 
 
 def disconnect(station: Station) -> None:
     """Close the station's live socket, wherever it is held (its keys were replaced:
     whoever is connected proved a key that is no longer valid). Best effort like
     `nudge`; a station whose key is gone cannot connect again anyway."""
+    _tell(station, {"type": "station.disconnect"})
+
+
+def _tell(station: Station, event: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(station.group_name, {"type": "station.disconnect"})
-    except Exception:
-        log.warning("could not disconnect station %s", station.pk, exc_info=True)
+        async_to_sync(layer.group_send)(station.group_name, event)
+    except Exception:  # a broken layer must not fail the caller's write
+        log.warning("could not send %s to station %s", event["type"], station.pk, exc_info=True)
 
 
 def claim_next_call(station_id: int) -> StationCall | None:

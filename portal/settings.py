@@ -302,6 +302,15 @@ CSMS = {
     "NODE_BEAT_SECONDS": float(os.environ.get("CSMS_NODE_BEAT_SECONDS", "15")),
     # Threads (and so database connections) per process for station work; see csms/db.py.
     "DB_THREADS": int(os.environ.get("CSMS_DB_THREADS", "8")),
+    # A connection keeps its station's row between messages and reloads it after this
+    # long (and at every BootNotification, after every key-change event, and at once on
+    # a `station.changed` event): an operator's change reaches a connected station
+    # within this time even where no channel-layer event reaches it.
+    "STATION_FRESH_SECONDS": float(os.environ.get("CSMS_STATION_FRESH_SECONDS", "5")),
+    # Pure-state timestamps (last seen, last Heartbeat) are written at most this often
+    # per connection, and when it closes (issue 9: a commit per Heartbeat was most of a
+    # Heartbeat's cost).
+    "STAMP_SECONDS": float(os.environ.get("CSMS_STAMP_SECONDS", "30")),
 }
 
 # --- logging ----------------------------------------------------------------------------

@@ -16,6 +16,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
 class LiveServer:
     """One server process started as the README starts it (`python -m portal.serve`, uvicorn
     with the request-head guard and the frame limit); its log is kept for inspection."""
@@ -47,7 +51,20 @@ class LiveServer:
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self):
+    def start(self, attempts: int = 3):
+        """Start it; a port taken between `free_port` and the bind (another process on
+        this machine picked it meanwhile) is retried on a fresh one."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except PortTaken:
+                if attempt == attempts - 1:
+                    raise
+                self.port = free_port()
+                self.env["PORT"] = str(self.port)
+                self.log_path = self.log_path.with_name(f"{self.name}-{self.port}.log")
+
+    def _start_once(self):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "portal.serve", "--host", "127.0.0.1",
@@ -57,6 +74,9 @@ class LiveServer:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log.close()
+                if "address already in use" in self.log():
+                    raise PortTaken(self.port)
                 raise RuntimeError(f"server exited early; see {self.log_path}:\n{self.log()}")
             try:
                 with urllib.request.urlopen(self.http + "/healthz", timeout=1) as r:

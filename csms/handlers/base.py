@@ -1,8 +1,14 @@
 """The handler registry and the rules shared by both versions.
 
 Handlers are plain synchronous functions `(station, payload) -> response payload`; the
-consumer runs them off the event loop. They receive a freshly loaded Station, so an
-operator's change (e.g. to the registration status) applies to the very next message.
+consumer runs them off the event loop, except those registered `on_loop` (no database
+work at all). They receive the connection's copy of the Station, reloaded at every
+BootNotification and when older than `CSMS["STATION_FRESH_SECONDS"]` (the consumer's
+`_fresh_station`), so an operator's change (e.g. to the registration status) applies to
+the next boot at once and to everything else within seconds.
+
+A handler whose only write is "this happened now" (a Heartbeat) names the Station
+field in `stamps` instead of writing it: the consumer coalesces such writes.
 """
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,15 +38,20 @@ class Handler:
     # Actions a Pending station may still send (OCPP 1.6 §4.2 / 2.0.1 B02): the
     # station is known but not yet trusted with transactions.
     allowed_while_pending: bool
+    # Touches no database: the consumer may run it on the event loop.
+    on_loop: bool = False
+    # A Station timestamp field this action sets to "now", written coalesced.
+    stamps: str = ""
 
 
 class Router:
     def __init__(self):
         self.handlers: dict[str, Handler] = {}
 
-    def on(self, action: str, *, allowed_while_pending: bool = True):
+    def on(self, action: str, *, allowed_while_pending: bool = True, on_loop: bool = False,
+           stamps: str = ""):
         def register(func):
-            self.handlers[action] = Handler(func, allowed_while_pending)
+            self.handlers[action] = Handler(func, allowed_while_pending, on_loop, stamps)
             return func
 
         return register

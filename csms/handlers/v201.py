@@ -41,9 +41,8 @@ def boot_notification(station: Station, p: dict) -> dict:
             "interval": boot_interval(station, status)}
 
 
-@router.on("Heartbeat")
+@router.on("Heartbeat", on_loop=True, stamps="last_heartbeat_at")
 def heartbeat(station: Station, p: dict) -> dict:
-    Station.objects.filter(pk=station.pk).update(last_heartbeat_at=timezone.now())
     return {"currentTime": utc_now_text()}
 
 

@@ -162,7 +162,9 @@ class Command(BaseCommand):
             station.allowed_protocols = _protocols(protocols)
             fields.append("allowed_protocols")
         station.save(update_fields=fields)
-        # Takes effect on the station's next message (registration) or connection (protocols).
+        services.station_changed(station)
+        # Takes effect at the station's next boot, within seconds for other messages
+        # (registration), or at its next connection (protocols).
         self._emit(station_summary(station), json, self._text_station)
 
     def do_list(self, tenant, json, **_):
