@@ -16,7 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from . import credentials, frame_work, liveness, services
+from . import credentials, frame_work, held, liveness, services
 from .auth import admission
 from .auth.station_auth import Decision, challenges_for
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
@@ -161,6 +161,15 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.connection_seq = await database_sync_to_async(services.claim_connection)(
             station.pk, self.connection_id, version.value)
+        if not await database_sync_to_async(credentials.key_is_valid)(station.pk, self.key_hash):
+            # Replaced (`station rekey`) after the proof but before the claim, whose
+            # write undid the revocation: checked after the claim, so that whichever
+            # commits last, this connection does not live on with a dead key.
+            log.info("station %s: its key was replaced during the handshake", station)
+            await self._deny(401, b"Authentication required\n",
+                             [(b"www-authenticate", c.encode("ascii"))
+                              for c in challenges_for(f"Chargegate {station.tenant.slug}")])
+            return
         await self.accept(version.value)
         log.info("station %s connected (%s)", self.station_label, version.value)
         if self.connection_seq is None:  # an even newer connection already claimed it
@@ -170,7 +179,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_send(self.group, {
             "type": "station.takeover", "connection_id": self.connection_id,
             "seq": self.connection_seq})
-        self._spawn(self._reconcile_forever())
+        self._spawn(self._pump())
+        held.hold(self)
 
     async def _refuse_for_now(self, result):
         """429: this station (from here) or this address failed too often; 503: every
@@ -442,35 +452,34 @@ class StationConsumer(AsyncWebsocketConsumer):
                 await self._credential_outcome(call_id, Outcome.TIMEOUT)
             await self._pump()
 
-    async def _reconcile_forever(self):
-        """Periodically: give way to a newer connection, and deliver queued work."""
-        await self._pump()
-        period = settings.CSMS["RECONCILE_SECONDS"]
-        while not self.closing:
-            await asyncio.sleep(period)
-            try:
-                holder = await database_sync_to_async(services.connection_holder)(self.station_id)
-            except Exception:  # e.g. a database outage: keep serving, look again later
-                log.warning("station %s: reconcile check failed", self.station_label, exc_info=True)
-                continue
-            if holder == services.NO_CONNECTION:
-                await self.station_disconnect({})
-                return
-            if holder != self.connection_id:
-                await self._give_way()
-                return
+    def reconcile_soon(self, findings: held.Findings):
+        """The process's reconcile pass (csms/held.py) found something for this station."""
+        if not self.closing:
+            self._spawn(self._reconcile(findings))
+
+    async def _reconcile(self, findings: held.Findings):
+        """Give way to a newer connection, close a revoked one, settle key-change
+        housekeeping, deliver queued work."""
+        if findings.holder == services.NO_CONNECTION:
+            await self.station_disconnect({})
+            return
+        if findings.holder != self.connection_id:
+            await self._give_way()
+            return
+        if findings.change_open:
             try:
                 wanted = await database_sync_to_async(credentials.housekeeping)(self.station_id)
-                if wanted is not None and wanted.result is not None:
-                    self._station_stale()  # a change settled: e.g. onboarding is over
             except Exception:
                 log.warning("station %s: credential check failed", self.station_label, exc_info=True)
                 wanted = None
+            if wanted is not None and wanted.result is not None:
+                self._station_stale()  # a change settled: e.g. onboarding is over
             if wanted is not None and wanted.reconnect_wanted:
                 log.info("station %s: asking it to reconnect with its new key", self.station_label)
                 await self.close(code=CLOSE_PROVE_KEY, reason="reconnect with your current key")
                 await self._shutdown()
                 return
+        if findings.queued:
             await self._pump()
 
     # --- channel-layer events ----------------------------------------------------------------
@@ -535,6 +544,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         self._shut = True
         self.closing = True
+        held.release(self)
         current = asyncio.current_task()
         for task in list(getattr(self, "tasks", ())):
             if task is not current:

@@ -139,6 +139,12 @@ def valid_hashes(station: Station) -> list[str]:
     return state_of(cred).valid_hashes if cred else []
 
 
+def key_is_valid(station_id: int, key_hash: str) -> bool:
+    """Whether the key with this hash is one the station's record accepts right now."""
+    cred = StationCredential.objects.filter(station_id=station_id).first()
+    return cred is not None and key_hash in state_of(cred).valid_hashes
+
+
 def mode_of(station: Station) -> Mode:
     return Mode(station.tenant.rotation_mode)
 

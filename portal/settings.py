@@ -287,9 +287,10 @@ SPECTACULAR_SETTINGS = {
 CSMS = {
     # How long the CSMS waits for a station's answer to one of its CALLs.
     "CALL_TIMEOUT_SECONDS": float(os.environ.get("CSMS_CALL_TIMEOUT_SECONDS", "30")),
-    # Consumers also look for queued work and for a newer connection of their station on
-    # this period: the channel-layer nudge is the fast path, this poll makes a lost nudge
-    # (or the process-local in-memory layer) delay work instead of losing it.
+    # Each process looks, in one pass for all the stations it holds (csms/held.py), for
+    # queued work, a newer connection and key-change housekeeping on this period: the
+    # channel-layer events are the fast path, this pass makes a lost one (or the
+    # process-local in-memory layer) delay work instead of losing it.
     "RECONCILE_SECONDS": float(
         os.environ.get("CSMS_RECONCILE_SECONDS", "60" if REDIS_URL else "3")
     ),

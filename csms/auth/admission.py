@@ -111,7 +111,9 @@ def authenticate_handshake(*, tenant_slug: str, identity: str, source: str, **au
         result = authenticate(identity=identity, **auth)
     except HashingBusy as exc:
         return AuthResult(Decision.BUSY, "every hashing slot is taken", retry_after=exc.retry_after)
-    if result.decision is Decision.OK and not unthrottled(auth.get("key_hashes", [])):
+    if result.decision is Decision.OK:
+        # Recorded for cheap keys too: the station may be given an operator's key next
+        # (`station rekey --key`), and then needs its known address and recent pass.
         throttle.stations.succeeded(subject, source)
         password = _presented_password(auth.get("authorization", []))
         if password:

@@ -6,6 +6,8 @@ import pytest
 import websockets
 from django.db import connection
 
+from csms import credentials
+from csms.auth.keys import generate_key
 from csms.models import Station
 from tests.commands import run_cmd
 from tests.factories import AL1000_KEY, make_station, make_tenant
@@ -165,3 +167,39 @@ def test_rekey_closes_the_live_connection_and_only_the_new_key_gets_in(csms, run
         return code, refused.value.response.status_code
 
     assert run(scenario()) == (4002, 401)
+
+
+def test_no_socket_opened_with_the_old_key_outlives_a_rekey_it_raced(csms, run):
+    """Review finding: a handshake that proved the old key before `station rekey` and
+    claimed the station after it undid the revocation and lived on with the dead key
+    (16 of 25 rekeys), and was then sent the station's next key."""
+    row = make_station(make_tenant(), "CP1", AL1000_KEY, origin="generated")
+    survivors = []
+
+    async def scenario():
+        key = AL1000_KEY
+        for _ in range(6):
+            sockets, stop = [], asyncio.Event()
+
+            async def hammer(key=key, sockets=sockets, stop=stop):
+                while not stop.is_set():
+                    try:
+                        sockets.append(await open_socket(csms, "acme", "CP1", key))
+                    except websockets.InvalidStatus:
+                        await asyncio.sleep(0.01)
+
+            loops = [asyncio.ensure_future(hammer()) for _ in range(4)]
+            await asyncio.sleep(0.3)
+            key = generate_key()
+            await in_thread_db(credentials.replace_key)(
+                await in_thread_db(lambda: Station.objects.get(pk=row.pk))(), key, "generated")
+            await asyncio.sleep(0.05)
+            stop.set()
+            await asyncio.gather(*loops)
+            await asyncio.sleep(2.0)  # four reconcile passes
+            survivors.extend(ws for ws in sockets if ws.close_code is None)
+            for ws in sockets:
+                await ws.close()
+
+    run(scenario(), timeout=120)
+    assert survivors == []

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import websockets
 
+from csms import credentials
 from csms.auth import station_auth
 from csms.auth.keys import hash_key
 from tests.factories import AL1000_KEY, make_station, make_tenant
@@ -218,3 +219,32 @@ def test_a_guess_at_a_generated_key_costs_no_argon2_run():
     right = station_auth.authenticate(identity="AL1000", key_hashes=hashes, accept_hex=True, realm="r",
                                       authorization=[basic_auth("AL1000", bytes([2]) * 20).encode()])
     assert right.decision is station_auth.Decision.OK and right.key_hash == hashes[1]
+
+
+def test_a_station_moved_from_a_generated_key_to_an_operators_keeps_its_known_address(guarded, run, db):
+    """Review finding: successes on a cheap key left no known-good mark, so after
+    `station rekey --key` guessers elsewhere, winning the strangers' lane, kept the
+    station out from its own address (429 5/5)."""
+    station = make_station(make_tenant("demo"), f"MOVE-{uuid.uuid4().hex[:8]}", bytes(range(20)),
+                           origin="generated")
+    home = new_source()
+
+    async def scenario():
+        assert (await handshake(guarded, station.identity, bytes(range(20)), home))[0] == 101
+        return True
+
+    assert run(scenario())
+    credentials.replace_key(station, AL1000_KEY, "installed")
+
+    async def guarded_name():
+        for _ in range(SUBJECT_LIMIT // PAIR_LIMIT + 1):
+            attacker = new_source()
+            for _ in range(PAIR_LIMIT):
+                await handshake(guarded, station.identity, WRONG, attacker)
+        outcomes = []
+        for _ in range(3):
+            await handshake(guarded, station.identity, WRONG, new_source())  # takes the lane
+            outcomes.append((await handshake(guarded, station.identity, AL1000_KEY, home))[0])
+        return outcomes
+
+    assert run(guarded_name()) == [101, 101, 101]

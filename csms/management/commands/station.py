@@ -145,7 +145,7 @@ class Command(BaseCommand):
         station = self._station(tenant, identity)
         raw, origin = _chosen_key(key, generate_key, master_key)
         credentials.replace_key(station, raw, origin, needs_unique_key=bool(master_key), actor="cli")
-        summary = station_summary(station)
+        summary = station_summary(self._station(tenant, identity))  # now disconnected
         if generate_key:
             summary["key"] = raw.hex()  # shown this once; only its hash is stored
         self._emit(summary, json, lambda s: self._text_station(s, shown_key=s.get("key")))
