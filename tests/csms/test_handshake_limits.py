@@ -34,6 +34,23 @@ async def handshake(server, identity, password: bytes, source: str) -> tuple[int
     return 101, {}
 
 
+async def guard_name(server, identity):
+    """Fail from enough addresses for the identity to be guarded."""
+    for _ in range(SUBJECT_LIMIT // PAIR_LIMIT):
+        attacker = new_source()
+        for _ in range(PAIR_LIMIT):
+            await handshake(server, identity, WRONG, attacker)
+
+
+async def tries_after_the_lane_is_taken(server, identity, where) -> list[int]:
+    """Three times: a stranger takes the lane, then the station tries from `where()`."""
+    outcomes = []
+    for _ in range(3):
+        await handshake(server, identity, WRONG, new_source())
+        outcomes.append((await handshake(server, identity, AL1000_KEY, where()))[0])
+    return outcomes
+
+
 @pytest.fixture
 def station(db):
     """A station of its own per test: the guarded server's counters outlive each test."""
@@ -176,15 +193,8 @@ def test_an_attacker_holding_the_guarded_lane_cannot_keep_the_station_out_from_a
 
     async def scenario():
         assert (await handshake(guarded, station.identity, AL1000_KEY, home))[0] == 101
-        for _ in range(SUBJECT_LIMIT // PAIR_LIMIT):
-            attacker = new_source()
-            for _ in range(PAIR_LIMIT):
-                await handshake(guarded, station.identity, WRONG, attacker)
-        outcomes = []
-        for _ in range(3):
-            await handshake(guarded, station.identity, WRONG, new_source())  # takes the lane
-            outcomes.append((await handshake(guarded, station.identity, AL1000_KEY, new_source()))[0])
-        return outcomes
+        await guard_name(guarded, station.identity)
+        return await tries_after_the_lane_is_taken(guarded, station.identity, new_source)
 
     assert run(scenario()) == [101, 101, 101]
 
@@ -237,14 +247,7 @@ def test_a_station_moved_from_a_generated_key_to_an_operators_keeps_its_known_ad
     credentials.replace_key(station, AL1000_KEY, "installed")
 
     async def guarded_name():
-        for _ in range(SUBJECT_LIMIT // PAIR_LIMIT + 1):
-            attacker = new_source()
-            for _ in range(PAIR_LIMIT):
-                await handshake(guarded, station.identity, WRONG, attacker)
-        outcomes = []
-        for _ in range(3):
-            await handshake(guarded, station.identity, WRONG, new_source())  # takes the lane
-            outcomes.append((await handshake(guarded, station.identity, AL1000_KEY, home))[0])
-        return outcomes
+        await guard_name(guarded, station.identity)
+        return await tries_after_the_lane_is_taken(guarded, station.identity, lambda: home)
 
     assert run(guarded_name()) == [101, 101, 101]
