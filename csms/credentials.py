@@ -53,13 +53,29 @@ CREDENTIAL_ACTION = {OcppVersion.V16: "ChangeConfiguration", OcppVersion.V201: "
 def register_station(tenant, identity: str, secret: bytes, origin: str, *,
                      needs_unique_key: bool = False, actor: str = "system", **fields) -> Station:
     """Create a station with its first key (only the key's hash is kept)."""
+    key_hash = keys.hash_secret(secret, generated=KeyOrigin(origin).drawn_here)
     with transaction.atomic():
-        station = Station.objects.create(tenant=tenant, identity=identity, **fields)
-        StationCredential.objects.create(
-            tenant=tenant, station=station, current_hash=keys.hash_secret(secret, generated=KeyOrigin(origin).drawn_here),
-            current_origin=origin, current_since=timezone.now(), needs_unique_key=needs_unique_key)
-        audit(station, actor, "station.registered", origin)
+        station, credential, event = registration_rows(
+            tenant, identity, key_hash, origin, needs_unique_key=needs_unique_key, actor=actor,
+            **fields)
+        station.save()
+        credential.save()
+        event.save()
     return station
+
+
+def registration_rows(tenant, identity: str, key_hash: str, origin: str, *,
+                      needs_unique_key: bool = False, actor: str = "system", now=None,
+                      **fields) -> tuple[Station, StationCredential, AuditEvent]:
+    """The unsaved rows that register a station: itself, its credential record holding
+    `key_hash` (of a key of this `origin`, hashed as `KeyOrigin.drawn_here` says), and
+    the audit entry. `register_station` saves them one by one; `station import`
+    bulk-creates them, saving the stations first (the others then take their ids)."""
+    station = Station(tenant=tenant, identity=identity, **fields)
+    credential = StationCredential(
+        tenant=tenant, station=station, current_hash=key_hash, current_origin=origin,
+        current_since=now or timezone.now(), needs_unique_key=needs_unique_key)
+    return station, credential, audit_row(station, actor, "station.registered", origin)
 
 
 def replace_key(station: Station, secret: bytes, origin: str, *, needs_unique_key: bool = False,
@@ -92,8 +108,12 @@ def replace_key(station: Station, secret: bytes, origin: str, *, needs_unique_ke
 
 
 def audit(station: Station, actor: str, action: str, outcome: str = "", **detail) -> None:
-    AuditEvent.objects.create(tenant_id=station.tenant_id, station=station, actor=actor,
-                              action=action, outcome=outcome, detail=detail)
+    audit_row(station, actor, action, outcome, **detail).save()
+
+
+def audit_row(station: Station, actor: str, action: str, outcome: str = "", **detail) -> AuditEvent:
+    return AuditEvent(tenant_id=station.tenant_id, station=station, actor=actor,
+                      action=action, outcome=outcome, detail=detail)
 
 
 # --- state <-> rows ----------------------------------------------------------------------

@@ -317,13 +317,22 @@ class KeyOrigin(models.TextChoices):
     MASTER = "master", "series/master key (onboarding)"
     ONBOARDING = "onboarding", "unique key pushed at onboarding"
     ROTATION = "rotation", "rotated"
+    # `station import --keys-are-random`: a key from the previous system, whose operator
+    # attests it drew its keys from a CSPRNG. Imported keys without that word are
+    # INSTALLED: an operator's keys like any other.
+    IMPORTED = "imported", "imported, attested random"
 
     @property
     def drawn_here(self) -> bool:
-        """The platform drew this key itself (160+ random bits), so it is stored with
-        the cheap hash (`csms.auth.keys`); an operator's, an import's or a series key
-        may be guessable and keeps argon2."""
-        return self in (KeyOrigin.GENERATED, KeyOrigin.ONBOARDING, KeyOrigin.ROTATION)
+        """The key is known to be 160+ random bits, so it is stored with the cheap hash
+        (`csms.auth.keys`) and checked without the throttle: the platform drew it itself,
+        or (IMPORTED) the operator attested the previous system drew it as randomly.
+        An operator's own key (INSTALLED, also an import without that attestation) or a
+        series key may be guessable and keeps argon2.
+
+        This decides the hash of every key the platform stores (`csms.credentials`)."""
+        return self in (KeyOrigin.GENERATED, KeyOrigin.ONBOARDING, KeyOrigin.ROTATION,
+                        KeyOrigin.IMPORTED)
 
 
 class StationCredential(TenantOwned):

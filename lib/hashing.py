@@ -38,6 +38,7 @@ class _Gate:
 
     def __init__(self, concurrency: int, wait_seconds: float, max_waiting: int):
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="hashing")
+        self._concurrency = concurrency
         self._admitted = threading.BoundedSemaphore(concurrency + max_waiting)
         self._wait_seconds = wait_seconds
 
@@ -54,6 +55,37 @@ class _Gate:
         except FutureTimeout:
             future.cancel()  # still queued: it will not run; running: it finishes unseen
             raise HashingBusy() from None
+
+    def map(self, fn, items, *, on_done=None) -> list:
+        """`[fn(item) for item in items]` on the gate's threads, many submitted at once:
+        for batch work (a fleet import), not requests, so it waits for room instead of
+        failing with `HashingBusy` and has no deadline.
+
+        At most `2 × concurrency` are admitted at a time (every thread busy, the next
+        one ready), each taking an admission like `run`, so the gate's bounds hold and
+        the rest of its queue stays free for requests in the same process.
+        `on_done(n)` is called as results arrive, in order, with how many are done."""
+        _release_database_connections()
+        items, ahead = list(items), 2 * self._concurrency
+        futures, results = [], []
+
+        def submit(item):
+            self._admitted.acquire()  # blocking: a batch waits its turn
+            future = self._pool.submit(fn, item)
+            future.add_done_callback(lambda _: self._admitted.release())
+            futures.append(future)
+
+        try:
+            for n in range(len(items)):
+                while len(futures) < min(len(items), n + ahead):
+                    submit(items[len(futures)])
+                results.append(futures[n].result())
+                if on_done is not None:
+                    on_done(n + 1)
+        finally:
+            for future in futures[len(results):]:
+                future.cancel()  # an error or an interrupt: what has not started never runs
+        return results
 
 
 def _release_database_connections() -> None:

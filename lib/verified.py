@@ -11,8 +11,10 @@ What is kept: per stored hash, HMAC-SHA256 of the secret under a key drawn at ra
 when the process starts and never written anywhere — not the secret, and nothing that
 outlives the process or can be checked without its memory. A different secret misses
 and goes through argon2 as before, so guessing gets no cheaper. Keyed on the stored
-hash (its salt makes each unique): a rotated or retired key's hash is simply no longer
-asked about. Bounded: at most `max_entries`, the oldest forgotten first.
+hash: a rotated or retired key's hash is simply no longer asked about. Its salt makes
+each unique, except the one hash of a series key that a fleet import gives every
+station onboarding with it; an entry then serves them all, rightly, since a match
+says only that this secret is the one that hash was made from. Bounded: at most `max_entries`, the oldest forgotten first.
 """
 import hashlib
 import hmac

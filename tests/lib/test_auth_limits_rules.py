@@ -39,17 +39,26 @@ def test_a_guarded_subject_lets_known_sources_in_and_others_through_one_lane():
     assert not refused.allowed and refused.retry_after == 30 and lanes == 1
 
 
-def test_the_gate_runs_at_most_its_concurrency_at_once():
-    gate, running, peak, lock = _Gate(2, 5, 10), [0], [0], threading.Lock()
+def counted(seconds):
+    """A job that takes `seconds` and squares its argument, and the peak of how many
+    ran at once."""
+    running, peak, lock = [0], [0], threading.Lock()
 
-    def work():
+    def work(n=0):
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
-        time.sleep(0.05)
+        time.sleep(seconds)
         with lock:
             running[0] -= 1
+        return n * n
 
+    return work, peak
+
+
+def test_the_gate_runs_at_most_its_concurrency_at_once():
+    gate = _Gate(2, 5, 10)
+    work, peak = counted(0.05)
     threads = [threading.Thread(target=gate.run, args=(work,)) for _ in range(8)]
     for t in threads:
         t.start()
@@ -102,3 +111,29 @@ def test_a_transaction_keeps_its_connection_while_hashing():
         Tenant.objects.exists()
         make_password("secret")
         assert connection.connection is not None and connection.in_atomic_block
+
+
+def test_the_gates_map_keeps_every_thread_busy_within_its_bounds_and_keeps_order():
+    gate, done = _Gate(2, 0.01, 1), []
+    work, peak = counted(0.02)
+    # No HashingBusy although there are more items than room and the wait is short: a
+    # batch waits its turn.
+    assert gate.map(work, range(12), on_done=done.append) == [n * n for n in range(12)]
+    assert peak[0] == 2 and done == list(range(1, 13))
+    assert gate.run(lambda: 7) == 7  # every admission was given back
+
+
+def test_the_gates_map_stops_at_the_first_error():
+    gate, ran = _Gate(1, 5, 10), []
+
+    def work(n):
+        ran.append(n)
+        if n == 1:
+            raise ValueError("boom")
+        time.sleep(0.01)
+
+    with pytest.raises(ValueError):
+        gate.map(work, range(50))
+    time.sleep(0.1)
+    assert len(ran) < 50  # the rest were never started
+    assert gate.run(lambda: 7) == 7

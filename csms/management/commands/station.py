@@ -9,10 +9,19 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from csms import credentials, services
 from csms.auth import keys
-from csms.models import ConnectorStatus, KeyOrigin, RegistrationStatus, Station, StationCall
+from csms.models import (
+    AuditEvent,
+    ConnectorStatus,
+    KeyOrigin,
+    RegistrationStatus,
+    Station,
+    StationCall,
+    StationCredential,
+)
 from csms.protocol.versions import SUPPORTED
 from tenants.cli import dump_json, tenant_or_error
 from tenants.models import Tenant
@@ -84,11 +93,20 @@ class Command(BaseCommand):
         show.add_argument("identity")
         show.add_argument("--json", action="store_true")
 
-        imp = sub.add_parser("import", help="register stations from a CSV file for onboarding")
+        imp = sub.add_parser("import", help="register stations from a CSV file, with their keys "
+                                            "or for onboarding")
         imp.add_argument("tenant")
-        imp.add_argument("file", help="CSV with an 'identity' column (optionally 'protocols')")
-        imp.add_argument("--master-key", required=True, metavar="HEX40",
-                         help="the series/master key the stations come with")
+        imp.add_argument("file", help="CSV with an 'identity' column, optionally 'protocols' and "
+                                      "'key' (the station's 1.6 AuthorizationKey, 40 hex)")
+        imp.add_argument("--master-key", metavar="HEX40",
+                         help="the series/master key the stations without a 'key' come with: "
+                              "they are onboarded (required when some row has no key; '-' "
+                              "reads it from stdin)")
+        imp.add_argument("--keys-are-random", action="store_true",
+                         help="attest that the previous system drew the 'key' values from a "
+                              "CSPRNG (160 random bits each): they are then stored with the "
+                              "cheap hash of keys drawn here (origin 'imported') instead of "
+                              "argon2, which takes minutes for a large fleet")
         imp.add_argument("--skip-existing", action="store_true",
                          help="leave stations that already exist alone instead of refusing")
         imp.add_argument("--json", action="store_true")
@@ -188,35 +206,88 @@ class Command(BaseCommand):
         ]
         self._emit(summary, json, self._text_station)
 
-    def do_import(self, tenant, file, master_key, skip_existing, json, **_):
+    def do_import(self, tenant, file, master_key, keys_are_random, skip_existing, json, **_):
         tenant_obj = self._tenant(tenant)
-        try:
-            raw = keys.parse_hex_key(_from_stdin_if_dash(master_key))
-        except ValueError as exc:
-            raise CommandError(f"--master-key: {exc}") from None
+        master = None
+        if master_key is not None:
+            try:
+                master = keys.parse_hex_key(_from_stdin_if_dash(master_key))
+            except ValueError as exc:
+                raise CommandError(f"--master-key: {exc}") from None
         rows, errors = read_station_csv(file)
-        existing = set(Station.objects.for_tenant(tenant_obj)
-                       .filter(identity__in=[r["identity"] for r in rows])
-                       .values_list("identity", flat=True))
+        existing = _existing_identities(tenant_obj, [r["identity"] for r in rows])
         if existing and not skip_existing:
-            errors += [f"{i}: already exists (use --skip-existing)" for i in sorted(existing)]
+            errors += [f"line {r['line']}: {r['identity']} already exists (use --skip-existing)"
+                       for r in rows if r["identity"] in existing]
+        errors += _key_problems(rows, master, keys_are_random, skipped=existing)
         if errors:
             # Nothing is written unless the whole file is good.
-            raise CommandError("nothing imported:\n  " + "\n  ".join(errors))
+            shown = errors[:MAX_ERRORS_SHOWN]
+            more = len(errors) - len(shown)
+            raise CommandError("nothing imported:\n  " + "\n  ".join(shown)
+                               + (f"\n  ... and {more} more" if more else ""))
         todo = [r for r in rows if r["identity"] not in existing]
-        with transaction.atomic():
-            for n, row in enumerate(todo, 1):
-                credentials.register_station(
-                    tenant_obj, row["identity"], raw, KeyOrigin.MASTER, needs_unique_key=True,
-                    actor="cli", allowed_protocols=row["protocols"])
-                self._progress(n, len(todo))
-        summary = {"imported": len(todo), "skipped": len(existing)}
+        keyed = [r for r in todo if r["key"] is not None]
+        onboarding = [r for r in todo if r["key"] is None]
+        origin = KeyOrigin.IMPORTED if keys_are_random else KeyOrigin.INSTALLED
+        hashes = self._hash_keys([r["key"] for r in keyed], origin)
+        for row in rows:
+            row["key"] = None  # the plain keys are needed no longer
+        # One hash for the series key, one salt, shared by every row onboarding with it:
+        # a salt keeps equal secrets from having equal hashes, and these secrets are
+        # equal by definition (docs/security.md, "Station credentials").
+        master_hash = keys.hash_key(master) if onboarding else ""
+        for row, key_hash in zip(keyed, hashes, strict=True):
+            row["hash"], row["origin"], row["onboard"] = key_hash, origin, False
+        for row in onboarding:
+            row["hash"], row["origin"], row["onboard"] = master_hash, KeyOrigin.MASTER, True
+        self._write_stations(tenant_obj, todo)
+        summary = {"imported": len(todo), "with_key": len(keyed), "onboarding": len(onboarding),
+                   "skipped": len(existing)}
         self._emit(summary, json, lambda r: self.stdout.write(
-            f"imported {r['imported']} stations for onboarding, skipped {r['skipped']}"))
+            f"imported {r['imported']} stations ({r['with_key']} with their keys, "
+            f"{r['onboarding']} for onboarding), skipped {r['skipped']}"))
 
-    def _progress(self, done, total, width=30):
+    def _hash_keys(self, raw_keys: list[bytes], origin: KeyOrigin) -> list[str]:
+        if not raw_keys:
+            return []
+        total = len(raw_keys)
+        progress = self._progress_every(IMPORT_BATCH, total, "hashing keys")
+        return keys.hash_keys(raw_keys, generated=origin.drawn_here, on_done=progress)
+
+    def _write_stations(self, tenant, rows: list[dict]) -> None:
+        """Bulk-create the stations, their credentials and audit entries in batches,
+        all in one transaction: the rows `credentials.register_station` saves one by one."""
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                for start in range(0, len(rows), IMPORT_BATCH):
+                    batch = [credentials.registration_rows(
+                        tenant, r["identity"], r["hash"], r["origin"], needs_unique_key=r["onboard"],
+                        actor="cli", now=now, allowed_protocols=r["protocols"])
+                        for r in rows[start:start + IMPORT_BATCH]]
+                    stations, creds, events = zip(*batch, strict=True)
+                    Station.objects.bulk_create(stations, batch_size=IMPORT_BATCH)
+                    StationCredential.objects.bulk_create(creds, batch_size=IMPORT_BATCH)
+                    AuditEvent.objects.bulk_create(events, batch_size=IMPORT_BATCH)
+                    self._progress(start + len(batch), len(rows), "writing")
+        except IntegrityError:
+            # Validated above; another process registered one of them meanwhile.
+            raise CommandError("nothing imported: a station in the file was created meanwhile; "
+                               "run the import again") from None
+        if not rows:
+            self._progress(0, 0, "writing")
+
+    def _progress_every(self, step, total, label):
+        def progress(done):
+            if done % step == 0 or done == total:
+                self._progress(done, total, label)
+        return progress
+
+    def _progress(self, done, total, label="", width=30):
         filled = width * done // max(total, 1)
-        self.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+        prefix = f"{label:13}" if label else ""
+        self.stderr.write(f"\r{prefix}[{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
                           ending="\n" if done == total else "")
         self.stderr.flush()
 
@@ -307,8 +378,14 @@ def _from_stdin_if_dash(value: str) -> str:
     return sys.stdin.readline().strip() if value == "-" else value
 
 
+IMPORT_BATCH = 500  # rows per bulk insert and per progress step
+MAX_ERRORS_SHOWN = 100
+
+
 def read_station_csv(path: str) -> tuple[list[dict], list[str]]:
-    """Rows {identity, protocols} from a CSV file, and every problem with it by line."""
+    """Rows {line, identity, protocols, key} from a CSV file, and every problem with it
+    by line. `key` is the raw 20-byte key or None (no column, or an empty cell). A
+    problem with a key names its line, never the value."""
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -317,24 +394,65 @@ def read_station_csv(path: str) -> tuple[list[dict], list[str]]:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or "identity" not in [f.strip() for f in reader.fieldnames]:
             raise CommandError(f"{path}: the first line must name the columns, including 'identity'")
-        rows, errors, seen = [], [], set()
-        for line, record in enumerate(reader, 2):
+        rows, errors, seen = [], [], {}
+        for record in reader:
+            line = reader.line_num  # the line the record ends on (quoted cells may span lines)
             record = {k.strip(): (v or "").strip() for k, v in record.items() if k}
             identity = record.get("identity", "")
+            problems = []
             if not identity or len(identity) > 255 or ":" in identity:
-                errors.append(f"line {line}: identity must be 1-255 characters without ':'")
-                continue
-            if identity in seen:
-                errors.append(f"line {line}: {identity} appears twice")
-                continue
-            seen.add(identity)
+                problems.append("identity must be 1-255 characters without ':'")
+            elif identity in seen:
+                problems.append(f"{identity} appears twice (first on line {seen[identity]})")
+            else:
+                seen[identity] = line
             try:
                 protocols = _protocols(record.get("protocols") or ",".join(SUPPORTED))
             except CommandError as exc:
-                errors.append(f"line {line}: {exc}")
+                problems.append(str(exc))
+            key = None
+            if record.get("key"):
+                try:
+                    key = keys.parse_hex_key(record["key"])
+                except ValueError as exc:  # says what is wrong, never the value
+                    problems.append(f"key: {exc}")
+            if problems:
+                errors += [f"line {line}: {p}" for p in problems]
                 continue
-            rows.append({"identity": identity, "protocols": protocols})
+            rows.append({"line": line, "identity": identity, "protocols": protocols, "key": key})
     return rows, errors
+
+
+def _key_problems(rows: list[dict], master: bytes | None, keys_are_random: bool,
+                  skipped: set[str]) -> list[str]:
+    """What is wrong with the keys taken together (never naming one)."""
+    problems = []
+    keyless = [r["line"] for r in rows if r["key"] is None and r["identity"] not in skipped]
+    if keyless and master is None:
+        problems.append(f"{len(keyless)} row(s) have no key (first on line {keyless[0]}): give "
+                        "--master-key to onboard them, or a key in each row")
+    first_with = {}
+    for row in rows:
+        key = row["key"]
+        if key is None:
+            continue
+        if master is not None and key == master:
+            problems.append(f"line {row['line']}: key is the master key; leave the cell empty "
+                            "to onboard the station")
+        elif key in first_with and keys_are_random:
+            problems.append(f"line {row['line']}: same key as line {first_with[key]}; keys drawn "
+                            "at random do not repeat (--keys-are-random)")
+        first_with.setdefault(key, row["line"])
+    return problems
+
+
+def _existing_identities(tenant, identities: list[str], chunk=900) -> set[str]:
+    found = set()
+    for start in range(0, len(identities), chunk):  # under SQLite's parameter limit
+        found.update(Station.objects.for_tenant(tenant)
+                     .filter(identity__in=identities[start:start + chunk])
+                     .values_list("identity", flat=True))
+    return found
 
 
 def _protocols(text: str) -> list[str]:
