@@ -33,7 +33,9 @@ For each server, phases in this order:
    scheduled send time, so a server that falls behind is charged for the wait.
 
 Server CPU is utime + stime from /proc/<pid>/stat of the server and its descendants
-(plus what its exited children used); RSS is VmRSS of the same processes. It prints a
+(plus what its exited children used); with --postgres, the PostgreSQL backends that serve
+the benchmark database are counted on a row of their own (Redis is not: it is shared).
+RSS is VmRSS of the server's processes. It prints a
 markdown table with the ratios Chargegate / baseline of the same run, and asserts
 nothing (pytest collects tests/ only). --keep keeps the temporary directory with the
 server logs.
@@ -122,6 +124,20 @@ def rss_mib(root: int) -> float:
     return total / 1024
 
 
+def database_cpu(name: str) -> float:
+    """utime + stime of the PostgreSQL backends serving database `name` (their process
+    titles name it); they are not the server's children, so cpu_seconds misses them."""
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            title = Path(f"/proc/{entry.name}/cmdline").read_bytes()
+            if title.startswith(b"postgres: ") and f" {name} ".encode() in title and (fields := _stat(int(entry.name))):
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLK_TCK
+
+
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -178,23 +194,27 @@ def summary(latencies: list, seconds: float, errors: int = 0, **extra) -> dict:
 
 
 class Meter:
-    """Server CPU, load generator CPU and wall time of one phase."""
+    """Server CPU, database CPU (PostgreSQL only), load generator CPU and wall time of one phase."""
 
-    def __init__(self, pid: int):
-        self.pid = pid
+    def __init__(self, pid: int, database: str | None = None):
+        self.pid, self.database = pid, database
+
+    def _db(self):
+        return database_cpu(self.database) if self.database else 0.0
 
     def __enter__(self):
-        self.t0, self.cpu0, self.own0 = time.monotonic(), cpu_seconds(self.pid), own_cpu()
+        self.t0, self.cpu0, self.own0, self.db0 = time.monotonic(), cpu_seconds(self.pid), own_cpu(), self._db()
         return self
 
     def __exit__(self, *exc):
         self.t1 = time.monotonic()
         self.server_cpu = cpu_seconds(self.pid) - self.cpu0
         self.loadgen_cpu = own_cpu() - self.own0
+        self.db_cpu = self._db() - self.db0
 
     def result(self, **figures) -> dict:
         return {"window": (self.t0, self.t1), "wall": self.t1 - self.t0, "server_cpu": self.server_cpu,
-                "loadgen_cpu": self.loadgen_cpu, **figures}
+                "db_cpu": self.db_cpu, "loadgen_cpu": self.loadgen_cpu, **figures}
 
 
 # --- the load generator (a process of its own) ----------------------------------------------
@@ -222,7 +242,7 @@ async def load(port: int, pid: int, opts: dict, probe_on) -> dict:
                 return
             handshakes.append(time.perf_counter() - t0)
 
-    with Meter(pid) as m:
+    with Meter(pid, opts.get("database")) as m:
         await asyncio.gather(*(open_one(i) for i in range(n)))
     out["connect"] = m.result(**summary(handshakes, m.t1 - m.t0, sum(failures.values()), failures=failures))
     ws_list = [stations[i] for i in sorted(stations)]
@@ -244,14 +264,14 @@ async def load(port: int, pid: int, opts: dict, probe_on) -> dict:
         else:
             boot_errors += 1
 
-    with Meter(pid) as m:
+    with Meter(pid, opts.get("database")) as m:
         await asyncio.gather(*(boot(ws) for ws in ws_list))
     out["boot"] = m.result(**summary(boots, m.t1 - m.t0, boot_errors))
 
     # 3. idle
     probe_on.clear()
     await asyncio.sleep(2.0)
-    with Meter(pid) as m:
+    with Meter(pid, opts.get("database")) as m:
         await asyncio.sleep(opts["idle_seconds"])
     rss_idle = rss_mib(pid)
     out["idle"] = m.result(rss=rss_idle, connections=len(ws_list),
@@ -280,7 +300,7 @@ async def load(port: int, pid: int, opts: dict, probe_on) -> dict:
                 else:
                     errors += 1
 
-        with Meter(pid) as m:
+        with Meter(pid, opts.get("database")) as m:
             await asyncio.gather(*(station(k, ws) for k, ws in enumerate(active)))
         return m.result(**summary(latencies, m.t1 - m.t0, errors))
 
@@ -326,7 +346,7 @@ async def load(port: int, pid: int, opts: dict, probe_on) -> dict:
                 errors += 1
             due += period
 
-    with Meter(pid) as m:
+    with Meter(pid, opts.get("database")) as m:
         await asyncio.gather(*(scheduled(k, ws) for k, ws in enumerate(active)))
     out["open_loop"] = m.result(**summary(latencies, seconds, errors, target=target, late=late))
     probe_on.clear()
@@ -567,6 +587,10 @@ def rows(b: dict, c: dict, opts: dict) -> list[tuple[str, str, str, str]]:
     row("load generator CPU s: connect / Heartbeat / MeterValues",
         " / ".join(f"{b[p]['loadgen_cpu']:.1f}" for p in ("connect", "heartbeat", "meter_values")),
         " / ".join(f"{c[p]['loadgen_cpu']:.1f}" for p in ("connect", "heartbeat", "meter_values")), "")
+    if c["heartbeat"]["db_cpu"] or b["heartbeat"]["db_cpu"]:
+        phases = ("connect", "idle", "heartbeat", "meter_values", "open_loop")
+        row("PostgreSQL backends CPU s: connect / idle / Heartbeat / MeterValues / open loop",
+            " / ".join(f"{b[p]['db_cpu']:.1f}" for p in phases), " / ".join(f"{c[p]['db_cpu']:.1f}" for p in phases), "")
     errors_b = sum(b[p]["errors"] for p in ("boot", "heartbeat", "meter_values", "open_loop"))
     errors_c = sum(c[p]["errors"] for p in ("boot", "heartbeat", "meter_values", "open_loop"))
     row("CALLs not answered with a CALLRESULT", fmt(errors_b), fmt(errors_c), "")
@@ -643,8 +667,9 @@ def main():
             if args.postgres:
                 fresh_postgres()
             provision(args.stations)
+            database = POSTGRES_URL.rsplit("/", 1)[1] if args.postgres else None
             with chargegate_server(args.stations, workdir) as (port, proc, env):
-                results[name] = drive(port, proc.pid, opts)
+                results[name] = drive(port, proc.pid, {**opts, "database": database})
         else:
             raise SystemExit(f"unknown server {name!r}")
         print(f"{name}: done in {time.monotonic() - t0:.0f} s", flush=True)
