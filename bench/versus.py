@@ -51,6 +51,7 @@ import platform
 import random
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -635,8 +636,9 @@ def main():
     parser.add_argument("--servers", default="baseline,chargegate", help="which to run, in this order")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     nofile = raise_nofile()
-    if 2 * args.stations + 100 > nofile:
+    if args.stations + 200 > nofile:  # per process: the server and the load generator each hold N
         raise SystemExit(f"RLIMIT_NOFILE hard limit {nofile} is too low for {args.stations} stations")
     opts = {"stations": args.stations, "active": args.active, "seconds": args.seconds,
             "idle_seconds": args.idle_seconds, "concurrency": args.concurrency, "sources": args.sources,
