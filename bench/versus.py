@@ -582,6 +582,8 @@ def rows(b: dict, c: dict, opts: dict) -> list[tuple[str, str, str, str]]:
     row("open loop at ½ of own Heartbeat peak: target / achieved per s", f"{ob['target']:,.0f} / {ob['rate']:,.0f}",
         f"{oc['target']:,.0f} / {oc['rate']:,.0f}", ratio(oc["rate"], ob["rate"]))
     row("open loop: p50 / p95 / p99 ms (from the scheduled time)", triple(ob), triple(oc), ratios(oc, ob))
+    row("open loop: CALLs sent behind their schedule (previous one not yet answered)",
+        f"{ob['late']:,} of {ob['n']:,}", f"{oc['late']:,} of {oc['n']:,}", "")
     row("open loop: server CPU s", f"{ob['server_cpu']:.1f}", f"{oc['server_cpu']:.1f}", ratio(oc["server_cpu"], ob["server_cpu"]))
     row("open loop: probe p50 / p99 / max ms", triple(ob["probe"], ("p50", "p99", "max")),
         triple(oc["probe"], ("p50", "p99", "max")), ratios(oc["probe"], ob["probe"], ("p50", "p99", "max")))
