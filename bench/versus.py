@@ -383,8 +383,8 @@ async def probe(port: int, i: int, on, stop, ready) -> list:
             await asyncio.sleep(delay)
         j += 1
         t0 = time.monotonic()
-        try:
-            await call(ws, f'[2,"p{j}","Heartbeat",{{}}]', timeout=60)
+        try:  # no short timeout: a round trip longer than a phase is what it measures
+            await call(ws, f'[2,"p{j}","Heartbeat",{{}}]', timeout=600)
         except Exception:
             samples.append((t0, None))
             break
@@ -430,7 +430,8 @@ def drive(port: int, pid: int, opts: dict) -> dict:
         raise SystemExit(f"probe failed: {samples[0][1]}")
     for phase in ("connect", "boot", "heartbeat", "meter_values", "open_loop"):
         t0, t1 = out[phase]["window"]
-        inside = [lat for t, lat in samples if t0 <= t <= t1]
+        # every probe round trip that overlaps the phase, so one that spans it is seen too
+        inside = [lat for t, lat in samples if t <= t1 and (t + (lat or 0) >= t0)]
         lost = sum(1 for lat in inside if lat is None)
         out[phase]["probe"] = summary([lat for lat in inside if lat is not None], t1 - t0, lost)
     return out
