@@ -16,7 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from . import credentials, frame_work, held, liveness, services
+from . import credentials, frame_work, held, liveness, services, stamps
 from .auth import admission
 from .auth.station_auth import Decision, challenges_for
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
@@ -70,7 +70,7 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.stamps: dict = {}  # Station timestamp fields not yet written (`_stamp`)
+        self.stamps: dict = {}  # Station timestamp fields not yet handed over (`_stamp`)
 
     async def __call__(self, scope, receive, send):
         # Whatever ends this consumer (a disconnect, StopConsumer, an exception escaping a
@@ -273,7 +273,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             log.error("station %s: invalid %s response: %s",
                       self.station_label, call.action, exc.description)
             raise RpcError(Problem.INTERNAL, "Internal error") from None
-        await self._stamp(handler.stamps)
+        self._stamp(handler.stamps)
         return response
 
     def _station_is_fresh(self, action: str) -> bool:
@@ -300,22 +300,23 @@ class StationConsumer(AsyncWebsocketConsumer):
     def _station_stale(self) -> None:
         self.station_loaded_at = -math.inf
 
-    async def _stamp(self, field: str = ""):
+    def _stamp(self, field: str = ""):
         """Note that the station was seen now (and `field`, e.g. its Heartbeat, happened
-        now); written at most once per STAMP_SECONDS and when the connection closes.
-        Pure state for people: a commit per Heartbeat was most of its cost (issue 9)."""
+        now); handed to the process's stamp writer (csms/stamps.py) at most once per
+        STAMP_SECONDS and when the connection closes. Pure state for people: a commit
+        per Heartbeat was most of its cost (issue 9)."""
         now = timezone.now()
         self.stamps["last_seen_at"] = now
         if field:
             self.stamps[field] = now
         if time.monotonic() - self.stamps_written_at >= settings.CSMS["STAMP_SECONDS"]:
-            await self._write_stamps()
+            self._hand_over_stamps()
 
-    async def _write_stamps(self):
-        stamps, self.stamps = self.stamps, {}
+    def _hand_over_stamps(self):
+        pending, self.stamps = self.stamps, {}
         self.stamps_written_at = time.monotonic()
-        if stamps:
-            await database_sync_to_async(services.write_stamps)(self.station_id, stamps)
+        if pending:
+            stamps.note(self.station_id, pending)
 
     async def _send_error(self, exc: RpcError):
         frame = messages.call_error_for(exc, self.version)
@@ -556,10 +557,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self._abandon_outstanding()
         except Exception:
             log.warning("station %s: recording its lost call failed", self.station_label, exc_info=True)
-        try:
-            await self._write_stamps()
-        except Exception:
-            log.warning("station %s: writing its last-seen time failed", self.station_label, exc_info=True)
+        self._hand_over_stamps()
         try:
             await database_sync_to_async(services.release_connection)(
                 self.station_id, self.connection_id)

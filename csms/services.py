@@ -81,19 +81,6 @@ def release_connection(station_id: int, connection_id: str) -> None:
     )
 
 
-# Timestamps a connection may write coalesced (`StationConsumer._stamp`): pure state,
-# for people and dashboards; nothing is decided on them.
-STAMP_FIELDS = frozenset({"last_seen_at", "last_heartbeat_at"})
-
-
-def write_stamps(station_id: int, stamps: dict) -> None:
-    """Write a connection's latest timestamps (field -> time) in one UPDATE."""
-    if not stamps.keys() <= STAMP_FIELDS:
-        raise ValueError(f"not a stamp field: {sorted(stamps.keys() - STAMP_FIELDS)}")
-    if stamps:
-        Station.objects.filter(pk=station_id).update(**stamps)
-
-
 def station_changed(station: Station) -> None:
     """Tell the station's connection, wherever it is held, to reload the station row
     before its next message (an operator changed its registration or protocols). Best

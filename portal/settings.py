@@ -308,10 +308,12 @@ CSMS = {
     # a `station.changed` event): an operator's change reaches a connected station
     # within this time even where no channel-layer event reaches it.
     "STATION_FRESH_SECONDS": float(os.environ.get("CSMS_STATION_FRESH_SECONDS", "5")),
-    # Pure-state timestamps (last seen, last Heartbeat) are written at most this often
-    # per connection, and when it closes (issue 9: a commit per Heartbeat was most of a
-    # Heartbeat's cost).
+    # Pure-state timestamps (last seen, last Heartbeat) are taken at most this often per
+    # connection, and when it closes, and written for all stations of a process in one
+    # transaction every STAMP_FLUSH_SECONDS (csms/stamps.py; issue 9: a commit per
+    # Heartbeat was most of a Heartbeat's cost).
     "STAMP_SECONDS": float(os.environ.get("CSMS_STAMP_SECONDS", "30")),
+    "STAMP_FLUSH_SECONDS": float(os.environ.get("CSMS_STAMP_FLUSH_SECONDS", "1")),
 }
 
 # --- logging ----------------------------------------------------------------------------

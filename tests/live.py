@@ -38,6 +38,7 @@ class LiveServer:
             # A station that accepted a Reset restarts within milliseconds here.
             "CSMS_RESET_PATIENCE_SECONDS": "3",
             "CSMS_NODE_BEAT_SECONDS": "0.5",
+            "CSMS_STAMP_FLUSH_SECONDS": "0.1",
             "LOG_LEVEL": "DEBUG",
             **(extra_env or {}),
         }

@@ -6,6 +6,7 @@ from django.utils import timezone
 from csms.models import Station, StationEvent
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.stations import station
+from tests.waiting import eventually
 
 
 def at(text: str) -> datetime:
@@ -36,3 +37,9 @@ def assert_ocpp_utc_now(text: str):
 
 def events(station_row, kind):
     return list(StationEvent.objects.filter(station=station_row, kind=kind).order_by("id"))
+
+
+def heartbeat_written(station_row) -> datetime:
+    """The station's last Heartbeat time, once the process's stamp writer has written it
+    (csms/stamps.py flushes every CSMS_STAMP_FLUSH_SECONDS, 0.1 s in tests)."""
+    return eventually(lambda: Station.objects.get(pk=station_row.pk).last_heartbeat_at)
