@@ -7,6 +7,7 @@ lives in `handlers/`, what a call intent is lives in `services`.
 import asyncio
 import logging
 import math
+import random
 import time
 import uuid
 from urllib.parse import unquote_to_bytes
@@ -64,7 +65,10 @@ class StationConsumer(AsyncWebsocketConsumer):
     connection_seq: int | None = None
     group: str | None = None
     station = None  # this connection's copy of its Station row (`_fresh_station`)
-    station_loaded_at: float = -math.inf  # never: the first message loads it
+    station_fresh_until: float = -math.inf  # monotonic time after which it is reloaded
+    station_invalid = True  # an event may have changed it: reload before using it
+    station_reloading = False  # a background reload is under way (`_answer`)
+    station_events = 0  # how many events invalidated the copy (`_station_stale`)
     stamps_written_at: float = -math.inf  # never: the first message writes its stamps
     reset_accepted_here = False  # the station accepted a settling Reset on this socket
 
@@ -260,8 +264,13 @@ class StationConsumer(AsyncWebsocketConsumer):
         await frame_work.run(self.frame_size, validate, self.version, call.action, call.payload,
                              message_id=call.message_id)
         handler = router.handlers[call.action]
-        if handler.on_loop and self._station_is_fresh(call.action):
-            # No database work (a Heartbeat): answered here, without a thread hop.
+        if handler.on_loop and self.station is not None and not self.station_invalid:
+            # No database work (a Heartbeat): answered here, without a thread hop. A copy
+            # past its time is reloaded in the background rather than in the answer's
+            # way: stations that connected together reload together, and those bursts on
+            # the database threads held up Heartbeats (p99 365 ms at half of peak).
+            if time.monotonic() >= self.station_fresh_until and not self.station_reloading:
+                self._spawn(self._reload_station())
             response = router.dispatch(self.station, call.action, messages.to_plain(call.payload),
                                        call.message_id)
         else:
@@ -276,21 +285,30 @@ class StationConsumer(AsyncWebsocketConsumer):
         self._stamp(handler.stamps)
         return response
 
-    def _station_is_fresh(self, action: str) -> bool:
-        """Whether the connection's copy of the station row may serve `action`: not at a
-        BootNotification (a boot is when an operator's acceptance is looked for), not
-        after an event that may have changed it, not when older than STATION_FRESH_SECONDS."""
-        return (self.station is not None and action != "BootNotification"
-                and time.monotonic() - self.station_loaded_at < settings.CSMS["STATION_FRESH_SECONDS"])
-
     def _fresh_station(self, action: str):
         """The station row for a handler (on a database thread): the connection's copy,
-        reloaded when `_station_is_fresh` says so. Loading it per message was a third
-        of a Heartbeat's cost (issue 9)."""
-        if not self._station_is_fresh(action):
-            self.station = services.load_station(self.station_id)
-            self.station_loaded_at = time.monotonic()
+        reloaded at a BootNotification (when an operator's acceptance is looked for),
+        after an event that may have changed it, and when past its time (STATION_FRESH_SECONDS,
+        less a random part so that stations that connected together do not reload
+        together). Loading it per message was a third of a Heartbeat's cost (issue 9)."""
+        if (self.station is None or self.station_invalid or action == "BootNotification"
+                or time.monotonic() >= self.station_fresh_until):
+            self._keep_station(services.load_station(self.station_id))
         return self.station
+
+    def _keep_station(self, station, events_before: int | None = None):
+        """Keep a freshly loaded row; still invalid if an event came while it loaded."""
+        self.station = station
+        self.station_invalid = events_before is not None and events_before != self.station_events
+        fresh = settings.CSMS["STATION_FRESH_SECONDS"]
+        self.station_fresh_until = time.monotonic() + fresh * random.uniform(0.5, 1.0)
+
+    async def _reload_station(self):
+        self.station_reloading, events = True, self.station_events
+        try:
+            self._keep_station(await database_sync_to_async(services.load_station)(self.station_id), events)
+        finally:
+            self.station_reloading = False
 
     def _dispatch(self, call: Call) -> dict:
         return ROUTERS[self.version].dispatch(
@@ -298,7 +316,8 @@ class StationConsumer(AsyncWebsocketConsumer):
             call.message_id)
 
     def _station_stale(self) -> None:
-        self.station_loaded_at = -math.inf
+        self.station_invalid = True
+        self.station_events += 1
 
     def _stamp(self, field: str = ""):
         """Note that the station was seen now (and `field`, e.g. its Heartbeat, happened

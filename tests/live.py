@@ -39,6 +39,7 @@ class LiveServer:
             "CSMS_RESET_PATIENCE_SECONDS": "3",
             "CSMS_NODE_BEAT_SECONDS": "0.5",
             "CSMS_STAMP_FLUSH_SECONDS": "0.1",
+            "CSMS_STATION_FRESH_SECONDS": "1",
             "LOG_LEVEL": "DEBUG",
             **(extra_env or {}),
         }

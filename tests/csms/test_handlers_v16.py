@@ -3,6 +3,7 @@
 Each test drives a station over a live socket, then checks what the station was told
 and what an operator finds in the database afterwards.
 """
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -127,6 +128,31 @@ def test_pending_station_may_talk_but_not_charge(csms, run):
     heartbeat = run(scenario())
     assert_ocpp_utc_now(heartbeat.current_time)
     assert not Transaction.objects.exists()
+
+
+def test_an_operators_rejection_reaches_a_connected_station_without_any_event(csms, run):
+    """The connection keeps its station row between messages; a change made where no
+    channel-layer event reaches it (another process, embedded mode) applies within
+    CSMS_STATION_FRESH_SECONDS (1 s on the test servers), Heartbeats included."""
+    row = acme_station()
+
+    def reject():
+        Station.objects.filter(pk=row.pk).update(registration_status=RegistrationStatus.REJECTED)
+
+    async def scenario():
+        async with station(csms, "acme", "CP1", AL1000_KEY) as cp:
+            await cp.call(boot(), suppress=False)
+            await cp.call(call16.Heartbeat(), suppress=False)
+            await in_thread_db(reject)()
+            started = asyncio.get_running_loop().time()
+            while True:
+                try:
+                    await cp.call(call16.Heartbeat(), suppress=False)
+                except SecurityError:
+                    return asyncio.get_running_loop().time() - started
+                await asyncio.sleep(0.1)
+
+    assert run(scenario()) < 3.0  # at most one background reload past the second
 
 
 def test_rejected_station_gets_nothing_but_boot_answers(csms, run):
