@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from . import credentials, frame_work, held, liveness, services, stamps
+from . import credentials, frame_work, group_commit, held, liveness, services, stamps
 from .auth import admission
 from .auth.station_auth import Decision, challenges_for
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
@@ -26,6 +26,7 @@ from .models import StationCall
 from .protocol import messages
 from .protocol.calls import CallBook
 from .protocol.errors import Problem, RpcError, error_code
+from .protocol.limits import OFFLOAD_BYTES
 from .protocol.messages import Call, CallError, CallResult
 from .protocol.validation import is_known_action, validate
 from .protocol.versions import OcppVersion, negotiate, parse_offered
@@ -163,7 +164,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         # Join the group before claiming, so a newer connection's takeover cannot slip
         # between the two and be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
-        self.connection_seq = await database_sync_to_async(services.claim_connection)(
+        self.connection_seq = await group_commit.run(services.claim_connection,
             station.pk, self.connection_id, version.value)
         if not await database_sync_to_async(credentials.key_is_valid)(station.pk, self.key_hash):
             # Replaced (`station rekey`) after the proof but before the claim, whose
@@ -273,7 +274,11 @@ class StationConsumer(AsyncWebsocketConsumer):
                 self._spawn(self._reload_station())
             response = router.dispatch(self.station, call.action, messages.to_plain(call.payload),
                                        call.message_id)
-        else:
+        elif self.frame_size < OFFLOAD_BYTES:
+            # Committed with the other stations' writes of the moment (csms/group_commit.py);
+            # answered after that commit.
+            response = await group_commit.run(self._dispatch, call)
+        else:  # a large frame's work must not hold up everyone's batch
             response = await database_sync_to_async(self._dispatch)(call)
         try:
             validate(self.version, call.action, response, response=True)
@@ -578,8 +583,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             log.warning("station %s: recording its lost call failed", self.station_label, exc_info=True)
         self._hand_over_stamps()
         try:
-            await database_sync_to_async(services.release_connection)(
-                self.station_id, self.connection_id)
+            await group_commit.run(services.release_connection, self.station_id, self.connection_id)
         except Exception:
             log.warning("station %s: marking it offline failed", self.station_label, exc_info=True)
         try:
