@@ -153,27 +153,18 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.station_label = str(station)
         # Which key this connection proved: it settles an outstanding key change.
         self.key_hash = result.key_hash
-        if await database_sync_to_async(credentials.record_proof)(station.pk, self.key_hash) is None:
-            log.info("station %s: its key was retired during the check", station)
-            await self._deny(401, b"Authentication required\n",
-                             [(b"www-authenticate", c.encode("ascii")) for c in result.challenges
-                              or challenges_for(f"Chargegate {station.tenant.slug}")])
-            return
         self.group = station.group_name
         await liveness.ensure_beating()
         # Join the group before claiming, so a newer connection's takeover cannot slip
         # between the two and be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
-        self.connection_seq = await group_commit.run(services.claim_connection,
-            station.pk, self.connection_id, version.value)
-        if not await database_sync_to_async(credentials.key_is_valid)(station.pk, self.key_hash):
-            # Replaced (`station rekey`) after the proof but before the claim, whose
-            # write undid the revocation: checked after the claim, so that whichever
-            # commits last, this connection does not live on with a dead key.
-            log.info("station %s: its key was replaced during the handshake", station)
+        self.connection_seq = await group_commit.run(
+            services.open_connection, station.pk, self.connection_id, version.value, self.key_hash)
+        if self.connection_seq == services.KEY_RETIRED:
+            log.info("station %s: its key was retired or replaced during the handshake", station)
             await self._deny(401, b"Authentication required\n",
-                             [(b"www-authenticate", c.encode("ascii"))
-                              for c in challenges_for(f"Chargegate {station.tenant.slug}")])
+                             [(b"www-authenticate", c.encode("ascii")) for c in result.challenges
+                              or challenges_for(f"Chargegate {station.tenant.slug}")])
             return
         await self.accept(version.value)
         log.info("station %s connected (%s)", self.station_label, version.value)

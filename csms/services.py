@@ -47,6 +47,30 @@ def claim_connection(station_id: int, connection_id: str, version: str) -> int |
             .values_list("connection_seq", flat=True).first())
 
 
+KEY_RETIRED = "retired"
+
+
+def open_connection(station_id: int, connection_id: str, version: str, key_hash: str) -> int | str | None:
+    """The handshake's writes, in one trip (on the group-commit writer): the key the
+    connection proved settles what it can (`credentials.record_proof`), the connection
+    claims the station, and the key is checked again after the claim.
+
+    Returns the connection's sequence number; None if an even newer connection claimed
+    the station meanwhile; KEY_RETIRED if the key is no longer valid — retired during
+    the check, or replaced (`station rekey`) after the proof and before the claim, whose
+    write would otherwise have undone the revocation: checked after the claim in the
+    same transaction, so whichever commits last, no connection lives on with a dead key.
+    """
+    from . import credentials
+
+    if credentials.record_proof(station_id, key_hash) is None:
+        return KEY_RETIRED
+    seq = claim_connection(station_id, connection_id, version)
+    if not credentials.key_is_valid(station_id, key_hash):
+        return KEY_RETIRED
+    return seq
+
+
 def supersedes(event_seq: int | None, own_seq: int | None) -> bool:
     """Whether a takeover announced with `event_seq` should close a connection holding
     `own_seq`: only a newer claim does, so racing handshakes never close each other."""
