@@ -16,6 +16,8 @@ from decimal import Decimal
 
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .. import credentials
@@ -108,11 +110,18 @@ def lookup_id_tag(station: Station, id_tag: str) -> IdTag | None:
     """The tenant's IdTag for a token the station sent, compared case-insensitively.
 
     1.6 idTag is a CiString20Type and 2.0.1 says "IdToken is case insensitive": RFID
-    readers disagree on the case of a UID's hex digits. An exact match wins, so two
-    tags differing only in case (which the unique constraint still allows) stay apart.
+    readers disagree on the case of a UID's hex digits. The tenant's tags are unique by
+    LOWER(id_tag), and this asks by exactly that expression, so the lookup is one probe
+    of the constraint's index: an exact match and then `iexact` (LIKE) read every tag of
+    the tenant, 40-490 ms with 300,000 tags, on the writer every station's writes share
+    (csms/group_commit.py).
     """
-    tags = IdTag.objects.for_tenant(station.tenant)
-    return tags.filter(id_tag=id_tag).first() or tags.filter(id_tag__iexact=id_tag).first()
+    return id_tags_matching(station.tenant, id_tag).first()
+
+
+def id_tags_matching(tenant, id_tag: str):
+    """The tenant's tags equal to `id_tag` ignoring case: at most one (the constraint)."""
+    return IdTag.objects.for_tenant(tenant).alias(key=Lower("id_tag")).filter(key=Lower(Value(id_tag)))
 
 
 def id_tag_info_v16(station: Station, id_tag: str) -> dict:
