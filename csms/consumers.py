@@ -158,9 +158,10 @@ class StationConsumer(AsyncWebsocketConsumer):
         # Join the group before claiming, so a newer connection's takeover cannot slip
         # between the two and be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
-        self.connection_seq = await group_commit.run(
+        opened = await group_commit.run(
             services.open_connection, station.pk, self.connection_id, version.value, self.key_hash)
-        if self.connection_seq == services.KEY_RETIRED:
+        self.connection_seq = opened.seq
+        if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)
             await self._deny(401, b"Authentication required\n",
                              [(b"www-authenticate", c.encode("ascii")) for c in result.challenges
@@ -175,7 +176,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_send(self.group, {
             "type": "station.takeover", "connection_id": self.connection_id,
             "seq": self.connection_seq})
-        self._spawn(self._pump())
+        if opened.work_queued:  # otherwise a nudge or the reconcile pass brings it
+            self._spawn(self._pump())
         held.hold(self)
 
     async def _refuse_for_now(self, result):

@@ -3,6 +3,7 @@
 Synchronous and database-bound; the consumer calls them through database_sync_to_async.
 """
 import logging
+from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -47,28 +48,35 @@ def claim_connection(station_id: int, connection_id: str, version: str) -> int |
             .values_list("connection_seq", flat=True).first())
 
 
-KEY_RETIRED = "retired"
+@dataclass(frozen=True)
+class Opened:
+    """What `open_connection` found."""
+
+    key_valid: bool  # False: refuse the connection (401)
+    seq: int | None = None  # None: an even newer connection claimed the station meanwhile
+    work_queued: bool = False  # calls wait to be sent: deliver them now
 
 
-def open_connection(station_id: int, connection_id: str, version: str, key_hash: str) -> int | str | None:
+def open_connection(station_id: int, connection_id: str, version: str, key_hash: str) -> Opened:
     """The handshake's writes, in one trip (on the group-commit writer): the key the
     connection proved settles what it can (`credentials.record_proof`), the connection
-    claims the station, and the key is checked again after the claim.
+    claims the station, the key is checked again after the claim, and queued work is
+    looked for.
 
-    Returns the connection's sequence number; None if an even newer connection claimed
-    the station meanwhile; KEY_RETIRED if the key is no longer valid — retired during
-    the check, or replaced (`station rekey`) after the proof and before the claim, whose
-    write would otherwise have undone the revocation: checked after the claim in the
-    same transaction, so whichever commits last, no connection lives on with a dead key.
+    The key is invalid if it was retired during the check, or replaced (`station
+    rekey`) after the proof and before the claim, whose write would otherwise have
+    undone the revocation: checked after the claim in the same transaction, so whichever
+    commits last, no connection lives on with a dead key.
     """
     from . import credentials
 
     if credentials.record_proof(station_id, key_hash) is None:
-        return KEY_RETIRED
+        return Opened(key_valid=False)
     seq = claim_connection(station_id, connection_id, version)
     if not credentials.key_is_valid(station_id, key_hash):
-        return KEY_RETIRED
-    return seq
+        return Opened(key_valid=False)
+    queued = StationCall.objects.filter(station_id=station_id, state=StationCall.State.QUEUED).exists()
+    return Opened(key_valid=True, seq=seq, work_queued=queued)
 
 
 def supersedes(event_seq: int | None, own_seq: int | None) -> bool:
