@@ -91,11 +91,6 @@ def supersedes(event_seq: int | None, own_seq: int | None) -> bool:
 NO_CONNECTION = ""
 
 
-def connection_holder(station_id: int) -> str | None:
-    """The connection id that holds the station now (None: the station is gone)."""
-    return Station.objects.filter(pk=station_id).values_list("connection_id", flat=True).first()
-
-
 def revoke_connection(station: Station) -> None:
     """Take the station away from whichever connection holds it: at its next reconcile
     that connection closes itself (the `disconnect` event does it at once where the
