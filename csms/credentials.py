@@ -53,7 +53,7 @@ CREDENTIAL_ACTION = {OcppVersion.V16: "ChangeConfiguration", OcppVersion.V201: "
 def register_station(tenant, identity: str, secret: bytes, origin: str, *,
                      needs_unique_key: bool = False, actor: str = "system", **fields) -> Station:
     """Create a station with its first key (only the key's hash is kept)."""
-    key_hash = keys.hash_secret(secret, generated=KeyOrigin(origin).drawn_here)
+    key_hash = hash_for(secret, origin)
     with transaction.atomic():
         station, credential, event = registration_rows(
             tenant, identity, key_hash, origin, needs_unique_key=needs_unique_key, actor=actor,
@@ -62,6 +62,19 @@ def register_station(tenant, identity: str, secret: bytes, origin: str, *,
         credential.save()
         event.save()
     return station
+
+
+def hash_for(secret: bytes, origin: str) -> str:
+    """The stored hash of a key of this origin: the cheap one for a key known to be
+    random (`KeyOrigin.drawn_here`), argon2 for any other."""
+    return keys.hash_secret(secret, generated=KeyOrigin(origin).drawn_here)
+
+
+def open_changes(station: Station):
+    """The station's key changes not yet ended (queued, in flight, awaiting proof)."""
+    return CredentialChange.objects.filter(station=station).exclude(
+        state__in=[CredentialChange.State.SUCCEEDED, CredentialChange.State.FAILED,
+                   CredentialChange.State.CANCELLED])
 
 
 def registration_rows(tenant, identity: str, key_hash: str, origin: str, *,
@@ -89,13 +102,9 @@ def replace_key(station: Station, secret: bytes, origin: str, *, needs_unique_ke
     without a site visit."""
     with transaction.atomic():
         cred = _locked(station.pk)
-        for change in CredentialChange.objects.filter(station=station).exclude(
-                state__in=[CredentialChange.State.SUCCEEDED, CredentialChange.State.FAILED,
-                           CredentialChange.State.CANCELLED]):
+        for change in open_changes(station):
             _close_change(change, CredentialChange.State.CANCELLED, detail="keys replaced by an operator")
-        now = timezone.now()
-        _store(cred, rotation.install(Key(keys.hash_secret(secret, generated=KeyOrigin(origin).drawn_here),
-                                          origin, now)))
+        _store(cred, rotation.install(Key(hash_for(secret, origin), origin, timezone.now())))
         cred.outstanding_change = None
         cred.needs_unique_key = needs_unique_key
         cred.reset_accepted_at = cred.old_after_restart_at = cred.first_master_connection_at = None
@@ -184,10 +193,7 @@ def request_change(station: Station, trigger: str, requested_by: str, *,
     """
     with transaction.atomic():
         cred = _locked(station.pk)
-        open_change = (CredentialChange.objects.filter(station=station)
-                       .exclude(state__in=[CredentialChange.State.SUCCEEDED,
-                                           CredentialChange.State.FAILED,
-                                           CredentialChange.State.CANCELLED]).first())
+        open_change = open_changes(station).first()
         if open_change is not None:
             raise ChangeRefused(f"a key change is already {open_change.state.replace('_', ' ')}")
         if state_of(cred).change_outstanding:
@@ -245,7 +251,7 @@ def prepare_call(call_id: int, version: str) -> PreparedCall | str:
             else KeyOrigin.ROTATION
         # The new key is accepted from this moment: the station may apply it and
         # reconnect before its answer reaches us.
-        state = rotation.begin(state, Key(keys.hash_secret(secret, generated=origin.drawn_here), origin, timezone.now()),
+        state = rotation.begin(state, Key(hash_for(secret, origin), origin, timezone.now()),
                                distrust_old=change.compromised)
         cred.outstanding_change = change
         _store(cred, state)

@@ -14,7 +14,8 @@ and goes through argon2 as before, so guessing gets no cheaper. Keyed on the sto
 hash: a rotated or retired key's hash is simply no longer asked about. Its salt makes
 each unique, except the one hash of a series key that a fleet import gives every
 station onboarding with it; an entry then serves them all, rightly, since a match
-says only that this secret is the one that hash was made from. Bounded: at most `max_entries`, the oldest forgotten first.
+says only that this secret is the one that hash was made from. Bounded: at most
+`max_entries`, the oldest forgotten first.
 """
 import hashlib
 import hmac
