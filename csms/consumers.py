@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from . import credentials, frame_work, group_commit, held, liveness, services, stamps
+from . import credentials, frame_work, group_commit, held, lifecycle, liveness, services, stamps
 from .auth import admission
 from .auth.station_auth import Decision, challenges_for
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
@@ -30,7 +30,6 @@ from .protocol.limits import OFFLOAD_BYTES
 from .protocol.messages import Call, CallError, CallResult
 from .protocol.validation import is_known_action, validate
 from .protocol.versions import OcppVersion, negotiate, parse_offered
-from .rotation import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ ROUTERS = {OcppVersion.V16: v16.router, OcppVersion.V201: v201.router}
 CLOSE_REPLACED = 4000  # a newer connection of the same station took over
 CLOSE_NO_PROTOCOL = 1002
 CLOSE_UNSUPPORTED_DATA = 1003  # RFC 6455 §7.4.1: a binary frame (OCPP-J is text only)
-CLOSE_PROVE_KEY = 4001  # safe-mode grace over: reconnect so the key in use shows
 CLOSE_KEYS_REPLACED = 4002  # an operator replaced the station's keys (`station rekey`)
 CLOSE_SERVER_RESTART = 1012  # what the ASGI server reports when it shuts down itself
 
@@ -71,11 +69,12 @@ class StationConsumer(AsyncWebsocketConsumer):
     station_reloading = False  # a background reload is under way (`_answer`)
     station_events = 0  # how many events invalidated the copy (`_station_stale`)
     stamps_written_at: float = -math.inf  # never: the first message writes its stamps
-    reset_accepted_here = False  # the station accepted a settling Reset on this socket
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.stamps: dict = {}  # Station timestamp fields not yet handed over (`_stamp`)
+        # Told how this socket ended (`lifecycle.After.watch_close`).
+        self.close_watchers: list[lifecycle.CloseWatcher] = []
 
     async def __call__(self, scope, receive, send):
         # Whatever ends this consumer (a disconnect, StopConsumer, an exception escaping a
@@ -349,46 +348,45 @@ class StationConsumer(AsyncWebsocketConsumer):
                      self.station_label, answer.message_id)
             return
         try:
-            await self._record_answer(*outstanding.ref, outstanding.call.action, answer)
+            after = await self._record_answer(*outstanding.ref, outstanding.call.action, answer)
         except Exception:
             log.exception("station %s: recording the answer to %s failed",
                           self.station_label, outstanding.call.action)
+        else:
+            if await self._follow(after):
+                return
         await self._pump()
 
     async def _record_answer(self, call_id: int, purpose: str, action: str,
-                             answer: CallResult | CallError):
-        outcome, said = None, ""
+                             answer: CallResult | CallError) -> lifecycle.After | None:
+        settle = database_sync_to_async(lifecycle.settle)
+        where = (call_id, self.station_id, purpose)
         if isinstance(answer, CallError):
-            await database_sync_to_async(services.finish_call)(
-                call_id, StationCall.State.ERROR, error_code=answer.error_code,
-                error_description=answer.error_description)
-            outcome = Outcome.CALL_ERROR
-        else:
-            try:
-                validate(self.version, action, answer.payload, response=True)
-            except RpcError as exc:
-                await database_sync_to_async(services.finish_call)(
-                    call_id, StationCall.State.ERROR,
-                    error_code=error_code(self.version, exc.problem) or "",
-                    error_description=f"invalid {action} response: {exc.description}")
-                outcome = Outcome.CALL_ERROR  # an answer we cannot read tells us nothing
-            else:
-                payload = services.scrub_response(action, messages.to_plain(answer.payload))
-                await database_sync_to_async(services.finish_call)(
-                    call_id, StationCall.State.ANSWERED, response=payload)
-                if purpose == StationCall.Purpose.CREDENTIAL:
-                    outcome = credentials.outcome_of(self.version, payload)
-                    said = credentials.answer_status(self.version, payload)
-                elif purpose == StationCall.Purpose.CREDENTIAL_RESET and payload.get("status") == "Accepted":
-                    # If the station now closes this socket itself, it is restarting.
-                    self.reset_accepted_here = True
-                    await database_sync_to_async(credentials.record_reset_accepted)(self.station_id)
-        if purpose == StationCall.Purpose.CREDENTIAL and outcome is not None:
-            await self._credential_outcome(call_id, outcome, said)
+            return await settle(*where, StationCall.State.ERROR, self.version.value,
+                                error_code=answer.error_code,
+                                error_description=answer.error_description)
+        try:
+            validate(self.version, action, answer.payload, response=True)
+        except RpcError as exc:  # an answer we cannot read tells us nothing
+            return await settle(*where, StationCall.State.ERROR, self.version.value,
+                                error_code=error_code(self.version, exc.problem) or "",
+                                error_description=f"invalid {action} response: {exc.description}")
+        payload = services.scrub_response(action, messages.to_plain(answer.payload))
+        return await settle(*where, StationCall.State.ANSWERED, self.version.value, response=payload)
 
-    async def _credential_outcome(self, call_id: int, outcome: Outcome, said: str = ""):
-        self._station_stale()  # e.g. onboarding done: the station is no longer Pending
-        await database_sync_to_async(credentials.record_outcome)(call_id, outcome, said)
+    async def _follow(self, after: lifecycle.After | None) -> bool:
+        """Do what a call's purpose asked after its hook ran; True if the socket closed."""
+        if after is None:  # the call had been ended already (`lifecycle.settle`)
+            return False
+        if after.station_changed:
+            self._station_stale()
+        self.close_watchers.extend(after.watch_close)
+        if after.close is None or self.closing:
+            return False
+        log.info("station %s: closing (%s)", self.station_label, after.close.reason)
+        await self.close(code=after.close.code, reason=after.close.reason)
+        await self._shutdown()
+        return True
 
     async def _pump(self):
         """Send the next queued call if none is outstanding.
@@ -408,28 +406,25 @@ class StationConsumer(AsyncWebsocketConsumer):
         row = await database_sync_to_async(services.claim_next_call)(self.station_id)
         if row is None:
             return False
-        action, payload = row.action, row.payload
+        purpose = lifecycle.of(row.purpose)
         try:
-            if row.purpose == StationCall.Purpose.CREDENTIAL:
-                # The key is generated now, by the process that sends it, and lives only
-                # in this frame: never in the database, the broker or a log.
-                prepared = await database_sync_to_async(credentials.prepare_call)(
-                    row.pk, self.version.value)
-                if isinstance(prepared, str):
-                    raise RpcError(Problem.GENERIC, prepared)
-                action, payload = prepared.action, prepared.payload
+            if purpose.prepares_at_send:
+                action, payload = await database_sync_to_async(purpose.prepare)(row, self.version)
+            else:
+                action, payload = purpose.prepare(row, self.version)
             if not is_known_action(self.version, action):
                 raise RpcError(Problem.NOT_IMPLEMENTED,
                                f"{action} is not an OCPP {self.version.label} action")
             validate(self.version, action, payload)
         except Exception as exc:
-            reason = exc.description if isinstance(exc, RpcError) else "could not be prepared"
-            if not isinstance(exc, RpcError):
+            if isinstance(exc, RpcError):
+                reason = exc.description
+            elif isinstance(exc, lifecycle.Unsendable):
+                reason = str(exc)
+            else:
+                reason = "could not be prepared"
                 log.exception("station %s: preparing %s failed", self.station_label, row.action)
-            await database_sync_to_async(services.finish_call)(
-                row.pk, StationCall.State.FAILED, error_description=reason)
-            if row.purpose == StationCall.Purpose.CREDENTIAL:
-                await database_sync_to_async(credentials.abandon_unsent)(row.pk, reason)
+            await database_sync_to_async(lifecycle.unsendable)(row.pk, row.purpose, reason)
             return True
         loop = asyncio.get_running_loop()
         timeout = settings.CSMS["CALL_TIMEOUT_SECONDS"]
@@ -446,13 +441,12 @@ class StationConsumer(AsyncWebsocketConsumer):
         return True
 
     async def _not_sent(self, row: StationCall):
-        """The frame never left: a command goes back to the queue, for the station's next
-        connection; a key change is settled as dropped by the shutdown (its key is already
-        acceptable, and the rotation machine decides what comes next). Then this
-        connection ends."""
+        """The frame never left: the call goes back to the queue for the station's next
+        connection, unless its purpose says otherwise (then the shutdown ends it as
+        lost). Then this connection ends."""
         log.info("station %s: socket gone before %s could be sent", self.station_label, row.action)
         try:
-            if row.purpose != StationCall.Purpose.CREDENTIAL:
+            if lifecycle.of(row.purpose).requeue_when_not_sent:
                 self.book.abandon()
                 await database_sync_to_async(services.requeue_call)(row.pk)
         finally:
@@ -464,11 +458,11 @@ class StationConsumer(AsyncWebsocketConsumer):
         if expired is not None:
             log.info("station %s: %s timed out", self.station_label, expired.call.action)
             call_id, purpose = expired.ref
-            await database_sync_to_async(services.finish_call)(
-                call_id, StationCall.State.TIMEOUT, error_description="no answer in time")
-            if purpose == StationCall.Purpose.CREDENTIAL:
-                await self._credential_outcome(call_id, Outcome.TIMEOUT)
-            await self._pump()
+            after = await database_sync_to_async(lifecycle.settle)(
+                call_id, self.station_id, purpose, StationCall.State.TIMEOUT, self.version.value,
+                error_description="no answer in time")
+            if not await self._follow(after):
+                await self._pump()
 
     def reconcile_soon(self, findings: held.Findings):
         """The process's reconcile pass (csms/held.py) found something for this station."""
@@ -476,8 +470,8 @@ class StationConsumer(AsyncWebsocketConsumer):
             self._spawn(self._reconcile(findings))
 
     async def _reconcile(self, findings: held.Findings):
-        """Give way to a newer connection, close a revoked one, settle key-change
-        housekeeping, deliver queued work."""
+        """Give way to a newer connection, close a revoked one, run the housekeeping of
+        an open key change (`lifecycle.housekeeping`), deliver queued work."""
         if findings.holder == services.NO_CONNECTION:
             await self.station_disconnect({})
             return
@@ -486,17 +480,12 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         if findings.change_open:
             try:
-                wanted = await database_sync_to_async(credentials.housekeeping)(self.station_id)
+                after = await database_sync_to_async(lifecycle.housekeeping)(self.station_id)
             except Exception:
-                log.warning("station %s: credential check failed", self.station_label, exc_info=True)
-                wanted = None
-            if wanted is not None and wanted.result is not None:
-                self._station_stale()  # a change settled: e.g. onboarding is over
-            if wanted is not None and wanted.reconnect_wanted:
-                log.info("station %s: asking it to reconnect with its new key", self.station_label)
-                await self.close(code=CLOSE_PROVE_KEY, reason="reconnect with your current key")
-                await self._shutdown()
-                return
+                log.warning("station %s: housekeeping failed", self.station_label, exc_info=True)
+            else:
+                if await self._follow(after):
+                    return
         if findings.queued:
             await self._pump()
 
@@ -546,14 +535,14 @@ class StationConsumer(AsyncWebsocketConsumer):
     # --- teardown -------------------------------------------------------------------------
 
     async def websocket_disconnect(self, message):
-        if (self.reset_accepted_here and not self.closing
-                and message.get("code") != CLOSE_SERVER_RESTART):
-            # The station itself closed the socket on which it accepted our Reset: it is
-            # restarting. (Not when we closed it, nor when this server is shutting down.)
+        # Closed by the station itself: not by us, nor by this server shutting down.
+        by_station = not self.closing and message.get("code") != CLOSE_SERVER_RESTART
+        for watcher in self.close_watchers:
             try:
-                await database_sync_to_async(credentials.record_reset_carried_out)(self.station_id)
+                await database_sync_to_async(watcher)(self.station_id, by_station)
             except Exception:
-                log.warning("station %s: recording its restart failed", self.station_label, exc_info=True)
+                log.warning("station %s: recording how its socket closed failed",
+                            self.station_label, exc_info=True)
         await self._shutdown()
         raise StopConsumer()
 
@@ -590,10 +579,9 @@ class StationConsumer(AsyncWebsocketConsumer):
         lost = self.book.abandon()
         if lost is not None:
             call_id, purpose = lost.ref
-            await database_sync_to_async(services.finish_call)(
-                call_id, StationCall.State.LOST, error_description="connection closed")
-            if purpose == StationCall.Purpose.CREDENTIAL:
-                await self._credential_outcome(call_id, Outcome.DROPPED)
+            await database_sync_to_async(lifecycle.settle)(
+                call_id, self.station_id, purpose, StationCall.State.LOST, self.version.value,
+                error_description="connection closed")
 
     def _spawn(self, coro):
         task = asyncio.ensure_future(coro)

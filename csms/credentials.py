@@ -400,12 +400,12 @@ def record_reset_accepted(station_id: int) -> None:
         reset_accepted_at=timezone.now(), reset_boot_accepted=False)
 
 
-def record_reset_carried_out(station_id: int) -> None:
-    """The station closed the very socket on which it accepted our Reset: the restart
-    evidence. (A socket the CSMS closed, or lost with its process, proves nothing.)"""
-    with transaction.atomic():
+def record_socket_closed(station_id: int, by_station: bool) -> None:
+    """The socket on which the station accepted our Reset has closed; closed by the
+    station itself, that is the restart evidence (`rotation.socket_closed`)."""
+    with transaction.atomic():  # rare: only a socket that accepted a settling Reset
         cred = _locked(station_id)
-        _store(cred, rotation.rebooted(state_of(cred)))
+        _store(cred, rotation.socket_closed(state_of(cred), reset_accepted_on_it=True, by_station=by_station))
 
 
 def boot_accepted_to_carry_out_reset(station: Station) -> bool:
@@ -542,36 +542,24 @@ def settling_resets_exhausted(cred: StationCredential) -> bool:
 
 
 def housekeeping(station_id: int) -> rotation.Effects:
-    """Periodic check by the consumer holding the station's socket.
-
-    Asks for a reconnect (`reconnect_wanted`) when safe mode's grace period ended without
-    the station proving its new key: closing the socket makes it reconnect with the key it
-    really holds. Settles a change whose restart patience ran out, and queues a settling
-    Reset once the station is idle, if one is wanted.
-    """
-    cred = (StationCredential.objects.select_related("station__tenant")
-            .filter(station_id=station_id).first())
-    if cred is None or cred.phase == rotation.Phase.IDLE:
+    """The periodic look at the station's open change, by the process holding its socket:
+    `rotation.housekeeping` decides from the record's times (ask for proof, settle after
+    the restart patience, want a settling Reset), and this records it."""
+    if not StationCredential.objects.filter(station_id=station_id).exclude(phase=rotation.Phase.IDLE).exists():
         return rotation.Effects()
-    station = cred.station
-    if cred.phase == rotation.Phase.UNPROVEN:
-        grace = timedelta(seconds=station.tenant.rotation_grace_seconds)
-        if cred.current_since and timezone.now() - cred.current_since >= grace:
-            audit(station, "system", "credential.proof_requested", "grace period over")
-            return rotation.Effects(reconnect_wanted=True)
-    elif cred.old_after_restart_at and timezone.now() - cred.old_after_restart_at >= reset_patience():
-        return settle_after_restart_patience(station_id)
-    elif cred.phase in (rotation.Phase.REBOOT_PENDING, rotation.Phase.UNKNOWN):
-        with transaction.atomic():
-            maybe_reset(station)
-    return rotation.Effects()
-
-
-def settle_after_restart_patience(station_id: int) -> rotation.Effects:
+    now = timezone.now()
     with transaction.atomic():
         cred = _locked(station_id)
-        state, effects = rotation.restart_patience_over(state_of(cred))
+        station = cred.station
+        waited = rotation.Waited(
+            since_new_key=now - cred.current_since if cred.current_since else None,
+            since_old_after_restart=now - cred.old_after_restart_at if cred.old_after_restart_at else None)
+        state, effects = rotation.housekeeping(
+            state_of(cred), waited, grace=timedelta(seconds=station.tenant.rotation_grace_seconds),
+            patience=reset_patience())
         _store(cred, state)
+        if effects.reconnect_wanted:
+            audit(station, "system", "credential.proof_requested", "grace period over")
         _apply(cred, cred.outstanding_change, effects)
     return effects
 

@@ -23,7 +23,7 @@ key until the station proves the new one, because a station that says Accepted a
 then loses the key (power cut before it persisted) would otherwise need a site visit.
 """
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -206,6 +206,19 @@ def rebooted(state: Credentials) -> Credentials:
     return state
 
 
+def socket_closed(state: Credentials, *, reset_accepted_on_it: bool, by_station: bool) -> Credentials:
+    """The socket the station was connected by has closed.
+
+    The one close that is restart evidence: the station itself hung up the very socket
+    on which it accepted our Reset. A socket the CSMS closed (or its server, shutting
+    down), one lost with its process, or a close without an accepted Reset proves
+    nothing: stations drop sockets for network blips, and reconnect before restarting.
+    """
+    if reset_accepted_on_it and by_station:
+        return rebooted(state)
+    return state
+
+
 def restart_patience_over(state: Credentials) -> tuple[Credentials, Effects]:
     """The patience after an observed restart ran out: if the station is still on the
     old key, the new one never took and is retired."""
@@ -214,11 +227,36 @@ def restart_patience_over(state: Credentials) -> tuple[Credentials, Effects]:
     return state, Effects()
 
 
-def grace_expired(state: Credentials) -> Effects:
-    """Safe mode's grace period is over without proof: ask the station for it."""
+@dataclass(frozen=True)
+class Waited:
+    """How long the open change has been waiting, as the credential record's times say."""
+
+    since_new_key: timedelta | None = None  # unproven: since the new key was sent
+    since_old_after_restart: timedelta | None = None  # since it came back on the old key
+
+
+def housekeeping(state: Credentials, waited: Waited, *, grace: timedelta,
+                 patience: timedelta) -> tuple[Credentials, Effects]:
+    """What the periodic look at an open change decides.
+
+    * Safe mode's grace is over without proof of the new key: ask the station to
+      reconnect, so the key it really holds shows (closing the socket is no restart).
+    * It came back on the old key after a restart, and the restart patience is over:
+      the new key never took (`restart_patience_over`).
+    * A reboot would settle it (RebootRequired, no usable answer): a settling Reset is
+      wanted; whether one is sent now is the tenant's reset policy.
+    """
     if state.phase is Phase.UNPROVEN:
-        return Effects(reconnect_wanted=True)
-    return Effects()
+        if waited.since_new_key is not None and waited.since_new_key >= grace:
+            return state, Effects(reconnect_wanted=True)
+        return state, Effects()
+    if state.old_after_restart:
+        if waited.since_old_after_restart is not None and waited.since_old_after_restart >= patience:
+            return restart_patience_over(state)
+        return state, Effects()  # it restarted and came back on the old key: patience decides
+    if state.phase in (Phase.REBOOT_PENDING, Phase.UNKNOWN):
+        return state, Effects(reset_wanted=True)
+    return state, Effects()
 
 
 def match(state: Credentials, verify) -> Slot | None:

@@ -231,11 +231,3 @@ def requeue_call(call_id: int) -> None:
 
 def record_sent(call_id: int, message_id: str, version: str) -> None:
     StationCall.objects.filter(pk=call_id).update(message_id=message_id, ocpp_version=version)
-
-
-def finish_call(call_id: int, state: str, *, response: dict | None = None,
-                error_code: str = "", error_description: str = "") -> None:
-    StationCall.objects.filter(pk=call_id).update(
-        state=state, response=response, error_code=error_code,
-        error_description=error_description[:255], completed_at=timezone.now(),
-    )

@@ -5,9 +5,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import credentials
+from . import credentials, lifecycle
 from .models import StationCall
-from .rotation import Outcome
 
 # Grace beyond the call timeout before a sent call is declared orphaned: the consumer
 # that sent it resolves it itself unless its process died.
@@ -16,19 +15,20 @@ ORPHAN_GRACE = timedelta(seconds=60)
 
 @shared_task
 def reap_orphaned_calls() -> int:
-    """Close calls left 'sent' by a server process that stopped before resolving them.
+    """End the calls left 'sent' by a server process that stopped before resolving them.
 
-    A credential call among them is an outcome too: the key may or may not have arrived.
+    Ended as lost, with what their purpose makes of that (a key change: the key may or may
+    not have arrived), in one transaction each (`lifecycle.settle`).
     """
     cutoff = timezone.now() - timedelta(seconds=settings.CSMS["CALL_TIMEOUT_SECONDS"]) - ORPHAN_GRACE
     reaped = 0
-    for call in StationCall.objects.filter(state=StationCall.State.SENT, sent_at__lt=cutoff):
-        claimed = StationCall.objects.filter(pk=call.pk, state=StationCall.State.SENT).update(
-            state=StationCall.State.LOST, completed_at=timezone.now(),
+    for call_id, station_id, purpose, version in (
+            StationCall.objects.filter(state=StationCall.State.SENT, sent_at__lt=cutoff)
+            .values_list("pk", "station_id", "purpose", "ocpp_version")):
+        ended = lifecycle.settle(
+            call_id, station_id, purpose, StationCall.State.LOST, version or None,
             error_description="the server holding the connection stopped before an answer")
-        if claimed and call.purpose == StationCall.Purpose.CREDENTIAL:
-            credentials.record_outcome(call.pk, Outcome.DROPPED)
-        reaped += claimed
+        reaped += ended is not None
     return reaped
 
 

@@ -9,7 +9,7 @@ from csms.campaign_rules import Decision, Limits, Tally, decide
 from csms.models import AuditEvent, CampaignMember, RotationCampaign, StationCall
 from csms.rotation import Outcome
 from tests.commands import run_cmd
-from tests.factories import AL1000_KEY, make_station, make_tenant
+from tests.factories import AL1000_KEY, end_call, make_station, make_tenant
 
 LIMITS = Limits(concurrency=3, canary_size=2, max_failure_percent=25)
 
@@ -55,9 +55,8 @@ def answer_all(outcomes: dict):
         identity = call.station.identity
         claimed = services.claim_next_call(call.station_id)
         prepared = credentials.prepare_call(claimed.pk, "ocpp1.6")
-        services.finish_call(claimed.pk, StationCall.State.ANSWERED)
         outcome = outcomes[identity]
-        credentials.record_outcome(claimed.pk, outcome)
+        end_call(claimed, outcome)
         if outcome is Outcome.ACCEPTED:
             new = bytes.fromhex(prepared.payload["value"])
             cred = call.station.credential

@@ -22,7 +22,7 @@ After every step:
 * with no change outstanding exactly one key is valid: none is kept longer than needed.
 """
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import settings
@@ -33,6 +33,7 @@ from csms import rotation
 from csms.rotation import Key, Mode, Outcome, Phase
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+GRACE, PATIENCE = timedelta(minutes=5), timedelta(minutes=10)
 
 APPLY, STAGE, REJECT, NOT_SUPPORTED, LOSE, CALL_ERROR, APPLY_ON_RESTART = (
     "apply", "stage", "reject", "not_supported", "lose", "call_error", "apply_on_restart")
@@ -76,8 +77,8 @@ class RotationMachine(RuleBasedStateMachine):
     def station_closes_its_socket(self):
         """The CSMS sees the station close the socket; after an accepted Reset on it,
         that is the restart evidence production records."""
-        if self.reset_accepted_here:
-            self.state = rotation.rebooted(self.state)
+        self.state = rotation.socket_closed(self.state, reset_accepted_on_it=self.reset_accepted_here,
+                                            by_station=True)
 
     def reboot(self):
         self.station_closes_its_socket()
@@ -140,15 +141,22 @@ class RotationMachine(RuleBasedStateMachine):
         self.reset_accepted_here = False
         self.connect()
 
-    @rule()
-    def grace_period_ends(self):
-        if rotation.grace_expired(self.state).reconnect_wanted:
-            self.connect()  # the CSMS closed the socket itself: no restart evidence
+    def housekeeping(self, waited: rotation.Waited):
+        """The CSMS's periodic look at the open change, as production makes it."""
+        self.state, effects = rotation.housekeeping(self.state, waited, grace=GRACE, patience=PATIENCE)
+        if effects.reconnect_wanted:  # the CSMS closes the socket itself: no restart evidence
+            self.state = rotation.socket_closed(self.state, reset_accepted_on_it=self.reset_accepted_here,
+                                                by_station=False)
+            self.connect()
+
+    @rule(waited=st.sampled_from([GRACE / 2, GRACE]))
+    def grace_period_passes(self, waited):
+        self.housekeeping(rotation.Waited(since_new_key=waited))
 
     @precondition(lambda self: not self.reset_due)
-    @rule()
-    def restart_patience_runs_out(self):
-        self.state, _ = rotation.restart_patience_over(self.state)
+    @rule(waited=st.sampled_from([PATIENCE / 2, PATIENCE]))
+    def restart_patience_passes(self, waited):
+        self.housekeeping(rotation.Waited(since_old_after_restart=waited))
 
     # --- what must always hold -------------------------------------------------------
 
@@ -196,9 +204,10 @@ class CompromisedKeyMachine(RotationMachine):
         slot = rotation.match(self.state, lambda h: h == old.hash)
         if slot is not None:
             self.state, _ = rotation.authenticated(self.state, slot)
-            self.state = rotation.rebooted(self.state)
+            self.state = rotation.socket_closed(self.state, reset_accepted_on_it=True, by_station=True)
             self.state, _ = rotation.authenticated(self.state, slot)
-            self.state, _ = rotation.restart_patience_over(self.state)
+            self.state, _ = rotation.housekeeping(
+                self.state, rotation.Waited(since_old_after_restart=PATIENCE), grace=GRACE, patience=PATIENCE)
 
 
 TestCompromisedKey = CompromisedKeyMachine.TestCase

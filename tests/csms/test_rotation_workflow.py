@@ -7,11 +7,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from csms import credentials, rotation, services, tasks
+from csms import credentials, lifecycle, rotation, services, tasks
 from csms.models import AuditEvent, CredentialChange, KeyOrigin, Station, StationCall, StationCredential
 from csms.rotation import Outcome
 from tests.commands import run_cmd
-from tests.factories import AL1000_KEY, make_station, make_tenant
+from tests.factories import AL1000_KEY, end_call, make_station, make_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +22,7 @@ def send_and_answer(station, outcome: Outcome, version="ocpp1.6"):
     call = services.claim_next_call(station.pk)
     assert call.purpose == StationCall.Purpose.CREDENTIAL
     prepared = credentials.prepare_call(call.pk, version)
-    services.finish_call(call.pk, StationCall.State.ANSWERED)
-    credentials.record_outcome(call.pk, outcome)
+    end_call(call, outcome, version)
     return prepared
 
 
@@ -192,7 +191,7 @@ def test_a_late_outcome_never_reopens_a_settled_change():
     new_hash = StationCredential.objects.get(station=station).pending_hash
     assert credentials.keys.verify_secret(bytes.fromhex(prepared.payload["value"]), new_hash)
     credentials.record_proof(station.pk, new_hash)  # reconnected elsewhere with the new key
-    credentials.record_outcome(call.pk, Outcome.DROPPED)  # ... then the old socket's close lands
+    end_call(call, Outcome.DROPPED)  # ... then the old socket's close lands
     change.refresh_from_db()
     assert change.state == "succeeded"
     assert StationCredential.objects.get(station=station).phase == "idle"
@@ -210,7 +209,7 @@ def test_only_a_carried_out_reset_and_the_restart_patience_retire_a_staged_key(s
     credentials.record_proof(station.pk, old_hash)  # reconnected before carrying it out (kill drill)
     assert credentials.housekeeping(station.pk).result is None
     assert StationCredential.objects.get(station=station).phase == "reboot_pending"
-    credentials.record_reset_carried_out(station.pk)  # the station closed that socket itself
+    credentials.record_socket_closed(station.pk, by_station=True)  # the station closed that socket itself
     credentials.record_proof(station.pk, old_hash)  # ... and came back on the old key
     cred = StationCredential.objects.get(station=station)
     assert cred.phase == "reboot_pending" and cred.pending_hash  # a blip? both stay valid
@@ -249,8 +248,7 @@ def test_a_credential_call_that_could_not_be_sent_does_not_block_the_next_change
     station = make_station(make_tenant(), "CP1", AL1000_KEY)
     change = credentials.request_change(station, "demand", "tester")
     call = services.claim_next_call(station.pk)
-    services.finish_call(call.pk, StationCall.State.FAILED, error_description="database away")
-    credentials.abandon_unsent(call.pk, "database away")
+    lifecycle.unsendable(call.pk, call.purpose, "database away")
     change.refresh_from_db()
     assert change.state == "failed" and "not sent" in change.detail
     assert StationCredential.objects.get(station=station).phase == "idle"  # nothing was sent
