@@ -243,6 +243,13 @@ class StationConsumer(AsyncWebsocketConsumer):
                                             message_id=call.message_id))
             return
         await self.send(messages.encode(CallResult(call.message_id, response)))
+        router = ROUTERS[self.version]
+        if call.action in router.after_hooks:
+            try:
+                await database_sync_to_async(router.run_after)(
+                    self.station, call.action, messages.to_plain(call.payload), response)
+            except Exception:
+                log.exception("station %s: work after %s failed", self.station_label, call.action)
         if call.action == "BootNotification":
             # A (re)boot is a natural moment to deliver queued work. (It is no evidence
             # of a restart: stations repeat a Pending boot on the same socket.)

@@ -3,10 +3,12 @@
 The consumer knows nothing of keys: a key-change call is prepared, ended and abandoned
 through these hooks, the Reset that settles a change watches its socket's close for
 restart evidence, and the reconcile pass's housekeeping may ask the station to
-reconnect with the key it really holds. The decisions are `csms.rotation`'s; the
+reconnect with the key it really holds; a station booting on its series key is given its
+unique key after the answer to its boot. The decisions are `csms.rotation`'s; the
 records are `csms.credentials`'.
 """
 from . import credentials
+from .handlers import v16, v201
 from .lifecycle import NOTHING, After, Close, Ending, Purpose, Unsendable, housekeeper, purpose
 from .models import StationCall
 from .protocol.versions import OcppVersion
@@ -63,3 +65,21 @@ def prove_or_settle(station_id: int) -> After:
     return After(station_changed=effects.result is not None,  # a change settled
                  close=Close(CLOSE_PROVE_KEY, "reconnect with your current key")
                  if effects.reconnect_wanted else None)
+
+
+def start_onboarding(station, payload: dict, response: dict) -> None:
+    """A station still on its series (master) key gets its unique key once its boot is
+    answered. One whose last attempt failed gets the next on the retry schedule, not at
+    every Pending boot; none while onboarding is held."""
+    cred = getattr(station, "credential", None)
+    if (cred is None or not cred.needs_unique_key or cred.outstanding_change_id is not None
+            or credentials.onboarding_held(station) or credentials.in_backoff(cred)):
+        return
+    try:
+        credentials.request_change(station, "onboarding", "system")
+    except credentials.ChangeRefused:
+        pass  # already queued or unresolved: it will be delivered or settled
+
+
+for _router in (v16.router, v201.router):
+    _router.after("BootNotification")(start_onboarding)

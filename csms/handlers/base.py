@@ -49,6 +49,7 @@ class Handler:
 class Router:
     def __init__(self):
         self.handlers: dict[str, Handler] = {}
+        self.after_hooks: dict[str, list] = {}
 
     def on(self, action: str, *, allowed_while_pending: bool = True, on_loop: bool = False,
            stamps: str = ""):
@@ -57,6 +58,21 @@ class Router:
             return func
 
         return register
+
+    def after(self, action: str):
+        """Register `func(station, payload, response)`, run once the answer to `action` has
+        gone out (the `ocpp` library's `@after`): work that follows from a message but is
+        no part of its answer, and lives with its own feature (e.g. onboarding a station
+        on its series key, csms/rotation_hooks.py)."""
+        def register(func):
+            self.after_hooks.setdefault(action, []).append(func)
+            return func
+
+        return register
+
+    def run_after(self, station: Station, action: str, payload: dict, response: dict) -> None:
+        for func in self.after_hooks.get(action, ()):
+            func(station, payload, response)
 
     def serves(self, action: str) -> bool:
         return action in self.handlers
@@ -253,21 +269,13 @@ def upsert_connector_status(station: Station, evse_id: int, connector_id: int, *
 
 
 def boot_status(station: Station) -> str:
-    """The registration status a BootNotification gets, starting onboarding if due.
+    """The registration status a BootNotification gets.
 
-    A station still on its series (master) key is answered Pending and given its unique
-    key; its next BootNotification after the change is Accepted (OCPP-J 1.6 §6.2.2). A
-    station whose last attempt failed gets its next one on the retry schedule, not at
-    every Pending boot.
+    A station still on its series (master) key is answered Pending (its onboarding starts
+    after the answer, csms/rotation_hooks.py); its next BootNotification after the change
+    is Accepted (OCPP-J 1.6 §6.2.2), and so is one that lets it carry out a settling Reset.
     """
     status = station.effective_registration
-    cred = getattr(station, "credential", None)
-    if (cred is not None and cred.needs_unique_key and cred.outstanding_change_id is None
-            and not credentials.onboarding_held(station) and not credentials.in_backoff(cred)):
-        try:
-            credentials.request_change(station, "onboarding", "system")
-        except credentials.ChangeRefused:
-            pass  # already queued or unresolved: it will be delivered/settled
     if status == RegistrationStatus.PENDING and credentials.boot_accepted_to_carry_out_reset(station):
         return RegistrationStatus.ACCEPTED
     return status
