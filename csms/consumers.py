@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from . import credentials, frame_work, group_commit, held, lifecycle, liveness, services, stamps
+from . import announce, credentials, frame_work, group_commit, held, lifecycle, liveness, services, stamps
 from .auth import admission
 from .auth.station_auth import Decision, challenges_for
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
@@ -479,7 +479,7 @@ class StationConsumer(AsyncWebsocketConsumer):
     async def _reconcile(self, findings: held.Findings):
         """Give way to a newer connection, close a revoked one, run the housekeeping of
         an open key change (`lifecycle.housekeeping`), deliver queued work."""
-        if findings.holder == services.NO_CONNECTION:
+        if findings.holder == announce.NO_CONNECTION:
             await self.station_disconnect({})
             return
         if findings.holder != self.connection_id:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import rotation
+from . import announce, rotation, signals
 from .auth import keys
 from .models import (
     AuditEvent,
@@ -111,9 +111,7 @@ def replace_key(station: Station, secret: bytes, origin: str, *, needs_unique_ke
         cred.reset_boot_accepted = False
         cred.save()
         audit(station, actor, "credential.replaced", origin)
-        from .services import revoke_connection
-
-        revoke_connection(station)
+        announce.revoke_connection(station)
 
 
 def audit(station: Station, actor: str, action: str, outcome: str = "", **detail) -> None:
@@ -206,9 +204,7 @@ def request_change(station: Station, trigger: str, requested_by: str, *,
             tenant=station.tenant, station=station, trigger=trigger, attempt=attempt,
             call=call, requested_by=requested_by, compromised=compromised)
         audit(station, requested_by, "credential.change_requested", trigger, change=change.pk)
-        from .services import nudge
-
-        transaction.on_commit(lambda: nudge(station))
+        transaction.on_commit(lambda: announce.nudge(station))
     return change
 
 
@@ -443,10 +439,10 @@ def _close_change(change, state, detail=""):
 def _apply(cred: StationCredential, change: CredentialChange | None, effects: rotation.Effects) -> None:
     """Record a transition's consequences: history, audit, retries, resets."""
     station = cred.station
-    if (effects.result is not None and change is not None
-            and change.trigger == CredentialChange.Trigger.CAMPAIGN):
-        # Move the campaign on now rather than at the next beat.
-        transaction.on_commit(_advance_campaign_of(change.pk))
+    if effects.result is not None and change is not None:
+        # Whoever follows changes (campaigns) hears of it once it is committed.
+        transaction.on_commit(lambda: signals.change_settled.send(
+            sender=CredentialChange, change_id=change.pk, trigger=change.trigger))
     for key in effects.retired:
         audit(station, "system", "credential.key_retired", key.origin)
     if effects.alert:
@@ -518,9 +514,7 @@ def maybe_reset(station: Station) -> StationCall | None:
                                       payload=payload, purpose=StationCall.Purpose.CREDENTIAL_RESET,
                                       requested_by="system")
     audit(station, "system", "credential.reset_requested", payload["type"])
-    from .services import nudge
-
-    transaction.on_commit(lambda: nudge(station))
+    transaction.on_commit(lambda: announce.nudge(station))
     return call
 
 
@@ -629,20 +623,3 @@ def rotate_old_keys(now=None) -> list[CredentialChange]:
             continue
     return queued
 
-
-def _advance_campaign_of(change_id: int):
-    def advance():
-        from .models import CampaignMember
-        from .tasks import advance_campaigns
-
-        if not CampaignMember.objects.filter(change_id=change_id).exists():
-            return
-        try:
-            # No publish retries: with the broker (Redis) down they would hold a station's
-            # database thread for seconds, and beat runs this task every 15 s anyway.
-            advance_campaigns.apply_async(retry=False)
-        except Exception:
-            log.warning("campaign of key change %s moves on at the next beat: the broker is "
-                        "unreachable", change_id, exc_info=True)
-
-    return advance

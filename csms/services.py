@@ -5,12 +5,12 @@ Synchronous and database-bound; the consumer calls them through database_sync_to
 import logging
 from dataclasses import dataclass
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from . import credentials
+from .announce import nudge
 from .models import Station, StationCall
 from .protocol.errors import RpcError
 from .protocol.validation import is_known_action, validate
@@ -68,8 +68,6 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
     undone the revocation: checked after the claim in the same transaction, so whichever
     commits last, no connection lives on with a dead key.
     """
-    from . import credentials
-
     if credentials.record_proof(station_id, key_hash) is None:
         return Opened(key_valid=False)
     seq = claim_connection(station_id, connection_id, version)
@@ -87,32 +85,11 @@ def supersedes(event_seq: int | None, own_seq: int | None) -> bool:
     return own_seq is None or event_seq > own_seq
 
 
-# The claim `revoke_connection` leaves: no connection holds the station.
-NO_CONNECTION = ""
-
-
-def revoke_connection(station: Station) -> None:
-    """Take the station away from whichever connection holds it: at its next reconcile
-    that connection closes itself (the `disconnect` event does it at once where the
-    channel layer reaches, but a command run in another process has no such reach in
-    embedded mode)."""
-    Station.objects.filter(pk=station.pk).update(
-        connection_id=NO_CONNECTION, connected=False, connection_node="", disconnected_at=timezone.now())
-    transaction.on_commit(lambda: disconnect(station))
-
-
 def release_connection(station_id: int, connection_id: str) -> None:
     """Mark the station offline, unless a newer connection has already replaced ours."""
     Station.objects.filter(pk=station_id, connection_id=connection_id).update(
         connected=False, connection_node="", disconnected_at=timezone.now()
     )
-
-
-def station_changed(station: Station) -> None:
-    """Tell the station's connection, wherever it is held, to reload the station row
-    before its next message (an operator changed its registration or protocols). Best
-    effort: the connection reloads within `CSMS["STATION_FRESH_SECONDS"]` anyway."""
-    _tell(station, {"type": "station.changed"})
 
 
 # --- CSMS-initiated calls -----------------------------------------------------------------
@@ -177,32 +154,6 @@ def scrub_response(action: str, payload: dict) -> dict:
             if (item.get("variable") or {}).get("name") == "BasicAuthPassword" and "attributeValue" in item:
                 item["attributeValue"] = "[redacted]"
     return payload
-
-
-def nudge(station: Station) -> None:
-    """Tell whichever consumer holds the station's socket to look for work.
-
-    Best effort: consumers also reconcile on connect and periodically, so a lost nudge
-    delays the work instead of losing it.
-    """
-    _tell(station, {"type": "station.nudge"})
-
-
-def disconnect(station: Station) -> None:
-    """Close the station's live socket, wherever it is held (its keys were replaced:
-    whoever is connected proved a key that is no longer valid). Best effort like
-    `nudge`; a station whose key is gone cannot connect again anyway."""
-    _tell(station, {"type": "station.disconnect"})
-
-
-def _tell(station: Station, event: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(station.group_name, event)
-    except Exception:  # a broken layer must not fail the caller's write
-        log.warning("could not send %s to station %s", event["type"], station.pk, exc_info=True)
 
 
 def claim_next_call(station_id: int) -> StationCall | None:

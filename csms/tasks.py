@@ -1,4 +1,5 @@
 """Background work for the CSMS (Celery, scheduled by beat)."""
+import logging
 from datetime import timedelta
 
 from celery import shared_task
@@ -6,7 +7,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import credentials, lifecycle
-from .models import StationCall
+from .models import CredentialChange, StationCall
+
+log = logging.getLogger(__name__)
 
 # Grace beyond the call timeout before a sent call is declared orphaned: the consumer
 # that sent it resolves it itself unless its process died.
@@ -58,6 +61,20 @@ def advance_campaigns() -> int:
     from . import campaigns
 
     return campaigns.advance_all()
+
+
+def advance_campaign_of(sender, change_id: int, trigger: str, **kwargs) -> None:
+    """`signals.change_settled`: a campaign's change settled, so move the campaign on now
+    rather than at the next beat (connected in csms/apps.py)."""
+    if trigger != CredentialChange.Trigger.CAMPAIGN:
+        return
+    try:
+        # No publish retries: with the broker (Redis) down they would hold a station's
+        # database thread for seconds, and beat runs this task every 15 s anyway.
+        advance_campaigns.apply_async(retry=False)
+    except Exception:
+        log.warning("campaign of key change %s moves on at the next beat: the broker is "
+                    "unreachable", change_id, exc_info=True)
 
 
 @shared_task

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from csms import credentials, services
+from csms import announce, credentials, services
 from csms.auth import keys
 from csms.models import (
     AuditEvent,
@@ -180,7 +180,7 @@ class Command(BaseCommand):
             station.allowed_protocols = _protocols(protocols)
             fields.append("allowed_protocols")
         station.save(update_fields=fields)
-        services.station_changed(station)
+        announce.station_changed(station)
         # Takes effect at the station's next boot, within seconds for other messages
         # (registration), or at its next connection (protocols).
         self._emit(station_summary(station), json, self._text_station)
