@@ -2,6 +2,7 @@
 import logging
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from . import credentials
@@ -65,18 +66,15 @@ def _settle_members(campaign: RotationCampaign) -> None:
 
 
 def tally(campaign: RotationCampaign) -> Tally:
-    members = list(campaign.members.values_list("state", "finished_at"))
+    """The members by state, counted in SQL; after a resume only what finished since."""
     since = campaign.resumed_at
-
-    def fresh(finished_at):
-        return since is None or finished_at is None or finished_at >= since
-
-    return Tally(
-        waiting=sum(1 for s, _ in members if s == Member.WAITING),
-        in_progress=sum(1 for s, _ in members if s == Member.IN_PROGRESS),
-        succeeded=sum(1 for s, f in members if s == Member.SUCCEEDED and fresh(f)),
-        failed=sum(1 for s, f in members if s == Member.FAILED and fresh(f)),
-    )
+    fresh = Q() if since is None else Q(finished_at__isnull=True) | Q(finished_at__gte=since)
+    counts = campaign.members.aggregate(
+        waiting=Count("pk", filter=Q(state=Member.WAITING)),
+        in_progress=Count("pk", filter=Q(state=Member.IN_PROGRESS)),
+        succeeded=Count("pk", filter=Q(state=Member.SUCCEEDED) & fresh),
+        failed=Count("pk", filter=Q(state=Member.FAILED) & fresh))
+    return Tally(**counts)
 
 
 def advance(campaign_id: int) -> RotationCampaign:
@@ -129,8 +127,7 @@ def advance_all() -> int:
 
 def summary(campaign: RotationCampaign) -> dict:
     counts = {state: 0 for state in Member.values}
-    for state in campaign.members.values_list("state", flat=True):
-        counts[state] += 1
+    counts.update(campaign.members.order_by().values_list("state").annotate(n=Count("pk")))
     return {"id": campaign.pk, "name": campaign.name, "state": campaign.state,
             "paused_reason": campaign.paused_reason or None, "concurrency": campaign.concurrency,
             "canary_size": campaign.canary_size, "max_failure_percent": campaign.max_failure_percent,

@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import announce, rotation, signals
@@ -574,9 +576,13 @@ def _last_failure(cred: StationCredential) -> CredentialChange | None:
     return last
 
 
+def backoff_delay(failures: int) -> timedelta:
+    """How long after its last failure a station waits for its next change."""
+    return BACKOFF[min(max(failures, 1), len(BACKOFF)) - 1]
+
+
 def _backoff_running(cred: StationCredential, failure: CredentialChange, now) -> bool:
-    delay = BACKOFF[min(max(consecutive_failures(cred), 1), len(BACKOFF)) - 1]
-    return now - failure.resolved_at < delay
+    return now - failure.resolved_at < backoff_delay(consecutive_failures(cred))
 
 
 def in_backoff(cred: StationCredential, now=None) -> bool:
@@ -586,17 +592,40 @@ def in_backoff(cred: StationCredential, now=None) -> bool:
     return failure is not None and _backoff_running(cred, failure, now or timezone.now())
 
 
+def _with_failure_record(creds):
+    """Credential records annotated, in the same query, with their station's last change
+    (`last_state`, `last_resolved_at`) and its failures since the current key
+    (`failures`, as `consecutive_failures` counts them)."""
+    changes = CredentialChange.objects.filter(station_id=OuterRef("station_id")).order_by("-created_at", "-id")
+    failures = (changes.filter(state=CredentialChange.State.FAILED, created_at__gte=OuterRef("current_since"))
+                .order_by().values("station_id").annotate(n=Count("pk")).values("n"))
+    return creds.annotate(last_state=Subquery(changes.values("state")[:1]),
+                          last_resolved_at=Subquery(changes.values("resolved_at")[:1]),
+                          failures=Coalesce(Subquery(failures), 0))
+
+
+def _held_tenants() -> set[int]:
+    from tenants.models import Tenant
+
+    return set(Tenant.objects.filter(onboarding_held_since__isnull=False).values_list("pk", flat=True))
+
+
 def retry_due(now=None) -> list[CredentialChange]:
     """Request a new change for every station whose last one failed and whose backoff
-    has run out (A01.FR.05: an onboarding station stays Pending meanwhile)."""
+    has run out (A01.FR.05: an onboarding station stays Pending meanwhile).
+
+    One query finds the stations whose last change failed, however large the fleet;
+    the work then grows with them alone."""
     now = now or timezone.now()
+    failed = _with_failure_record(StationCredential.objects.filter(
+        phase=rotation.Phase.IDLE, outstanding_change__isnull=True)).filter(
+        last_state=CredentialChange.State.FAILED, last_resolved_at__isnull=False)
+    held = _held_tenants()
     queued = []
-    for cred in (StationCredential.objects.select_related("station__tenant")
-                 .filter(phase=rotation.Phase.IDLE, outstanding_change__isnull=True)):
-        failure = _last_failure(cred)
-        if failure is None or _backoff_running(cred, failure, now):
+    for cred in failed.select_related("station__tenant"):
+        if now - cred.last_resolved_at < backoff_delay(cred.failures):
             continue
-        if cred.needs_unique_key and onboarding_held(cred.station):
+        if cred.needs_unique_key and cred.tenant_id in held:
             continue
         try:
             queued.append(request_change(cred.station, CredentialChange.Trigger.RETRY, "system"))
@@ -606,20 +635,23 @@ def retry_due(now=None) -> list[CredentialChange]:
 
 
 def rotate_old_keys(now=None) -> list[CredentialChange]:
-    """Request a change for every station whose key is older than its tenant allows."""
+    """Request a change for every station whose key is older than its tenant allows.
+
+    Per tenant with a maximum key age, one query finds the stations past it (the retry
+    schedule owns those whose last change failed)."""
+    from tenants.models import Tenant
+
     now = now or timezone.now()
     queued = []
-    for cred in (StationCredential.objects.select_related("station__tenant")
-                 .filter(phase=rotation.Phase.IDLE, outstanding_change__isnull=True,
-                         needs_unique_key=False, station__tenant__max_key_age_days__isnull=False)):
-        max_age = timedelta(days=cred.station.tenant.max_key_age_days)
-        if cred.current_since is None or now - cred.current_since < max_age:
-            continue
-        if consecutive_failures(cred):
-            continue  # the retry schedule owns stations whose last change failed
-        try:
-            queued.append(request_change(cred.station, CredentialChange.Trigger.SCHEDULE, "schedule"))
-        except ChangeRefused:
-            continue
+    for tenant in Tenant.objects.filter(max_key_age_days__isnull=False):
+        due = _with_failure_record(StationCredential.objects.filter(
+            tenant=tenant, phase=rotation.Phase.IDLE, outstanding_change__isnull=True,
+            needs_unique_key=False, current_since__lt=now - timedelta(days=tenant.max_key_age_days),
+        )).filter(failures=0)
+        for cred in due.select_related("station__tenant"):
+            try:
+                queued.append(request_change(cred.station, CredentialChange.Trigger.SCHEDULE, "schedule"))
+            except ChangeRefused:
+                continue
     return queued
 

@@ -253,3 +253,39 @@ def test_a_credential_call_that_could_not_be_sent_does_not_block_the_next_change
     assert change.state == "failed" and "not sent" in change.detail
     assert StationCredential.objects.get(station=station).phase == "idle"  # nothing was sent
     credentials.request_change(station, "demand", "tester")
+
+
+def test_the_beat_schedules_cost_the_same_queries_for_a_fleet_of_any_size():
+    # Fleet-wide work grows with the work: the retry and key-age schedules find their
+    # stations in SQL instead of asking per station (issue 9).
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    tenant = make_tenant(max_key_age_days=30)
+    failed = make_station(tenant, "FAILED", AL1000_KEY)
+    fail_once(failed, minutes_ago=0)  # in its backoff: found, not retried
+
+    def queries():
+        with CaptureQueriesContext(connection) as seen:
+            assert credentials.retry_due() == [] and credentials.rotate_old_keys() == []
+        return len(seen)
+
+    few = queries()
+    for i in range(40):
+        make_station(tenant, f"CP{i}", AL1000_KEY)
+    assert queries() == few
+
+
+def test_only_a_failed_last_change_is_retried_and_not_while_onboarding_is_held():
+    tenant = make_tenant()
+    moved_on = make_station(tenant, "MOVED-ON", AL1000_KEY)
+    fail_once(moved_on, minutes_ago=60)
+    credentials.request_change(moved_on, "demand", "tester")  # its last change is not the failed one
+    onboarding = make_station(tenant, "NEW", AL1000_KEY, needs_unique_key=True)
+    fail_once(onboarding, minutes_ago=60)
+    tenant.onboarding_held_since = timezone.now()
+    tenant.save(update_fields=["onboarding_held_since"])
+    assert credentials.retry_due() == []
+    tenant.onboarding_held_since = None
+    tenant.save(update_fields=["onboarding_held_since"])
+    assert [c.station.identity for c in credentials.retry_due()] == ["NEW"]
