@@ -16,6 +16,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
+from ocpp.v16.enums import Action  # the action names are the same in 2.0.1
 
 from . import announce, credentials, frame_work, group_commit, held, lifecycle, liveness, services, stamps
 from .auth import admission
@@ -250,7 +251,7 @@ class StationConsumer(AsyncWebsocketConsumer):
                     self.station, call.action, messages.to_plain(call.payload), response)
             except Exception:
                 log.exception("station %s: work after %s failed", self.station_label, call.action)
-        if call.action == "BootNotification":
+        if call.action == Action.boot_notification:
             # A (re)boot is a natural moment to deliver queued work. (It is no evidence
             # of a restart: stations repeat a Pending boot on the same socket.)
             self._spawn(self._pump())
@@ -295,7 +296,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         after an event that may have changed it, and when past its time (STATION_FRESH_SECONDS,
         less a random part so that stations that connected together do not reload
         together). Loading it per message was a third of a Heartbeat's cost (issue 9)."""
-        if (self.station is None or self.station_invalid or action == "BootNotification"
+        if (self.station is None or self.station_invalid or action == Action.boot_notification
                 or time.monotonic() >= self.station_fresh_until):
             self._keep_station(services.load_station(self.station_id))
         return self.station

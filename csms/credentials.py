@@ -14,6 +14,10 @@ from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from ocpp.v16.enums import Action as Action16
+from ocpp.v16.enums import ConfigurationKey, ConfigurationStatus, ResetType
+from ocpp.v201.enums import Action as Action201
+from ocpp.v201.enums import ResetEnumType
 
 from . import announce, rotation, signals
 from .auth import keys
@@ -47,7 +51,7 @@ MAX_SETTLING_RESETS = 3
 # Retry delays after a failed change: 1 min, 5 min, 30 min, 2 h, then every 12 h.
 BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
            timedelta(hours=2), timedelta(hours=12)]
-CREDENTIAL_ACTION = {OcppVersion.V16: "ChangeConfiguration", OcppVersion.V201: "SetVariables"}
+CREDENTIAL_ACTION = {OcppVersion.V16: Action16.change_configuration, OcppVersion.V201: Action201.set_variables}
 
 
 # --- registration -------------------------------------------------------------------------
@@ -237,7 +241,7 @@ def prepare_call(call_id: int, version: str) -> PreparedCall | str:
         if version is OcppVersion.V16:
             secret_text = keys.generate_key().hex().upper()
             secret = bytes.fromhex(secret_text)
-            payload = {"key": "AuthorizationKey", "value": secret_text}
+            payload = {"key": ConfigurationKey.authorization_key, "value": secret_text}
         else:
             secret_text = keys.generate_password()
             secret = secret_text.encode("ascii")
@@ -282,9 +286,17 @@ def answer_status(version: str, payload: dict) -> str:
 def outcome_of(version: str, payload: dict) -> Outcome:
     """The rotation outcome a valid CALLRESULT to our credential call stands for."""
     status = answer_status(version, payload)
-    if status in ("Accepted", "Rejected", "RebootRequired", "NotSupported"):
-        return Outcome(status)
-    return Outcome.NOT_SUPPORTED  # UnknownComponent, UnknownVariable, NotSupportedAttributeType
+    return _OUTCOME_OF_STATUS.get(status, Outcome.NOT_SUPPORTED)
+
+
+# The station's statuses (ChangeConfiguration 1.6, SetVariables 2.0.1) that are outcomes of
+# their own; every other (UnknownComponent, UnknownVariable, NotSupportedAttributeType) is
+# as good as NotSupported.
+_OUTCOME_OF_STATUS = {
+    ConfigurationStatus.accepted: Outcome.ACCEPTED, ConfigurationStatus.rejected: Outcome.REJECTED,
+    ConfigurationStatus.reboot_required: Outcome.REBOOT_REQUIRED,
+    ConfigurationStatus.not_supported: Outcome.NOT_SUPPORTED,
+}
 
 
 # --- what happened next -------------------------------------------------------------------
@@ -511,8 +523,8 @@ def maybe_reset(station: Station) -> StationCall | None:
     v201 = station.ocpp_version == OcppVersion.V201
     if not pending and not v201 and has_active_transaction(station):
         return None  # retried by housekeeping once the transaction has ended
-    payload = {"type": "OnIdle"} if v201 else {"type": "Soft"}
-    call = StationCall.objects.create(tenant=station.tenant, station=station, action="Reset",
+    payload = {"type": ResetEnumType.on_idle} if v201 else {"type": ResetType.soft}
+    call = StationCall.objects.create(tenant=station.tenant, station=station, action=Action16.reset,
                                       payload=payload, purpose=StationCall.Purpose.CREDENTIAL_RESET,
                                       requested_by="system")
     audit(station, "system", "credential.reset_requested", payload["type"])

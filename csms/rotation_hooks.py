@@ -7,6 +7,9 @@ reconnect with the key it really holds; a station booting on its series key is g
 unique key after the answer to its boot. The decisions are `csms.rotation`'s; the
 records are `csms.credentials`'.
 """
+
+from ocpp.v16.enums import Action, ResetStatus  # the same values in 2.0.1
+
 from . import credentials
 from .handlers import v16, v201
 from .lifecycle import NOTHING, After, Close, Ending, Purpose, Unsendable, housekeeper, purpose
@@ -52,7 +55,7 @@ class KeyChange(Purpose):
 @purpose(StationCall.Purpose.CREDENTIAL_RESET)
 class SettlingReset(Purpose):
     def ended(self, ending: Ending) -> After:
-        if ending.state != State.ANSWERED or ending.response.get("status") != "Accepted":
+        if ending.state != State.ANSWERED or ending.response.get("status") != ResetStatus.accepted:
             return NOTHING
         credentials.record_reset_accepted(ending.station_id)
         # If the station now closes this socket itself, it is restarting.
@@ -82,4 +85,4 @@ def start_onboarding(station, payload: dict, response: dict) -> None:
 
 
 for _router in (v16.router, v201.router):
-    _router.after("BootNotification")(start_onboarding)
+    _router.after(Action.boot_notification)(start_onboarding)

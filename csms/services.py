@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from ocpp.v16.enums import Action as Action16
+from ocpp.v16.enums import ConfigurationKey
+from ocpp.v201.enums import Action as Action201
 
 from . import credentials
 from .announce import nudge
@@ -128,15 +131,15 @@ def queue_call(station: Station, action: str, payload: dict, *, requested_by: st
 
 
 # Configuration that carries or governs a station's credentials.
-_CREDENTIAL_KEYS_16 = {"AuthorizationKey", "SecurityProfile"}
+_CREDENTIAL_KEYS_16 = {ConfigurationKey.authorization_key, ConfigurationKey.security_profile}
 _CREDENTIAL_VARIABLES_201 = {"BasicAuthPassword", "SecurityProfile"}
 
 
 def sets_credentials(action: str, payload: dict) -> bool:
     """Whether a CALL would change a station's credentials behind the rotation machine."""
-    if action == "ChangeConfiguration":
+    if action == Action16.change_configuration:
         return payload.get("key") in _CREDENTIAL_KEYS_16
-    if action == "SetVariables":
+    if action == Action201.set_variables:
         return any((item.get("variable") or {}).get("name") in _CREDENTIAL_VARIABLES_201
                    for item in payload.get("setVariableData") or [] if isinstance(item, dict))
     return False
@@ -145,11 +148,11 @@ def sets_credentials(action: str, payload: dict) -> bool:
 def scrub_response(action: str, payload: dict) -> dict:
     """Remove a credential a non-compliant station echoes back (GetConfiguration should
     not report AuthorizationKey; GetVariables should not read BasicAuthPassword)."""
-    if action == "GetConfiguration":
+    if action == Action16.get_configuration:
         for item in payload.get("configurationKey") or []:
-            if item.get("key") == "AuthorizationKey" and "value" in item:
+            if item.get("key") == ConfigurationKey.authorization_key and "value" in item:
                 item["value"] = "[redacted]"
-    elif action == "GetVariables":
+    elif action == Action201.get_variables:
         for item in payload.get("getVariableResult") or []:
             if (item.get("variable") or {}).get("name") == "BasicAuthPassword" and "attributeValue" in item:
                 item["attributeValue"] = "[redacted]"

@@ -20,6 +20,9 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+# Action names and DataTransfer statuses are the same in 2.0.1.
+from ocpp.v16.enums import Action, DataTransferStatus
+
 from .. import credentials
 from ..models import (
     ConnectorStatus,
@@ -80,7 +83,7 @@ class Router:
     def dispatch(self, station: Station, action: str, payload: dict, message_id: str) -> dict:
         handler = self.handlers[action]
         status = station.effective_registration
-        if action != "BootNotification":
+        if action != Action.boot_notification:
             if status == RegistrationStatus.REJECTED or (
                 status == RegistrationStatus.PENDING and not handler.allowed_while_pending
             ):
@@ -247,7 +250,7 @@ def data_transfer(station: Station, p: dict) -> dict:
         summary=p["vendorId"][:255], detail=p,
     )
     # No vendor extension is registered: say so rather than pretend to understand.
-    return {"status": "UnknownVendorId"}
+    return {"status": DataTransferStatus.unknown_vendor_id}
 
 
 def upsert_connector_status(station: Station, evse_id: int, connector_id: int, **fields) -> None:

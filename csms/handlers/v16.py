@@ -2,6 +2,7 @@
 from django.db import transaction as db_transaction
 from django.db.models import Q
 from django.utils import timezone
+from ocpp.v16.enums import Action
 
 from ..models import MeterValue, Station, StationEvent, Transaction
 from .base import (
@@ -21,7 +22,7 @@ from .base import (
 router = Router()
 
 
-@router.on("BootNotification")
+@router.on(Action.boot_notification)
 def boot_notification(station: Station, p: dict) -> dict:
     now = timezone.now()
     station.vendor = p["chargePointVendor"]
@@ -40,12 +41,12 @@ def boot_notification(station: Station, p: dict) -> dict:
             "interval": boot_interval(station, status)}
 
 
-@router.on("Heartbeat", on_loop=True, stamps="last_heartbeat_at")
+@router.on(Action.heartbeat, on_loop=True, stamps="last_heartbeat_at")
 def heartbeat(station: Station, p: dict) -> dict:
     return {"currentTime": utc_now_text()}
 
 
-@router.on("StatusNotification")
+@router.on(Action.status_notification)
 def status_notification(station: Station, p: dict) -> dict:
     upsert_connector_status(
         station, 0, p["connectorId"], status=p["status"], error_code=p["errorCode"],
@@ -55,12 +56,12 @@ def status_notification(station: Station, p: dict) -> dict:
     return {}
 
 
-@router.on("Authorize", allowed_while_pending=False)
+@router.on(Action.authorize, allowed_while_pending=False)
 def authorize(station: Station, p: dict) -> dict:
     return {"idTagInfo": id_tag_info_v16(station, p["idTag"])}
 
 
-@router.on("StartTransaction", allowed_while_pending=False)
+@router.on(Action.start_transaction, allowed_while_pending=False)
 def start_transaction(station: Station, p: dict) -> dict:
     started_at = parse_time(p["timestamp"])
     info = id_tag_info_v16(station, p["idTag"])
@@ -81,7 +82,7 @@ def start_transaction(station: Station, p: dict) -> dict:
     return {"transactionId": tx.pk, "idTagInfo": info}
 
 
-@router.on("StopTransaction", allowed_while_pending=False)
+@router.on(Action.stop_transaction, allowed_while_pending=False)
 def stop_transaction(station: Station, p: dict) -> dict:
     stopped_at = parse_time(p["timestamp"])
     with db_transaction.atomic():
@@ -108,7 +109,7 @@ def stop_transaction(station: Station, p: dict) -> dict:
     return response
 
 
-@router.on("MeterValues", allowed_while_pending=False)
+@router.on(Action.meter_values, allowed_while_pending=False)
 def meter_values(station: Station, p: dict) -> dict:
     tx = None
     if p.get("transactionId") is not None:
@@ -132,16 +133,16 @@ def _store_meter_values(station, meter_values, connector_id, tx, field="meterVal
         tx.save(update_fields=["meter_start_wh"])
 
 
-router.on("DataTransfer")(data_transfer)
+router.on(Action.data_transfer)(data_transfer)
 
 
 
-router.on("DiagnosticsStatusNotification")(
+router.on(Action.diagnostics_status_notification)(
     record_event(StationEvent.Kind.DIAGNOSTICS_STATUS, "status"))
-router.on("FirmwareStatusNotification")(record_event(StationEvent.Kind.FIRMWARE_STATUS, "status"))
-router.on("SecurityEventNotification")(
+router.on(Action.firmware_status_notification)(record_event(StationEvent.Kind.FIRMWARE_STATUS, "status"))
+router.on(Action.security_event_notification)(
     record_event(StationEvent.Kind.SECURITY_EVENT, "type", time_key="timestamp"))
-router.on("LogStatusNotification")(
+router.on(Action.log_status_notification)(
     record_event(StationEvent.Kind.LOG_STATUS, "status", request_key="requestId"))
-router.on("SignedFirmwareStatusNotification")(
+router.on(Action.signed_firmware_status_notification)(
     record_event(StationEvent.Kind.SIGNED_FIRMWARE_STATUS, "status", request_key="requestId"))

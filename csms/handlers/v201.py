@@ -1,6 +1,7 @@
 """OCPP 2.0.1 messages a charging station sends."""
 from django.db import transaction as db_transaction
 from django.utils import timezone
+from ocpp.v201.enums import Action, AuthorizationStatusEnumType
 
 from ..models import MeterValue, Station, StationEvent, Transaction
 from ..reports import store_report
@@ -21,7 +22,7 @@ from .base import (
 router = Router()
 
 
-@router.on("BootNotification")
+@router.on(Action.boot_notification)
 def boot_notification(station: Station, p: dict) -> dict:
     now = timezone.now()
     cs = p["chargingStation"]
@@ -41,12 +42,12 @@ def boot_notification(station: Station, p: dict) -> dict:
             "interval": boot_interval(station, status)}
 
 
-@router.on("Heartbeat", on_loop=True, stamps="last_heartbeat_at")
+@router.on(Action.heartbeat, on_loop=True, stamps="last_heartbeat_at")
 def heartbeat(station: Station, p: dict) -> dict:
     return {"currentTime": utc_now_text()}
 
 
-@router.on("StatusNotification")
+@router.on(Action.status_notification)
 def status_notification(station: Station, p: dict) -> dict:
     upsert_connector_status(station, p["evseId"], p["connectorId"], status=p["connectorStatus"],
                             reported_at=parse_time(p["timestamp"]))
@@ -57,7 +58,7 @@ def id_token_info(station: Station, id_token: dict) -> dict:
     if id_token.get("type") == "NoAuthorization":
         # The station's own policy says this EVSE needs no authorisation (free
         # charging); answering anything else would make it stop the session.
-        return {"status": "Accepted"}
+        return {"status": AuthorizationStatusEnumType.accepted}
     tag = lookup_id_token(station, id_token)
     if tag is None:
         return {"status": "Unknown"}
@@ -75,12 +76,12 @@ def lookup_id_token(station: Station, id_token: dict):
     return lookup_id_tag(station, id_token["idToken"])
 
 
-@router.on("Authorize", allowed_while_pending=False)
+@router.on(Action.authorize, allowed_while_pending=False)
 def authorize(station: Station, p: dict) -> dict:
     return {"idTokenInfo": id_token_info(station, p["idToken"])}
 
 
-@router.on("TransactionEvent", allowed_while_pending=False)
+@router.on(Action.transaction_event, allowed_while_pending=False)
 def transaction_event(station: Station, p: dict) -> dict:
     info = p["transactionInfo"]
     evse = p.get("evse") or {}
@@ -124,7 +125,7 @@ def transaction_event(station: Station, p: dict) -> dict:
     return {"idTokenInfo": token_info} if token_info else {}
 
 
-@router.on("MeterValues", allowed_while_pending=False)
+@router.on(Action.meter_values, allowed_while_pending=False)
 def meter_values(station: Station, p: dict) -> dict:
     _store_meter_values(station, p["meterValue"], p["evseId"], 0, None)
     return {}
@@ -154,25 +155,25 @@ def _store_meter_values(station, meter_values, evse_id, connector_id, tx):
         tx.save(update_fields=sorted(set(changed)))
 
 
-@router.on("NotifyReport")
+@router.on(Action.notify_report)
 def notify_report(station: Station, p: dict) -> dict:
     store_report(station, p)
     return {}
 
 
-router.on("DataTransfer")(data_transfer)
+router.on(Action.data_transfer)(data_transfer)
 
 
 
-router.on("SecurityEventNotification")(
+router.on(Action.security_event_notification)(
     record_event(StationEvent.Kind.SECURITY_EVENT, "type", time_key="timestamp"))
-router.on("FirmwareStatusNotification")(
+router.on(Action.firmware_status_notification)(
     record_event(StationEvent.Kind.FIRMWARE_STATUS, "status", request_key="requestId"))
-router.on("LogStatusNotification")(
+router.on(Action.log_status_notification)(
     record_event(StationEvent.Kind.LOG_STATUS, "status", request_key="requestId"))
 
 
-@router.on("NotifyEvent")
+@router.on(Action.notify_event)
 def notify_event(station: Station, p: dict) -> dict:
     events = p["eventData"]
     first = events[0]
