@@ -508,7 +508,10 @@ def provision(n: int):
 @contextlib.contextmanager
 def chargegate_server(n: int, logdir: Path):
     port = free_port()
-    env = {"PORT": str(port), "AUTH_THROTTLE": "off"}
+    # CSMS_FRAMES_PER_SECOND=0: each simulated station sends its next frame as soon as the
+    # last is answered, hundreds a second, where a real one sends a few a minute; the
+    # per-connection frame budget (csms/flood.py, 10/s) would measure itself instead.
+    env = {"PORT": str(port), "AUTH_THROTTLE": "off", "CSMS_FRAMES_PER_SECOND": "0"}
     if n + 1 > 4000:  # portal.serve's default cap on open sockets is 4096
         env["WEB_MAX_CONNECTIONS"] = str(n + 1000)
     with open(logdir / "chargegate.log", "ab") as log:

@@ -18,7 +18,18 @@ from django.conf import settings
 from django.utils import timezone
 from ocpp.v16.enums import Action  # the action names are the same in 2.0.1
 
-from . import announce, credentials, frame_work, group_commit, held, lifecycle, liveness, services, stamps
+from . import (
+    announce,
+    credentials,
+    flood,
+    frame_work,
+    group_commit,
+    held,
+    lifecycle,
+    liveness,
+    services,
+    stamps,
+)
 from .auth import admission
 from .auth.station_auth import Decision, challenges_for
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
@@ -70,6 +81,7 @@ class StationConsumer(AsyncWebsocketConsumer):
     station_reloading = False  # a background reload is under way (`_answer`)
     station_events = 0  # how many events invalidated the copy (`_station_stale`)
     stamps_written_at: float = -math.inf  # never: the first message writes its stamps
+    frame_budget = None  # flood.FrameBudget once connected
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -151,6 +163,7 @@ class StationConsumer(AsyncWebsocketConsumer):
 
         self.station_id, self.version = station.pk, version
         self.station_label = str(station)
+        self.frame_budget = flood.budget()
         # Which key this connection proved: it settles an outstanding key change.
         self.key_hash = result.key_hash
         self.group = station.group_name
@@ -210,6 +223,10 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNSUPPORTED_DATA)
             await self._shutdown()
             return
+        if self.frame_budget is not None:
+            await self.frame_budget.spend(self.station_label)
+            if self.closing:
+                return
         self.frame_size = len(text_data)
         async with frame_work.turn(self.frame_size):
             await self._receive_text(text_data)

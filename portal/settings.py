@@ -314,6 +314,12 @@ CSMS = {
     # Heartbeat was most of a Heartbeat's cost).
     "STAMP_SECONDS": float(os.environ.get("CSMS_STAMP_SECONDS", "30")),
     "STAMP_FLUSH_SECONDS": float(os.environ.get("CSMS_STAMP_FLUSH_SECONDS", "1")),
+    # Frames a station may send per second, sustained, and in a burst (a reboot's round of
+    # StatusNotifications). Beyond that its connection reads no further frame until the
+    # budget refills, so a flooding station is slowed and TCP holds the rest back
+    # (csms/flood.py). 0 turns the budget off.
+    "FRAMES_PER_SECOND": float(os.environ.get("CSMS_FRAMES_PER_SECOND", "10")),
+    "FRAME_BURST": int(os.environ.get("CSMS_FRAME_BURST", "60")),
 }
 
 # --- logging ----------------------------------------------------------------------------
