@@ -89,7 +89,10 @@ def _burn_a_hash(secret: str) -> None:
 def _client(tenant, client_id: str) -> Client | None:
     if not client_id or "\x00" in client_id:  # PostgreSQL cannot even compare a NUL
         return None
-    return Client.objects.for_tenant(tenant).filter(client_id=client_id).first()
+    client = Client.objects.for_tenant(tenant).filter(client_id=client_id).first()
+    if client is not None:
+        client.tenant = tenant  # the row it was scoped by: no second read, and its signing kid comes along
+    return client
 
 
 CREDENTIAL_PARAMS = ("client_id", "client_secret", "client_assertion", "client_assertion_type")
@@ -191,7 +194,10 @@ def verify_assertion(tenant, token: str, *, purpose: str, endpoint: str, client:
         records = records.filter(client=client)
     now = timezone.now()
     def find_records(kid: str):
-        return [] if "\x00" in kid else list(records.filter(kid=kid))
+        found = [] if "\x00" in kid else list(records.filter(kid=kid))
+        for record in found:
+            record.client.tenant = tenant  # as in _client
+        return found
 
     verified = assertions.validate(
         token, purpose=purpose, find_records=find_records,

@@ -4,6 +4,8 @@ from django.http import Http404
 
 from tenants.models import Tenant
 
+from . import signing_keys
+
 ENDPOINTS = ("par", "authorize", "token", "jwks", "introspect", "revoke")
 
 
@@ -13,8 +15,9 @@ class NoAuthorizationServer(Http404):
 
 
 def authorization_server(slug: str) -> Tenant:
-    """The tenant, if it runs an authorization server (eMSPs and OSDM providers do)."""
-    tenant = Tenant.objects.filter(slug=slug).first()
+    """The tenant, if it runs an authorization server (eMSPs and OSDM providers do),
+    read with the kid of its active signing key (`signing_keys.signer`)."""
+    tenant = Tenant.objects.filter(slug=slug).annotate(**signing_keys.active_kid_annotation()).first()
     if tenant is None or not (tenant.is_emsp or tenant.is_osdm_provider):
         raise NoAuthorizationServer("No authorization server here")
     return tenant

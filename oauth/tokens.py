@@ -78,9 +78,9 @@ def issue(client: Client, *, subject: str, scope: str, user=None, authorization_
     }
     if authorization_details:
         claims["authorization_details"] = list(authorization_details)
-    key = signing_keys.active_key(tenant)
-    token = jwt.encode({"alg": key.alg, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}, claims,
-                       signing_keys.private_jwk(key), algorithms=[key.alg])
+    key = signing_keys.signer(tenant)
+    token = jwt.encode({"alg": key.alg, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}, claims, key.private_key,
+                       algorithms=[key.alg])
     with transaction.atomic():
         record = AccessToken(tenant=tenant, application=client, user=user, jti=jti, subject=subject,
                              scope=scope, expires=expires, authorization_details=list(authorization_details),

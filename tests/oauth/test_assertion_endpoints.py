@@ -5,6 +5,7 @@ single-use jti, and the RFC 8725 attack catalogue against each form."""
 import pytest
 from django.conf import settings
 from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet
 
 from oauth.client_auth import ASSERTION_TYPE
@@ -188,3 +189,44 @@ def test_the_catalogue_covers_the_issue_list():
                      "wrong-sub", "wrong-aud", "expired", "future-nbf", "missing-jti", "string-exp", "string-nbf",
                      "embedded-jwk-attacker-key", "jku-attacker-url", "oversized", "duplicate-payload-member"):
         assert any(expected in n for n in names), expected
+
+
+def test_retiring_or_disabling_takes_effect_on_the_next_request(client, consumer, pkj_client):
+    from django.utils import timezone
+    assert seed_form(client, SEED.good()).status_code == 200
+    consumer.grant_types = [GrantType.CLIENT_CREDENTIALS]
+    consumer.save()
+    assert seed_form(client, SEED.good()).json()["error"] == "unauthorized_client"
+    assert client_auth_form(client, CLIENT_AUTH.good()).status_code == 200
+    TrustedKey.objects.filter(client=pkj_client, kid="pkj-key-1").update(retired_at=timezone.now())
+    assert client_auth_form(client, CLIENT_AUTH.good()).status_code == 401
+
+
+def test_tokens_are_signed_with_the_key_active_now(client, consumer):
+    from oauth import signing_keys
+    from oauth.models import SigningKey
+    first = decoded(client, seed_form(client, SEED.good()).json()["access_token"]).header["kid"]
+    rotated = signing_keys.rotate(consumer.tenant)
+    second = decoded(client, seed_form(client, SEED.good()).json()["access_token"]).header["kid"]
+    assert first != second == rotated.kid
+    # A rotation another process made (straight in the database) is seen as soon.
+    SigningKey.objects.filter(pk=rotated.pk).update(state=SigningKey.State.RETIRING)
+    SigningKey.objects.filter(tenant=consumer.tenant, kid=first).update(state=SigningKey.State.ACTIVE)
+    assert decoded(client, seed_form(client, SEED.good()).json()["access_token"]).header["kid"] == first
+
+
+def test_each_tenant_signs_with_its_own_key(client, consumer):
+    from oauth import signing_keys
+    from oauth.issuer import authorization_server
+    from oauth.models import SigningKey
+    make_tenant("tram", is_osdm_provider=True)
+    theirs = signing_keys.signer(authorization_server("tram"))  # opened in this process
+    # Even a tenant row that names another tenant's kid gets only its own key.
+    rail = authorization_server("rail")
+    setattr(rail, signing_keys.ACTIVE_KID, theirs.kid)
+    ours = signing_keys.signer(rail)
+    assert ours.kid == SigningKey.objects.get(tenant=consumer.tenant, state="active").kid != theirs.kid
+    token = seed_form(client, SEED.good()).json()["access_token"]
+    tram_jwks = KeySet.import_key_set(client.get("/oauth/tram/jwks").json())
+    with pytest.raises(InvalidKeyIdError):
+        jwt.decode(token, tram_jwks, algorithms=["ES256"])
