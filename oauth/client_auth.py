@@ -12,7 +12,6 @@ from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -20,9 +19,9 @@ from lib import throttle
 from lib.hashing import MachineSecretHasher
 from lib.verified import RecentlyVerified
 
-from . import assertions, issuer
+from . import assertions, issuer, jti
 from .errors import OAuthError
-from .models import Client, TrustedKey, UsedAssertion
+from .models import Client, TrustedKey
 from .params import requested_scopes
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -205,19 +204,5 @@ def verify_assertion(tenant, token: str, *, purpose: str, endpoint: str, client:
         leeway_seconds=settings.OAUTH["ASSERTION_LEEWAY_SECONDS"],
         max_lifetime_seconds=settings.OAUTH["ASSERTION_MAX_LIFETIME_SECONDS"],
         requested_scopes=requested_scopes, client_id=client.client_id if client else None)
-    spend_jti(tenant, verified.record.issuer, verified.jti, verified.expires_at, purpose)
+    jti.spend(jti.Jti(tenant, verified.record.issuer, verified.jti, verified.expires_at, purpose))
     return verified
-
-
-def spend_jti(tenant, issuer_: str, jti: str, expires_at, purpose: str) -> None:
-    """Single use until expiry, held by a unique constraint, so two concurrent requests
-    with one assertion cannot both pass (OSDM; RFC 7523 §3 item 7)."""
-    if "\x00" in jti:
-        raise assertions.AssertionRejected("invalid_client" if purpose == "client_auth" else "invalid_grant",
-                                           "the assertion's jti is not usable")
-    try:
-        with transaction.atomic():
-            UsedAssertion.objects.create(tenant=tenant, issuer=issuer_, jti=jti, expires_at=expires_at)
-    except IntegrityError:
-        error = "invalid_client" if purpose == "client_auth" else "invalid_grant"
-        raise assertions.AssertionRejected(error, "the assertion's jti was already used") from None

@@ -21,6 +21,7 @@ from joserfc.jwk import KeySet
 from oauth2_provider.models import set_token_value
 
 from . import issuer, signing_keys
+from . import jti as replay
 from .models import AccessToken, Client, Grant, RefreshToken
 
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -82,6 +83,7 @@ def issue(client: Client, *, subject: str, scope: str, user=None, authorization_
     token = jwt.encode({"alg": key.alg, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}, claims, key.private_key,
                        algorithms=[key.alg])
     with transaction.atomic():
+        replay.spend_pending()  # the request's assertion jtis, if any (oauth.jti)
         record = AccessToken(tenant=tenant, application=client, user=user, jti=jti, subject=subject,
                              scope=scope, expires=expires, authorization_details=list(authorization_details),
                              grant=grant, source_refresh_token=source_refresh)

@@ -191,6 +191,31 @@ def test_the_catalogue_covers_the_issue_list():
         assert any(expected in n for n in names), expected
 
 
+def test_a_refused_request_spends_its_jti_all_the_same(client, consumer, pkj_client, rail):
+    # The jti is spent with the token's record, in one transaction; a request refused
+    # after its assertion was verified still spends it, so it works once, right or wrong.
+    _, secret = add_client(rail, ClientSpec(client_id="intruder", name="", redirect_uris=[],
+                                            grant_types=[JWT_BEARER], scopes=["uic_osdm"],
+                                            auth_method="client_secret_post"))
+    seed = SEED.good()
+    assert seed_form(client, seed, client_id="intruder", client_secret=secret).json()["error"] == "invalid_grant"
+    replay = seed_form(client, seed)
+    assert replay.status_code == 400 and "jti" in replay.json()["error_description"]
+    own = CLIENT_AUTH.good()
+    refused = client.post("/oauth/rail/token", {"grant_type": JWT_BEARER, "assertion": SEED.good(),
+                                                "client_assertion_type": ASSERTION_TYPE, "client_assertion": own})
+    assert refused.json()["error"] == "unauthorized_client"
+    replay = client_auth_form(client, own, scope="uic_osdm")
+    assert replay.status_code == 401 and "jti" in replay.json()["error_description"]
+
+
+def test_a_replayed_jti_records_no_token(client, consumer):
+    assertion = SEED.good()
+    assert seed_form(client, assertion).status_code == 200
+    assert seed_form(client, assertion).status_code == 400
+    assert AccessToken.objects.filter(tenant=consumer.tenant).count() == 1
+
+
 def test_retiring_or_disabling_takes_effect_on_the_next_request(client, consumer, pkj_client):
     from django.utils import timezone
     assert seed_form(client, SEED.good()).status_code == 200
