@@ -5,7 +5,8 @@ Usage:  .venv/bin/python bench/oauth_tokens.py [--seconds 10] [--concurrency 8] 
 Starts its own uvicorn process against the configured database (embedded SQLite by
 default; set DATABASE_URL for PostgreSQL), registers what it needs in tenant
 `bench-as`, then, one scenario at a time, keeps `--concurrency` clients busy for
-`--seconds` and prints requests per second and latency percentiles.
+`--seconds` and prints requests per second, latency percentiles and the server's CPU
+time per request.
 
 The load generator shares the machine's cores with the server, so it does as little as
 it can in the timed phase: every assertion is signed beforehand (each with a fresh jti,
@@ -106,7 +107,13 @@ def take(tokens):
         raise Exhausted from None
 
 
-def run(name, seconds, concurrency, make_request):
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(name, seconds, concurrency, make_request, server_pid):
     import httpx
 
     latencies, failures, exhausted = [], [], []
@@ -126,15 +133,18 @@ def run(name, seconds, concurrency, make_request):
                     failures.append(response.status_code)
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    cpu = cpu_seconds(server_pid)
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(server_pid) - cpu
     print(f"{name:<20} {len(latencies) / elapsed:8.1f} req/s   p50 {pct(latencies, 50):6.1f} ms   "
           f"p95 {pct(latencies, 95):6.1f} ms   p99 {pct(latencies, 99):6.1f} ms   "
-          f"mean {statistics.mean(latencies) * 1000:6.1f} ms   errors {len(failures)}"
+          f"mean {statistics.mean(latencies) * 1000:6.1f} ms   server CPU {cpu / len(latencies) * 1000:5.2f} ms/req   "
+          f"errors {len(failures)}"
           + (f"   ({len(exhausted)} clients ran out of pre-signed assertions)" if exhausted else ""))
 
 
@@ -185,7 +195,7 @@ def main():
                                              headers={"Authorization": f"Bearer {token}"}),
         }
         for name in only:
-            run(name, args.seconds, args.concurrency, scenarios[name])
+            run(name, args.seconds, args.concurrency, scenarios[name], server.pid)
     finally:
         server.terminate()
         server.wait(10)
