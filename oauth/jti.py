@@ -49,10 +49,11 @@ def spend(item: Jti) -> None:
 
 def spend_pending() -> None:
     """Spend what this request verified; `tokens.issue` calls it inside the transaction
-    that records the token, so a replayed jti rolls the token back."""
+    that records the token, so a replayed jti rolls the token back. No savepoint of its
+    own: a replay raises out of that transaction, which is then rolled back whole."""
     pending = _pending.get()
     while pending:
-        _insert(pending.pop(0))
+        _insert(pending.pop(0), savepoint=False)
 
 
 @contextmanager
@@ -74,9 +75,9 @@ def spent_with_the_token():
                 pass  # already spent: this request is refused anyway
 
 
-def _insert(item: Jti) -> None:
+def _insert(item: Jti, savepoint: bool = True) -> None:
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             UsedAssertion.objects.create(tenant=item.tenant, issuer=item.issuer, jti=item.jti,
                                          expires_at=item.expires_at)
     except IntegrityError:
