@@ -33,7 +33,7 @@ def back_channel(name: str):
         @csrf_exempt
         @functools.wraps(view)
         def endpoint(request, tenant):
-            t = issuer.authorization_server(tenant)
+            t = issuer.authorization_server(tenant, signs=name == "token")
             try:
                 if request.method != "POST":
                     raise OAuthError("invalid_request", "use POST", status=405)

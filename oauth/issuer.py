@@ -14,10 +14,14 @@ class NoAuthorizationServer(Http404):
     answer in JSON (`errors.json_errors`) like every other OAuth error."""
 
 
-def authorization_server(slug: str) -> Tenant:
-    """The tenant, if it runs an authorization server (eMSPs and OSDM providers do),
-    read with the kid of its active signing key (`signing_keys.signer`)."""
-    tenant = Tenant.objects.filter(slug=slug).annotate(**signing_keys.active_kid_annotation()).first()
+def authorization_server(slug: str, *, signs: bool = False) -> Tenant:
+    """The tenant, if it runs an authorization server (eMSPs and OSDM providers do).
+    `signs`: the request will sign a token, so read the kid of the tenant's active key
+    with it (`signing_keys.signer`)."""
+    rows = Tenant.objects.filter(slug=slug)
+    if signs:
+        rows = rows.annotate(**signing_keys.active_kid_annotation())
+    tenant = rows.first()
     if tenant is None or not (tenant.is_emsp or tenant.is_osdm_provider):
         raise NoAuthorizationServer("No authorization server here")
     return tenant

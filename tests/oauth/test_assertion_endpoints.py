@@ -245,9 +245,9 @@ def test_each_tenant_signs_with_its_own_key(client, consumer):
     from oauth.issuer import authorization_server
     from oauth.models import SigningKey
     make_tenant("tram", is_osdm_provider=True)
-    theirs = signing_keys.signer(authorization_server("tram"))  # opened in this process
+    theirs = signing_keys.signer(authorization_server("tram", signs=True))  # opened in this process
     # Even a tenant row that names another tenant's kid gets only its own key.
-    rail = authorization_server("rail")
+    rail = authorization_server("rail", signs=True)
     setattr(rail, signing_keys.ACTIVE_KID, theirs.kid)
     ours = signing_keys.signer(rail)
     assert ours.kid == SigningKey.objects.get(tenant=consumer.tenant, state="active").kid != theirs.kid
