@@ -4,10 +4,10 @@ concurrent requests with one assertion cannot both pass, in any number of proces
 
 Where a request ends in a token (the token endpoint's client_credentials and jwt-bearer
 grants), its jtis are spent in the transaction that records the token
-(`tokens.issue` calls `spend_pending`): one commit instead of two, and a jti is never
-spent without its token nor a token recorded without its jti. A request refused after
-its assertion was verified spends the jti all the same, when it ends, so an assertion
-still works only once, right or wrong.
+(`tokens.issue` calls `spend_pending`): one commit instead of two, no token is recorded
+unless its jtis are spent with it, and a replay that loses the race records nothing. A
+request refused after its assertion was verified spends the jti all the same, when it
+ends, so an assertion still works only once, right or wrong.
 """
 from contextlib import contextmanager
 from contextvars import ContextVar
