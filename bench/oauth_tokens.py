@@ -1,11 +1,17 @@
 """Load benchmark for the authorization server's token endpoint and a protected API.
 
-Usage:  .venv/bin/python bench/oauth_tokens.py [--seconds 10] [--concurrency 8]
+Usage:  .venv/bin/python bench/oauth_tokens.py [--seconds 10] [--concurrency 8] [--only NAME ...]
 
 Starts its own uvicorn process against the configured database (embedded SQLite by
 default; set DATABASE_URL for PostgreSQL), registers what it needs in tenant
 `bench-as`, then, one scenario at a time, keeps `--concurrency` clients busy for
-`--seconds` and prints requests per second and latency percentiles:
+`--seconds` and prints requests per second, latency percentiles and the server's CPU
+time per request.
+
+The load generator shares the machine's cores with the server, so it does as little as
+it can in the timed phase: every assertion is signed beforehand (each with a fresh jti,
+valid for 5 minutes; `--assertions` per scenario, and a client that runs out stops,
+which the output says), and each client keeps one HTTP connection alive (httpx).
 
   client_credentials   client_secret_basic (an argon2id check per request)
   jwt-bearer           RFC 7523 §2.1 assertion (RS256 verify, jti stored)
@@ -17,6 +23,7 @@ It asserts nothing.
 """
 import argparse
 import json
+import logging
 import os
 import platform
 import statistics
@@ -84,39 +91,75 @@ def assertion(key, alg, kid, iss, sub, aud):
                        "scope": "uic_osdm"}, key, algorithms=[alg])
 
 
-def run(name, seconds, concurrency, make_request):
-    import requests
+def presigned(count, *args):
+    """`count` assertions, signed before the timed phase, handed out once each."""
+    return iter([assertion(*args) for _ in range(count)])
 
-    latencies, failures = [], []
+
+class Exhausted(Exception):
+    pass
+
+
+def take(tokens):
+    try:
+        return next(tokens)  # next() on a list iterator is atomic under the GIL
+    except StopIteration:
+        raise Exhausted from None
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(name, seconds, concurrency, make_request, server_pid):
+    import httpx
+
+    latencies, failures, exhausted = [], [], []
     stop = time.perf_counter() + seconds
 
     def worker():
-        session = requests.Session()
-        while time.perf_counter() < stop:
-            t0 = time.perf_counter()
-            response = make_request(session)
-            latencies.append(time.perf_counter() - t0)
-            if response.status_code >= 300:
-                failures.append(response.status_code)
+        with httpx.Client(timeout=30) as session:  # one kept-alive connection per client
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                try:
+                    response = make_request(session)
+                except Exhausted:
+                    exhausted.append(1)
+                    return
+                latencies.append(time.perf_counter() - t0)
+                if response.status_code >= 300:
+                    failures.append(response.status_code)
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    cpu = cpu_seconds(server_pid)
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(server_pid) - cpu
     print(f"{name:<20} {len(latencies) / elapsed:8.1f} req/s   p50 {pct(latencies, 50):6.1f} ms   "
-          f"p95 {pct(latencies, 95):6.1f} ms   mean {statistics.mean(latencies) * 1000:6.1f} ms   "
-          f"errors {len(failures)}")
+          f"p95 {pct(latencies, 95):6.1f} ms   p99 {pct(latencies, 99):6.1f} ms   "
+          f"mean {statistics.mean(latencies) * 1000:6.1f} ms   server CPU {cpu / len(latencies) * 1000:5.2f} ms/req   "
+          f"errors {len(failures)}"
+          + (f"   ({len(exhausted)} clients ran out of pre-signed assertions)" if exhausted else ""))
+
+
+SCENARIOS = ("client_credentials", "jwt-bearer", "private_key_jwt", "par", "osdm-identity")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--assertions", type=int, default=15000, help="pre-signed per assertion scenario")
+    parser.add_argument("--only", nargs="*", choices=SCENARIOS, help="run these scenarios only")
     args = parser.parse_args()
     rsa, ec = prepare()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # django.setup() logs every request at INFO
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     token_url = f"{base}/oauth/bench-as/token"
@@ -127,29 +170,32 @@ def main():
         print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
               f"database {'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'}; "
               f"{args.concurrency} clients, {args.seconds:g} s per scenario")
+        only = args.only or SCENARIOS
+        bearer = presigned(args.assertions if "jwt-bearer" in only else 0, rsa, "RS256", "seed",
+                           "https://consumer.example/", "CONSUMER_1", token_url)
+        pkj = presigned(args.assertions if "private_key_jwt" in only else 0, ec, "ES256", "pkj", "bench-pkj",
+                        "bench-pkj", token_url)
         token = requests.post(token_url, data={"grant_type": "client_credentials"},
                               auth=("bench-cc", SECRET), timeout=30).json()["access_token"]
         scenarios = {
             "client_credentials": lambda s: s.post(token_url, data={"grant_type": "client_credentials"},
-                                                   auth=("bench-cc", SECRET), timeout=30),
+                                                   auth=("bench-cc", SECRET)),
             "jwt-bearer": lambda s: s.post(token_url, data={
                 "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "scope": "uic_osdm",
-                "assertion": assertion(rsa, "RS256", "seed", "https://consumer.example/", "CONSUMER_1", token_url)},
-                timeout=30),
+                "assertion": take(bearer)}),
             "private_key_jwt": lambda s: s.post(token_url, data={
                 "grant_type": "client_credentials",
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                "client_assertion": assertion(ec, "ES256", "pkj", "bench-pkj", "bench-pkj", token_url)},
-                timeout=30),
+                "client_assertion": take(pkj)}),
             "par": lambda s: s.post(f"{base}/oauth/bench-as/par", data={
                 "response_type": "code", "client_id": "bench-ev", "redirect_uri": "https://ev.example/cb",
                 "code_challenge": CHALLENGE, "code_challenge_method": "S256", "scope": "ccsr",
-                "authorization_details": json.dumps([DETAIL])}, auth=("bench-ev", SECRET), timeout=30),
+                "authorization_details": json.dumps([DETAIL])}, auth=("bench-ev", SECRET)),
             "osdm-identity": lambda s: s.get(f"{base}/api/v1/tenants/bench-as/osdm/identity",
-                                             headers={"Authorization": f"Bearer {token}"}, timeout=30),
+                                             headers={"Authorization": f"Bearer {token}"}),
         }
-        for name, request in scenarios.items():
-            run(name, args.seconds, args.concurrency, request)
+        for name in only:
+            run(name, args.seconds, args.concurrency, scenarios[name], server.pid)
     finally:
         server.terminate()
         server.wait(10)

@@ -12,7 +12,6 @@ from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -20,9 +19,9 @@ from lib import throttle
 from lib.hashing import MachineSecretHasher
 from lib.verified import RecentlyVerified
 
-from . import assertions, issuer
+from . import assertions, issuer, jti
 from .errors import OAuthError
-from .models import Client, TrustedKey, UsedAssertion
+from .models import Client, TrustedKey
 from .params import requested_scopes
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -89,7 +88,10 @@ def _burn_a_hash(secret: str) -> None:
 def _client(tenant, client_id: str) -> Client | None:
     if not client_id or "\x00" in client_id:  # PostgreSQL cannot even compare a NUL
         return None
-    return Client.objects.for_tenant(tenant).filter(client_id=client_id).first()
+    client = Client.objects.for_tenant(tenant).filter(client_id=client_id).first()
+    if client is not None:
+        client.tenant = tenant  # the row it was scoped by: no second read, and its signing kid comes along
+    return client
 
 
 CREDENTIAL_PARAMS = ("client_id", "client_secret", "client_assertion", "client_assertion_type")
@@ -191,7 +193,10 @@ def verify_assertion(tenant, token: str, *, purpose: str, endpoint: str, client:
         records = records.filter(client=client)
     now = timezone.now()
     def find_records(kid: str):
-        return [] if "\x00" in kid else list(records.filter(kid=kid))
+        found = [] if "\x00" in kid else list(records.filter(kid=kid))
+        for record in found:
+            record.client.tenant = tenant  # as in _client
+        return found
 
     verified = assertions.validate(
         token, purpose=purpose, find_records=find_records,
@@ -199,19 +204,5 @@ def verify_assertion(tenant, token: str, *, purpose: str, endpoint: str, client:
         leeway_seconds=settings.OAUTH["ASSERTION_LEEWAY_SECONDS"],
         max_lifetime_seconds=settings.OAUTH["ASSERTION_MAX_LIFETIME_SECONDS"],
         requested_scopes=requested_scopes, client_id=client.client_id if client else None)
-    spend_jti(tenant, verified.record.issuer, verified.jti, verified.expires_at, purpose)
+    jti.spend(jti.Jti(tenant, verified.record.issuer, verified.jti, verified.expires_at, purpose))
     return verified
-
-
-def spend_jti(tenant, issuer_: str, jti: str, expires_at, purpose: str) -> None:
-    """Single use until expiry, held by a unique constraint, so two concurrent requests
-    with one assertion cannot both pass (OSDM; RFC 7523 §3 item 7)."""
-    if "\x00" in jti:
-        raise assertions.AssertionRejected("invalid_client" if purpose == "client_auth" else "invalid_grant",
-                                           "the assertion's jti is not usable")
-    try:
-        with transaction.atomic():
-            UsedAssertion.objects.create(tenant=tenant, issuer=issuer_, jti=jti, expires_at=expires_at)
-    except IntegrityError:
-        error = "invalid_client" if purpose == "client_auth" else "invalid_grant"
-        raise assertions.AssertionRejected(error, "the assertion's jti was already used") from None

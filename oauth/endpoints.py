@@ -15,6 +15,7 @@ from . import (
     client_auth,
     grants,
     issuer,
+    jti,
     params,
     pushed_requests,
     signing_keys,
@@ -32,7 +33,7 @@ def back_channel(name: str):
         @csrf_exempt
         @functools.wraps(view)
         def endpoint(request, tenant):
-            t = issuer.authorization_server(tenant)
+            t = issuer.authorization_server(tenant, signs=name == "token")
             try:
                 if request.method != "POST":
                     raise OAuthError("invalid_request", "use POST", status=405)
@@ -74,12 +75,24 @@ def par(request, tenant, form):
                           "expires_in": settings.OAUTH["PAR_SECONDS"]}, 201)
 
 
+# Grants that change nothing before the token is recorded: their assertions' jtis are
+# spent in the token's own transaction (oauth/jti.py).
+_JTI_WITH_THE_TOKEN = (GrantType.CLIENT_CREDENTIALS, GrantType.JWT_BEARER)
+
+
 @back_channel("token")
 def token(request, tenant, form):
     params.require(form, "grant_type")
     grant_type = form["grant_type"]
     if grant_type not in GrantType.values:
         raise OAuthError("unsupported_grant_type", "grant_type is not supported")
+    if grant_type in _JTI_WITH_THE_TOKEN:
+        with jti.spent_with_the_token():
+            return _token(request, tenant, form, grant_type)
+    return _token(request, tenant, form, grant_type)
+
+
+def _token(request, tenant, form, grant_type):
     if grant_type == GrantType.JWT_BEARER and not client_auth.presents_credentials(request, form):
         client = None  # RFC 7523 §3.1: client authentication is optional for this grant
     else:

@@ -4,6 +4,8 @@ from django.http import Http404
 
 from tenants.models import Tenant
 
+from . import signing_keys
+
 ENDPOINTS = ("par", "authorize", "token", "jwks", "introspect", "revoke")
 
 
@@ -12,9 +14,14 @@ class NoAuthorizationServer(Http404):
     answer in JSON (`errors.json_errors`) like every other OAuth error."""
 
 
-def authorization_server(slug: str) -> Tenant:
-    """The tenant, if it runs an authorization server (eMSPs and OSDM providers do)."""
-    tenant = Tenant.objects.filter(slug=slug).first()
+def authorization_server(slug: str, *, signs: bool = False) -> Tenant:
+    """The tenant, if it runs an authorization server (eMSPs and OSDM providers do).
+    `signs`: the request will sign a token, so read the kid of the tenant's active key
+    with it (`signing_keys.signer`)."""
+    rows = Tenant.objects.filter(slug=slug)
+    if signs:
+        rows = rows.annotate(**signing_keys.active_kid_annotation())
+    tenant = rows.first()
     if tenant is None or not (tenant.is_emsp or tenant.is_osdm_provider):
         raise NoAuthorizationServer("No authorization server here")
     return tenant

@@ -7,6 +7,7 @@ a sealed key copied to another row does not open.
 """
 import base64
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 
 from cryptography.hazmat.primitives import hashes
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from joserfc.jwk import ECKey, RSAKey
 
@@ -103,6 +104,48 @@ def private_jwk(key: SigningKey):
     pem = unseal(key.private_key_encrypted, _aad(key.tenant_id, key.kid))
     cls = ECKey if key.alg == "ES256" else RSAKey
     return cls.import_key(pem, parameters={"kid": key.kid, "alg": key.alg, "use": "sig"})
+
+
+# --- the key new tokens are signed with -------------------------------------------------------
+#
+# Which kid is active is read from the database for every request, in the same query as
+# the tenant (`issuer.authorization_server` annotates it), so a rotation in any process
+# takes effect on the next token. What a process keeps is only the opened key of a kid:
+# a kid is its key's thumbprint, so what it names never changes, and a rotation names a
+# new one. Entries are per (tenant, kid), and a kid is unique across tenants anyway.
+
+ACTIVE_KID = "active_signing_kid"
+MAX_OPENED_KEYS = 1024
+
+
+@dataclass(frozen=True)
+class Signer:
+    kid: str
+    alg: str
+    private_key: ECKey | RSAKey
+
+
+_opened: dict[tuple[int, str], Signer] = {}
+
+
+def active_kid_annotation() -> dict:
+    """For a Tenant queryset: the kid of its active key (None before its first token)."""
+    active = SigningKey.objects.filter(tenant=OuterRef("pk"), state=SigningKey.State.ACTIVE)
+    return {ACTIVE_KID: Subquery(active.values("kid")[:1])}
+
+
+def signer(tenant) -> Signer:
+    """The tenant's active key, opened. Costs no query when `tenant` was read with
+    `active_kid_annotation()` and this process has opened that kid before."""
+    kid = getattr(tenant, ACTIVE_KID, None)
+    opened = _opened.get((tenant.pk, kid)) if kid else None
+    if opened is None:
+        key = active_key(tenant)
+        opened = Signer(key.kid, key.alg, private_jwk(key))
+        if len(_opened) >= MAX_OPENED_KEYS:
+            _opened.clear()  # bounded: a process serving more tenants than this reopens keys
+        _opened[(key.tenant_id, key.kid)] = opened
+    return opened
 
 
 def published(tenant) -> list[SigningKey]:

@@ -21,6 +21,7 @@ from joserfc.jwk import KeySet
 from oauth2_provider.models import set_token_value
 
 from . import issuer, signing_keys
+from . import jti as replay
 from .models import AccessToken, Client, Grant, RefreshToken
 
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -78,10 +79,11 @@ def issue(client: Client, *, subject: str, scope: str, user=None, authorization_
     }
     if authorization_details:
         claims["authorization_details"] = list(authorization_details)
-    key = signing_keys.active_key(tenant)
-    token = jwt.encode({"alg": key.alg, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}, claims,
-                       signing_keys.private_jwk(key), algorithms=[key.alg])
+    key = signing_keys.signer(tenant)
+    token = jwt.encode({"alg": key.alg, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}, claims, key.private_key,
+                       algorithms=[key.alg])
     with transaction.atomic():
+        replay.spend_pending()  # the request's assertion jtis, if any (oauth.jti)
         record = AccessToken(tenant=tenant, application=client, user=user, jti=jti, subject=subject,
                              scope=scope, expires=expires, authorization_details=list(authorization_details),
                              grant=grant, source_refresh_token=source_refresh)

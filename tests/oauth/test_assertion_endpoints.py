@@ -5,6 +5,7 @@ single-use jti, and the RFC 8725 attack catalogue against each form."""
 import pytest
 from django.conf import settings
 from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet
 
 from oauth.client_auth import ASSERTION_TYPE
@@ -188,3 +189,69 @@ def test_the_catalogue_covers_the_issue_list():
                      "wrong-sub", "wrong-aud", "expired", "future-nbf", "missing-jti", "string-exp", "string-nbf",
                      "embedded-jwk-attacker-key", "jku-attacker-url", "oversized", "duplicate-payload-member"):
         assert any(expected in n for n in names), expected
+
+
+def test_a_refused_request_spends_its_jti_all_the_same(client, consumer, pkj_client, rail):
+    # The jti is spent with the token's record, in one transaction; a request refused
+    # after its assertion was verified still spends it, so it works once, right or wrong.
+    _, secret = add_client(rail, ClientSpec(client_id="intruder", name="", redirect_uris=[],
+                                            grant_types=[JWT_BEARER], scopes=["uic_osdm"],
+                                            auth_method="client_secret_post"))
+    seed = SEED.good()
+    assert seed_form(client, seed, client_id="intruder", client_secret=secret).json()["error"] == "invalid_grant"
+    replay = seed_form(client, seed)
+    assert replay.status_code == 400 and "jti" in replay.json()["error_description"]
+    own = CLIENT_AUTH.good()
+    refused = client.post("/oauth/rail/token", {"grant_type": JWT_BEARER, "assertion": SEED.good(),
+                                                "client_assertion_type": ASSERTION_TYPE, "client_assertion": own})
+    assert refused.json()["error"] == "unauthorized_client"
+    replay = client_auth_form(client, own, scope="uic_osdm")
+    assert replay.status_code == 401 and "jti" in replay.json()["error_description"]
+
+
+def test_a_replayed_jti_records_no_token(client, consumer):
+    assertion = SEED.good()
+    assert seed_form(client, assertion).status_code == 200
+    assert seed_form(client, assertion).status_code == 400
+    assert AccessToken.objects.filter(tenant=consumer.tenant).count() == 1
+
+
+def test_retiring_or_disabling_takes_effect_on_the_next_request(client, consumer, pkj_client):
+    from django.utils import timezone
+    assert seed_form(client, SEED.good()).status_code == 200
+    consumer.grant_types = [GrantType.CLIENT_CREDENTIALS]
+    consumer.save()
+    assert seed_form(client, SEED.good()).json()["error"] == "unauthorized_client"
+    assert client_auth_form(client, CLIENT_AUTH.good()).status_code == 200
+    TrustedKey.objects.filter(client=pkj_client, kid="pkj-key-1").update(retired_at=timezone.now())
+    assert client_auth_form(client, CLIENT_AUTH.good()).status_code == 401
+
+
+def test_tokens_are_signed_with_the_key_active_now(client, consumer):
+    from oauth import signing_keys
+    from oauth.models import SigningKey
+    first = decoded(client, seed_form(client, SEED.good()).json()["access_token"]).header["kid"]
+    rotated = signing_keys.rotate(consumer.tenant)
+    second = decoded(client, seed_form(client, SEED.good()).json()["access_token"]).header["kid"]
+    assert first != second == rotated.kid
+    # A rotation another process made (straight in the database) is seen as soon.
+    SigningKey.objects.filter(pk=rotated.pk).update(state=SigningKey.State.RETIRING)
+    SigningKey.objects.filter(tenant=consumer.tenant, kid=first).update(state=SigningKey.State.ACTIVE)
+    assert decoded(client, seed_form(client, SEED.good()).json()["access_token"]).header["kid"] == first
+
+
+def test_each_tenant_signs_with_its_own_key(client, consumer):
+    from oauth import signing_keys
+    from oauth.issuer import authorization_server
+    from oauth.models import SigningKey
+    make_tenant("tram", is_osdm_provider=True)
+    theirs = signing_keys.signer(authorization_server("tram", signs=True))  # opened in this process
+    # Even a tenant row that names another tenant's kid gets only its own key.
+    rail = authorization_server("rail", signs=True)
+    setattr(rail, signing_keys.ACTIVE_KID, theirs.kid)
+    ours = signing_keys.signer(rail)
+    assert ours.kid == SigningKey.objects.get(tenant=consumer.tenant, state="active").kid != theirs.kid
+    token = seed_form(client, SEED.good()).json()["access_token"]
+    tram_jwks = KeySet.import_key_set(client.get("/oauth/tram/jwks").json())
+    with pytest.raises(InvalidKeyIdError):
+        jwt.decode(token, tram_jwks, algorithms=["ES256"])
