@@ -167,6 +167,19 @@ def _cache(name: str, max_entries: int) -> dict:
 CACHES = {"default": _cache("default", 200_000), "known_good": _cache("known-good", 1_000_000)}
 # One Redis may serve several deployments (or test runs): each gets its own queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+# A task outlives its worker: acknowledged once it has run, so one whose worker is killed
+# mid-way is delivered again, to another worker or the restarted one (issue 9 drills).
+# Every task may run twice that way: each is idempotent (a second run finds its work
+# done or refused: one open key change per station, campaigns and reapers under locks).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands a task whose worker vanished to another after this long (it must exceed
+# the longest task: ours take milliseconds to seconds); workers look for such tasks every
+# 10 s (kombu's default looks only every 100 s).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": float(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300")),
+    "unacked_restore_interval": 10, "unacked_restore_throttle": 1}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

@@ -28,25 +28,38 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def celery_worker(csms, live_log_dir):
-    log = open(live_log_dir / "celery-worker.log", "ab")
+def start_worker(log_path, **env) -> subprocess.Popen:
+    """A real Celery worker process on the test database, ready to take tasks."""
+    log = open(log_path, "ab")
     env = {**os.environ, "CHARGEGATE_DB_NAME": str(connection.settings_dict["NAME"]),
-           "DJANGO_SETTINGS_MODULE": "portal.settings"}
+           "DJANGO_SETTINGS_MODULE": "portal.settings", **env}
+    start = log_path.stat().st_size
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
-         "--loglevel", "INFO", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", f"test-{os.getpid()}@%h"],
+         "--loglevel", "INFO", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+         "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
     deadline = time.monotonic() + 30
-    while b"ready" not in (live_log_dir / "celery-worker.log").read_bytes():
+    while b"ready" not in log_path.read_bytes()[start:]:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError((live_log_dir / "celery-worker.log").read_text())
+            raise RuntimeError(log_path.read_text())
         time.sleep(0.2)
+    return proc
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def celery_worker(csms, live_log_dir):
+    proc = start_worker(live_log_dir / "celery-worker.log")
     yield proc
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    stop_worker(proc)
 
 
 def test_rotation_requested_through_the_broker_reaches_the_station(csms, celery_worker, run):
@@ -68,3 +81,61 @@ def test_rotation_requested_through_the_broker_reaches_the_station(csms, celery_
     assert change.requested_by == "operator" and change.outcome == "Accepted"
     assert st.password != AL1000_KEY
     assert Station.objects.get(pk=row.pk).credential.current_origin == "rotation"
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+                    reason="production path: needs REDIS_URL (runs in CI's Redis pass)")
+def test_a_task_whose_worker_is_killed_mid_way_runs_again_and_once(csms, live_log_dir):
+    # The drill: a worker takes the task and is killed (-9) while it runs (held here on
+    # the station's credential row lock); nothing it did is committed. A new worker gets
+    # the task again once the broker's visibility timeout has passed, and it runs once.
+    import threading
+
+    from django.db import connections, transaction
+
+    from csms.models import StationCredential
+
+    row = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    log_path = live_log_dir / "celery-killed.log"
+    first = start_worker(log_path, CELERY_VISIBILITY_TIMEOUT="3")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        try:
+            with transaction.atomic():
+                StationCredential.objects.select_for_update().get(station_id=row.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    second = None
+    try:
+        assert locked.wait(10)
+        tasks.rotate_station.delay(row.pk, "operator")
+        deadline = time.monotonic() + 20
+        while b"rotate_station[" not in log_path.read_bytes():  # taken, and waiting on the lock
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        time.sleep(0.5)
+        first.kill()
+        first.wait(10)
+        release.set()
+        holder.join(10)
+        assert not CredentialChange.objects.filter(station=row).exists()  # nothing of it committed
+        second = start_worker(log_path, CELERY_VISIBILITY_TIMEOUT="3")
+        deadline = time.monotonic() + 40
+        while not CredentialChange.objects.filter(station=row).exists():
+            assert time.monotonic() < deadline, "the killed worker's task was never run again"
+            time.sleep(0.2)
+        time.sleep(2)  # a duplicate delivery would show by now
+        assert CredentialChange.objects.filter(station=row).count() == 1
+        assert CredentialChange.objects.get(station=row).requested_by == "operator"
+    finally:
+        release.set()
+        holder.join(10)
+        first.kill()
+        if second is not None:
+            stop_worker(second)
