@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from . import drain
 from .models import Station, StationCall
 from .protocol.errors import RpcError
 from .protocol.validation import is_known_action, validate
@@ -209,8 +210,11 @@ def claim_next_call(station_id: int) -> StationCall | None:
     """Take the oldest queued call for sending; None if there is none.
 
     The conditional update makes the claim safe when two consumers race (an old socket
-    not yet closed and its replacement).
+    not yet closed and its replacement). A draining process starts no call: the station
+    is about to reconnect elsewhere, and the node it reaches sends it (csms/drain.py).
     """
+    if drain.draining():
+        return None
     while True:
         call = (StationCall.objects.filter(station_id=station_id, state=StationCall.State.QUEUED)
                 .order_by("created_at", "id").first())

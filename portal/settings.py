@@ -314,6 +314,11 @@ CSMS = {
     # Heartbeat was most of a Heartbeat's cost).
     "STAMP_SECONDS": float(os.environ.get("CSMS_STAMP_SECONDS", "30")),
     "STAMP_FLUSH_SECONDS": float(os.environ.get("CSMS_STAMP_FLUSH_SECONDS", "1")),
+    # On SIGTERM a web process closes its station sockets spread over this long, so they
+    # reconnect to the other nodes gradually (csms/drain.py). Keep it below the stop
+    # timeout of what runs the process (Kubernetes' terminationGracePeriodSeconds, 30 s
+    # by default, minus the preStop pause; compose's stop_grace_period).
+    "DRAIN_SECONDS": float(os.environ.get("CSMS_DRAIN_SECONDS", "20")),
 }
 
 # --- logging ----------------------------------------------------------------------------
