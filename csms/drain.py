@@ -53,7 +53,8 @@ async def drain(window: float, stop: Callable[[], bool] = lambda: False) -> int:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + window
     closing: set = set()
-    log.info("draining: closing %d station connections over %.1f s", held.held_count(), window)
+    log.info("draining: closing %d station connections over %.1f s (a second SIGTERM or Ctrl-C "
+             "stops at once)", held.held_count(), window)
     while not stop():
         left = [c for c in held.connections() if c not in closing]
         remaining = deadline - loop.time()

@@ -8,8 +8,7 @@ uvicorn with what it lacks for a server that stations and strangers reach direct
 * a deadline for the request body (408) and a size cap (413);
 * a cap on open sockets per process (503 with Retry-After, before reading anything);
 * the OCPP frame limit (`csms.protocol.limits.MAX_FRAME_BYTES`) as `--ws-max-size`, so
-  no command line can forget it (uvicorn's own default is 16 MiB).
-
+  no command line can forget it (uvicorn's own default is 16 MiB);
 * a graceful drain on SIGTERM (`DrainingServer`, csms/drain.py): new station handshakes
   are refused (503), readiness (`/healthz`) says `draining`, and the station sockets are
   closed spread over `CSMS_DRAIN_SECONDS`, so they reconnect to the other nodes

@@ -169,6 +169,11 @@ def assert_clean_exit(server):
     assert "Traceback" not in server.log(), f"see {server.log_path}"
 
 
+def held_by() -> set[str]:
+    """The server processes (node ids) the connected stations are held by."""
+    return set(Station.objects.filter(connected=True).values_list("connection_node", flat=True))
+
+
 def make_riders() -> list[Rider]:
     tenant = make_tenant("acme")
     make_station(tenant, "LATE", AL1000_KEY)
@@ -291,16 +296,12 @@ def test_sigterm_sends_the_stations_to_the_other_process_with_nothing_lost(own_s
     a = own_server("node-a", CSMS_DRAIN_SECONDS=str(WINDOW), **NO_POLLING)
     b = own_server("node-b", **NO_POLLING)
 
-    def nodes() -> set[str]:
-        return set(Station.objects.filter(connected=True).exclude(identity="LATE")
-                   .values_list("connection_node", flat=True))
-
     async def scenario():
         try:
             for rider in riders:
                 await rider.ride(a, then=b)
             await async_eventually(lambda: Station.objects.filter(connected=True).count() == STATIONS)
-            (node_a,) = await in_thread_db(nodes)()
+            (node_a,) = await in_thread_db(held_by)()
             signalled, busy_call = await sigterm_while_busy(a, riders)
             during = await while_draining(a)
             still_on_a = next(r for r in riders[1:] if r.closed_at is None)
@@ -310,7 +311,7 @@ def test_sigterm_sends_the_stations_to_the_other_process_with_nothing_lost(own_s
             for rider in riders:
                 await asyncio.wait_for(rider.reconnected.wait(), WINDOW + 30)
             await async_eventually(lambda: Station.objects.filter(connected=True).count() == STATIONS
-                                   and len(nodes()) == 1 and node_a not in nodes(), timeout=15)
+                                   and len(held_by()) == 1 and node_a not in held_by(), timeout=15)
             await async_eventually(lambda: received(still_on_a, "Reset", type="Hard"), timeout=15)
             await async_eventually(lambda: StationCall.objects.get(pk=late.pk).done, timeout=15)
             return signalled, busy_call, late, during, still_on_a
@@ -328,3 +329,38 @@ def test_sigterm_sends_the_stations_to_the_other_process_with_nothing_lost(own_s
     late.refresh_from_db()
     assert late.state == StationCall.State.ANSWERED and late.response == {"status": "Accepted"}
     assert [a for a, p in still_on_a.cp.received].count("Reset") == 1  # sent once, on B
+
+
+@needs_redis
+def test_killing_a_process_sends_its_stations_to_the_other_with_their_queued_work(own_server, run):
+    """kill -9, no drain: the sockets drop, the stations reconnect to B and a command queued
+    while A was frozen (so A never saw it) reaches its station there."""
+    riders = make_riders()[:3]
+    a = own_server("node-a", **NO_POLLING)
+    b = own_server("node-b", **NO_POLLING)
+
+    async def scenario():
+        try:
+            for rider in riders:
+                await rider.ride(a, then=b)
+            await async_eventually(lambda: Station.objects.filter(connected=True).count() == len(riders))
+            (node_a,) = await in_thread_db(held_by)()
+            a.proc.send_signal(signal.SIGSTOP)  # a stalled host: it takes nothing in
+            queued = await in_thread_db(lambda: services.queue_call(
+                Station.objects.get(identity=riders[1].identity), "Reset", {"type": "Hard"},
+                requested_by="while A was frozen"))()
+            a.proc.kill()
+            for rider in riders:
+                await asyncio.wait_for(rider.reconnected.wait(), 30)
+            await async_eventually(lambda: StationCall.objects.get(pk=queued.pk).done, timeout=15)
+            # Shown connected, each by B's claim (A's were never released: it was killed).
+            await async_eventually(lambda: Station.objects.filter(connected=True).count() == len(riders)
+                                   and node_a not in held_by())
+            return queued
+        finally:
+            for rider in riders:
+                await rider.stop()
+
+    queued = run(scenario())
+    queued.refresh_from_db()
+    assert queued.state == StationCall.State.ANSWERED and received(riders[1], "Reset", type="Hard")
