@@ -61,7 +61,10 @@ def start_server(port: int, args=(), env=None, log=None) -> subprocess.Popen:
     """`python -m portal.serve` on 127.0.0.1:`port`, returned once /healthz answers."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "portal.serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        cwd=REPO, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT if log else None)
+        # A short drain on stop (csms/drain.py): the stop is not measured, and a drill's
+        # stations are still connected when it ends.
+        cwd=REPO, env={**os.environ, "CSMS_DRAIN_SECONDS": "1", **(env or {})}, stdout=log,
+        stderr=subprocess.STDOUT if log else None)
     for _ in range(300):
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}")

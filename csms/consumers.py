@@ -557,6 +557,22 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_REPLACED, reason="replaced by a newer connection")
         await self._shutdown()
 
+    # --- drain (csms/drain.py): this process is stopping ------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """A call to the station is outstanding or being sent: a draining process lets its
+        answer arrive before closing (it starts no new one: `services.claim_next_call`)."""
+        return self.book.busy or self.pump_lock.locked()
+
+    async def drain_close(self):
+        """Close with 1012 (service restart): the station reconnects to another node."""
+        if self.closing:
+            return
+        log.info("station %s: handed on (this server is stopping)", self.station_label)
+        await self.close(code=CLOSE_SERVER_RESTART, reason="server restarting")
+        await self._shutdown()
+
     # --- teardown -------------------------------------------------------------------------
 
     async def websocket_disconnect(self, message):

@@ -59,6 +59,11 @@ def held_count() -> int:
     return len(_held)
 
 
+def connections() -> list:
+    """The consumers that hold a station now (a copy: closing one releases it)."""
+    return list(_held)
+
+
 def look(station_ids: list[int]) -> dict[int, Findings]:
     """One pass over the database for these stations: two queries per CHUNK of them."""
     found = {}

@@ -12,7 +12,7 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v16.enums import ConfigurationKey
 from ocpp.v201.enums import Action as Action201
 
-from . import credentials
+from . import credentials, liveness
 from .announce import nudge
 from .models import Station, StationCall
 from .protocol.errors import RpcError
@@ -40,11 +40,9 @@ def claim_connection(station_id: int, connection_id: str, version: str) -> int |
     None means an even newer connection claimed the station in the meantime (then this
     one should give way at once).
     """
-    from .liveness import NODE
-
     now = timezone.now()
     Station.objects.filter(pk=station_id).update(
-        connected=True, connection_id=connection_id, connection_node=NODE, ocpp_version=version,
+        connected=True, connection_id=connection_id, connection_node=liveness.NODE, ocpp_version=version,
         connected_at=now, last_seen_at=now, connection_seq=F("connection_seq") + 1,
     )
     return (Station.objects.filter(pk=station_id, connection_id=connection_id)
@@ -163,8 +161,11 @@ def claim_next_call(station_id: int) -> StationCall | None:
     """Take the oldest queued call for sending; None if there is none.
 
     The conditional update makes the claim safe when two consumers race (an old socket
-    not yet closed and its replacement).
+    not yet closed and its replacement). A draining process starts no call: the station
+    is about to reconnect elsewhere, and the node it reaches sends it (csms/drain.py).
     """
+    if liveness.draining():
+        return None
     while True:
         call = (StationCall.objects.filter(station_id=station_id, state=StationCall.State.QUEUED)
                 .order_by("created_at", "id").first())

@@ -8,7 +8,11 @@ uvicorn with what it lacks for a server that stations and strangers reach direct
 * a deadline for the request body (408) and a size cap (413);
 * a cap on open sockets per process (503 with Retry-After, before reading anything);
 * the OCPP frame limit (`csms.protocol.limits.MAX_FRAME_BYTES`) as `--ws-max-size`, so
-  no command line can forget it (uvicorn's own default is 16 MiB).
+  no command line can forget it (uvicorn's own default is 16 MiB);
+* a graceful drain on SIGTERM (`DrainingServer`, csms/drain.py): new station handshakes
+  are refused (503), readiness (`/healthz`) says `draining`, and the station sockets are
+  closed spread over `CSMS_DRAIN_SECONDS`, so they reconnect to the other nodes
+  gradually instead of all at once; a second SIGTERM or SIGINT stops at once.
 
 Every uvicorn option still works (`--host`, `--port`, `--proxy-headers`, `--ssl-*`,
 `--workers`/`WEB_CONCURRENCY`, ...), except `--http`: the guard needs httptools.
@@ -17,15 +21,19 @@ Every uvicorn option still works (`--host`, `--port`, `--proxy-headers`, `--ssl-
 Used by `make run`, the Docker image, docs/deployment.md, tests/live.py and bench/.
 """
 import asyncio
+import importlib
 import logging
 import os
 import sys
 from http import HTTPStatus
 
+import uvicorn.supervisors.multiprocess
 from click.core import ParameterSource
 from uvicorn.main import main as uvicorn_command
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import Server
 
+from csms import drain, liveness
 from csms.protocol.limits import MAX_FRAME_BYTES
 from portal import request_head
 from portal.request_head import HeadGuard, refusal_response
@@ -38,6 +46,7 @@ MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", request_head.MAX_CON
 RETRY_AFTER_SECONDS = 10
 LINGER_SECONDS = 2.0
 REFUSED_LINGER_SECONDS = 1.0  # short: these sockets are beyond the cap
+DRAINING_RETRY_AFTER_SECONDS = 5  # a station refused by a leaving node; a proxy retries at once
 
 log = logging.getLogger("portal.serve")
 
@@ -115,6 +124,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().on_body(body)
 
+    def handle_websocket_upgrade(self) -> None:
+        if liveness.draining():
+            # This process is leaving: the station should connect to another node. Refused
+            # before the application sees it, so it costs no key check. A proxy told to
+            # (`proxy_next_upstream ... http_503`) passes this very handshake on.
+            self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, "WebSocket handshake while draining",
+                         retry_after=DRAINING_RETRY_AFTER_SECONDS)
+            return
+        super().handle_websocket_upgrade()
+
     def on_message_complete(self) -> None:
         self._cancel_body_timer()
         super().on_message_complete()
@@ -158,7 +177,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         else:
             self._refuse(HTTPStatus.REQUEST_TIMEOUT, "request body")
 
-    def _refuse(self, status: HTTPStatus, part: str = "request head"):
+    def _refuse(self, status: HTTPStatus, part: str = "request head", retry_after: int | None = None):
         """Answer `status` and close. The application has not answered yet: it gets
         nothing before the head is complete, and Django reads the whole body before
         any view runs; once the socket is closed it sees a disconnect."""
@@ -166,7 +185,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._cancel_body_timer()
         client = "{}:{}".format(*self.client) if self.client else "?"
         log.info("%s - refused: %d %s (%s)", client, status.value, status.phrase, part)
-        self.transport.write(refusal_response(status))
+        self.transport.write(refusal_response(status, retry_after))
         self._linger()
 
     def _linger(self):
@@ -178,6 +197,39 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+
+class DrainingServer(Server):
+    """uvicorn's server, which drains before it shuts down (csms/drain.py).
+
+    uvicorn stops on its first SIGTERM/SIGINT by closing its listeners and every socket
+    at once (1012); only a second SIGINT forces the exit. Here the first signal drains
+    first, while the listener stays open (readiness answers `draining`, handshakes get
+    503), and a second signal of either kind forces the exit, cutting the drain short.
+    """
+
+    def handle_exit(self, sig, frame) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets=None) -> None:
+        if not self.force_exit:
+            from django.conf import settings  # configured by now: the application is loaded
+
+            try:
+                await drain.drain(settings.CSMS["DRAIN_SECONDS"], stop=lambda: self.force_exit)
+            except Exception:  # whatever went wrong, the process still stops
+                log.exception("draining failed; closing the remaining sockets at once")
+        await super().shutdown(sockets)
+
+
+# uvicorn makes its Server by name, in `run` and in each `--workers` process it spawns.
+# A spawned worker imports this module again (to unpickle `GuardedHttpToolsProtocol` from
+# its config) before it builds its server, so it drains too. (`uvicorn.main` the
+# attribute is the function of that name; the module is looked up.)
+importlib.import_module("uvicorn.main").Server = DrainingServer
+uvicorn.supervisors.multiprocess.Server = DrainingServer
 
 
 def uvicorn_options(argv: list[str]) -> dict:

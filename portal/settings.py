@@ -333,6 +333,11 @@ CSMS = {
     # (csms/flood.py). 0 turns the budget off.
     "FRAMES_PER_SECOND": float(os.environ.get("CSMS_FRAMES_PER_SECOND", "10")),
     "FRAME_BURST": int(os.environ.get("CSMS_FRAME_BURST", "60")),
+    # On SIGTERM a web process closes its station sockets spread over this long, so they
+    # reconnect to the other nodes gradually (csms/drain.py). Keep it below the stop
+    # timeout of what runs the process (Kubernetes' terminationGracePeriodSeconds, 30 s
+    # by default, minus the preStop pause; compose's stop_grace_period).
+    "DRAIN_SECONDS": float(os.environ.get("CSMS_DRAIN_SECONDS", "20")),
 }
 
 # --- logging ----------------------------------------------------------------------------

@@ -40,6 +40,8 @@ class LiveServer:
             "CSMS_NODE_BEAT_SECONDS": "0.5",
             "CSMS_STAMP_FLUSH_SECONDS": "0.1",
             "CSMS_STATION_FRESH_SECONDS": "1",
+            # `stop()` drains like any SIGTERM, but briefly (tests/csms/test_drain.py sets its own).
+            "CSMS_DRAIN_SECONDS": "1",
             "LOG_LEVEL": "DEBUG",
             **(extra_env or {}),
         }

@@ -17,22 +17,41 @@ pytestmark = pytest.mark.django_db
 def test_healthz_reports_database_and_channel_layer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "channel_layer": "ok"}
+    assert response.json() == {"database": "ok", "channel_layer": "ok", "server": "ok"}
     assert response["Cache-Control"] == "no-store"
 
 
-def test_healthz_is_503_when_the_channel_layer_fails(client, settings):
+def test_healthz_is_503_while_the_process_drains_and_livez_stays_200(client, monkeypatch):
+    from csms import liveness
+
+    monkeypatch.setattr(liveness, "_draining", True)
+    ready, alive = client.get("/healthz"), client.get("/livez")
+    assert ready.status_code == 503
+    assert ready.json() == {"database": "ok", "channel_layer": "ok", "server": "draining"}
+    assert (alive.status_code, alive.json()) == (200, {"server": "draining"})
+
+
+def test_livez_checks_nothing_but_the_process(client, unreachable_channel_layer):
+    response = client.get("/livez")
+    assert (response.status_code, response.json()) == (200, {"server": "ok"})
+    assert response["Cache-Control"] == "no-store"
+
+
+@pytest.fixture
+def unreachable_channel_layer(settings):
     from channels.layers import channel_layers
 
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                                            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}}
     channel_layers.backends.clear()
-    try:
-        response = client.get("/healthz")
-    finally:
-        channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def test_healthz_is_503_when_the_channel_layer_fails(client, unreachable_channel_layer):
+    response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"database": "ok", "channel_layer": "failed"}
+    assert response.json() == {"database": "ok", "channel_layer": "failed", "server": "ok"}
 
 
 def test_dashboard_requires_sign_in(client):
