@@ -5,7 +5,7 @@ restart): all its stations reconnect in the same second, and the remaining nodes
 handshake storm (argon2 checks, the hashing gate's 503s, retries) on every rolling
 deploy. Draining instead (`portal.serve.DrainingServer` calls `drain` first):
 
-* the process stops taking station handshakes (`liveness.draining()`: `portal.serve`
+* the process stops taking station handshakes (`leaving.draining()`: `portal.serve`
   answers 503) and its
   readiness check says so (`/healthz`), so proxies and Kubernetes route elsewhere;
 * it starts no new CALL (`services.claim_next_call` finds nothing): queued work stays
@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from . import liveness
+from . import leaving
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ async def drain(window: float, stop: Callable[[], bool] = lambda: False) -> int:
     passed over while there are others."""
     from . import held
 
-    liveness.begin_draining()
+    leaving.begin()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + window
     closing: set = set()

@@ -27,18 +27,6 @@ NODE = uuid.uuid4().hex  # this process
 STALE_AFTER_BEATS = 3
 
 _beater: asyncio.Task | None = None
-_draining = False
-
-
-def draining() -> bool:
-    """Whether this process is leaving (csms/drain.py): it takes no station handshake and
-    starts no call."""
-    return _draining
-
-
-def begin_draining() -> None:
-    global _draining
-    _draining = True
 
 
 def beat_seconds() -> float:

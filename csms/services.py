@@ -12,7 +12,7 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v16.enums import ConfigurationKey
 from ocpp.v201.enums import Action as Action201
 
-from . import credentials, liveness
+from . import credentials, leaving, liveness
 from .announce import nudge
 from .models import Station, StationCall
 from .protocol.errors import RpcError
@@ -164,7 +164,7 @@ def claim_next_call(station_id: int) -> StationCall | None:
     not yet closed and its replacement). A draining process starts no call: the station
     is about to reconnect elsewhere, and the node it reaches sends it (csms/drain.py).
     """
-    if liveness.draining():
+    if leaving.draining():
         return None
     while True:
         call = (StationCall.objects.filter(station_id=station_id, state=StationCall.State.QUEUED)

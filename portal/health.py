@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import JsonResponse
 
-from csms import liveness
+from csms import leaving
 
 
 def _database_ok() -> bool:
@@ -43,7 +43,7 @@ async def _channel_layer_ok() -> bool:
 
 
 def _server() -> str:
-    return "draining" if liveness.draining() else "ok"
+    return "draining" if leaving.draining() else "ok"
 
 
 def _answer(checks: dict, status: int) -> JsonResponse:

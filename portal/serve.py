@@ -33,7 +33,7 @@ from uvicorn.main import main as uvicorn_command
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import Server
 
-from csms import drain, liveness
+from csms import drain, leaving
 from csms.protocol.limits import MAX_FRAME_BYTES
 from portal import request_head
 from portal.request_head import HeadGuard, refusal_response
@@ -125,7 +125,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def handle_websocket_upgrade(self) -> None:
-        if liveness.draining():
+        if leaving.draining():
             # This process is leaving: the station should connect to another node. Refused
             # before the application sees it, so it costs no key check. A proxy told to
             # (`proxy_next_upstream ... http_503`) passes this very handshake on.

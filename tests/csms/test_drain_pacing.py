@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from csms import drain, held, liveness, services
+from csms import drain, held, leaving, services
 from tests.factories import AL1000_KEY, make_station, make_tenant
 
 
@@ -36,7 +36,7 @@ def connections():
 
     yield hold
     held._held.clear()
-    liveness._draining = False
+    leaving._leaving = False
 
 
 def drained(window, connections, stop=lambda: False):
@@ -54,7 +54,7 @@ def test_closes_are_spread_over_the_window(connections):
     assert drained(1.0, held_now) == 10
     times = sorted(c.closed_at for c in held_now)
     assert times[0] >= 0.05 and times[-1] - times[0] >= 0.5, times
-    assert liveness.draining() and not held.connections()
+    assert leaving.draining() and not held.connections()
 
 
 def test_a_connection_with_a_call_outstanding_goes_when_answered_or_at_the_end(connections):
@@ -84,7 +84,7 @@ def test_a_second_signal_cuts_the_drain_short(connections):
 def test_a_draining_process_claims_no_call(connections):
     station = make_station(make_tenant(), "CP1", AL1000_KEY)
     call = services.queue_call(station, "Reset", {"type": "Soft"})
-    liveness.begin_draining()
+    leaving.begin()
     assert services.claim_next_call(station.pk) is None
-    liveness._draining = False
+    leaving._leaving = False
     assert services.claim_next_call(station.pk).pk == call.pk

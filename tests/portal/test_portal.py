@@ -22,9 +22,9 @@ def test_healthz_reports_database_and_channel_layer(client):
 
 
 def test_healthz_is_503_while_the_process_drains_and_livez_stays_200(client, monkeypatch):
-    from csms import liveness
+    from csms import leaving
 
-    monkeypatch.setattr(liveness, "_draining", True)
+    monkeypatch.setattr(leaving, "_leaving", True)
     ready, alive = client.get("/healthz"), client.get("/livez")
     assert ready.status_code == 503
     assert ready.json() == {"database": "ok", "channel_layer": "ok", "server": "draining"}
