@@ -33,6 +33,29 @@ def pytest_configure(config):
     # servers the throttle tests start for themselves (tests/portal/test_auth_limits.py).
     os.environ["AUTH_THROTTLE"] = "off"
     settings.AUTH_THROTTLE["ENABLED"] = False
+    _retry_flush_on_deadlock()
+
+
+def _retry_flush_on_deadlock():
+    """A transactional test ends with one TRUNCATE of every table, which takes their
+    locks one by one; a live server reading two of them meanwhile (a join in its
+    reconcile pass) can deadlock with it on PostgreSQL, which then cancels the TRUNCATE.
+    The servers' reads end at once: truncate again."""
+    from django.db import OperationalError
+    from django.test import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown
+
+    def teardown(self):
+        for attempt in range(5):
+            try:
+                return original(self)
+            except OperationalError as exc:
+                if "deadlock detected" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2)
+
+    TransactionTestCase._fixture_teardown = teardown
 
 
 @pytest.fixture(scope="session")
