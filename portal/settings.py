@@ -142,7 +142,8 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process: channels' in-memory layer, without its per-message scans (csms/local_channel_layer.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "csms.local_channel_layer.LocalChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 # The cache holds the throttle's counters: shared through Redis across processes, in
