@@ -6,7 +6,8 @@ cleanup, and the flag stayed `connected` for good. So every process that holds
 sockets beats (one row, one UPDATE per period, however many sockets it holds; no
 per-connection polling), claims connections under its node id, and the reaper
 (`reap_stale_connections`, on the beat schedule) clears the flag of every station
-whose process stopped beating.
+whose process stopped beating. The beat is written by the process's writer
+(csms/group_commit.py): on SQLite a second writer starved behind it in a connect storm.
 """
 import asyncio
 import logging
@@ -15,10 +16,10 @@ import socket
 import uuid
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from . import group_commit
 from .models import ServerProcess, Station
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ async def ensure_beating() -> None:
     global _beater
     if _beater is not None and not _beater.done():
         return
-    await database_sync_to_async(beat)()
+    await group_commit.run(beat)
     _beater = asyncio.get_running_loop().create_task(_beat_forever())
 
 
@@ -63,7 +64,7 @@ async def _beat_forever() -> None:
     while True:
         await asyncio.sleep(beat_seconds())
         try:
-            await database_sync_to_async(beat)()
+            await group_commit.run(beat)
         except Exception:  # a database outage: the sockets live on; beat again later
             log.warning("server heartbeat failed", exc_info=True)
 

@@ -7,7 +7,9 @@ the same second wrote in the same second, each commit waiting its turn on SQLite
 every Heartbeat behind them waited too (p99 of 400 ms at half of peak, bench/versus.py).
 Here they are collected in memory and flushed every `CSMS["STAMP_FLUSH_SECONDS"]`, all
 stations in one transaction on one database thread. A process that dies loses at most
-that long of them.
+that long of them. The flush is one call on the process's writer (csms/group_commit.py):
+on SQLite a second writer thread starved behind it during a connect storm ("database is
+locked" after the 20 s busy timeout).
 """
 import asyncio
 import logging
@@ -15,7 +17,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from .db import database_sync_to_async
+from . import group_commit
 from .models import Station
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ async def flush() -> int:
     batch, _pending = _pending, {}
     if batch:
         try:
-            await database_sync_to_async(write)(batch)
+            await group_commit.run(write, batch)
         except Exception:  # a database outage: keep what is newer, try again next time
             for station_id, stamps in batch.items():
                 _pending.setdefault(station_id, {}).update(
