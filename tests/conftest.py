@@ -39,19 +39,29 @@ def pytest_configure(config):
 def _retry_flush_on_deadlock():
     """A transactional test ends with one TRUNCATE of every table, which takes their
     locks one by one; a live server reading two of them meanwhile (a join in its
-    reconcile pass) can deadlock with it on PostgreSQL, which then cancels the TRUNCATE.
-    The servers' reads end at once: truncate again."""
+    reconcile pass, or a batch of its writer touching several tables) can deadlock with
+    it on PostgreSQL, which then cancels the TRUNCATE. The servers' work ends at once:
+    truncate again."""
+    from django.core.management.base import CommandError
     from django.db import OperationalError
     from django.test import TransactionTestCase
 
     original = TransactionTestCase._fixture_teardown
 
+    def deadlock(exc: BaseException | None) -> bool:
+        # `flush` wraps the database's error in a CommandError: look down the chain.
+        while exc is not None:
+            if isinstance(exc, OperationalError) and "deadlock detected" in str(exc):
+                return True
+            exc = exc.__cause__ or exc.__context__
+        return False
+
     def teardown(self):
         for attempt in range(5):
             try:
                 return original(self)
-            except OperationalError as exc:
-                if "deadlock detected" not in str(exc) or attempt == 4:
+            except (OperationalError, CommandError) as exc:
+                if not deadlock(exc) or attempt == 4:
                     raise
                 time.sleep(0.2)
 
