@@ -411,12 +411,9 @@ class StationConsumer(AsyncWebsocketConsumer):
         if after.station_changed:
             self._station_stale()
         self.close_watchers.extend(after.watch_close)
-        if after.close is None or self.closing:
+        if after.close is None:
             return False
-        log.info("station %s: closing (%s)", self.station_label, after.close.reason)
-        await self.close(code=after.close.code, reason=after.close.reason)
-        await self._shutdown()
-        return True
+        return await self._end(after.close.code, after.close.reason, f"closing ({after.close.reason})")
 
     async def _pump(self):
         """Send the next queued call if none is outstanding.
@@ -549,18 +546,20 @@ class StationConsumer(AsyncWebsocketConsumer):
         self._station_stale()
 
     async def station_disconnect(self, event):
-        if self.closing:
-            return
-        log.info("station %s: disconnected, its keys were replaced", self.station_label)
-        await self.close(code=CLOSE_KEYS_REPLACED, reason="credentials replaced")
-        await self._shutdown()
+        await self._end(CLOSE_KEYS_REPLACED, "credentials replaced", "disconnected, its keys were replaced")
 
     async def _give_way(self):
+        await self._end(CLOSE_REPLACED, "replaced by a newer connection", "replaced by a newer connection")
+
+    async def _end(self, code: int, reason: str, why: str) -> bool:
+        """Close the socket with `code` and end this connection, unless it is ending
+        already; True if this call closed it."""
         if self.closing:
-            return
-        log.info("station %s: replaced by a newer connection", self.station_label)
-        await self.close(code=CLOSE_REPLACED, reason="replaced by a newer connection")
+            return False
+        log.info("station %s: %s", self.station_label, why)
+        await self.close(code=code, reason=reason)
         await self._shutdown()
+        return True
 
     # --- drain (csms/drain.py): this process is stopping ------------------------------------
 
@@ -572,11 +571,7 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     async def drain_close(self):
         """Close with 1012 (service restart): the station reconnects to another node."""
-        if self.closing:
-            return
-        log.info("station %s: handed on (this server is stopping)", self.station_label)
-        await self.close(code=CLOSE_SERVER_RESTART, reason="server restarting")
-        await self._shutdown()
+        await self._end(CLOSE_SERVER_RESTART, "server restarting", "handed on (this server is stopping)")
 
     # --- teardown -------------------------------------------------------------------------
 
