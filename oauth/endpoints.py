@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from lib.hashing import HashingBusy
+from lib.machine_endpoint import machine_endpoint
 from lib.throttle import Throttled
 
 from . import (
@@ -28,8 +29,10 @@ log = logging.getLogger(__name__)
 
 
 def back_channel(name: str):
-    """POST only, no CSRF (no cookies are involved), OAuth errors as JSON."""
+    """POST only, no CSRF (no cookies are involved), OAuth errors as JSON; served past the
+    page middleware (portal/machine_http.py)."""
     def wrap(view):
+        @machine_endpoint
         @csrf_exempt
         @functools.wraps(view)
         def endpoint(request, tenant):

@@ -297,6 +297,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Machine endpoints (the AS back channel: PAR, token, introspection, revocation) run on a
+# pool of their own with persistent connections (portal/machine_http.py). When all its
+# threads are busy and MAX_WAITING requests wait, the next one gets 503 + Retry-After.
+# SQLite admits one writer at a time: more threads than two only queue on its lock, and
+# its busy-wait sleeps make the tail (p99 443 ms with 8 threads, 48 ms with 2).
+WEB_MACHINE_HTTP = {
+    "THREADS": int(os.environ.get("WEB_MACHINE_THREADS",
+                                  "2" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "8")),
+    "MAX_WAITING": int(os.environ.get("WEB_MACHINE_MAX_WAITING", "64")),
+}
+
 # --- CSMS -------------------------------------------------------------------------------
 CSMS = {
     # How long the CSMS waits for a station's answer to one of its CALLs.
