@@ -430,7 +430,7 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     async def _send_next_call(self) -> bool:
         """Claim and send one queued call; False when there is none."""
-        row = await database_sync_to_async(services.claim_next_call)(self.station_id)
+        row = await database_sync_to_async(services.claim_next_call)(self.station_id, self.connection_id)
         if row is None:
             return False
         purpose = lifecycle.of(row.purpose)

@@ -157,12 +157,16 @@ def scrub_response(action: str, payload: dict) -> dict:
     return payload
 
 
-def claim_next_call(station_id: int) -> StationCall | None:
+def claim_next_call(station_id: int, connection_id: str | None = None) -> StationCall | None:
     """Take the oldest queued call for sending; None if there is none.
 
     The conditional update makes the claim safe when two consumers race (an old socket
-    not yet closed and its replacement). A draining process starts no call: the station
-    is about to reconnect elsewhere, and the node it reaches sends it (csms/drain.py).
+    not yet closed and its replacement). With `connection_id`, only the station's newest
+    connection may claim: a superseded socket, still open on this side while its
+    station has already reconnected, would send the call into a connection about to
+    end, and lose it (for a settling Reset, one of its few tries). A draining process
+    starts no call: the station is about to reconnect elsewhere, and the node it reaches
+    sends it (csms/drain.py).
     """
     if leaving.draining():
         return None
@@ -171,11 +175,15 @@ def claim_next_call(station_id: int) -> StationCall | None:
                 .order_by("created_at", "id").first())
         if call is None:
             return None
-        claimed = StationCall.objects.filter(pk=call.pk, state=StationCall.State.QUEUED).update(
-            state=StationCall.State.SENT, sent_at=timezone.now())
-        if claimed:
+        claim = StationCall.objects.filter(pk=call.pk, state=StationCall.State.QUEUED)
+        if connection_id is not None:
+            claim = claim.filter(station__connection_id=connection_id)
+        if claim.update(state=StationCall.State.SENT, sent_at=timezone.now()):
             call.state = StationCall.State.SENT
             return call
+        if connection_id is not None and not Station.objects.filter(
+                pk=station_id, connection_id=connection_id).exists():
+            return None  # superseded: the newer connection sends it
 
 
 def requeue_call(call_id: int) -> None:

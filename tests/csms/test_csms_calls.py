@@ -199,6 +199,19 @@ def test_a_call_whose_frame_never_left_goes_back_to_the_queue(transactional_db):
     assert services.claim_next_call(row.pk).pk == call.pk
 
 
+def test_only_the_stations_newest_connection_claims_its_queued_calls(transactional_db):
+    # The station reconnected (connection B) while the server still holds its old socket
+    # A: a nudge reaches both, and A must not send the call into a connection that ends.
+    row = make_station(make_tenant(), "CP1", AL1000_KEY, ocpp_version="ocpp1.6")
+    services.claim_connection(row.pk, "node.A", "ocpp1.6")
+    services.claim_connection(row.pk, "node.B", "ocpp1.6")
+    call = queue(row, "Reset", {"type": "Soft"})
+    assert services.claim_next_call(row.pk, "node.A") is None
+    call.refresh_from_db()
+    assert call.state == StationCall.State.QUEUED
+    assert services.claim_next_call(row.pk, "node.B").pk == call.pk
+
+
 def test_call_valid_only_in_another_version_fails_on_send(csms, run):
     # Queued while the station's version is unknown, valid for 2.0.1 only; it connects on 1.6.
     row = make_station(make_tenant(), "CP1", AL1000_KEY)
