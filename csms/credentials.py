@@ -19,6 +19,8 @@ from ocpp.v16.enums import ConfigurationKey, ConfigurationStatus, ResetType
 from ocpp.v201.enums import Action as Action201
 from ocpp.v201.enums import ResetEnumType
 
+from lib.prepared import Prepared
+
 from . import announce, rotation, signals
 from .auth import keys
 from .models import (
@@ -172,9 +174,19 @@ def valid_hashes(station: Station) -> list[str]:
     return state_of(cred).valid_hashes if cred else []
 
 
+_credential_of = Prepared(lambda station_id: StationCredential.objects.filter(station_id=station_id)[:1],
+                          station_id=int)
+# A settled station proving its current key (not a first series-key connection): every
+# handshake's case, answered without a lock.
+_settled_on = Prepared(lambda station_id, key_hash: StationCredential.objects.filter(
+    station_id=station_id, phase=rotation.Phase.IDLE, current_hash=key_hash).exclude(
+    current_origin=KeyOrigin.MASTER, first_master_connection_at__isnull=True).values_list("pk", flat=True)[:1],
+    station_id=int, key_hash=str)
+
+
 def key_is_valid(station_id: int, key_hash: str) -> bool:
     """Whether the key with this hash is one the station's record accepts right now."""
-    cred = StationCredential.objects.filter(station_id=station_id).first()
+    cred = _credential_of.first(station_id=station_id)
     return cred is not None and key_hash in state_of(cred).valid_hashes
 
 
@@ -337,10 +349,7 @@ def record_proof(station_id: int, key_hash: str) -> rotation.Effects | None:
     None means that key is no longer valid (retired during the check): refuse.
     """
     # The common case, every handshake of a settled station: nothing to learn, no lock.
-    quiet = StationCredential.objects.filter(
-        station_id=station_id, phase=rotation.Phase.IDLE, current_hash=key_hash).exclude(
-        current_origin=KeyOrigin.MASTER, first_master_connection_at__isnull=True)
-    if quiet.exists():
+    if _settled_on(station_id=station_id, key_hash=key_hash):
         return rotation.Effects()
     with transaction.atomic():
         cred = _locked(station_id)

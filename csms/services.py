@@ -12,6 +12,8 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v16.enums import ConfigurationKey
 from ocpp.v201.enums import Action as Action201
 
+from lib.prepared import Prepared
+
 from . import credentials, leaving, liveness
 from .announce import nudge
 from .models import Station, StationCall
@@ -22,10 +24,23 @@ from .protocol.versions import SUPPORTED, OcppVersion
 log = logging.getLogger(__name__)
 
 
+# The handshake's reads, compiled once per process (lib/prepared.py): building and
+# compiling them cost more than running them.
+_station_at = Prepared(lambda slug, identity: (
+    Station.objects.select_related("tenant", "credential")
+    .filter(tenant__slug=slug, tenant__operates_charging_stations=True, identity=identity).order_by("pk")[:1]),
+    slug=str, identity=str)
+_connection_seq = Prepared(lambda station_id, connection_id: Station.objects.filter(
+    pk=station_id, connection_id=connection_id).values_list("connection_seq", flat=True)[:1],
+    station_id=int, connection_id=str)
+_queued_call = Prepared(lambda station_id: StationCall.objects.filter(
+    station_id=station_id, state=StationCall.State.QUEUED).values_list("pk", flat=True)[:1], station_id=int)
+
+
 def find_station(tenant_slug: str, identity: str) -> Station | None:
-    return (Station.objects.select_related("tenant", "credential")
-            .filter(tenant__slug=tenant_slug, tenant__operates_charging_stations=True,
-                    identity=identity).first())
+    if "\x00" in tenant_slug or "\x00" in identity:  # PostgreSQL cannot even compare a NUL
+        return None
+    return _station_at.first(slug=tenant_slug, identity=identity)
 
 
 def load_station(station_id: int) -> Station:
@@ -45,8 +60,7 @@ def claim_connection(station_id: int, connection_id: str, version: str) -> int |
         connected=True, connection_id=connection_id, connection_node=liveness.NODE, ocpp_version=version,
         connected_at=now, last_seen_at=now, connection_seq=F("connection_seq") + 1,
     )
-    return (Station.objects.filter(pk=station_id, connection_id=connection_id)
-            .values_list("connection_seq", flat=True).first())
+    return _connection_seq.first(station_id=station_id, connection_id=connection_id)
 
 
 @dataclass(frozen=True)
@@ -74,8 +88,7 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
     seq = claim_connection(station_id, connection_id, version)
     if not credentials.key_is_valid(station_id, key_hash):
         return Opened(key_valid=False)
-    queued = StationCall.objects.filter(station_id=station_id, state=StationCall.State.QUEUED).exists()
-    return Opened(key_valid=True, seq=seq, work_queued=queued)
+    return Opened(key_valid=True, seq=seq, work_queued=bool(_queued_call(station_id=station_id)))
 
 
 def supersedes(event_seq: int | None, own_seq: int | None) -> bool:

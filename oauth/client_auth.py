@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from lib import throttle
 from lib.hashing import MachineSecretHasher
+from lib.prepared import Prepared
 from lib.verified import RecentlyVerified
 
 from . import assertions, issuer, jti
@@ -85,10 +86,21 @@ def _burn_a_hash(secret: str) -> None:
     check_password(secret, _DUMMY_SECRET_HASH)
 
 
+# Read on every request (a retired record or withdrawn grant refuses the very next one),
+# compiled once (lib/prepared.py); scoped by tenant like `for_tenant`.
+_client_at = Prepared(lambda tenant_id, client_id: Client.objects.filter(
+    tenant_id=tenant_id, client_id=client_id).order_by("pk")[:1], tenant_id=int, client_id=str)
+_records_of_tenant = Prepared(lambda tenant_id, kid: TrustedKey.objects.filter(
+    tenant_id=tenant_id, kid=kid).select_related("client").order_by("pk"), tenant_id=int, kid=str)
+_records_of_client = Prepared(lambda tenant_id, client_id, kid: TrustedKey.objects.filter(
+    tenant_id=tenant_id, client_id=client_id, kid=kid).select_related("client").order_by("pk"),
+    tenant_id=int, client_id=int, kid=str)
+
+
 def _client(tenant, client_id: str) -> Client | None:
     if not client_id or "\x00" in client_id:  # PostgreSQL cannot even compare a NUL
         return None
-    client = Client.objects.for_tenant(tenant).filter(client_id=client_id).first()
+    client = _client_at.first(tenant_id=tenant.pk, client_id=client_id)
     if client is not None:
         client.tenant = tenant  # the row it was scoped by: no second read, and its signing kid comes along
     return client
@@ -188,12 +200,15 @@ def verify_assertion(tenant, token: str, *, purpose: str, endpoint: str, client:
                      requested_scopes=None):
     """Validate an RFC 7523 assertion against the tenant's trust records and spend its
     `jti`. The one path for both the jwt-bearer grant and private_key_jwt."""
-    records = TrustedKey.objects.for_tenant(tenant).select_related("client")
-    if client is not None:
-        records = records.filter(client=client)
     now = timezone.now()
+
     def find_records(kid: str):
-        found = [] if "\x00" in kid else list(records.filter(kid=kid))
+        if "\x00" in kid:
+            found = []
+        elif client is None:
+            found = _records_of_tenant(tenant_id=tenant.pk, kid=kid)
+        else:
+            found = _records_of_client(tenant_id=tenant.pk, client_id=client.pk, kid=kid)
         for record in found:
             record.client.tenant = tenant  # as in _client
         return found

@@ -2,6 +2,7 @@
 from django.conf import settings
 from django.http import Http404
 
+from lib.prepared import Prepared
 from tenants.models import Tenant
 
 from . import signing_keys
@@ -14,14 +15,17 @@ class NoAuthorizationServer(Http404):
     answer in JSON (`errors.json_errors`) like every other OAuth error."""
 
 
+# Every back-channel request reads its tenant first: compiled once (lib/prepared.py).
+_tenant = Prepared(lambda slug: Tenant.objects.filter(slug=slug)[:1], slug=str)
+_signing_tenant = Prepared(lambda slug: Tenant.objects.filter(slug=slug).annotate(
+    **signing_keys.active_kid_annotation())[:1], slug=str)
+
+
 def authorization_server(slug: str, *, signs: bool = False) -> Tenant:
     """The tenant, if it runs an authorization server (eMSPs and OSDM providers do).
     `signs`: the request will sign a token, so read the kid of the tenant's active key
     with it (`signing_keys.signer`)."""
-    rows = Tenant.objects.filter(slug=slug)
-    if signs:
-        rows = rows.annotate(**signing_keys.active_kid_annotation())
-    tenant = rows.first()
+    tenant = None if "\x00" in slug else (_signing_tenant if signs else _tenant).first(slug=slug)
     if tenant is None or not (tenant.is_emsp or tenant.is_osdm_provider):
         raise NoAuthorizationServer("No authorization server here")
     return tenant
