@@ -10,7 +10,9 @@ PostgreSQL gains fewer commits too.
 
 Each call runs in a savepoint of the batch's transaction: one that raises is rolled back
 alone and gets its exception; the others commit. `transaction.on_commit` callbacks run
-after the batch commits. Large frames do not come here (the consumer sends frames of
+after the batch commits. A call whose failure broke the connection (its savepoint
+cannot be rolled back) fails the whole batch: nobody is told "committed" of a
+transaction that was rolled back. Large frames do not come here (the consumer sends frames of
 `protocol.limits.OFFLOAD_BYTES` or more to the pool), so one station's big report cannot
 hold up everyone else's small writes.
 """
@@ -84,6 +86,12 @@ def _write(batch: list[tuple]) -> None:
                         outcomes.append((True, func(*args, **kwargs)))
                 except Exception as exc:  # this call's own failure: rolled back alone
                     outcomes.append((False, exc))
+                    if transaction.get_rollback():
+                        # Its savepoint could not be rolled back (the connection broke):
+                        # the whole transaction is lost, the calls before it included.
+                        # Left to `atomic`, it would roll back without a word and they
+                        # would be answered as committed.
+                        raise
     except Exception as exc:  # the commit itself failed: nothing of the batch is durable
         log.warning("a batch of %d station writes failed", len(batch), exc_info=True)
         outcomes = [(False, exc)] * len(batch)
