@@ -23,6 +23,8 @@ import threading
 
 from django.db import close_old_connections, transaction
 
+from . import db_outage
+
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
@@ -92,8 +94,9 @@ def _write(batch: list[tuple]) -> None:
                         # Left to `atomic`, it would roll back without a word and they
                         # would be answered as committed.
                         raise
+        db_outage.reachable()
     except Exception as exc:  # the commit itself failed: nothing of the batch is durable
-        log.warning("a batch of %d station writes failed", len(batch), exc_info=True)
+        db_outage.failed(log, exc, "a batch of %d station writes", len(batch), level=logging.WARNING)
         outcomes = [(False, exc)] * len(batch)
     for (_func, _args, _kwargs, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
         _settle(loop, future, ok, value)
