@@ -12,9 +12,9 @@ Each call runs in a savepoint of the batch's transaction: one that raises is rol
 alone and gets its exception; the others commit. `transaction.on_commit` callbacks run
 after the batch commits. A call whose failure broke the connection (its savepoint
 cannot be rolled back) fails the whole batch: nobody is told "committed" of a
-transaction that was rolled back. Large frames do not come here (the consumer sends frames of
-`protocol.limits.OFFLOAD_BYTES` or more to the pool), so one station's big report cannot
-hold up everyone else's small writes.
+transaction that was rolled back. Large frames do not come here (the consumer sends
+frames of `protocol.limits.OFFLOAD_BYTES` or more to the pool), so one station's big
+report cannot hold up everyone else's small writes.
 """
 import asyncio
 import logging
