@@ -21,6 +21,7 @@ from ocpp.v16.enums import Action  # the action names are the same in 2.0.1
 from . import (
     announce,
     credentials,
+    db_outage,
     flood,
     frame_work,
     group_commit,
@@ -114,8 +115,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.closing = False
         try:
             await self._handshake()
-        except Exception:
-            log.exception("handshake failed")
+        except Exception as exc:
+            db_outage.failed(log, exc, "handshake")
             await self._deny(503, b"Service temporarily unavailable\n")
 
     async def _handshake(self):
@@ -260,8 +261,8 @@ class StationConsumer(AsyncWebsocketConsumer):
             exc.message_id = call.message_id
             await self._send_error(exc)
             return
-        except Exception:
-            log.exception("station %s: %s failed", self.station_label, call.action)
+        except Exception as exc:
+            db_outage.failed(log, exc, "station %s: %s", self.station_label, call.action)
             await self._send_error(RpcError(Problem.INTERNAL, "Internal error",
                                             message_id=call.message_id))
             return
@@ -271,8 +272,8 @@ class StationConsumer(AsyncWebsocketConsumer):
             try:
                 await database_sync_to_async(router.run_after)(
                     self.station, call.action, messages.to_plain(call.payload), response)
-            except Exception:
-                log.exception("station %s: work after %s failed", self.station_label, call.action)
+            except Exception as exc:
+                db_outage.failed(log, exc, "station %s: work after %s", self.station_label, call.action)
         if call.action == Action.boot_notification:
             # A (re)boot is a natural moment to deliver queued work. (It is no evidence
             # of a restart: stations repeat a Pending boot on the same socket.)
@@ -379,9 +380,9 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         try:
             after = await self._record_answer(*outstanding.ref, outstanding.call.action, answer)
-        except Exception:
-            log.exception("station %s: recording the answer to %s failed",
-                          self.station_label, outstanding.call.action)
+        except Exception as exc:
+            db_outage.failed(log, exc, "station %s: recording the answer to %s",
+                             self.station_label, outstanding.call.action)
         else:
             if await self._follow(after):
                 return
@@ -425,8 +426,8 @@ class StationConsumer(AsyncWebsocketConsumer):
                 while not self.book.busy and not self.closing:
                     if not await self._send_next_call():
                         return
-        except Exception:
-            log.exception("station %s: delivering queued calls failed", self.station_label)
+        except Exception as exc:
+            db_outage.failed(log, exc, "station %s: delivering queued calls", self.station_label)
 
     async def _send_next_call(self) -> bool:
         """Claim and send one queued call; False when there is none."""
@@ -508,8 +509,9 @@ class StationConsumer(AsyncWebsocketConsumer):
         if findings.change_open:
             try:
                 after = await database_sync_to_async(lifecycle.housekeeping)(self.station_id)
-            except Exception:
-                log.warning("station %s: housekeeping failed", self.station_label, exc_info=True)
+            except Exception as exc:
+                db_outage.failed(log, exc, "station %s: housekeeping", self.station_label,
+                                 level=logging.WARNING)
             else:
                 if await self._follow(after):
                     return
@@ -581,9 +583,9 @@ class StationConsumer(AsyncWebsocketConsumer):
         for watcher in self.close_watchers:
             try:
                 await database_sync_to_async(watcher)(self.station_id, by_station)
-            except Exception:
-                log.warning("station %s: recording how its socket closed failed",
-                            self.station_label, exc_info=True)
+            except Exception as exc:
+                db_outage.failed(log, exc, "station %s: recording how its socket closed",
+                                 self.station_label, level=logging.WARNING)
         await self._shutdown()
         raise StopConsumer()
 
@@ -602,13 +604,15 @@ class StationConsumer(AsyncWebsocketConsumer):
         # Each step on its own: a failing one must not leave the station shown connected.
         try:
             await self._abandon_outstanding()
-        except Exception:
-            log.warning("station %s: recording its lost call failed", self.station_label, exc_info=True)
+        except Exception as exc:
+            db_outage.failed(log, exc, "station %s: recording its lost call", self.station_label,
+                             level=logging.WARNING)
         self._hand_over_stamps()
         try:
             await group_commit.run(services.release_connection, self.station_id, self.connection_id)
-        except Exception:
-            log.warning("station %s: marking it offline failed", self.station_label, exc_info=True)
+        except Exception as exc:
+            db_outage.failed(log, exc, "station %s: marking it offline", self.station_label,
+                             level=logging.WARNING)
         try:
             if self.group is not None:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -634,4 +638,4 @@ class StationConsumer(AsyncWebsocketConsumer):
 
 def _log_failure(task: asyncio.Task):
     if not task.cancelled() and task.exception() is not None:
-        log.error("station task failed", exc_info=task.exception())
+        db_outage.failed(log, task.exception(), "station task")

@@ -10,9 +10,11 @@ PostgreSQL gains fewer commits too.
 
 Each call runs in a savepoint of the batch's transaction: one that raises is rolled back
 alone and gets its exception; the others commit. `transaction.on_commit` callbacks run
-after the batch commits. Large frames do not come here (the consumer sends frames of
-`protocol.limits.OFFLOAD_BYTES` or more to the pool), so one station's big report cannot
-hold up everyone else's small writes.
+after the batch commits. A call whose failure broke the connection (its savepoint
+cannot be rolled back) fails the whole batch: nobody is told "committed" of a
+transaction that was rolled back. Large frames do not come here (the consumer sends
+frames of `protocol.limits.OFFLOAD_BYTES` or more to the pool), so one station's big
+report cannot hold up everyone else's small writes.
 """
 import asyncio
 import logging
@@ -20,6 +22,8 @@ import queue
 import threading
 
 from django.db import close_old_connections, transaction
+
+from . import db_outage
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +88,15 @@ def _write(batch: list[tuple]) -> None:
                         outcomes.append((True, func(*args, **kwargs)))
                 except Exception as exc:  # this call's own failure: rolled back alone
                     outcomes.append((False, exc))
+                    if transaction.get_rollback():
+                        # Its savepoint could not be rolled back (the connection broke):
+                        # the whole transaction is lost, the calls before it included.
+                        # Left to `atomic`, it would roll back without a word and they
+                        # would be answered as committed.
+                        raise
+        db_outage.reachable()
     except Exception as exc:  # the commit itself failed: nothing of the batch is durable
-        log.warning("a batch of %d station writes failed", len(batch), exc_info=True)
+        db_outage.failed(log, exc, "a batch of %d station writes", len(batch), level=logging.WARNING)
         outcomes = [(False, exc)] * len(batch)
     for (_func, _args, _kwargs, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
         _settle(loop, future, ok, value)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from . import db_outage
 from .db import database_sync_to_async
 from .models import Station, StationCall
 from .rotation import Phase
@@ -98,5 +99,6 @@ async def _reconcile_forever() -> None:
         await asyncio.sleep(settings.CSMS["RECONCILE_SECONDS"])
         try:
             await reconcile_once()
-        except Exception:  # e.g. a database outage: keep serving, look again later
-            log.warning("reconciling this process's station connections failed", exc_info=True)
+        except Exception as exc:  # e.g. a database outage: keep serving, look again later
+            db_outage.failed(log, exc, "reconciling this process's station connections",
+                             level=logging.WARNING)

@@ -19,7 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from . import group_commit
+from . import db_outage, group_commit
 from .models import ServerProcess, Station
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,8 @@ async def _beat_forever() -> None:
         await asyncio.sleep(beat_seconds())
         try:
             await group_commit.run(beat)
-        except Exception:  # a database outage: the sockets live on; beat again later
-            log.warning("server heartbeat failed", exc_info=True)
+        except Exception as exc:  # a database outage: the sockets live on; beat again later
+            db_outage.failed(log, exc, "server heartbeat", level=logging.WARNING)
 
 
 def reap_stale_connections(now=None) -> int:

@@ -17,7 +17,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from . import group_commit
+from . import db_outage, group_commit
 from .models import Station
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,12 @@ async def flush() -> int:
     if batch:
         try:
             await group_commit.run(write, batch)
-        except Exception:  # a database outage: keep what is newer, try again next time
+        except Exception as exc:  # a database outage: keep what is newer, try again next time
             for station_id, stamps in batch.items():
                 _pending.setdefault(station_id, {}).update(
                     {k: v for k, v in stamps.items() if k not in _pending.get(station_id, {})})
-            log.warning("writing last-seen times of %d stations failed", len(batch), exc_info=True)
+            db_outage.failed(log, exc, "writing last-seen times of %d stations", len(batch),
+                             level=logging.WARNING)
             return 0
     return len(batch)
 

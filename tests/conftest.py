@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from tests.live import LiveServer
-from tests.redis_proxy import RedisProxy
+from tests.tcp_proxy import PostgresProxy, RedisProxy
 
 
 def pytest_configure(config):
@@ -160,6 +160,14 @@ def csms(csms_server, transactional_db):
 def redis_proxy():
     """A switchable proxy in front of the real Redis (`down()`, `up()`)."""
     proxy = RedisProxy(os.environ["REDIS_URL"]).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def postgres_proxy():
+    """A switchable proxy in front of the real PostgreSQL (`down()`, `up()`)."""
+    proxy = PostgresProxy(os.environ["DATABASE_URL"]).start()
     yield proxy
     proxy.stop()
 

@@ -2,9 +2,10 @@
 its batch, so one failing call is rolled back alone, and everyone is answered after the
 commit."""
 import asyncio
+import threading
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 
 from csms import group_commit
 from csms.models import Station
@@ -48,3 +49,44 @@ def test_a_caller_that_gave_up_does_not_break_the_batch():
 
     assert asyncio.run(scenario()) == "B"
     assert Station.objects.filter(identity="B").exists()
+
+
+def test_a_call_that_breaks_the_connection_fails_the_whole_batch():
+    """A database gone mid-batch (PostgreSQL restarting): a call's query fails and its
+    savepoint cannot be rolled back, so the batch's transaction is lost. The calls that
+    ran before it in that batch must hear so, not be answered as committed (the station
+    would get a CALLRESULT for a MeterValues that is not stored); the next batch
+    reconnects."""
+    tenant = make_tenant()
+    running = threading.Event()
+    release = threading.Event()
+
+    def hold_the_writer():
+        running.set()
+        release.wait(5)
+
+    def create(identity):
+        return Station.objects.create(tenant=tenant, identity=identity).identity
+
+    def lose_the_connection():
+        connection.close()  # what a broken connection leaves: Django can only drop it
+        raise OperationalError("server closed the connection unexpectedly")
+
+    async def scenario():
+        holder = asyncio.ensure_future(group_commit.run(hold_the_writer))
+        await asyncio.to_thread(running.wait, 5)
+        # Both queued while the writer is busy: they go into the next batch together.
+        calls = [asyncio.ensure_future(group_commit.run(create, "EARLY")),
+                 asyncio.ensure_future(group_commit.run(lose_the_connection))]
+        await asyncio.sleep(0.05)
+        release.set()
+        await holder
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        after = await group_commit.run(create, "AFTER")
+        return results, after
+
+    (early, broken), after = asyncio.run(scenario())
+    assert isinstance(broken, OperationalError)
+    exists = Station.objects.filter(identity="EARLY").exists()
+    assert isinstance(early, Exception) and not exists, f"answered {early!r}, stored: {exists}"
+    assert after == "AFTER" and Station.objects.filter(identity="AFTER").exists()

@@ -1,6 +1,6 @@
 """A Redis outage, drilled: the channel layer goes away under a live server and comes back.
 
-The server's Redis is a proxy (tests/redis_proxy.py) that the test switches off and on.
+The server's Redis is a proxy (tests/tcp_proxy.py) that the test switches off and on.
 What a user must see: station sockets stay open, a `station call` made during the outage
 ends with the station's answer (not `timeout`), nudges work again once Redis is back
 (even when Redis lost the group memberships), and the log says so in a line or two

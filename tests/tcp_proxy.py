@@ -1,23 +1,23 @@
-"""A TCP proxy in front of the real Redis, with a switch: the outage drill in a test.
+"""A TCP proxy in front of a real service (Redis, PostgreSQL), with a switch: the outage
+drills in a test.
 
 `down()` drops every connection passing through it and refuses new ones (the listening
-socket is closed, so a connect gets ECONNREFUSED, as from a Redis that has gone); `up()`
-listens again on the same port. It runs its own event loop in a thread, so the test's
-loops and the servers under test are free to do what they like.
+socket is closed, so a connect gets ECONNREFUSED, as from a host whose service has
+gone); `up()` listens again on the same port. It runs its own event loop in a thread,
+so the test's loops and the servers under test are free to do what they like.
 """
 import asyncio
 import contextlib
 import threading
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from tests.live import free_port
 
 
-class RedisProxy:
-    def __init__(self, redis_url: str):
-        real = urlsplit(redis_url)
-        self.target = (real.hostname or "127.0.0.1", real.port or 6379)
-        self.path = real.path or "/0"
+class TcpProxy:
+    def __init__(self, url: str, default_port: int):
+        self.real = urlsplit(url)
+        self.target = (self.real.hostname or "127.0.0.1", self.real.port or default_port)
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.server = None
@@ -25,13 +25,15 @@ class RedisProxy:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def url(self) -> str:
-        """The Redis URL, through the proxy."""
-        return f"redis://127.0.0.1:{self.port}{self.path}"
+        """The service's URL (credentials, path, query kept), through the proxy."""
+        userinfo = self.real.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
+        return urlunsplit(self.real._replace(netloc=netloc))
 
     def _run(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
 
-    def start(self) -> "RedisProxy":
+    def start(self):
         self.thread.start()
         self.up()
         return self
@@ -57,22 +59,22 @@ class RedisProxy:
             self.server.close()
             self.server = None
         for writer in list(self.writers):
-            writer.transport.abort()  # an RST, like a Redis host that went away
+            writer.transport.abort()  # an RST, like a host whose service went away
         self.writers.clear()
 
     async def _pipe(self, client_reader, client_writer):
         try:
-            redis_reader, redis_writer = await asyncio.open_connection(*self.target)
+            real_reader, real_writer = await asyncio.open_connection(*self.target)
         except OSError:
             client_writer.transport.abort()
             return
         if self.server is None:  # went down while connecting
             client_writer.transport.abort()
-            redis_writer.transport.abort()
+            real_writer.transport.abort()
             return
-        self.writers.update((client_writer, redis_writer))
-        await asyncio.gather(self._copy(client_reader, redis_writer),
-                             self._copy(redis_reader, client_writer))
+        self.writers.update((client_writer, real_writer))
+        await asyncio.gather(self._copy(client_reader, real_writer),
+                             self._copy(real_reader, client_writer))
 
     async def _copy(self, reader, writer):
         try:
@@ -85,3 +87,15 @@ class RedisProxy:
             self.writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.transport.abort()
+
+
+class RedisProxy(TcpProxy):
+    def __init__(self, redis_url: str):
+        super().__init__(redis_url, 6379)
+        if not self.real.path:
+            self.real = self.real._replace(path="/0")
+
+
+class PostgresProxy(TcpProxy):
+    def __init__(self, database_url: str):
+        super().__init__(database_url, 5432)
