@@ -1,0 +1,156 @@
+"""A cold reconnect storm while stations already connected keep working (issue 9).
+
+    .venv/bin/python bench/storm.py [--stations 10000] [--connected 500] [--postgres]
+
+A fresh Chargegate server (`python -m portal.serve`, as bench/versus.py starts it, embedded
+or with --postgres on PostgreSQL + Redis). First --connected stations connect and start
+sending Heartbeat CALLs, each every --interval seconds on a fixed schedule (so 500
+stations at 2 s are 250 CALLs/s); they run in a process of their own and time every
+round trip from its scheduled send time. Once they run, --stations more stations (with
+generated keys, like the fleet a restarted server sees) all try to connect at once,
+--concurrency handshakes in flight from several loopback addresses, each retrying until
+admitted. It prints how long the storm took to admit them all, the handshake rate per
+5 s, failures, and the connected stations' CALL round trips before, during and after
+the storm (p50 / p95 / p99 / max). It asserts nothing.
+"""
+import argparse
+import asyncio
+import atexit
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import versus  # noqa: E402  (provisioning, server start and the station client)
+
+HEARTBEAT = '[2,"{}","Heartbeat",{{}}]'
+
+
+async def connected_stations(port, first, count, interval, on_ready, stop, results):
+    socks = [await versus.connect(port, first + i, "127.0.0.1") for i in range(count)]
+    on_ready.set()
+    samples = []  # (scheduled time, round trip s or None)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def station(k, ws):
+        n = 0
+        while not stop.is_set():
+            scheduled = start + k * interval / count + n * interval
+            n += 1
+            await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            try:
+                ok = await versus.call(ws, HEARTBEAT.format(f"h{k}-{n}"), timeout=30)
+                samples.append((time.time() - (loop.time() - scheduled), loop.time() - scheduled if ok else None))
+            except Exception:
+                samples.append((time.time(), None))
+                return
+
+    await asyncio.gather(*(station(k, ws) for k, ws in enumerate(socks)))
+    results.put(samples)
+
+
+def connected_main(*args):
+    asyncio.run(connected_stations(*args))
+
+
+async def storm(port, first, count, concurrency, sources):
+    admitted, failures = [], 0
+    queue = list(range(first, first + count))
+    held = []
+    t0 = time.perf_counter()
+
+    async def worker(w):
+        nonlocal failures
+        while queue:
+            i = queue.pop()
+            while True:
+                try:
+                    held.append(await versus.connect(port, i, sources[w % len(sources)], timeout=60))
+                    admitted.append(time.perf_counter() - t0)
+                    break
+                except Exception:
+                    failures += 1
+                    await asyncio.sleep(1)
+
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return time.perf_counter() - t0, admitted, failures, held
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))] * 1000 if values else float("nan")
+
+
+def report(label, lats, lost):
+    print(f"  {label:<8} {len(lats):6d} CALLs  p50 {pct(lats, 50):7.1f}  p95 {pct(lats, 95):7.1f}  "
+          f"p99 {pct(lats, 99):7.1f}  max {max(lats, default=0) * 1000:7.1f} ms  unanswered {lost}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stations", type=int, default=10000)
+    parser.add_argument("--connected", type=int, default=500)
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between a connected station's CALLs")
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--sources", type=int, default=8, help="loopback source addresses")
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds measured before and after the storm")
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    nofile = versus.raise_nofile()
+    if args.stations + args.connected + 200 > nofile:
+        raise SystemExit(f"RLIMIT_NOFILE hard limit {nofile} is too low")
+    workdir = Path(tempfile.mkdtemp(prefix="chargegate-storm-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    os.environ["CHARGEGATE_VAR_DIR"] = str(workdir)
+    if args.postgres:
+        os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = versus.POSTGRES_URL, versus.REDIS_URL
+        versus.fresh_postgres()
+    else:
+        os.environ.pop("DATABASE_URL", None)
+        os.environ.pop("REDIS_URL", None)
+    total = args.stations + args.connected
+    versus.provision(total - 1)  # identities 0 .. total-1
+    sources = versus.sources_for(total, args.sources)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+          f"{'PostgreSQL + Redis' if args.postgres else 'embedded'}; {args.connected} connected stations, "
+          f"a CALL each every {args.interval:g} s; storm of {args.stations:,}, {args.concurrency} in flight "
+          f"from {len(sources)} addresses", flush=True)
+    with versus.chargegate_server(total, workdir) as (port, proc, _env):
+        ctx = multiprocessing.get_context("spawn")
+        ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
+        worker = ctx.Process(target=connected_main,
+                             args=(port, args.stations, args.connected, args.interval, ready, stop, results),
+                             daemon=True)
+        worker.start()
+        if not ready.wait(300):
+            raise SystemExit("the connected stations did not connect")
+        time.sleep(args.settle)
+        cpu0 = versus.cpu_seconds(proc.pid)
+        wall0 = time.time()
+        elapsed, admitted, failures, held = asyncio.run(
+            storm(port, 0, args.stations, args.concurrency, sources))
+        wall1 = time.time()
+        cpu = versus.cpu_seconds(proc.pid) - cpu0
+        time.sleep(args.settle)
+        stop.set()
+        samples = results.get(timeout=120)
+        worker.join(30)
+    print(f"storm: {len(admitted):,} of {args.stations:,} admitted in {elapsed:.1f} s "
+          f"({len(admitted) / elapsed:.0f}/s), {failures} failed attempts retried, "
+          f"server CPU {cpu:.1f} s ({cpu / max(len(admitted), 1) * 1000:.1f} ms per handshake)")
+    step = 5.0
+    buckets = [sum(1 for a in admitted if k * step <= a < (k + 1) * step) for k in range(int(elapsed // step) + 1)]
+    print("  admitted per 5 s: " + ", ".join(str(b) for b in buckets))
+    print("connected stations' Heartbeat round trips, from the scheduled send time:")
+    for label, lo, hi in (("before", 0, wall0), ("during", wall0, wall1), ("after", wall1, float("inf"))):
+        inside = [lat for t, lat in samples if lo <= t < hi]
+        report(label, [lat for lat in inside if lat is not None], sum(1 for lat in inside if lat is None))
+
+
+if __name__ == "__main__":
+    main()
