@@ -13,11 +13,13 @@ Two hashers, by where the key came from (`csms.models.KeyOrigin`):
 import re
 import secrets
 import string
+from dataclasses import dataclass
 
 from lib.hashing import GeneratedSecretHasher, MachineSecretHasher, gate
 from lib.verified import RecentlyVerified
 
-KEY_BYTES = 20
+from .basic import KEY_BYTES, MAX_SECRET_BYTES
+from .schemes import Verdict
 
 
 class StationKeyHasher(MachineSecretHasher):
@@ -32,9 +34,6 @@ _HASHERS = {hasher.algorithm: hasher for hasher in (_HASHER, _GENERATED_HASHER)}
 # argon2 run, so it is not refused when a storm of guesses fills the hashing gate.
 VERIFIED_TTL_SECONDS = 15 * 60
 recently_verified = RecentlyVerified(VERIFIED_TTL_SECONDS, max_entries=100_000)
-
-
-MAX_SECRET_BYTES = 64
 
 
 def hash_secret(secret: bytes, *, generated: bool = False) -> str:
@@ -135,3 +134,45 @@ def parse_hex_key(text: str) -> bytes:
         return bytes.fromhex(text)
     except ValueError:
         raise ValueError("a key is written in hexadecimal (0-9, a-f)") from None
+
+
+# --- the handshake's check ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoredKeys:
+    """The hashes a station's credential record accepts right now (one, or two while a
+    change is unresolved), as the authentication schemes check a secret against them
+    (`schemes.SecretStore`)."""
+    hashes: tuple[str, ...]
+
+    def all_cheap(self) -> bool:
+        """Whether every valid key has the cheap hash (`admission.unthrottled`)."""
+        return bool(self.hashes) and all(is_cheap(h) for h in self.hashes)
+
+    def check(self, secret: bytes) -> Verdict:
+        """Which stored key `secret` is, in constant time per hash. A key this process
+        verified a moment ago needs no argon2 run (lib/verified.py); a generated key's
+        cheap hash is checked every time; anything else costs one argon2 run per valid
+        key — never one per reading of the secret."""
+        slow = [h for h in self.hashes if not is_cheap(h)]
+        for h in slow:
+            if recently_verified.matches(h, secret):
+                return Verdict(True, key_hash=h)
+        hashes = 0
+        for h in self.hashes:
+            cheap = is_cheap(h)
+            hashes += not cheap
+            if verify_secret(secret, h):
+                if not cheap:
+                    recently_verified.remember(h, secret)
+                return Verdict(True, key_hash=h, hashes=hashes)
+        return Verdict(False, "wrong credentials", hashes=hashes)
+
+    def decoy(self, secret: bytes) -> int:
+        """One verification that cannot succeed the caller's way, as a right login with a
+        wrong key would usually cost, so timing does not tell which part failed; no
+        more, so a wrong login cannot buy an attacker several argon2 runs. Returns the
+        argon2 runs it cost."""
+        first = self.hashes[0] if self.hashes else ""
+        verify_secret(secret or b"\0", first)
+        return int(not is_cheap(first))

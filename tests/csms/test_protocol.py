@@ -13,8 +13,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from csms.auth.basic import BasicCredentials, challenge, key_from_password, parse_basic
-from csms.auth.headers import MalformedAuthorization, split_authorization
+from csms.auth.basic import BasicCredentials, key_from_password, parse_basic
+from csms.auth.headers import Credentials, MalformedAuthorization, challenge, parse_authorization
 from csms.auth.keys import generate_key, hash_key, is_cheap, parse_hex_key, verify_key
 from csms.protocol import values
 from csms.protocol.calls import CallBook
@@ -884,30 +884,30 @@ def test_version_labels():
 
 # --- the Authorization header and Basic credentials --------------------------------------------
 
-@pytest.mark.parametrize("value, scheme, credentials", [
+@pytest.mark.parametrize("value, scheme, token68", [
     (b"Basic QUwx", "basic", b"QUwx"),
     (b"bAsIc   QUwx  ", "basic", b"QUwx"),
     (b"  Basic QUwx", "basic", b"QUwx"),
-    (b"Basic", "basic", b""),
+    (b"Basic", "basic", None),
     (b"Bearer a.b.c", "bearer", b"a.b.c"),
     (b"X-Custom t", "x-custom", b"t"),
 ])
-def test_split_authorization(value, scheme, credentials):
-    assert split_authorization(value) == (scheme, credentials)
+def test_parse_authorization_token68(value, scheme, token68):
+    assert parse_authorization(value) == Credentials(scheme, token68=token68)
 
 
 @pytest.mark.parametrize("value", [b"", b"   ", b"B\xc3\xa4sic abc", b"Ba:sic abc", b"Basic\tQUwx",
                                    b"=QUwx"])
-def test_split_authorization_malformed(value):
+def test_parse_authorization_malformed(value):
     with pytest.raises(MalformedAuthorization):
-        split_authorization(value)
+        parse_authorization(value)
 
 
 def test_al1000_example_header_from_ocpp_j():
     # OCPP-J 1.6 §6.2.2: the password is the 20 raw key bytes, not their hex text.
-    scheme, token = split_authorization(b"Basic QUwxMDAwOgABAgMEBQYH////////////////")
-    credentials = parse_basic(token)
-    assert scheme == "basic"
+    header = parse_authorization(b"Basic QUwxMDAwOgABAgMEBQYH////////////////")
+    credentials = parse_basic(header.token68)
+    assert header.scheme == "basic"
     assert credentials.username == b"AL1000"
     assert credentials.password == bytes.fromhex("0001020304050607FFFFFFFFFFFFFFFFFFFFFFFF")
     assert key_from_password(credentials.password, accept_hex=False) == AL1000_KEY
@@ -929,7 +929,7 @@ def test_basic_keeps_arbitrary_bytes():
     assert parse_basic(_token(b":")) == BasicCredentials(b"", b"")
 
 
-@pytest.mark.parametrize("raw", [b"CP1:x", b"CP1:xy", b"CP1:xyz", b"AL1000:" + AL1000_KEY])
+@pytest.mark.parametrize("raw", [b"CP1:xy", b"CP1:xyz", b"CP1:xyzw", b"AL1000:" + AL1000_KEY])
 def test_basic_accepts_missing_padding(raw):
     token = _token(raw)
     assert parse_basic(token.rstrip(b"=")) == parse_basic(token)
@@ -939,6 +939,8 @@ def test_basic_accepts_missing_padding(raw):
 @pytest.mark.parametrize("token", [
     b"", b"   ", b"!!!!", b"QUwx MDAw", b"=QUwx", b"QUw=x", b"QUwx===", b"Q",
     _token(b"no-colon-here"), _token(b""), b"QUwx\x00",
+    # White paper CSMS-11: a login or password of one character.
+    _token(b"C:" + AL1000_KEY), _token(b"CP1:x"), _token(b"C:x"), _token(b"CP1:\x00"),
 ])
 def test_basic_malformed(token):
     with pytest.raises(MalformedAuthorization):
@@ -975,8 +977,8 @@ def test_key_from_password_other_lengths_and_text(password):
 
 
 def test_challenge_quotes_the_realm():
-    assert challenge("Chargegate acme") == 'Basic realm="Chargegate acme"'
-    assert challenge('a"b\\c') == 'Basic realm="a\\"b\\\\c"'
+    assert challenge("Basic", [("realm", "Chargegate acme")]) == 'Basic realm="Chargegate acme"'
+    assert challenge("Basic", [("realm", 'a"b\\c')]) == 'Basic realm="a\\"b\\\\c"'
 
 
 # --- station keys at rest ------------------------------------------------------------------------
