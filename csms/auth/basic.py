@@ -1,6 +1,6 @@
 """HTTP Basic for stations (RFC 7617, OCPP-J 1.6 §6.2.2): the first scheme plug-in.
 
-The password is the station's 20-byte key as *raw bytes*, which are rarely valid UTF-8:
+The password is the station's 1.6 key as *raw bytes*, which are rarely valid UTF-8:
 credentials are decoded as bytes and split at the first colon (the identity cannot
 contain one; the key may). Many stations send the key's hex text instead; a tenant
 setting decides whether that is accepted (`policy.accepts_hex`). A 2.0.1 password is
@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from .headers import Credentials, MalformedAuthorization, challenge
 from .schemes import Subject, Verdict
 
+# A 1.6 AuthorizationKey is 16 to 20 bytes, written as 32 to 40 hex digits (1.6 security
+# white paper A00.FR.205 and configuration key 7.2); the keys drawn here are 20 bytes.
 KEY_BYTES = 20
+MIN_KEY_BYTES = 16
 MAX_SECRET_BYTES = 64  # the longest secret a station is given or may be given
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
-_HEX40 = re.compile(rb"[0-9A-Fa-f]{40}")
+_HEX_KEY = re.compile(rb"(?:[0-9A-Fa-f]{2}){%d,%d}" % (MIN_KEY_BYTES, KEY_BYTES))
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,10 @@ def parse_basic(token: bytes) -> BasicCredentials:
 
 
 def key_from_password(password: bytes, accept_hex: bool) -> bytes | None:
-    """The 20-byte key a Basic password stands for, or None if it cannot be one."""
-    if len(password) == KEY_BYTES:
+    """The 1.6 key (16 to 20 bytes) a Basic password stands for, or None if it cannot be one."""
+    if MIN_KEY_BYTES <= len(password) <= KEY_BYTES:
         return password
-    if accept_hex and _HEX40.fullmatch(password):
+    if accept_hex and _HEX_KEY.fullmatch(password):
         return bytes.fromhex(password.decode("ascii"))
     return None
 
@@ -67,11 +70,12 @@ def candidate_secret(password: bytes, accept_hex: bool) -> bytes | None:
     """The one secret a Basic password stands for, decided by its shape, so that a
     guess costs one argon2 run per stored key — never one per reading of it.
 
-    A 1.6 key is 20 raw bytes, or (if the tenant allows) its 40 hex characters; any
-    other password of up to 64 bytes is a 2.0.1 password, taken as its own bytes. A
-    40-hex password is therefore always read as a key: the CLI stores a hex key given
-    for a 2.0.1 station as its 20 bytes, and generated 2.0.1 passwords are never
-    hex-shaped (`keys.generate_password`), so nothing stored needs the other reading.
+    A 1.6 key is 16 to 20 raw bytes, or (if hex is accepted) its 32 to 40 hex
+    characters; any other password of up to 64 bytes is a 2.0.1 password, taken as its
+    own bytes. A hex-shaped password of key length is therefore always read as a key:
+    the CLI stores a hex key given for a 2.0.1 station as its bytes, and generated 2.0.1
+    passwords are 40 characters never hex-shaped (`keys.generate_password`), so nothing
+    stored needs the other reading.
     """
     key = key_from_password(password, accept_hex)
     if key is not None:

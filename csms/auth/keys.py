@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from lib.hashing import GeneratedSecretHasher, MachineSecretHasher, gate
 from lib.verified import RecentlyVerified
 
-from .basic import KEY_BYTES, MAX_SECRET_BYTES
+from .basic import KEY_BYTES, MAX_SECRET_BYTES, MIN_KEY_BYTES
 from .schemes import Verdict
 
 
@@ -37,7 +37,7 @@ recently_verified = RecentlyVerified(VERIFIED_TTL_SECONDS, max_entries=100_000)
 
 
 def hash_secret(secret: bytes, *, generated: bool = False) -> str:
-    """Hash any station secret: a 1.6 key (20 bytes) or a 2.0.1 password (its bytes).
+    """Hash any station secret: a 1.6 key (16 to 20 bytes) or a 2.0.1 password (its bytes).
 
     `generated`: the platform drew this secret itself (`keys.generate_*`), so the cheap
     hash is enough. The hasher sees the secret's hex text, so raw key bytes that are
@@ -72,9 +72,16 @@ def verify_secret(secret: bytes, encoded: str) -> bool:
         return False
 
 
+def is_key_size(key: bytes) -> bool:
+    return MIN_KEY_BYTES <= len(key) <= KEY_BYTES
+
+
+_KEY_SIZE = f"a station key is {MIN_KEY_BYTES} to {KEY_BYTES} bytes"
+
+
 def hash_key(key: bytes, *, generated: bool = False) -> str:
-    if len(key) != KEY_BYTES:
-        raise ValueError(f"a station key is {KEY_BYTES} bytes")
+    if not is_key_size(key):
+        raise ValueError(_KEY_SIZE)
     return hash_secret(key, generated=generated)
 
 
@@ -84,8 +91,8 @@ def hash_keys(keys: list[bytes], *, generated: bool = False, on_done=None) -> li
     (`lib.hashing._Gate.map`), so all of its threads hash at once; argon2 releases the
     GIL. The cheap hash takes a quarter of a millisecond and runs here, as `hash_key`
     does. `on_done(n)` is told how many are done, in order."""
-    if any(len(key) != KEY_BYTES for key in keys):
-        raise ValueError(f"a station key is {KEY_BYTES} bytes")
+    if not all(is_key_size(key) for key in keys):
+        raise ValueError(_KEY_SIZE)
     if generated:
         hashes = []
         for key in keys:
@@ -99,7 +106,7 @@ def hash_keys(keys: list[bytes], *, generated: bool = False, on_done=None) -> li
 
 
 def verify_key(key: bytes, encoded: str) -> bool:
-    return len(key) == KEY_BYTES and verify_secret(key, encoded)
+    return is_key_size(key) and verify_secret(key, encoded)
 
 
 def generate_key() -> bytes:
@@ -126,10 +133,11 @@ def generate_password() -> str:
 
 
 def parse_hex_key(text: str) -> bytes:
-    """A key given by an operator as 40 hex characters."""
+    """A key given by an operator as 32 to 40 hex characters (16 to 20 bytes)."""
     text = text.strip()
-    if len(text) != 2 * KEY_BYTES:
-        raise ValueError(f"a key is {2 * KEY_BYTES} hexadecimal characters")
+    if len(text) % 2 or not 2 * MIN_KEY_BYTES <= len(text) <= 2 * KEY_BYTES:
+        raise ValueError(f"a key is {2 * MIN_KEY_BYTES} to {2 * KEY_BYTES} hexadecimal characters "
+                         f"({MIN_KEY_BYTES} to {KEY_BYTES} bytes)")
     try:
         return bytes.fromhex(text)
     except ValueError:

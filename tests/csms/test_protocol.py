@@ -960,6 +960,15 @@ def test_key_from_password_raw_bytes():
     assert key_from_password(ascii20, accept_hex=True) == ascii20
 
 
+@pytest.mark.parametrize("size", range(16, 21))
+def test_key_from_password_takes_every_1_6_key_size(size):
+    # 1.6 security white paper A00.FR.205: 16 to 20 bytes, up to 40 hex digits.
+    key = AL1000_KEY[:size]
+    assert key_from_password(key, accept_hex=False) == key
+    assert key_from_password(key.hex().encode(), accept_hex=True) == key
+    assert key_from_password(key.hex().upper().encode(), accept_hex=False) is None
+
+
 @pytest.mark.parametrize("text", [AL1000_KEY.hex().encode(), AL1000_KEY.hex().upper().encode(),
                                   b"0001020304050607fFfFFFFFFFFFFFFFFFffffff"])
 def test_key_from_password_hex_text_only_when_accepted(text):
@@ -968,7 +977,8 @@ def test_key_from_password_hex_text_only_when_accepted(text):
 
 
 @pytest.mark.parametrize("password", [
-    b"", AL1000_KEY[:19], AL1000_KEY + b"\x00", b"a" * 39, b"a" * 41, AL1000_KEY.hex().encode()[:-1],
+    b"", AL1000_KEY[:15], AL1000_KEY + b"\x00", b"a" * 39, b"a" * 41, AL1000_KEY.hex().encode()[:-1],
+    AL1000_KEY[:15].hex().encode(), AL1000_KEY.hex().encode()[:33],
     b"g" * 40, AL1000_KEY.hex().encode() + b"\n", b" " + AL1000_KEY.hex().encode()[1:],
 ])
 def test_key_from_password_other_lengths_and_text(password):
@@ -1020,10 +1030,17 @@ def test_verify_key_against_missing_or_garbage_hash(encoded):
     assert verify_key(AL1000_KEY, encoded) is False
 
 
-@pytest.mark.parametrize("key", [b"", b"\x00" * 19, b"\x00" * 21, AL1000_KEY.hex().encode()])
-def test_hash_key_wants_20_bytes(key):
+@pytest.mark.parametrize("key", [b"", b"\x00" * 15, b"\x00" * 21, AL1000_KEY.hex().encode()])
+def test_hash_key_wants_16_to_20_bytes(key):
     with pytest.raises(ValueError):
         hash_key(key)
+
+
+@pytest.mark.parametrize("size", range(16, 21))
+def test_every_1_6_key_size_hashes_and_verifies(size):
+    key = AL1000_KEY[:size]
+    assert verify_key(key, hash_key(key)) and verify_key(key, hash_key(key, generated=True))
+    assert not verify_key(AL1000_KEY[:size - 1], hash_key(key, generated=True))
 
 
 def test_generate_key():
@@ -1034,6 +1051,8 @@ def test_generate_key():
 
 def test_parse_hex_key():
     assert parse_hex_key("  " + AL1000_KEY.hex().upper() + "\n") == AL1000_KEY
-    for bad in ("", AL1000_KEY.hex()[:-2], AL1000_KEY.hex() + "00", "zz" * 20):
+    for size in range(16, 21):  # A00.FR.205: 32 to 40 hex digits
+        assert parse_hex_key(AL1000_KEY[:size].hex()) == AL1000_KEY[:size]
+    for bad in ("", AL1000_KEY.hex()[:-1], AL1000_KEY[:15].hex(), AL1000_KEY.hex() + "00", "zz" * 20):
         with pytest.raises(ValueError):
             parse_hex_key(bad)
