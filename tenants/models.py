@@ -26,7 +26,8 @@ class Tenant(models.Model):
 
     # Many stations send the hex text of their key (32 to 40 digits) as the Basic
     # password instead of the raw bytes OCPP-J 1.6 §6.2.2 asks for; accept both unless
-    # the operator knows its fleet is strict.
+    # the operator knows its fleet is strict. Applies to 1.6 only: a 2.0.1 password is a
+    # string, so its hex text is always read (`csms.auth.policy.accepts_hex`).
     accept_hex_basic_password = models.BooleanField(default=True)
     heartbeat_interval = models.PositiveIntegerField(default=300)
 

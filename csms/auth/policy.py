@@ -30,10 +30,13 @@ def allowed_methods(station) -> tuple[str, ...]:
 
 
 def accepts_hex(tenant, version: OcppVersion | None) -> bool:
-    """Whether a Basic password may be the key's hex text rather than its raw bytes: the
-    tenant decides (`accept_hex_basic_password`): OCPP-J 1.6 §6.2.2 asks for the raw
-    bytes, many stations send the hex."""
-    return tenant.accept_hex_basic_password
+    """Whether a Basic password may be the key's hex text rather than its raw bytes.
+
+    For 1.6 the tenant decides (`accept_hex_basic_password`): OCPP-J 1.6 §6.2.2 asks for
+    the raw bytes, many stations send the hex. A 2.0.1 station has no choice: its
+    BasicAuthPassword is a string, so a key given to it in hex (`station add --key`) is
+    what it holds and sends, and refusing that reading would lock it out."""
+    return tenant.accept_hex_basic_password or version is OcppVersion.V201
 
 
 def subject(station, keys: SecretStore, version: OcppVersion | None) -> Subject:

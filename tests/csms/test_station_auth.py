@@ -151,6 +151,7 @@ def test_a_scheme_registers_once():
 
 @pytest.mark.parametrize("tenant_accepts, version, accepted", [
     (True, OcppVersion.V16, True), (False, OcppVersion.V16, False),
+    (True, OcppVersion.V201, True), (False, OcppVersion.V201, True),  # 2.0.1 passwords are text
     (True, None, True), (False, None, False),
 ])
 def test_hex_reading_by_tenant_and_version(tenant_accepts, version, accepted):
