@@ -49,7 +49,9 @@ THREE = ['Basic realm="Chargegate acme"', 'Token realm="Chargegate acme"',
 
 class ThreeChallenges(AsyncWebsocketConsumer):
     """Refuses every handshake as StationConsumer does (its own `_challenge`), with the
-    three challenges of the white paper's example."""
+    three challenges of the white paper's example. No channel layer: with Redis, the
+    process-wide layer is bound to the first test's event loop."""
+    channel_layer_alias = "none: this consumer joins no group"
     _challenge = StationConsumer._challenge
     _deny = StationConsumer._deny
 
