@@ -224,3 +224,36 @@ def test_a_2_0_1_station_on_a_20_byte_key_is_not_locked_out_when_the_tenant_refu
     assert status_of(run, open_socket(csms, "acme", "CP-both", None, protocols=("ocpp1.6",),
                                       password=hex_text)) == (401, CHALLENGE)
     assert status_of(run, open_socket(csms, "acme", "CP-both", key, protocols=("ocpp1.6",))) == (101, [])
+
+
+@on_the_test_database
+def test_a_station_on_a_16_byte_key_is_rotated_to_a_20_byte_one(csms, run):
+    """The rotation machine keeps hashes only, so a short installed key rotates like any
+    other: the station applies the 20-byte key it is sent, the 16-byte one is retired."""
+    from csms import credentials
+    from csms.models import CredentialChange, Station
+    from tests import keyed_station as ks
+    from tests.waiting import async_eventually, in_thread_db
+
+    short = bytes(range(0x30, 0x40))
+    make_station(make_tenant("acme"), "CP1", short)
+    station = ks.KeyedStation(csms, "acme", "CP1", short, version="1.6", behaviour=ks.APPLY)
+
+    def settled():
+        change = CredentialChange.objects.filter(station__identity="CP1").first()
+        return change if change and not change.open else None
+
+    async def scenario():
+        await station.connect()
+        await station.boot()
+        row = await in_thread_db(lambda: Station.objects.select_related("tenant", "credential")
+                                 .get(identity="CP1"))()
+        await in_thread_db(credentials.request_change)(row, "demand", "tester")
+        change = await async_eventually(settled)
+        await station.disconnect()
+        return change
+
+    change = run(scenario())
+    assert (change.state, change.outcome, len(station.password)) == ("succeeded", "Accepted", 20)
+    assert status_of(run, open_socket(csms, "acme", "CP1", station.password)) == (101, [])
+    assert status_of(run, open_socket(csms, "acme", "CP1", short)) == (401, CHALLENGE)
