@@ -31,8 +31,8 @@ from . import (
     services,
     stamps,
 )
-from .auth import admission
-from .auth.station_auth import Decision, challenges_for
+from .auth import admission, policy
+from .auth.station_auth import Decision, challenges
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
 from .handlers import v16, v201
 from .models import StationCall
@@ -131,20 +131,13 @@ class StationConsumer(AsyncWebsocketConsumer):
         if station is None:
             await self._deny(404, b"Unknown charging station\n")
             return
-        key_hashes = credentials.valid_hashes(station)
-        if not admission.unthrottled(key_hashes):
-            refused = await admission.throttled(tenant_slug=station.tenant.slug, identity=station.identity,
-                                                source=source, authorization=authorization)
-            if refused is not None:
-                await self._refuse_for_now(refused)
-                return
-        result = await admission.admit(
-            tenant_slug=station.tenant.slug, source=source,
-            identity=station.identity, key_hashes=key_hashes,
-            accept_hex=station.tenant.accept_hex_basic_password,
-            realm=f"Chargegate {station.tenant.slug}", authorization=authorization,
-        )
-        if result.decision is Decision.BUSY:
+        offered = parse_offered(", ".join(
+            v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
+        version = negotiate(offered, station.allowed_protocols)
+        subject = policy.subject(station, credentials.stored_keys(station), version)
+        result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
+                                        authorization=authorization)
+        if result.decision in (Decision.THROTTLED, Decision.BUSY):
             await self._refuse_for_now(result)
             return
         if result.decision is Decision.MALFORMED:
@@ -153,13 +146,8 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         if result.decision is Decision.CHALLENGE:
             log.info("station %s: authentication failed (%s)", station, result.reason)
-            await self._deny(401, b"Authentication required\n",
-                             [(b"www-authenticate", c.encode("ascii")) for c in result.challenges])
+            await self._challenge(result.challenges)
             return
-
-        offered = parse_offered(", ".join(
-            v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
-        version = negotiate(offered, station.allowed_protocols)
         if version is None:
             # OCPP-J 1.6 §3.2: complete the handshake without a subprotocol, then close.
             log.info("station %s: no agreeable subprotocol in %s", station, offered)
@@ -182,9 +170,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.connection_seq = opened.seq
         if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)
-            await self._deny(401, b"Authentication required\n",
-                             [(b"www-authenticate", c.encode("ascii")) for c in result.challenges
-                              or challenges_for(f"Chargegate {station.tenant.slug}")])
+            await self._challenge(challenges(subject))
             return
         await self.accept(version.value)
         log.info("station %s connected (%s)", self.station_label, version.value)
@@ -206,6 +192,11 @@ class StationConsumer(AsyncWebsocketConsumer):
         status, body = (429, b"Too many failed attempts\n") if result.decision is Decision.THROTTLED \
             else (503, b"Busy; try again shortly\n")
         await self._deny(status, body, [(b"retry-after", str(max(1, result.retry_after)).encode("ascii"))])
+
+    async def _challenge(self, values: list[str]):
+        """401 with one WWW-Authenticate field per scheme the station may use."""
+        await self._deny(401, b"Authentication required\n",
+                         [(b"www-authenticate", value.encode("latin-1")) for value in values])
 
     async def _deny(self, status: int, body: bytes, headers=()):
         """Refuse the handshake with a real HTTP status (ASGI WebSocket Denial Response)."""

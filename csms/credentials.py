@@ -174,6 +174,11 @@ def valid_hashes(station: Station) -> list[str]:
     return state_of(cred).valid_hashes if cred else []
 
 
+def stored_keys(station: Station) -> keys.StoredKeys:
+    """The station's valid keys as the handshake checks a secret against them."""
+    return keys.StoredKeys(tuple(valid_hashes(station)))
+
+
 _credential_of = Prepared(lambda station_id: StationCredential.objects.filter(station_id=station_id)[:1],
                           station_id=int)
 # A settled station proving its current key (not a first series-key connection): every

@@ -24,9 +24,10 @@ class Tenant(models.Model):
     # (RFC 9126 `require_pushed_authorization_requests`); a client may also require it.
     require_pushed_authorization_requests = models.BooleanField(default=False)
 
-    # Many stations send the 40-character hex text of their key as the Basic password
-    # instead of the 20 raw bytes OCPP-J 1.6 §6.2.2 asks for; accept both unless the
-    # operator knows its fleet is strict.
+    # Many stations send the hex text of their key (32 to 40 digits) as the Basic
+    # password instead of the raw bytes OCPP-J 1.6 §6.2.2 asks for; accept both unless
+    # the operator knows its fleet is strict. Applies to 1.6 only: a 2.0.1 password is a
+    # string, so its hex text is always read (`csms.auth.policy.accepts_hex`).
     accept_hex_basic_password = models.BooleanField(default=True)
     heartbeat_interval = models.PositiveIntegerField(default=300)
 

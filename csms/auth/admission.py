@@ -26,8 +26,9 @@ from lib import throttle
 from lib.hashing import HashingBusy
 from lib.verified import RecentlyVerified
 
-from .keys import VERIFIED_TTL_SECONDS, is_cheap
-from .station_auth import AuthResult, Decision, authenticate, read_basic
+from .keys import VERIFIED_TTL_SECONDS
+from .schemes import SecretStore
+from .station_auth import AuthResult, Decision, Subject, authenticate, presented
 
 SPARE_THREADS = 16
 _threads: ThreadPoolExecutor | None = None
@@ -56,25 +57,27 @@ async def _in_admission_thread(func, **kwargs):
     return await loop.run_in_executor(_admission_threads(), functools.partial(func, **kwargs))
 
 
-def unthrottled(key_hashes: list[str]) -> bool:
+def unthrottled(keys: SecretStore) -> bool:
     """Whether this station's key check skips the throttle: all its keys are cheap to check.
 
     The throttle exists to spare the argon2 runs of guesses, and a refusal before the
     check is what let an attacker keep a real station out (holding its name's lane,
     tripping the pair limit behind its NAT, or just outlasting a restart that emptied
     `recently_admitted`). Where the check is cheap it is simply made."""
-    return bool(key_hashes) and all(is_cheap(h) for h in key_hashes)
+    return keys.all_cheap()
 
 
-async def throttled(*, tenant_slug: str, identity: str, source: str, authorization: list[bytes]) -> AuthResult | None:
-    """A THROTTLED result if this handshake is refused before its key is checked."""
-    return await _in_admission_thread(_throttle_verdict, subject=f"{tenant_slug}/{identity}", source=source,
-                                      authorization=authorization)
-
-
-async def admit(**kwargs) -> AuthResult:
-    """`authenticate_handshake` from the event loop."""
-    return await _in_admission_thread(authenticate_handshake, **kwargs)
+async def decide(subject: Subject, *, tenant_slug: str, source: str, authorization: list[bytes]) -> AuthResult:
+    """The handshake's authentication, from the event loop: the one call the consumer
+    makes. Throttled first (unless every key is cheap to check), then
+    `station_auth.authenticate` behind the hashing gate, the outcome counted."""
+    where = {"subject_key": f"{tenant_slug}/{subject.identity}", "source": source,
+             "subject": subject, "authorization": authorization}
+    if not unthrottled(subject.keys):
+        refused = await _in_admission_thread(_throttle_verdict, **where)
+        if refused is not None:
+            return refused
+    return await _in_admission_thread(authenticate_handshake, **where)
 
 
 # What a station presented when it was last let in, per station: an attempt presenting
@@ -85,39 +88,33 @@ async def admit(**kwargs) -> AuthResult:
 recently_admitted = RecentlyVerified(VERIFIED_TTL_SECONDS, max_entries=100_000)
 
 
-def _presented_password(authorization: list[bytes]) -> bytes | None:
-    """The Basic password as sent, if the header is well-formed Basic; else None
-    (anything else is the decision's to answer)."""
-    credentials = read_basic(authorization, challenge=[])
-    return None if isinstance(credentials, AuthResult) else credentials.password
-
-
-def _throttle_verdict(*, subject: str, source: str, authorization: list[bytes]) -> AuthResult | None:
-    verdict = throttle.stations.check(subject, source)
+def _throttle_verdict(*, subject_key: str, source: str, subject: Subject,
+                      authorization: list[bytes]) -> AuthResult | None:
+    """A THROTTLED result if this handshake is refused before its key is checked."""
+    verdict = throttle.stations.check(subject_key, source)
     if verdict.allowed:
         return None
-    password = _presented_password(authorization)
-    if password and recently_admitted.matches(subject, password):
+    secret = presented(authorization, subject)
+    if secret and recently_admitted.matches(subject_key, secret):
         return None
     return AuthResult(Decision.THROTTLED, verdict.reason, retry_after=verdict.retry_after)
 
 
-def authenticate_handshake(*, tenant_slug: str, identity: str, source: str, **auth) -> AuthResult:
+def authenticate_handshake(*, subject_key: str, source: str, subject: Subject,
+                           authorization: list[bytes]) -> AuthResult:
     """`station_auth.authenticate` behind the hashing gate, with the outcome counted by
-    the throttle; blocking (cache and argon2): the consumer calls it through `admit`,
-    after `throttled`."""
-    subject = f"{tenant_slug}/{identity}"
+    the throttle; blocking (cache and argon2): run in an admission thread by `decide`."""
     try:
-        result = authenticate(identity=identity, **auth)
+        result = authenticate(subject, authorization)
     except HashingBusy as exc:
         return AuthResult(Decision.BUSY, "every hashing slot is taken", retry_after=exc.retry_after)
     if result.decision is Decision.OK:
         # Recorded for cheap keys too: the station may be given an operator's key next
         # (`station rekey --key`), and then needs its known address and recent pass.
-        throttle.stations.succeeded(subject, source)
-        password = _presented_password(auth.get("authorization", []))
-        if password:
-            recently_admitted.remember(subject, password)
+        throttle.stations.succeeded(subject_key, source)
+        secret = presented(authorization, subject)
+        if secret:
+            recently_admitted.remember(subject_key, secret)
     elif result.hashes:
-        throttle.stations.failed(subject, source)
+        throttle.stations.failed(subject_key, source)
     return result

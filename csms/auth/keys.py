@@ -13,11 +13,13 @@ Two hashers, by where the key came from (`csms.models.KeyOrigin`):
 import re
 import secrets
 import string
+from dataclasses import dataclass
 
 from lib.hashing import GeneratedSecretHasher, MachineSecretHasher, gate
 from lib.verified import RecentlyVerified
 
-KEY_BYTES = 20
+from .basic import KEY_BYTES, MAX_SECRET_BYTES, MIN_KEY_BYTES
+from .schemes import Verdict
 
 
 class StationKeyHasher(MachineSecretHasher):
@@ -34,11 +36,8 @@ VERIFIED_TTL_SECONDS = 15 * 60
 recently_verified = RecentlyVerified(VERIFIED_TTL_SECONDS, max_entries=100_000)
 
 
-MAX_SECRET_BYTES = 64
-
-
 def hash_secret(secret: bytes, *, generated: bool = False) -> str:
-    """Hash any station secret: a 1.6 key (20 bytes) or a 2.0.1 password (its bytes).
+    """Hash any station secret: a 1.6 key (16 to 20 bytes) or a 2.0.1 password (its bytes).
 
     `generated`: the platform drew this secret itself (`keys.generate_*`), so the cheap
     hash is enough. The hasher sees the secret's hex text, so raw key bytes that are
@@ -73,9 +72,16 @@ def verify_secret(secret: bytes, encoded: str) -> bool:
         return False
 
 
+def is_key_size(key: bytes) -> bool:
+    return MIN_KEY_BYTES <= len(key) <= KEY_BYTES
+
+
+_KEY_SIZE = f"a station key is {MIN_KEY_BYTES} to {KEY_BYTES} bytes"
+
+
 def hash_key(key: bytes, *, generated: bool = False) -> str:
-    if len(key) != KEY_BYTES:
-        raise ValueError(f"a station key is {KEY_BYTES} bytes")
+    if not is_key_size(key):
+        raise ValueError(_KEY_SIZE)
     return hash_secret(key, generated=generated)
 
 
@@ -85,8 +91,8 @@ def hash_keys(keys: list[bytes], *, generated: bool = False, on_done=None) -> li
     (`lib.hashing._Gate.map`), so all of its threads hash at once; argon2 releases the
     GIL. The cheap hash takes a quarter of a millisecond and runs here, as `hash_key`
     does. `on_done(n)` is told how many are done, in order."""
-    if any(len(key) != KEY_BYTES for key in keys):
-        raise ValueError(f"a station key is {KEY_BYTES} bytes")
+    if not all(is_key_size(key) for key in keys):
+        raise ValueError(_KEY_SIZE)
     if generated:
         hashes = []
         for key in keys:
@@ -100,7 +106,7 @@ def hash_keys(keys: list[bytes], *, generated: bool = False, on_done=None) -> li
 
 
 def verify_key(key: bytes, encoded: str) -> bool:
-    return len(key) == KEY_BYTES and verify_secret(key, encoded)
+    return is_key_size(key) and verify_secret(key, encoded)
 
 
 def generate_key() -> bytes:
@@ -127,11 +133,54 @@ def generate_password() -> str:
 
 
 def parse_hex_key(text: str) -> bytes:
-    """A key given by an operator as 40 hex characters."""
+    """A key given by an operator as 32 to 40 hex characters (16 to 20 bytes)."""
     text = text.strip()
-    if len(text) != 2 * KEY_BYTES:
-        raise ValueError(f"a key is {2 * KEY_BYTES} hexadecimal characters")
+    if len(text) % 2 or not 2 * MIN_KEY_BYTES <= len(text) <= 2 * KEY_BYTES:
+        raise ValueError(f"a key is {2 * MIN_KEY_BYTES} to {2 * KEY_BYTES} hexadecimal characters "
+                         f"({MIN_KEY_BYTES} to {KEY_BYTES} bytes)")
     try:
         return bytes.fromhex(text)
     except ValueError:
         raise ValueError("a key is written in hexadecimal (0-9, a-f)") from None
+
+
+# --- the handshake's check ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoredKeys:
+    """The hashes a station's credential record accepts right now (one, or two while a
+    change is unresolved), as the authentication schemes check a secret against them
+    (`schemes.SecretStore`)."""
+    hashes: tuple[str, ...]
+
+    def all_cheap(self) -> bool:
+        """Whether every valid key has the cheap hash (`admission.unthrottled`)."""
+        return bool(self.hashes) and all(is_cheap(h) for h in self.hashes)
+
+    def check(self, secret: bytes) -> Verdict:
+        """Which stored key `secret` is, in constant time per hash. A key this process
+        verified a moment ago needs no argon2 run (lib/verified.py); a generated key's
+        cheap hash is checked every time; anything else costs one argon2 run per valid
+        key — never one per reading of the secret."""
+        slow = [h for h in self.hashes if not is_cheap(h)]
+        for h in slow:
+            if recently_verified.matches(h, secret):
+                return Verdict(True, key_hash=h)
+        hashes = 0
+        for h in self.hashes:
+            cheap = is_cheap(h)
+            hashes += not cheap
+            if verify_secret(secret, h):
+                if not cheap:
+                    recently_verified.remember(h, secret)
+                return Verdict(True, key_hash=h, hashes=hashes)
+        return Verdict(False, "wrong credentials", hashes=hashes)
+
+    def decoy(self, secret: bytes) -> int:
+        """One verification that cannot succeed the caller's way, as a right login with a
+        wrong key would usually cost, so timing does not tell which part failed; no
+        more, so a wrong login cannot buy an attacker several argon2 runs. Returns the
+        argon2 runs it cost."""
+        first = self.hashes[0] if self.hashes else ""
+        verify_secret(secret or b"\0", first)
+        return int(not is_cheap(first))

@@ -1,99 +1,70 @@
 """Deciding whether a handshake's credentials prove a station's identity.
 
-Pure apart from the argon2 verification, which the caller runs off the event loop
-(through `admission`, which throttles first).
+One decision for every scheme: read the Authorization header (RFC 9110; malformed →
+400), refuse a scheme the station may not use (401 with the challenges, even with valid
+credentials: downgrade protection), let the scheme parse (its own rules → 400) and
+verify its credentials. Every 401 carries one `WWW-Authenticate` per allowed scheme.
+
+Pure: stored secrets are reached through the subject (`keys.StoredKeys`, whose argon2
+runs are why the caller runs this off the event loop, through `admission`, which
+throttles first).
 """
-import hmac
-from dataclasses import dataclass, field
-from enum import Enum
-
 from . import basic
-from .headers import MalformedAuthorization, split_authorization
-from .keys import is_cheap, recently_verified, verify_secret
+from .headers import Credentials, MalformedAuthorization, read_authorization
+from .schemes import AuthResult, Decision, Registry, Subject
 
-MAX_AUTHORIZATION_BYTES = 4096
+__all__ = ["AuthResult", "Decision", "SCHEMES", "Subject", "authenticate", "challenges", "presented"]
+
+SCHEMES = Registry(basic.SCHEME)
+
+# Scheme names a log may show; any other is "an unknown scheme" (a station that omits the
+# scheme would otherwise have its credentials echoed into the log).
 KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate", "ntlm"}
 
 
-class Decision(Enum):
-    OK = "ok"
-    CHALLENGE = "challenge"  # 401: missing or wrong credentials
-    MALFORMED = "malformed"  # 400: an Authorization header we cannot parse
-    THROTTLED = "throttled"  # 429: too many failures (admission.py), nothing was checked
-    BUSY = "busy"  # 503: the hashing gate stayed full
+def challenges(subject: Subject) -> list[str]:
+    """One WWW-Authenticate value per scheme the station may use, in its order."""
+    return [SCHEMES.get(method).challenge(subject) for method in subject.methods]
 
 
-@dataclass
-class AuthResult:
-    decision: Decision
-    reason: str = ""
-    challenges: list[str] = field(default_factory=list)
-    key_hash: str = ""  # which stored key the station proved (OK only)
-    hashes: int = 0  # argon2 verifications run: a failure that ran none costs nothing to throttle
-    retry_after: int = 0  # THROTTLED and BUSY
+def authenticate(subject: Subject, authorization: list[bytes]) -> AuthResult:
+    """Check the handshake's Authorization header(s) against what `subject` allows.
 
-
-def challenges_for(realm: str) -> list[str]:
-    return [basic.challenge(realm)]
-
-
-def read_basic(authorization: list[bytes], challenge: list[str]) -> basic.BasicCredentials | AuthResult:
-    """The Basic credentials of the handshake's Authorization header(s), or the result
-    that refuses them (none, several, too long, another scheme, malformed)."""
-    if not authorization:
-        return AuthResult(Decision.CHALLENGE, "no credentials", challenge)
-    if len(authorization) > 1:
-        return AuthResult(Decision.MALFORMED, "more than one Authorization header")
-    if len(authorization[0]) > MAX_AUTHORIZATION_BYTES:
-        return AuthResult(Decision.MALFORMED, "Authorization header too long")
+    The result names the stored key that matched and the scheme that proved it."""
     try:
-        scheme, token = split_authorization(authorization[0])
-        if scheme != "basic":
-            # Only name schemes we know: a station that omits the scheme would otherwise
-            # have its credentials echoed into the log.
-            named = scheme if scheme in KNOWN_SCHEMES else "an unknown scheme"
-            return AuthResult(Decision.CHALLENGE, f"{named} not allowed", challenge)
-        return basic.parse_basic(token)
+        credentials = read_authorization(authorization)
+        if credentials is None:
+            return AuthResult(Decision.CHALLENGE, "no credentials", challenges(subject))
+        scheme = _allowed_scheme(credentials, subject)
+        if scheme is None:
+            named = credentials.scheme if credentials.scheme in KNOWN_SCHEMES else "an unknown scheme"
+            return AuthResult(Decision.CHALLENGE, f"{named} not allowed", challenges(subject))
+        parsed = scheme.parse(credentials)
     except MalformedAuthorization as exc:
         return AuthResult(Decision.MALFORMED, str(exc))
+    verdict = scheme.verify(parsed, subject)
+    if verdict.ok:
+        return AuthResult(Decision.OK, key_hash=verdict.key_hash, method=scheme.name.lower(),
+                          hashes=verdict.hashes)
+    return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject), hashes=verdict.hashes)
 
 
-def authenticate(*, identity: str, key_hashes: list[str], accept_hex: bool, realm: str,
-                 authorization: list[bytes]) -> AuthResult:
-    """Check the handshake's Authorization header(s) against the station's valid keys.
+def _allowed_scheme(credentials: Credentials, subject: Subject):
+    if credentials.scheme not in subject.methods:
+        return None
+    return SCHEMES.get(credentials.scheme)
 
-    `key_hashes` are the hashes the credential record accepts right now (one, or two
-    while a change is unresolved); the result names the one that matched.
-    """
-    challenge = challenges_for(realm)
-    credentials = read_basic(authorization, challenge)
-    if isinstance(credentials, AuthResult):
-        return credentials
 
-    identity_ok = hmac.compare_digest(credentials.username, identity.encode("utf-8"))
-    if not identity_ok:
-        # One verification, as a right username with a wrong key would usually cost,
-        # so timing does not tell which part failed; no more, so a wrong name cannot
-        # buy an attacker several argon2 runs.
-        first = key_hashes[0] if key_hashes else ""
-        verify_secret(credentials.password or b"\0", first)
-        return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge, hashes=int(not is_cheap(first)))
-    secret = basic.candidate_secret(credentials.password, accept_hex)
-    if secret is None:  # empty or longer than any secret: nothing to verify
-        return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge)
-    # A key this station proved a moment ago needs no argon2 run (lib/verified.py) ...
-    slow = [h for h in key_hashes if not is_cheap(h)]
-    for h in slow:
-        if recently_verified.matches(h, secret):
-            return AuthResult(Decision.OK, key_hash=h)
-    # ... a generated key's cheap hash is checked every time; anything else costs one
-    # argon2 run per valid key (two only while a change is unresolved).
-    hashes = 0
-    for h in key_hashes:
-        cheap = is_cheap(h)
-        hashes += not cheap
-        if verify_secret(secret, h):
-            if not cheap:
-                recently_verified.remember(h, secret)
-            return AuthResult(Decision.OK, key_hash=h, hashes=hashes)
-    return AuthResult(Decision.CHALLENGE, "wrong credentials", challenge, hashes=hashes)
+def presented(authorization: list[bytes], subject: Subject) -> bytes | None:
+    """The secret the header presents, tagged with its scheme, if it is well-formed
+    for a scheme the station may use and the scheme's secret is the same on every
+    attempt (`Scheme.presented`); else None (anything else is the decision's to answer)."""
+    try:
+        credentials = read_authorization(authorization)
+        scheme = None if credentials is None else _allowed_scheme(credentials, subject)
+        if scheme is None:
+            return None
+        secret = scheme.presented(scheme.parse(credentials))
+    except MalformedAuthorization:
+        return None
+    return None if secret is None else scheme.name.lower().encode("ascii") + b":" + secret

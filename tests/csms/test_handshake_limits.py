@@ -9,8 +9,8 @@ import pytest
 import websockets
 
 from csms import credentials
-from csms.auth import station_auth
-from csms.auth.keys import hash_key
+from csms.auth import keys, station_auth
+from csms.auth.keys import StoredKeys, hash_key
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.sources import new_source
 from tests.stations import basic_auth, station_url
@@ -117,13 +117,17 @@ def test_one_address_guessing_many_identities_is_throttled(guarded, run, db):
 ])
 def test_a_guess_costs_one_argon2_run_per_stored_key(monkeypatch, password, valid_keys, most):
     runs = []
-    real = station_auth.verify_secret
-    monkeypatch.setattr(station_auth, "verify_secret", lambda s, h: runs.append(1) or real(s, h))
+    real = keys.verify_secret
+    monkeypatch.setattr(keys, "verify_secret", lambda s, h: runs.append(1) or real(s, h))
     hashes = [hash_key(bytes([i]) * 20) for i in range(1, valid_keys + 1)]  # none of them matches
-    result = station_auth.authenticate(identity="AL1000", key_hashes=hashes, accept_hex=True, realm="r",
-                                       authorization=[basic_auth("AL1000", password).encode()])
+    result = station_auth.authenticate(al1000(hashes), [basic_auth("AL1000", password).encode()])
     assert result.decision is station_auth.Decision.CHALLENGE
     assert len(runs) <= most, f"{len(runs)} argon2 runs for {valid_keys} stored key(s)"
+
+
+def al1000(hashes: list[str]) -> station_auth.Subject:
+    return station_auth.Subject(identity="AL1000", realm="r", methods=("basic",),
+                                keys=StoredKeys(tuple(hashes)), accept_hex=True)
 
 
 STORM = 150  # more handshakes at once than the hashing gate holds (1 running + 64 waiting)
@@ -223,11 +227,9 @@ def test_a_station_on_a_generated_key_is_never_kept_out_by_guesses(guarded, run,
 
 def test_a_guess_at_a_generated_key_costs_no_argon2_run():
     hashes = [hash_key(bytes([i]) * 20, generated=True) for i in (1, 2)]
-    result = station_auth.authenticate(identity="AL1000", key_hashes=hashes, accept_hex=True, realm="r",
-                                       authorization=[basic_auth("AL1000", WRONG).encode()])
+    result = station_auth.authenticate(al1000(hashes), [basic_auth("AL1000", WRONG).encode()])
     assert result.decision is station_auth.Decision.CHALLENGE and result.hashes == 0
-    right = station_auth.authenticate(identity="AL1000", key_hashes=hashes, accept_hex=True, realm="r",
-                                      authorization=[basic_auth("AL1000", bytes([2]) * 20).encode()])
+    right = station_auth.authenticate(al1000(hashes), [basic_auth("AL1000", bytes([2]) * 20).encode()])
     assert right.decision is station_auth.Decision.OK and right.key_hash == hashes[1]
 
 

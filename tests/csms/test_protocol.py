@@ -13,8 +13,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from csms.auth.basic import BasicCredentials, challenge, key_from_password, parse_basic
-from csms.auth.headers import MalformedAuthorization, split_authorization
+from csms.auth.basic import BasicCredentials, key_from_password, parse_basic
+from csms.auth.headers import Credentials, MalformedAuthorization, challenge, parse_authorization
 from csms.auth.keys import generate_key, hash_key, is_cheap, parse_hex_key, verify_key
 from csms.protocol import values
 from csms.protocol.calls import CallBook
@@ -884,30 +884,30 @@ def test_version_labels():
 
 # --- the Authorization header and Basic credentials --------------------------------------------
 
-@pytest.mark.parametrize("value, scheme, credentials", [
+@pytest.mark.parametrize("value, scheme, token68", [
     (b"Basic QUwx", "basic", b"QUwx"),
     (b"bAsIc   QUwx  ", "basic", b"QUwx"),
     (b"  Basic QUwx", "basic", b"QUwx"),
-    (b"Basic", "basic", b""),
+    (b"Basic", "basic", None),
     (b"Bearer a.b.c", "bearer", b"a.b.c"),
     (b"X-Custom t", "x-custom", b"t"),
 ])
-def test_split_authorization(value, scheme, credentials):
-    assert split_authorization(value) == (scheme, credentials)
+def test_parse_authorization_token68(value, scheme, token68):
+    assert parse_authorization(value) == Credentials(scheme, token68=token68)
 
 
 @pytest.mark.parametrize("value", [b"", b"   ", b"B\xc3\xa4sic abc", b"Ba:sic abc", b"Basic\tQUwx",
                                    b"=QUwx"])
-def test_split_authorization_malformed(value):
+def test_parse_authorization_malformed(value):
     with pytest.raises(MalformedAuthorization):
-        split_authorization(value)
+        parse_authorization(value)
 
 
 def test_al1000_example_header_from_ocpp_j():
     # OCPP-J 1.6 §6.2.2: the password is the 20 raw key bytes, not their hex text.
-    scheme, token = split_authorization(b"Basic QUwxMDAwOgABAgMEBQYH////////////////")
-    credentials = parse_basic(token)
-    assert scheme == "basic"
+    header = parse_authorization(b"Basic QUwxMDAwOgABAgMEBQYH////////////////")
+    credentials = parse_basic(header.token68)
+    assert header.scheme == "basic"
     assert credentials.username == b"AL1000"
     assert credentials.password == bytes.fromhex("0001020304050607FFFFFFFFFFFFFFFFFFFFFFFF")
     assert key_from_password(credentials.password, accept_hex=False) == AL1000_KEY
@@ -929,7 +929,7 @@ def test_basic_keeps_arbitrary_bytes():
     assert parse_basic(_token(b":")) == BasicCredentials(b"", b"")
 
 
-@pytest.mark.parametrize("raw", [b"CP1:x", b"CP1:xy", b"CP1:xyz", b"AL1000:" + AL1000_KEY])
+@pytest.mark.parametrize("raw", [b"CP1:xy", b"CP1:xyz", b"CP1:xyzw", b"AL1000:" + AL1000_KEY])
 def test_basic_accepts_missing_padding(raw):
     token = _token(raw)
     assert parse_basic(token.rstrip(b"=")) == parse_basic(token)
@@ -939,6 +939,8 @@ def test_basic_accepts_missing_padding(raw):
 @pytest.mark.parametrize("token", [
     b"", b"   ", b"!!!!", b"QUwx MDAw", b"=QUwx", b"QUw=x", b"QUwx===", b"Q",
     _token(b"no-colon-here"), _token(b""), b"QUwx\x00",
+    # White paper CSMS-11: a login or password of one character.
+    _token(b"C:" + AL1000_KEY), _token(b"CP1:x"), _token(b"C:x"), _token(b"CP1:\x00"),
 ])
 def test_basic_malformed(token):
     with pytest.raises(MalformedAuthorization):
@@ -958,6 +960,15 @@ def test_key_from_password_raw_bytes():
     assert key_from_password(ascii20, accept_hex=True) == ascii20
 
 
+@pytest.mark.parametrize("size", range(16, 21))
+def test_key_from_password_takes_every_1_6_key_size(size):
+    # 1.6 security white paper A00.FR.205: 16 to 20 bytes, up to 40 hex digits.
+    key = AL1000_KEY[:size]
+    assert key_from_password(key, accept_hex=False) == key
+    assert key_from_password(key.hex().encode(), accept_hex=True) == key
+    assert key_from_password(key.hex().upper().encode(), accept_hex=False) is None
+
+
 @pytest.mark.parametrize("text", [AL1000_KEY.hex().encode(), AL1000_KEY.hex().upper().encode(),
                                   b"0001020304050607fFfFFFFFFFFFFFFFFFffffff"])
 def test_key_from_password_hex_text_only_when_accepted(text):
@@ -966,7 +977,8 @@ def test_key_from_password_hex_text_only_when_accepted(text):
 
 
 @pytest.mark.parametrize("password", [
-    b"", AL1000_KEY[:19], AL1000_KEY + b"\x00", b"a" * 39, b"a" * 41, AL1000_KEY.hex().encode()[:-1],
+    b"", AL1000_KEY[:15], AL1000_KEY + b"\x00", b"a" * 39, b"a" * 41, AL1000_KEY.hex().encode()[:-1],
+    AL1000_KEY[:15].hex().encode(), AL1000_KEY.hex().encode()[:33],
     b"g" * 40, AL1000_KEY.hex().encode() + b"\n", b" " + AL1000_KEY.hex().encode()[1:],
 ])
 def test_key_from_password_other_lengths_and_text(password):
@@ -975,8 +987,8 @@ def test_key_from_password_other_lengths_and_text(password):
 
 
 def test_challenge_quotes_the_realm():
-    assert challenge("Chargegate acme") == 'Basic realm="Chargegate acme"'
-    assert challenge('a"b\\c') == 'Basic realm="a\\"b\\\\c"'
+    assert challenge("Basic", [("realm", "Chargegate acme")]) == 'Basic realm="Chargegate acme"'
+    assert challenge("Basic", [("realm", 'a"b\\c')]) == 'Basic realm="a\\"b\\\\c"'
 
 
 # --- station keys at rest ------------------------------------------------------------------------
@@ -1018,10 +1030,17 @@ def test_verify_key_against_missing_or_garbage_hash(encoded):
     assert verify_key(AL1000_KEY, encoded) is False
 
 
-@pytest.mark.parametrize("key", [b"", b"\x00" * 19, b"\x00" * 21, AL1000_KEY.hex().encode()])
-def test_hash_key_wants_20_bytes(key):
+@pytest.mark.parametrize("key", [b"", b"\x00" * 15, b"\x00" * 21, AL1000_KEY.hex().encode()])
+def test_hash_key_wants_16_to_20_bytes(key):
     with pytest.raises(ValueError):
         hash_key(key)
+
+
+@pytest.mark.parametrize("size", range(16, 21))
+def test_every_1_6_key_size_hashes_and_verifies(size):
+    key = AL1000_KEY[:size]
+    assert verify_key(key, hash_key(key)) and verify_key(key, hash_key(key, generated=True))
+    assert not verify_key(AL1000_KEY[:size - 1], hash_key(key, generated=True))
 
 
 def test_generate_key():
@@ -1032,6 +1051,8 @@ def test_generate_key():
 
 def test_parse_hex_key():
     assert parse_hex_key("  " + AL1000_KEY.hex().upper() + "\n") == AL1000_KEY
-    for bad in ("", AL1000_KEY.hex()[:-2], AL1000_KEY.hex() + "00", "zz" * 20):
+    for size in range(16, 21):  # A00.FR.205: 32 to 40 hex digits
+        assert parse_hex_key(AL1000_KEY[:size].hex()) == AL1000_KEY[:size]
+    for bad in ("", AL1000_KEY.hex()[:-1], AL1000_KEY[:15].hex(), AL1000_KEY.hex() + "00", "zz" * 20):
         with pytest.raises(ValueError):
             parse_hex_key(bad)

@@ -118,8 +118,9 @@ BAD_KEY = "c0ffee" * 6 + "zzzz"  # 40 characters, not hex
 
 @pytest.mark.parametrize("rows, message", [
     (f"CP-1,{BAD_KEY}", "line 3: key: a key is written in hexadecimal"),
-    ("CP-1,c0ffeec0ffee", "line 3: key: a key is 40 hexadecimal characters"),
-    ("CP-1,c0ffee" + "00" * 20, "line 3: key: a key is 40 hexadecimal characters"),
+    ("CP-1,c0ffeec0ffee", r"line 3: key: a key is 32 to 40 hexadecimal characters \(16 to 20 bytes\)"),
+    ("CP-1,c0ffee" + "00" * 20, "line 3: key: a key is 32 to 40 hexadecimal characters"),
+    ("CP-1," + "00" * 16 + "0", "line 3: key: a key is 32 to 40 hexadecimal characters"),  # odd
     (f"CP-0,{'11' * 20}", r"line 3: CP-0 appears twice \(first on line 2\)"),
     ("EXISTS,", r"line 3: EXISTS already exists \(use --skip-existing\)"),
     (f"CP-1,{MASTER.hex()}", "line 3: key is the master key"),
@@ -146,7 +147,7 @@ def test_every_problem_in_the_file_is_reported_at_once(tmp_path):
     lines = [line.strip() for line in str(refused.value).splitlines()[1:]]
     assert lines == ["line 2: key: a key is written in hexadecimal (0-9, a-f)",
                      "line 3: A appears twice (first on line 2)",
-                     "line 4: key: a key is 40 hexadecimal characters"]
+                     "line 4: key: a key is 32 to 40 hexadecimal characters (16 to 20 bytes)"]
     assert not Station.objects.exists()
 
 

@@ -50,10 +50,11 @@ def test_websocket_frame_dumps_are_dropped():
 
 
 def test_unknown_scheme_is_never_echoed():
-    from csms.auth.station_auth import authenticate
+    from csms.auth.keys import StoredKeys
+    from csms.auth.station_auth import Subject, authenticate
 
-    result = authenticate(identity="CP1", key_hashes=[], accept_hex=True, realm="r",
-                          authorization=[b"0001020304050607FFFFFFFFFFFFFFFFFFFFFFFF"])
+    subject = Subject(identity="CP1", realm="r", methods=("basic",), keys=StoredKeys(()), accept_hex=True)
+    result = authenticate(subject, [b"0001020304050607FFFFFFFFFFFFFFFFFFFFFFFF"])
     assert "0001020304" not in result.reason.lower() and "unknown scheme" in result.reason
 
 

@@ -97,14 +97,14 @@ class Command(BaseCommand):
                                             "or for onboarding")
         imp.add_argument("tenant")
         imp.add_argument("file", help="CSV with an 'identity' column, optionally 'protocols' and "
-                                      "'key' (the station's 1.6 AuthorizationKey, 40 hex)")
-        imp.add_argument("--master-key", metavar="HEX40",
+                                      "'key' (the station's 1.6 AuthorizationKey, 32 to 40 hex digits)")
+        imp.add_argument("--master-key", metavar="HEX",
                          help="the series/master key the stations without a 'key' come with: "
                               "they are onboarded (required when some row has no key; '-' "
                               "reads it from stdin)")
         imp.add_argument("--keys-are-random", action="store_true",
                          help="attest that the previous system drew the 'key' values from a "
-                              "CSPRNG (160 random bits each): they are then stored with the "
+                              "CSPRNG (128 to 160 random bits each): they are then stored with the "
                               "cheap hash of keys drawn here (origin 'imported') instead of "
                               "argon2, which takes minutes for a large fleet")
         imp.add_argument("--skip-existing", action="store_true",
@@ -353,12 +353,12 @@ class Command(BaseCommand):
 
 def _key_arguments(parser) -> None:
     key = parser.add_mutually_exclusive_group(required=True)
-    key.add_argument("--key", metavar="HEX40",
-                     help="the station's 20-byte key in hex ('-' reads it from stdin, "
+    key.add_argument("--key", metavar="HEX",
+                     help="the station's 16- to 20-byte key in hex, 32 to 40 digits ('-' reads it from stdin, "
                           "keeping it out of the process list and shell history)")
     key.add_argument("--generate-key", action="store_true",
                      help="generate a random key and print it once")
-    key.add_argument("--master-key", metavar="HEX40",
+    key.add_argument("--master-key", metavar="HEX",
                      help="a series/master key: the station is onboarded (Pending) and "
                           "given a unique key at its first BootNotification")
 
@@ -384,7 +384,7 @@ MAX_ERRORS_SHOWN = 100
 
 def read_station_csv(path: str) -> tuple[list[dict], list[str]]:
     """Rows {line, identity, protocols, key} from a CSV file, and every problem with it
-    by line. `key` is the raw 20-byte key or None (no column, or an empty cell). A
+    by line. `key` is the raw 16- to 20-byte key or None (no column, or an empty cell). A
     problem with a key names its line, never the value."""
     try:
         handle = open(path, newline="", encoding="utf-8-sig")

@@ -26,7 +26,8 @@ class Command(BaseCommand):
         change.add_argument("--heartbeat-interval", type=int, metavar="SECONDS",
                             help="interval given to Accepted stations at boot")
         change.add_argument("--accept-hex-password", choices=["yes", "no"],
-                            help="accept the key's 40 hex characters as the Basic password")
+                            help="1.6 stations: accept the key's hex text (32 to 40 digits) as the Basic password "
+                                 "besides its raw bytes (2.0.1 stations always may send it)")
         change.add_argument("--rotation-mode", choices=Tenant.RotationMode.values)
         change.add_argument("--reset-policy", choices=Tenant.ResetPolicy.values)
         change.add_argument("--rotation-grace", type=int, metavar="SECONDS",
