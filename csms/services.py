@@ -38,8 +38,6 @@ _queued_call = Prepared(lambda station_id: StationCall.objects.filter(
 
 
 def find_station(tenant_slug: str, identity: str) -> Station | None:
-    if "\x00" in tenant_slug or "\x00" in identity:  # PostgreSQL cannot even compare a NUL
-        return None
     return _station_at.first(slug=tenant_slug, identity=identity)
 
 
@@ -183,20 +181,16 @@ def claim_next_call(station_id: int, connection_id: str | None = None) -> Statio
     """
     if leaving.draining():
         return None
+    queued = StationCall.objects.filter(station_id=station_id, state=StationCall.State.QUEUED)
+    if connection_id is not None:  # superseded: nothing is found, the newer connection sends it
+        queued = queued.filter(station__connection_id=connection_id)
     while True:
-        call = (StationCall.objects.filter(station_id=station_id, state=StationCall.State.QUEUED)
-                .order_by("created_at", "id").first())
+        call = queued.order_by("created_at", "id").first()
         if call is None:
             return None
-        claim = StationCall.objects.filter(pk=call.pk, state=StationCall.State.QUEUED)
-        if connection_id is not None:
-            claim = claim.filter(station__connection_id=connection_id)
-        if claim.update(state=StationCall.State.SENT, sent_at=timezone.now()):
+        if queued.filter(pk=call.pk).update(state=StationCall.State.SENT, sent_at=timezone.now()):
             call.state = StationCall.State.SENT
             return call
-        if connection_id is not None and not Station.objects.filter(
-                pk=station_id, connection_id=connection_id).exists():
-            return None  # superseded: the newer connection sends it
 
 
 def requeue_call(call_id: int) -> None:

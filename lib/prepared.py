@@ -69,6 +69,8 @@ class Prepared:
                 raise TypeError(f"parameter {name} must be {self._types[name].__name__}")
             for position in positions:
                 params[position] = value
+        if any(isinstance(value, str) and "\x00" in value for value in values.values()):
+            return []  # as the ORM answers a NUL in a lookup (PostgreSQL cannot even compare one)
         connection = connections[alias]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)

@@ -25,7 +25,7 @@ def authorization_server(slug: str, *, signs: bool = False) -> Tenant:
     """The tenant, if it runs an authorization server (eMSPs and OSDM providers do).
     `signs`: the request will sign a token, so read the kid of the tenant's active key
     with it (`signing_keys.signer`)."""
-    tenant = None if "\x00" in slug else (_signing_tenant if signs else _tenant).first(slug=slug)
+    tenant = (_signing_tenant if signs else _tenant).first(slug=slug)
     if tenant is None or not (tenant.is_emsp or tenant.is_osdm_provider):
         raise NoAuthorizationServer("No authorization server here")
     return tenant

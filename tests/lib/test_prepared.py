@@ -106,3 +106,10 @@ def test_a_case_insensitive_lookup_is_refused_or_exact():
                                          .values_list("slug", flat=True))
     except TypeError as exc:
         assert "transformed" in str(exc) or "unchanged" in str(exc)
+
+
+def test_a_nul_in_a_value_finds_nothing_as_the_orm_answers(django_assert_num_queries):
+    make_tenant("acme")
+    assert list(Tenant.objects.filter(slug="ac\x00me")) == []
+    with django_assert_num_queries(0):
+        assert by_identity(slug="acme\x00", identity="CP1") == []
