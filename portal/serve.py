@@ -35,6 +35,7 @@ from uvicorn.server import Server
 
 from csms import drain, leaving
 from csms.protocol.limits import MAX_FRAME_BYTES
+from lib.log_summary import Summarised
 from portal import request_head
 from portal.request_head import HeadGuard, refusal_response
 
@@ -49,6 +50,7 @@ REFUSED_LINGER_SECONDS = 1.0  # short: these sockets are beyond the cap
 DRAINING_RETRY_AFTER_SECONDS = 5  # a station refused by a leaving node; a proxy retries at once
 
 log = logging.getLogger("portal.serve")
+_refused = Summarised(log)  # a connect flood is one line per interval, not one per socket
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -70,7 +72,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # Refused before it counts: it never joins `connections`, so it cannot
             # hold a slot, and the peer learns when to come back.
             self.refused, self.transport = True, transport
-            log.warning("refused a connection: %d open (WEB_MAX_CONNECTIONS)", len(self.connections))
+            _refused.log("refused a connection: %d open (WEB_MAX_CONNECTIONS)", len(self.connections))
             transport.write(refusal_response(HTTPStatus.SERVICE_UNAVAILABLE, RETRY_AFTER_SECONDS))
             # Closed a moment later, not at once: a client whose request is already on
             # its way would get a reset instead of the 503 (review F6: 15 of 20 did).
