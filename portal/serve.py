@@ -35,6 +35,7 @@ from uvicorn.server import Server
 
 from csms import drain, leaving
 from csms.protocol.limits import MAX_FRAME_BYTES
+from lib import gc_policy
 from lib.log_summary import Summarised
 from portal import request_head
 from portal.request_head import HeadGuard, refusal_response
@@ -44,6 +45,9 @@ HEADER_TIMEOUT = float(os.environ.get("WEB_HEADER_TIMEOUT_SECONDS", request_head
 BODY_TIMEOUT = float(os.environ.get("WEB_BODY_TIMEOUT_SECONDS", request_head.BODY_TIMEOUT_SECONDS))
 MAX_BODY_BYTES = int(os.environ.get("WEB_MAX_BODY_BYTES", request_head.MAX_BODY_BYTES))
 MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", request_head.MAX_CONNECTIONS))
+# A full garbage collection every this many seconds, none in between (lib/gc_policy.py:
+# they stopped the process for up to 0.7 s, every 2-3 s in a reconnect storm). 0: CPython's.
+GC_FULL_SECONDS = float(os.environ.get("WEB_GC_FULL_SECONDS", "600"))
 RETRY_AFTER_SECONDS = 10
 LINGER_SECONDS = 2.0
 REFUSED_LINGER_SECONDS = 1.0  # short: these sockets are beyond the cap
@@ -209,6 +213,12 @@ class DrainingServer(Server):
     first, while the listener stays open (readiness answers `draining`, handshakes get
     503), and a second signal of either kind forces the exit, cutting the drain short.
     """
+
+    async def startup(self, sockets=None) -> None:
+        # The application is loaded by now, so what exists is what lives as long as the
+        # process, and is frozen out of every later collection.
+        gc_policy.apply(asyncio.get_running_loop(), GC_FULL_SECONDS)
+        await super().startup(sockets)
 
     def handle_exit(self, sig, frame) -> None:
         if self.should_exit:
