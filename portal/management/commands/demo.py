@@ -40,6 +40,9 @@ class Command(BaseCommand):
         if not tenant.is_osdm_provider:  # seeded by an older version
             tenant.is_osdm_provider = True
             tenant.save(update_fields=["is_osdm_provider"])
+        if not tenant.emsp_provider_id:  # the EMAIDs of its PnC contracts: DE-CGD-…
+            tenant.emsp_country_code, tenant.emsp_provider_id = "DE", "CGD"
+            tenant.save(update_fields=["emsp_country_code", "emsp_provider_id"])
         users = [("admin", Role.ADMIN, True), ("operator", Role.OPERATOR, False),
                  ("viewer", Role.VIEWER, False), ("driver", Role.DRIVER, False)]
         User = get_user_model()
