@@ -1,0 +1,194 @@
+"""The MO PKI's certificate profiles (ISO 15118-2 Annex F), built with `cryptography`:
+the CA hierarchy Root → Sub-CA 1 (pathlen 1) → Sub-CA 2 (pathlen 0), contract
+certificates, and the checks a CSR must pass first.
+
+Pure logic: no database, no I/O, no Django. Callers pass the names, URLs and times.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
+from cryptography.x509.oid import NameOID
+
+MAX_CONTRACT_VALIDITY = timedelta(days=730)  # ISO 15118-2: a contract certificate lives at most 2 years
+CA_VALIDITY = {"root": timedelta(days=40 * 365), "sub-ca-1": timedelta(days=4 * 365),
+               "sub-ca-2": timedelta(days=2 * 365)}
+CA_LABEL = {"root": "MO Root CA", "sub-ca-1": "MO Sub-CA 1", "sub-ca-2": "MO Sub-CA 2"}
+PATH_LENGTH = {"root": 2, "sub-ca-1": 1, "sub-ca-2": 0}
+MIN_RSA_BITS = 2048
+SIGNATURE_HASH = hashes.SHA256()  # our CAs are P-256: ECDSA with SHA-256 (ISO 15118-2)
+
+# Key profiles (Tenant.PncKeyProfile): which contract-certificate keys a CSR may carry.
+PROFILES = ("iso15118-2", "iso15118-20", "compatible")
+
+
+class RefusedCsr(ValueError):
+    """The CSR is malformed, its signature does not verify, or its key is not one the
+    profile takes. The message is safe to return to the client."""
+
+
+@dataclass(frozen=True)
+class Names:
+    """What goes into the subjects: the eMSP's name and country (may be empty)."""
+
+    organisation: str
+    country: str = ""
+
+    def subject(self, common_name: str) -> x509.Name:
+        attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+        if self.organisation:
+            attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.organisation[:64]))
+        if self.country:
+            attributes.append(x509.NameAttribute(NameOID.COUNTRY_NAME, self.country))
+        attributes.append(x509.NameAttribute(NameOID.DOMAIN_COMPONENT, "MO"))
+        return x509.Name(attributes)
+
+
+def new_ca_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _revocation_pointers(crl_url: str, ocsp_url: str) -> list[tuple[x509.ExtensionType, bool]]:
+    return [
+        (x509.CRLDistributionPoints([x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None, reasons=None,
+            crl_issuer=None)]), False),
+        (x509.AuthorityInformationAccess([x509.AccessDescription(
+            x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]), False),
+    ]
+
+
+def _builder(subject: x509.Name, issuer: x509.Name, public_key, not_before: datetime,
+             not_after: datetime) -> x509.CertificateBuilder:
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+            .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+
+
+def ca_certificate(level: str, key: ec.EllipticCurvePrivateKey, names: Names, now: datetime, *,
+                   issuer: x509.Certificate | None = None, issuer_key=None,
+                   crl_url: str = "", ocsp_url: str = "") -> x509.Certificate:
+    """A CA certificate of `level` (root, sub-ca-1, sub-ca-2). The root signs itself; a
+    sub-CA is signed by `issuer_key`, within its issuer's validity, and points at the
+    issuer's CRL and OCSP responder."""
+    subject = names.subject(f"{names.organisation} {CA_LABEL[level]}".strip()[:64])
+    not_after = now + CA_VALIDITY[level]
+    if issuer is not None:
+        not_after = min(not_after, issuer.not_valid_after_utc)
+    builder = (_builder(subject, issuer.subject if issuer else subject, key.public_key(), now, not_after)
+               .add_extension(x509.BasicConstraints(ca=True, path_length=PATH_LENGTH[level]), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                            key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                            key_cert_sign=True, crl_sign=True, encipher_only=False,
+                                            decipher_only=False), critical=True))
+    if issuer is not None:
+        builder = builder.add_extension(_authority_key_id(issuer), critical=False)
+        for extension, critical in _revocation_pointers(crl_url, ocsp_url):
+            builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(issuer_key if issuer is not None else key, SIGNATURE_HASH)
+
+
+def _authority_key_id(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
+def contract_validity(now: datetime, contract_start: datetime, contract_end: datetime,
+                      issuer: x509.Certificate) -> tuple[datetime, datetime]:
+    """(not before, not after): from now (or the contract's start, if later) until the
+    contract's end, at most two years, and never beyond the issuing CA."""
+    not_before = max(now, contract_start).replace(microsecond=0)
+    not_after = min(contract_end, not_before + MAX_CONTRACT_VALIDITY, issuer.not_valid_after_utc)
+    return not_before, not_after
+
+
+def contract_certificate(public_key, emaid: str, names: Names, issuer: x509.Certificate, issuer_key, *,
+                         not_before: datetime, not_after: datetime, crl_url: str,
+                         ocsp_url: str) -> x509.Certificate:
+    """The contract certificate: X.509 v3, subject CN = EMAID and DC = MO (the eMSP's
+    choice, whatever the CSR asked for), not a CA, keyUsage digitalSignature,
+    nonRepudiation, keyEncipherment and keyAgreement (the issue's profile, for every key
+    type; see docs/pnc.md), SKI/AKI, the issuing CA's CRL and OCSP responder."""
+    builder = (_builder(names.subject(emaid), issuer.subject, public_key, not_before, not_after)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                            key_encipherment=True, data_encipherment=False, key_agreement=True,
+                                            key_cert_sign=False, crl_sign=False, encipher_only=False,
+                                            decipher_only=False), critical=True)
+               .add_extension(_authority_key_id(issuer), critical=False))
+    for extension, critical in _revocation_pointers(crl_url, ocsp_url):
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(issuer_key, SIGNATURE_HASH)
+
+
+# ---------------------------------------------------------------------------------------
+# CSRs
+
+def load_csr(body: bytes) -> x509.CertificateSigningRequest:
+    """A PKCS#10 request as PEM, or as base64 DER (EST, RFC 7030 §4.2.1), with a valid
+    signature."""
+    text = body.strip()
+    try:
+        if text.startswith(b"-----BEGIN"):
+            csr = x509.load_pem_x509_csr(text)
+        else:
+            csr = x509.load_der_x509_csr(base64.b64decode(b"".join(text.split()), validate=True))
+    except (ValueError, binascii.Error, UnsupportedAlgorithm):
+        raise RefusedCsr("the body is not a PKCS#10 certificate request (PEM, or base64 DER)") from None
+    try:
+        valid = csr.is_signature_valid
+    except (ValueError, UnsupportedAlgorithm):
+        valid = False
+    if not valid:
+        raise RefusedCsr("the certificate request's signature does not verify")
+    return csr
+
+
+def describe_key(public_key) -> str:
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return f"EC {public_key.curve.name}"
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return f"RSA {public_key.key_size}"
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return "Ed448"
+    return type(public_key).__name__.removesuffix("PublicKey").lstrip("_")
+
+
+_ACCEPTS = {
+    "iso15118-2": "EC P-256 (secp256r1)",
+    "iso15118-20": "EC P-521 (secp521r1) or Ed448",
+    "compatible": f"EC P-256 (secp256r1) or RSA of at least {MIN_RSA_BITS} bits",
+}
+
+
+def check_key(public_key, profile: str) -> None:
+    """The CSR's key is one the tenant's key profile takes."""
+    is_ec = isinstance(public_key, ec.EllipticCurvePublicKey)
+    curve = public_key.curve.name if is_ec else ""
+    if profile == "iso15118-2":
+        ok = curve == "secp256r1"
+    elif profile == "iso15118-20":
+        ok = curve == "secp521r1" or isinstance(public_key, ed448.Ed448PublicKey)
+    elif profile == "compatible":
+        ok = curve == "secp256r1" or (isinstance(public_key, rsa.RSAPublicKey)
+                                      and public_key.key_size >= MIN_RSA_BITS)
+    else:
+        raise ValueError(f"unknown key profile {profile!r}")
+    if not ok:
+        raise RefusedCsr(f"a {describe_key(public_key)} key is not accepted: this eMSP's key profile "
+                         f"({profile}) takes {_ACCEPTS[profile]}")
+
+
+def pem(certificate: x509.Certificate) -> str:
+    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def key_id(certificate: x509.Certificate) -> str:
+    return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex()
