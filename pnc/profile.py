@@ -103,9 +103,13 @@ def _authority_key_id(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
 def contract_validity(now: datetime, contract_start: datetime, contract_end: datetime,
                       issuer: x509.Certificate) -> tuple[datetime, datetime]:
     """(not before, not after): from now (or the contract's start, if later) until the
-    contract's end, at most two years, and never beyond the issuing CA."""
+    contract's end, at most two years, and never beyond the issuing CA. A contract that
+    starts after the CA expires cannot be certified yet: ValueError."""
     not_before = max(now, contract_start).replace(microsecond=0)
     not_after = min(contract_end, not_before + MAX_CONTRACT_VALIDITY, issuer.not_valid_after_utc)
+    if not_after <= not_before:
+        raise ValueError(f"the contract starts on {not_before:%Y-%m-%d}, after the issuing CA's validity ends; "
+                         f"request its certificate closer to the start")
     return not_before, not_after
 
 

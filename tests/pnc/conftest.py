@@ -1,6 +1,7 @@
 """The eMSP tenant, its driver and EV client (tests/oauth/conftest.py), and a driver's
 real way to a PnC access token: PAR, authorize, consent, token."""
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,9 +18,31 @@ from tests.oauth.conftest import (
 )
 
 # The authorization server's fixtures, for these tests too.
-client, emsp, driver, ev_client = (oauth_fixtures.client, oauth_fixtures.emsp, oauth_fixtures.driver,
-                                   oauth_fixtures.ev_client)
-__all__ = ["PNC_DETAIL", "REDIRECT", "approve", "access_token"]
+client, emsp, driver, ev_client, backend_client = (
+    oauth_fixtures.client, oauth_fixtures.emsp, oauth_fixtures.driver, oauth_fixtures.ev_client,
+    oauth_fixtures.backend_client)
+__all__ = ["PNC_DETAIL", "REDIRECT", "approve", "access_token", "near_detail"]
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def near_detail(start_days: float | None = None, end_days: float = 300) -> dict:
+    """A contract that starts now (or in `start_days`) and ends in `end_days`: within
+    the validity of a fresh MO Sub-CA 2 (PNC_DETAIL's starts in 2030)."""
+    now = datetime.now(UTC)
+    period = {"end": stamp(now + timedelta(days=end_days))}
+    if start_days is not None:
+        period["start"] = stamp(now + timedelta(days=start_days))
+    return {**PNC_DETAIL, "charging_period": period}
+
+
+@pytest.fixture
+def pki(emsp):
+    from pnc import authorities
+
+    return authorities.initialise(emsp)
 
 
 @pytest.fixture

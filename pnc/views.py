@@ -1,0 +1,138 @@
+"""The eMSP's public PnC endpoints: `POST /pnc/<tenant>/csr` (spec §5.3) and the
+reserved addresses of the CRLs and the OCSP responder.
+
+Errors are RFC 9457 problem+json. A request is refused as early and as cheaply as
+possible: its token (401, 403, 409) and headers (415, 413) before its body is read, the
+body read only up to the bound before anything parses it (413), then the CSR (400).
+"""
+import logging
+
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from lib.problem import problem
+from oauth import tokens
+from oauth.authentication import bearer_challenge
+from tenants.models import Tenant
+
+from . import authorities, issuance, profile
+
+log = logging.getLogger(__name__)
+
+MAX_CSR_BYTES = 16 * 1024  # an RSA-4096 CSR in PEM is under 2 KiB
+CSR_TYPE = "application/pkcs10"
+LEAF_TYPE = "application/x-x509-user-cert"
+CHAIN_TYPE = "application/pem-certificate-chain"
+
+
+class Refusal(Exception):
+    def __init__(self, response: HttpResponse):
+        self.response = response
+
+
+def _emsp(slug: str) -> Tenant:
+    tenant = Tenant.objects.filter(slug=slug, is_emsp=True).first()
+    if tenant is None:
+        raise Refusal(problem(404, "Not found", "there is no eMSP at this address"))
+    return tenant
+
+
+def _unauthorized(tenant, detail: str, error: str | None = None) -> Refusal:
+    return Refusal(problem(401, "Unauthorized", detail,
+                           headers={"WWW-Authenticate": bearer_challenge(tenant.slug, error)}))
+
+
+def _bearer_token(request, tenant) -> tokens.Verified:
+    """RFC 6750 §2.1; the scheme is matched case-insensitively (the reference EV sends
+    `bearer`). A missing token gets a bare challenge, a bad one `invalid_token`."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise _unauthorized(tenant, "send the access token as Authorization: Bearer <token>")
+    token = token.strip()
+    if not token:
+        raise _unauthorized(tenant, "the bearer token is empty", "invalid_token")
+    try:
+        return tokens.verify_access_token(tenant, token)
+    except tokens.InvalidToken as exc:
+        raise _unauthorized(tenant, f"the access token is not valid here: {exc}", "invalid_token") from None
+
+
+def _contract(tenant, verified):
+    try:
+        return issuance.contract_for_token(tenant, verified)
+    except issuance.NoContract as exc:
+        raise Refusal(problem(403, "No contract to certify", str(exc))) from None
+    except issuance.AlreadyIssued as exc:
+        raise Refusal(problem(409, "Certificate already issued", str(exc))) from None
+
+
+def _check_headers(request) -> None:
+    media_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if media_type != CSR_TYPE:
+        raise Refusal(problem(415, "Unsupported media type",
+                              f"send the certificate request as {CSR_TYPE} (PEM, or base64 DER)",
+                              headers={"Accept-Post": CSR_TYPE}))
+    declared = request.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_CSR_BYTES:
+        raise _too_large()
+
+
+def _too_large() -> Refusal:
+    return Refusal(problem(413, "Content too large", f"a certificate request is at most {MAX_CSR_BYTES} bytes"))
+
+
+def _read_bounded(request) -> bytes:
+    body = request.read(MAX_CSR_BYTES + 1)
+    if len(body) > MAX_CSR_BYTES:
+        raise _too_large()
+    return body
+
+
+def _issue(tenant, contract, body: bytes, actor: str) -> issuance.Issued:
+    try:
+        return issuance.issue(tenant, contract, profile.load_csr(body), actor)
+    except profile.RefusedCsr as exc:
+        raise Refusal(problem(400, "Certificate request refused", str(exc))) from None
+    except issuance.AlreadyIssued as exc:
+        raise Refusal(problem(409, "Certificate already issued", str(exc))) from None
+    except issuance.NoContract as exc:
+        raise Refusal(problem(403, "No contract to certify", str(exc))) from None
+    except authorities.NoAuthority:
+        log.error("pnc %s: a CSR arrived but the tenant has no issuing MO CA (pnc ca init)", tenant.slug)
+        raise Refusal(problem(503, "Service unavailable", "this eMSP cannot issue contract certificates yet")) from None
+
+
+def _certificate_response(request, issued: issuance.Issued) -> HttpResponse:
+    """The leaf (spec §5.3.4); with `Accept: application/pem-certificate-chain` (RFC
+    8555 §9.1) the leaf and its sub-CAs, leaf first."""
+    if CHAIN_TYPE in request.headers.get("Accept", "").lower():
+        response = HttpResponse("".join([issued.certificate_pem, *issued.chain_pems]), status=201,
+                                content_type=CHAIN_TYPE)
+    else:
+        response = HttpResponse(issued.certificate_pem, status=201, content_type=LEAF_TYPE)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@csrf_exempt
+def csr(request, tenant):
+    """Issue the contract certificate of the access token's approved contract."""
+    try:
+        t = _emsp(tenant)
+        if request.method != "POST":
+            return problem(405, "Method not allowed", "POST a certificate request here", headers={"Allow": "POST"})
+        verified = _bearer_token(request, t)
+        contract = _contract(t, verified)
+        _check_headers(request)
+        body = _read_bounded(request)
+        issued = _issue(t, contract, body, f"client:{verified.record.application.client_id}")
+    except Refusal as refusal:
+        return refusal.response
+    log.info("pnc %s: contract certificate %s issued for %s", t.slug, issued.record.serial_number, contract.emaid)
+    return _certificate_response(request, issued)
+
+
+def not_yet(request, tenant, **kwargs):
+    """The CRL and OCSP addresses the certificates name, reserved until their responders
+    exist (docs/pnc.md)."""
+    return problem(501, "Not implemented", "this revocation service is not available yet")
