@@ -92,7 +92,14 @@ def open_issuing(tenant) -> OpenedAuthority:
     row = CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).select_related("parent").first()
     if row is None or not row.private_key_sealed:
         raise NoAuthority(f"{tenant.slug} has no MO Sub-CA 2 that can issue")
-    private = unseal(row.private_key_sealed, _aad(tenant.pk, row.key_id))
+    return open_authority(row)
+
+
+def open_authority(row: CertificateAuthority) -> OpenedAuthority:
+    """The CA's certificate and its private key, unsealed (NoAuthority: not held here)."""
+    if not row.private_key_sealed:
+        raise NoAuthority(f"the private key of {row} is not held here")
+    private = unseal(row.private_key_sealed, _aad(row.tenant_id, row.key_id))
     return OpenedAuthority(row, x509.load_pem_x509_certificate(row.certificate_pem.encode()),
                            serialization.load_pem_private_key(private, password=None))
 

@@ -93,3 +93,17 @@ def transition(contract: Contract, to: str, actor: str, **detail) -> Contract:
             raise TransitionRefused(f"a contract that is {contract.state} cannot become {to}")
         audit(contract, actor, f"contract.{to}", **detail)
     return contract
+
+
+def expire_due(now: datetime | None = None) -> int:
+    """Contracts past their end become expired (audited as the system's doing)."""
+    now = now or timezone.now()
+    count = 0
+    for contract in Contract.objects.filter(state__in=[State.AUTHORIZED, State.CERTIFICATE_ISSUED],
+                                            ends_at__lte=now):
+        try:
+            transition(contract, State.EXPIRED, "system", reason="contract period ended")
+        except TransitionRefused:
+            continue  # revoked meanwhile
+        count += 1
+    return count

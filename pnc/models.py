@@ -71,6 +71,11 @@ class CertificateAuthority(TenantOwned):
     private_key_sealed = models.TextField(blank=True, editable=False)  # blank: key held elsewhere
     issuing = models.BooleanField(default=False)  # the Sub-CA 2 that signs new contract certificates
     created_at = models.DateTimeField(default=timezone.now)
+    # The CA's current CRL (pnc.revocation), republished on every revocation and before
+    # it goes stale; its number only grows (RFC 5280 §5.2.3).
+    crl_number = models.PositiveBigIntegerField(default=0)
+    crl_der = models.BinaryField(null=True, editable=False)
+    crl_next_update = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -95,11 +100,13 @@ class IssuedCertificate(TenantOwned):
     not_after = models.DateTimeField()
     certificate_pem = models.TextField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=32, blank=True)  # an RFC 5280 CRLReason name
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["issuer", "serial_number"], name="serial_unique_per_ca")]
+        indexes = [models.Index(fields=["issuer", "revoked_at"])]
 
     def __str__(self):
         return f"{self.serial_number} for {self.contract.emaid}"

@@ -196,3 +196,34 @@ def pem(certificate: x509.Certificate) -> str:
 
 def key_id(certificate: x509.Certificate) -> str:
     return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex()
+
+
+# ---------------------------------------------------------------------------------------
+# CRLs
+
+# RFC 5280 §5.3.1 reasons an eMSP gives; "unspecified" is written as no reason code.
+REASONS = ("unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation",
+           "privilegeWithdrawn")
+
+
+@dataclass(frozen=True)
+class Revoked:
+    serial_number: int
+    revoked_at: datetime
+    reason: str = "unspecified"
+
+
+def crl(issuer: x509.Certificate, issuer_key, revoked: list[Revoked], *, number: int, this_update: datetime,
+        next_update: datetime) -> x509.CertificateRevocationList:
+    """The CA's CRL (RFC 5280 §5): v2, with its number and the CA's key identifier, one
+    entry per revoked certificate with its reason."""
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer.subject)
+               .last_update(this_update).next_update(next_update)
+               .add_extension(x509.CRLNumber(number), critical=False)
+               .add_extension(_authority_key_id(issuer), critical=False))
+    for entry in revoked:
+        item = x509.RevokedCertificateBuilder().serial_number(entry.serial_number).revocation_date(entry.revoked_at)
+        if entry.reason != "unspecified":
+            item = item.add_extension(x509.CRLReason(x509.ReasonFlags(entry.reason)), critical=False)
+        builder = builder.add_revoked_certificate(item.build())
+    return builder.sign(issuer_key, SIGNATURE_HASH)

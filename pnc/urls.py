@@ -4,6 +4,6 @@ from . import views
 
 urlpatterns = [
     path("pnc/<slug:tenant>/csr", views.csr, name="pnc-csr"),
-    path("pnc/<slug:tenant>/crl/<str:key_id>.crl", views.not_yet, name="pnc-crl"),
+    path("pnc/<slug:tenant>/crl/<str:key_id>.crl", views.crl, name="pnc-crl"),
     path("pnc/<slug:tenant>/ocsp", views.not_yet, name="pnc-ocsp"),
 ]

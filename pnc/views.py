@@ -1,5 +1,5 @@
-"""The eMSP's public PnC endpoints: `POST /pnc/<tenant>/csr` (spec §5.3) and the
-reserved addresses of the CRLs and the OCSP responder.
+"""The eMSP's public PnC endpoints: `POST /pnc/<tenant>/csr` (spec §5.3), the CAs'
+CRLs, and the reserved address of the OCSP responder.
 
 Errors are RFC 9457 problem+json. A request is refused as early and as cheaply as
 possible: its token (401, 403, 409) and headers (415, 413) before its body is read, the
@@ -9,13 +9,15 @@ import logging
 
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from lib.problem import problem
 from oauth import tokens
 from oauth.authentication import bearer_challenge
 from tenants.models import Tenant
 
-from . import authorities, issuance, profile
+from . import authorities, issuance, profile, revocation
+from .models import CertificateAuthority
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,22 @@ def csr(request, tenant):
     return _certificate_response(request, issued)
 
 
+@require_GET
+def crl(request, tenant, key_id):
+    """The CRL of the tenant's CA with this key identifier, DER (RFC 5280 §4.2.1.13)."""
+    try:
+        t = _emsp(tenant)
+    except Refusal as refusal:
+        return refusal.response
+    ca = CertificateAuthority.objects.for_tenant(t).filter(key_id=key_id.lower()).first()
+    if ca is None:
+        return problem(404, "Not found", "this eMSP has no CA with that key identifier")
+    response = HttpResponse(revocation.current_crl(ca), content_type="application/pkix-crl")
+    response["Cache-Control"] = "public, max-age=300"  # a revocation shows within minutes
+    return response
+
+
 def not_yet(request, tenant, **kwargs):
-    """The CRL and OCSP addresses the certificates name, reserved until their responders
-    exist (docs/pnc.md)."""
+    """The OCSP address the certificates name, reserved until its responder exists
+    (docs/pnc.md)."""
     return problem(501, "Not implemented", "this revocation service is not available yet")

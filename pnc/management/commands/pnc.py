@@ -1,12 +1,14 @@
-"""`manage.py pnc ca init|show <tenant>`: the tenant's MO PKI."""
+"""`manage.py pnc ca init|show <tenant>`: the tenant's MO PKI;
+`manage.py pnc contract list|show|revoke <tenant> …`: its contracts."""
 from django.core.management.base import BaseCommand, CommandError
 
-from pnc import authorities
+from pnc import authorities, contracts, emaid, profile, revocation
+from pnc.models import Contract
 from tenants.cli import dump_json, tenant_or_error
 
 
 class Command(BaseCommand):
-    help = "Plug & Charge: the tenant's MO certificate authorities."
+    help = "Plug & Charge: the tenant's MO certificate authorities and contracts."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="area", required=True)
@@ -19,9 +21,25 @@ class Command(BaseCommand):
         show.add_argument("tenant")
         show.add_argument("--json", action="store_true")
         show.add_argument("--pem", action="store_true", help="print the certificates' PEM as well")
+        contract = sub.add_parser("contract", help="the contracts drivers approved")
+        contract_sub = contract.add_subparsers(dest="action", required=True)
+        lst = contract_sub.add_parser("list", help="the tenant's contracts, newest first")
+        lst.add_argument("tenant")
+        lst.add_argument("--state", choices=Contract.State.values)
+        lst.add_argument("--json", action="store_true")
+        for name, text in (("show", "one contract and its certificates"),
+                           ("revoke", "revoke a contract, its certificate (republishing the CRL) and its tokens")):
+            one = contract_sub.add_parser(name, help=text)
+            one.add_argument("tenant")
+            one.add_argument("emaid", help="with or without hyphens")
+            one.add_argument("--json", action="store_true")
+            if name == "revoke":
+                one.add_argument("--reason", choices=profile.REASONS, default="unspecified")
 
     def handle(self, *args, area, action, **opts):
         tenant = tenant_or_error(opts["tenant"])
+        if area == "contract":
+            return self._contract(tenant, action, opts)
         if action == "init":
             if not tenant.is_emsp:
                 raise CommandError(f"{tenant.slug} is not an eMSP (tenant add --emsp)")
@@ -50,3 +68,38 @@ class Command(BaseCommand):
                               f"until {row['not_after']}{mark}")
             if with_pem:
                 self.stdout.write(row["certificate_pem"])
+
+    def _contract(self, tenant, action, opts):
+        if action == "list":
+            rows = Contract.objects.for_tenant(tenant).select_related("user")
+            if opts["state"]:
+                rows = rows.filter(state=opts["state"])
+            return self._emit_contracts(list(rows), opts["json"])
+        try:
+            wanted = emaid.normalise(opts["emaid"])
+        except emaid.InvalidEmaid as exc:
+            raise CommandError(str(exc)) from None
+        contract = Contract.objects.for_tenant(tenant).select_related("user").filter(emaid=wanted).first()
+        if contract is None:
+            raise CommandError(f"{tenant.slug} has no contract {opts['emaid']}")
+        if action == "revoke":
+            try:
+                contract = revocation.revoke_contract(contract, "cli", opts["reason"])
+            except contracts.TransitionRefused as exc:
+                raise CommandError(str(exc)) from None
+        self._emit_contracts([contract], opts["json"], single=True)
+
+    def _emit_contracts(self, rows, as_json, single=False):
+        shown = [{"emaid": c.emaid, "state": c.state, "driver": c.user.get_username(), "client_id": c.client_id_text,
+                  "starts_at": c.starts_at.isoformat(), "ends_at": c.ends_at.isoformat(), "currency": c.currency,
+                  "maximum_amount": c.maximum_amount, "maximum_transaction_amount": c.maximum_transaction_amount,
+                  "certificates": [{"serial_number": x.serial_number, "not_after": x.not_after.isoformat(),
+                                    "revoked_at": x.revoked_at.isoformat() if x.revoked_at else None}
+                                   for x in c.certificates.all()]}
+                 for c in rows]
+        if as_json:
+            self.stdout.write(dump_json(shown[0] if single else shown))
+            return
+        for row in shown:
+            self.stdout.write(f"{emaid.hyphenated(row['emaid'])}\t{row['state']}\t{row['driver']}\t"
+                              f"{row['client_id']}\tuntil {row['ends_at']}")
