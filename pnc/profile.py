@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 MAX_CONTRACT_VALIDITY = timedelta(days=730)  # ISO 15118-2: a contract certificate lives at most 2 years
@@ -226,4 +227,57 @@ def crl(issuer: x509.Certificate, issuer_key, revoked: list[Revoked], *, number:
         if entry.reason != "unspecified":
             item = item.add_extension(x509.CRLReason(x509.ReasonFlags(entry.reason)), critical=False)
         builder = builder.add_revoked_certificate(item.build())
+    return builder.sign(issuer_key, SIGNATURE_HASH)
+
+
+# ---------------------------------------------------------------------------------------
+# OCSP (RFC 6960)
+
+def _key_bits(public_key) -> bytes:
+    """The subjectPublicKey BIT STRING's contents, which a CertID's key hash covers."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def cert_id_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
+    """(issuerNameHash, issuerKeyHash) of an OCSP CertID for certificates `issuer` signed."""
+    def digest(data: bytes) -> bytes:
+        h = hashes.Hash(algorithm)
+        h.update(data)
+        return h.finalize()
+    return digest(issuer.subject.public_bytes()), digest(_key_bits(issuer.public_key()))
+
+
+@dataclass(frozen=True)
+class CertStatus:
+    """What the responder knows of a serial number: good, revoked (when, why), or unknown."""
+
+    known: bool
+    revoked_at: datetime | None = None
+    reason: str = "unspecified"
+
+
+def ocsp_response(request: ocsp.OCSPRequest, issuer: x509.Certificate, issuer_key, status: CertStatus, *,
+                  now: datetime, validity: timedelta) -> ocsp.OCSPResponse:
+    """A successful response signed by the issuing CA itself (RFC 6960 §4.2.2.2), for the
+    one certificate asked about, echoing the request's nonce."""
+    if not status.known:
+        cert_status = ocsp.OCSPCertStatus.UNKNOWN
+    elif status.revoked_at is not None:
+        cert_status = ocsp.OCSPCertStatus.REVOKED
+    else:
+        cert_status = ocsp.OCSPCertStatus.GOOD
+    revoked = cert_status == ocsp.OCSPCertStatus.REVOKED
+    builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
+        issuer_name_hash=request.issuer_name_hash, issuer_key_hash=request.issuer_key_hash,
+        serial_number=request.serial_number, algorithm=request.hash_algorithm, cert_status=cert_status,
+        this_update=now, next_update=now + validity, revocation_time=status.revoked_at if revoked else None,
+        revocation_reason=(x509.ReasonFlags(status.reason) if revoked and status.reason != "unspecified" else None),
+    ).responder_id(ocsp.OCSPResponderEncoding.HASH, issuer)
+    for extension in request.extensions:
+        if isinstance(extension.value, x509.OCSPNonce):
+            builder = builder.add_extension(extension.value, critical=False)
     return builder.sign(issuer_key, SIGNATURE_HASH)

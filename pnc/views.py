@@ -1,10 +1,12 @@
 """The eMSP's public PnC endpoints: `POST /pnc/<tenant>/csr` (spec §5.3), the CAs'
-CRLs, and the reserved address of the OCSP responder.
+CRLs, and the OCSP responder.
 
 Errors are RFC 9457 problem+json. A request is refused as early and as cheaply as
 possible: its token (401, 403, 409) and headers (415, 413) before its body is read, the
 body read only up to the bound before anything parses it (413), then the CSR (400).
 """
+import base64
+import binascii
 import logging
 
 from django.http import HttpResponse
@@ -16,7 +18,7 @@ from oauth import tokens
 from oauth.authentication import bearer_challenge
 from tenants.models import Tenant
 
-from . import authorities, issuance, profile, revocation
+from . import authorities, issuance, ocsp, profile, revocation
 from .models import CertificateAuthority
 
 log = logging.getLogger(__name__)
@@ -68,26 +70,22 @@ def _contract(tenant, verified):
         raise Refusal(problem(409, "Certificate already issued", str(exc))) from None
 
 
-def _check_headers(request) -> None:
-    media_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if media_type != CSR_TYPE:
-        raise Refusal(problem(415, "Unsupported media type",
-                              f"send the certificate request as {CSR_TYPE} (PEM, or base64 DER)",
-                              headers={"Accept-Post": CSR_TYPE}))
+def _check_media_type(request, expected: str) -> None:
+    if request.headers.get("Content-Type", "").split(";")[0].strip().lower() != expected:
+        detail = (f"send the certificate request as {CSR_TYPE} (PEM, or base64 DER)" if expected == CSR_TYPE
+                  else f"send the OCSP request as {expected}")
+        raise Refusal(problem(415, "Unsupported media type", detail, headers={"Accept-Post": expected}))
+
+
+def _read_bounded(request, limit: int) -> bytes:
+    """The body, refused with 413 when its declared length is over `limit` (before
+    reading anything) or, without a length, as soon as more than `limit` bytes arrive."""
     declared = request.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_CSR_BYTES:
-        raise _too_large()
-
-
-def _too_large() -> Refusal:
-    return Refusal(problem(413, "Content too large", f"a certificate request is at most {MAX_CSR_BYTES} bytes"))
-
-
-def _read_bounded(request) -> bytes:
-    body = request.read(MAX_CSR_BYTES + 1)
-    if len(body) > MAX_CSR_BYTES:
-        raise _too_large()
-    return body
+    if not (declared.isdigit() and int(declared) > limit):
+        body = request.read(limit + 1)
+        if len(body) <= limit:
+            return body
+    raise Refusal(problem(413, "Content too large", f"the body may be at most {limit} bytes"))
 
 
 def _issue(tenant, contract, body: bytes, actor: str) -> issuance.Issued:
@@ -125,8 +123,8 @@ def csr(request, tenant):
             return problem(405, "Method not allowed", "POST a certificate request here", headers={"Allow": "POST"})
         verified = _bearer_token(request, t)
         contract = _contract(t, verified)
-        _check_headers(request)
-        body = _read_bounded(request)
+        _check_media_type(request, CSR_TYPE)
+        body = _read_bounded(request, MAX_CSR_BYTES)
         issued = _issue(t, contract, body, f"client:{verified.record.application.client_id}")
     except Refusal as refusal:
         return refusal.response
@@ -149,7 +147,46 @@ def crl(request, tenant, key_id):
     return response
 
 
-def not_yet(request, tenant, **kwargs):
-    """The OCSP address the certificates name, reserved until its responder exists
-    (docs/pnc.md)."""
-    return problem(501, "Not implemented", "this revocation service is not available yet")
+MAX_OCSP_BYTES = 8 * 1024  # one CertID and a nonce are about 100 bytes
+OCSP_REQUEST = "application/ocsp-request"
+OCSP_RESPONSE = "application/ocsp-response"
+
+
+def _ocsp_response(der: bytes, cache: str) -> HttpResponse:
+    response = HttpResponse(der, content_type=OCSP_RESPONSE)
+    response["Cache-Control"] = cache
+    return response
+
+
+@csrf_exempt
+def ocsp_post(request, tenant):
+    """RFC 6960 Appendix A.1, POST: the DER request is the body."""
+    try:
+        t = _emsp(tenant)
+    except Refusal as refusal:
+        return refusal.response
+    if request.method != "POST":
+        return problem(400, "Bad request", "POST an OCSP request here, or GET it base64-encoded under this path")
+    try:
+        _check_media_type(request, OCSP_REQUEST)
+        body = _read_bounded(request, MAX_OCSP_BYTES)
+    except Refusal as refusal:
+        return refusal.response
+    return _ocsp_response(ocsp.answer(t, body), "no-store")
+
+
+@require_GET
+def ocsp_get(request, tenant, encoded):
+    """RFC 6960 Appendix A.1, GET: the base64 DER request (URL-encoded) is the last path
+    part; cacheable, as ISO 15118 stations and RFC 5019 clients expect."""
+    try:
+        t = _emsp(tenant)
+    except Refusal as refusal:
+        return refusal.response
+    if len(encoded) > MAX_OCSP_BYTES * 2:
+        return problem(414, "URI too long", "POST a request this large")
+    try:
+        der = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        der = b""
+    return _ocsp_response(ocsp.answer(t, der), "public, max-age=300")

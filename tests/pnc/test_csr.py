@@ -297,7 +297,7 @@ def test_415_for_another_content_type(token, content_type):
 
 def test_413_for_an_oversized_body_and_nothing_issued(token):
     body = csr_for(p256()) + b"\n" * (16 * 1024)
-    assert "16384 bytes" in assert_problem(post(body, token), 413, "Content too large")["detail"]
+    assert "at most 16384 bytes" in assert_problem(post(body, token), 413, "Content too large")["detail"]
     assert Contract.objects.get().state == Contract.State.AUTHORIZED
 
 

@@ -120,7 +120,3 @@ def test_ended_contracts_expire_in_the_periodic_sweep(issued):
     assert AuditEvent.objects.filter(action="contract.expired", actor="system").count() == 1
     assert expire_ended_contracts() == 0
 
-
-def test_the_ocsp_address_is_reserved(db, pki):
-    response = DjangoClient().get("/pnc/emsp/ocsp")
-    assert response.status_code == 501 and response["Content-Type"] == "application/problem+json"
