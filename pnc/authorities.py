@@ -84,6 +84,26 @@ def initialise(tenant) -> list[CertificateAuthority]:
         return rows
 
 
+def rollover(tenant) -> CertificateAuthority:
+    """A new Sub-CA 2, signed by the issuing one's Sub-CA 1, takes over issuing. The old
+    one keeps its key, so it goes on signing its CRL and OCSP answers for the
+    certificates it issued until they expire."""
+    with transaction.atomic():
+        type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
+        old = CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).select_related("parent").first()
+        if old is None or old.parent is None:
+            raise NoAuthority(f"{tenant.slug} has no issuing MO Sub-CA 2 (pnc ca init)")
+        parent = open_authority(old.parent)
+        generation = CertificateAuthority.objects.for_tenant(tenant).filter(level=Level.SUB_CA_2).count() + 1
+        key = profile.new_ca_key()
+        certificate = profile.ca_certificate(
+            Level.SUB_CA_2, key, names(tenant), timezone.now().replace(microsecond=0), issuer=parent.certificate,
+            issuer_key=parent.private_key, crl_url=crl_url(tenant, parent.row.key_id), ocsp_url=ocsp_url(tenant),
+            generation=generation)
+        CertificateAuthority.objects.filter(pk=old.pk).update(issuing=False)
+        return _store(tenant, Level.SUB_CA_2, certificate, key, parent=old.parent, issuing=True)
+
+
 def hierarchy(tenant) -> list[CertificateAuthority]:
     return list(CertificateAuthority.objects.for_tenant(tenant).order_by("created_at", "id"))
 

@@ -75,11 +75,13 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key, not_before: date
 
 def ca_certificate(level: str, key: ec.EllipticCurvePrivateKey, names: Names, now: datetime, *,
                    issuer: x509.Certificate | None = None, issuer_key=None,
-                   crl_url: str = "", ocsp_url: str = "") -> x509.Certificate:
+                   crl_url: str = "", ocsp_url: str = "", generation: int = 1) -> x509.Certificate:
     """A CA certificate of `level` (root, sub-ca-1, sub-ca-2). The root signs itself; a
     sub-CA is signed by `issuer_key`, within its issuer's validity, and points at the
-    issuer's CRL and OCSP responder."""
-    subject = names.subject(f"{names.organisation} {CA_LABEL[level]}".strip()[:64])
+    issuer's CRL and OCSP responder. A later `generation` (a rollover) gets its own
+    name (`… MO Sub-CA 2 G2`), so CRLs and chains never confuse two CAs by name."""
+    label = CA_LABEL[level] + (f" G{generation}" if generation > 1 else "")
+    subject = names.subject(f"{names.organisation[:64 - len(label) - 1]} {label}".strip())
     not_after = now + CA_VALIDITY[level]
     if issuer is not None:
         not_after = min(not_after, issuer.not_valid_after_utc)

@@ -1,4 +1,4 @@
-"""`manage.py pnc ca init|show <tenant>`: the tenant's MO PKI;
+"""`manage.py pnc ca init|rollover|show <tenant>`: the tenant's MO PKI;
 `manage.py pnc contract list|show|revoke <tenant> …`: its contracts."""
 from django.core.management.base import BaseCommand, CommandError
 
@@ -17,6 +17,10 @@ class Command(BaseCommand):
         init = ca_sub.add_parser("init", help="create the tenant's MO PKI with fresh P-256 keys")
         init.add_argument("tenant")
         init.add_argument("--json", action="store_true")
+        roll = ca_sub.add_parser("rollover", help="a new Sub-CA 2 takes over issuing; the old one keeps "
+                                                  "serving its CRL and OCSP")
+        roll.add_argument("tenant")
+        roll.add_argument("--json", action="store_true")
         show = ca_sub.add_parser("show", help="the tenant's CA certificates (public parts only)")
         show.add_argument("tenant")
         show.add_argument("--json", action="store_true")
@@ -47,6 +51,12 @@ class Command(BaseCommand):
                 rows = authorities.initialise(tenant)
             except authorities.AuthorityExists as exc:
                 raise CommandError(str(exc)) from None
+        elif action == "rollover":
+            try:
+                authorities.rollover(tenant)
+            except authorities.NoAuthority as exc:
+                raise CommandError(str(exc)) from None
+            rows = authorities.hierarchy(tenant)
         else:
             rows = authorities.hierarchy(tenant)
             if not rows:
