@@ -15,6 +15,7 @@ from django.test import Client as DjangoClient
 from django.utils import timezone
 
 from csms.models import AuditEvent
+from pnc import issuance, profile
 from pnc.models import Contract, IssuedCertificate
 from tests.factories import make_tenant
 from tests.oauth.conftest import FormClient, basic
@@ -285,6 +286,16 @@ def test_409_for_a_second_certificate_for_the_same_authorization(token):
     body = assert_problem(post(csr_for(p256()), token), 409, "Certificate already issued")
     assert Contract.objects.get().emaid in body["detail"]
     assert IssuedCertificate.objects.count() == 1
+
+
+def test_a_request_that_lost_the_race_gets_409_and_no_second_certificate(token, emsp):
+    """Both requests found the contract unused; the state change lets one through."""
+    stale = Contract.objects.get()
+    first = issuance.issue(emsp, Contract.objects.get(), profile.load_csr(csr_for(p256())), "client:a")
+    with pytest.raises(issuance.AlreadyIssued):
+        issuance.issue(emsp, stale, profile.load_csr(csr_for(p256())), "client:b")
+    assert list(IssuedCertificate.objects.all()) == [first.record]
+    assert AuditEvent.objects.filter(action="contract.certificate_issued").count() == 1
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/pkcs10-x",

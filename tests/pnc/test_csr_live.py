@@ -3,6 +3,7 @@ EV's body shape, the driver's consent, Authlib's token request with PKCE, the CS
 httpx, the chain verified with cryptography; and an oversized chunked body (no
 Content-Length) refused with 413 while it is read, not after."""
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pnc.models import Contract
+from pnc.models import Contract, IssuedCertificate
 from tests.oauth.conftest import DRIVER_PASSWORD, REDIRECT, query_of
 from tests.oauth.live_driver import approve
 from tests.pnc.conftest import near_detail
@@ -73,3 +74,17 @@ def test_an_oversized_chunked_body_is_refused_while_read(server, ev_client):
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert Contract.objects.get().state == Contract.State.AUTHORIZED
+
+
+def test_two_concurrent_requests_for_one_authorization_get_one_certificate(server, ev_client):
+    token = registered_token(server, ev_client)
+
+    def send(_):
+        return httpx.post(f"{server.http}/pnc/emsp/csr", content=csr_for(ec.generate_private_key(ec.SECP256R1())),
+                          headers={"Content-Type": "application/pkcs10", "Authorization": f"Bearer {token}"},
+                          timeout=20).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(send, range(4)))
+    assert statuses == [201, 409, 409, 409]
+    assert IssuedCertificate.objects.count() == 1
