@@ -84,6 +84,22 @@ def initialise(tenant) -> list[CertificateAuthority]:
         return rows
 
 
+def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list) -> list[CertificateAuthority]:
+    """An existing MO PKI (profile.arrange_hierarchy says what it must be); its keys
+    are sealed like generated ones. The certificates are stored as they are: their CRL
+    and OCSP pointers are the existing PKI's, ours are in the contract certificates."""
+    members = profile.arrange_hierarchy(certificates, keys, timezone.now())
+    with transaction.atomic():
+        type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
+        if CertificateAuthority.objects.for_tenant(tenant).exists():
+            raise AuthorityExists(f"{tenant.slug} already has an MO PKI")
+        rows = []
+        for member in members:
+            rows.append(_store(tenant, member.level, member.certificate, member.private_key,
+                               parent=rows[-1] if rows else None, issuing=member.level == Level.SUB_CA_2))
+        return rows
+
+
 def rollover(tenant) -> CertificateAuthority:
     """A new Sub-CA 2, signed by the issuing one's Sub-CA 1, takes over issuing. The old
     one keeps its key, so it goes on signing its CRL and OCSP answers for the

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from cryptography.x509 import ocsp
@@ -283,3 +283,83 @@ def ocsp_response(request: ocsp.OCSPRequest, issuer: x509.Certificate, issuer_ke
         if isinstance(extension.value, x509.OCSPNonce):
             builder = builder.add_extension(extension.value, critical=False)
     return builder.sign(issuer_key, SIGNATURE_HASH)
+
+
+# ---------------------------------------------------------------------------------------
+# Importing an existing MO PKI
+
+class RefusedHierarchy(ValueError):
+    """The certificates and keys given do not form an MO PKI we can issue from."""
+
+
+@dataclass(frozen=True)
+class Member:
+    level: str
+    certificate: x509.Certificate
+    private_key: object | None
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    if child.issuer != parent.subject:
+        return False
+    try:
+        child.verify_directly_issued_by(parent)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _same_key(private_key, certificate: x509.Certificate) -> bool:
+    pub = serialization.PublicFormat.SubjectPublicKeyInfo
+    mine = private_key.public_key().public_bytes(serialization.Encoding.DER, pub)
+    return mine == certificate.public_key().public_bytes(serialization.Encoding.DER, pub)
+
+
+def arrange_hierarchy(certificates: list[x509.Certificate], keys: list, now: datetime) -> list[Member]:
+    """Root → Sub-CA 1 → Sub-CA 2 from certificates in any order, each with its private
+    key if one was given. Sub-CA 2's key is required (it issues) and must be EC P-256
+    (ISO 15118-2); every certificate must be a CA with keyUsage keyCertSign, valid now,
+    and signed by the one above; Sub-CA 2 must have pathlen 0."""
+    cas = list({c.fingerprint(hashes.SHA256()): c for c in certificates if _is_ca(c)}.values())
+    if len(cas) != len(certificates) or len(cas) != 3:
+        raise RefusedHierarchy("give exactly three CA certificates: the root, Sub-CA 1 and Sub-CA 2")
+    roots = [c for c in cas if _issued_by(c, c)]
+    if len(roots) != 1:
+        raise RefusedHierarchy("exactly one certificate must be a self-signed root")
+    chain = roots
+    while len(chain) < 3:
+        below = [c for c in cas if c not in chain and _issued_by(c, chain[-1])]
+        if len(below) != 1:
+            raise RefusedHierarchy(f"no single CA certificate is signed by {chain[-1].subject.rfc4514_string()}")
+        chain.append(below[0])
+    for certificate in chain:
+        if not certificate.not_valid_before_utc <= now < certificate.not_valid_after_utc:
+            raise RefusedHierarchy(f"{certificate.subject.rfc4514_string()} is not valid now")
+        try:
+            signs_certificates = certificate.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+        except x509.ExtensionNotFound:
+            signs_certificates = False
+        if not signs_certificates:  # RFC 5280 §4.2.1.3: a CA certificate has keyUsage keyCertSign
+            raise RefusedHierarchy(f"{certificate.subject.rfc4514_string()} has no keyUsage keyCertSign")
+    if chain[2].extensions.get_extension_for_class(x509.BasicConstraints).value.path_length != 0:
+        raise RefusedHierarchy("Sub-CA 2 must have pathlen 0: it issues contract certificates only")
+    members = []
+    for level, certificate in zip(("root", "sub-ca-1", "sub-ca-2"), chain, strict=True):
+        matching = [k for k in keys if _same_key(k, certificate)]
+        members.append(Member(level, certificate, matching[0] if matching else None))
+    if len([m for m in members if m.private_key is not None]) != len(keys):
+        raise RefusedHierarchy("a private key given belongs to none of the certificates")
+    sub2 = members[2]
+    if sub2.private_key is None:
+        raise RefusedHierarchy("Sub-CA 2's private key is needed: it signs the contract certificates")
+    key = sub2.private_key
+    if not (isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"):
+        raise RefusedHierarchy("Sub-CA 2's key must be EC P-256 (ISO 15118-2: ECDSA with SHA-256)")
+    return members

@@ -142,7 +142,11 @@ def crl(request, tenant, key_id):
     ca = CertificateAuthority.objects.for_tenant(t).filter(key_id=key_id.lower()).first()
     if ca is None:
         return problem(404, "Not found", "this eMSP has no CA with that key identifier")
-    response = HttpResponse(revocation.current_crl(ca), content_type="application/pkix-crl")
+    try:
+        der = revocation.current_crl(ca)
+    except authorities.NoAuthority:  # an imported CA whose key stays with its own PKI
+        return problem(404, "Not found", "this CA's CRL is published by the PKI that holds its key")
+    response = HttpResponse(der, content_type="application/pkix-crl")
     response["Cache-Control"] = "public, max-age=300"  # a revocation shows within minutes
     return response
 

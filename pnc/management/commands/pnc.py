@@ -1,8 +1,10 @@
-"""`manage.py pnc ca init|rollover|show <tenant>`: the tenant's MO PKI;
+"""`manage.py pnc ca init|import|rollover|show <tenant>`: the tenant's MO PKI;
 `manage.py pnc contract list|show|revoke <tenant> …`: its contracts."""
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 
-from pnc import authorities, contracts, emaid, profile, revocation
+from pnc import authorities, contracts, emaid, pki_files, profile, revocation
 from pnc.models import Contract
 from tenants.cli import dump_json, tenant_or_error
 
@@ -17,6 +19,16 @@ class Command(BaseCommand):
         init = ca_sub.add_parser("init", help="create the tenant's MO PKI with fresh P-256 keys")
         init.add_argument("tenant")
         init.add_argument("--json", action="store_true")
+        imp = ca_sub.add_parser("import", help="take over an existing MO PKI: Root, Sub-CA 1 and Sub-CA 2 "
+                                               "certificates, and at least Sub-CA 2's private key")
+        imp.add_argument("tenant")
+        source = imp.add_mutually_exclusive_group(required=True)
+        source.add_argument("--pem", action="append", metavar="FILE",
+                            help="PEM file(s) with certificates and/or private keys (repeatable)")
+        source.add_argument("--pkcs12", metavar="FILE", help="a PKCS#12 file: Sub-CA 2's key and the chain")
+        imp.add_argument("--password-stdin", action="store_true",
+                         help="read the PKCS#12 or private-key password from stdin (never from the command line)")
+        imp.add_argument("--json", action="store_true")
         roll = ca_sub.add_parser("rollover", help="a new Sub-CA 2 takes over issuing; the old one keeps "
                                                   "serving its CRL and OCSP")
         roll.add_argument("tenant")
@@ -51,6 +63,15 @@ class Command(BaseCommand):
                 rows = authorities.initialise(tenant)
             except authorities.AuthorityExists as exc:
                 raise CommandError(str(exc)) from None
+        elif action == "import":
+            if not tenant.is_emsp:
+                raise CommandError(f"{tenant.slug} is not an eMSP (tenant add --emsp)")
+            password = sys.stdin.readline().rstrip("\r\n").encode() if opts["password_stdin"] else None
+            try:
+                certificates, keys = pki_files.read(opts["pem"], opts["pkcs12"], password)
+                rows = authorities.import_hierarchy(tenant, certificates, keys)
+            except (pki_files.Unreadable, profile.RefusedHierarchy, authorities.AuthorityExists) as exc:
+                raise CommandError(str(exc)) from None
         elif action == "rollover":
             try:
                 authorities.rollover(tenant)
@@ -61,7 +82,7 @@ class Command(BaseCommand):
             rows = authorities.hierarchy(tenant)
             if not rows:
                 raise CommandError(f"{tenant.slug} has no MO PKI (pnc ca init {tenant.slug})")
-        self._emit(rows, opts["json"], opts.get("pem", False))
+        self._emit(rows, opts["json"], action == "show" and opts["pem"])
 
     def _emit(self, rows, as_json, with_pem):
         shown = [{"level": r.level, "subject": r.subject, "key_id": r.key_id, "serial_number": r.serial_number,
