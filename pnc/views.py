@@ -8,6 +8,7 @@ body read only up to the bound before anything parses it (413), then the CSR (40
 import base64
 import binascii
 import logging
+from contextlib import contextmanager
 
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -61,13 +62,20 @@ def _bearer_token(request, tenant) -> tokens.Verified:
         raise _unauthorized(tenant, f"the access token is not valid here: {exc}", "invalid_token") from None
 
 
-def _contract(tenant, verified):
+@contextmanager
+def _problems(tenant):
+    """The issuance's refusals as problem responses."""
     try:
-        return issuance.contract_for_token(tenant, verified)
+        yield
+    except profile.RefusedCsr as exc:
+        raise Refusal(problem(400, "Certificate request refused", str(exc))) from None
     except issuance.NoContract as exc:
         raise Refusal(problem(403, "No contract to certify", str(exc))) from None
     except issuance.AlreadyIssued as exc:
         raise Refusal(problem(409, "Certificate already issued", str(exc))) from None
+    except authorities.NoAuthority:
+        log.error("pnc %s: a CSR arrived but the tenant has no issuing MO CA (pnc ca init)", tenant.slug)
+        raise Refusal(problem(503, "Service unavailable", "this eMSP cannot issue contract certificates yet")) from None
 
 
 def _check_media_type(request, expected: str) -> None:
@@ -86,20 +94,6 @@ def _read_bounded(request, limit: int) -> bytes:
         if len(body) <= limit:
             return body
     raise Refusal(problem(413, "Content too large", f"the body may be at most {limit} bytes"))
-
-
-def _issue(tenant, contract, body: bytes, actor: str) -> issuance.Issued:
-    try:
-        return issuance.issue(tenant, contract, profile.load_csr(body), actor)
-    except profile.RefusedCsr as exc:
-        raise Refusal(problem(400, "Certificate request refused", str(exc))) from None
-    except issuance.AlreadyIssued as exc:
-        raise Refusal(problem(409, "Certificate already issued", str(exc))) from None
-    except issuance.NoContract as exc:
-        raise Refusal(problem(403, "No contract to certify", str(exc))) from None
-    except authorities.NoAuthority:
-        log.error("pnc %s: a CSR arrived but the tenant has no issuing MO CA (pnc ca init)", tenant.slug)
-        raise Refusal(problem(503, "Service unavailable", "this eMSP cannot issue contract certificates yet")) from None
 
 
 def _certificate_response(request, issued: issuance.Issued) -> HttpResponse:
@@ -122,10 +116,13 @@ def csr(request, tenant):
         if request.method != "POST":
             return problem(405, "Method not allowed", "POST a certificate request here", headers={"Allow": "POST"})
         verified = _bearer_token(request, t)
-        contract = _contract(t, verified)
+        with _problems(t):
+            contract = issuance.contract_for_token(t, verified)
         _check_media_type(request, CSR_TYPE)
         body = _read_bounded(request, MAX_CSR_BYTES)
-        issued = _issue(t, contract, body, f"client:{verified.record.application.client_id}")
+        with _problems(t):
+            issued = issuance.issue(t, contract, profile.load_csr(body),
+                                    f"client:{verified.record.application.client_id}")
     except Refusal as refusal:
         return refusal.response
     log.info("pnc %s: contract certificate %s issued for %s", t.slug, issued.record.serial_number, contract.emaid)
