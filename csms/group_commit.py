@@ -15,19 +15,39 @@ cannot be rolled back) fails the whole batch: nobody is told "committed" of a
 transaction that was rolled back. Large frames do not come here (the consumer sends
 frames of `protocol.limits.OFFLOAD_BYTES` or more to the pool), so one station's big
 report cannot hold up everyone else's small writes.
+
+Two processes' batches can deadlock on PostgreSQL: each holds its rows' locks until its
+commit, so batch A updating station 1 then 2 while batch B updates 2 then 1 wait in a
+circle until PostgreSQL (after `deadlock_timeout`, 1 s) fails one statement. Running
+that call again in its batch cannot help: the locks in the circle were taken by the
+calls before it, and stay held. So the losing batch is rolled back whole, which lets
+the other commit, and is run once more from its first call, after a pause of 20–100 ms
+(without it, the rerun could take a lock back before the other batch had woken up to
+take it, and close the same circle again: the two-writer drill in
+tests/csms/test_group_commit.py saw that). Calls must therefore be database work that may run again after
+a rollback; the `on_commit` callbacks of the lost attempt are dropped with it.
 """
 import asyncio
 import logging
 import queue
+import random
 import threading
+import time
 
-from django.db import close_old_connections, transaction
+from django.db import OperationalError, close_old_connections, transaction
 
 from . import db_outage
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+# SQLSTATEs after which a rolled-back batch may simply run again: deadlock_detected,
+# serialization_failure.
+RETRYABLE = {"40P01", "40001"}
+
+
+class _RunAgain(Exception):
+    """The batch lost a deadlock: roll it back whole and run it once more."""
 
 _queue: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
 _writer: threading.Thread | None = None
@@ -78,6 +98,17 @@ def _write_forever() -> None:
 
 
 def _write(batch: list[tuple]) -> None:
+    outcomes = _attempt(batch, last=False)
+    if outcomes is None:
+        time.sleep(random.uniform(0.02, 0.1))  # the other batch commits meanwhile
+        outcomes = _attempt(batch, last=True)
+    for (_func, _args, _kwargs, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
+        _settle(loop, future, ok, value)
+
+
+def _attempt(batch: list[tuple], last: bool) -> list | None:
+    """The batch in one transaction: each call's (ok, value). None: it lost a deadlock
+    and was rolled back whole, to be run again (unless this was the `last` attempt)."""
     outcomes = []
     try:
         close_old_connections()
@@ -87,6 +118,8 @@ def _write(batch: list[tuple]) -> None:
                     with transaction.atomic():
                         outcomes.append((True, func(*args, **kwargs)))
                 except Exception as exc:  # this call's own failure: rolled back alone
+                    if not last and _lost_a_conflict(exc):
+                        raise _RunAgain from exc
                     outcomes.append((False, exc))
                     if transaction.get_rollback():
                         # Its savepoint could not be rolled back (the connection broke):
@@ -95,8 +128,19 @@ def _write(batch: list[tuple]) -> None:
                         # would be answered as committed.
                         raise
         db_outage.reachable()
+    except _RunAgain as again:
+        log.info("a batch of %d station writes lost a %s to another transaction; running it again",
+                 len(batch), "deadlock" if _sqlstate(again.__cause__) == "40P01" else "serialization conflict")
+        return None
     except Exception as exc:  # the commit itself failed: nothing of the batch is durable
         db_outage.failed(log, exc, "a batch of %d station writes", len(batch), level=logging.WARNING)
         outcomes = [(False, exc)] * len(batch)
-    for (_func, _args, _kwargs, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
-        _settle(loop, future, ok, value)
+    return outcomes
+
+
+def _lost_a_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError) and _sqlstate(exc) in RETRYABLE
+
+
+def _sqlstate(exc: BaseException | None) -> str | None:
+    return getattr(getattr(exc, "__cause__", None), "sqlstate", None)

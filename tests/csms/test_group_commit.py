@@ -90,3 +90,58 @@ def test_a_call_that_breaks_the_connection_fails_the_whole_batch():
     exists = Station.objects.filter(identity="EARLY").exists()
     assert isinstance(early, Exception) and not exists, f"answered {early!r}, stored: {exists}"
     assert after == "AFTER" and Station.objects.filter(identity="AFTER").exists()
+
+
+needs_postgres = pytest.mark.skipif(connection.vendor != "postgresql",
+                                    reason="needs a PostgreSQL DATABASE_URL (row locks held to the commit)")
+
+
+@needs_postgres
+def test_two_writers_that_deadlock_both_commit_every_call():
+    """Two processes' writer batches that take the same stations' row locks in opposite
+    orders (a fleet moving between two nodes both ways at once): PostgreSQL fails one
+    statement after deadlock_timeout; that call runs again once the other batch has
+    committed, so no station's message is refused and both batches' writes are stored."""
+    tenant = make_tenant()
+    one, two = (Station.objects.create(tenant=tenant, identity=name) for name in ("ONE", "TWO"))
+    holding = {"a": threading.Event(), "b": threading.Event()}
+    runs = {"a": 0, "b": 0}
+
+    def writer(first, second, label):
+        # What each process's writer thread runs: one batch, each call in its savepoint.
+        def lock_first():
+            runs[label] += 1
+            Station.objects.filter(pk=first.pk).update(firmware_version=f"{label}-first")
+            holding[label].set()
+            # Both hold one lock now: each batch's next update closes the circle.
+            holding["b" if label == "a" else "a"].wait(10)
+            return "first"
+
+        def then_second():
+            Station.objects.filter(pk=second.pk).update(model=f"{label}-second")
+            return "second"
+
+        loop = asyncio.new_event_loop()
+        futures = [loop.create_future(), loop.create_future()]
+        try:
+            group_commit._write([(lock_first, (), {}, loop, futures[0]), (then_second, (), {}, loop, futures[1])])
+            loop.run_until_complete(asyncio.sleep(0))  # run the settling callbacks
+            return [f.result() if not f.exception() else f.exception() for f in futures]
+        finally:
+            loop.close()
+            connection.close()
+
+    results = {}
+    threads = [threading.Thread(target=lambda: results.update(a=writer(one, two, "a"))),
+               threading.Thread(target=lambda: results.update(b=writer(two, one, "b")))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == {"a": ["first", "second"], "b": ["first", "second"]}, results
+    assert sorted(runs.values()) == [1, 2]  # the batch that lost ran again, whole, once
+    one.refresh_from_db()
+    two.refresh_from_db()
+    # Every update of both batches is stored.
+    assert {one.firmware_version, two.firmware_version} == {"a-first", "b-first"}
+    assert {one.model, two.model} == {"a-second", "b-second"}
