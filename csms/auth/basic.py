@@ -91,11 +91,7 @@ class Basic:
     name = "Basic"
 
     def parse(self, credentials: Credentials) -> BasicCredentials:
-        if credentials.token68 is None:
-            # `Basic <base64> trailing-data` reads as an auth-param list (CSMS-10).
-            raise MalformedAuthorization("Basic credentials are not one token68" if credentials.params
-                                         else "Basic without credentials")
-        return parse_basic(credentials.token68)
+        return parse_basic(credentials.only_token68(self.name))
 
     def verify(self, credentials: BasicCredentials, subject: Subject) -> Verdict:
         """The login must be the station's identity and the password one of its valid

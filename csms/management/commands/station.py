@@ -1,6 +1,7 @@
-"""`manage.py station add|list|show|call`: the scripting interface to stations.
+"""`manage.py station add|list|show|call|...|group|auth|token`: the scripting interface
+to stations (`group`, `auth` and `token`: csms/management/station_auth.py).
 
-A key is never printed except once, by `add --generate-key`.
+A key is never printed except once, by `add --generate-key`; a token once, by `token issue`.
 """
 import csv
 import json
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from csms import announce, credentials, services
 from csms.auth import keys
+from csms.management import station_auth
 from csms.models import (
     AuditEvent,
     ConnectorStatus,
@@ -60,7 +62,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-class Command(BaseCommand):
+class Command(station_auth.AuthCommands, BaseCommand):
     help = "Manage charging stations."
 
     def add_arguments(self, parser):
@@ -134,6 +136,8 @@ class Command(BaseCommand):
         call.add_argument("--wait", type=float, default=0,
                           help="seconds to wait for the station's answer")
         call.add_argument("--json", action="store_true")
+
+        station_auth.add_arguments(sub)
 
     def handle(self, *args, action, **opts):
         getattr(self, f"do_{action}")(**opts)

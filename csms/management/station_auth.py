@@ -1,0 +1,374 @@
+"""`manage.py station group|auth|token ...`: which methods stations may authenticate
+with (per station, per group, the tenant's default), the Token credentials, and who
+has moved off Basic. Mixed into the `station` command (csms/management/commands/station.py).
+
+A token is printed once, by `token issue`; listings show its public id only.
+"""
+import copy
+import re
+from collections import Counter
+
+from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from csms import announce, station_methods
+from csms.auth import policy
+from csms.auth.station_auth import SCHEMES
+from csms.models import Station, StationGroup, StationToken
+from tenants.cli import dump_json
+
+GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+PATTERNS = {"identity": "identity_pattern", "vendor": "vendor_pattern", "model": "model_pattern",
+            "firmware": "firmware_pattern"}
+STILL_ON_BASIC_SHOWN = 50  # per group in the text output; --json lists them all
+
+
+def known_methods() -> list[str]:
+    return [name.lower() for name in SCHEMES.names()]
+
+
+def add_arguments(sub) -> None:
+    group = sub.add_parser("group", help="station groups: stations selected by identity or boot-data "
+                                         "patterns, sharing a method list").add_subparsers(
+        dest="group_action", required=True)
+    add = group.add_parser("add", help="create a group")
+    _group_arguments(add)
+    set_ = group.add_parser("set", help="change a group")
+    _group_arguments(set_)
+    lst = group.add_parser("list", help="list a tenant's groups, first match first")
+    lst.add_argument("tenant")
+    lst.add_argument("--json", action="store_true")
+    remove = group.add_parser("remove", help="delete a group (its stations fall to the next match)")
+    remove.add_argument("tenant")
+    remove.add_argument("name")
+    _force_argument(remove)
+    remove.add_argument("--json", action="store_true")
+
+    auth = sub.add_parser("auth", help="the methods stations may authenticate with").add_subparsers(
+        dest="auth_action", required=True)
+    set_ = auth.add_parser("set", help="a station's own method list, or --inherit its group's")
+    set_.add_argument("tenant")
+    set_.add_argument("identity")
+    _methods_arguments(set_, required=True)
+    _force_argument(set_)
+    set_.add_argument("--json", action="store_true")
+    default = auth.add_parser("default", help="the tenant's default method list (--inherit: Basic alone)")
+    default.add_argument("tenant")
+    _methods_arguments(default, required=True)
+    _force_argument(default)
+    default.add_argument("--json", action="store_true")
+    show = auth.add_parser("show", help="a station's methods, where they come from, and its last method")
+    show.add_argument("tenant")
+    show.add_argument("identity")
+    show.add_argument("--json", action="store_true")
+    status = auth.add_parser("status", help="per group: the methods stations last used, and who is "
+                                            "still on Basic")
+    status.add_argument("tenant")
+    status.add_argument("--json", action="store_true")
+
+    tok = sub.add_parser("token", help="a station's Token credentials").add_subparsers(
+        dest="token_action", required=True)
+    issue = tok.add_parser("issue", help="issue a token (printed once)")
+    issue.add_argument("tenant")
+    issue.add_argument("identity")
+    issue.add_argument("--label", default="", help="a note for operators, e.g. where it is installed")
+    issue.add_argument("--json", action="store_true")
+    lst = tok.add_parser("list", help="a station's tokens (public ids only)")
+    lst.add_argument("tenant")
+    lst.add_argument("identity")
+    lst.add_argument("--json", action="store_true")
+    revoke = tok.add_parser("revoke", help="revoke a token; a connection opened with a token is closed")
+    revoke.add_argument("tenant")
+    revoke.add_argument("identity")
+    revoke.add_argument("token_id", metavar="TOKEN_ID", help="the token's public id (`token list`)")
+    revoke.add_argument("--json", action="store_true")
+
+
+def _group_arguments(parser) -> None:
+    parser.add_argument("tenant")
+    parser.add_argument("name")
+    parser.add_argument("--rank", type=int, help="groups are tried by rank, lowest first; the first "
+                                                 "whose patterns all match is the station's group "
+                                                 "(default for a new group: after the last)")
+    for name in PATTERNS:
+        what = "identity" if name == "identity" else f"{name} its BootNotification reports"
+        parser.add_argument(f"--{name}", metavar="PATTERN",
+                            help=f"shell-style pattern (*, ?, [..]) on the station's {what}, "
+                                 "compared without case ('' for any)")
+    _methods_arguments(parser, required=False)
+    _force_argument(parser)
+    parser.add_argument("--json", action="store_true")
+
+
+def _methods_arguments(parser, required: bool) -> None:
+    choice = parser.add_mutually_exclusive_group(required=required)
+    choice.add_argument("--methods", metavar="LIST",
+                        help=f"comma-separated, most preferred first ({', '.join(known_methods())})")
+    choice.add_argument("--inherit", action="store_true", help="no list of its own: inherit one")
+
+
+def _force_argument(parser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="apply even if some stations are left with no method they hold a credential for")
+
+
+def _methods(text: str) -> list[str]:
+    try:
+        return list(policy.parse_methods(text, known_methods()))
+    except ValueError as exc:
+        raise CommandError(f"--methods: {exc}") from None
+
+
+def _chosen(methods, inherit) -> list[str] | None:
+    return None if inherit else _methods(methods)
+
+
+class AuthCommands:
+    """`do_group`, `do_auth`, `do_token` of the station command."""
+
+    def do_group(self, group_action, **opts):
+        getattr(self, f"_group_{group_action}")(**opts)
+
+    def do_auth(self, auth_action, **opts):
+        getattr(self, f"_auth_{auth_action}")(**opts)
+
+    def do_token(self, token_action, **opts):
+        getattr(self, f"_token_{token_action}")(**opts)
+
+    # --- groups --------------------------------------------------------------------------
+
+    def _group_add(self, tenant, name, rank, methods, inherit, force, json, **opts):
+        tenant_obj = self._tenant(tenant)
+        if not GROUP_NAME.fullmatch(name):
+            raise CommandError("a group name is 1-64 letters, digits, '.', '_' or '-', starting with "
+                               "a letter or digit")
+        if rank is None:
+            rank = (StationGroup.objects.for_tenant(tenant_obj).aggregate(m=Max("rank"))["m"] or 0) + 10
+        row = StationGroup(tenant=tenant_obj, name=name, rank=rank,
+                           methods=None if inherit or methods is None else _methods(methods),
+                           **{field: opts[option] or "" for option, field in PATTERNS.items()})
+        self._save_group(tenant_obj, row, force, creating=True)
+        self._emit(self._group_summary(row), json, self._text_group)
+
+    def _group_set(self, tenant, name, rank, methods, inherit, force, json, **opts):
+        tenant_obj = self._tenant(tenant)
+        row = self._group(tenant_obj, name)
+        if rank is not None:
+            row.rank = rank
+        for option, field in PATTERNS.items():
+            if opts[option] is not None:
+                setattr(row, field, opts[option])
+        if inherit:
+            row.methods = None
+        elif methods is not None:
+            row.methods = _methods(methods)
+        self._save_group(tenant_obj, row, force)
+        self._emit(self._group_summary(row), json, self._text_group)
+
+    def _group_remove(self, tenant, name, force, json, **_):
+        tenant_obj = self._tenant(tenant)
+        row = self._group(tenant_obj, name)
+        with transaction.atomic():
+            self._refuse_stranding(tenant_obj, force, lambda s, rules: (s, policy.Rules(
+                rules.default, tuple(g for g in rules.groups if g.name != row.name))))
+            row.delete()
+            self._policy_changed(tenant_obj)
+        self._emit({"removed": name}, json, lambda r: self.stdout.write(f"group {name} removed"))
+
+    def _group_list(self, tenant, json, **_):
+        tenant_obj = self._tenant(tenant)
+        rules = station_methods.current_rules(tenant_obj)
+        members = Counter(getattr(policy.group_of(s, rules), "name", None)
+                          for s in Station.objects.for_tenant(tenant_obj))
+        rows = [dict(self._group_summary(g), stations=members[g.name])
+                for g in StationGroup.objects.for_tenant(tenant_obj)]
+        if json:
+            self._emit(rows, True, None)
+            return
+        for g in rows:
+            patterns = " ".join(f"{k}={v}" for k, v in g["patterns"].items() if v) or "(every station)"
+            methods = ",".join(g["methods"]) if g["methods"] else "(tenant default)"
+            self.stdout.write(f"{g['rank']}\t{g['name']}\t{patterns}\t{methods}\t{g['stations']} stations")
+
+    def _save_group(self, tenant, row, force, creating=False):
+        def change(station, rules):
+            others = tuple(g for g in rules.groups if g.name != row.name)
+            return station, policy.Rules(rules.default, (*others, station_methods.as_group(row)))
+        try:
+            with transaction.atomic():
+                self._refuse_stranding(tenant, force, change)
+                row.save()
+                self._policy_changed(tenant)
+        except IntegrityError:
+            taken = StationGroup.objects.for_tenant(tenant).filter(rank=row.rank).exclude(name=row.name)
+            raise CommandError(f"rank {row.rank} is taken by group {taken.first().name}" if taken.exists()
+                               else f"group {row.name!r} already exists in {tenant.slug}") from None
+
+    def _group(self, tenant, name) -> StationGroup:
+        row = StationGroup.objects.for_tenant(tenant).filter(name=name).first()
+        if row is None:
+            raise CommandError(f"no group {name!r} in {tenant.slug}")
+        return row
+
+    @staticmethod
+    def _group_summary(row: StationGroup) -> dict:
+        return {"name": row.name, "rank": row.rank,
+                "patterns": {option: getattr(row, field) for option, field in PATTERNS.items()},
+                "methods": row.methods}
+
+    def _text_group(self, g):
+        self.stdout.write(f"group {g['name']} (rank {g['rank']}): "
+                          + (",".join(g["methods"]) if g["methods"] else "the tenant's default methods"))
+
+    # --- methods ---------------------------------------------------------------------------
+
+    def _auth_set(self, tenant, identity, methods, inherit, force, json, **_):
+        station = self._station(tenant, identity)
+        chosen = _chosen(methods, inherit)
+
+        def change(s, rules):
+            if s.pk != station.pk:
+                return s, rules
+            changed = copy.copy(s)
+            changed.auth_methods = chosen
+            return changed, rules
+        with transaction.atomic():
+            self._refuse_stranding(station.tenant, force, change)
+            station.auth_methods = chosen
+            station.save(update_fields=["auth_methods"])
+            self._disconnect_disallowed(station.tenant)
+        self._auth_show(tenant, identity, json)
+
+    def _auth_default(self, tenant, methods, inherit, force, json, **_):
+        tenant_obj = self._tenant(tenant)
+        chosen = _chosen(methods, inherit)
+        with transaction.atomic():
+            self._refuse_stranding(tenant_obj, force, lambda s, rules: (
+                s, policy.Rules(tuple(chosen) if chosen else None, rules.groups)))
+            row = station_methods.changed(tenant_obj)
+            row.methods = chosen
+            row.save(update_fields=["methods"])
+            self._disconnect_disallowed(tenant_obj)
+        shown = {"tenant": tenant, "default_methods": list(chosen or policy.DEFAULT_METHODS),
+                 "inherited": chosen is None}
+        self._emit(shown, json, lambda r: self.stdout.write(
+            f"default methods of {tenant}: {','.join(r['default_methods'])}"))
+
+    def _auth_show(self, tenant, identity, json, **_):
+        station = self._station(tenant, identity)
+        resolved = station_methods.resolve(station)
+        shown = {"identity": station.identity, "methods": list(resolved.methods), "source": resolved.source,
+                 "group": resolved.group, "own_methods": station.auth_methods,
+                 "usable": station_methods.usable(station, resolved.methods),
+                 "last_method": station.last_auth_method or None,
+                 "active_tokens": StationToken.objects.filter(station=station, revoked_at__isnull=True).count()}
+        self._emit(shown, json, self._text_auth)
+
+    def _text_auth(self, s):
+        for name, value in s.items():
+            if isinstance(value, list):
+                value = ",".join(value) or "-"
+            self.stdout.write(f"{name:14} {value if value is not None else '-'}")
+        if not s["usable"]:
+            self.stdout.write(self.style.WARNING(
+                "The station holds no credential for any of its methods: it cannot connect."))
+
+    def _auth_status(self, tenant, json, **_):
+        tenant_obj = self._tenant(tenant)
+        rules = station_methods.current_rules(tenant_obj)
+        report = {}
+        order = [g.name for g in sorted(rules.groups, key=lambda g: g.rank)] + [None]
+        for name in order:
+            report[name] = {"group": name, "stations": 0, "last_method": Counter(), "still_on_basic": [],
+                            "basic_allowed": 0}
+        for s in Station.objects.for_tenant(tenant_obj).order_by("identity"):
+            resolved = policy.resolve(s, rules)
+            entry = report[resolved.group]
+            entry["stations"] += 1
+            entry["last_method"][s.last_auth_method or "never"] += 1
+            entry["basic_allowed"] += "basic" in resolved.methods
+            if s.last_auth_method == "basic":
+                entry["still_on_basic"].append(s.identity)
+        rows = [dict(e, last_method=dict(sorted(e["last_method"].items()))) for e in report.values()
+                if e["stations"] or e["group"] is not None]
+        if json:
+            self._emit({"tenant": tenant, "groups": rows}, True, None)
+            return
+        for r in rows:
+            counts = ", ".join(f"{m} {n}" for m, n in r["last_method"].items()) or "no stations"
+            self.stdout.write(f"{r['group'] or '(no group)'}: {r['stations']} stations; last method: {counts}; "
+                              f"Basic allowed for {r['basic_allowed']}")
+            still = r["still_on_basic"]
+            if still:
+                more = len(still) - STILL_ON_BASIC_SHOWN
+                self.stdout.write("  still on Basic: " + " ".join(still[:STILL_ON_BASIC_SHOWN])
+                                  + (f" ... and {more} more" if more > 0 else ""))
+
+    def _refuse_stranding(self, tenant, force, change):
+        stranded = station_methods.stranded_by(tenant, change)
+        if stranded and not force:
+            shown = ", ".join(stranded[:10]) + (f" and {len(stranded) - 10} more" if len(stranded) > 10 else "")
+            raise CommandError(
+                f"this would leave {len(stranded)} station(s) with no method they hold a credential for, "
+                f"so they could not connect: {shown}. Issue them a token (`station token issue`) or a key "
+                "first, or give --force")
+
+    def _policy_changed(self, tenant):
+        station_methods.changed(tenant)
+        self._disconnect_disallowed(tenant)
+
+    def _disconnect_disallowed(self, tenant):
+        """Connections that proved a method no longer allowed are closed (downgrade
+        protection holds for sockets already open, not only for the next handshake)."""
+        rules = station_methods.current_rules(tenant)
+        for s in Station.objects.for_tenant(tenant).filter(connected=True).exclude(last_auth_method=""):
+            if s.last_auth_method not in policy.allowed_methods(s, rules):
+                announce.revoke_connection(s)
+
+    # --- tokens ----------------------------------------------------------------------------
+
+    def _token_issue(self, tenant, identity, label, json, **_):
+        station = self._station(tenant, identity)
+        try:
+            row, value = station_methods.issue_token(station, label[:100], actor="cli")
+        except station_methods.TooManyTokens as exc:
+            raise CommandError(f"{identity}: {exc}") from None
+        shown = dict(_token_summary(row), token=value)  # shown this once; only its hash is stored
+        allowed = station_methods.resolve(station).methods
+
+        def text(t):
+            self.stdout.write(f"token id  {t['id']}")
+            self.stdout.write(self.style.WARNING(
+                f"token     {t['token']}\nThis token is shown once and never again: store it on the "
+                "station now."))
+            if "token" not in allowed:
+                self.stdout.write(f"{identity} may not use Token yet (its methods: {','.join(allowed)}); "
+                                  "`station auth set` or its group allows it.")
+        self._emit(shown, json, text)
+
+    def _token_list(self, tenant, identity, json, **_):
+        station = self._station(tenant, identity)
+        rows = [_token_summary(t) for t in StationToken.objects.filter(station=station)]
+        if json:
+            self._emit(rows, True, None)
+            return
+        for t in rows:
+            state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
+            self.stdout.write(f"{t['id']}\t{state}\t{t['created_at']}\t{t['label'] or '-'}")
+
+    def _token_revoke(self, tenant, identity, token_id, json, **_):
+        station = self._station(tenant, identity)
+        row = station_methods.revoke_token(station, token_id, actor="cli")
+        if row is None:
+            raise CommandError(f"{identity} has no token {token_id!r}")
+        self._emit(_token_summary(row), json, lambda t: self.stdout.write(f"token {t['id']} revoked"))
+
+
+def _token_summary(row: StationToken) -> dict:
+    return {"id": row.public_id, "label": row.label, "active": row.active,
+            "created_at": row.created_at.isoformat(),
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+
+
+__all__ = ["AuthCommands", "add_arguments", "dump_json"]

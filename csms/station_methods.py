@@ -1,0 +1,176 @@
+"""The records behind station method policy and tokens: what `csms.auth.policy` reads,
+built from the rows, and the writes the commands make.
+
+The handshake reads a tenant's groups without a query of its own: the station's row
+comes with the tenant's `StationAuthPolicy` (its default list and the version of its
+groups), and the groups of that version are kept in memory, per process, until the
+version moves (`rules_for`). Every change to a tenant's groups or default moves it
+(`changed`), so every process sees a change at its next handshake.
+"""
+import threading
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import announce
+from .auth import keys, policy, token
+from .auth.headers import MalformedAuthorization, read_authorization
+from .credentials import audit
+from .models import Station, StationAuthPolicy, StationGroup, StationToken
+
+MAX_TOKENS_PER_STATION = 5
+
+# tenant pk -> ((policy row pk, version), its groups)
+_groups: dict[int, tuple[tuple[int, int], tuple[policy.Group, ...]]] = {}
+_groups_lock = threading.Lock()
+
+
+def policy_row(tenant) -> StationAuthPolicy | None:
+    try:
+        return tenant.station_auth_policy
+    except StationAuthPolicy.DoesNotExist:
+        return None
+
+
+def as_group(row: StationGroup) -> policy.Group:
+    return policy.Group(name=row.name, rank=row.rank, identity=row.identity_pattern,
+                        vendor=row.vendor_pattern, model=row.model_pattern,
+                        firmware=row.firmware_pattern,
+                        methods=tuple(row.methods) if row.methods else None)
+
+
+def rules_for(tenant) -> policy.Rules:
+    """The tenant's rules as the policy reads them, for a handshake: the tenant's policy
+    row was read with the station's (`services.find_station`), and there is no query
+    while its version is the one whose groups are in memory."""
+    return _rules(tenant, policy_row(tenant))
+
+
+def current_rules(tenant) -> policy.Rules:
+    """The tenant's rules as they are now (for commands and pages: the policy row is read
+    afresh, whatever a tenant instance holds)."""
+    return _rules(tenant, StationAuthPolicy.objects.filter(tenant=tenant).first())
+
+
+def _rules(tenant, row: StationAuthPolicy | None) -> policy.Rules:
+    if row is None:
+        return policy.NO_RULES
+    version = (row.pk, row.version)
+    with _groups_lock:
+        cached = _groups.get(tenant.pk)
+    if cached is None or cached[0] != version:
+        groups = tuple(as_group(g) for g in StationGroup.objects.for_tenant(tenant).order_by("rank"))
+        cached = (version, groups)
+        # Not what a transaction read: it may yet be rolled back, and its version be
+        # taken by another change of other groups.
+        if not transaction.get_connection().in_atomic_block:
+            with _groups_lock:
+                _groups[tenant.pk] = cached
+    return policy.Rules(default=tuple(row.methods) if row.methods else None, groups=cached[1])
+
+
+def resolve(station: Station) -> policy.Resolved:
+    return policy.resolve(station, current_rules(station.tenant))
+
+
+def changed(tenant) -> StationAuthPolicy:
+    """The tenant's groups or default changed: move its version (creating its row)."""
+    row, _ = StationAuthPolicy.objects.get_or_create(tenant=tenant)
+    StationAuthPolicy.objects.filter(pk=row.pk).update(version=F("version") + 1)
+    row.refresh_from_db()
+    return row
+
+
+# --- what the handshake reads ---------------------------------------------------------------
+
+def presents_token(authorization: list[bytes]) -> bool:
+    try:
+        credentials = read_authorization(authorization)
+    except MalformedAuthorization:
+        return False
+    return credentials is not None and credentials.scheme == "token"
+
+
+def stored_tokens(station_id: int) -> keys.StoredTokens:
+    """The station's active tokens (at most `MAX_TOKENS_PER_STATION`): read only when the
+    handshake presents one, so Basic handshakes never pay for it."""
+    return keys.StoredTokens(tuple(StationToken.objects.filter(
+        station_id=station_id, revoked_at__isnull=True).values_list("public_id", "secret_hash")))
+
+
+def token_is_active(station_id: int, public_id: str) -> bool:
+    return StationToken.objects.filter(station_id=station_id, public_id=public_id,
+                                       revoked_at__isnull=True).exists()
+
+
+# --- usable methods -------------------------------------------------------------------------
+
+def usable(station: Station, methods, *, tokens: set[int] | None = None) -> list[str]:
+    """Which of `methods` the station holds a credential for. `tokens`: the ids of
+    stations with an active token, when known (a fleet's check)."""
+    if tokens is None:
+        has_token = StationToken.objects.filter(station=station, revoked_at__isnull=True).exists()
+    else:
+        has_token = station.pk in tokens
+    held = {"basic": station.has_key, "token": has_token}
+    return [m for m in methods if held.get(m, False)]
+
+
+class LockOut(ValueError):
+    """A change would leave stations with no method they hold credentials for."""
+
+
+def stranded_by(tenant, change) -> list[str]:
+    """The identities of the tenant's stations that can connect now and could not after
+    `change(station, rules) -> (station, rules)` is applied (run inside the change's
+    transaction, before it is written)."""
+    before = current_rules(tenant)
+    stations = list(Station.objects.for_tenant(tenant).select_related("tenant", "credential"))
+    with_token = set(StationToken.objects.for_tenant(tenant).filter(revoked_at__isnull=True)
+                     .values_list("station_id", flat=True))
+    stranded = []
+    for station in stations:
+        if not usable(station, policy.allowed_methods(station, before), tokens=with_token):
+            continue  # already unable to connect: not this change's doing
+        after_station, after_rules = change(station, before)
+        if not usable(station, policy.allowed_methods(after_station, after_rules), tokens=with_token):
+            stranded.append(station.identity)
+    return stranded
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+class TooManyTokens(ValueError):
+    pass
+
+
+def issue_token(station: Station, label: str = "", actor: str = "cli") -> tuple[StationToken, str]:
+    """A new token for the station: its row, and the token, to be shown once."""
+    with transaction.atomic():
+        Station.objects.select_for_update().filter(pk=station.pk).first()  # one issue at a time
+        active = StationToken.objects.filter(station=station, revoked_at__isnull=True).count()
+        if active >= MAX_TOKENS_PER_STATION:
+            raise TooManyTokens(f"the station has {active} active tokens, the most it may have; "
+                                "revoke one first")
+        value, public_id, secret = token.generate()
+        row = StationToken.objects.create(tenant=station.tenant, station=station, public_id=public_id,
+                                          secret_hash=keys.hash_token_secret(secret), label=label)
+        audit(station, actor, "token.issued", public_id)
+    return row, value
+
+
+def revoke_token(station: Station, public_id: str, actor: str = "cli") -> StationToken | None:
+    """Revoke one token; a connection it opened is closed (it cannot tell which one did,
+    so a connection that proved a token is taken away)."""
+    with transaction.atomic():
+        row = StationToken.objects.select_for_update().filter(station=station, public_id=public_id).first()
+        if row is None:
+            return None
+        if row.revoked_at is None:
+            row.revoked_at = timezone.now()
+            row.save(update_fields=["revoked_at"])
+            audit(station, actor, "token.revoked", public_id)
+            if station.last_auth_method == "token" and station.connected:
+                announce.revoke_connection(station)
+    return row

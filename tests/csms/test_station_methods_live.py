@@ -1,0 +1,121 @@
+"""Per-station method policy and the Token scheme on a live server, with a real client
+(`websockets`): the 401's challenge list follows the station's inherited methods,
+valid credentials of a method switched off are refused (downgrade protection), a
+Token station connects and a revoked token does not, and every connection records
+the method it proved."""
+import json
+
+import pytest
+import websockets
+
+from csms.models import Station
+from tests.commands import run_cmd
+from tests.csms.test_station_auth_live import status_of
+from tests.factories import AL1000_KEY, make_station, make_tenant
+from tests.stations import basic_auth, station_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BASIC = 'Basic realm="Chargegate acme"'
+TOKEN = 'Token realm="Chargegate acme"'
+
+
+def connect(server, identity, authorization=None):
+    headers = {"Authorization": authorization} if authorization else {}
+    return websockets.connect(station_url(server, "acme", identity), subprotocols=["ocpp1.6"],
+                              additional_headers=headers, open_timeout=10, ping_interval=None)
+
+
+def basic(identity="CP1", key=AL1000_KEY):
+    return basic_auth(identity, key)
+
+
+def issue(identity="CP1") -> str:
+    return json.loads(run_cmd("station", "token", "issue", "acme", identity, "--json"))["token"]
+
+
+def last_method(identity="CP1") -> str:
+    return Station.objects.get(identity=identity).last_auth_method
+
+
+def test_the_401_lists_the_stations_methods_in_order(csms, run):
+    make_station(make_tenant("acme"), "CP1")
+    issue()
+    run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "token,basic")
+    assert status_of(run, connect(csms, "CP1")) == (401, [TOKEN, BASIC])
+    run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "basic,token")
+    assert status_of(run, connect(csms, "CP1", "Token " + "z" * 30)) == (401, [BASIC, TOKEN])
+
+
+def test_downgrade_valid_basic_is_refused_once_basic_is_off(csms, run):
+    make_station(make_tenant("acme"), "CP1")
+    assert status_of(run, connect(csms, "CP1", basic())) == (101, [])
+    token = issue()
+    run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "token")
+    assert status_of(run, connect(csms, "CP1", basic())) == (401, [TOKEN])
+    assert status_of(run, connect(csms, "CP1", "Token " + token)) == (101, [])
+
+
+def test_a_token_station_connects_and_its_last_method_is_recorded(csms, run):
+    make_station(make_tenant("acme"), "CP1")
+    token = issue()
+    run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "token,basic")
+    assert status_of(run, connect(csms, "CP1", basic())) == (101, [])
+    assert last_method() == "basic"
+    assert status_of(run, connect(csms, "CP1", "token   " + token)) == (101, [])  # any casing, spaces
+    assert last_method() == "token"
+
+
+def test_a_revoked_token_is_refused_and_the_others_still_work(csms, run):
+    make_station(make_tenant("acme"), "CP1")
+    first, second = issue(), issue()
+    run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "token")
+    assert status_of(run, connect(csms, "CP1", "Token " + first)) == (101, [])
+    run_cmd("station", "token", "revoke", "acme", "CP1", first.split("_")[1])
+    assert status_of(run, connect(csms, "CP1", "Token " + first)) == (401, [TOKEN])
+    assert status_of(run, connect(csms, "CP1", "Token " + second)) == (101, [])
+
+
+def test_another_stations_token_is_refused(csms, run):
+    tenant = make_tenant("acme")
+    make_station(tenant, "CP1")
+    make_station(tenant, "CP2")
+    run_cmd("station", "auth", "default", "acme", "--methods", "token,basic", "--force")
+    theirs = issue("CP2")
+    assert status_of(run, connect(csms, "CP1", "Token " + theirs)) == (401, [TOKEN, BASIC])
+
+
+@pytest.mark.parametrize("value", ["Token short", "Token " + "x" * 513, "Token a=b"])
+def test_a_malformed_token_gets_400(csms, run, value):
+    make_station(make_tenant("acme"), "CP1")
+    run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "basic,token", "--force")
+    assert status_of(run, connect(csms, "CP1", value)) == (400, [])
+
+
+def test_inheritance_station_over_group_over_tenant_default(csms, run):
+    tenant = make_tenant("acme")
+    for identity, vendor in (("CP1", "ABB"), ("CP2", "Alfen"), ("CP3", "ABB")):
+        make_station(tenant, identity, vendor=vendor, firmware_version="1.2")
+        issue(identity)
+    run_cmd("station", "auth", "default", "acme", "--methods", "basic,token")
+    run_cmd("station", "group", "add", "acme", "abb", "--vendor", "abb", "--methods", "token")
+    run_cmd("station", "auth", "set", "acme", "CP3", "--methods", "basic")
+    seen = {identity: status_of(run, connect(csms, identity))[1] for identity in ("CP1", "CP2", "CP3")}
+    assert seen == {"CP1": [TOKEN], "CP2": [BASIC, TOKEN], "CP3": [BASIC]}
+    # The group's change reaches the live server (another process) at its next handshake.
+    run_cmd("station", "group", "set", "acme", "abb", "--inherit")
+    assert status_of(run, connect(csms, "CP1"))[1] == [BASIC, TOKEN]
+    run_cmd("station", "group", "remove", "acme", "abb")
+    run_cmd("station", "auth", "default", "acme", "--inherit")
+    assert status_of(run, connect(csms, "CP1"))[1] == [BASIC]
+
+
+def test_a_group_matches_on_what_the_station_booted_with(csms, run):
+    """The firmware a station reports at boot moves it into the group for that firmware."""
+    make_station(make_tenant("acme"), "CP1", vendor="ABB", firmware_version="1.0")
+    issue()
+    run_cmd("station", "group", "add", "acme", "abb-2", "--vendor", "ABB", "--firmware", "2.*",
+            "--methods", "token")
+    assert status_of(run, connect(csms, "CP1", basic())) == (101, [])
+    Station.objects.filter(identity="CP1").update(firmware_version="2.1.0")
+    assert status_of(run, connect(csms, "CP1", basic())) == (401, [TOKEN])
