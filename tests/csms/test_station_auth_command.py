@@ -136,3 +136,22 @@ def test_auth_status_counts_last_methods_per_group_and_lists_who_is_on_basic(acm
     text = run_cmd("station", "auth", "status", "acme")
     assert "abb: 2 stations; last method: basic 1, token 1; Basic allowed for 2" in text
     assert "  still on Basic: CP1" in text and "(no group): 1 stations" in text
+
+
+def test_switching_a_method_off_takes_away_connections_that_proved_it(acme):
+    """Downgrade protection for sockets already open: the connection that proved Basic
+    loses its claim (it closes at once where the channel layer reaches, else at its next
+    reconcile); one that proved a method still allowed keeps it."""
+    Station.objects.filter(identity__in=["CP1", "CP2"]).update(
+        connected=True, connection_id="node.1", last_auth_method="basic")
+    as_json("token", "issue", "acme", "CP1")
+    run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "token")
+    rows = {s.identity: (s.connected, s.connection_id) for s in Station.objects.all()}
+    assert rows == {"CP1": (False, ""), "CP2": (True, "node.1")}
+
+
+def test_revoking_a_token_takes_away_a_token_connection(acme):
+    issued = as_json("token", "issue", "acme", "CP1")
+    Station.objects.filter(identity="CP1").update(connected=True, connection_id="node.1", last_auth_method="token")
+    run_cmd("station", "token", "revoke", "acme", "CP1", issued["id"])
+    assert Station.objects.get(identity="CP1").connection_id == ""
