@@ -515,6 +515,9 @@ class StationGroup(TenantOwned):
     model_pattern = models.CharField(max_length=100, blank=True)
     firmware_pattern = models.CharField(max_length=100, blank=True)
     methods = models.JSONField(null=True, blank=True)  # null: the tenant's default
+    # CIDR networks its stations may connect from (the address uvicorn reports, which
+    # behind a trusted proxy is X-Forwarded-For's: docs/station-auth.md); empty: any.
+    networks = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

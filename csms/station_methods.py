@@ -37,7 +37,8 @@ def as_group(row: StationGroup) -> policy.Group:
     return policy.Group(name=row.name, rank=row.rank, identity=row.identity_pattern,
                         vendor=row.vendor_pattern, model=row.model_pattern,
                         firmware=row.firmware_pattern,
-                        methods=tuple(row.methods) if row.methods else None)
+                        methods=tuple(row.methods) if row.methods else None,
+                        networks=policy.parse_networks(",".join(row.networks or [])))
 
 
 def rules_for(tenant) -> policy.Rules:

@@ -19,6 +19,7 @@ of preference. A method left out is refused even with valid credentials (downgra
 protection, `station_auth.authenticate`).
 """
 import fnmatch
+import ipaddress
 from dataclasses import dataclass, field
 
 from csms.protocol.versions import OcppVersion
@@ -39,6 +40,7 @@ class Group:
     model: str = ""
     firmware: str = ""
     methods: tuple[str, ...] | None = None  # None: the tenant's default
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()  # (): any source
 
     def matches(self, station) -> bool:
         return all(_matches(pattern, value) for pattern, value in (
@@ -48,6 +50,36 @@ class Group:
 
 def _matches(pattern: str, value: str) -> bool:
     return not pattern or fnmatch.fnmatchcase((value or "").lower(), pattern.lower())
+
+
+def parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """An operator's comma-separated CIDR networks ("" or "any": no restriction). A
+    network with host bits set (10.0.0.1/8) is refused as the likely typo it is."""
+    if text.strip().lower() in ("", "any"):
+        return ()
+    networks = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            networks.append(ipaddress.ip_network(part))
+        except ValueError as exc:
+            raise ValueError(f"{part}: {exc}") from None
+    return tuple(networks)
+
+
+def source_allowed(group: Group | None, address: str) -> bool:
+    """Whether a handshake from `address` (the client address the ASGI server reports)
+    may go on for a station of `group`: any address if the group names no networks;
+    else only one inside them (an unreadable address is outside). An IPv4 client seen
+    through an IPv6 socket (::ffff:a.b.c.d) is its IPv4 address."""
+    if group is None or not group.networks:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in group.networks)
 
 
 @dataclass(frozen=True)
@@ -127,9 +159,13 @@ def accepts_hex(tenant, version: OcppVersion | None) -> bool:
 
 
 def subject(station, keys: SecretStore, version: OcppVersion | None, rules: Rules = NO_RULES,
-            tokens: TokenStore = NO_TOKENS) -> Subject:
+            tokens: TokenStore = NO_TOKENS, source: str | None = None) -> Subject:
     """What the handshake's decision needs to know of `station`, which the handshake
-    offered to speak `version` with (None: no agreeable subprotocol)."""
+    offered to speak `version` with (None: no agreeable subprotocol), from the client
+    address `source` (None: not checked against the group's networks)."""
+    resolved = resolve(station, rules)
+    group = next((g for g in rules.groups if g.name == resolved.group), None)
     return Subject(identity=station.identity, realm=realm(station.tenant),
-                   methods=allowed_methods(station, rules), keys=keys,
-                   accept_hex=accepts_hex(station.tenant, version), tokens=tokens)
+                   methods=resolved.methods, keys=keys,
+                   accept_hex=accepts_hex(station.tenant, version), tokens=tokens,
+                   source_allowed=source is None or source_allowed(group, source))

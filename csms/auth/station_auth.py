@@ -31,7 +31,12 @@ def challenges(subject: Subject) -> list[str]:
 def authenticate(subject: Subject, authorization: list[bytes]) -> AuthResult:
     """Check the handshake's Authorization header(s) against what `subject` allows.
 
-    The result names the stored key that matched and the scheme that proved it."""
+    The result names the stored key that matched and the scheme that proved it. From
+    outside the station's group's networks nothing is checked, and the 401 carries no
+    challenge: the white paper's one exception to them ("application level IP filter
+    rules"), since no credentials would help."""
+    if not subject.source_allowed:
+        return AuthResult(Decision.CHALLENGE, "source address outside the group's networks")
     try:
         credentials = read_authorization(authorization)
         if credentials is None:

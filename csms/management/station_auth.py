@@ -96,9 +96,20 @@ def _group_arguments(parser) -> None:
         parser.add_argument(f"--{name}", metavar="PATTERN",
                             help=f"shell-style pattern (*, ?, [..]) on the station's {what}, "
                                  "compared without case ('' for any)")
+    parser.add_argument("--networks", metavar="CIDRS",
+                        help="comma-separated networks its stations may connect from, e.g. "
+                             "10.20.0.0/16,2001:db8::/32 ('any': no restriction, the default); the "
+                             "address is the client's as uvicorn reports it (docs/station-auth.md)")
     _methods_arguments(parser, required=False)
     _force_argument(parser)
     parser.add_argument("--json", action="store_true")
+
+
+def _networks(text: str) -> list[str]:
+    try:
+        return [str(n) for n in policy.parse_networks(text)]
+    except ValueError as exc:
+        raise CommandError(f"--networks: {exc}") from None
 
 
 def _methods_arguments(parser, required: bool) -> None:
@@ -138,7 +149,7 @@ class AuthCommands:
 
     # --- groups --------------------------------------------------------------------------
 
-    def _group_add(self, tenant, name, rank, methods, inherit, force, json, **opts):
+    def _group_add(self, tenant, name, rank, methods, inherit, networks, force, json, **opts):
         tenant_obj = self._tenant(tenant)
         if not GROUP_NAME.fullmatch(name):
             raise CommandError("a group name is 1-64 letters, digits, '.', '_' or '-', starting with "
@@ -147,15 +158,18 @@ class AuthCommands:
             rank = (StationGroup.objects.for_tenant(tenant_obj).aggregate(m=Max("rank"))["m"] or 0) + 10
         row = StationGroup(tenant=tenant_obj, name=name, rank=rank,
                            methods=None if inherit or methods is None else _methods(methods),
+                           networks=_networks(networks or ""),
                            **{field: opts[option] or "" for option, field in PATTERNS.items()})
         self._save_group(tenant_obj, row, force, creating=True)
         self._emit(self._group_summary(row), json, self._text_group)
 
-    def _group_set(self, tenant, name, rank, methods, inherit, force, json, **opts):
+    def _group_set(self, tenant, name, rank, methods, inherit, networks, force, json, **opts):
         tenant_obj = self._tenant(tenant)
         row = self._group(tenant_obj, name)
         if rank is not None:
             row.rank = rank
+        if networks is not None:
+            row.networks = _networks(networks)
         for option, field in PATTERNS.items():
             if opts[option] is not None:
                 setattr(row, field, opts[option])
@@ -189,7 +203,9 @@ class AuthCommands:
         for g in rows:
             patterns = " ".join(f"{k}={v}" for k, v in g["patterns"].items() if v) or "(every station)"
             methods = ",".join(g["methods"]) if g["methods"] else "(tenant default)"
-            self.stdout.write(f"{g['rank']}\t{g['name']}\t{patterns}\t{methods}\t{g['stations']} stations")
+            networks = ",".join(g["networks"]) or "any network"
+            self.stdout.write(f"{g['rank']}\t{g['name']}\t{patterns}\t{methods}\t{networks}\t"
+                              f"{g['stations']} stations")
 
     def _save_group(self, tenant, row, force, creating=False):
         def change(station, rules):
@@ -215,7 +231,7 @@ class AuthCommands:
     def _group_summary(row: StationGroup) -> dict:
         return {"name": row.name, "rank": row.rank,
                 "patterns": {option: getattr(row, field) for option, field in PATTERNS.items()},
-                "methods": row.methods}
+                "methods": row.methods, "networks": row.networks}
 
     def _text_group(self, g):
         self.stdout.write(f"group {g['name']} (rank {g['rank']}): "

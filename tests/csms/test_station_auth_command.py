@@ -104,7 +104,7 @@ def test_groups_select_by_boot_data_first_match_by_rank(acme):
     run_cmd("station", "group", "set", "acme", "old-fw", "--rank", "30")
     assert as_json("auth", "show", "acme", "CP1")["group"] == "abb"
     text = run_cmd("station", "group", "list", "acme")
-    assert "20\tabb\tvendor=abb\tbasic\t1 stations" in text
+    assert "20\tabb\tvendor=abb\tbasic\tany network\t1 stations" in text
 
 
 def test_group_errors(acme):
@@ -155,3 +155,13 @@ def test_revoking_a_token_takes_away_a_token_connection(acme):
     Station.objects.filter(identity="CP1").update(connected=True, connection_id="node.1", last_auth_method="token")
     run_cmd("station", "token", "revoke", "acme", "CP1", issued["id"])
     assert Station.objects.get(identity="CP1").connection_id == ""
+
+
+def test_group_networks_are_checked_and_shown(acme):
+    shown = as_json("group", "add", "acme", "depot", "--identity", "CP*", "--networks", "10.20.0.0/16, 2001:db8::/32")
+    assert shown["networks"] == ["10.20.0.0/16", "2001:db8::/32"]
+    with pytest.raises(CommandError, match="--networks: 10.0.0.1/8: .*host bits"):
+        run_cmd("station", "group", "set", "acme", "depot", "--networks", "10.0.0.1/8")
+    with pytest.raises(CommandError, match="--networks: nonsense"):
+        run_cmd("station", "group", "set", "acme", "depot", "--networks", "nonsense")
+    assert as_json("group", "set", "acme", "depot", "--networks", "any")["networks"] == []

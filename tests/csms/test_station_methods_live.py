@@ -119,3 +119,26 @@ def test_a_group_matches_on_what_the_station_booted_with(csms, run):
     assert status_of(run, connect(csms, "CP1", basic())) == (101, [])
     Station.objects.filter(identity="CP1").update(firmware_version="2.1.0")
     assert status_of(run, connect(csms, "CP1", basic())) == (401, [TOKEN])
+
+
+def test_a_group_admits_only_its_networks_as_a_trusted_proxy_reports_them(csms, run):
+    """The client address is what uvicorn reports: behind a proxy it trusts
+    (`--forwarded-allow-ips`, 127.0.0.1 by default, as for this loopback client) the
+    X-Forwarded-For address. Outside the group's networks: 401 without challenges, even
+    with the right key; inside: the usual check."""
+    make_station(make_tenant("acme"), "CP1")
+    run_cmd("station", "group", "add", "acme", "depot", "--identity", "CP*", "--networks", "10.20.0.0/16")
+
+    def attempt(forwarded_for=None, key=AL1000_KEY):
+        headers = {"Authorization": basic("CP1", key)}
+        if forwarded_for:
+            headers["X-Forwarded-For"] = forwarded_for
+        return status_of(run, websockets.connect(station_url(csms, "acme", "CP1"), subprotocols=["ocpp1.6"],
+                                                 additional_headers=headers, open_timeout=10))
+
+    assert attempt() == (401, [])                        # 127.0.0.1 itself
+    assert attempt("192.0.2.7") == (401, [])
+    assert attempt("10.20.5.6") == (101, [])
+    assert attempt("10.20.5.6", key=bytes(20)) == (401, [BASIC])
+    run_cmd("station", "group", "set", "acme", "depot", "--networks", "any")
+    assert attempt() == (101, [])

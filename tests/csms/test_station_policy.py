@@ -85,6 +85,37 @@ def test_method_lists_that_are_refused(text, problem):
         policy.parse_methods(text, KNOWN)
 
 
+@pytest.mark.parametrize("address, allowed", [
+    ("10.20.3.4", True), ("10.21.0.1", False), ("::ffff:10.20.0.9", True), ("2001:db8::1", True),
+    ("2001:db9::1", False), ("unknown", False), ("", False),
+])
+def test_a_groups_networks_admit_only_their_addresses(address, allowed):
+    depot = Group("depot", 1, networks=policy.parse_networks("10.20.0.0/16,2001:db8::/32"))
+    assert policy.source_allowed(depot, address) is allowed
+
+
+def test_no_group_or_no_networks_admit_any_address():
+    assert policy.source_allowed(None, "unknown") and policy.source_allowed(LAB, "192.0.2.1")
+
+
+def test_outside_its_networks_a_station_gets_a_401_without_challenges():
+    """The white paper's one case for a 401 without WWW-Authenticate (IP filter rules):
+    no credentials would help, so none are checked or asked for."""
+    rules = Rules(groups=(Group("depot", 1, networks=policy.parse_networks("10.0.0.0/8")),))
+    inside = policy.subject(station(), None, None, rules, source="10.1.1.1")
+    outside = policy.subject(station(), None, None, rules, source="192.0.2.7")
+    assert inside.source_allowed and not outside.source_allowed
+    result = authenticate(outside, [])
+    assert (result.decision, result.challenges, result.hashes) == (Decision.CHALLENGE, [], 0)
+
+
+@pytest.mark.parametrize("text, problem", [("10.0.0.1/8", "host bits"), ("10.0.0.0/33", "10.0.0.0/33"),
+                                           ("example.com", "example.com")])
+def test_bad_networks_are_refused(text, problem):
+    with pytest.raises(ValueError, match=problem):
+        policy.parse_networks(text)
+
+
 # --- Token ------------------------------------------------------------------------------------
 
 VALUE, PUBLIC_ID, SECRET = token.generate()
