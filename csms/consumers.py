@@ -136,7 +136,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
         version = negotiate(offered, station.allowed_protocols)
         subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
-                                 source)
+                                 source, found.logins)
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
                                         authorization=authorization)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):

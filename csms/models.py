@@ -552,8 +552,21 @@ class StationToken(StationOwned):
         return self.revoked_at is None
 
 
+class StationLogin(StationOwned):
+    """Another Basic login (username) of a station besides its identity: the white
+    paper's mapping from logins to stations, so that what a station sends need not name
+    it. Unique in the tenant, so a login names one station."""
+
+    login = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["station", "login"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "login"], name="station_login_per_tenant")]
+
+
 __all__ = [
-    "StationAuthPolicy", "StationGroup", "StationToken",
+    "StationAuthPolicy", "StationGroup", "StationLogin", "StationToken",
     "Tenant", "Station", "RegistrationStatus", "ConnectorStatus", "IdTag", "IdTagStatus",
     "Transaction", "MeterValue", "StationEvent", "ReportedVariable", "StationCall",
     "KeyOrigin", "StationCredential", "CredentialChange", "AuditEvent", "RotationCampaign",

@@ -49,6 +49,7 @@ class AtHandshake:
     station: Station
     rules: policy.Rules  # the tenant's inherited method lists (station_methods.rules_for)
     tokens: keys.StoredTokens  # its active tokens, read only when the handshake presents one
+    logins: tuple[bytes, ...] = ()  # its other Basic logins, read only when one is sent
 
 
 def station_for_handshake(tenant_slug: str, identity: str, authorization: list[bytes]) -> AtHandshake | None:
@@ -59,7 +60,10 @@ def station_for_handshake(tenant_slug: str, identity: str, authorization: list[b
     tokens = keys.StoredTokens()
     if station_methods.presents_token(authorization) and "token" in policy.allowed_methods(station, rules):
         tokens = station_methods.stored_tokens(station.pk)
-    return AtHandshake(station, rules, tokens)
+    logins = ()
+    if station_methods.presents_other_login(authorization, station.identity):
+        logins = station_methods.logins_of(station.pk)
+    return AtHandshake(station, rules, tokens, logins)
 
 
 def load_station(station_id: int) -> Station:

@@ -14,10 +14,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import announce
-from .auth import keys, policy, token
-from .auth.headers import MalformedAuthorization, read_authorization
+from .auth import basic, keys, policy, token
+from .auth.headers import Credentials, MalformedAuthorization, read_authorization
 from .credentials import audit
-from .models import Station, StationAuthPolicy, StationGroup, StationToken
+from .models import Station, StationAuthPolicy, StationGroup, StationLogin, StationToken
 
 MAX_TOKENS_PER_STATION = 5
 
@@ -85,12 +85,62 @@ def changed(tenant) -> StationAuthPolicy:
 
 # --- what the handshake reads ---------------------------------------------------------------
 
-def presents_token(authorization: list[bytes]) -> bool:
+def _credentials(authorization: list[bytes]) -> Credentials | None:
     try:
-        credentials = read_authorization(authorization)
+        return read_authorization(authorization)
+    except MalformedAuthorization:
+        return None  # the decision answers it
+
+
+def presents_token(authorization: list[bytes]) -> bool:
+    credentials = _credentials(authorization)
+    return credentials is not None and credentials.scheme == "token"
+
+
+def presents_other_login(authorization: list[bytes], identity: str) -> bool:
+    """Whether the handshake sends Basic with a login that is not the station's identity
+    (only then are its other logins read)."""
+    credentials = _credentials(authorization)
+    if credentials is None or credentials.scheme != "basic" or credentials.token68 is None:
+        return False
+    try:
+        return basic.parse_basic(credentials.token68).username != identity.encode("utf-8")
     except MalformedAuthorization:
         return False
-    return credentials is not None and credentials.scheme == "token"
+
+
+def logins_of(station_id: int) -> tuple[bytes, ...]:
+    return tuple(login.encode("utf-8") for login in
+                 StationLogin.objects.filter(station_id=station_id).values_list("login", flat=True))
+
+
+class LoginTaken(ValueError):
+    pass
+
+
+def add_login(station: Station, login: str, actor: str = "cli") -> StationLogin:
+    """Another Basic login for the station; unique in its tenant, and never another
+    station's identity (a login names one station)."""
+    if not login or len(login) > 255 or ":" in login or len(login.encode("utf-8")) < 2:
+        raise ValueError("a login is 2-255 characters without ':'")
+    if login == station.identity:
+        raise ValueError("the station's identity is always its login")
+    if Station.objects.for_tenant(station.tenant).filter(identity=login).exists():
+        raise LoginTaken(f"{login!r} is another station's identity")
+    with transaction.atomic():
+        if StationLogin.objects.for_tenant(station.tenant).filter(login=login).exists():
+            raise LoginTaken(f"{login!r} is already a login in {station.tenant.slug}")
+        row = StationLogin.objects.create(tenant=station.tenant, station=station, login=login)
+        audit(station, actor, "login.added", login)
+    return row
+
+
+def remove_login(station: Station, login: str, actor: str = "cli") -> bool:
+    with transaction.atomic():
+        deleted, _ = StationLogin.objects.filter(station=station, login=login).delete()
+        if deleted:
+            audit(station, actor, "login.removed", login)
+    return bool(deleted)
 
 
 def stored_tokens(station_id: int) -> keys.StoredTokens:

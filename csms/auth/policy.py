@@ -159,7 +159,8 @@ def accepts_hex(tenant, version: OcppVersion | None) -> bool:
 
 
 def subject(station, keys: SecretStore, version: OcppVersion | None, rules: Rules = NO_RULES,
-            tokens: TokenStore = NO_TOKENS, source: str | None = None) -> Subject:
+            tokens: TokenStore = NO_TOKENS, source: str | None = None,
+            logins: tuple[bytes, ...] = ()) -> Subject:
     """What the handshake's decision needs to know of `station`, which the handshake
     offered to speak `version` with (None: no agreeable subprotocol), from the client
     address `source` (None: not checked against the group's networks)."""
@@ -167,5 +168,5 @@ def subject(station, keys: SecretStore, version: OcppVersion | None, rules: Rule
     group = next((g for g in rules.groups if g.name == resolved.group), None)
     return Subject(identity=station.identity, realm=realm(station.tenant),
                    methods=resolved.methods, keys=keys,
-                   accept_hex=accepts_hex(station.tenant, version), tokens=tokens,
+                   accept_hex=accepts_hex(station.tenant, version), tokens=tokens, logins=logins,
                    source_allowed=source is None or source_allowed(group, source))

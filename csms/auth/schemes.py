@@ -76,6 +76,7 @@ class Subject:
     keys: SecretStore
     accept_hex: bool  # whether a Basic password may be the key's hex text (policy.accepts_hex)
     tokens: TokenStore = NO_TOKENS  # the station's active tokens (loaded only when one is presented)
+    logins: tuple[bytes, ...] = ()  # Basic logins besides the identity (loaded only when one is sent)
     source_allowed: bool = True  # the client address is inside its group's networks (policy.source_allowed)
 
 

@@ -1,6 +1,6 @@
-"""`manage.py station group|auth|token ...`: which methods stations may authenticate
-with (per station, per group, the tenant's default), the Token credentials, and who
-has moved off Basic. Mixed into the `station` command (csms/management/commands/station.py).
+"""`manage.py station group|auth|token|login ...`: which methods stations may
+authenticate with (per station, per group, the tenant's default), the Token
+credentials, other Basic logins, and who has moved off Basic. Mixed into the `station` command (csms/management/commands/station.py).
 
 A token is printed once, by `token issue`; listings show its public id only.
 """
@@ -15,7 +15,7 @@ from django.db.models import Max
 from csms import announce, station_methods
 from csms.auth import policy
 from csms.auth.station_auth import SCHEMES
-from csms.models import Station, StationGroup, StationToken
+from csms.models import Station, StationGroup, StationLogin, StationToken
 from tenants.cli import dump_json
 
 GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -28,61 +28,53 @@ def known_methods() -> list[str]:
     return [name.lower() for name in SCHEMES.names()]
 
 
+def _command(parent, name: str, help: str, *positionals: str, force=False, methods=None):
+    """A subcommand taking `positionals`, then (as asked) the method choice and --force,
+    and --json."""
+    parser = parent.add_parser(name, help=help)
+    for positional in positionals:
+        parser.add_argument(positional)
+    if methods is not None:
+        _methods_arguments(parser, required=methods)
+    if force:
+        _force_argument(parser)
+    parser.add_argument("--json", action="store_true")
+    return parser
+
+
+def _family(sub, name: str, help: str):
+    return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_action", required=True)
+
+
 def add_arguments(sub) -> None:
-    group = sub.add_parser("group", help="station groups: stations selected by identity or boot-data "
-                                         "patterns, sharing a method list").add_subparsers(
-        dest="group_action", required=True)
-    add = group.add_parser("add", help="create a group")
-    _group_arguments(add)
-    set_ = group.add_parser("set", help="change a group")
-    _group_arguments(set_)
-    lst = group.add_parser("list", help="list a tenant's groups, first match first")
-    lst.add_argument("tenant")
-    lst.add_argument("--json", action="store_true")
-    remove = group.add_parser("remove", help="delete a group (its stations fall to the next match)")
-    remove.add_argument("tenant")
-    remove.add_argument("name")
-    _force_argument(remove)
-    remove.add_argument("--json", action="store_true")
+    group = _family(sub, "group", "station groups: stations selected by identity or boot-data patterns, "
+                                  "sharing a method list")
+    _group_arguments(group.add_parser("add", help="create a group"))
+    _group_arguments(group.add_parser("set", help="change a group"))
+    _command(group, "list", "list a tenant's groups, first match first", "tenant")
+    _command(group, "remove", "delete a group (its stations fall to the next match)", "tenant", "name",
+             force=True)
 
-    auth = sub.add_parser("auth", help="the methods stations may authenticate with").add_subparsers(
-        dest="auth_action", required=True)
-    set_ = auth.add_parser("set", help="a station's own method list, or --inherit its group's")
-    set_.add_argument("tenant")
-    set_.add_argument("identity")
-    _methods_arguments(set_, required=True)
-    _force_argument(set_)
-    set_.add_argument("--json", action="store_true")
-    default = auth.add_parser("default", help="the tenant's default method list (--inherit: Basic alone)")
-    default.add_argument("tenant")
-    _methods_arguments(default, required=True)
-    _force_argument(default)
-    default.add_argument("--json", action="store_true")
-    show = auth.add_parser("show", help="a station's methods, where they come from, and its last method")
-    show.add_argument("tenant")
-    show.add_argument("identity")
-    show.add_argument("--json", action="store_true")
-    status = auth.add_parser("status", help="per group: the methods stations last used, and who is "
-                                            "still on Basic")
-    status.add_argument("tenant")
-    status.add_argument("--json", action="store_true")
+    auth = _family(sub, "auth", "the methods stations may authenticate with")
+    _command(auth, "set", "a station's own method list, or --inherit its group's", "tenant", "identity",
+             methods=True, force=True)
+    _command(auth, "default", "the tenant's default method list (--inherit: Basic alone)", "tenant",
+             methods=True, force=True)
+    _command(auth, "show", "a station's methods, where they come from, and its last method", "tenant", "identity")
+    _command(auth, "status", "per group: the methods stations last used, and who is still on Basic", "tenant")
 
-    tok = sub.add_parser("token", help="a station's Token credentials").add_subparsers(
-        dest="token_action", required=True)
-    issue = tok.add_parser("issue", help="issue a token (printed once)")
-    issue.add_argument("tenant")
-    issue.add_argument("identity")
-    issue.add_argument("--label", default="", help="a note for operators, e.g. where it is installed")
-    issue.add_argument("--json", action="store_true")
-    lst = tok.add_parser("list", help="a station's tokens (public ids only)")
-    lst.add_argument("tenant")
-    lst.add_argument("identity")
-    lst.add_argument("--json", action="store_true")
-    revoke = tok.add_parser("revoke", help="revoke a token; a connection opened with a token is closed")
-    revoke.add_argument("tenant")
-    revoke.add_argument("identity")
-    revoke.add_argument("token_id", metavar="TOKEN_ID", help="the token's public id (`token list`)")
-    revoke.add_argument("--json", action="store_true")
+    tok = _family(sub, "token", "a station's Token credentials")
+    _command(tok, "issue", "issue a token (printed once)", "tenant", "identity").add_argument(
+        "--label", default="", help="a note for operators, e.g. where it is installed")
+    _command(tok, "list", "a station's tokens (public ids only)", "tenant", "identity")
+    _command(tok, "revoke", "revoke a token; a connection opened with a token is closed", "tenant", "identity",
+             "token_id")
+
+    login = _family(sub, "login", "a station's other Basic logins (the white paper's privacy mapping: the "
+                                  "login need not be the identity)")
+    _command(login, "add", "add a login", "tenant", "identity", "login")
+    _command(login, "remove", "remove a login", "tenant", "identity", "login")
+    _command(login, "list", "a station's logins", "tenant", "identity")
 
 
 def _group_arguments(parser) -> None:
@@ -146,6 +138,31 @@ class AuthCommands:
 
     def do_token(self, token_action, **opts):
         getattr(self, f"_token_{token_action}")(**opts)
+
+    def do_login(self, login_action, **opts):
+        getattr(self, f"_login_{login_action}")(**opts)
+
+    # --- logins ----------------------------------------------------------------------------
+
+    def _login_add(self, tenant, identity, login, json, **_):
+        station = self._station(tenant, identity)
+        try:
+            station_methods.add_login(station, login, actor="cli")
+        except ValueError as exc:
+            raise CommandError(f"{identity}: {exc}") from None
+        self._login_list(tenant, identity, json)
+
+    def _login_remove(self, tenant, identity, login, json, **_):
+        station = self._station(tenant, identity)
+        if not station_methods.remove_login(station, login, actor="cli"):
+            raise CommandError(f"{identity} has no login {login!r}")
+        self._login_list(tenant, identity, json)
+
+    def _login_list(self, tenant, identity, json, **_):
+        station = self._station(tenant, identity)
+        logins = [station.identity, *StationLogin.objects.filter(station=station).values_list("login", flat=True)]
+        self._emit({"identity": station.identity, "logins": logins}, json,
+                   lambda r: self.stdout.write("\n".join(r["logins"])))
 
     # --- groups --------------------------------------------------------------------------
 

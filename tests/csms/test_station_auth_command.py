@@ -165,3 +165,26 @@ def test_group_networks_are_checked_and_shown(acme):
     with pytest.raises(CommandError, match="--networks: nonsense"):
         run_cmd("station", "group", "set", "acme", "depot", "--networks", "nonsense")
     assert as_json("group", "set", "acme", "depot", "--networks", "any")["networks"] == []
+
+
+def test_logins_are_added_listed_and_removed(acme):
+    assert as_json("login", "add", "acme", "CP1", "site-7f3a") == {"identity": "CP1", "logins": ["CP1", "site-7f3a"]}
+    assert run_cmd("station", "login", "list", "acme", "CP1") == "CP1\nsite-7f3a\n"
+    assert AuditEvent.objects.filter(action="login.added", outcome="site-7f3a").exists()
+    assert as_json("login", "remove", "acme", "CP1", "site-7f3a")["logins"] == ["CP1"]
+
+
+@pytest.mark.parametrize("login, problem", [
+    ("CP2", "another station's identity"), ("CP1", "always its login"), ("a:b", "without ':'"), ("x", "2-255"),
+])
+def test_logins_that_are_refused(acme, login, problem):
+    with pytest.raises(CommandError, match=problem):
+        run_cmd("station", "login", "add", "acme", "CP1", login)
+
+
+def test_a_login_names_one_station_in_its_tenant(acme):
+    run_cmd("station", "login", "add", "acme", "CP1", "alias-1")
+    with pytest.raises(CommandError, match="already a login in acme"):
+        run_cmd("station", "login", "add", "acme", "CP2", "alias-1")
+    with pytest.raises(CommandError, match="no login 'nope'"):
+        run_cmd("station", "login", "remove", "acme", "CP1", "nope")

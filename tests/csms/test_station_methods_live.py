@@ -142,3 +142,17 @@ def test_a_group_admits_only_its_networks_as_a_trusted_proxy_reports_them(csms, 
     assert attempt("10.20.5.6", key=bytes(20)) == (401, [BASIC])
     run_cmd("station", "group", "set", "acme", "depot", "--networks", "any")
     assert attempt() == (101, [])
+
+
+def test_a_station_connects_with_another_login_and_not_with_another_stations(csms, run):
+    """The white paper's privacy mapping: the Basic login need not be the identity."""
+    tenant = make_tenant("acme")
+    make_station(tenant, "CP1")
+    make_station(tenant, "CP2")
+    run_cmd("station", "login", "add", "acme", "CP1", "site-7f3a")
+    run_cmd("station", "login", "add", "acme", "CP2", "site-0b11")
+    assert status_of(run, connect(csms, "CP1", basic("site-7f3a"))) == (101, [])
+    assert status_of(run, connect(csms, "CP1", basic("CP1"))) == (101, [])
+    assert status_of(run, connect(csms, "CP1", basic("site-0b11"))) == (401, [BASIC])
+    run_cmd("station", "login", "remove", "acme", "CP1", "site-7f3a")
+    assert status_of(run, connect(csms, "CP1", basic("site-7f3a"))) == (401, [BASIC])

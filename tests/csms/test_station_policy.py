@@ -173,3 +173,17 @@ def test_challenges_skip_a_method_without_a_scheme():
 def test_parse_refuses_without_a_token68():
     with pytest.raises(MalformedAuthorization):
         token.SCHEME.parse(Credentials("token"))
+
+
+# --- Basic logins -----------------------------------------------------------------------------
+
+def test_basic_takes_the_identity_or_another_login_of_the_station():
+    from csms.auth.keys import StoredKeys, hash_key
+    from tests.factories import AL1000_KEY
+    from tests.stations import basic_auth
+
+    keys = StoredKeys((hash_key(AL1000_KEY, generated=True),))
+    who = Subject(identity="CP1", realm="Chargegate acme", methods=("basic",), keys=keys, accept_hex=True,
+                  logins=(b"site-7f3a",))
+    for login, decision in (("CP1", Decision.OK), ("site-7f3a", Decision.OK), ("site-7f3b", Decision.CHALLENGE)):
+        assert authenticate(who, [basic_auth(login, AL1000_KEY).encode()]).decision is decision
