@@ -57,11 +57,12 @@ def station_for_handshake(tenant_slug: str, identity: str, authorization: list[b
     if station is None:
         return None
     rules = station_methods.rules_for(station.tenant)
+    credentials = station_methods.peek(authorization)
     tokens = keys.StoredTokens()
-    if station_methods.presents_token(authorization) and "token" in policy.allowed_methods(station, rules):
+    if station_methods.presents_token(credentials) and "token" in policy.allowed_methods(station, rules):
         tokens = station_methods.stored_tokens(station.pk)
     logins = ()
-    if station_methods.presents_other_login(authorization, station.identity):
+    if station_methods.presents_other_login(credentials, station.identity):
         logins = station_methods.logins_of(station.pk)
     return AtHandshake(station, rules, tokens, logins)
 

@@ -75,6 +75,12 @@ def resolve(station: Station) -> policy.Resolved:
     return policy.resolve(station, current_rules(station.tenant))
 
 
+def group_saved_or_deleted(sender, instance: StationGroup, **kwargs) -> None:
+    """Whatever changes a group (the commands, the shell, a data migration) moves its
+    tenant's version, so no process keeps the old groups (connected in `CsmsConfig.ready`)."""
+    changed(instance.tenant)
+
+
 def changed(tenant) -> StationAuthPolicy:
     """The tenant's groups or default changed: move its version (creating its row)."""
     row, _ = StationAuthPolicy.objects.get_or_create(tenant=tenant)
@@ -85,22 +91,22 @@ def changed(tenant) -> StationAuthPolicy:
 
 # --- what the handshake reads ---------------------------------------------------------------
 
-def _credentials(authorization: list[bytes]) -> Credentials | None:
+def peek(authorization: list[bytes]) -> Credentials | None:
+    """The handshake's credentials, if readable, to decide what else to read for it
+    (a malformed header is the decision's to answer)."""
     try:
         return read_authorization(authorization)
     except MalformedAuthorization:
-        return None  # the decision answers it
+        return None
 
 
-def presents_token(authorization: list[bytes]) -> bool:
-    credentials = _credentials(authorization)
+def presents_token(credentials: Credentials | None) -> bool:
     return credentials is not None and credentials.scheme == "token"
 
 
-def presents_other_login(authorization: list[bytes], identity: str) -> bool:
+def presents_other_login(credentials: Credentials | None, identity: str) -> bool:
     """Whether the handshake sends Basic with a login that is not the station's identity
     (only then are its other logins read)."""
-    credentials = _credentials(authorization)
     if credentials is None or credentials.scheme != "basic" or credentials.token68 is None:
         return False
     try:

@@ -203,8 +203,8 @@ class AuthCommands:
         with transaction.atomic():
             self._refuse_stranding(tenant_obj, force, lambda s, rules: (s, policy.Rules(
                 rules.default, tuple(g for g in rules.groups if g.name != row.name))))
-            row.delete()
-            self._policy_changed(tenant_obj)
+            row.delete()  # moves the tenant's policy version (station_methods.group_saved_or_deleted)
+            self._disconnect_disallowed(tenant_obj)
         self._emit({"removed": name}, json, lambda r: self.stdout.write(f"group {name} removed"))
 
     def _group_list(self, tenant, json, **_):
@@ -231,8 +231,8 @@ class AuthCommands:
         try:
             with transaction.atomic():
                 self._refuse_stranding(tenant, force, change)
-                row.save()
-                self._policy_changed(tenant)
+                row.save()  # moves the tenant's policy version (station_methods.group_saved_or_deleted)
+                self._disconnect_disallowed(tenant)
         except IntegrityError:
             taken = StationGroup.objects.for_tenant(tenant).filter(rank=row.rank).exclude(name=row.name)
             raise CommandError(f"rank {row.rank} is taken by group {taken.first().name}" if taken.exists()
@@ -346,10 +346,6 @@ class AuthCommands:
                 f"this would leave {len(stranded)} station(s) with no method they hold a credential for, "
                 f"so they could not connect: {shown}. Issue them a token (`station token issue`) or a key "
                 "first, or give --force")
-
-    def _policy_changed(self, tenant):
-        station_methods.changed(tenant)
-        self._disconnect_disallowed(tenant)
 
     def _disconnect_disallowed(self, tenant):
         """Connections that proved a method no longer allowed are closed (downgrade

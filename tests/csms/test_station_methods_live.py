@@ -156,3 +156,21 @@ def test_a_station_connects_with_another_login_and_not_with_another_stations(csm
     assert status_of(run, connect(csms, "CP1", basic("site-0b11"))) == (401, [BASIC])
     run_cmd("station", "login", "remove", "acme", "CP1", "site-7f3a")
     assert status_of(run, connect(csms, "CP1", basic("site-7f3a"))) == (401, [BASIC])
+
+
+def test_a_group_saved_outside_the_commands_reaches_the_live_server(csms, run):
+    """Any save or delete of a group moves the tenant's policy version (a signal), so a
+    server process never keeps groups it cached: here the shell's way, not a command's."""
+    from csms.models import StationGroup
+
+    tenant = make_tenant("acme")
+    make_station(tenant, "CP1")
+    issue()
+    run_cmd("station", "group", "add", "acme", "all", "--methods", "basic")
+    assert status_of(run, connect(csms, "CP1"))[1] == [BASIC]   # the server caches the groups
+    group = StationGroup.objects.get(name="all")
+    group.methods = ["token", "basic"]
+    group.save()
+    assert status_of(run, connect(csms, "CP1"))[1] == [TOKEN, BASIC]
+    group.delete()
+    assert status_of(run, connect(csms, "CP1"))[1] == [BASIC]
