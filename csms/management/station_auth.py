@@ -391,7 +391,18 @@ class AuthCommands:
         row = station_methods.revoke_token(station, token_id, actor="cli")
         if row is None:
             raise CommandError(f"{identity} has no token {token_id!r}")
-        self._emit(_token_summary(row), json, lambda t: self.stdout.write(f"token {t['id']} revoked"))
+        # Always done (a token may have leaked), but never silently leaving the station
+        # with no way in.
+        left = station_methods.usable(station, station_methods.resolve(station).methods)
+        shown = dict(_token_summary(row), usable_methods=left)
+
+        def text(t):
+            self.stdout.write(f"token {t['id']} revoked")
+            if not left:
+                self.stdout.write(self.style.WARNING(
+                    f"{identity} now holds no credential for any of its methods and cannot connect: "
+                    "issue it a token (`station token issue`) or allow another method."))
+        self._emit(shown, json, text)
 
 
 def _token_summary(row: StationToken) -> dict:

@@ -188,3 +188,18 @@ def test_a_login_names_one_station_in_its_tenant(acme):
         run_cmd("station", "login", "add", "acme", "CP2", "alias-1")
     with pytest.raises(CommandError, match="no login 'nope'"):
         run_cmd("station", "login", "remove", "acme", "CP1", "nope")
+
+
+def test_revoking_the_last_token_of_a_token_only_station_warns_it_cannot_connect(acme):
+    issued = as_json("token", "issue", "acme", "CP1")
+    run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "token")
+    out = run_cmd("station", "token", "revoke", "acme", "CP1", issued["id"])
+    assert "token " + issued["id"] + " revoked" in out and "cannot connect" in out
+    second = as_json("token", "issue", "acme", "CP2")
+    assert as_json("token", "revoke", "acme", "CP2", second["id"])["usable_methods"] == ["basic"]
+
+
+def test_station_show_tells_the_last_method(acme):
+    Station.objects.filter(identity="CP1").update(last_auth_method="token")
+    assert as_json("show", "acme", "CP1")["last_auth_method"] == "token"
+    assert as_json("show", "acme", "CP2")["last_auth_method"] is None

@@ -48,6 +48,8 @@ def station_summary(station: Station) -> dict:
         "disconnected_at": _iso(station.disconnected_at),
         "last_seen_at": _iso(station.last_seen_at),
         "has_key": station.has_key,
+        # The scheme its latest connection proved (`station auth show` says more).
+        "last_auth_method": station.last_auth_method or None,
     }
 
 
