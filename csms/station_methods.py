@@ -221,13 +221,17 @@ def revoke_token(station: Station, public_id: str, actor: str = "cli") -> Statio
     """Revoke one token; a connection it opened is closed (it cannot tell which one did,
     so a connection that proved a token is taken away)."""
     with transaction.atomic():
-        row = StationToken.objects.select_for_update().filter(station=station, public_id=public_id).first()
+        # The station row first: a handshake's claim holds it until it commits, and checks
+        # the token after it (`services.open_connection`), so either that check sees the
+        # revocation or this sees the claim's connection.
+        current = Station.objects.select_for_update().select_related("tenant").get(pk=station.pk)
+        row = StationToken.objects.select_for_update().filter(station=current, public_id=public_id).first()
         if row is None:
             return None
         if row.revoked_at is None:
             row.revoked_at = timezone.now()
             row.save(update_fields=["revoked_at"])
-            audit(station, actor, "token.revoked", public_id)
-            if station.last_auth_method == "token" and station.connected:
-                announce.revoke_connection(station)
+            audit(current, actor, "token.revoked", public_id)
+            if current.last_auth_method == "token" and current.connected:
+                announce.revoke_connection(current)
     return row
