@@ -13,6 +13,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from lib.prepared import Prepared
+
 from . import announce
 from .auth import basic, keys, policy, token
 from .auth.headers import Credentials, MalformedAuthorization, read_authorization
@@ -116,8 +118,7 @@ def presents_other_login(credentials: Credentials | None, identity: str) -> bool
 
 
 def logins_of(station_id: int) -> tuple[bytes, ...]:
-    return tuple(login.encode("utf-8") for login in
-                 StationLogin.objects.filter(station_id=station_id).values_list("login", flat=True))
+    return tuple(login.encode("utf-8") for login in _logins(station_id=station_id))
 
 
 class LoginTaken(ValueError):
@@ -149,16 +150,24 @@ def remove_login(station: Station, login: str, actor: str = "cli") -> bool:
     return bool(deleted)
 
 
+# Handshake reads, compiled once per process (lib/prepared.py), as services' are.
+_active_tokens = Prepared(lambda station_id: StationToken.objects.filter(
+    station_id=station_id, revoked_at__isnull=True).values_list("public_id", "secret_hash"), station_id=int)
+_active_token = Prepared(lambda station_id, public_id: StationToken.objects.filter(
+    station_id=station_id, public_id=public_id, revoked_at__isnull=True).values_list("pk", flat=True)[:1],
+    station_id=int, public_id=str)
+_logins = Prepared(lambda station_id: StationLogin.objects.filter(station_id=station_id).values_list(
+    "login", flat=True), station_id=int)
+
+
 def stored_tokens(station_id: int) -> keys.StoredTokens:
     """The station's active tokens (at most `MAX_TOKENS_PER_STATION`): read only when the
     handshake presents one, so Basic handshakes never pay for it."""
-    return keys.StoredTokens(tuple(StationToken.objects.filter(
-        station_id=station_id, revoked_at__isnull=True).values_list("public_id", "secret_hash")))
+    return keys.StoredTokens(tuple(tuple(row) for row in _active_tokens(station_id=station_id)))
 
 
 def token_is_active(station_id: int, public_id: str) -> bool:
-    return StationToken.objects.filter(station_id=station_id, public_id=public_id,
-                                       revoked_at__isnull=True).exists()
+    return bool(_active_token(station_id=station_id, public_id=public_id))
 
 
 # --- usable methods -------------------------------------------------------------------------
