@@ -174,3 +174,27 @@ def test_a_group_saved_outside_the_commands_reaches_the_live_server(csms, run):
     assert status_of(run, connect(csms, "CP1"))[1] == [TOKEN, BASIC]
     group.delete()
     assert status_of(run, connect(csms, "CP1"))[1] == [BASIC]
+
+
+def test_switching_basic_off_closes_the_open_basic_socket_and_a_revoked_token_its_own(csms, run):
+    """Downgrade protection for a socket already open: it closes, and the station gets
+    back in only with a method still allowed; revoking the token closes that one too."""
+    from tests.csms.test_connections import closed_code
+    from tests.waiting import async_eventually, in_thread_db
+
+    make_station(make_tenant("acme"), "CP1")
+    token = issue()
+    connected = lambda: Station.objects.get(identity="CP1").connected  # noqa: E731
+
+    async def scenario():
+        ws = await connect(csms, "CP1", basic())
+        await async_eventually(connected)
+        await in_thread_db(run_cmd)("station", "auth", "set", "acme", "CP1", "--methods", "token")
+        basic_closed = await closed_code(ws)
+        ws = await connect(csms, "CP1", "Token " + token)
+        await async_eventually(connected)
+        await in_thread_db(run_cmd)("station", "token", "revoke", "acme", "CP1", token.split("_")[1])
+        return basic_closed, await closed_code(ws)
+
+    assert run(scenario()) == (4002, 4002)
+    assert status_of(run, connect(csms, "CP1", "Token " + token)) == (401, [TOKEN])
