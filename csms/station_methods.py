@@ -7,7 +7,9 @@ groups), and the groups of that version are kept in memory, per process, until t
 version moves (`rules_for`). Every change to a tenant's groups or default moves it
 (`changed`), so every process sees a change at its next handshake.
 """
+import copy
 import threading
+from collections import Counter
 
 from django.db import transaction
 from django.db.models import F
@@ -185,6 +187,88 @@ def usable(station: Station, methods, *, tokens: set[int] | None = None) -> list
 
 class LockOut(ValueError):
     """A change would leave stations with no method they hold credentials for."""
+
+    def __init__(self, stranded: list[str]):
+        self.stranded = stranded
+        shown = ", ".join(stranded[:10]) + (f" and {len(stranded) - 10} more" if len(stranded) > 10 else "")
+        super().__init__(f"this would leave {len(stranded)} station(s) with no method they hold a credential "
+                         f"for, so they could not connect: {shown}. Issue them a token (`station token "
+                         "issue`) or a key first, or force it")
+
+
+def refuse_stranding(tenant, change, force: bool = False) -> None:
+    """Raise `LockOut` if `change` (as `stranded_by` takes it) strands stations, unless forced."""
+    stranded = stranded_by(tenant, change)
+    if stranded and not force:
+        raise LockOut(stranded)
+
+
+def disconnect_disallowed(tenant) -> int:
+    """Connections that proved a method no longer allowed are taken away (downgrade
+    protection holds for sockets already open, not only for the next handshake)."""
+    rules = current_rules(tenant)
+    taken = 0
+    for s in Station.objects.for_tenant(tenant).filter(connected=True).exclude(last_auth_method=""):
+        if s.last_auth_method not in policy.allowed_methods(s, rules):
+            announce.revoke_connection(s)
+            taken += 1
+    return taken
+
+
+def set_station_methods(station: Station, methods: list[str] | None, *, force: bool = False) -> None:
+    """The station's own list (None: inherit). Checked lists only (`policy.parse_methods`)."""
+    def change(s, rules):
+        if s.pk != station.pk:
+            return s, rules
+        changed = copy.copy(s)
+        changed.auth_methods = methods
+        return changed, rules
+    with transaction.atomic():
+        refuse_stranding(station.tenant, change, force)
+        station.auth_methods = methods
+        station.save(update_fields=["auth_methods"])
+        disconnect_disallowed(station.tenant)
+
+
+def set_default_methods(tenant, methods: list[str] | None, *, force: bool = False) -> None:
+    """The tenant's default list (None: Basic alone)."""
+    with transaction.atomic():
+        refuse_stranding(tenant, lambda s, rules: (s, policy.Rules(tuple(methods) if methods else None,
+                                                                   rules.groups)), force)
+        row = changed(tenant)
+        row.methods = methods
+        row.save(update_fields=["methods"])
+        disconnect_disallowed(tenant)
+
+
+def describe(station: Station) -> dict:
+    """A station's methods, where they come from, and what it last used (CLI and API)."""
+    resolved = resolve(station)
+    return {"identity": station.identity, "methods": list(resolved.methods), "source": resolved.source,
+            "group": resolved.group, "own_methods": station.auth_methods,
+            "usable": usable(station, resolved.methods),
+            "last_method": station.last_auth_method or None,
+            "active_tokens": StationToken.objects.filter(station=station, revoked_at__isnull=True).count()}
+
+
+def status(tenant) -> list[dict]:
+    """Per group (in rank order, then the stations in none): how many stations, the
+    method each last connected with, how many may still use Basic, and which stations'
+    last connection used Basic."""
+    rules = current_rules(tenant)
+    report = {name: {"group": name, "stations": 0, "last_method": Counter(), "still_on_basic": [],
+                     "basic_allowed": 0}
+              for name in [g.name for g in sorted(rules.groups, key=lambda g: g.rank)] + [None]}
+    for s in Station.objects.for_tenant(tenant).order_by("identity"):
+        resolved = policy.resolve(s, rules)
+        entry = report[resolved.group]
+        entry["stations"] += 1
+        entry["last_method"][s.last_auth_method or "never"] += 1
+        entry["basic_allowed"] += "basic" in resolved.methods
+        if s.last_auth_method == "basic":
+            entry["still_on_basic"].append(s.identity)
+    return [dict(e, last_method=dict(sorted(e["last_method"].items()))) for e in report.values()
+            if e["stations"] or e["group"] is not None]
 
 
 def stranded_by(tenant, change) -> list[str]:

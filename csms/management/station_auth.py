@@ -4,7 +4,7 @@ credentials, other Basic logins, and who has moved off Basic. Mixed into the `st
 
 A token is printed once, by `token issue`; listings show its public id only.
 """
-import copy
+import contextlib
 import re
 from collections import Counter
 
@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from csms import announce, station_methods
+from csms import station_methods
 from csms.auth import policy
 from csms.auth.station_auth import SCHEMES
 from csms.models import Station, StationGroup, StationLogin, StationToken
@@ -123,6 +123,14 @@ def _methods(text: str) -> list[str]:
         raise CommandError(f"--methods: {exc}") from None
 
 
+@contextlib.contextmanager
+def _lockout_as_error():
+    try:
+        yield
+    except station_methods.LockOut as exc:
+        raise CommandError(str(exc).replace("or force it", "or give --force")) from None
+
+
 def _chosen(methods, inherit) -> list[str] | None:
     return None if inherit else _methods(methods)
 
@@ -200,11 +208,11 @@ class AuthCommands:
     def _group_remove(self, tenant, name, force, json, **_):
         tenant_obj = self._tenant(tenant)
         row = self._group(tenant_obj, name)
-        with transaction.atomic():
-            self._refuse_stranding(tenant_obj, force, lambda s, rules: (s, policy.Rules(
-                rules.default, tuple(g for g in rules.groups if g.name != row.name))))
+        with transaction.atomic(), _lockout_as_error():
+            station_methods.refuse_stranding(tenant_obj, lambda s, rules: (s, policy.Rules(
+                rules.default, tuple(g for g in rules.groups if g.name != row.name))), force)
             row.delete()  # moves the tenant's policy version (station_methods.group_saved_or_deleted)
-            self._disconnect_disallowed(tenant_obj)
+            station_methods.disconnect_disallowed(tenant_obj)
         self._emit({"removed": name}, json, lambda r: self.stdout.write(f"group {name} removed"))
 
     def _group_list(self, tenant, json, **_):
@@ -229,10 +237,10 @@ class AuthCommands:
             others = tuple(g for g in rules.groups if g.name != row.name)
             return station, policy.Rules(rules.default, (*others, station_methods.as_group(row)))
         try:
-            with transaction.atomic():
-                self._refuse_stranding(tenant, force, change)
+            with transaction.atomic(), _lockout_as_error():
+                station_methods.refuse_stranding(tenant, change, force)
                 row.save()  # moves the tenant's policy version (station_methods.group_saved_or_deleted)
-                self._disconnect_disallowed(tenant)
+                station_methods.disconnect_disallowed(tenant)
         except IntegrityError:
             taken = StationGroup.objects.for_tenant(tenant).filter(rank=row.rank).exclude(name=row.name)
             raise CommandError(f"rank {row.rank} is taken by group {taken.first().name}" if taken.exists()
@@ -258,45 +266,22 @@ class AuthCommands:
 
     def _auth_set(self, tenant, identity, methods, inherit, force, json, **_):
         station = self._station(tenant, identity)
-        chosen = _chosen(methods, inherit)
-
-        def change(s, rules):
-            if s.pk != station.pk:
-                return s, rules
-            changed = copy.copy(s)
-            changed.auth_methods = chosen
-            return changed, rules
-        with transaction.atomic():
-            self._refuse_stranding(station.tenant, force, change)
-            station.auth_methods = chosen
-            station.save(update_fields=["auth_methods"])
-            self._disconnect_disallowed(station.tenant)
+        with _lockout_as_error():
+            station_methods.set_station_methods(station, _chosen(methods, inherit), force=force)
         self._auth_show(tenant, identity, json)
 
     def _auth_default(self, tenant, methods, inherit, force, json, **_):
         tenant_obj = self._tenant(tenant)
         chosen = _chosen(methods, inherit)
-        with transaction.atomic():
-            self._refuse_stranding(tenant_obj, force, lambda s, rules: (
-                s, policy.Rules(tuple(chosen) if chosen else None, rules.groups)))
-            row = station_methods.changed(tenant_obj)
-            row.methods = chosen
-            row.save(update_fields=["methods"])
-            self._disconnect_disallowed(tenant_obj)
+        with _lockout_as_error():
+            station_methods.set_default_methods(tenant_obj, chosen, force=force)
         shown = {"tenant": tenant, "default_methods": list(chosen or policy.DEFAULT_METHODS),
                  "inherited": chosen is None}
         self._emit(shown, json, lambda r: self.stdout.write(
             f"default methods of {tenant}: {','.join(r['default_methods'])}"))
 
     def _auth_show(self, tenant, identity, json, **_):
-        station = self._station(tenant, identity)
-        resolved = station_methods.resolve(station)
-        shown = {"identity": station.identity, "methods": list(resolved.methods), "source": resolved.source,
-                 "group": resolved.group, "own_methods": station.auth_methods,
-                 "usable": station_methods.usable(station, resolved.methods),
-                 "last_method": station.last_auth_method or None,
-                 "active_tokens": StationToken.objects.filter(station=station, revoked_at__isnull=True).count()}
-        self._emit(shown, json, self._text_auth)
+        self._emit(station_methods.describe(self._station(tenant, identity)), json, self._text_auth)
 
     def _text_auth(self, s):
         for name, value in s.items():
@@ -308,23 +293,7 @@ class AuthCommands:
                 "The station holds no credential for any of its methods: it cannot connect."))
 
     def _auth_status(self, tenant, json, **_):
-        tenant_obj = self._tenant(tenant)
-        rules = station_methods.current_rules(tenant_obj)
-        report = {}
-        order = [g.name for g in sorted(rules.groups, key=lambda g: g.rank)] + [None]
-        for name in order:
-            report[name] = {"group": name, "stations": 0, "last_method": Counter(), "still_on_basic": [],
-                            "basic_allowed": 0}
-        for s in Station.objects.for_tenant(tenant_obj).order_by("identity"):
-            resolved = policy.resolve(s, rules)
-            entry = report[resolved.group]
-            entry["stations"] += 1
-            entry["last_method"][s.last_auth_method or "never"] += 1
-            entry["basic_allowed"] += "basic" in resolved.methods
-            if s.last_auth_method == "basic":
-                entry["still_on_basic"].append(s.identity)
-        rows = [dict(e, last_method=dict(sorted(e["last_method"].items()))) for e in report.values()
-                if e["stations"] or e["group"] is not None]
+        rows = station_methods.status(self._tenant(tenant))
         if json:
             self._emit({"tenant": tenant, "groups": rows}, True, None)
             return
@@ -337,23 +306,6 @@ class AuthCommands:
                 more = len(still) - STILL_ON_BASIC_SHOWN
                 self.stdout.write("  still on Basic: " + " ".join(still[:STILL_ON_BASIC_SHOWN])
                                   + (f" ... and {more} more" if more > 0 else ""))
-
-    def _refuse_stranding(self, tenant, force, change):
-        stranded = station_methods.stranded_by(tenant, change)
-        if stranded and not force:
-            shown = ", ".join(stranded[:10]) + (f" and {len(stranded) - 10} more" if len(stranded) > 10 else "")
-            raise CommandError(
-                f"this would leave {len(stranded)} station(s) with no method they hold a credential for, "
-                f"so they could not connect: {shown}. Issue them a token (`station token issue`) or a key "
-                "first, or give --force")
-
-    def _disconnect_disallowed(self, tenant):
-        """Connections that proved a method no longer allowed are closed (downgrade
-        protection holds for sockets already open, not only for the next handshake)."""
-        rules = station_methods.current_rules(tenant)
-        for s in Station.objects.for_tenant(tenant).filter(connected=True).exclude(last_auth_method=""):
-            if s.last_auth_method not in policy.allowed_methods(s, rules):
-                announce.revoke_connection(s)
 
     # --- tokens ----------------------------------------------------------------------------
 
