@@ -310,6 +310,13 @@ def issue_token(station: Station, label: str = "", actor: str = "cli") -> tuple[
     return row, value
 
 
+def token_summary(row: StationToken) -> dict:
+    """What may be shown of a token, ever: its public id, never its secret."""
+    return {"id": row.public_id, "label": row.label, "active": row.active,
+            "created_at": row.created_at.isoformat(),
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+
+
 def revoke_token(station: Station, public_id: str, actor: str = "cli") -> StationToken | None:
     """Revoke one token; a connection it opened is closed (it cannot tell which one did,
     so a connection that proved a token is taken away)."""

@@ -315,7 +315,7 @@ class AuthCommands:
             row, value = station_methods.issue_token(station, label[:100], actor="cli")
         except station_methods.TooManyTokens as exc:
             raise CommandError(f"{identity}: {exc}") from None
-        shown = dict(_token_summary(row), token=value)  # shown this once; only its hash is stored
+        shown = dict(station_methods.token_summary(row), token=value)  # shown this once; only its hash is stored
         allowed = station_methods.resolve(station).methods
 
         def text(t):
@@ -330,7 +330,7 @@ class AuthCommands:
 
     def _token_list(self, tenant, identity, json, **_):
         station = self._station(tenant, identity)
-        rows = [_token_summary(t) for t in StationToken.objects.filter(station=station)]
+        rows = [station_methods.token_summary(t) for t in StationToken.objects.filter(station=station)]
         if json:
             self._emit(rows, True, None)
             return
@@ -346,7 +346,7 @@ class AuthCommands:
         # Always done (a token may have leaked), but never silently leaving the station
         # with no way in.
         left = station_methods.usable(station, station_methods.resolve(station).methods)
-        shown = dict(_token_summary(row), usable_methods=left)
+        shown = dict(station_methods.token_summary(row), usable_methods=left)
 
         def text(t):
             self.stdout.write(f"token {t['id']} revoked")
@@ -355,12 +355,6 @@ class AuthCommands:
                     f"{identity} now holds no credential for any of its methods and cannot connect: "
                     "issue it a token (`station token issue`) or allow another method."))
         self._emit(shown, json, text)
-
-
-def _token_summary(row: StationToken) -> dict:
-    return {"id": row.public_id, "label": row.label, "active": row.active,
-            "created_at": row.created_at.isoformat(),
-            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
 
 
 __all__ = ["AuthCommands", "add_arguments", "dump_json"]
