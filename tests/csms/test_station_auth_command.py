@@ -203,3 +203,18 @@ def test_station_show_tells_the_last_method(acme):
     Station.objects.filter(identity="CP1").update(last_auth_method="token")
     assert as_json("show", "acme", "CP1")["last_auth_method"] == "token"
     assert as_json("show", "acme", "CP2")["last_auth_method"] is None
+
+
+def test_adding_a_station_where_basic_is_off_warns_on_stderr(acme):
+    import io
+
+    from django.core.management import call_command
+
+    run_cmd("station", "group", "add", "acme", "new", "--identity", "NEW-*", "--methods", "token")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("station", "add", "acme", "NEW-1", "--generate-key", "--json", stdout=out, stderr=err)
+    assert json.loads(out.getvalue())["identity"] == "NEW-1"
+    assert "1 new station(s) (NEW-1) may not use Basic" in err.getvalue()
+    err = io.StringIO()
+    call_command("station", "add", "acme", "CP9", "--generate-key", stdout=io.StringIO(), stderr=err)
+    assert err.getvalue() == ""

@@ -7,13 +7,14 @@ import csv
 import json
 import sys
 import time
+from types import SimpleNamespace
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from csms import announce, credentials, services
-from csms.auth import keys
+from csms import announce, credentials, services, station_methods
+from csms.auth import keys, policy
 from csms.management import station_auth
 from csms.models import (
     AuditEvent,
@@ -164,6 +165,19 @@ class Command(station_auth.AuthCommands, BaseCommand):
         if generate_key:
             summary["key"] = raw.hex()  # shown this once; only its hash is stored
         self._emit(summary, json, lambda s: self._text_station(s, shown_key=s.get("key")))
+        self._warn_if_basic_is_off(tenant_obj, [station.identity])
+
+    def _warn_if_basic_is_off(self, tenant, identities: list[str]) -> None:
+        """New stations hold a key and no token: if their inherited methods leave Basic
+        out, they cannot connect yet. Said on stderr, so --json output stays clean."""
+        rules = station_methods.current_rules(tenant)
+        stuck = [i for i in identities if "basic" not in policy.allowed_methods(SimpleNamespace(
+            identity=i, vendor="", model="", firmware_version="", auth_methods=None), rules)]
+        if stuck:
+            self.stderr.write(self.style.WARNING(
+                f"{len(stuck)} new station(s) ({', '.join(stuck[:5])}{' ...' if len(stuck) > 5 else ''}) may not "
+                "use Basic under their group's or the tenant's methods, and hold no token yet: they cannot "
+                "connect until `station token issue` or `station auth set`."))
 
     def do_rekey(self, tenant, identity, key, generate_key, master_key, json, **_):
         station = self._station(tenant, identity)
@@ -248,6 +262,7 @@ class Command(station_auth.AuthCommands, BaseCommand):
         for row in onboarding:
             row["hash"], row["origin"], row["onboard"] = master_hash, KeyOrigin.MASTER, True
         self._write_stations(tenant_obj, todo)
+        self._warn_if_basic_is_off(tenant_obj, [r["identity"] for r in todo])
         summary = {"imported": len(todo), "with_key": len(keyed), "onboarding": len(onboarding),
                    "skipped": len(existing)}
         self._emit(summary, json, lambda r: self.stdout.write(
