@@ -5,6 +5,8 @@ parsing and checking, without a database."""
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from csms.auth import policy, token
 from csms.auth.headers import Credentials, MalformedAuthorization
@@ -187,3 +189,29 @@ def test_basic_takes_the_identity_or_another_login_of_the_station():
                   logins=(b"site-7f3a",))
     for login, decision in (("CP1", Decision.OK), ("site-7f3a", Decision.OK), ("site-7f3b", Decision.CHALLENGE)):
         assert authenticate(who, [basic_auth(login, AL1000_KEY).encode()]).decision is decision
+
+
+# --- properties of the resolution ---------------------------------------------------------------
+
+_lists = st.none() | st.lists(st.sampled_from(KNOWN), min_size=1, max_size=2, unique=True).map(tuple)
+_patterns = st.sampled_from(["", "*", "a*", "A?", "b*", "[ab]*"])
+_groups = st.lists(st.builds(Group, name=st.text("gh", min_size=1, max_size=3), rank=st.integers(0, 20),
+                             identity=_patterns, vendor=_patterns, methods=_lists),
+                   max_size=4, unique_by=(lambda g: g.rank, lambda g: g.name))
+_stations = st.builds(station, identity=st.sampled_from(["a1", "B2", "ab"]),
+                      vendor=st.sampled_from(["", "acme", "Beta"]),
+                      methods=st.none() | st.lists(st.sampled_from(KNOWN), min_size=1, max_size=2, unique=True))
+
+
+@given(_stations, _lists, _groups)
+def test_the_resolution_is_one_whole_list_from_the_first_place_that_says_something(s, default, groups):
+    rules = Rules(default=default, groups=tuple(groups))
+    resolved = policy.resolve(s, rules)
+    matching = sorted((g for g in groups if g.matches(s)), key=lambda g: g.rank)
+    first = matching[0] if matching else None
+    assert resolved.group == (first.name if first else None)
+    expected = (tuple(s.auth_methods) if s.auth_methods else
+                first.methods if first and first.methods else default or ("basic",))
+    assert resolved.methods == expected and resolved.methods
+    # The order the groups are given in does not matter: ranks decide.
+    assert policy.resolve(s, Rules(default, tuple(reversed(groups)))) == resolved
