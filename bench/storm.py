@@ -100,7 +100,10 @@ def main():
     parser.add_argument("--sources", type=int, default=8, help="loopback source addresses")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds measured before and after the storm")
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the server (repeatable), e.g. CSMS_HANDSHAKES_AT_ONCE=0")
     args = parser.parse_args()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
     nofile = versus.raise_nofile()
     if args.stations + args.connected + 200 > nofile:
         raise SystemExit(f"RLIMIT_NOFILE hard limit {nofile} is too low")
@@ -119,8 +122,8 @@ def main():
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"{'PostgreSQL + Redis' if args.postgres else 'embedded'}; {args.connected} connected stations, "
           f"a CALL each every {args.interval:g} s; storm of {args.stations:,}, {args.concurrency} in flight "
-          f"from {len(sources)} addresses", flush=True)
-    with versus.chargegate_server(total, workdir) as (port, proc, _env):
+          f"from {len(sources)} addresses; server settings {server_env or 'default'}", flush=True)
+    with versus.chargegate_server(total, workdir, server_env) as (port, proc, _env):
         ctx = multiprocessing.get_context("spawn")
         ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
         worker = ctx.Process(target=connected_main,

@@ -506,7 +506,7 @@ def provision(n: int):
 
 
 @contextlib.contextmanager
-def chargegate_server(n: int, logdir: Path):
+def chargegate_server(n: int, logdir: Path, extra_env: dict | None = None):
     port = free_port()
     # CSMS_FRAMES_PER_SECOND=0: each simulated station sends its next frame as soon as the
     # last is answered, hundreds a second, where a real one sends a few a minute; the
@@ -514,6 +514,7 @@ def chargegate_server(n: int, logdir: Path):
     env = {"PORT": str(port), "AUTH_THROTTLE": "off", "CSMS_FRAMES_PER_SECOND": "0"}
     if n + 1 > 4000:  # portal.serve's default cap on open sockets is 4096
         env["WEB_MAX_CONNECTIONS"] = str(n + 1000)
+    env.update(extra_env or {})
     with open(logdir / "chargegate.log", "ab") as log:
         proc = start_server(port, env=env, log=log)
         try:

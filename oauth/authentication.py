@@ -57,7 +57,12 @@ class BearerTokenAuthentication(BaseAuthentication):
 
 def challenge(request, error: str | None, scope: str | None = None) -> str:
     """`WWW-Authenticate: Bearer realm=…[, error=…][, scope=…]` (RFC 6750 §3)."""
-    slug = request.parser_context["kwargs"].get("tenant", "")
+    return bearer_challenge(request.parser_context["kwargs"].get("tenant", ""), error, scope)
+
+
+def bearer_challenge(slug: str, error: str | None = None, scope: str | None = None) -> str:
+    """The challenge of the tenant's resource servers, DRF views or not; the realm is
+    the tenant's issuer, so a client knows where to get a token."""
     value = f'Bearer realm="{issuer.issuer(Tenant(slug=slug))}"'
     if error:
         value += f', error="{error}"'

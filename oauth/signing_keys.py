@@ -1,57 +1,24 @@
 """Per-tenant token signing keys: generation, encryption at rest, rotation, JWKS.
 
-Private keys are sealed with AES-256-GCM under a key-encryption key taken from
-OAUTH_KEY_ENCRYPTION_KEY (production: 32 random bytes, base64) or, in embedded mode,
-derived from SECRET_KEY with HKDF. The tenant and kid are the AEAD's associated data, so
-a sealed key copied to another row does not open.
+Private keys are sealed at rest (lib.sealing: AES-256-GCM under the platform's
+key-encryption key). The tenant and kid are the AEAD's associated data, so a sealed key
+copied to another row does not open.
 """
-import base64
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from joserfc.jwk import ECKey, RSAKey
 
+from lib.sealing import KeyEncryptionError, seal, unseal  # noqa: F401  (KeyEncryptionError: for callers)
+
 from .models import SigningKey
 
 ALGORITHMS = ("ES256", "PS256")
 RSA_BITS = 3072  # PS256: comfortably above the 2048-bit floor
-NONCE_BYTES = 12
-
-
-class KeyEncryptionError(ValueError):
-    pass
-
-
-def _kek() -> bytes:
-    configured = getattr(settings, "OAUTH_KEY_ENCRYPTION_KEY", "")
-    if configured:
-        key = base64.b64decode(configured)
-        if len(key) != 32:
-            raise KeyEncryptionError("OAUTH_KEY_ENCRYPTION_KEY must be 32 bytes, base64-encoded")
-        return key
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"chargegate oauth signing-key encryption").derive(settings.SECRET_KEY.encode())
-
-
-def seal(private_pem: bytes, aad: bytes) -> str:
-    nonce = os.urandom(NONCE_BYTES)
-    return base64.b64encode(nonce + AESGCM(_kek()).encrypt(nonce, private_pem, aad)).decode("ascii")
-
-
-def unseal(sealed: str, aad: bytes) -> bytes:
-    blob = base64.b64decode(sealed)
-    try:
-        return AESGCM(_kek()).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
-    except Exception:
-        raise KeyEncryptionError("signing key does not open: wrong key-encryption key or tampered") from None
 
 
 def _aad(tenant_id: int, kid: str) -> bytes:

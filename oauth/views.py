@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from tenants.scoping import is_member
 
-from . import authorization_request, issuer, metadata, pushed_requests, rar, signing_keys
+from . import authorization_request, issuer, metadata, pushed_requests, rar, signals, signing_keys
 from .errors import OAuthError
 from .grants import code_hash
 from .models import Client, Grant, PushedRequest
@@ -165,12 +165,18 @@ def _decide(request, t, row: PushedRequest, *, approve: bool) -> HttpResponse:
             return to_client(t, row.redirect_uri, row.state, error="access_denied",
                              error_description="the resource owner denied the request")
         code = secrets.token_urlsafe(32)
-        Grant.objects.create(
-            tenant=t, user=request.user, application=row.client, code=code_hash(code),
-            expires=now + timedelta(seconds=settings.OAUTH["AUTHORIZATION_CODE_SECONDS"]),
-            redirect_uri=row.redirect_uri, redirect_uri_given=row.redirect_uri_given, scope=row.scope,
-            code_challenge=row.code_challenge,
-            code_challenge_method="S256", authorization_details=row.authorization_details)
+        try:
+            with transaction.atomic():  # a refused approval leaves no code behind
+                grant = Grant.objects.create(
+                    tenant=t, user=request.user, application=row.client, code=code_hash(code),
+                    expires=now + timedelta(seconds=settings.OAUTH["AUTHORIZATION_CODE_SECONDS"]),
+                    redirect_uri=row.redirect_uri, redirect_uri_given=row.redirect_uri_given, scope=row.scope,
+                    code_challenge=row.code_challenge,
+                    code_challenge_method="S256", authorization_details=row.authorization_details)
+                signals.authorization_approved.send(sender=Grant, grant=grant)
+        except signals.ApprovalRefused as exc:
+            log.warning("oauth %s: approval for %s refused: %s", t.slug, row.client.client_id, exc.description)
+            return to_client(t, row.redirect_uri, row.state, error=exc.error, error_description=exc.description)
     log.info("oauth %s: %s approved %s", t.slug, request.user.get_username(), row.client.client_id)
     return to_client(t, row.redirect_uri, row.state, code=code)
 

@@ -9,9 +9,13 @@ class PncConfig(AppConfig):
         """Register pnc's authorization details types with the authorization server.
 
         The AS must not import pnc (imports point down, DESIGN.md), so pnc tells it
-        which RAR types it understands. Registering twice is harmless.
+        which RAR types it understands, and listens for the approvals it sends.
+        Registering twice is harmless.
         """
-        from oauth import rar
+        from oauth import rar, signals
         from pnc.authorization_details import PNC_CONTRACT_REQUEST
+        from pnc.contracts import on_authorization_approved
 
         rar.register(PNC_CONTRACT_REQUEST)
+        # An approved pnc_contract_request becomes a contract (pnc.contracts).
+        signals.authorization_approved.connect(on_authorization_approved, dispatch_uid="pnc-contract")

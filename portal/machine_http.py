@@ -31,6 +31,7 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, resolve, set_script_prefix
 
 from lib.db_threads import DatabaseThreads
+from lib.log_summary import Summarised
 from lib.machine_endpoint import is_machine_endpoint
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class MachineEndpoints:
         self._run = self.threads.sync_to_async(_respond)
         self._admitted = threading.BoundedSemaphore(
             settings.WEB_MACHINE_HTTP["THREADS"] + settings.WEB_MACHINE_HTTP["MAX_WAITING"])
+        self._busy = Summarised(log)  # a flood of refusals: one line per interval, not per request
 
     async def __call__(self, scope, receive, send):
         match = self._machine_match(scope) if scope["type"] == "http" else None
@@ -70,7 +72,7 @@ class MachineEndpoints:
         if body is None:
             return  # the client went away
         if not self._admitted.acquire(blocking=False):
-            log.warning("machine endpoint busy: %s refused with 503", scope["path"])
+            self._busy.log("machine endpoint busy: %s refused with 503", scope["path"])
             return await _send(send, *BUSY)
         try:
             request = ASGIRequest(scope, io.BytesIO(body))

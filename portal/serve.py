@@ -35,6 +35,8 @@ from uvicorn.server import Server
 
 from csms import drain, leaving
 from csms.protocol.limits import MAX_FRAME_BYTES
+from lib import gc_policy
+from lib.log_summary import Summarised
 from portal import request_head
 from portal.request_head import HeadGuard, refusal_response
 
@@ -43,12 +45,16 @@ HEADER_TIMEOUT = float(os.environ.get("WEB_HEADER_TIMEOUT_SECONDS", request_head
 BODY_TIMEOUT = float(os.environ.get("WEB_BODY_TIMEOUT_SECONDS", request_head.BODY_TIMEOUT_SECONDS))
 MAX_BODY_BYTES = int(os.environ.get("WEB_MAX_BODY_BYTES", request_head.MAX_BODY_BYTES))
 MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", request_head.MAX_CONNECTIONS))
+# A full garbage collection every this many seconds, none in between (lib/gc_policy.py:
+# they stopped the process for up to 0.7 s, every 2-3 s in a reconnect storm). 0: CPython's.
+GC_FULL_SECONDS = float(os.environ.get("WEB_GC_FULL_SECONDS", "600"))
 RETRY_AFTER_SECONDS = 10
 LINGER_SECONDS = 2.0
 REFUSED_LINGER_SECONDS = 1.0  # short: these sockets are beyond the cap
 DRAINING_RETRY_AFTER_SECONDS = 5  # a station refused by a leaving node; a proxy retries at once
 
 log = logging.getLogger("portal.serve")
+_refused = Summarised(log)  # a connect flood is one line per interval, not one per socket
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -70,7 +76,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # Refused before it counts: it never joins `connections`, so it cannot
             # hold a slot, and the peer learns when to come back.
             self.refused, self.transport = True, transport
-            log.warning("refused a connection: %d open (WEB_MAX_CONNECTIONS)", len(self.connections))
+            _refused.log("refused a connection: %d open (WEB_MAX_CONNECTIONS)", len(self.connections))
             transport.write(refusal_response(HTTPStatus.SERVICE_UNAVAILABLE, RETRY_AFTER_SECONDS))
             # Closed a moment later, not at once: a client whose request is already on
             # its way would get a reset instead of the 503 (review F6: 15 of 20 did).
@@ -207,6 +213,12 @@ class DrainingServer(Server):
     first, while the listener stays open (readiness answers `draining`, handshakes get
     503), and a second signal of either kind forces the exit, cutting the drain short.
     """
+
+    async def startup(self, sockets=None) -> None:
+        # The application is loaded by now, so what exists is what lives as long as the
+        # process, and is frozen out of every later collection.
+        gc_policy.apply(asyncio.get_running_loop(), GC_FULL_SECONDS)
+        await super().startup(sockets)
 
     def handle_exit(self, sig, frame) -> None:
         if self.should_exit:

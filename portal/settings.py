@@ -191,6 +191,7 @@ CELERY_BEAT_SCHEDULE = {
     "rotate-expiring-keys": {"task": "csms.tasks.rotate_expiring_keys", "schedule": 3600.0},
     "advance-campaigns": {"task": "csms.tasks.advance_campaigns", "schedule": 15.0},
     "purge-expired-oauth-records": {"task": "oauth.tasks.purge_expired_oauth_records", "schedule": 600.0},
+    "expire-ended-contracts": {"task": "pnc.tasks.expire_ended_contracts", "schedule": 600.0},
 }
 
 # --- auth -------------------------------------------------------------------------------

@@ -15,5 +15,6 @@ urlpatterns = [
     path("api/v1/", include("csms.urls")),
     path("api/v1/", include("osdm.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("", include("pnc.urls")),
     path("", include("oauth.urls")),
 ]

@@ -24,6 +24,21 @@ class Tenant(models.Model):
     # (RFC 9126 `require_pushed_authorization_requests`); a client may also require it.
     require_pushed_authorization_requests = models.BooleanField(default=False)
 
+    # Plug & Charge (eMSP): the issuer part of the EMAIDs the tenant assigns
+    # (ISO 15118-1 / eMI3: country code + provider id), and which contract-certificate
+    # keys its /csr endpoint takes (docs/pnc.md).
+    class PncKeyProfile(models.TextChoices):
+        ISO15118_2 = "iso15118-2", "ISO 15118-2: EC P-256 only"
+        ISO15118_20 = "iso15118-20", "ISO 15118-20: EC P-521 or Ed448"
+        COMPATIBLE = "compatible", "compatible: EC P-256, or RSA of 2048 bits or more (the reference EV)"
+
+    emsp_country_code = models.CharField(max_length=2, blank=True, validators=[RegexValidator(
+        r"^[A-Z]{2}$", "Two capital letters (ISO 3166-1 alpha-2), like DE.")])
+    emsp_provider_id = models.CharField(max_length=3, blank=True, validators=[RegexValidator(
+        r"^[A-Z0-9]{3}$", "Three capital letters or digits, like 8AA.")])
+    pnc_key_profile = models.CharField(max_length=12, choices=PncKeyProfile.choices,
+                                       default=PncKeyProfile.ISO15118_2)
+
     # Many stations send the hex text of their key (32 to 40 digits) as the Basic
     # password instead of the raw bytes OCPP-J 1.6 §6.2.2 asks for; accept both unless
     # the operator knows its fleet is strict. Applies to 1.6 only: a 2.0.1 password is a

@@ -60,7 +60,7 @@ def client():
 
 @pytest.fixture
 def emsp(db):
-    return make_tenant("emsp", name="OpenID Charge", is_emsp=True)
+    return make_tenant("emsp", name="OpenID Charge", is_emsp=True, emsp_country_code="DE", emsp_provider_id="8AA")
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ async def not_django(scope, receive, send):
 
 
 @override_settings(ROOT_URLCONF="tests.portal.machine_urls", WEB_MACHINE_HTTP={"THREADS": 1, "MAX_WAITING": 1})
-def test_a_full_pool_answers_503_with_retry_after_and_the_waiting_requests_are_served():
+def test_a_full_pool_answers_503_with_retry_after_and_the_waiting_requests_are_served(caplog):
     app = MachineEndpoints(not_django)
     machine_urls.release.clear()
 
@@ -91,6 +91,8 @@ def test_a_full_pool_answers_503_with_retry_after_and_the_waiting_requests_are_s
         second = asyncio.create_task(call(app, "/slow", b"second"))  # waits: MAX_WAITING 1
         await asyncio.sleep(0.3)
         third = await asyncio.wait_for(call(app, "/slow", b"third"), 5)  # refused at once
+        for _ in range(20):  # a flood of refusals
+            await asyncio.wait_for(call(app, "/slow", b"more"), 5)
         machine_urls.release.set()
         return await first, await second, third
 
@@ -100,6 +102,9 @@ def test_a_full_pool_answers_503_with_retry_after_and_the_waiting_requests_are_s
     status, headers, body = third
     assert status == 503 and headers[b"retry-after"] == b"1"
     assert json.loads(body)["error"] == "temporarily_unavailable"
+    # 21 refusals, one line: a flood is not also a logging flood
+    assert [r.getMessage() for r in caplog.records if "busy" in r.getMessage()] == [
+        "machine endpoint busy: /slow refused with 503"]
 
 
 @override_settings(ROOT_URLCONF="tests.portal.machine_urls", DEBUG=False)

@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from csms.auth.keys import verify_key
 from csms.models import Station
+from pnc.models import CertificateAuthority
 from tenants.models import Membership, Role
 from tests.factories import make_station, make_tenant
 
@@ -83,6 +84,8 @@ def test_demo_seeds_working_credentials_and_is_idempotent():
     assert "/ocpp/demo/" in text and "/healthz" in text and "chargegate-demo" in text
     assert get_user_model().objects.get(username="admin").check_password("chargegate-demo")
     assert "/oauth/demo" in text and "chargegate-demo-client-secret" in text
+    assert "/pnc/demo/csr" in text
+    assert CertificateAuthority.objects.filter(tenant__slug="demo").count() == 3  # once, however often seeded
 
 
 def test_demo_oauth_client_reaches_the_osdm_endpoint(client):

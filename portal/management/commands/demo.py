@@ -8,6 +8,7 @@ from csms.models import IdTag, KeyOrigin, Station
 from oauth import client_auth
 from oauth.models import Client, GrantType
 from oauth.registration import ClientSpec, add_client
+from pnc import authorities
 from tenants.models import Membership, Role, Tenant
 
 DEMO_PASSWORD = "chargegate-demo"
@@ -40,6 +41,9 @@ class Command(BaseCommand):
         if not tenant.is_osdm_provider:  # seeded by an older version
             tenant.is_osdm_provider = True
             tenant.save(update_fields=["is_osdm_provider"])
+        if not tenant.emsp_provider_id:  # the EMAIDs of its PnC contracts: DE-CGD-…
+            tenant.emsp_country_code, tenant.emsp_provider_id = "DE", "CGD"
+            tenant.save(update_fields=["emsp_country_code", "emsp_provider_id"])
         users = [("admin", Role.ADMIN, True), ("operator", Role.OPERATOR, False),
                  ("viewer", Role.VIEWER, False), ("driver", Role.DRIVER, False)]
         User = get_user_model()
@@ -61,6 +65,8 @@ class Command(BaseCommand):
                 client, _ = add_client(tenant, spec)
                 client.client_secret = client_auth.hash_secret(DEMO_CLIENT_SECRET)
                 client.save(update_fields=["client_secret"])
+        if not authorities.hierarchy(tenant):  # its MO PKI, for PnC contract certificates
+            authorities.initialise(tenant)
         self._print_welcome()
 
     def _print_welcome(self):
@@ -82,3 +88,5 @@ class Command(BaseCommand):
         w(f"  OAuth clients {', '.join(c.client_id for c in DEMO_CLIENTS)}, secret {DEMO_CLIENT_SECRET};"
           f" demo-ev redirects to {DEMO_REDIRECT_URI}")
         w(f"  Driver        driver / {DEMO_PASSWORD} approves on the consent screen")
+        w(f"  PnC           POST {base}/pnc/demo/csr with the EV's token: a contract certificate from the"
+          f" demo MO PKI (python manage.py pnc ca show demo)")

@@ -38,6 +38,10 @@ class Command(BaseCommand):
                             help="hold onboarding above N series-key first connections in MINUTES")
         change.add_argument("--require-par", choices=["yes", "no"],
                             help="authorization requests only by PAR (RFC 9126), for every client")
+        change.add_argument("--emsp-id", metavar="CC-PPP",
+                            help="eMSP: country code and provider id of the EMAIDs it assigns, like DE-8AA")
+        change.add_argument("--pnc-key-profile", choices=Tenant.PncKeyProfile.values,
+                            help="eMSP: which contract-certificate keys /csr accepts")
         change.add_argument("--json", action="store_true")
         lst = sub.add_parser("list", help="list tenants")
         lst.add_argument("--json", action="store_true")
@@ -66,12 +70,14 @@ class Command(BaseCommand):
             if opts["require_par"]:
                 tenant.require_pushed_authorization_requests = opts["require_par"] == "yes"
             self._rotation_settings(tenant, opts)
+            self._pnc_settings(tenant, opts)
             # Only the policy fields: the onboarding hold may be set concurrently.
             tenant.save(update_fields=[
                 "name", "heartbeat_interval", "accept_hex_basic_password", "rotation_mode",
                 "reset_policy", "rotation_grace_seconds", "max_key_age_days",
                 "onboarding_max_in_window", "onboarding_window_minutes",
-                "require_pushed_authorization_requests"])
+                "require_pushed_authorization_requests", "emsp_country_code", "emsp_provider_id",
+                "pnc_key_profile"])
             self._emit([tenant], opts["json"], single=True)
         else:
             self._emit(Tenant.objects.all(), opts["json"])
@@ -99,12 +105,27 @@ class Command(BaseCommand):
             tenant.onboarding_max_in_window = int(count)
             tenant.onboarding_window_minutes = int(minutes)
 
+    def _pnc_settings(self, tenant, opts):
+        if opts["emsp_id"]:
+            country, _, provider = opts["emsp_id"].upper().partition("-")
+            tenant.emsp_country_code, tenant.emsp_provider_id = country, provider
+            try:
+                tenant.clean_fields(exclude=[f.name for f in Tenant._meta.fields
+                                             if f.name not in ("emsp_country_code", "emsp_provider_id")])
+            except ValidationError as exc:
+                raise CommandError(f"--emsp-id takes COUNTRY-PROVIDER, like DE-8AA: "
+                                   f"{'; '.join(' '.join(v) for v in exc.message_dict.values())}") from None
+        if opts["pnc_key_profile"]:
+            tenant.pnc_key_profile = opts["pnc_key_profile"]
+
     def _emit(self, tenants, as_json, single=False):
         rows = [{"slug": t.slug, "name": t.name, "operates_charging_stations": t.operates_charging_stations,
                  "is_emsp": t.is_emsp, "is_osdm_provider": t.is_osdm_provider,
                  "heartbeat_interval": t.heartbeat_interval,
                  "accept_hex_basic_password": t.accept_hex_basic_password,
                  "require_pushed_authorization_requests": t.require_pushed_authorization_requests,
+                 "emsp_id": f"{t.emsp_country_code}-{t.emsp_provider_id}" if t.emsp_provider_id else None,
+                 "pnc_key_profile": t.pnc_key_profile,
                  "rotation": {"mode": t.rotation_mode, "reset_policy": t.reset_policy,
                               "grace_seconds": t.rotation_grace_seconds,
                               "max_key_age_days": t.max_key_age_days,

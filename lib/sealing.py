@@ -1,0 +1,46 @@
+"""Private keys sealed at rest: AES-256-GCM under the platform's key-encryption key.
+
+The KEK is OAUTH_KEY_ENCRYPTION_KEY (production: 32 random bytes, base64) or, in
+embedded mode, derived from SECRET_KEY with HKDF. (The setting kept its first user's
+name; it now seals the token signing keys and the MO CA keys alike.) Callers pass
+associated data that names the row a key belongs to, each in its own namespace, so a
+sealed key copied to another row, tenant or purpose does not open.
+"""
+import base64
+import os
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+NONCE_BYTES = 12
+
+
+class KeyEncryptionError(ValueError):
+    pass
+
+
+def _kek() -> bytes:
+    configured = getattr(settings, "OAUTH_KEY_ENCRYPTION_KEY", "")
+    if configured:
+        key = base64.b64decode(configured)
+        if len(key) != 32:
+            raise KeyEncryptionError("OAUTH_KEY_ENCRYPTION_KEY must be 32 bytes, base64-encoded")
+        return key
+    # This info string derived the first sealed keys: changing it would lock them out.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"chargegate oauth signing-key encryption").derive(settings.SECRET_KEY.encode())
+
+
+def seal(private_pem: bytes, aad: bytes) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    return base64.b64encode(nonce + AESGCM(_kek()).encrypt(nonce, private_pem, aad)).decode("ascii")
+
+
+def unseal(sealed: str, aad: bytes) -> bytes:
+    blob = base64.b64decode(sealed)
+    try:
+        return AESGCM(_kek()).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+    except Exception:
+        raise KeyEncryptionError("sealed key does not open: wrong key-encryption key or tampered") from None

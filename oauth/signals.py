@@ -1,0 +1,19 @@
+"""What the authorization server tells the apps above it, so they act on its decisions
+without the AS importing them (imports point down, DESIGN.md)."""
+from django.dispatch import Signal
+
+# Sent inside the transaction that records a driver's approval on the consent screen,
+# with `grant` (the new authorization code's row: tenant, user, client, scope and the
+# approved authorization details). A receiver that cannot honour the approval raises
+# ApprovalRefused; the approval is then undone and the client told why.
+authorization_approved = Signal()
+
+
+class ApprovalRefused(Exception):
+    """The approval cannot take effect; the client gets `error` (RFC 6749 §4.1.2.1) and
+    `description`, which must be safe to show (no secrets, no personal data)."""
+
+    def __init__(self, description: str, error: str = "server_error"):
+        super().__init__(description)
+        self.error = error
+        self.description = description

@@ -1,0 +1,150 @@
+"""The tenant's MO certificate authorities: creating the hierarchy, opening the issuing
+CA's key, and the public URLs of their CRLs and OCSP responder."""
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from lib.sealing import seal, unseal
+
+from . import profile
+from .models import CertificateAuthority
+
+Level = CertificateAuthority.Level
+HIERARCHY = (Level.ROOT, Level.SUB_CA_1, Level.SUB_CA_2)
+
+
+class NoAuthority(Exception):
+    """The tenant has no MO CA that can issue (`pnc ca init` first)."""
+
+
+class AuthorityExists(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class OpenedAuthority:
+    row: CertificateAuthority
+    certificate: x509.Certificate
+    private_key: object  # never logged, never leaves the process
+
+
+def public_base(tenant) -> str:
+    return f"{settings.PUBLIC_URL}/pnc/{tenant.slug}"
+
+
+def crl_url(tenant, ca_key_id: str) -> str:
+    """Where the CRL of the CA with this key id is published (reserved; docs/pnc.md)."""
+    return f"{public_base(tenant)}/crl/{ca_key_id}.crl"
+
+
+def ocsp_url(tenant) -> str:
+    """The tenant's OCSP responder (RFC 6960; reserved, docs/pnc.md)."""
+    return f"{public_base(tenant)}/ocsp"
+
+
+def names(tenant) -> profile.Names:
+    return profile.Names(organisation=tenant.name, country=tenant.emsp_country_code)
+
+
+def _aad(tenant_id: int, key_id: str) -> bytes:
+    return f"pnc-ca:{tenant_id}:{key_id}".encode()
+
+
+def _store(tenant, level: str, certificate: x509.Certificate, key, parent=None, issuing=False):
+    key_id = profile.key_id(certificate)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()) if key is not None else b""
+    return CertificateAuthority.objects.create(
+        tenant=tenant, level=level, parent=parent, subject=certificate.subject.rfc4514_string(), key_id=key_id,
+        serial_number=format(certificate.serial_number, "x"), not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc, certificate_pem=profile.pem(certificate),
+        private_key_sealed=seal(private, _aad(tenant.pk, key_id)) if private else "", issuing=issuing)
+
+
+def initialise(tenant) -> list[CertificateAuthority]:
+    """Root → Sub-CA 1 → Sub-CA 2 with fresh P-256 keys; Sub-CA 2 issues."""
+    with transaction.atomic():
+        type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
+        if CertificateAuthority.objects.for_tenant(tenant).exists():
+            raise AuthorityExists(f"{tenant.slug} already has an MO PKI")
+        now = timezone.now().replace(microsecond=0)
+        rows, issuer, issuer_key = [], None, None
+        for level in HIERARCHY:
+            key = profile.new_ca_key()
+            pointers = {"crl_url": crl_url(tenant, profile.key_id(issuer)), "ocsp_url": ocsp_url(tenant)} if issuer else {}
+            certificate = profile.ca_certificate(level, key, names(tenant), now, issuer=issuer,
+                                                 issuer_key=issuer_key, **pointers)
+            rows.append(_store(tenant, level, certificate, key, parent=rows[-1] if rows else None,
+                               issuing=level == Level.SUB_CA_2))
+            issuer, issuer_key = certificate, key
+        return rows
+
+
+def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list) -> list[CertificateAuthority]:
+    """An existing MO PKI (profile.arrange_hierarchy says what it must be); its keys
+    are sealed like generated ones. The certificates are stored as they are: their CRL
+    and OCSP pointers are the existing PKI's, ours are in the contract certificates."""
+    members = profile.arrange_hierarchy(certificates, keys, timezone.now())
+    with transaction.atomic():
+        type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
+        if CertificateAuthority.objects.for_tenant(tenant).exists():
+            raise AuthorityExists(f"{tenant.slug} already has an MO PKI")
+        rows = []
+        for member in members:
+            rows.append(_store(tenant, member.level, member.certificate, member.private_key,
+                               parent=rows[-1] if rows else None, issuing=member.level == Level.SUB_CA_2))
+        return rows
+
+
+def rollover(tenant) -> CertificateAuthority:
+    """A new Sub-CA 2, signed by the issuing one's Sub-CA 1, takes over issuing. The old
+    one keeps its key, so it goes on signing its CRL and OCSP answers for the
+    certificates it issued until they expire."""
+    with transaction.atomic():
+        type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
+        old = CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).select_related("parent").first()
+        if old is None or old.parent is None:
+            raise NoAuthority(f"{tenant.slug} has no issuing MO Sub-CA 2 (pnc ca init)")
+        parent = open_authority(old.parent)
+        generation = CertificateAuthority.objects.for_tenant(tenant).filter(level=Level.SUB_CA_2).count() + 1
+        key = profile.new_ca_key()
+        certificate = profile.ca_certificate(
+            Level.SUB_CA_2, key, names(tenant), timezone.now().replace(microsecond=0), issuer=parent.certificate,
+            issuer_key=parent.private_key, crl_url=crl_url(tenant, parent.row.key_id), ocsp_url=ocsp_url(tenant),
+            generation=generation)
+        CertificateAuthority.objects.filter(pk=old.pk).update(issuing=False)
+        return _store(tenant, Level.SUB_CA_2, certificate, key, parent=old.parent, issuing=True)
+
+
+def hierarchy(tenant) -> list[CertificateAuthority]:
+    return list(CertificateAuthority.objects.for_tenant(tenant).order_by("created_at", "id"))
+
+
+def open_issuing(tenant) -> OpenedAuthority:
+    row = CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).select_related("parent").first()
+    if row is None or not row.private_key_sealed:
+        raise NoAuthority(f"{tenant.slug} has no MO Sub-CA 2 that can issue")
+    return open_authority(row)
+
+
+def open_authority(row: CertificateAuthority) -> OpenedAuthority:
+    """The CA's certificate and its private key, unsealed (NoAuthority: not held here)."""
+    if not row.private_key_sealed:
+        raise NoAuthority(f"the private key of {row} is not held here")
+    private = unseal(row.private_key_sealed, _aad(row.tenant_id, row.key_id))
+    return OpenedAuthority(row, x509.load_pem_x509_certificate(row.certificate_pem.encode()),
+                           serialization.load_pem_private_key(private, password=None))
+
+
+def chain_above(row: CertificateAuthority) -> list[str]:
+    """The PEMs of `row` and its ancestors below the root: what an EV installs with its
+    contract certificate (the root is the trust anchor it must already have)."""
+    pems = []
+    while row is not None and row.level != Level.ROOT:
+        pems.append(row.certificate_pem)
+        row = row.parent
+    return pems

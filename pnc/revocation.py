@@ -1,0 +1,57 @@
+"""Revocation: a revoked contract revokes its certificate and its tokens, and the
+issuing CA's CRL is republished at once. CRLs are kept on the CA row and reissued
+before they go stale, so serving one is a read."""
+from datetime import timedelta
+
+from cryptography.hazmat.primitives import serialization
+from django.db import transaction
+from django.utils import timezone
+
+from oauth.grants import revoke_issued_from
+
+from . import authorities, contracts, profile
+from .models import CertificateAuthority, Contract, IssuedCertificate
+
+CRL_VALIDITY = timedelta(days=7)
+CRL_REFRESH_BEFORE = timedelta(days=3)  # reissue when less than this is left
+
+
+def publish_crl(ca: CertificateAuthority) -> bytes:
+    """Sign and store the CA's next CRL: every certificate it issued that is revoked
+    and not yet expired (RFC 5280 §3.3: an expired one may leave the list)."""
+    with transaction.atomic():
+        ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+        now = timezone.now().replace(microsecond=0)
+        revoked = [profile.Revoked(int(c.serial_number, 16), c.revoked_at, c.revocation_reason or "unspecified")
+                   for c in IssuedCertificate.objects.filter(issuer=ca, revoked_at__isnull=False,
+                                                              not_after__gt=now).order_by("revoked_at", "id")]
+        opened = authorities.open_authority(ca)
+        number = ca.crl_number + 1
+        der = profile.crl(opened.certificate, opened.private_key, revoked, number=number, this_update=now,
+                          next_update=now + CRL_VALIDITY).public_bytes(serialization.Encoding.DER)
+        CertificateAuthority.objects.filter(pk=ca.pk).update(crl_number=number, crl_der=der,
+                                                             crl_next_update=now + CRL_VALIDITY)
+    return der
+
+
+def current_crl(ca: CertificateAuthority) -> bytes:
+    if ca.crl_der is None or ca.crl_next_update - timezone.now() < CRL_REFRESH_BEFORE:
+        return publish_crl(ca)
+    return bytes(ca.crl_der)
+
+
+def revoke_contract(contract: Contract, actor: str, reason: str = "unspecified") -> Contract:
+    """Revoke the contract, its certificates and the tokens of its authorization, and
+    republish the CRLs that list them."""
+    if reason not in profile.REASONS:
+        raise ValueError(f"reason must be one of {', '.join(profile.REASONS)}")
+    with transaction.atomic():
+        contract = contracts.transition(contract, Contract.State.REVOKED, actor, reason=reason)
+        certificates = IssuedCertificate.objects.filter(contract=contract, revoked_at__isnull=True)
+        issuers = set(certificates.values_list("issuer_id", flat=True))
+        certificates.update(revoked_at=timezone.now(), revocation_reason=reason)
+        if contract.grant is not None:
+            revoke_issued_from(contract.grant)
+        for ca in CertificateAuthority.objects.filter(pk__in=issuers):
+            publish_crl(ca)
+    return contract
