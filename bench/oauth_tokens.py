@@ -134,6 +134,7 @@ def run(name, seconds, concurrency, make_request, server_pid):
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     cpu = cpu_seconds(server_pid)
+    own = time.process_time()
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -141,9 +142,11 @@ def run(name, seconds, concurrency, make_request, server_pid):
         t.join()
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(server_pid) - cpu
+    own = time.process_time() - own
     print(f"{name:<20} {len(latencies) / elapsed:8.1f} req/s   p50 {pct(latencies, 50):6.1f} ms   "
           f"p95 {pct(latencies, 95):6.1f} ms   p99 {pct(latencies, 99):6.1f} ms   "
           f"mean {statistics.mean(latencies) * 1000:6.1f} ms   server CPU {cpu / len(latencies) * 1000:5.2f} ms/req   "
+          f"load generator CPU {own / len(latencies) * 1000:5.2f} ms/req   "
           f"errors {len(failures)}"
           + (f"   ({len(exhausted)} clients ran out of pre-signed assertions)" if exhausted else ""))
 

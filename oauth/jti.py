@@ -16,9 +16,13 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from lib.prepared_insert import PreparedInsert
+
 from .assertions import AssertionRejected
 from .errors import OAuthError
 from .models import UsedAssertion
+
+_insert_row = PreparedInsert(UsedAssertion)  # one per assertion: its SQL built once
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def spent_with_the_token():
 def _insert(item: Jti, savepoint: bool = True) -> None:
     try:
         with transaction.atomic(savepoint=savepoint):
-            UsedAssertion.objects.create(tenant=item.tenant, issuer=item.issuer, jti=item.jti,
-                                         expires_at=item.expires_at)
+            _insert_row(UsedAssertion(tenant=item.tenant, issuer=item.issuer, jti=item.jti,
+                                      expires_at=item.expires_at))
     except IntegrityError:
         raise AssertionRejected(item.error(), "the assertion's jti was already used") from None

@@ -20,12 +20,15 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from oauth2_provider.models import set_token_value
 
+from lib.prepared_insert import PreparedInsert
+
 from . import issuer, signing_keys
 from . import jti as replay
 from .models import AccessToken, Client, Grant, RefreshToken
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 _JWT_ALGORITHMS = list(signing_keys.ALGORITHMS)
+_insert_access_token = PreparedInsert(AccessToken)  # one per token request: its SQL built once
 
 
 def checksum(token: str) -> str:
@@ -88,7 +91,7 @@ def issue(client: Client, *, subject: str, scope: str, user=None, authorization_
                              scope=scope, expires=expires, authorization_details=list(authorization_details),
                              grant=grant, source_refresh_token=source_refresh)
         set_token_value(record, token)
-        record.save()
+        _insert_access_token(record)
         refresh = None
         if with_refresh:
             refresh = secrets.token_urlsafe(32)

@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.utils import timezone
 from ocpp.v16.enums import Action
 
-from ..models import MeterValue, Station, StationEvent, Transaction
+from ..models import Station, StationEvent, Transaction
 from .base import (
     Router,
     boot_interval,
@@ -14,7 +14,7 @@ from .base import (
     id_tag_info_v16,
     parse_time,
     record_event,
-    unrecorded,
+    store_meter_values,
     upsert_connector_status,
     utc_now_text,
 )
@@ -121,13 +121,7 @@ def meter_values(station: Station, p: dict) -> dict:
 def _store_meter_values(station, meter_values, connector_id, tx, field="meterValue"):
     begins = [wh for context, wh in energy_readings(meter_values, field=field)
               if context == "Transaction.Begin"]
-    meter_values = unrecorded(tx, meter_values)
-    MeterValue.objects.bulk_create(
-        MeterValue(tenant=station.tenant, station=station, transaction=tx,
-                   connector_id=connector_id, timestamp=parse_time(mv["timestamp"]),
-                   sampled_values=mv["sampledValue"])
-        for mv in meter_values
-    )
+    store_meter_values(station, tx, meter_values, connector_id=connector_id)
     if tx is not None and tx.meter_start_wh is None and begins:
         tx.meter_start_wh = begins[0]
         tx.save(update_fields=["meter_start_wh"])

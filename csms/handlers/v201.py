@@ -3,7 +3,7 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 from ocpp.v201.enums import Action, AuthorizationStatusEnumType
 
-from ..models import MeterValue, Station, StationEvent, Transaction
+from ..models import Station, StationEvent, Transaction
 from ..reports import store_report
 from .base import (
     Router,
@@ -14,7 +14,7 @@ from .base import (
     lookup_id_tag,
     parse_time,
     record_event,
-    unrecorded,
+    store_meter_values,
     upsert_connector_status,
     utc_now_text,
 )
@@ -133,13 +133,7 @@ def meter_values(station: Station, p: dict) -> dict:
 
 def _store_meter_values(station, meter_values, evse_id, connector_id, tx):
     readings = energy_readings(meter_values, field="meterValue", unit_key="unitOfMeasure")
-    meter_values = unrecorded(tx, meter_values)
-    MeterValue.objects.bulk_create(
-        MeterValue(tenant=station.tenant, station=station, transaction=tx, evse_id=evse_id,
-                   connector_id=connector_id, timestamp=parse_time(mv["timestamp"]),
-                   sampled_values=mv["sampledValue"])
-        for mv in meter_values
-    )
+    store_meter_values(station, tx, meter_values, connector_id=connector_id, evse_id=evse_id)
     if tx is None:
         return
     # A re-sent message carries the same readings: applying them again changes nothing.
