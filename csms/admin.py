@@ -19,8 +19,10 @@ class StationAdmin(admin.ModelAdmin):
     list_filter = ["tenant", "connected", "registration_status", "ocpp_version"]
     search_fields = ["identity", "serial_number"]
     # The key hash is not editable here: keys are set with `station add` or rotated.
+    # Methods are set with `station auth set`, which checks them and strands no station.
     readonly_fields = ["connected", "connection_id", "connected_at", "disconnected_at",
-                       "last_seen_at", "last_heartbeat_at", "last_boot_at"]
+                       "last_seen_at", "last_heartbeat_at", "last_boot_at", "auth_methods",
+                       "last_auth_method"]
 
 
 admin.site.register(IdTag, list_display=["id_tag", "tenant", "status", "expires_at"])

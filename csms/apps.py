@@ -8,6 +8,12 @@ class CsmsConfig(AppConfig):
     def ready(self):
         # rotation_hooks registers credential rotation's call purposes, housekeeping and
         # boot after-hook (csms/lifecycle.py); campaigns follow settled changes.
-        from . import rotation_hooks, signals, tasks  # noqa: F401
+        from django.db.models.signals import post_delete, post_save
+
+        from . import rotation_hooks, signals, station_methods, tasks  # noqa: F401
+        from .models import StationGroup
 
         signals.change_settled.connect(tasks.advance_campaign_of, dispatch_uid="csms.campaigns")
+        for signal in (post_save, post_delete):
+            signal.connect(station_methods.group_saved_or_deleted, sender=StationGroup,
+                           dispatch_uid=f"csms.station_groups.{signal is post_save}")

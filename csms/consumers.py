@@ -127,14 +127,16 @@ class StationConsumer(AsyncWebsocketConsumer):
         source = (self.scope.get("client") or ("unknown",))[0]
         headers = self.scope.get("headers", [])
         authorization = [v for k, v in headers if k == b"authorization"]
-        station = await database_sync_to_async(services.find_station)(*where)
-        if station is None:
+        found = await database_sync_to_async(services.station_for_handshake)(*where, authorization)
+        if found is None:
             await self._deny(404, b"Unknown charging station\n")
             return
+        station = found.station
         offered = parse_offered(", ".join(
             v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
         version = negotiate(offered, station.allowed_protocols)
-        subject = policy.subject(station, credentials.stored_keys(station), version)
+        subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
+                                 source, found.logins)
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
                                         authorization=authorization)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):
@@ -166,7 +168,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         # between the two and be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
         opened = await group_commit.run(
-            services.open_connection, station.pk, self.connection_id, version.value, self.key_hash)
+            services.open_connection, station.pk, self.connection_id, version.value, self.key_hash,
+            result.method, result.token_id)
         self.connection_seq = opened.seq
         if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)

@@ -52,6 +52,13 @@ class Station(TenantOwned):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
 
+    # Authentication (docs/station-auth.md, "Which methods a station may use"): the
+    # station's own ordered methods, or null to inherit them from its group or the
+    # tenant's default (`csms.auth.policy.allowed_methods`), and the method its latest
+    # connection proved itself with (written with the connection's claim).
+    auth_methods = models.JSONField(null=True, blank=True)
+    last_auth_method = models.CharField(max_length=16, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -478,7 +485,88 @@ class CampaignMember(StationOwned):
         constraints = [models.UniqueConstraint(fields=["campaign", "station"], name="station_once_per_campaign")]
 
 
+class StationAuthPolicy(TenantOwned):
+    """A tenant's default station methods, and the version of its station groups.
+
+    In this app rather than on `Tenant` (the ground floor knows no stations). `version`
+    goes up with every change to the tenant's groups or default: the handshake reads it
+    with the station's row and keeps the groups of that version in memory
+    (`csms.station_methods`), so a change is seen by every process at the next handshake
+    without a query per handshake."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="station_auth_policy")
+    methods = models.JSONField(null=True, blank=True)  # null: the built-in default (Basic)
+    version = models.PositiveBigIntegerField(default=1)
+
+    def __str__(self):
+        return f"station auth policy of {self.tenant.slug}"
+
+
+class StationGroup(TenantOwned):
+    """Stations selected by patterns on their identity and what their boots report,
+    sharing a method list. The first matching group by `rank` is the station's group
+    (`csms.auth.policy.group_of`): groups are an ordered list, like firewall rules."""
+
+    name = models.CharField(max_length=64)
+    rank = models.IntegerField()
+    # fnmatch patterns (`*`, `?`, `[...]`), compared without case; empty: any value.
+    identity_pattern = models.CharField(max_length=255, blank=True)
+    vendor_pattern = models.CharField(max_length=100, blank=True)
+    model_pattern = models.CharField(max_length=100, blank=True)
+    firmware_pattern = models.CharField(max_length=100, blank=True)
+    methods = models.JSONField(null=True, blank=True)  # null: the tenant's default
+    # CIDR networks its stations may connect from (the address uvicorn reports, which
+    # behind a trusted proxy is X-Forwarded-For's: docs/station-auth.md); empty: any.
+    networks = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "rank", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="station_group_name_per_tenant"),
+            models.UniqueConstraint(fields=["tenant", "rank"], name="station_group_rank_per_tenant"),
+        ]
+
+    def __str__(self):
+        return f"{self.tenant.slug}/{self.name}"
+
+
+class StationToken(StationOwned):
+    """A `Token` credential of a station (docs/station-auth.md, "Token"): its public id
+    and the cheap salted hash of its secret part; the token itself is shown once."""
+
+    public_id = models.CharField(max_length=16)
+    secret_hash = models.CharField(max_length=255)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["station", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["station", "public_id"], name="token_id_per_station"),
+        ]
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class StationLogin(StationOwned):
+    """Another Basic login (username) of a station besides its identity: the white
+    paper's mapping from logins to stations, so that what a station sends need not name
+    it. Unique in the tenant, so a login names one station."""
+
+    login = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["station", "login"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "login"], name="station_login_per_tenant")]
+
+
 __all__ = [
+    "StationAuthPolicy", "StationGroup", "StationLogin", "StationToken",
     "Tenant", "Station", "RegistrationStatus", "ConnectorStatus", "IdTag", "IdTagStatus",
     "Transaction", "MeterValue", "StationEvent", "ReportedVariable", "StationCall",
     "KeyOrigin", "StationCredential", "CredentialChange", "AuditEvent", "RotationCampaign",

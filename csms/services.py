@@ -14,8 +14,9 @@ from ocpp.v201.enums import Action as Action201
 
 from lib.prepared import Prepared
 
-from . import credentials, leaving, liveness
+from . import credentials, leaving, liveness, station_methods
 from .announce import nudge
+from .auth import keys, policy
 from .models import Station, StationCall
 from .protocol.errors import RpcError
 from .protocol.validation import is_known_action, validate
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 # The handshake's reads, compiled once per process (lib/prepared.py): building and
 # compiling them cost more than running them.
 _station_at = Prepared(lambda slug, identity: (
-    Station.objects.select_related("tenant", "credential")
+    Station.objects.select_related("tenant", "credential", "tenant__station_auth_policy")
     .filter(tenant__slug=slug, tenant__operates_charging_stations=True, identity=identity).order_by("pk")[:1]),
     slug=str, identity=str)
 _connection_seq = Prepared(lambda station_id, connection_id: Station.objects.filter(
@@ -43,6 +44,31 @@ def find_station(tenant_slug: str, identity: str) -> Station | None:
     return _station_at.first(slug=tenant_slug, identity=identity)
 
 
+@dataclass(frozen=True)
+class AtHandshake:
+    """What the handshake reads of a station, in one trip to the database."""
+
+    station: Station
+    rules: policy.Rules  # the tenant's inherited method lists (station_methods.rules_for)
+    tokens: keys.StoredTokens  # its active tokens, read only when the handshake presents one
+    logins: tuple[bytes, ...] = ()  # its other Basic logins, read only when one is sent
+
+
+def station_for_handshake(tenant_slug: str, identity: str, authorization: list[bytes]) -> AtHandshake | None:
+    station = find_station(tenant_slug, identity)
+    if station is None:
+        return None
+    rules = station_methods.rules_for(station.tenant)
+    credentials = station_methods.peek(authorization)
+    tokens = keys.StoredTokens()
+    if station_methods.presents_token(credentials) and "token" in policy.allowed_methods(station, rules):
+        tokens = station_methods.stored_tokens(station.pk)
+    logins = ()
+    if station_methods.presents_other_login(credentials, station.identity):
+        logins = station_methods.logins_of(station.pk)
+    return AtHandshake(station, rules, tokens, logins)
+
+
 def load_station(station_id: int) -> Station:
     """The station row with its tenant and credential, as a connection keeps it. Compiled
     once: a connection reloads it every STATION_FRESH_SECONDS while its station talks, and
@@ -56,8 +82,9 @@ def load_station(station_id: int) -> Station:
 
 # --- connection bookkeeping ---------------------------------------------------------------
 
-def claim_connection(station_id: int, connection_id: str, version: str) -> int | None:
-    """Record that `connection_id` is now the station's socket; return its sequence number.
+def claim_connection(station_id: int, connection_id: str, version: str, method: str = "basic") -> int | None:
+    """Record that `connection_id` is now the station's socket, and `method` the scheme
+    it last authenticated with; return the connection's sequence number.
 
     None means an even newer connection claimed the station in the meantime (then this
     one should give way at once).
@@ -65,7 +92,7 @@ def claim_connection(station_id: int, connection_id: str, version: str) -> int |
     now = timezone.now()
     Station.objects.filter(pk=station_id).update(
         connected=True, connection_id=connection_id, connection_node=liveness.NODE, ocpp_version=version,
-        connected_at=now, last_seen_at=now, connection_seq=F("connection_seq") + 1,
+        last_auth_method=method, connected_at=now, last_seen_at=now, connection_seq=F("connection_seq") + 1,
     )
     return _connection_seq.first(station_id=station_id, connection_id=connection_id)
 
@@ -79,20 +106,30 @@ class Opened:
     work_queued: bool = False  # calls wait to be sent: deliver them now
 
 
-def open_connection(station_id: int, connection_id: str, version: str, key_hash: str) -> Opened:
+def open_connection(station_id: int, connection_id: str, version: str, key_hash: str,
+                    method: str = "basic", token_id: str = "") -> Opened:
     """The handshake's writes, in one trip (on the group-commit writer): the key the
     connection proved settles what it can (`credentials.record_proof`), the connection
-    claims the station, the key is checked again after the claim, and queued work is
-    looked for.
+    claims the station (recording `method`, the scheme it proved itself with), the key
+    is checked again after the claim, and queued work is looked for.
+
+    A Token connection proves no key (rotation is Basic's business): the token it proved
+    (`token_id`) is checked after the claim instead, so a revocation racing the
+    handshake is not undone either.
 
     The key is invalid if it was retired during the check, or replaced (`station
     rekey`) after the proof and before the claim, whose write would otherwise have
     undone the revocation: checked after the claim in the same transaction, so whichever
     commits last, no connection lives on with a dead key.
     """
+    if method == "token":
+        seq = claim_connection(station_id, connection_id, version, method)
+        if not station_methods.token_is_active(station_id, token_id):
+            return Opened(key_valid=False)
+        return Opened(key_valid=True, seq=seq, work_queued=bool(_queued_call(station_id=station_id)))
     if credentials.record_proof(station_id, key_hash) is None:
         return Opened(key_valid=False)
-    seq = claim_connection(station_id, connection_id, version)
+    seq = claim_connection(station_id, connection_id, version, method)
     if not credentials.key_is_valid(station_id, key_hash):
         return Opened(key_valid=False)
     return Opened(key_valid=True, seq=seq, work_queued=bool(_queued_call(station_id=station_id)))

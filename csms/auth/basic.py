@@ -85,22 +85,28 @@ def candidate_secret(password: bytes, accept_hex: bool) -> bytes | None:
     return None
 
 
+def known_login(username: bytes, subject: Subject) -> bool:
+    """Whether `username` is the station's identity or one of its logins (each compared
+    in constant time, all of them, whichever matches)."""
+    found = False
+    for login in (subject.identity.encode("utf-8"), *subject.logins):
+        found |= hmac.compare_digest(username, login)
+    return found
+
+
 class Basic:
     """The scheme plug-in (`schemes.Scheme`)."""
 
     name = "Basic"
 
     def parse(self, credentials: Credentials) -> BasicCredentials:
-        if credentials.token68 is None:
-            # `Basic <base64> trailing-data` reads as an auth-param list (CSMS-10).
-            raise MalformedAuthorization("Basic credentials are not one token68" if credentials.params
-                                         else "Basic without credentials")
-        return parse_basic(credentials.token68)
+        return parse_basic(credentials.only_token68(self.name))
 
     def verify(self, credentials: BasicCredentials, subject: Subject) -> Verdict:
-        """The login must be the station's identity and the password one of its valid
-        keys; a wrong login costs what a wrong key does (`keys.StoredKeys.decoy`)."""
-        if not hmac.compare_digest(credentials.username, subject.identity.encode("utf-8")):
+        """The login must be the station's identity or one of its other logins (the white
+        paper's privacy mapping), and the password one of its valid keys; a wrong login
+        costs what a wrong key does (`keys.StoredKeys.decoy`)."""
+        if not known_login(credentials.username, subject):
             return Verdict(False, "wrong credentials", hashes=subject.keys.decoy(credentials.password))
         secret = candidate_secret(credentials.password, subject.accept_hex)
         if secret is None:  # empty or longer than any secret: nothing to verify

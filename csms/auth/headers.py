@@ -48,6 +48,14 @@ class Credentials:
     def param(self, name: str) -> bytes | None:
         return dict(self.params).get(name)
 
+    def only_token68(self, scheme: str) -> bytes:
+        """The token68 of a scheme whose credentials are one (Basic, Token); raise if
+        they are not: `Basic <base64> trailing-data` reads as an auth-param list (CSMS-10)."""
+        if self.token68 is None:
+            raise MalformedAuthorization(f"{scheme} credentials are not one token68" if self.params
+                                         else f"{scheme} without credentials")
+        return self.token68
+
     def __repr__(self):  # credentials must not reach a log through repr()
         shape = "token68" if self.token68 is not None else f"params={[n for n, _ in self.params]}"
         return f"Credentials(scheme={self.scheme!r}, {shape})"

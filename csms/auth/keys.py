@@ -184,3 +184,30 @@ class StoredKeys:
         first = self.hashes[0] if self.hashes else ""
         verify_secret(secret or b"\0", first)
         return int(not is_cheap(first))
+
+
+# --- tokens (csms/auth/token.py) ------------------------------------------------------------
+
+def hash_token_secret(secret: str) -> str:
+    """A token's secret part at rest: the cheap salted hash of generated keys (256 random
+    bits need no slow hash; docs/security.md, "Station tokens")."""
+    return hash_secret(secret.encode("ascii"), generated=True)
+
+
+_DECOY_TOKEN_HASH = hash_token_secret("decoy")
+
+
+@dataclass(frozen=True)
+class StoredTokens:
+    """The station's active tokens, as (public id, secret hash) pairs: at most one is
+    looked at per attempt, found by its public id (`schemes.TokenStore`)."""
+    rows: tuple[tuple[str, str], ...] = ()
+
+    def check(self, public_id: str, secret: bytes) -> Verdict:
+        found = dict(self.rows).get(public_id)
+        if found is None:  # same cost as a wrong secret, so timing does not tell ids apart
+            verify_secret(secret or b"\0", _DECOY_TOKEN_HASH)
+            return Verdict(False, "wrong credentials")
+        if verify_secret(secret, found):
+            return Verdict(True, token_id=public_id)
+        return Verdict(False, "wrong credentials")

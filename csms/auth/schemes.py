@@ -1,7 +1,7 @@
 """What a station authentication scheme is, and the results of the handshake's decision.
 
-A scheme is a plug-in (one module each: `basic`, and later token, digest, totp, bearer,
-eap) with four parts:
+A scheme is a plug-in (one module each: `basic`, `token`, and later digest, totp,
+bearer, eap) with four parts:
 
 * `name`: its canonical spelling, used in challenges (RFC 9110 compares it without case);
 * `parse(credentials)`: the scheme's reading of a grammatically valid Authorization
@@ -33,7 +33,8 @@ class AuthResult:
     decision: Decision
     reason: str = ""  # for the log: never a credential, never an unknown scheme's text
     challenges: list[str] = field(default_factory=list)  # one WWW-Authenticate value each
-    key_hash: str = ""  # which stored key the station proved (OK only)
+    key_hash: str = ""  # which stored key the station proved (OK only, Basic)
+    token_id: str = ""  # which token the station proved, by its public id (OK only, Token)
     method: str = ""  # the scheme that proved it (OK only)
     hashes: int = 0  # argon2 verifications run: a failure that ran none costs nothing to throttle
     retry_after: int = 0  # THROTTLED and BUSY
@@ -49,6 +50,20 @@ class SecretStore(Protocol):
     def decoy(self, secret: bytes) -> int: ...
 
 
+class TokenStore(Protocol):
+    """The station's active tokens as the Token scheme asks about them (`keys.StoredTokens`)."""
+
+    def check(self, public_id: str, secret: bytes) -> "Verdict": ...
+
+
+class _NoTokens:
+    def check(self, public_id: str, secret: bytes) -> "Verdict":
+        return Verdict(False, "wrong credentials")
+
+
+NO_TOKENS: TokenStore = _NoTokens()
+
+
 @dataclass(frozen=True)
 class Subject:
     """What the decision knows of the station a handshake claims to be.
@@ -60,6 +75,9 @@ class Subject:
     methods: tuple[str, ...]
     keys: SecretStore
     accept_hex: bool  # whether a Basic password may be the key's hex text (policy.accepts_hex)
+    tokens: TokenStore = NO_TOKENS  # the station's active tokens (loaded only when one is presented)
+    logins: tuple[bytes, ...] = ()  # Basic logins besides the identity (loaded only when one is sent)
+    source_allowed: bool = True  # the client address is inside its group's networks (policy.source_allowed)
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,7 @@ class Verdict:
     ok: bool
     reason: str = ""
     key_hash: str = ""
+    token_id: str = ""
     hashes: int = 0
 
 

@@ -9,13 +9,13 @@ Pure: stored secrets are reached through the subject (`keys.StoredKeys`, whose a
 runs are why the caller runs this off the event loop, through `admission`, which
 throttles first).
 """
-from . import basic
+from . import basic, token
 from .headers import Credentials, MalformedAuthorization, read_authorization
 from .schemes import AuthResult, Decision, Registry, Subject
 
 __all__ = ["AuthResult", "Decision", "SCHEMES", "Subject", "authenticate", "challenges", "presented"]
 
-SCHEMES = Registry(basic.SCHEME)
+SCHEMES = Registry(basic.SCHEME, token.SCHEME)
 
 # Scheme names a log may show; any other is "an unknown scheme" (a station that omits the
 # scheme would otherwise have its credentials echoed into the log).
@@ -23,14 +23,20 @@ KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate
 
 
 def challenges(subject: Subject) -> list[str]:
-    """One WWW-Authenticate value per scheme the station may use, in its order."""
-    return [SCHEMES.get(method).challenge(subject) for method in subject.methods]
+    """One WWW-Authenticate value per scheme the station may use, in its order (a
+    method this CSMS has no scheme for, if a stored list names one, is skipped)."""
+    return [SCHEMES.get(method).challenge(subject) for method in subject.methods if method in SCHEMES]
 
 
 def authenticate(subject: Subject, authorization: list[bytes]) -> AuthResult:
     """Check the handshake's Authorization header(s) against what `subject` allows.
 
-    The result names the stored key that matched and the scheme that proved it."""
+    The result names the stored key that matched and the scheme that proved it. From
+    outside the station's group's networks nothing is checked, and the 401 carries no
+    challenge: the white paper's one exception to them ("application level IP filter
+    rules"), since no credentials would help."""
+    if not subject.source_allowed:
+        return AuthResult(Decision.CHALLENGE, "source address outside the group's networks")
     try:
         credentials = read_authorization(authorization)
         if credentials is None:
@@ -44,7 +50,8 @@ def authenticate(subject: Subject, authorization: list[bytes]) -> AuthResult:
         return AuthResult(Decision.MALFORMED, str(exc))
     verdict = scheme.verify(parsed, subject)
     if verdict.ok:
-        return AuthResult(Decision.OK, key_hash=verdict.key_hash, method=scheme.name.lower(),
+        return AuthResult(Decision.OK, key_hash=verdict.key_hash, token_id=verdict.token_id,
+                          method=scheme.name.lower(),
                           hashes=verdict.hashes)
     return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject), hashes=verdict.hashes)
 

@@ -103,3 +103,47 @@ def test_operator_can_rotate_a_compromised_key(acme):
     assert bad.status_code == 400 and "compromised" in bad.json()
     response = client.post("/api/v1/tenants/acme/stations/CP1/rotations/", {"compromised": True}, format="json")
     assert response.status_code == 202 and response.json()["compromised"] is True
+
+
+# --- methods and tokens ---------------------------------------------------------------------
+
+def test_viewer_reads_a_stations_methods_and_the_status(acme):
+    client = client_for("v", acme)
+    assert client.get("/api/v1/tenants/acme/stations/CP1/auth/").json() == {
+        "identity": "CP1", "methods": ["basic"], "source": "built-in", "group": None, "own_methods": None,
+        "usable": ["basic"], "last_method": None, "active_tokens": 0}
+    assert client.get("/api/v1/tenants/acme/auth-status/").json() == [
+        {"group": None, "stations": 2, "last_method": {"never": 2}, "still_on_basic": [], "basic_allowed": 2}]
+    assert client.get("/api/v1/tenants/acme/stations/CP1/").json()["last_auth_method"] == ""
+    assert client.put("/api/v1/tenants/acme/stations/CP1/auth/", {"methods": ["token"]},
+                      format="json").status_code == 403
+    assert client.post("/api/v1/tenants/acme/stations/CP1/tokens/").status_code == 403
+
+
+def test_operator_issues_a_token_shown_once_then_switches_basic_off(acme):
+    client = client_for("op", acme, Role.OPERATOR)
+    refused = client.put("/api/v1/tenants/acme/stations/CP1/auth/", {"methods": ["token"]}, format="json")
+    assert refused.status_code == 409 and refused.json()["stranded"] == ["CP1"]
+    issued = client.post("/api/v1/tenants/acme/stations/CP1/tokens/", {"label": "cabinet"}, format="json")
+    assert issued.status_code == 201
+    token = issued.json()["token"]
+    assert token.startswith("cgt_") and issued.json()["label"] == "cabinet"
+    listed = client.get("/api/v1/tenants/acme/stations/CP1/tokens/").json()
+    assert [t["id"] for t in listed] == [issued.json()["id"]] and token.split("_", 2)[2] not in json.dumps(listed)
+    changed = client.put("/api/v1/tenants/acme/stations/CP1/auth/", {"methods": ["token"]}, format="json")
+    assert (changed.status_code, changed.json()["methods"], changed.json()["source"]) == (200, ["token"], "station")
+    bad = client.put("/api/v1/tenants/acme/stations/CP1/auth/", {"methods": ["md5"]}, format="json")
+    assert bad.status_code == 400 and "unknown method" in json.dumps(bad.json())
+    revoked = client.delete(f"/api/v1/tenants/acme/stations/CP1/tokens/{issued.json()['id']}/")
+    assert (revoked.status_code, revoked.json()["active"]) == (200, False)
+    assert client.delete("/api/v1/tenants/acme/stations/CP1/tokens/000000000000/").status_code == 404
+    inherit = client.put("/api/v1/tenants/acme/stations/site%2F7/auth/", {"methods": None}, format="json")
+    assert inherit.json()["source"] == "built-in"
+
+
+def test_the_schema_describes_the_method_and_token_endpoints(acme):
+    schema = json.loads(client_for("v", acme).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").content)
+    paths = schema["paths"]
+    assert {"put", "get"} <= set(paths["/api/v1/tenants/{tenant}/stations/{identity}/auth/"])
+    assert "201" in paths["/api/v1/tenants/{tenant}/stations/{identity}/tokens/"]["post"]["responses"]
+    assert "delete" in paths["/api/v1/tenants/{tenant}/stations/{identity}/tokens/{token_id}/"]

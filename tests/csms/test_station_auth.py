@@ -126,7 +126,8 @@ def test_a_wrong_login_costs_one_verification_like_a_wrong_key():
 
 def _station(slug="acme", identity="CP1", accept_hex=True):
     tenant = SimpleNamespace(slug=slug, accept_hex_basic_password=accept_hex)
-    return SimpleNamespace(identity=identity, tenant=tenant)
+    return SimpleNamespace(identity=identity, tenant=tenant, vendor="", model="", firmware_version="",
+                           auth_methods=None)
 
 
 def test_csms_6_one_realm_per_tenant_in_every_challenge(keys):
@@ -141,7 +142,7 @@ def test_csms_6_one_realm_per_tenant_in_every_challenge(keys):
 def test_every_allowed_method_is_a_registered_scheme():
     assert policy.allowed_methods(_station()) == ("basic",)
     assert all(method in SCHEMES for method in policy.allowed_methods(_station()))
-    assert SCHEMES.names() == ["Basic"]
+    assert SCHEMES.names() == ["Basic", "Token"]
 
 
 def test_a_scheme_registers_once():

@@ -21,7 +21,8 @@ def test_tenant_add_and_list_json():
                        "accept_hex_basic_password": True, "require_pushed_authorization_requests": False,
                        "rotation": {"mode": "safe", "reset_policy": "when_idle", "grace_seconds": 600,
                                     "max_key_age_days": None, "onboarding_limit": "50/60",
-                                    "onboarding_held": False}}
+                                    "onboarding_held": False},
+                       "emsp_id": None, "pnc_key_profile": "iso15118-2"}
     assert [t["slug"] for t in json.loads(run_cmd("tenant", "list", "--json"))] == ["acme"]
     changed = json.loads(run_cmd("tenant", "set", "acme", "--require-par", "yes", "--json"))
     assert changed["require_pushed_authorization_requests"] is True

@@ -1,18 +1,21 @@
-"""`manage.py station add|list|show|call`: the scripting interface to stations.
+"""`manage.py station add|list|show|call|...|group|auth|token`: the scripting interface
+to stations (`group`, `auth` and `token`: csms/management/station_auth.py).
 
-A key is never printed except once, by `add --generate-key`.
+A key is never printed except once, by `add --generate-key`; a token once, by `token issue`.
 """
 import csv
 import json
 import sys
 import time
+from types import SimpleNamespace
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from csms import announce, credentials, services
-from csms.auth import keys
+from csms import announce, credentials, services, station_methods
+from csms.auth import keys, policy
+from csms.management import station_auth
 from csms.models import (
     AuditEvent,
     ConnectorStatus,
@@ -46,6 +49,8 @@ def station_summary(station: Station) -> dict:
         "disconnected_at": _iso(station.disconnected_at),
         "last_seen_at": _iso(station.last_seen_at),
         "has_key": station.has_key,
+        # The scheme its latest connection proved (`station auth show` says more).
+        "last_auth_method": station.last_auth_method or None,
     }
 
 
@@ -60,7 +65,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-class Command(BaseCommand):
+class Command(station_auth.AuthCommands, BaseCommand):
     help = "Manage charging stations."
 
     def add_arguments(self, parser):
@@ -135,6 +140,8 @@ class Command(BaseCommand):
                           help="seconds to wait for the station's answer")
         call.add_argument("--json", action="store_true")
 
+        station_auth.add_arguments(sub)
+
     def handle(self, *args, action, **opts):
         getattr(self, f"do_{action}")(**opts)
 
@@ -158,6 +165,19 @@ class Command(BaseCommand):
         if generate_key:
             summary["key"] = raw.hex()  # shown this once; only its hash is stored
         self._emit(summary, json, lambda s: self._text_station(s, shown_key=s.get("key")))
+        self._warn_if_basic_is_off(tenant_obj, [station.identity])
+
+    def _warn_if_basic_is_off(self, tenant, identities: list[str]) -> None:
+        """New stations hold a key and no token: if their inherited methods leave Basic
+        out, they cannot connect yet. Said on stderr, so --json output stays clean."""
+        rules = station_methods.current_rules(tenant)
+        stuck = [i for i in identities if "basic" not in policy.allowed_methods(SimpleNamespace(
+            identity=i, vendor="", model="", firmware_version="", auth_methods=None), rules)]
+        if stuck:
+            self.stderr.write(self.style.WARNING(
+                f"{len(stuck)} new station(s) ({', '.join(stuck[:5])}{' ...' if len(stuck) > 5 else ''}) may not "
+                "use Basic under their group's or the tenant's methods, and hold no token yet: they cannot "
+                "connect until `station token issue` or `station auth set`."))
 
     def do_rekey(self, tenant, identity, key, generate_key, master_key, json, **_):
         station = self._station(tenant, identity)
@@ -242,6 +262,7 @@ class Command(BaseCommand):
         for row in onboarding:
             row["hash"], row["origin"], row["onboard"] = master_hash, KeyOrigin.MASTER, True
         self._write_stations(tenant_obj, todo)
+        self._warn_if_basic_is_off(tenant_obj, [r["identity"] for r in todo])
         summary = {"imported": len(todo), "with_key": len(keyed), "onboarding": len(onboarding),
                    "skipped": len(existing)}
         self._emit(summary, json, lambda r: self.stdout.write(

@@ -1,0 +1,136 @@
+"""Handshakes per second for each station authentication method, in one run.
+
+Usage:  .venv/bin/python bench/auth_methods.py [--stations 500] [--concurrency 50] [--rounds 2]
+
+Starts its own uvicorn process against the configured database (embedded SQLite by
+default; DATABASE_URL / REDIS_URL for production backends), registers the stations it
+needs in tenant `bench-auth` with a key drawn here (the cheap hash, as every key a
+rotation or onboarding gives), one token and one other Basic login each, allows
+`token,basic` as the tenant's default and puts them in a station group, then connects
+every station with each method in turn (the handshake only: connect, then close) and
+prints the rates. It asserts nothing. AUTH_THROTTLE=off, as for bench/csms_load.py: all
+stations connect from 127.0.0.1. The tokens are made here and never printed.
+"""
+import argparse
+import asyncio
+import base64
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+if not os.environ.get("DATABASE_URL"):
+    os.environ.setdefault("CHARGEGATE_VAR_DIR", str(REPO / "var" / "bench"))
+sys.path.insert(0, str(REPO / "bench"))
+from drill_common import free_port, pct, start_server, stop_server  # noqa: E402
+
+KEY = bytes.fromhex("00112233445566778899aabbccddeeff00112233")
+TENANT = "bench-auth"
+
+
+def prepare(n: int) -> dict[str, str]:
+    """The stations, and a fresh token for each (their earlier tokens are revoked)."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from csms import station_methods
+    from csms.auth import keys, token
+    from csms.models import Station, StationCredential, StationGroup, StationLogin, StationToken
+    from tenants.models import Tenant
+
+    call_command("migrate", verbosity=0)
+    tenant, _ = Tenant.objects.get_or_create(slug=TENANT, defaults={"name": "Auth benchmark"})
+    have = set(Station.objects.for_tenant(tenant).values_list("identity", flat=True))
+    digest = keys.hash_key(KEY, generated=True)
+    new = Station.objects.bulk_create([Station(tenant=tenant, identity=f"A{i:05d}", vendor="Bench")
+                                       for i in range(n) if f"A{i:05d}" not in have])
+    StationCredential.objects.bulk_create([StationCredential(
+        tenant=tenant, station=s, current_hash=digest, current_origin="generated") for s in new])
+    StationLogin.objects.bulk_create([StationLogin(tenant=tenant, station=s, login=f"alias-{s.identity}")
+                                      for s in new])
+    stations = {s.identity: s for s in Station.objects.for_tenant(tenant)}
+    StationToken.objects.for_tenant(tenant).filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    tokens, rows = {}, []
+    for i in range(n):
+        identity = f"A{i:05d}"
+        value, public_id, secret = token.generate()
+        tokens[identity] = value
+        rows.append(StationToken(tenant=tenant, station=stations[identity], public_id=public_id,
+                                 secret_hash=keys.hash_token_secret(secret)))
+    StationToken.objects.bulk_create(rows)
+    StationGroup.objects.get_or_create(tenant=tenant, name="bench", defaults={"rank": 10, "vendor_pattern": "bench"})
+    policy_row = station_methods.changed(tenant)
+    policy_row.methods = ["token", "basic"]
+    policy_row.save(update_fields=["methods"])
+    return tokens
+
+
+def authorization(method: str, identity: str, tokens: dict[str, str]) -> str:
+    if method == "token":
+        return "Token " + tokens[identity]
+    login = identity if method == "basic" else f"alias-{identity}"
+    return "Basic " + base64.b64encode(login.encode() + b":" + KEY).decode()
+
+
+async def handshake(port, identity, header, sem, times):
+    import websockets
+
+    async with sem:
+        t0 = time.perf_counter()
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/ocpp/{TENANT}/{identity}",
+                                      subprotocols=["ocpp1.6"], open_timeout=60, ping_interval=None,
+                                      additional_headers={"Authorization": header})
+        times.append(time.perf_counter() - t0)
+        await ws.close()
+
+
+async def phase(port, method, n, concurrency, tokens):
+    sem = asyncio.Semaphore(concurrency)
+    times = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(handshake(port, f"A{i:05d}", authorization(method, f"A{i:05d}", tokens), sem, times)
+                           for i in range(n)))
+    return time.perf_counter() - t0, times
+
+
+METHODS = {"basic": "Basic, login = identity", "basic-login": "Basic, another login",
+           "token": "Token"}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stations", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=50, help="handshakes in flight at once")
+    parser.add_argument("--rounds", type=int, default=2, help="each method this many times, interleaved")
+    args = parser.parse_args()
+    tokens = prepare(args.stations)
+    port = free_port()
+    server = start_server(port, args=["--lifespan", "off", "--log-level", "warning"],
+                          env={"LOG_LEVEL": "WARNING", "AUTH_THROTTLE": "off"})
+    results = {m: [] for m in METHODS}
+    try:
+        for _ in range(args.rounds):
+            for method in METHODS:
+                results[method].append(asyncio.run(phase(port, method, args.stations, args.concurrency, tokens)))
+    finally:
+        stop_server(server)
+    backend = "postgres" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    print(f"machine  {platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}, db {backend}, "
+          f"1 uvicorn process; {args.stations} stations, {args.concurrency} handshakes in flight, "
+          f"{args.rounds} rounds")
+    for method, label in METHODS.items():
+        walls = [wall for wall, _ in results[method]]
+        times = [t for _, ts in results[method] for t in ts]
+        print(f"{label:26} {args.stations / min(walls):7.0f} handshakes/s (best round)  "
+              f"p50 {pct(times, 50):6.1f} ms  p95 {pct(times, 95):6.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,337 @@
+"""The records behind station method policy and tokens: what `csms.auth.policy` reads,
+built from the rows, and the writes the commands make.
+
+The handshake reads a tenant's groups without a query of its own: the station's row
+comes with the tenant's `StationAuthPolicy` (its default list and the version of its
+groups), and the groups of that version are kept in memory, per process, until the
+version moves (`rules_for`). Every change to a tenant's groups or default moves it
+(`changed`), so every process sees a change at its next handshake.
+"""
+import copy
+import threading
+from collections import Counter
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from lib.prepared import Prepared
+
+from . import announce
+from .auth import basic, keys, policy, token
+from .auth.headers import Credentials, MalformedAuthorization, read_authorization
+from .credentials import audit
+from .models import Station, StationAuthPolicy, StationGroup, StationLogin, StationToken
+
+MAX_TOKENS_PER_STATION = 5
+
+# tenant pk -> ((policy row pk, version), its groups)
+_groups: dict[int, tuple[tuple[int, int], tuple[policy.Group, ...]]] = {}
+_groups_lock = threading.Lock()
+
+
+def policy_row(tenant) -> StationAuthPolicy | None:
+    try:
+        return tenant.station_auth_policy
+    except StationAuthPolicy.DoesNotExist:
+        return None
+
+
+def as_group(row: StationGroup) -> policy.Group:
+    return policy.Group(name=row.name, rank=row.rank, identity=row.identity_pattern,
+                        vendor=row.vendor_pattern, model=row.model_pattern,
+                        firmware=row.firmware_pattern,
+                        methods=tuple(row.methods) if row.methods else None,
+                        networks=policy.parse_networks(",".join(row.networks or [])))
+
+
+def rules_for(tenant) -> policy.Rules:
+    """The tenant's rules as the policy reads them, for a handshake: the tenant's policy
+    row was read with the station's (`services.find_station`), and there is no query
+    while its version is the one whose groups are in memory."""
+    return _rules(tenant, policy_row(tenant))
+
+
+def current_rules(tenant) -> policy.Rules:
+    """The tenant's rules as they are now (for commands and pages: the policy row is read
+    afresh, whatever a tenant instance holds)."""
+    return _rules(tenant, StationAuthPolicy.objects.filter(tenant=tenant).first())
+
+
+def _rules(tenant, row: StationAuthPolicy | None) -> policy.Rules:
+    if row is None:
+        return policy.NO_RULES
+    version = (row.pk, row.version)
+    with _groups_lock:
+        cached = _groups.get(tenant.pk)
+    if cached is None or cached[0] != version:
+        groups = tuple(as_group(g) for g in StationGroup.objects.for_tenant(tenant).order_by("rank"))
+        cached = (version, groups)
+        # Not what a transaction read: it may yet be rolled back, and its version be
+        # taken by another change of other groups.
+        if not transaction.get_connection().in_atomic_block:
+            with _groups_lock:
+                _groups[tenant.pk] = cached
+    return policy.Rules(default=tuple(row.methods) if row.methods else None, groups=cached[1])
+
+
+def resolve(station: Station) -> policy.Resolved:
+    return policy.resolve(station, current_rules(station.tenant))
+
+
+def group_saved_or_deleted(sender, instance: StationGroup, **kwargs) -> None:
+    """Whatever changes a group (the commands, the shell, a data migration) moves its
+    tenant's version, so no process keeps the old groups (connected in `CsmsConfig.ready`)."""
+    changed(instance.tenant)
+
+
+def changed(tenant) -> StationAuthPolicy:
+    """The tenant's groups or default changed: move its version (creating its row)."""
+    row, _ = StationAuthPolicy.objects.get_or_create(tenant=tenant)
+    StationAuthPolicy.objects.filter(pk=row.pk).update(version=F("version") + 1)
+    row.refresh_from_db()
+    return row
+
+
+# --- what the handshake reads ---------------------------------------------------------------
+
+def peek(authorization: list[bytes]) -> Credentials | None:
+    """The handshake's credentials, if readable, to decide what else to read for it
+    (a malformed header is the decision's to answer)."""
+    try:
+        return read_authorization(authorization)
+    except MalformedAuthorization:
+        return None
+
+
+def presents_token(credentials: Credentials | None) -> bool:
+    return credentials is not None and credentials.scheme == "token"
+
+
+def presents_other_login(credentials: Credentials | None, identity: str) -> bool:
+    """Whether the handshake sends Basic with a login that is not the station's identity
+    (only then are its other logins read)."""
+    if credentials is None or credentials.scheme != "basic" or credentials.token68 is None:
+        return False
+    try:
+        return basic.parse_basic(credentials.token68).username != identity.encode("utf-8")
+    except MalformedAuthorization:
+        return False
+
+
+def logins_of(station_id: int) -> tuple[bytes, ...]:
+    return tuple(login.encode("utf-8") for login in _logins(station_id=station_id))
+
+
+class LoginTaken(ValueError):
+    pass
+
+
+def add_login(station: Station, login: str, actor: str = "cli") -> StationLogin:
+    """Another Basic login for the station; unique in its tenant, and never another
+    station's identity (a login names one station)."""
+    if not login or len(login) > 255 or ":" in login or len(login.encode("utf-8")) < 2:
+        raise ValueError("a login is 2-255 characters without ':'")
+    if login == station.identity:
+        raise ValueError("the station's identity is always its login")
+    if Station.objects.for_tenant(station.tenant).filter(identity=login).exists():
+        raise LoginTaken(f"{login!r} is another station's identity")
+    with transaction.atomic():
+        if StationLogin.objects.for_tenant(station.tenant).filter(login=login).exists():
+            raise LoginTaken(f"{login!r} is already a login in {station.tenant.slug}")
+        row = StationLogin.objects.create(tenant=station.tenant, station=station, login=login)
+        audit(station, actor, "login.added", login)
+    return row
+
+
+def remove_login(station: Station, login: str, actor: str = "cli") -> bool:
+    with transaction.atomic():
+        deleted, _ = StationLogin.objects.filter(station=station, login=login).delete()
+        if deleted:
+            audit(station, actor, "login.removed", login)
+    return bool(deleted)
+
+
+# Handshake reads, compiled once per process (lib/prepared.py), as services' are.
+_active_tokens = Prepared(lambda station_id: StationToken.objects.filter(
+    station_id=station_id, revoked_at__isnull=True).values_list("public_id", "secret_hash"), station_id=int)
+_active_token = Prepared(lambda station_id, public_id: StationToken.objects.filter(
+    station_id=station_id, public_id=public_id, revoked_at__isnull=True).values_list("pk", flat=True)[:1],
+    station_id=int, public_id=str)
+_logins = Prepared(lambda station_id: StationLogin.objects.filter(station_id=station_id).values_list(
+    "login", flat=True), station_id=int)
+
+
+def stored_tokens(station_id: int) -> keys.StoredTokens:
+    """The station's active tokens (at most `MAX_TOKENS_PER_STATION`): read only when the
+    handshake presents one, so Basic handshakes never pay for it."""
+    return keys.StoredTokens(tuple(tuple(row) for row in _active_tokens(station_id=station_id)))
+
+
+def token_is_active(station_id: int, public_id: str) -> bool:
+    return bool(_active_token(station_id=station_id, public_id=public_id))
+
+
+# --- usable methods -------------------------------------------------------------------------
+
+def usable(station: Station, methods, *, tokens: set[int] | None = None) -> list[str]:
+    """Which of `methods` the station holds a credential for. `tokens`: the ids of
+    stations with an active token, when known (a fleet's check)."""
+    if tokens is None:
+        has_token = StationToken.objects.filter(station=station, revoked_at__isnull=True).exists()
+    else:
+        has_token = station.pk in tokens
+    held = {"basic": station.has_key, "token": has_token}
+    return [m for m in methods if held.get(m, False)]
+
+
+class LockOut(ValueError):
+    """A change would leave stations with no method they hold credentials for."""
+
+    def __init__(self, stranded: list[str]):
+        self.stranded = stranded
+        shown = ", ".join(stranded[:10]) + (f" and {len(stranded) - 10} more" if len(stranded) > 10 else "")
+        super().__init__(f"this would leave {len(stranded)} station(s) with no method they hold a credential "
+                         f"for, so they could not connect: {shown}. Issue them a token (`station token "
+                         "issue`) or a key first, or force it")
+
+
+def refuse_stranding(tenant, change, force: bool = False) -> None:
+    """Raise `LockOut` if `change` (as `stranded_by` takes it) strands stations, unless forced."""
+    stranded = stranded_by(tenant, change)
+    if stranded and not force:
+        raise LockOut(stranded)
+
+
+def disconnect_disallowed(tenant) -> int:
+    """Connections that proved a method no longer allowed are taken away (downgrade
+    protection holds for sockets already open, not only for the next handshake)."""
+    rules = current_rules(tenant)
+    taken = 0
+    for s in Station.objects.for_tenant(tenant).filter(connected=True).exclude(last_auth_method=""):
+        if s.last_auth_method not in policy.allowed_methods(s, rules):
+            announce.revoke_connection(s)
+            taken += 1
+    return taken
+
+
+def set_station_methods(station: Station, methods: list[str] | None, *, force: bool = False) -> None:
+    """The station's own list (None: inherit). Checked lists only (`policy.parse_methods`)."""
+    def change(s, rules):
+        if s.pk != station.pk:
+            return s, rules
+        changed = copy.copy(s)
+        changed.auth_methods = methods
+        return changed, rules
+    with transaction.atomic():
+        refuse_stranding(station.tenant, change, force)
+        station.auth_methods = methods
+        station.save(update_fields=["auth_methods"])
+        disconnect_disallowed(station.tenant)
+
+
+def set_default_methods(tenant, methods: list[str] | None, *, force: bool = False) -> None:
+    """The tenant's default list (None: Basic alone)."""
+    with transaction.atomic():
+        refuse_stranding(tenant, lambda s, rules: (s, policy.Rules(tuple(methods) if methods else None,
+                                                                   rules.groups)), force)
+        row = changed(tenant)
+        row.methods = methods
+        row.save(update_fields=["methods"])
+        disconnect_disallowed(tenant)
+
+
+def describe(station: Station) -> dict:
+    """A station's methods, where they come from, and what it last used (CLI and API)."""
+    resolved = resolve(station)
+    return {"identity": station.identity, "methods": list(resolved.methods), "source": resolved.source,
+            "group": resolved.group, "own_methods": station.auth_methods,
+            "usable": usable(station, resolved.methods),
+            "last_method": station.last_auth_method or None,
+            "active_tokens": StationToken.objects.filter(station=station, revoked_at__isnull=True).count()}
+
+
+def status(tenant) -> list[dict]:
+    """Per group (in rank order, then the stations in none): how many stations, the
+    method each last connected with, how many may still use Basic, and which stations'
+    last connection used Basic."""
+    rules = current_rules(tenant)
+    report = {name: {"group": name, "stations": 0, "last_method": Counter(), "still_on_basic": [],
+                     "basic_allowed": 0}
+              for name in [g.name for g in sorted(rules.groups, key=lambda g: g.rank)] + [None]}
+    for s in Station.objects.for_tenant(tenant).order_by("identity"):
+        resolved = policy.resolve(s, rules)
+        entry = report[resolved.group]
+        entry["stations"] += 1
+        entry["last_method"][s.last_auth_method or "never"] += 1
+        entry["basic_allowed"] += "basic" in resolved.methods
+        if s.last_auth_method == "basic":
+            entry["still_on_basic"].append(s.identity)
+    return [dict(e, last_method=dict(sorted(e["last_method"].items()))) for e in report.values()
+            if e["stations"] or e["group"] is not None]
+
+
+def stranded_by(tenant, change) -> list[str]:
+    """The identities of the tenant's stations that can connect now and could not after
+    `change(station, rules) -> (station, rules)` is applied (run inside the change's
+    transaction, before it is written)."""
+    before = current_rules(tenant)
+    stations = list(Station.objects.for_tenant(tenant).select_related("tenant", "credential"))
+    with_token = set(StationToken.objects.for_tenant(tenant).filter(revoked_at__isnull=True)
+                     .values_list("station_id", flat=True))
+    stranded = []
+    for station in stations:
+        if not usable(station, policy.allowed_methods(station, before), tokens=with_token):
+            continue  # already unable to connect: not this change's doing
+        after_station, after_rules = change(station, before)
+        if not usable(station, policy.allowed_methods(after_station, after_rules), tokens=with_token):
+            stranded.append(station.identity)
+    return stranded
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+class TooManyTokens(ValueError):
+    pass
+
+
+def issue_token(station: Station, label: str = "", actor: str = "cli") -> tuple[StationToken, str]:
+    """A new token for the station: its row, and the token, to be shown once."""
+    with transaction.atomic():
+        Station.objects.select_for_update().filter(pk=station.pk).first()  # one issue at a time
+        active = StationToken.objects.filter(station=station, revoked_at__isnull=True).count()
+        if active >= MAX_TOKENS_PER_STATION:
+            raise TooManyTokens(f"the station has {active} active tokens, the most it may have; "
+                                "revoke one first")
+        value, public_id, secret = token.generate()
+        row = StationToken.objects.create(tenant=station.tenant, station=station, public_id=public_id,
+                                          secret_hash=keys.hash_token_secret(secret), label=label)
+        audit(station, actor, "token.issued", public_id)
+    return row, value
+
+
+def token_summary(row: StationToken) -> dict:
+    """What may be shown of a token, ever: its public id, never its secret."""
+    return {"id": row.public_id, "label": row.label, "active": row.active,
+            "created_at": row.created_at.isoformat(),
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+
+
+def revoke_token(station: Station, public_id: str, actor: str = "cli") -> StationToken | None:
+    """Revoke one token; a connection it opened is closed (it cannot tell which one did,
+    so a connection that proved a token is taken away)."""
+    with transaction.atomic():
+        # The station row first: a handshake's claim holds it until it commits, and checks
+        # the token after it (`services.open_connection`), so either that check sees the
+        # revocation or this sees the claim's connection.
+        current = Station.objects.select_for_update().select_related("tenant").get(pk=station.pk)
+        row = StationToken.objects.select_for_update().filter(station=current, public_id=public_id).first()
+        if row is None:
+            return None
+        if row.revoked_at is None:
+            row.revoked_at = timezone.now()
+            row.save(update_fields=["revoked_at"])
+            audit(current, actor, "token.revoked", public_id)
+            if current.last_auth_method == "token" and current.connected:
+                announce.revoke_connection(current)
+    return row
