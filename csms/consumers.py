@@ -25,6 +25,7 @@ from . import (
     flood,
     frame_work,
     group_commit,
+    handshake_metrics,
     held,
     lifecycle,
     liveness,
@@ -113,15 +114,25 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.tasks: set[asyncio.Task] = set()
         self.pump_lock = asyncio.Lock()
         self.closing = False
+        self.handshake_started = time.monotonic()
         try:
             await self._handshake()
         except Exception as exc:
             db_outage.failed(log, exc, "handshake")
+            self._counted("busy")
             await self._deny(503, b"Service temporarily unavailable\n")
+
+    def _counted(self, outcome: str, tenant: str = "-", method: str | None = None) -> None:
+        """The handshake's outcome in the process's metrics (csms/handshake_metrics.py)."""
+        if method is None:
+            method = handshake_metrics.presented_scheme(
+                [v for k, v in self.scope.get("headers", []) if k == b"authorization"])
+        handshake_metrics.observe(outcome, self.handshake_started, tenant=tenant, method=method)
 
     async def _handshake(self):
         where = station_path(self.scope)
         if where is None:
+            self._counted("unknown_station")
             await self._deny(404, b"Unknown charging station\n")
             return
         source = (self.scope.get("client") or ("unknown",))[0]
@@ -129,9 +140,11 @@ class StationConsumer(AsyncWebsocketConsumer):
         authorization = [v for k, v in headers if k == b"authorization"]
         found = await database_sync_to_async(services.station_for_handshake)(*where, authorization)
         if found is None:
+            self._counted("unknown_station")
             await self._deny(404, b"Unknown charging station\n")
             return
         station = found.station
+        tenant = station.tenant.slug
         offered = parse_offered(", ".join(
             v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
         version = negotiate(offered, station.allowed_protocols)
@@ -140,19 +153,23 @@ class StationConsumer(AsyncWebsocketConsumer):
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
                                         authorization=authorization)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):
+            self._counted(result.decision.value, tenant)
             await self._refuse_for_now(result)
             return
         if result.decision is Decision.MALFORMED:
+            self._counted("malformed", tenant)
             log.info("station %s: malformed credentials (%s)", station, result.reason)
             await self._deny(400, b"Malformed Authorization header\n")
             return
         if result.decision is Decision.CHALLENGE:
+            self._counted("challenged", tenant)
             log.info("station %s: authentication failed (%s)", station, result.reason)
             await self._challenge(result.challenges)
             return
         if version is None:
             # OCPP-J 1.6 §3.2: complete the handshake without a subprotocol, then close.
             log.info("station %s: no agreeable subprotocol in %s", station, offered)
+            self._counted("no_subprotocol", tenant, result.method)
             await self.accept()
             await self.close(code=CLOSE_NO_PROTOCOL)
             return
@@ -173,9 +190,13 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.connection_seq = opened.seq
         if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)
+            self._counted("key_replaced", tenant, result.method)
             await self._challenge(challenges(subject))
             return
         await self.accept(version.value)
+        self._counted("accepted", tenant, result.method)
+        self.counted_connected = version.value
+        handshake_metrics.CONNECTED.labels(version=version.value).inc()
         log.info("station %s connected (%s)", self.station_label, version.value)
         if self.connection_seq is None:  # an even newer connection already claimed it
             await self._give_way()
@@ -588,6 +609,8 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         self._shut = True
         self.closing = True
+        if getattr(self, "counted_connected", None):
+            handshake_metrics.CONNECTED.labels(version=self.counted_connected).dec()
         held.release(self)
         current = asyncio.current_task()
         for task in list(getattr(self, "tasks", ())):

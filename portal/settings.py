@@ -25,6 +25,8 @@ def env_bool(name: str, default: bool) -> bool:
 DEBUG = env_bool("DEBUG", False)
 PORT = int(os.environ.get("PORT", "8000"))
 PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+# `GET /metrics` (portal/metrics.py) is served only with this bearer token; unset: off.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 SECRET_KEY_IS_DEVELOPMENT_KEY = not SECRET_KEY
