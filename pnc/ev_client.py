@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from cryptography.x509.oid import NameOID
 
+from . import emaid  # pure: no Django
+
 TIMEOUT = 15  # seconds, per HTTP request
 KEYS = ("p256", "p521", "ed448", "rsa")  # ISO 15118-2; ISO 15118-20; the compatibility profile
 CHAIN_TYPE = "application/pem-certificate-chain"
@@ -299,10 +301,17 @@ def register(opts, say=print, read_line=None, on_authorize_url=None) -> Result:
     with open(opts.out, "w") as fh:
         fh.write(chain)
     result = summarise(chain, opts.out, opts.key_out)
-    say(f"contract certificate for EMAID {result.emaid}, serial {result.serial_number}, valid until "
+    say(f"contract certificate for EMAID {shown(result.emaid)}, serial {result.serial_number}, valid until "
         f"{result.not_after}; {result.certificates} certificates written to {result.chain_path}, "
         f"the EV's key to {result.key_path}")
     return result
+
+
+def shown(contract_id: str) -> str:
+    try:
+        return emaid.hyphenated(contract_id)
+    except (emaid.InvalidEmaid, IndexError):
+        return contract_id
 
 
 def tenant_of(issuer: str) -> str:
