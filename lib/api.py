@@ -1,7 +1,6 @@
 """The REST APIs' shared floor (Django REST framework): RFC 9457 problem details for
 every error, and bounded cursor pagination. Apps build their API views on these; the
 authentication (the tenant's own access tokens) is `oauth.authentication`'s."""
-import logging
 from http import HTTPStatus
 
 from rest_framework import exceptions
@@ -10,8 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from .problem import CONTENT_TYPE, problem
-
-log = logging.getLogger(__name__)
 
 
 def _title(status: int) -> str:
@@ -35,15 +32,13 @@ def problem_body(status: int, data) -> dict:
 
 def problem_exception_handler(exc, context):
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: DRF's own handling (status, WWW-Authenticate,
-    Retry-After), rendered as `application/problem+json`. An unexpected exception is
-    logged and answered 500 with no detail (nothing internal leaks)."""
+    Retry-After), rendered as `application/problem+json`. Any other exception goes on up
+    (None) to the middleware that answers it (the credential throttle's 429 and the
+    hashing gate's 503, portal.middleware) or to Django's 500 page."""
     response = exception_handler(exc, context)
     if response is None:
-        log.exception("unhandled error in %s", type(context.get("view")).__name__, exc_info=exc)
-        response = Response(status=500)
-        data = None
-    else:
-        data = response.data
+        return None
+    data = response.data
     headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
     problem = Response(problem_body(response.status_code, data), status=response.status_code,
                        headers=headers, content_type=CONTENT_TYPE)
