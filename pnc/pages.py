@@ -38,10 +38,14 @@ def _certificate_state(contract: Contract) -> str:
     if certificate is None:
         return "not issued yet" if contract.state == Contract.State.AUTHORIZED else "none issued"
     if certificate.revoked_at is not None:
-        return f"revoked on {certificate.revoked_at:%d %B %Y}"
+        return f"revoked on {_day(certificate.revoked_at)}"
     if certificate.not_after <= timezone.now():
-        return f"expired on {certificate.not_after:%d %B %Y}"
-    return f"valid until {certificate.not_after:%d %B %Y}"
+        return f"expired on {_day(certificate.not_after)}"
+    return f"valid until {_day(certificate.not_after)}"
+
+
+def _day(moment) -> str:
+    return f"{moment.day} {moment:%B %Y}"  # 2 December 2027, as the consent screen writes dates
 
 
 def _contract_view(contract: Contract) -> ContractView:
