@@ -207,6 +207,11 @@ class EmspView(BearerProtectedView, generics.GenericAPIView):
     def get_permissions(self):
         return [HasScope(), ClientToken()]
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response.setdefault("Cache-Control", "no-store")  # drivers' contracts: personal data
+        return response
+
     def actor(self) -> str:
         return f"client:{self.request.auth.claims['client_id']}"
 

@@ -64,6 +64,7 @@ def other(db, pki):
 def test_contracts_list_shows_the_tenants_contracts_with_their_certificates(token, issued):
     response = call("GET", api("contracts/"), token)
     assert response.status_code == 200, response.content
+    assert response["Cache-Control"] == "no-store"
     body = response.json()
     assert body["previous"] is None and body["next"] is None
     [row] = body["results"]
