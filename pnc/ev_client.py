@@ -286,6 +286,8 @@ def register(opts, say=print, read_line=None, on_authorize_url=None) -> Result:
         else:
             say("then paste the address the browser was sent to (it starts with the redirect URI):")
             callback = (read_line or sys.stdin.readline)().strip()
+            if not callback:
+                raise RegistrationFailed("no address was pasted")
     finally:
         if listener and listener.received is None:
             listener.close()

@@ -6,11 +6,13 @@ from cryptography import x509
 from django.contrib.auth import get_user_model
 
 from csms.models import AuditEvent
-from oauth.models import AccessToken
+from oauth.models import AccessToken, GrantType
+from oauth.registration import ClientSpec, add_client
+from pnc import authorities
 from pnc.models import CertificateAuthority, Contract, IssuedCertificate
 from tenants.models import Membership, Role
 from tests.factories import make_tenant
-from tests.oauth.conftest import DRIVER_PASSWORD, FormClient
+from tests.oauth.conftest import DRIVER_PASSWORD, REDIRECT, FormClient
 from tests.pnc.api_client import Backend, api, call
 from tests.pnc.conftest import access_token, approve, near_detail
 from tests.pnc.test_csr import assert_problem, csr_for, p256, post
@@ -38,17 +40,11 @@ def issued(browser, ev_client, pki):
 
 @pytest.fixture
 def other(db, pki):
-    """A second eMSP with its own driver, client, PKI and one contract with a certificate."""
-    from pnc import authorities
-    from tests.oauth.conftest import REDIRECT
-
+    """A second eMSP with its own driver, client, PKI and one authorized contract."""
     tenant = make_tenant("other", name="Other eMSP", is_emsp=True, emsp_country_code="FR", emsp_provider_id="OTH")
     authorities.initialise(tenant)
     user = get_user_model().objects.create_user("other-driver", password=DRIVER_PASSWORD)
     Membership.objects.create(user=user, tenant=tenant, role=Role.DRIVER)
-    from oauth.models import GrantType
-    from oauth.registration import ClientSpec, add_client
-
     ev, secret = add_client(tenant, ClientSpec(
         client_id="other-ev", name="Other EV", redirect_uris=[REDIRECT],
         grant_types=[GrantType.AUTHORIZATION_CODE], scopes=["ccsr"], auth_method="client_secret_basic"))
