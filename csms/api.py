@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.api import Conflict
 from tenants.models import Membership, Role, Tenant
 
 from . import credentials, station_methods
@@ -128,7 +129,7 @@ class StationRotations(APIView):
                     station, CredentialChange.Trigger.DEMAND, request.user.get_username(),
                     compromised=body["compromised"])
         except credentials.ChangeRefused as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(str(exc)) from None
         return Response(ChangeSerializer(change).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -6,6 +6,7 @@ audience only, so one tenant's token is worthless at another's API.
 """
 from dataclasses import dataclass
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -92,6 +93,30 @@ class BearerProtectedView(APIView):
         if isinstance(exc, InsufficientScope):
             response["WWW-Authenticate"] = challenge(self.request, "insufficient_scope", " ".join(exc.scopes))
         return response
+
+
+class ClientToken(BasePermission):
+    """The token was issued to a client for itself (client credentials, a JWT assertion),
+    not on a driver's behalf: APIs that act for a whole tenant (the eMSP's) take no
+    user's token, whatever scopes a misregistered client could have had approved."""
+
+    message = "this API takes a client's own access token (client_credentials), not one issued for a user"
+
+    def has_permission(self, request, view):
+        return isinstance(request.auth, tokens.Verified) and request.auth.record.user_id is None
+
+
+class BearerScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI security scheme of `BearerTokenAuthentication` (drf-spectacular finds
+    it by the class)."""
+
+    target_class = "oauth.authentication.BearerTokenAuthentication"
+    name = "tenantBearer"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "An access token (RFC 9068 JWT) from the tenant's own authorization server, "
+                               "{PUBLIC_URL}/oauth/<tenant>/token; a token of another tenant is invalid here."}
 
 
 class HasScope(BasePermission):

@@ -17,3 +17,8 @@ class ApprovalRefused(Exception):
         super().__init__(description)
         self.error = error
         self.description = description
+
+# Sent inside the transaction in which a user withdraws an approval (oauth.approvals),
+# after its tokens are revoked, with `grant` and `actor`: apps end what the approval
+# brought about (pnc revokes its contract and certificate).
+approval_withdrawn = Signal()

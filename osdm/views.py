@@ -4,6 +4,9 @@ Minimal on purpose: one endpoint that proves the whole consumer journey (asserti
 token → functional call) and tells the consumer who the provider takes it to be.
 Real OSDM resources (offers, bookings) will sit beside it with the same protection.
 """
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from oauth.authentication import BearerProtectedView
@@ -18,10 +21,13 @@ class ConsumerIdentity(BearerProtectedView):
 
     required_scopes = [OSDM_SCOPE]
 
+    @extend_schema(summary="The calling OSDM consumer", responses=inline_serializer("OsdmConsumer", {
+        "consumer": serializers.CharField(), "client_id": serializers.CharField(),
+        "scope": serializers.CharField(), "token_expires_at": serializers.IntegerField()}))
     def get(self, request, tenant):
         t = authorization_server(tenant)
         if not t.is_osdm_provider:
-            return Response({"detail": "this tenant is not an OSDM provider"}, status=404)
+            raise NotFound("this tenant is not an OSDM provider")
         claims = request.auth.claims
         return Response({"consumer": claims["sub"], "client_id": claims["client_id"],
                          "scope": claims["scope"], "token_expires_at": claims["exp"]})

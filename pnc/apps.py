@@ -15,7 +15,10 @@ class PncConfig(AppConfig):
         from oauth import rar, signals
         from pnc.authorization_details import PNC_CONTRACT_REQUEST
         from pnc.contracts import on_authorization_approved
+        from pnc.revocation import on_approval_withdrawn
 
         rar.register(PNC_CONTRACT_REQUEST)
         # An approved pnc_contract_request becomes a contract (pnc.contracts).
         signals.authorization_approved.connect(on_authorization_approved, dispatch_uid="pnc-contract")
+        # A withdrawn approval takes its contract and certificate with it (pnc.revocation).
+        signals.approval_withdrawn.connect(on_approval_withdrawn, dispatch_uid="pnc-contract-withdrawn")

@@ -55,3 +55,17 @@ def revoke_contract(contract: Contract, actor: str, reason: str = "unspecified")
         for ca in CertificateAuthority.objects.filter(pk__in=issuers):
             publish_crl(ca)
     return contract
+
+
+STANDING = (Contract.State.AUTHORIZED, Contract.State.CERTIFICATE_ISSUED)
+WITHDRAWN = "privilegeWithdrawn"  # RFC 5280: the holder's approval behind it was withdrawn
+
+
+def on_approval_withdrawn(sender, grant, actor, **kwargs) -> None:
+    """The contract of a withdrawn approval is revoked with it (if it still stands)."""
+    contract = Contract.objects.for_tenant(grant.tenant).filter(grant=grant).first()
+    if contract is not None and contract.state in STANDING:
+        try:
+            revoke_contract(contract, actor, WITHDRAWN)
+        except contracts.TransitionRefused:
+            pass  # revoked or expired meanwhile: what the withdrawal wanted

@@ -1,8 +1,12 @@
 from django.urls import path, re_path
 
-from . import views
+from . import pages, views
 
 urlpatterns = [
+    # The driver's own page (pnc.pages).
+    path("my/", pages.my_page, name="pnc-my"),
+    path("my/<slug:tenant>/contracts/<str:emaid_text>/revoke", pages.revoke_contract, name="pnc-my-revoke-contract"),
+    path("my/<slug:tenant>/approvals/<int:pk>/withdraw", pages.withdraw_approval, name="pnc-my-withdraw-approval"),
     path("pnc/<slug:tenant>/csr", views.csr, name="pnc-csr"),
     path("pnc/<slug:tenant>/crl/<str:key_id>.crl", views.crl, name="pnc-crl"),
     path("pnc/<slug:tenant>/ocsp", views.ocsp_post, name="pnc-ocsp"),

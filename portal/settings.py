@@ -54,7 +54,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
+    # Swagger UI's assets, served from our static files (/api/docs/ loads nothing from a CDN).
+    "drf_spectacular_sidecar",
     "oauth2_provider",
     "tenants",
     "csms",
@@ -291,13 +294,20 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every API error is RFC 9457 problem+json (docs/api.md).
+    "EXCEPTION_HANDLER": "lib.api.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chargegate API",
     "VERSION": "1",
-    "DESCRIPTION": "Stations and their credentials, per tenant.",
+    "DESCRIPTION": "Per tenant, under /api/v1/tenants/<tenant>/: stations and their credentials (portal users), "
+                   "the eMSP's Plug & Charge contracts, certificates, CAs and CRLs (the tenant's own access "
+                   "tokens, scopes emsp:read and emsp:write). Errors are RFC 9457 problem+json. See docs/api.md.",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Machine endpoints (the AS back channel: PAR, token, introspection, revocation) run on a

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from lib.api import not_found
 
 from . import health, metrics, views
 
@@ -15,7 +17,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("csms.urls")),
     path("api/v1/", include("osdm.urls")),
+    path("api/v1/", include("pnc.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", not_found),  # an unknown API address is a problem+json 404 too
     path("", include("pnc.urls")),
     path("", include("oauth.urls")),
 ]

@@ -100,7 +100,7 @@ def test_openapi_schema_describes_the_api(acme):
 def test_operator_can_rotate_a_compromised_key(acme):
     client = client_for("op", acme, Role.OPERATOR)
     bad = client.post("/api/v1/tenants/acme/stations/CP1/rotations/", {"compromised": "maybe"}, format="json")
-    assert bad.status_code == 400 and "compromised" in bad.json()
+    assert bad.status_code == 400 and "compromised" in bad.json()["errors"]
     response = client.post("/api/v1/tenants/acme/stations/CP1/rotations/", {"compromised": True}, format="json")
     assert response.status_code == 202 and response.json()["compromised"] is True
 

@@ -639,9 +639,10 @@ def test_a_driver_sees_nothing_of_the_fleet(client, driver, emsp):
     assert response.status_code == 403 and "viewer role" in response.json()["detail"]
     b = Browser()
     b.login(username="driver", password=DRIVER_PASSWORD)
-    page = b.get("/")
-    assert page.status_code == 200 and "OpenID Charge" not in page.content.decode()
-    assert ">Stations</a>" not in page.content.decode()  # no way into the portal from the header
+    assert b.get("/")["Location"] == "/my/"  # their own page (pnc.pages), not the fleet's dashboard
+    page = b.get("/my/").content.decode()
+    assert "Charging stations" not in page
+    assert ">Stations</a>" not in page  # no way into the portal from the header
 
 
 def test_a_deactivated_driver_loses_refresh_and_api_access(browser, ev_client, driver):

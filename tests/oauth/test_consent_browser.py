@@ -1,31 +1,21 @@
 """The driver's side in a real browser: Chromium, driven by Playwright, signs in and
 approves or denies a pushed PnC contract request on the consent screen."""
-import os
-import shutil
 import time
 
 import pytest
 import requests
 
+from tests import browser
 from tests.oauth.conftest import DRIVER_PASSWORD, PNC_DETAIL, REDIRECT, pkce_pair, query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture
 def chromium(csms, ev_client):
-    """Started after the database rows (Playwright runs an event loop in this thread,
-    where the ORM refuses to work)."""
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-background-networking"])
-        yield browser
-        browser.close()
+    """Started after the database rows."""
+    with browser.chromium() as started:
+        yield started
 
 
 def push(server, ev_client) -> tuple[str, str]:

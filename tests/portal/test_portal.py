@@ -84,18 +84,29 @@ def test_demo_seeds_working_credentials_and_is_idempotent():
     assert "/ocpp/demo/" in text and "/healthz" in text and "chargegate-demo" in text
     assert get_user_model().objects.get(username="admin").check_password("chargegate-demo")
     assert "/oauth/demo" in text and "chargegate-demo-client-secret" in text
-    assert "/pnc/demo/csr" in text
+    assert "pnc ev-register http://127.0.0.1:8000/oauth/demo --client-id demo-ev" in text and "/api/docs/" in text
     assert CertificateAuthority.objects.filter(tenant__slug="demo").count() == 3  # once, however often seeded
 
 
-def test_demo_oauth_client_reaches_the_osdm_endpoint(client):
+def demo_token(client, client_id: str, scope: str) -> str:
     from urllib.parse import urlencode
     call_command("demo", stdout=io.StringIO())
-    token = client.post("/oauth/demo/token", urlencode({"grant_type": "client_credentials", "scope": "uic_osdm"}),
+    token = client.post("/oauth/demo/token", urlencode({"grant_type": "client_credentials", "scope": scope}),
                         content_type="application/x-www-form-urlencoded",
-                        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"demo-osdm:chargegate-demo-client-secret"
-                                                                       ).decode())
+                        HTTP_AUTHORIZATION="Basic " + base64.b64encode(
+                            f"{client_id}:chargegate-demo-client-secret".encode()).decode())
     assert token.status_code == 200, token.content
+    return token.json()["access_token"]
+
+
+def test_demo_oauth_client_reaches_the_osdm_endpoint(client):
     identity = client.get("/api/v1/tenants/demo/osdm/identity",
-                          HTTP_AUTHORIZATION=f"Bearer {token.json()['access_token']}")
+                          HTTP_AUTHORIZATION=f"Bearer {demo_token(client, 'demo-osdm', 'uic_osdm')}")
     assert identity.status_code == 200 and identity.json()["client_id"] == "demo-osdm"
+
+
+def test_demo_emsp_backend_reaches_the_emsp_api(client):
+    """The README's eMSP API example: demo-emsp's own token lists the demo contracts."""
+    listed = client.get("/api/v1/tenants/demo/pnc/contracts/?state=certificate_issued",
+                        HTTP_AUTHORIZATION=f"Bearer {demo_token(client, 'demo-emsp', 'emsp:read emsp:write')}")
+    assert listed.status_code == 200 and listed.json()["results"] == []

@@ -1,10 +1,11 @@
 """`manage.py pnc ca init|import|rollover|show <tenant>`: the tenant's MO PKI;
-`manage.py pnc contract list|show|revoke <tenant> …`: its contracts."""
+`manage.py pnc contract list|show|revoke <tenant> …`: its contracts;
+`manage.py pnc ev-register <issuer> …`: the EV reference client (pnc.ev_client)."""
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pnc import authorities, contracts, emaid, pki_files, profile, revocation
+from pnc import authorities, contracts, emaid, ev_client, pki_files, profile, revocation
 from pnc.models import Contract
 from tenants.cli import dump_json, tenant_or_error
 
@@ -51,8 +52,13 @@ class Command(BaseCommand):
             one.add_argument("--json", action="store_true")
             if name == "revoke":
                 one.add_argument("--reason", choices=profile.REASONS, default="unspecified")
+        ev = sub.add_parser("ev-register", help="play the EV: PAR, the driver's consent in a browser, token, "
+                                                "key pair and CSR, the contract certificate chain in a file")
+        ev_client.add_arguments(ev)
 
-    def handle(self, *args, area, action, **opts):
+    def handle(self, *args, area, action=None, **opts):
+        if area == "ev-register":
+            return self._ev_register(opts)
         tenant = tenant_or_error(opts["tenant"])
         if area == "contract":
             return self._contract(tenant, action, opts)
@@ -83,6 +89,18 @@ class Command(BaseCommand):
             if not rows:
                 raise CommandError(f"{tenant.slug} has no MO PKI (pnc ca init {tenant.slug})")
         self._emit(rows, opts["json"], action == "show" and opts["pem"])
+
+    def _ev_register(self, opts):
+        import argparse
+
+        import requests
+
+        try:
+            ev_client.register(argparse.Namespace(**opts), say=self.stdout.write)
+        except ev_client.RegistrationFailed as exc:
+            raise CommandError(str(exc)) from None
+        except requests.RequestException as exc:
+            raise CommandError(f"cannot reach the server ({type(exc).__name__})") from None
 
     def _emit(self, rows, as_json, with_pem):
         shown = [{"level": r.level, "subject": r.subject, "key_id": r.key_id, "serial_number": r.serial_number,

@@ -29,6 +29,10 @@ DEMO_CLIENTS = [
                auth_method="client_secret_post", detail_types=["pnc_contract_request"]),
     ClientSpec(client_id="demo-osdm", name="Demo OSDM consumer", redirect_uris=[],
                grant_types=[GrantType.CLIENT_CREDENTIALS], scopes=["uic_osdm"], auth_method="client_secret_basic"),
+    # The eMSP's own backend, for the eMSP REST API (docs/pnc.md; real ones use private_key_jwt).
+    ClientSpec(client_id="demo-emsp", name="Demo eMSP backend", redirect_uris=[],
+               grant_types=[GrantType.CLIENT_CREDENTIALS], scopes=["emsp:read", "emsp:write"],
+               auth_method="client_secret_basic"),
 ]
 
 
@@ -88,5 +92,6 @@ class Command(BaseCommand):
         w(f"  OAuth clients {', '.join(c.client_id for c in DEMO_CLIENTS)}, secret {DEMO_CLIENT_SECRET};"
           f" demo-ev redirects to {DEMO_REDIRECT_URI}")
         w(f"  Driver        driver / {DEMO_PASSWORD} approves on the consent screen")
-        w(f"  PnC           POST {base}/pnc/demo/csr with the EV's token: a contract certificate from the"
-          f" demo MO PKI (python manage.py pnc ca show demo)")
+        w(f"  PnC           python manage.py pnc ev-register {base}/oauth/demo --client-id demo-ev"
+          f" --client-secret {DEMO_CLIENT_SECRET}   (plays the EV; see README)")
+        w(f"  REST API      {base}/api/docs/   (eMSP API with demo-emsp's token, scopes emsp:read emsp:write)")

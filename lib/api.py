@@ -1,0 +1,78 @@
+"""The REST APIs' shared floor (Django REST framework): RFC 9457 problem details for
+every error, and bounded cursor pagination. Apps build their API views on these; the
+authentication (the tenant's own access tokens) is `oauth.authentication`'s."""
+from http import HTTPStatus
+
+from rest_framework import exceptions
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from .problem import CONTENT_TYPE, problem
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem_body(status: int, data) -> dict:
+    """DRF's error data as a problem object: a `detail` string, and for invalid input
+    the field errors in `errors` ({field: [message, …]} or [message, …])."""
+    body = {"type": "about:blank", "title": _title(status), "status": status}
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        body["detail"] = str(data["detail"])
+    elif data:
+        body["detail"] = "the request is not valid; see errors"
+        body["errors"] = data
+    return body
+
+
+def problem_exception_handler(exc, context):
+    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: DRF's own handling (status, WWW-Authenticate,
+    Retry-After), rendered as `application/problem+json`. Any other exception goes on up
+    (None) to the middleware that answers it (the credential throttle's 429 and the
+    hashing gate's 503, portal.middleware) or to Django's 500 page."""
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
+    problem = Response(problem_body(response.status_code, data), status=response.status_code,
+                       headers=headers, content_type=CONTENT_TYPE)
+    problem["Cache-Control"] = "no-store"
+    return problem
+
+
+class BoundedCursorPagination(CursorPagination):
+    """Newest first, `page_size` up to MAX (default 50): every page costs the same, and a
+    page followed by `next` neither skips nor repeats rows when new ones arrive."""
+
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering = ("-created_at", "-id")
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"a whole number from 1 to {self.max_page_size}"]})
+        return int(raw)
+
+
+class Conflict(exceptions.APIException):
+    """409: the resource's state does not allow the request (already revoked, queued…)."""
+
+    status_code = 409
+    default_detail = "the resource's state does not allow this"
+    default_code = "conflict"
+
+
+def not_found(request, *args, **kwargs):
+    """An address under /api/ that names no endpoint."""
+    return problem(404, "Not Found", "no API endpoint at this address")
