@@ -15,11 +15,13 @@ class SigningKey(TenantOwned):
     """A key the tenant's authorization server signs tokens with.
 
     The private part is stored encrypted (`oauth.signing_keys`); the public JWK is
-    published in the tenant's JWKS while the key is active and, after a rotation, until
-    every token it signed has expired.
+    published in the tenant's JWKS before the key signs (a rotation's next key, from
+    `signs_from`), while it is active and, after a rotation, until every token it signed
+    has expired.
     """
 
     class State(models.TextChoices):
+        NEXT = "next"  # published, signs from `signs_from`; at most one per tenant
         ACTIVE = "active"  # signs new tokens; at most one per tenant
         RETIRING = "retiring"  # signs nothing, still published
         RETIRED = "retired"  # neither
@@ -31,12 +33,15 @@ class SigningKey(TenantOwned):
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     publish_until = models.DateTimeField(null=True, blank=True)
+    signs_from = models.DateTimeField(null=True, blank=True)  # NEXT keys: when they take over
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant"], condition=models.Q(state="active"),
-                                    name="one_active_signing_key_per_tenant")
+                                    name="one_active_signing_key_per_tenant"),
+            models.UniqueConstraint(fields=["tenant"], condition=models.Q(state="next"),
+                                    name="one_next_signing_key_per_tenant")
         ]
 
     def __str__(self):

@@ -37,34 +37,92 @@ def token_lifetime() -> timedelta:
     return timedelta(seconds=settings.OAUTH.get("MAX_TOKEN_LIFETIME_SECONDS", 3600))
 
 
-def rotate(tenant, alg: str | None = None) -> SigningKey:
-    """Make a fresh key the tenant's active one; the old one stays published until every
-    token it may have signed has expired."""
+class RotationError(ValueError):
+    pass
+
+
+def publish_ahead() -> timedelta:
+    """How long a rotation's next key is published before it signs: relying parties
+    cache a JWKS (RFC 7517 says nothing of how long; a day is common), and one that
+    meets a token signed by a kid it has not seen may refuse it before it refetches."""
+    return timedelta(seconds=settings.OAUTH.get("KEY_PUBLISH_AHEAD_SECONDS", 86400))
+
+
+def rotate(tenant, alg: str | None = None, *, at_once: bool = False) -> SigningKey:
+    """Rotate the tenant's signing key.
+
+    By default the fresh key is published now and signs from `publish_ahead()` on
+    (`promote_due`, a periodic task, makes it active then); the old key signs until then
+    and stays published until every token it signed has expired. `at_once` (a key
+    compromise, or a tenant's first key) makes the fresh key, or the next key already
+    published, active now."""
+    with transaction.atomic():
+        now = timezone.now()
+        pending = (SigningKey.objects.select_for_update()
+                   .filter(tenant=tenant, state=SigningKey.State.NEXT).first())
+        if not at_once:
+            if pending is not None:
+                raise RotationError(
+                    f"a next key ({pending.kid[:12]}…) is already published and signs from "
+                    f"{pending.signs_from.isoformat()}; use --now to make it sign at once")
+            return _new_key(tenant, alg, SigningKey.State.NEXT, signs_from=now + publish_ahead())
+        if pending is not None and alg in (None, pending.alg):
+            _activate(pending, now)
+            return pending
+        if pending is not None:  # a compromise with another algorithm: that one is not used
+            pending.state, pending.publish_until = SigningKey.State.RETIRED, now
+            pending.save(update_fields=["state", "publish_until"])
+        _retire_active(tenant, now)
+        return _new_key(tenant, alg, SigningKey.State.ACTIVE)
+
+
+def promote_due(now=None) -> int:
+    """Make every next key whose time has come its tenant's active one. How many."""
+    now = now or timezone.now()
+    promoted = 0
+    for key in SigningKey.objects.filter(state=SigningKey.State.NEXT, signs_from__lte=now):
+        with transaction.atomic():
+            fresh = SigningKey.objects.select_for_update().filter(pk=key.pk, state=SigningKey.State.NEXT).first()
+            if fresh is not None:
+                _activate(fresh, now)
+                promoted += 1
+    return promoted
+
+
+def _activate(key: SigningKey, now) -> None:
+    _retire_active(key.tenant, now)
+    key.state, key.signs_from = SigningKey.State.ACTIVE, min(key.signs_from or now, now)
+    key.save(update_fields=["state", "signs_from"])
+
+
+def _retire_active(tenant, now) -> None:
+    SigningKey.objects.select_for_update().filter(tenant=tenant, state=SigningKey.State.ACTIVE).update(
+        state=SigningKey.State.RETIRING, publish_until=now + token_lifetime())
+
+
+def _new_key(tenant, alg: str | None, state: str, signs_from=None) -> SigningKey:
     alg = alg or settings.OAUTH.get("DEFAULT_SIGNING_ALG", "ES256")
     jwk = _generate(alg)
     kid = jwk.thumbprint()
-    with transaction.atomic():
-        now = timezone.now()
-        SigningKey.objects.select_for_update().filter(tenant=tenant, state=SigningKey.State.ACTIVE).update(
-            state=SigningKey.State.RETIRING, publish_until=now + token_lifetime())
-        public = dict(jwk.as_dict(private=False), kid=kid, alg=alg, use="sig")
-        return SigningKey.objects.create(
-            tenant=tenant, kid=kid, alg=alg, public_jwk=public,
-            private_key_encrypted=seal(jwk.as_pem(private=True), _aad(tenant.pk, kid)))
+    public = dict(jwk.as_dict(private=False), kid=kid, alg=alg, use="sig")
+    return SigningKey.objects.create(
+        tenant=tenant, kid=kid, alg=alg, public_jwk=public, state=state, signs_from=signs_from,
+        private_key_encrypted=seal(jwk.as_pem(private=True), _aad(tenant.pk, kid)))
 
 
 def active_key(tenant) -> SigningKey:
     """The tenant's signing key, created on first use — once, however many requests
     arrive together: the first takes the tenant row's write lock (an UPDATE locks on
     PostgreSQL and SQLite alike, where SELECT FOR UPDATE is a no-op on SQLite), the
-    others wait and then find its key."""
+    others wait and then find its key. A first key signs at once: nobody has cached a
+    JWKS without it."""
     active = SigningKey.objects.for_tenant(tenant).filter(state=SigningKey.State.ACTIVE)
     key = active.first()
     if key is not None:
         return key
     with transaction.atomic():
         type(tenant).objects.filter(pk=tenant.pk).update(name=F("name"))
-        return active.first() or rotate(tenant)
+        return active.first() or rotate(tenant, at_once=True)
 
 
 def private_jwk(key: SigningKey):
@@ -116,7 +174,8 @@ def signer(tenant) -> Signer:
 
 
 def published(tenant) -> list[SigningKey]:
-    """The keys in the tenant's JWKS: the active one and those still retiring."""
+    """The keys in the tenant's JWKS: the next one (before it signs), the active one and
+    those still retiring."""
     now = timezone.now()
     keys = list(SigningKey.objects.for_tenant(tenant).exclude(state=SigningKey.State.RETIRED))
     expired = [k.pk for k in keys if k.state == SigningKey.State.RETIRING

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from . import housekeeping
+from . import housekeeping, signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -15,3 +15,12 @@ def purge_expired_oauth_records():
     if any(counts.values()):
         log.info("oauth housekeeping deleted %s", counts)
     return counts
+
+
+@shared_task
+def promote_next_signing_keys():
+    """A rotation's next key takes over signing once it has been published long enough."""
+    promoted = signing_keys.promote_due()
+    if promoted:
+        log.info("signing keys: %d next key(s) now sign", promoted)
+    return promoted

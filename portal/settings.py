@@ -196,6 +196,7 @@ CELERY_BEAT_SCHEDULE = {
     "rotate-expiring-keys": {"task": "csms.tasks.rotate_expiring_keys", "schedule": 3600.0},
     "advance-campaigns": {"task": "csms.tasks.advance_campaigns", "schedule": 15.0},
     "purge-expired-oauth-records": {"task": "oauth.tasks.purge_expired_oauth_records", "schedule": 600.0},
+    "promote-next-signing-keys": {"task": "oauth.tasks.promote_next_signing_keys", "schedule": 60.0},
     "expire-ended-contracts": {"task": "pnc.tasks.expire_ended_contracts", "schedule": 600.0},
 }
 
@@ -266,6 +267,9 @@ OAUTH = {
     # An hour: what common clients (Authlib, Nimbus) sign by default; the jti is kept
     # that long, so a longer bound only costs storage, a shorter one refuses real clients.
     "ASSERTION_MAX_LIFETIME_SECONDS": int(os.environ.get("OAUTH_ASSERTION_MAX_LIFETIME_SECONDS", "3600")),
+    # A rotated-in signing key is published this long before it signs, so relying parties
+    # that cache the JWKS (a day is common) know it before they meet it (oauth.signing_keys).
+    "KEY_PUBLISH_AHEAD_SECONDS": int(os.environ.get("OAUTH_KEY_PUBLISH_AHEAD_SECONDS", "86400")),
 }
 # django-oauth-toolkit: our swapped models; its engine settings are unused (the endpoints
 # are ours) except those its models read.

@@ -231,7 +231,7 @@ def test_tokens_are_signed_with_the_key_active_now(client, consumer):
     from oauth import signing_keys
     from oauth.models import SigningKey
     first = decoded(client, seed_form(client, SEED.good()).json()["access_token"]).header["kid"]
-    rotated = signing_keys.rotate(consumer.tenant)
+    rotated = signing_keys.rotate(consumer.tenant, at_once=True)
     second = decoded(client, seed_form(client, SEED.good()).json()["access_token"]).header["kid"]
     assert first != second == rotated.kid
     # A rotation another process made (straight in the database) is seen as soon.

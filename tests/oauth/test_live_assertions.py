@@ -111,7 +111,7 @@ def test_a_rotation_made_elsewhere_signs_the_servers_next_token(rail):
     from tests.commands import run_cmd
     before = seed_grant(rail)
     old_kid, _ = signed_kid_and_claims(rail, before)  # the server has opened its key by now
-    rotated = json.loads(run_cmd("oauth", "keys", "rotate", "rail", "--alg", "PS256", "--json"))
+    rotated = json.loads(run_cmd("oauth", "keys", "rotate", "rail", "--alg", "PS256", "--now", "--json"))
     after = seed_grant(rail)
     new_kid, claims = signed_kid_and_claims(rail, after)
     assert new_kid == rotated["kid"] != old_kid and claims["sub"] == "UIC_OSDM_1080_4"

@@ -53,19 +53,19 @@ def test_kek_from_the_environment_is_used_and_checked(emsp, settings):
     import os
 
     settings.OAUTH_KEY_ENCRYPTION_KEY = base64.b64encode(os.urandom(32)).decode()
-    key = signing_keys.rotate(emsp)
+    key = signing_keys.rotate(emsp, at_once=True)
     assert signing_keys.private_jwk(key)
     settings.OAUTH_KEY_ENCRYPTION_KEY = base64.b64encode(os.urandom(32)).decode()
     with pytest.raises(signing_keys.KeyEncryptionError, match="does not open"):
         signing_keys.private_jwk(key)
     settings.OAUTH_KEY_ENCRYPTION_KEY = base64.b64encode(b"short").decode()
     with pytest.raises(signing_keys.KeyEncryptionError, match="32 bytes"):
-        signing_keys.rotate(emsp)
+        signing_keys.rotate(emsp, at_once=True)
 
 
 def test_rotation_keeps_the_old_key_published_until_its_tokens_expire(client, emsp):
     first = signing_keys.active_key(emsp)
-    second = signing_keys.rotate(emsp, "PS256")
+    second = signing_keys.rotate(emsp, "PS256", at_once=True)
     kids = [k["kid"] for k in client.get("/oauth/emsp/jwks").json()["keys"]]
     assert set(kids) == {first.kid, second.kid}
     first.refresh_from_db()
@@ -83,7 +83,7 @@ def test_rotation_keeps_the_old_key_published_until_its_tokens_expire(client, em
 
 def test_one_active_key_per_tenant(emsp):
     for _ in range(3):
-        signing_keys.rotate(emsp)
+        signing_keys.rotate(emsp, at_once=True)
     assert SigningKey.objects.filter(tenant=emsp, state="active").count() == 1
 
 
@@ -94,11 +94,15 @@ def test_tenants_without_an_authorization_server_have_no_jwks(client):
 
 
 def test_keys_commands(emsp):
-    rotated = json.loads(run_cmd("oauth", "keys", "rotate", "emsp", "--alg", "PS256", "--json"))
+    rotated = json.loads(run_cmd("oauth", "keys", "rotate", "emsp", "--alg", "PS256", "--now", "--json"))
     assert rotated["alg"] == "PS256" and rotated["state"] == "active"
-    json.loads(run_cmd("oauth", "keys", "rotate", "emsp", "--json"))
+    ahead = json.loads(run_cmd("oauth", "keys", "rotate", "emsp", "--json"))
+    assert ahead["state"] == "next" and ahead["signs_from"] > rotated["created_at"]
+    with pytest.raises(CommandError, match="already published"):
+        run_cmd("oauth", "keys", "rotate", "emsp")
     listed = json.loads(run_cmd("oauth", "keys", "list", "emsp", "--json"))
-    assert [k["state"] for k in listed] == ["active", "retiring"]
+    assert [k["state"] for k in listed] == ["next", "active"]
+    assert "signs from" in run_cmd("oauth", "keys", "list", "emsp")
     assert "BEGIN" not in json.dumps(listed)
     make_tenant("cpo")
     with pytest.raises(CommandError, match="no authorization server"):
@@ -125,3 +129,36 @@ def test_user_add_reads_the_password_from_stdin(monkeypatch):
     make_tenant("other")
     run_cmd("user", "add", "other", "alice", "--role", "viewer")
     assert Membership.objects.filter(user__username="alice").count() == 2
+
+
+def test_a_rotation_publishes_the_next_key_before_it_signs(client, emsp, settings):
+    """Relying parties cache the JWKS: the next key is in it a day before it signs, the
+    current one signs until then, and the periodic task makes the switch."""
+    from oauth.tasks import promote_next_signing_keys
+
+    current = signing_keys.active_key(emsp)
+    upcoming = signing_keys.rotate(emsp)
+    assert upcoming.state == "next"
+    assert upcoming.signs_from - timezone.now() > timedelta(hours=23)
+    kids = [k["kid"] for k in client.get("/oauth/emsp/jwks").json()["keys"]]
+    assert set(kids) == {current.kid, upcoming.kid}  # published now
+    assert signing_keys.active_key(emsp).kid == current.kid  # the current key still signs
+    assert promote_next_signing_keys.apply().get() == 0  # not yet its time
+    SigningKey.objects.filter(pk=upcoming.pk).update(signs_from=timezone.now() - timedelta(seconds=1))
+    assert promote_next_signing_keys.apply().get() == 1
+    assert signing_keys.active_key(emsp).kid == upcoming.kid
+    current.refresh_from_db()
+    assert current.state == "retiring"  # still published for the tokens it signed
+    assert set(k["kid"] for k in client.get("/oauth/emsp/jwks").json()["keys"]) == {current.kid, upcoming.kid}
+
+
+def test_at_once_uses_the_published_next_key_and_another_algorithm_discards_it(emsp):
+    current = signing_keys.active_key(emsp)
+    upcoming = signing_keys.rotate(emsp)
+    used = signing_keys.rotate(emsp, at_once=True)  # a compromise: the published one, now
+    assert used.pk == upcoming.pk and signing_keys.active_key(emsp).kid == upcoming.kid
+    assert SigningKey.objects.get(pk=current.pk).state == "retiring"
+    again = signing_keys.rotate(emsp)
+    fresh = signing_keys.rotate(emsp, "PS256", at_once=True)
+    assert fresh.alg == "PS256" and signing_keys.active_key(emsp).kid == fresh.kid
+    assert SigningKey.objects.get(pk=again.pk).state == "retired"  # never signed: not published

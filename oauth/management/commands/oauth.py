@@ -22,6 +22,7 @@ from tenants.cli import dump_json, tenant_or_error
 def key_summary(key: SigningKey) -> dict:
     return {"kid": key.kid, "alg": key.alg, "state": key.state,
             "created_at": key.created_at.isoformat(),
+            "signs_from": key.signs_from.isoformat() if key.signs_from else None,
             "published_until": key.publish_until.isoformat() if key.publish_until else None}
 
 
@@ -60,6 +61,9 @@ class Command(BaseCommand):
         rotate = keys.add_parser("rotate", help="start signing with a fresh key")
         rotate.add_argument("tenant")
         rotate.add_argument("--alg", choices=signing_keys.ALGORITHMS)
+        rotate.add_argument("--now", action="store_true",
+                            help="sign with it at once (a compromised key), instead of publishing it "
+                                 "OAUTH_KEY_PUBLISH_AHEAD_SECONDS ahead")
         keys.add_parser("list", help="the tenant's keys (public parts only)").add_argument("tenant")
 
         clients = sub.add_parser("client", help="clients").add_subparsers(dest="action", required=True)
@@ -115,15 +119,22 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(dump_json(result) if json else text)
 
-    def keys_rotate(self, t, alg=None, **_):
-        row = key_summary(signing_keys.rotate(t, alg))
-        return row, f"{row['kid']}\t{row['alg']}\tactive"
+    def keys_rotate(self, t, alg=None, now=False, **_):
+        try:
+            row = key_summary(signing_keys.rotate(t, alg, at_once=now))
+        except signing_keys.RotationError as exc:
+            raise CommandError(str(exc)) from None
+        if row["state"] == "active":
+            return row, f"{row['kid']}\t{row['alg']}\tactive: new tokens are signed with it"
+        return row, (f"{row['kid']}\t{row['alg']}\tnext: published now, signs from {row['signs_from']} "
+                     "(the current key signs until then)")
 
     def keys_list(self, t, **_):
         signing_keys.published(t)  # retire what has expired before listing
         rows = [key_summary(k) for k in SigningKey.objects.for_tenant(t)]
         lines = [f"{r['kid']}\t{r['alg']}\t{r['state']}"
                  + (f" (published until {r['published_until']})" if r["state"] == "retiring" else "")
+                 + (f" (signs from {r['signs_from']})" if r["state"] == "next" else "")
                  for r in rows]
         return rows, "\n".join(lines)
 
