@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from . import rar
+from . import rar, scope_words
 from .grants import revoke_issued_from
 from .models import AccessToken, Grant, RefreshToken
 from .signals import approval_withdrawn
@@ -15,7 +15,7 @@ from .signals import approval_withdrawn
 @dataclass(frozen=True)
 class Approval:
     grant: Grant
-    scopes: list[str]
+    scopes: list  # scope_words.Scope: each code with its words
     details: list[dict]  # rar.describe(): what the consent screen showed
 
 
@@ -32,7 +32,7 @@ def in_force(user, tenant):
 
 
 def describe(grant: Grant) -> Approval:
-    return Approval(grant, grant.scope.split(), rar.describe(grant.authorization_details))
+    return Approval(grant, scope_words.described(grant.scope.split()), rar.describe(grant.authorization_details))
 
 
 def withdraw(grant: Grant, actor: str) -> None:

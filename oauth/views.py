@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from tenants.scoping import is_member
 
-from . import authorization_request, issuer, metadata, pushed_requests, rar, signals, signing_keys
+from . import authorization_request, issuer, metadata, pushed_requests, rar, scope_words, signals, signing_keys
 from .errors import OAuthError
 from .grants import code_hash
 from .models import Client, Grant, PushedRequest
@@ -142,7 +142,7 @@ def consent(request, tenant, pk: int):
                           f"the account {request.user.get_username()} has no access to {t.name}", status=403)
     if request.method == "GET":
         return no_store(render(request, "oauth/consent.html", {
-            "tenant": t, "client": row.client, "request_row": row, "scopes": row.scope.split(),
+            "tenant": t, "client": row.client, "request_row": row, "scopes": scope_words.described(row.scope.split()),
             "details": rar.describe(row.authorization_details),
             "redirect_host": urlsplit(row.redirect_uri).netloc or row.redirect_uri,
         }))

@@ -688,3 +688,14 @@ def test_housekeeping_deletes_only_what_has_expired(browser, ev_client):
     assert introspect(ev_client, live["refresh_token"])["active"] is True
     next_month = purge_expired(now=timezone.now() + timedelta(days=31))
     assert next_month["refresh_tokens"] == 1 and next_month["codes"] == 1
+
+
+def test_the_consent_screen_names_scopes_in_words_and_says_which_it_cannot_explain(browser, ev_client):
+    pushed, _ = push(Browser(), ev_client, scope="ccsr profile")
+    response = browser.get("/oauth/emsp/authorize", {"client_id": "example_emsp",
+                                                     "request_uri": pushed.json()["request_uri"]})
+    page = browser.get(consent_path(response["Location"])).content.decode()
+    assert "Ask for a Plug &amp; Charge contract certificate for your vehicle" in page
+    assert "<code>ccsr</code>" in page  # the code too, for who knows it
+    # profile has no words here: shown as its code, said to be unexplained, never guessed
+    assert "<code>profile</code>" in page and "has no description of this permission" in page
