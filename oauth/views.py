@@ -15,7 +15,16 @@ from django.views.decorators.http import require_GET
 
 from tenants.scoping import is_member
 
-from . import authorization_request, issuer, metadata, pushed_requests, rar, scope_words, signals, signing_keys
+from . import (
+    authorization_request,
+    issuer,
+    metadata,
+    pushed_requests,
+    rar,
+    scope_words,
+    signals,
+    signing_keys,
+)
 from .errors import OAuthError
 from .grants import code_hash
 from .models import Client, Grant, PushedRequest
