@@ -14,6 +14,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from lib.machine_endpoint import machine_endpoint
 from lib.problem import problem
 from oauth import tokens
 from oauth.authentication import bearer_challenge
@@ -109,6 +110,7 @@ def _certificate_response(request, issued: issuance.Issued) -> HttpResponse:
 
 
 @csrf_exempt
+@machine_endpoint  # EVs and OCSP clients: no session, no page (portal/machine_http.py)
 def csr(request, tenant):
     """Issue the contract certificate of the access token's approved contract."""
     try:
@@ -130,6 +132,7 @@ def csr(request, tenant):
 
 
 @require_GET
+@machine_endpoint
 def crl(request, tenant, key_id):
     """The CRL of the tenant's CA with this key identifier, DER (RFC 5280 §4.2.1.13)."""
     try:
@@ -160,6 +163,7 @@ def _ocsp_response(der: bytes, cache: str) -> HttpResponse:
 
 
 @csrf_exempt
+@machine_endpoint
 def ocsp_post(request, tenant):
     """RFC 6960 Appendix A.1, POST: the DER request is the body."""
     try:
@@ -177,6 +181,7 @@ def ocsp_post(request, tenant):
 
 
 @require_GET
+@machine_endpoint
 def ocsp_get(request, tenant, encoded):
     """RFC 6960 Appendix A.1, GET: the base64 DER request (URL-encoded) is the last path
     part; cacheable, as ISO 15118 stations and RFC 5019 clients expect."""
