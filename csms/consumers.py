@@ -54,6 +54,14 @@ CLOSE_KEYS_REPLACED = 4002  # an operator replaced the station's keys (`station 
 CLOSE_SERVER_RESTART = 1012  # what the ASGI server reports when it shuts down itself
 
 
+def request_target(scope) -> bytes:
+    """The handshake's request-target as the client wrote it (path and query): what a
+    Digest `uri` must be (RFC 7616 §3.4)."""
+    path = (scope.get("raw_path") or scope["path"].encode("utf-8")).split(b"?", 1)[0]
+    query = scope.get("query_string") or b""
+    return path + b"?" + query if query else path
+
+
 def station_path(scope) -> tuple[str, str] | None:
     """(tenant slug, identity) from the raw request path `/ocpp/<tenant>/<identity>`.
 
@@ -136,7 +144,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
         version = negotiate(offered, station.allowed_protocols)
         subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
-                                 source, found.logins)
+                                 source, found.logins, credentials.stored_digest(station), request_target(self.scope))
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
                                         authorization=authorization)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):
@@ -175,7 +183,9 @@ class StationConsumer(AsyncWebsocketConsumer):
             log.info("station %s: its key was retired or replaced during the handshake", station)
             await self._challenge(challenges(subject))
             return
-        await self.accept(version.value)
+        # Digest's Authentication-Info (rspauth): the server's proof, on the 101.
+        await self.accept(version.value, [(b"authentication-info", result.info.encode("latin-1"))]
+                          if result.info else None)
         log.info("station %s connected (%s)", self.station_label, version.value)
         if self.connection_seq is None:  # an even newer connection already claimed it
             await self._give_way()

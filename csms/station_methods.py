@@ -181,7 +181,9 @@ def usable(station: Station, methods, *, tokens: set[int] | None = None) -> list
         has_token = StationToken.objects.filter(station=station, revoked_at__isnull=True).exists()
     else:
         has_token = station.pk in tokens
-    held = {"basic": station.has_key, "token": has_token}
+    credential = getattr(station, "credential", None)
+    held = {"basic": station.has_key, "token": has_token,
+            "digest": bool(credential and credential.current_hash and credential.current_digest)}
     return [m for m in methods if held.get(m, False)]
 
 

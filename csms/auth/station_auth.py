@@ -9,23 +9,32 @@ Pure: stored secrets are reached through the subject (`keys.StoredKeys`, whose a
 runs are why the caller runs this off the event loop, through `admission`, which
 throttles first).
 """
-from . import basic, token
+from . import basic, digest, token
 from .headers import Credentials, MalformedAuthorization, read_authorization
 from .schemes import AuthResult, Decision, Registry, Subject
 
 __all__ = ["AuthResult", "Decision", "SCHEMES", "Subject", "authenticate", "challenges", "presented"]
 
-SCHEMES = Registry(basic.SCHEME, token.SCHEME)
+SCHEMES = Registry(basic.SCHEME, token.SCHEME, digest.SCHEME)
 
 # Scheme names a log may show; any other is "an unknown scheme" (a station that omits the
 # scheme would otherwise have its credentials echoed into the log).
 KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate", "ntlm"}
 
 
-def challenges(subject: Subject) -> list[str]:
-    """One WWW-Authenticate value per scheme the station may use, in its order (a
-    method this CSMS has no scheme for, if a stored list names one, is skipped)."""
-    return [SCHEMES.get(method).challenge(subject) for method in subject.methods if method in SCHEMES]
+def challenges(subject: Subject, stale: bool = False) -> list[str]:
+    """The WWW-Authenticate values of the schemes the station may use, in its order: one
+    per scheme, or a scheme's several (Digest: one per algorithm, `stale` after a right
+    response on an expired nonce). A method this CSMS has no scheme for, if a stored
+    list names one, is skipped."""
+    values: list[str] = []
+    for method in subject.methods:
+        scheme = SCHEMES.get(method)
+        if scheme is None:
+            continue
+        several = getattr(scheme, "challenges", None)
+        values.extend(several(subject, stale) if several else [scheme.challenge(subject)])
+    return values
 
 
 def authenticate(subject: Subject, authorization: list[bytes]) -> AuthResult:
@@ -51,9 +60,9 @@ def authenticate(subject: Subject, authorization: list[bytes]) -> AuthResult:
     verdict = scheme.verify(parsed, subject)
     if verdict.ok:
         return AuthResult(Decision.OK, key_hash=verdict.key_hash, token_id=verdict.token_id,
-                          method=scheme.name.lower(),
-                          hashes=verdict.hashes)
-    return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject), hashes=verdict.hashes)
+                          method=scheme.name.lower(), info=verdict.info, hashes=verdict.hashes)
+    return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject, verdict.stale),
+                      hashes=verdict.hashes)
 
 
 def _allowed_scheme(credentials: Credentials, subject: Subject):
