@@ -135,7 +135,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         source = (self.scope.get("client") or ("unknown",))[0]
         headers = self.scope.get("headers", [])
         authorization = [v for k, v in headers if k == b"authorization"]
-        found = await database_sync_to_async(services.station_for_handshake)(*where, authorization)
+        totp_header = [v for k, v in headers if k == b"totp"]  # totp-http-authentication.md §6
+        found = await database_sync_to_async(services.station_for_handshake)(*where, authorization, totp_header)
         if found is None:
             await self._deny(404, b"Unknown charging station\n")
             return
@@ -144,9 +145,10 @@ class StationConsumer(AsyncWebsocketConsumer):
             v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
         version = negotiate(offered, station.allowed_protocols)
         subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
-                                 source, found.logins, credentials.stored_digest(station), request_target(self.scope))
+                                 source, found.logins, credentials.stored_digest(station), request_target(self.scope),
+                                 found.totp)
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
-                                        authorization=authorization)
+                                        authorization=authorization, totp_header=totp_header)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):
             await self._refuse_for_now(result)
             return

@@ -556,6 +556,27 @@ class StationToken(StationOwned):
         return self.revoked_at is None
 
 
+class StationTotp(StationOwned):
+    """A station's TOTP secret (docs/station-auth.md, "TOTP"): sealed under the KEK (a
+    verifier must compute tokens, so no hash will do), shown once when issued; at most
+    one active per station."""
+
+    public_id = models.CharField(max_length=16)
+    sealed_secret = models.TextField()
+    validity = models.PositiveIntegerField(default=30)
+    length = models.PositiveSmallIntegerField(default=12)
+    hash_algorithm = models.CharField(max_length=8, default="sha256")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["station", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["station"], condition=models.Q(revoked_at__isnull=True),
+                                    name="one_active_totp_per_station"),
+        ]
+
+
 class StationLogin(StationOwned):
     """Another Basic login (username) of a station besides its identity: the white
     paper's mapping from logins to stations, so that what a station sends need not name

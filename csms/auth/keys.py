@@ -26,7 +26,7 @@ from lib import sealing
 from lib.hashing import GeneratedSecretHasher, MachineSecretHasher, gate
 from lib.verified import RecentlyVerified
 
-from . import digest
+from . import digest, totp
 from .basic import KEY_BYTES, MAX_SECRET_BYTES, MIN_KEY_BYTES
 from .schemes import Verdict
 
@@ -226,7 +226,7 @@ class StoredTokens:
 
 # --- Digest verifiers (csms/auth/digest.py) -------------------------------------------------
 
-DIGEST_NONCE_CACHE = "digest_nonces"
+REPLAY_CACHE = "auth_replay"  # Digest (nonce, nc) pairs and TOTP slots seen
 
 
 def _digest_aad(realm: str, identity: str, key_hash: str) -> bytes:
@@ -282,10 +282,49 @@ class StoredDigest:
         so guesses cannot fill the store; it has a cache alias of its own, so a flood
         filling the throttle's cannot push these out."""
         key = "nc:" + hashlib.sha256(nonce).hexdigest()[:32] + f":{nc:x}"
-        return caches[DIGEST_NONCE_CACHE].add(key, 1, timeout=max(1, ttl))
+        return caches[REPLAY_CACHE].add(key, 1, timeout=max(1, ttl))
 
     def now(self) -> float:
         return time.time()
 
     def random(self, n: int) -> bytes:
         return secrets.token_bytes(n)
+
+
+# --- TOTP secrets (csms/auth/totp.py) -------------------------------------------------------
+
+def _totp_aad(realm: str, identity: str, public_id: str) -> bytes:
+    return b"\0".join((b"station-totp-secret", realm.encode(), identity.encode(), public_id.encode()))
+
+
+def seal_totp(realm: str, identity: str, public_id: str, secret: str) -> str:
+    return sealing.seal(secret.encode("utf-8"), _totp_aad(realm, identity, public_id))
+
+
+@dataclass(frozen=True)
+class StoredTotp:
+    """A station's active TOTP secret, sealed (`totp.TotpStore`), and the shared store
+    of the slots it has used."""
+    realm: str
+    identity: str
+    public_id: str
+    sealed: str
+    validity: int
+    length: int
+    hash_algorithm: str
+
+    def config(self) -> totp.Config | None:
+        try:
+            secret = sealing.unseal(self.sealed, _totp_aad(self.realm, self.identity, self.public_id))
+        except sealing.KeyEncryptionError:
+            log.warning("station %s: TOTP secret does not open (KEK changed?)", self.identity)
+            return None
+        return totp.config(secret.decode("utf-8"), self.validity, self.length, None, self.hash_algorithm)
+
+    def first_use(self, slot: int, ttl: int) -> bool:
+        """Each slot once, for every process (`cache.add` is atomic)."""
+        key = "totp:" + hashlib.sha256(f"{self.realm}/{self.identity}/{self.public_id}".encode()).hexdigest()[:32]
+        return caches[REPLAY_CACHE].add(f"{key}:{slot:x}", 1, timeout=ttl)
+
+    def now(self) -> float:
+        return time.time()

@@ -35,7 +35,7 @@ class AuthResult:
     reason: str = ""  # for the log: never a credential, never an unknown scheme's text
     challenges: list[str] = field(default_factory=list)  # one WWW-Authenticate value each
     key_hash: str = ""  # which stored key the station proved (OK only, Basic)
-    token_id: str = ""  # which token the station proved, by its public id (OK only, Token)
+    token_id: str = ""  # which token or TOTP secret the station proved, by its public id (OK only)
     method: str = ""  # the scheme that proved it (OK only)
     info: str = ""  # an Authentication-Info value for the 101 (OK only, Digest)
     hashes: int = 0  # argon2 verifications run: a failure that ran none costs nothing to throttle
@@ -82,6 +82,7 @@ class Subject:
     source_allowed: bool = True  # the client address is inside its group's networks (policy.source_allowed)
     digest: Any = None  # digest.DigestStore: the station's verifiers, nonce key and replay store
     request_target: bytes = b""  # the handshake's request-target (Digest's `uri` must be it)
+    totp: Any = None  # totp.TotpStore: the station's active TOTP secret (loaded only when one may be sent)
 
 
 @dataclass(frozen=True)
