@@ -9,6 +9,8 @@ import re
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from csms import credentials
 from csms.auth import digest, policy, station_auth
@@ -17,6 +19,7 @@ from csms.auth.keys import StoredKeys, seal_digest
 from csms.auth.schemes import Subject
 from csms.auth.station_auth import Decision, authenticate
 from csms.models import KeyOrigin
+from tests.csms.test_totp import FakeTotp
 from tests.factories import AL1000_KEY, make_station, make_tenant
 
 REALM = "Chargegate acme"
@@ -269,3 +272,24 @@ def test_registration_rekey_and_rotation_give_every_valid_key_its_verifiers():
     new = bytes.fromhex(prepared.payload["value"])
     assert accepts(new) and accepts(rekeyed) and len(keys_accepted()) == 2  # both while open
     assert policy.realm(station.tenant) == REALM
+
+
+# --- any header: a decision, never an exception -------------------------------------------
+
+_PARAMS = st.sampled_from(["username", "realm", "nonce", "uri", "response", "qop", "nc", "cnonce", "algorithm",
+                           "opaque", "userhash", "login", "totp", "tlscb", "x"])
+_VALUES = st.one_of(st.sampled_from(['"AL1000"', f'"{REALM}"', "auth", "00000001", "SHA-256", "MD5", "true",
+                                     '"' + "a" * 64 + '"', '"/ocpp/acme/AL1000"', '""', "false", '"Q042M3k1MDJtYVZo"']),
+                    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=20))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["Digest", "TOTP", "Basic"]),
+       st.lists(st.tuples(_PARAMS, _VALUES), max_size=10),
+       st.lists(st.binary(max_size=20), max_size=2))
+def test_any_digest_or_totp_header_gets_a_decision_never_an_exception(scheme, params, totp_header):
+    value = (scheme + " " + ", ".join(f"{n}={v}" for n, v in params)).encode("latin-1")
+    s = Subject(identity="AL1000", realm=REALM, methods=("digest", "totp", "basic"), keys=StoredKeys(()),
+                accept_hex=True, digest=store_for(AL1000_KEY), request_target=URI, totp=FakeTotp())
+    result = authenticate(s, [value], totp_header)
+    assert result.decision in (Decision.CHALLENGE, Decision.MALFORMED)
