@@ -55,6 +55,14 @@ CLOSE_KEYS_REPLACED = 4002  # an operator replaced the station's keys (`station 
 CLOSE_SERVER_RESTART = 1012  # what the ASGI server reports when it shuts down itself
 
 
+def request_target(scope) -> bytes:
+    """The handshake's request-target as the client wrote it (path and query): what a
+    Digest `uri` must be (RFC 7616 §3.4)."""
+    path = (scope.get("raw_path") or scope["path"].encode("utf-8")).split(b"?", 1)[0]
+    query = scope.get("query_string") or b""
+    return path + b"?" + query if query else path
+
+
 def station_path(scope) -> tuple[str, str] | None:
     """(tenant slug, identity) from the raw request path `/ocpp/<tenant>/<identity>`.
 
@@ -138,7 +146,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         source = (self.scope.get("client") or ("unknown",))[0]
         headers = self.scope.get("headers", [])
         authorization = [v for k, v in headers if k == b"authorization"]
-        found = await database_sync_to_async(services.station_for_handshake)(*where, authorization)
+        totp_header = [v for k, v in headers if k == b"totp"]  # totp-http-authentication.md §6
+        found = await database_sync_to_async(services.station_for_handshake)(*where, authorization, totp_header)
         if found is None:
             self._counted("unknown_station")
             await self._deny(404, b"Unknown charging station\n")
@@ -149,9 +158,10 @@ class StationConsumer(AsyncWebsocketConsumer):
             v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
         version = negotiate(offered, station.allowed_protocols)
         subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
-                                 source, found.logins)
+                                 source, found.logins, credentials.stored_digest(station), request_target(self.scope),
+                                 found.totp)
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
-                                        authorization=authorization)
+                                        authorization=authorization, totp_header=totp_header)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):
             self._counted(result.decision.value, tenant)
             await self._refuse_for_now(result)
@@ -193,7 +203,9 @@ class StationConsumer(AsyncWebsocketConsumer):
             self._counted("key_replaced", tenant, result.method)
             await self._challenge(challenges(subject))
             return
-        await self.accept(version.value)
+        # Digest's Authentication-Info (rspauth): the server's proof, on the 101.
+        await self.accept(version.value, [(b"authentication-info", result.info.encode("latin-1"))]
+                          if result.info else None)
         self._counted("accepted", tenant, result.method)
         self.counted_connected = version.value
         handshake_metrics.CONNECTED.labels(version=version.value).inc()

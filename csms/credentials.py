@@ -22,7 +22,7 @@ from ocpp.v201.enums import ResetEnumType
 from lib.prepared import Prepared
 
 from . import announce, rotation, signals
-from .auth import keys
+from .auth import keys, policy
 from .models import (
     AuditEvent,
     CredentialChange,
@@ -60,12 +60,12 @@ CREDENTIAL_ACTION = {OcppVersion.V16: Action16.change_configuration, OcppVersion
 
 def register_station(tenant, identity: str, secret: bytes, origin: str, *,
                      needs_unique_key: bool = False, actor: str = "system", **fields) -> Station:
-    """Create a station with its first key (only the key's hash is kept)."""
-    key_hash = hash_for(secret, origin)
+    """Create a station with its first key (only the key's hash and Digest verifiers are kept)."""
+    key = new_key(tenant, identity, secret, origin)
     with transaction.atomic():
         station, credential, event = registration_rows(
-            tenant, identity, key_hash, origin, needs_unique_key=needs_unique_key, actor=actor,
-            **fields)
+            tenant, identity, key.hash, origin, needs_unique_key=needs_unique_key, actor=actor,
+            digest=key.digest, **fields)
         station.save()
         credential.save()
         event.save()
@@ -78,6 +78,16 @@ def hash_for(secret: bytes, origin: str) -> str:
     return keys.hash_secret(secret, generated=KeyOrigin(origin).drawn_here)
 
 
+def new_key(tenant, identity: str, secret: bytes, origin: str) -> Key:
+    """A key as it is stored, wherever one is set (registration, `station rekey`,
+    onboarding, rotation; `station import` does the same in bulk): its hash
+    (`hash_for`) and its Digest verifiers, sealed (`keys.seal_digest`), so Digest
+    accepts exactly the keys Basic does, both while a change is open."""
+    key_hash = hash_for(secret, origin)
+    return Key(key_hash, origin, timezone.now(),
+               digest=keys.seal_digest(policy.realm(tenant), identity, secret, key_hash))
+
+
 def open_changes(station: Station):
     """The station's key changes not yet ended (queued, in flight, awaiting proof)."""
     return CredentialChange.objects.filter(station=station).exclude(
@@ -86,7 +96,7 @@ def open_changes(station: Station):
 
 
 def registration_rows(tenant, identity: str, key_hash: str, origin: str, *,
-                      needs_unique_key: bool = False, actor: str = "system", now=None,
+                      needs_unique_key: bool = False, actor: str = "system", now=None, digest: str = "",
                       **fields) -> tuple[Station, StationCredential, AuditEvent]:
     """The unsaved rows that register a station: itself, its credential record holding
     `key_hash` (of a key of this `origin`, hashed as `KeyOrigin.drawn_here` says), and
@@ -95,7 +105,7 @@ def registration_rows(tenant, identity: str, key_hash: str, origin: str, *,
     station = Station(tenant=tenant, identity=identity, **fields)
     credential = StationCredential(
         tenant=tenant, station=station, current_hash=key_hash, current_origin=origin,
-        current_since=now or timezone.now(), needs_unique_key=needs_unique_key)
+        current_since=now or timezone.now(), current_digest=digest, needs_unique_key=needs_unique_key)
     return station, credential, audit_row(station, actor, "station.registered", origin)
 
 
@@ -112,7 +122,7 @@ def replace_key(station: Station, secret: bytes, origin: str, *, needs_unique_ke
         cred = _locked(station.pk)
         for change in open_changes(station):
             _close_change(change, CredentialChange.State.CANCELLED, detail="keys replaced by an operator")
-        _store(cred, rotation.install(Key(hash_for(secret, origin), origin, timezone.now())))
+        _store(cred, rotation.install(new_key(station.tenant, station.identity, secret, origin)))
         cred.outstanding_change = None
         cred.needs_unique_key = needs_unique_key
         cred.reset_accepted_at = cred.old_after_restart_at = cred.first_master_connection_at = None
@@ -133,15 +143,15 @@ def audit_row(station: Station, actor: str, action: str, outcome: str = "", **de
 
 # --- state <-> rows ----------------------------------------------------------------------
 
-def _key(hash_, origin, since) -> Key | None:
-    return Key(hash_, origin, since) if hash_ else None
+def _key(cred: StationCredential, slot: str) -> Key | None:
+    hash_ = getattr(cred, f"{slot}_hash")
+    return Key(hash_, getattr(cred, f"{slot}_origin"), getattr(cred, f"{slot}_since"),
+               getattr(cred, f"{slot}_digest")) if hash_ else None
 
 
 def state_of(cred: StationCredential) -> rotation.Credentials:
     return rotation.Credentials(
-        current=_key(cred.current_hash, cred.current_origin, cred.current_since),
-        pending=_key(cred.pending_hash, cred.pending_origin, cred.pending_since),
-        previous=_key(cred.previous_hash, cred.previous_origin, cred.previous_since),
+        current=_key(cred, "current"), pending=_key(cred, "pending"), previous=_key(cred, "previous"),
         phase=rotation.Phase(cred.phase), reboot_seen=cred.reboot_seen,
         old_after_restart=cred.old_after_restart_at is not None, distrust_old=cred.distrust_old)
 
@@ -154,6 +164,7 @@ def _store(cred: StationCredential, state: rotation.Credentials) -> None:
         setattr(cred, f"{slot}_hash", key.hash if key else "")
         setattr(cred, f"{slot}_origin", key.origin if key else "")
         setattr(cred, f"{slot}_since", key.since if key else None)
+        setattr(cred, f"{slot}_digest", key.digest if key else "")
     cred.phase = state.phase.value
     cred.reboot_seen = state.reboot_seen
     if not state.old_after_restart:
@@ -177,6 +188,13 @@ def valid_hashes(station: Station) -> list[str]:
 def stored_keys(station: Station) -> keys.StoredKeys:
     """The station's valid keys as the handshake checks a secret against them."""
     return keys.StoredKeys(tuple(valid_hashes(station)))
+
+
+def stored_digest(station: Station) -> keys.StoredDigest:
+    """The station's valid keys as the Digest scheme checks a response against them."""
+    cred = getattr(station, "credential", None)
+    rows = tuple((key.hash, key.digest) for _, key in state_of(cred).keys()) if cred else ()
+    return keys.StoredDigest(policy.realm(station.tenant), station.identity, rows)
 
 
 _credential_of = Prepared(lambda station_id: StationCredential.objects.filter(station_id=station_id)[:1],
@@ -270,7 +288,7 @@ def prepare_call(call_id: int, version: str) -> PreparedCall | str:
             else KeyOrigin.ROTATION
         # The new key is accepted from this moment: the station may apply it and
         # reconnect before its answer reaches us.
-        state = rotation.begin(state, Key(hash_for(secret, origin), origin, timezone.now()),
+        state = rotation.begin(state, new_key(cred.station.tenant, cred.station.identity, secret, origin),
                                distrust_old=change.compromised)
         cred.outstanding_change = change
         _store(cred, state)

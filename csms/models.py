@@ -343,7 +343,8 @@ class KeyOrigin(models.TextChoices):
 
 
 class StationCredential(TenantOwned):
-    """A station's HTTP Basic credentials: salted argon2 hashes only, in up to three slots.
+    """A station's key in up to three slots: its salted hash, and its Digest verifiers
+    sealed (password-equivalent; docs/security.md, "Station credentials").
 
     The slots and the phase are the persisted form of `csms.rotation.Credentials`; only
     `csms.credentials` changes them, under a row lock.
@@ -353,12 +354,15 @@ class StationCredential(TenantOwned):
     current_hash = models.CharField(max_length=255, blank=True)
     current_origin = models.CharField(max_length=16, choices=KeyOrigin.choices, blank=True)
     current_since = models.DateTimeField(null=True, blank=True)
+    current_digest = models.TextField(blank=True)  # sealed Digest verifiers of this key (auth/digest.py)
     pending_hash = models.CharField(max_length=255, blank=True)
     pending_origin = models.CharField(max_length=16, choices=KeyOrigin.choices, blank=True)
     pending_since = models.DateTimeField(null=True, blank=True)
+    pending_digest = models.TextField(blank=True)  # sealed Digest verifiers of this key (auth/digest.py)
     previous_hash = models.CharField(max_length=255, blank=True)
     previous_origin = models.CharField(max_length=16, choices=KeyOrigin.choices, blank=True)
     previous_since = models.DateTimeField(null=True, blank=True)
+    previous_digest = models.TextField(blank=True)  # sealed Digest verifiers of this key (auth/digest.py)
     phase = models.CharField(max_length=16, default="idle")
     reboot_seen = models.BooleanField(default=False)
     distrust_old = models.BooleanField(default=False)  # the change runs as "compromised"
@@ -550,6 +554,27 @@ class StationToken(StationOwned):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+class StationTotp(StationOwned):
+    """A station's TOTP secret (docs/station-auth.md, "TOTP"): sealed under the KEK (a
+    verifier must compute tokens, so no hash will do), shown once when issued; at most
+    one active per station."""
+
+    public_id = models.CharField(max_length=16)
+    sealed_secret = models.TextField()
+    validity = models.PositiveIntegerField(default=30)
+    length = models.PositiveSmallIntegerField(default=12)
+    hash_algorithm = models.CharField(max_length=8, default="sha256")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["station", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["station"], condition=models.Q(revoked_at__isnull=True),
+                                    name="one_active_totp_per_station"),
+        ]
 
 
 class StationLogin(StationOwned):

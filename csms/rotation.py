@@ -68,6 +68,9 @@ class Key:
     hash: str
     origin: str  # installed, generated, master, onboarding, rotation
     since: datetime
+    # The key's Digest verifiers, sealed (csms/auth/digest.py): they travel with the key
+    # through every transition, so Digest accepts exactly the keys Basic does.
+    digest: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,11 @@ class AtHandshake:
     rules: policy.Rules  # the tenant's inherited method lists (station_methods.rules_for)
     tokens: keys.StoredTokens  # its active tokens, read only when the handshake presents one
     logins: tuple[bytes, ...] = ()  # its other Basic logins, read only when one is sent
+    totp: keys.StoredTotp | None = None  # its TOTP secret, read only when TOTP may be presented
 
 
-def station_for_handshake(tenant_slug: str, identity: str, authorization: list[bytes]) -> AtHandshake | None:
+def station_for_handshake(tenant_slug: str, identity: str, authorization: list[bytes],
+                          totp_header: list[bytes] = ()) -> AtHandshake | None:
     station = find_station(tenant_slug, identity)
     if station is None:
         return None
@@ -66,7 +68,10 @@ def station_for_handshake(tenant_slug: str, identity: str, authorization: list[b
     logins = ()
     if station_methods.presents_other_login(credentials, station.identity):
         logins = station_methods.logins_of(station.pk)
-    return AtHandshake(station, rules, tokens, logins)
+    totp = None
+    if station_methods.presents_totp(credentials, totp_header) and "totp" in policy.allowed_methods(station, rules):
+        totp = station_methods.stored_totp(station)
+    return AtHandshake(station, rules, tokens, logins, totp)
 
 
 def load_station(station_id: int) -> Station:
@@ -113,8 +118,8 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
     claims the station (recording `method`, the scheme it proved itself with), the key
     is checked again after the claim, and queued work is looked for.
 
-    A Token connection proves no key (rotation is Basic's business): the token it proved
-    (`token_id`) is checked after the claim instead, so a revocation racing the
+    A Token or TOTP connection proves no key (rotation is Basic's business): the token or
+    TOTP secret it proved (`token_id`) is checked after the claim instead, so a revocation racing the
     handshake is not undone either.
 
     The key is invalid if it was retired during the check, or replaced (`station
@@ -122,9 +127,10 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
     undone the revocation: checked after the claim in the same transaction, so whichever
     commits last, no connection lives on with a dead key.
     """
-    if method == "token":
+    if method in ("token", "totp"):
         seq = claim_connection(station_id, connection_id, version, method)
-        if not station_methods.token_is_active(station_id, token_id):
+        active = station_methods.token_is_active if method == "token" else station_methods.totp_is_active
+        if not active(station_id, token_id):
             return Opened(key_valid=False)
         return Opened(key_valid=True, seq=seq, work_queued=bool(_queued_call(station_id=station_id)))
     if credentials.record_proof(station_id, key_hash) is None:

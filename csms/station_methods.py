@@ -8,6 +8,7 @@ version moves (`rules_for`). Every change to a tenant's groups or default moves 
 (`changed`), so every process sees a change at its next handshake.
 """
 import copy
+import secrets
 import threading
 from collections import Counter
 
@@ -18,10 +19,10 @@ from django.utils import timezone
 from lib.prepared import Prepared
 
 from . import announce
-from .auth import basic, keys, policy, token
+from .auth import basic, keys, policy, token, totp
 from .auth.headers import Credentials, MalformedAuthorization, read_authorization
 from .credentials import audit
-from .models import Station, StationAuthPolicy, StationGroup, StationLogin, StationToken
+from .models import Station, StationAuthPolicy, StationGroup, StationLogin, StationToken, StationTotp
 
 MAX_TOKENS_PER_STATION = 5
 
@@ -172,16 +173,97 @@ def token_is_active(station_id: int, public_id: str) -> bool:
     return bool(_active_token(station_id=station_id, public_id=public_id))
 
 
+# --- TOTP (csms/auth/totp.py) ---------------------------------------------------------------
+
+_active_totp = Prepared(lambda station_id: StationTotp.objects.filter(
+    station_id=station_id, revoked_at__isnull=True)[:1], station_id=int)
+
+
+def presents_totp(credentials: Credentials | None, totp_header: list[bytes]) -> bool:
+    """Whether the handshake may be presenting a TOTP: the TOTP scheme or header, or
+    Basic (whose password may be a token: the Basic binding)."""
+    return bool(totp_header) or (credentials is not None and credentials.scheme in ("totp", "basic"))
+
+
+def stored_totp(station: Station) -> keys.StoredTotp | None:
+    """The station's active TOTP secret, sealed: read only when it may be presented."""
+    row = _active_totp.first(station_id=station.pk)
+    if row is None:
+        return None
+    return keys.StoredTotp(policy.realm(station.tenant), station.identity, row.public_id, row.sealed_secret,
+                           row.validity, row.length, row.hash_algorithm)
+
+
+def totp_is_active(station_id: int, public_id: str) -> bool:
+    row = _active_totp.first(station_id=station_id)
+    return row is not None and row.public_id == public_id
+
+
+class TotpExists(ValueError):
+    pass
+
+
+SECRET_CHARS = 32  # Base62: 190 bits (the format asks for 128 at least)
+
+
+def issue_totp(station: Station, *, validity: int = 30, length: int = 12, hash_algorithm: str = "sha256",
+               actor: str = "cli") -> tuple[StationTotp, str]:
+    """A new TOTP secret for the station: its row (the secret sealed) and the secret, to
+    be shown once. One active secret per station: revoke it first."""
+    if not totp.MIN_ISSUED_LENGTH <= length <= totp.MAX_ISSUED_LENGTH:
+        raise ValueError(f"a token is {totp.MIN_ISSUED_LENGTH} to {totp.MAX_ISSUED_LENGTH} characters here")
+    secret = "".join(secrets.choice(totp.BASE62) for _ in range(SECRET_CHARS))
+    totp.config(secret, validity, length, None, hash_algorithm)  # raises InvalidConfig
+    with transaction.atomic():
+        current = Station.objects.select_for_update().select_related("tenant").get(pk=station.pk)
+        if StationTotp.objects.filter(station=current, revoked_at__isnull=True).exists():
+            raise TotpExists("the station has an active TOTP secret; revoke it first")
+        public_id = secrets.token_hex(6)
+        row = StationTotp.objects.create(
+            tenant=current.tenant, station=current, public_id=public_id, validity=validity, length=length,
+            hash_algorithm=hash_algorithm,
+            sealed_secret=keys.seal_totp(policy.realm(current.tenant), current.identity, public_id, secret))
+        audit(current, actor, "totp.issued", public_id)
+    return row, secret
+
+
+def revoke_totp(station: Station, actor: str = "cli") -> StationTotp | None:
+    """Revoke the active TOTP secret; a TOTP connection is closed."""
+    with transaction.atomic():
+        current = Station.objects.select_for_update().select_related("tenant").get(pk=station.pk)
+        row = StationTotp.objects.select_for_update().filter(station=current, revoked_at__isnull=True).first()
+        if row is None:
+            return None
+        row.revoked_at = timezone.now()
+        row.save(update_fields=["revoked_at"])
+        audit(current, actor, "totp.revoked", row.public_id)
+        if current.last_auth_method == "totp" and current.connected:
+            announce.revoke_connection(current)
+    return row
+
+
+def totp_summary(row: StationTotp) -> dict:
+    return {"id": row.public_id, "validity": row.validity, "length": row.length,
+            "hash_algorithm": row.hash_algorithm, "alphabet": totp.BASE62, "active": row.revoked_at is None,
+            "created_at": row.created_at.isoformat()}
+
+
 # --- usable methods -------------------------------------------------------------------------
 
 def usable(station: Station, methods, *, tokens: set[int] | None = None) -> list[str]:
     """Which of `methods` the station holds a credential for. `tokens`: the ids of
     stations with an active token, when known (a fleet's check)."""
+    methods = list(methods)
     if tokens is None:
         has_token = StationToken.objects.filter(station=station, revoked_at__isnull=True).exists()
     else:
         has_token = station.pk in tokens
-    held = {"basic": station.has_key, "token": has_token}
+    credential = getattr(station, "credential", None)
+    held = {"basic": station.has_key, "token": has_token,
+            "digest": bool(credential and credential.current_hash and credential.current_digest),
+            # asked only of a list naming TOTP: a fleet's check pays no query otherwise
+            "totp": "totp" in methods and StationTotp.objects.filter(
+                station=station, revoked_at__isnull=True).exists()}
     return [m for m in methods if held.get(m, False)]
 
 

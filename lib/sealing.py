@@ -44,3 +44,9 @@ def unseal(sealed: str, aad: bytes) -> bytes:
         return AESGCM(_kek()).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except Exception:
         raise KeyEncryptionError("sealed key does not open: wrong key-encryption key or tampered") from None
+
+
+def derive(info: bytes, length: int = 32) -> bytes:
+    """A key for one purpose (`info`) derived from the KEK with HKDF: every server
+    process of a deployment derives the same one, and nothing else opens with it."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(_kek())

@@ -67,12 +67,13 @@ def unthrottled(keys: SecretStore) -> bool:
     return keys.all_cheap()
 
 
-async def decide(subject: Subject, *, tenant_slug: str, source: str, authorization: list[bytes]) -> AuthResult:
+async def decide(subject: Subject, *, tenant_slug: str, source: str, authorization: list[bytes],
+                 totp_header: list[bytes] = ()) -> AuthResult:
     """The handshake's authentication, from the event loop: the one call the consumer
     makes. Throttled first (unless every key is cheap to check), then
     `station_auth.authenticate` behind the hashing gate, the outcome counted."""
     where = {"subject_key": f"{tenant_slug}/{subject.identity}", "source": source,
-             "subject": subject, "authorization": authorization}
+             "subject": subject, "authorization": authorization, "totp_header": totp_header}
     if not unthrottled(subject.keys):
         refused = await _in_admission_thread(_throttle_verdict, **where)
         if refused is not None:
@@ -89,7 +90,7 @@ recently_admitted = RecentlyVerified(VERIFIED_TTL_SECONDS, max_entries=100_000)
 
 
 def _throttle_verdict(*, subject_key: str, source: str, subject: Subject,
-                      authorization: list[bytes]) -> AuthResult | None:
+                      authorization: list[bytes], totp_header: list[bytes] = ()) -> AuthResult | None:
     """A THROTTLED result if this handshake is refused before its key is checked."""
     verdict = throttle.stations.check(subject_key, source)
     if verdict.allowed:
@@ -101,11 +102,11 @@ def _throttle_verdict(*, subject_key: str, source: str, subject: Subject,
 
 
 def authenticate_handshake(*, subject_key: str, source: str, subject: Subject,
-                           authorization: list[bytes]) -> AuthResult:
+                           authorization: list[bytes], totp_header: list[bytes] = ()) -> AuthResult:
     """`station_auth.authenticate` behind the hashing gate, with the outcome counted by
     the throttle; blocking (cache and argon2): run in an admission thread by `decide`."""
     try:
-        result = authenticate(subject, authorization)
+        result = authenticate(subject, authorization, totp_header)
     except HashingBusy as exc:
         return AuthResult(Decision.BUSY, "every hashing slot is taken", retry_after=exc.retry_after)
     if result.decision is Decision.OK:

@@ -158,9 +158,12 @@ def quoted_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def challenge(scheme: str, params: list[tuple[str, str]] | None = None, *, token68: str | None = None) -> str:
+def challenge(scheme: str, params: list[tuple[str, str]] | None = None, *, token68: str | None = None,
+              tokens: tuple[str, ...] = ()) -> str:
     """One WWW-Authenticate value: `Scheme name="value", ...` (every value quoted, which
-    RFC 9110 §11.2 allows for all and requires for realm) or `Scheme token68`."""
+    RFC 9110 §11.2 allows for all and requires for realm, except the parameters named in
+    `tokens`, written as tokens: Digest's `algorithm` and `stale`, RFC 7616 §3.3) or
+    `Scheme token68`."""
     if not _TOKEN.fullmatch(scheme.encode("latin-1")):
         raise ValueError("an auth-scheme is a token")
     if token68 is not None:
@@ -170,4 +173,12 @@ def challenge(scheme: str, params: list[tuple[str, str]] | None = None, *, token
     for name, _ in params:
         if not _TOKEN.fullmatch(name.encode("latin-1")):
             raise ValueError("an auth-param name is a token")
-    return f"{scheme} " + ", ".join(f"{name}={quoted_string(value)}" for name, value in params)
+    return f"{scheme} " + ", ".join(f"{name}={_param_value(value, name in tokens)}" for name, value in params)
+
+
+def _param_value(value: str, as_token: bool) -> str:
+    if not as_token:
+        return quoted_string(value)
+    if not _TOKEN.fullmatch(value.encode("latin-1")):
+        raise ValueError("a token parameter's value is a token")
+    return value

@@ -10,16 +10,27 @@ Two hashers, by where the key came from (`csms.models.KeyOrigin`):
   shared with user passwords and client secrets, so a flood of handshakes cannot
   exhaust the server's memory, and behind the throttle.
 """
+import functools
+import hashlib
+import json
+import logging
 import re
 import secrets
 import string
+import time
 from dataclasses import dataclass
 
+from django.core.cache import caches
+
+from lib import sealing
 from lib.hashing import GeneratedSecretHasher, MachineSecretHasher, gate
 from lib.verified import RecentlyVerified
 
+from . import digest, totp
 from .basic import KEY_BYTES, MAX_SECRET_BYTES, MIN_KEY_BYTES
 from .schemes import Verdict
+
+log = logging.getLogger(__name__)
 
 
 class StationKeyHasher(MachineSecretHasher):
@@ -211,3 +222,109 @@ class StoredTokens:
         if verify_secret(secret, found):
             return Verdict(True, token_id=public_id)
         return Verdict(False, "wrong credentials")
+
+
+# --- Digest verifiers (csms/auth/digest.py) -------------------------------------------------
+
+REPLAY_CACHE = "auth_replay"  # Digest (nonce, nc) pairs and TOTP slots seen
+
+
+def _digest_aad(realm: str, identity: str, key_hash: str) -> bytes:
+    # The row, station, tenant and key the verifiers belong to: copied anywhere else
+    # they do not open.
+    return b"\0".join((b"station-digest-verifiers", realm.encode(), identity.encode(), key_hash.encode()))
+
+
+def seal_digest(realm: str, identity: str, secret: bytes, key_hash: str) -> str:
+    """The Digest verifiers of a station key, per algorithm and password reading
+    (`digest.passwords`), sealed under the KEK (lib/sealing.py) for the key's slot:
+    made wherever a key is set (`credentials.new_key`, `station import`)."""
+    table = {algorithm: [digest.verifier(algorithm, identity, realm, password).decode("ascii")
+                         for password in digest.passwords(secret)]
+             for algorithm in digest.ALGORITHMS}
+    return sealing.seal(json.dumps(table).encode("ascii"), _digest_aad(realm, identity, key_hash))
+
+
+@functools.cache
+def digest_server_key() -> bytes:
+    """The key of Digest nonces and opaque values: derived from the KEK, so the same in
+    every process of a deployment (a nonce one issued, another checks)."""
+    return sealing.derive(b"chargegate digest nonces")
+
+
+@dataclass(frozen=True)
+class StoredDigest:
+    """The Digest side of a station's valid keys (`digest.DigestStore`): their sealed
+    verifiers, by key hash, and the shared replay store."""
+    realm: str
+    identity: str
+    rows: tuple[tuple[str, str], ...]  # (key hash, sealed verifiers) of each valid key
+
+    def server_key(self) -> bytes:
+        return digest_server_key()
+
+    def verifiers(self, algorithm: str) -> list[tuple[str, tuple[bytes, ...]]]:
+        found = []
+        for key_hash, sealed in self.rows:
+            if not sealed:
+                continue  # a key set before Digest existed: rekey or rotate to get one
+            try:
+                table = json.loads(sealing.unseal(sealed, _digest_aad(self.realm, self.identity, key_hash)))
+            except sealing.KeyEncryptionError:
+                log.warning("station %s: Digest verifiers do not open (KEK changed?)", self.identity)
+                continue
+            found.append((key_hash, tuple(v.encode("ascii") for v in table.get(algorithm, ()))))
+        return found
+
+    def first_use(self, nonce: bytes, nc: int, ttl: int) -> bool:
+        """Django's cache `add` is atomic (Redis SET NX; the in-memory cache's lock), so of
+        two processes given the same (nonce, nc), one wins. Only right responses get here,
+        so guesses cannot fill the store; it has a cache alias of its own, so a flood
+        filling the throttle's cannot push these out."""
+        key = "nc:" + hashlib.sha256(nonce).hexdigest()[:32] + f":{nc:x}"
+        return caches[REPLAY_CACHE].add(key, 1, timeout=max(1, ttl))
+
+    def now(self) -> float:
+        return time.time()
+
+    def random(self, n: int) -> bytes:
+        return secrets.token_bytes(n)
+
+
+# --- TOTP secrets (csms/auth/totp.py) -------------------------------------------------------
+
+def _totp_aad(realm: str, identity: str, public_id: str) -> bytes:
+    return b"\0".join((b"station-totp-secret", realm.encode(), identity.encode(), public_id.encode()))
+
+
+def seal_totp(realm: str, identity: str, public_id: str, secret: str) -> str:
+    return sealing.seal(secret.encode("utf-8"), _totp_aad(realm, identity, public_id))
+
+
+@dataclass(frozen=True)
+class StoredTotp:
+    """A station's active TOTP secret, sealed (`totp.TotpStore`), and the shared store
+    of the slots it has used."""
+    realm: str
+    identity: str
+    public_id: str
+    sealed: str
+    validity: int
+    length: int
+    hash_algorithm: str
+
+    def config(self) -> totp.Config | None:
+        try:
+            secret = sealing.unseal(self.sealed, _totp_aad(self.realm, self.identity, self.public_id))
+        except sealing.KeyEncryptionError:
+            log.warning("station %s: TOTP secret does not open (KEK changed?)", self.identity)
+            return None
+        return totp.config(secret.decode("utf-8"), self.validity, self.length, None, self.hash_algorithm)
+
+    def first_use(self, slot: int, ttl: int) -> bool:
+        """Each slot once, for every process (`cache.add` is atomic)."""
+        key = "totp:" + hashlib.sha256(f"{self.realm}/{self.identity}/{self.public_id}".encode()).hexdigest()[:32]
+        return caches[REPLAY_CACHE].add(f"{key}:{slot:x}", 1, timeout=ttl)
+
+    def now(self) -> float:
+        return time.time()

@@ -1,13 +1,14 @@
 """What a station authentication scheme is, and the results of the handshake's decision.
 
-A scheme is a plug-in (one module each: `basic`, `token`, and later digest, totp,
+A scheme is a plug-in (one module each: `basic`, `token`, `digest`, and later totp,
 bearer, eap) with four parts:
 
 * `name`: its canonical spelling, used in challenges (RFC 9110 compares it without case);
 * `parse(credentials)`: the scheme's reading of a grammatically valid Authorization
   header, raising `MalformedAuthorization` (400) when the scheme's own rules are broken;
 * `verify(parsed, subject)`: whether they prove the station's identity, as a `Verdict`;
-* `challenge(subject)`: its `WWW-Authenticate` value for a 401.
+* `challenge(subject)`: its `WWW-Authenticate` value for a 401 — or, for a scheme with
+  several (Digest: one per algorithm), `challenges(subject, stale)`.
 
 `station_auth.authenticate` asks `policy` which schemes the station may use and
 dispatches to them. Pure: the schemes reach stored secrets only through the `Subject`
@@ -34,8 +35,9 @@ class AuthResult:
     reason: str = ""  # for the log: never a credential, never an unknown scheme's text
     challenges: list[str] = field(default_factory=list)  # one WWW-Authenticate value each
     key_hash: str = ""  # which stored key the station proved (OK only, Basic)
-    token_id: str = ""  # which token the station proved, by its public id (OK only, Token)
+    token_id: str = ""  # which token or TOTP secret the station proved, by its public id (OK only)
     method: str = ""  # the scheme that proved it (OK only)
+    info: str = ""  # an Authentication-Info value for the 101 (OK only, Digest)
     hashes: int = 0  # argon2 verifications run: a failure that ran none costs nothing to throttle
     retry_after: int = 0  # THROTTLED and BUSY
 
@@ -78,6 +80,9 @@ class Subject:
     tokens: TokenStore = NO_TOKENS  # the station's active tokens (loaded only when one is presented)
     logins: tuple[bytes, ...] = ()  # Basic logins besides the identity (loaded only when one is sent)
     source_allowed: bool = True  # the client address is inside its group's networks (policy.source_allowed)
+    digest: Any = None  # digest.DigestStore: the station's verifiers, nonce key and replay store
+    request_target: bytes = b""  # the handshake's request-target (Digest's `uri` must be it)
+    totp: Any = None  # totp.TotpStore: the station's active TOTP secret (loaded only when one may be sent)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class Verdict:
     key_hash: str = ""
     token_id: str = ""
     hashes: int = 0
+    info: str = ""  # Authentication-Info for the 101
+    stale: bool = False  # right credentials on an expired nonce: challenge with stale=true
 
 
 class Scheme(Protocol):

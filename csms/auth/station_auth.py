@@ -9,27 +9,38 @@ Pure: stored secrets are reached through the subject (`keys.StoredKeys`, whose a
 runs are why the caller runs this off the event loop, through `admission`, which
 throttles first).
 """
-from . import basic, token
+from . import basic, digest, token, totp
 from .headers import Credentials, MalformedAuthorization, read_authorization
 from .schemes import AuthResult, Decision, Registry, Subject
 
 __all__ = ["AuthResult", "Decision", "SCHEMES", "Subject", "authenticate", "challenges", "presented"]
 
-SCHEMES = Registry(basic.SCHEME, token.SCHEME)
+SCHEMES = Registry(basic.SCHEME, token.SCHEME, digest.SCHEME, totp.SCHEME)
 
 # Scheme names a log may show; any other is "an unknown scheme" (a station that omits the
 # scheme would otherwise have its credentials echoed into the log).
 KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate", "ntlm"}
 
 
-def challenges(subject: Subject) -> list[str]:
-    """One WWW-Authenticate value per scheme the station may use, in its order (a
-    method this CSMS has no scheme for, if a stored list names one, is skipped)."""
-    return [SCHEMES.get(method).challenge(subject) for method in subject.methods if method in SCHEMES]
+def challenges(subject: Subject, stale: bool = False) -> list[str]:
+    """The WWW-Authenticate values of the schemes the station may use, in its order: one
+    per scheme, or a scheme's several (Digest: one per algorithm, `stale` after a right
+    response on an expired nonce). A method this CSMS has no scheme for, if a stored
+    list names one, is skipped."""
+    values: list[str] = []
+    for method in subject.methods:
+        scheme = SCHEMES.get(method)
+        if scheme is None:
+            continue
+        several = getattr(scheme, "challenges", None)
+        values.extend(several(subject, stale) if several else [scheme.challenge(subject)])
+    return values
 
 
-def authenticate(subject: Subject, authorization: list[bytes]) -> AuthResult:
-    """Check the handshake's Authorization header(s) against what `subject` allows.
+def authenticate(subject: Subject, authorization: list[bytes], totp_header: list[bytes] = ()) -> AuthResult:
+    """Check the handshake's Authorization header(s) — or its `TOTP` header(s), the login
+    being the URL's identity (totp-http-authentication.md §6) — against what `subject`
+    allows. Both kinds at once are ambiguous: 400.
 
     The result names the stored key that matched and the scheme that proved it. From
     outside the station's group's networks nothing is checked, and the 401 carries no
@@ -39,27 +50,46 @@ def authenticate(subject: Subject, authorization: list[bytes]) -> AuthResult:
         return AuthResult(Decision.CHALLENGE, "source address outside the group's networks")
     try:
         credentials = read_authorization(authorization)
-        if credentials is None:
-            return AuthResult(Decision.CHALLENGE, "no credentials", challenges(subject))
-        scheme = _allowed_scheme(credentials, subject)
-        if scheme is None:
-            named = credentials.scheme if credentials.scheme in KNOWN_SCHEMES else "an unknown scheme"
-            return AuthResult(Decision.CHALLENGE, f"{named} not allowed", challenges(subject))
-        parsed = scheme.parse(credentials)
+        if totp_header:
+            if credentials is not None:
+                raise MalformedAuthorization("both an Authorization and a TOTP header")
+            if "totp" not in subject.methods:
+                return AuthResult(Decision.CHALLENGE, "totp not allowed", challenges(subject))
+            scheme, parsed = totp.SCHEME, totp.parse_header(list(totp_header))
+        else:
+            if credentials is None:
+                return AuthResult(Decision.CHALLENGE, "no credentials", challenges(subject))
+            scheme, parsed = _scheme_and_parsed(credentials, subject)
+            if scheme is None:
+                named = credentials.scheme if credentials.scheme in KNOWN_SCHEMES else "an unknown scheme"
+                return AuthResult(Decision.CHALLENGE, f"{named} not allowed", challenges(subject))
     except MalformedAuthorization as exc:
         return AuthResult(Decision.MALFORMED, str(exc))
     verdict = scheme.verify(parsed, subject)
     if verdict.ok:
         return AuthResult(Decision.OK, key_hash=verdict.key_hash, token_id=verdict.token_id,
-                          method=scheme.name.lower(),
-                          hashes=verdict.hashes)
-    return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject), hashes=verdict.hashes)
+                          method=scheme.name.lower(), info=verdict.info, hashes=verdict.hashes)
+    return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject, verdict.stale),
+                      hashes=verdict.hashes)
 
 
-def _allowed_scheme(credentials: Credentials, subject: Subject):
-    if credentials.scheme not in subject.methods:
-        return None
-    return SCHEMES.get(credentials.scheme)
+def _scheme_and_parsed(credentials: Credentials, subject: Subject):
+    """The scheme that answers these credentials, and its reading of them; (None, None)
+    if the station may not use it. Basic may carry a TOTP token (the Basic binding,
+    `totp.basic_binding`) for a station allowed TOTP: then TOTP answers, even where
+    Basic itself is not allowed; raises `MalformedAuthorization`."""
+    binding = credentials.scheme == "basic" and "totp" in subject.methods
+    scheme = SCHEMES.get(credentials.scheme)
+    if scheme is None or (credentials.scheme not in subject.methods and not binding):
+        return None, None
+    parsed = scheme.parse(credentials)
+    if binding:
+        as_totp = totp.basic_binding(parsed.username, parsed.password, subject)
+        if as_totp is not None:
+            return totp.SCHEME, as_totp
+        if "basic" not in subject.methods:
+            return None, None
+    return scheme, parsed
 
 
 def presented(authorization: list[bytes], subject: Subject) -> bytes | None:
@@ -68,10 +98,10 @@ def presented(authorization: list[bytes], subject: Subject) -> bytes | None:
     attempt (`Scheme.presented`); else None (anything else is the decision's to answer)."""
     try:
         credentials = read_authorization(authorization)
-        scheme = None if credentials is None else _allowed_scheme(credentials, subject)
+        scheme, parsed = (None, None) if credentials is None else _scheme_and_parsed(credentials, subject)
         if scheme is None:
             return None
-        secret = scheme.presented(scheme.parse(credentials))
+        secret = scheme.presented(parsed)
     except MalformedAuthorization:
         return None
     return None if secret is None else scheme.name.lower().encode("ascii") + b":" + secret

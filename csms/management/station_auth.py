@@ -70,6 +70,13 @@ def add_arguments(sub) -> None:
     _command(tok, "revoke", "revoke a token; a connection opened with a token is closed", "tenant", "identity",
              "token_id")
 
+    otp = _family(sub, "totp", "a station's TOTP secret (totp-http-authentication.md)")
+    issue = _command(otp, "issue", "issue a TOTP secret (printed once)", "tenant", "identity")
+    issue.add_argument("--validity", type=int, default=30, help="seconds per token (default 30)")
+    issue.add_argument("--length", type=int, default=12, help="characters per token, 8 to 15 (default 12)")
+    issue.add_argument("--hash", dest="hash_algorithm", default="sha256", choices=["sha256", "sha384", "sha512"])
+    _command(otp, "revoke", "revoke the TOTP secret; a TOTP connection is closed", "tenant", "identity")
+
     login = _family(sub, "login", "a station's other Basic logins (the white paper's privacy mapping: the "
                                   "login need not be the identity)")
     _command(login, "add", "add a login", "tenant", "identity", "login")
@@ -146,6 +153,9 @@ class AuthCommands:
 
     def do_token(self, token_action, **opts):
         getattr(self, f"_token_{token_action}")(**opts)
+
+    def do_totp(self, totp_action, **opts):
+        getattr(self, f"_totp_{totp_action}")(**opts)
 
     def do_login(self, login_action, **opts):
         getattr(self, f"_login_{login_action}")(**opts)
@@ -320,13 +330,16 @@ class AuthCommands:
 
         def text(t):
             self.stdout.write(f"token id  {t['id']}")
-            self.stdout.write(self.style.WARNING(
-                f"token     {t['token']}\nThis token is shown once and never again: store it on the "
-                "station now."))
-            if "token" not in allowed:
-                self.stdout.write(f"{identity} may not use Token yet (its methods: {','.join(allowed)}); "
-                                  "`station auth set` or its group allows it.")
+            self._shown_once(f"token     {t['token']}", "This token", "store it on the station now",
+                             identity, allowed, "token", "Token")
         self._emit(shown, json, text)
+
+    def _shown_once(self, line: str, what: str, then: str, identity: str, allowed, method: str, name: str):
+        """A secret's one showing, and whether the station may use it yet."""
+        self.stdout.write(self.style.WARNING(f"{line}\n{what} is shown once and never again: {then}."))
+        if method not in allowed:
+            self.stdout.write(f"{identity} may not use {name} yet (its methods: {','.join(allowed)}); "
+                              "`station auth set` or its group allows it.")
 
     def _token_list(self, tenant, identity, json, **_):
         station = self._station(tenant, identity)
@@ -354,6 +367,40 @@ class AuthCommands:
                 self.stdout.write(self.style.WARNING(
                     f"{identity} now holds no credential for any of its methods and cannot connect: "
                     "issue it a token (`station token issue`) or allow another method."))
+        self._emit(shown, json, text)
+
+    # --- TOTP ------------------------------------------------------------------------------
+
+    def _totp_issue(self, tenant, identity, validity, length, hash_algorithm, json, **_):
+        station = self._station(tenant, identity)
+        try:
+            row, secret = station_methods.issue_totp(station, validity=validity, length=length,
+                                                     hash_algorithm=hash_algorithm, actor="cli")
+        except ValueError as exc:
+            raise CommandError(f"{identity}: {exc}") from None
+        shown = dict(station_methods.totp_summary(row), secret=secret)  # shown this once; stored sealed
+        allowed = station_methods.resolve(station).methods
+
+        def text(t):
+            self.stdout.write(f"totp id   {t['id']}  (validity {t['validity']} s, length {t['length']}, "
+                              f"{t['hash_algorithm']}, Base62)")
+            self._shown_once(f"secret    {t['secret']}", "This secret", "configure the station with it now",
+                             identity, allowed, "totp", "TOTP")
+        self._emit(shown, json, text)
+
+    def _totp_revoke(self, tenant, identity, json, **_):
+        station = self._station(tenant, identity)
+        row = station_methods.revoke_totp(station, actor="cli")
+        if row is None:
+            raise CommandError(f"{identity} has no active TOTP secret")
+        left = station_methods.usable(station, station_methods.resolve(station).methods)
+        shown = dict(station_methods.totp_summary(row), usable_methods=left)
+
+        def text(t):
+            self.stdout.write(f"totp {t['id']} revoked")
+            if not left:
+                self.stdout.write(self.style.WARNING(
+                    f"{identity} now holds no credential for any of its methods and cannot connect."))
         self._emit(shown, json, text)
 
 

@@ -251,8 +251,6 @@ class Command(station_auth.AuthCommands, BaseCommand):
         onboarding = [r for r in todo if r["key"] is None]
         origin = KeyOrigin.IMPORTED if keys_are_random else KeyOrigin.INSTALLED
         hashes = self._hash_keys([r["key"] for r in keyed], origin)
-        for row in rows:
-            row["key"] = None  # the plain keys are needed no longer
         # One hash for the series key, one salt, shared by every row onboarding with it:
         # a salt keeps equal secrets from having equal hashes, and these secrets are
         # equal by definition (docs/security.md, "Station credentials").
@@ -260,7 +258,14 @@ class Command(station_auth.AuthCommands, BaseCommand):
         for row, key_hash in zip(keyed, hashes, strict=True):
             row["hash"], row["origin"], row["onboard"] = key_hash, origin, False
         for row in onboarding:
-            row["hash"], row["origin"], row["onboard"] = master_hash, KeyOrigin.MASTER, True
+            row["key"], row["hash"], row["origin"], row["onboard"] = master, master_hash, KeyOrigin.MASTER, True
+        # Digest verifiers are per station (they name its identity), as
+        # `credentials.new_key` makes them.
+        realm = policy.realm(tenant_obj)
+        for row in todo:
+            row["digest"] = keys.seal_digest(realm, row["identity"], row["key"], row["hash"])
+        for row in rows:
+            row["key"] = None  # the plain keys are needed no longer
         self._write_stations(tenant_obj, todo)
         self._warn_if_basic_is_off(tenant_obj, [r["identity"] for r in todo])
         summary = {"imported": len(todo), "with_key": len(keyed), "onboarding": len(onboarding),
@@ -285,7 +290,7 @@ class Command(station_auth.AuthCommands, BaseCommand):
                 for start in range(0, len(rows), IMPORT_BATCH):
                     batch = [credentials.registration_rows(
                         tenant, r["identity"], r["hash"], r["origin"], needs_unique_key=r["onboard"],
-                        actor="cli", now=now, allowed_protocols=r["protocols"])
+                        actor="cli", now=now, digest=r["digest"], allowed_protocols=r["protocols"])
                         for r in rows[start:start + IMPORT_BATCH]]
                     stations, creds, events = zip(*batch, strict=True)
                     Station.objects.bulk_create(stations, batch_size=IMPORT_BATCH)
