@@ -113,6 +113,18 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def in_threads(worker, concurrency: int, server_pid: int) -> tuple[float, float, float]:
+    """`worker` in `concurrency` threads until all return: (wall seconds, the server's CPU
+    seconds, this load generator's CPU seconds) over that time."""
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    cpu, own, started = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started, cpu_seconds(server_pid) - cpu, time.process_time() - own
+
+
 def run(name, seconds, concurrency, make_request, server_pid):
     import httpx
 
@@ -132,17 +144,7 @@ def run(name, seconds, concurrency, make_request, server_pid):
                 if response.status_code >= 300:
                     failures.append(response.status_code)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    cpu = cpu_seconds(server_pid)
-    own = time.process_time()
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    cpu = cpu_seconds(server_pid) - cpu
-    own = time.process_time() - own
+    elapsed, cpu, own = in_threads(worker, concurrency, server_pid)
     print(f"{name:<20} {len(latencies) / elapsed:8.1f} req/s   p50 {pct(latencies, 50):6.1f} ms   "
           f"p95 {pct(latencies, 95):6.1f} ms   p99 {pct(latencies, 99):6.1f} ms   "
           f"mean {statistics.mean(latencies) * 1000:6.1f} ms   server CPU {cpu / len(latencies) * 1000:5.2f} ms/req   "

@@ -40,7 +40,7 @@ os.environ["CHARGEGATE_VAR_DIR"] = str(VAR)
 os.environ.pop("DATABASE_URL", None)
 
 from csms_load import free_port, pct, serve  # noqa: E402
-from oauth_tokens import cpu_seconds  # noqa: E402
+from oauth_tokens import in_threads  # noqa: E402
 
 TENANT = "bench-emsp"
 REDIRECT = "https://ev.example/cb"
@@ -136,15 +136,7 @@ def run(name, work, concurrency, server_pid, seconds=None):
                 else:
                     results.append(response)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    cpu = cpu_seconds(server_pid)
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    cpu = cpu_seconds(server_pid) - cpu
+    elapsed, cpu, _own = in_threads(worker, concurrency, server_pid)
     print(f"{name:<6} {len(latencies) / elapsed:8.1f} req/s   p50 {pct(latencies, 50):6.1f} ms   "
           f"p95 {pct(latencies, 95):6.1f} ms   p99 {pct(latencies, 99):6.1f} ms   "
           f"mean {statistics.mean(latencies) * 1000:6.1f} ms   server CPU {cpu / len(latencies) * 1000:5.2f} ms/req   "
