@@ -35,7 +35,7 @@ from uvicorn.server import Server
 
 from csms import drain, leaving
 from csms.protocol.limits import MAX_FRAME_BYTES
-from lib import gc_policy
+from lib import gc_policy, thread_switching
 from lib.log_summary import Summarised
 from portal import request_head
 from portal.request_head import HeadGuard, refusal_response
@@ -48,6 +48,9 @@ MAX_CONNECTIONS = int(os.environ.get("WEB_MAX_CONNECTIONS", request_head.MAX_CON
 # A full garbage collection every this many seconds, none in between (lib/gc_policy.py:
 # they stopped the process for up to 0.7 s, every 2-3 s in a reconnect storm). 0: CPython's.
 GC_FULL_SECONDS = float(os.environ.get("WEB_GC_FULL_SECONDS", "600"))
+# How soon a database thread gets the interpreter back from the event loop after each round
+# trip (lib/thread_switching.py: 5 ms, CPython's default, made PostgreSQL storms crawl). 0: CPython's.
+GIL_SWITCH_MS = float(os.environ.get("WEB_GIL_SWITCH_MS", thread_switching.DEFAULT_MS))
 RETRY_AFTER_SECONDS = 10
 LINGER_SECONDS = 2.0
 REFUSED_LINGER_SECONDS = 1.0  # short: these sockets are beyond the cap
@@ -218,6 +221,7 @@ class DrainingServer(Server):
         # The application is loaded by now, so what exists is what lives as long as the
         # process, and is frozen out of every later collection.
         gc_policy.apply(asyncio.get_running_loop(), GC_FULL_SECONDS)
+        thread_switching.apply(GIL_SWITCH_MS)
         await super().startup(sockets)
 
     def handle_exit(self, sig, frame) -> None:
