@@ -159,7 +159,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         version = negotiate(offered, station.allowed_protocols)
         subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
                                  source, found.logins, credentials.stored_digest(station), request_target(self.scope),
-                                 found.totp)
+                                 found.totp, credentials.stored_eap(station, source))
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
                                         authorization=authorization, totp_header=totp_header)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):
@@ -203,7 +203,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             self._counted("key_replaced", tenant, result.method)
             await self._challenge(challenges(subject))
             return
-        # Digest's Authentication-Info (rspauth): the server's proof, on the 101.
+        # Authentication-Info on the 101: Digest's rspauth (the server's proof), EAP's Success.
         await self.accept(version.value, [(b"authentication-info", result.info.encode("latin-1"))]
                           if result.info else None)
         self._counted("accepted", tenant, result.method)
