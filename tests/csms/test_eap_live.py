@@ -9,6 +9,7 @@ import base64
 import time
 
 import pytest
+from django.core.management.base import CommandError
 
 from csms import credentials
 from csms.models import Station, StationCredential
@@ -138,6 +139,8 @@ def test_eap_only_refuses_basic_and_the_secret_comes_with_the_next_key(csms, run
     client = EapClient("CP1", KEY_HEX, realm=REALM)
     status, values, _ = run(attempt(csms, "CP1", client.identity_response()))
     assert status == 401 and eap_challenge(values)["code"] == eap_client.FAILURE  # no secret yet
+    with pytest.raises(CommandError, match="no method they hold a credential for"):
+        run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "eap")  # it would strand CP1
     run_cmd("station", "rekey", "acme", "CP1", "--key", KEY_HEX.decode())
     run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "eap")
     assert run(attempt(csms, "CP1", basic_auth("CP1", AL1000_KEY)))[0] == 401  # Basic is off now
