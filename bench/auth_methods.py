@@ -6,9 +6,10 @@ Starts its own uvicorn process against the configured database (embedded SQLite 
 default; DATABASE_URL / REDIS_URL for production backends), registers the stations it
 needs in tenant `bench-auth` with a key drawn here (the cheap hash, as every key a
 rotation or onboarding gives), one token and one other Basic login each, allows
-`token,basic` as the tenant's default and puts them in a station group, then connects
+`token,basic,eap` as the tenant's default and puts them in a station group, then connects
 every station with each method in turn (the handshake only: connect, then close) and
-prints the rates. It asserts nothing. AUTH_THROTTLE=off, as for bench/csms_load.py: all
+prints the rates. EAP is a conversation of two handshakes (an unsolicited
+Identity Response → 401 with the MD5-Challenge → the response → 101), counted as one. It asserts nothing. AUTH_THROTTLE=off, as for bench/csms_load.py: all
 stations connect from 127.0.0.1. The tokens are made here and never printed.
 """
 import argparse
@@ -41,7 +42,7 @@ def prepare(n: int) -> dict[str, str]:
     from django.utils import timezone
 
     from csms import station_methods
-    from csms.auth import keys, token
+    from csms.auth import keys, policy, token
     from csms.models import Station, StationCredential, StationGroup, StationLogin, StationToken
     from tenants.models import Tenant
 
@@ -56,6 +57,10 @@ def prepare(n: int) -> dict[str, str]:
     StationLogin.objects.bulk_create([StationLogin(tenant=tenant, station=s, login=f"alias-{s.identity}")
                                       for s in new])
     stations = {s.identity: s for s in Station.objects.for_tenant(tenant)}
+    realm = policy.realm(tenant)
+    for cred in StationCredential.objects.for_tenant(tenant).filter(current_eap="").select_related("station"):
+        cred.current_eap = keys.seal_eap(realm, cred.station.identity, KEY, cred.current_hash)
+        cred.save(update_fields=["current_eap"])
     StationToken.objects.for_tenant(tenant).filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
     tokens, rows = {}, []
     for i in range(n):
@@ -67,26 +72,47 @@ def prepare(n: int) -> dict[str, str]:
     StationToken.objects.bulk_create(rows)
     StationGroup.objects.get_or_create(tenant=tenant, name="bench", defaults={"rank": 10, "vendor_pattern": "bench"})
     policy_row = station_methods.changed(tenant)
-    policy_row.methods = ["token", "basic"]
+    policy_row.methods = ["token", "basic", "eap"]
     policy_row.save(update_fields=["methods"])
     return tokens
 
 
 def authorization(method: str, identity: str, tokens: dict[str, str]) -> str:
+    if method == "eap":
+        return "eap"  # a conversation of its own (eap_conversation)
     if method == "token":
         return "Token " + tokens[identity]
     login = identity if method == "basic" else f"alias-{identity}"
     return "Basic " + base64.b64encode(login.encode() + b":" + KEY).decode()
 
 
-async def handshake(port, identity, header, sem, times):
+async def connect(port, identity, header):
     import websockets
 
+    return await websockets.connect(f"ws://127.0.0.1:{port}/ocpp/{TENANT}/{identity}",
+                                    subprotocols=["ocpp1.6"], open_timeout=60, ping_interval=None,
+                                    additional_headers={"Authorization": header})
+
+
+async def eap_conversation(port, identity):
+    """Unsolicited Identity Response, then the MD5-Challenge's response (tests/eap_client.py)."""
+    import websockets
+
+    from tests.eap_client import EapClient, eap_challenge
+
+    client = EapClient(identity, KEY.hex().upper().encode(), realm=f"Chargegate {TENANT}")
+    try:
+        await connect(port, identity, client.identity_response())
+        raise RuntimeError("EAP: the Identity Response was let in")
+    except websockets.InvalidStatus as exc:
+        challenge = eap_challenge(exc.response.headers.get_all("WWW-Authenticate"))
+    return await connect(port, identity, client.answer(challenge))
+
+
+async def handshake(port, identity, header, sem, times):
     async with sem:
         t0 = time.perf_counter()
-        ws = await websockets.connect(f"ws://127.0.0.1:{port}/ocpp/{TENANT}/{identity}",
-                                      subprotocols=["ocpp1.6"], open_timeout=60, ping_interval=None,
-                                      additional_headers={"Authorization": header})
+        ws = await (eap_conversation(port, identity) if header == "eap" else connect(port, identity, header))
         times.append(time.perf_counter() - t0)
         await ws.close()
 
@@ -101,7 +127,7 @@ async def phase(port, method, n, concurrency, tokens):
 
 
 METHODS = {"basic": "Basic, login = identity", "basic-login": "Basic, another login",
-           "token": "Token"}
+           "token": "Token", "eap": "EAP-MD5 (2 handshakes)"}
 
 
 def main():

@@ -20,6 +20,7 @@ from ocpp.v16.enums import Action  # the action names are the same in 2.0.1
 
 from . import (
     announce,
+    auth_audit,
     credentials,
     db_outage,
     flood,
@@ -130,12 +131,17 @@ class StationConsumer(AsyncWebsocketConsumer):
             self._counted("busy")
             await self._deny(503, b"Service temporarily unavailable\n")
 
-    def _counted(self, outcome: str, tenant: str = "-", method: str | None = None) -> None:
-        """The handshake's outcome in the process's metrics (csms/handshake_metrics.py)."""
+    def _counted(self, outcome: str, tenant: str = "-", method: str | None = None, *,
+                 station=None, reason: str = "") -> None:
+        """The handshake's outcome in the process's metrics (csms/handshake_metrics.py)
+        and, once its station is known, in the audit trail (csms/auth_audit.py)."""
         if method is None:
             method = handshake_metrics.presented_scheme(
                 [v for k, v in self.scope.get("headers", []) if k == b"authorization"])
         handshake_metrics.observe(outcome, self.handshake_started, tenant=tenant, method=method)
+        if station is not None:
+            source = (self.scope.get("client") or ("unknown",))[0]
+            auth_audit.record(auth_audit.Decision(station.tenant_id, station.pk, method, outcome, reason, source))
 
     async def _handshake(self):
         where = station_path(self.scope)
@@ -159,27 +165,27 @@ class StationConsumer(AsyncWebsocketConsumer):
         version = negotiate(offered, station.allowed_protocols)
         subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
                                  source, found.logins, credentials.stored_digest(station), request_target(self.scope),
-                                 found.totp)
+                                 found.totp, credentials.stored_eap(station, source))
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
                                         authorization=authorization, totp_header=totp_header)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):
-            self._counted(result.decision.value, tenant)
+            self._counted(result.decision.value, tenant, station=station, reason=result.reason)
             await self._refuse_for_now(result)
             return
         if result.decision is Decision.MALFORMED:
-            self._counted("malformed", tenant)
+            self._counted("malformed", tenant, station=station, reason=result.reason)
             log.info("station %s: malformed credentials (%s)", station, result.reason)
             await self._deny(400, b"Malformed Authorization header\n")
             return
         if result.decision is Decision.CHALLENGE:
-            self._counted("challenged", tenant)
+            self._counted("challenged", tenant, station=station, reason=result.reason)
             log.info("station %s: authentication failed (%s)", station, result.reason)
             await self._challenge(result.challenges)
             return
         if version is None:
             # OCPP-J 1.6 §3.2: complete the handshake without a subprotocol, then close.
             log.info("station %s: no agreeable subprotocol in %s", station, offered)
-            self._counted("no_subprotocol", tenant, result.method)
+            self._counted("no_subprotocol", tenant, result.method, station=station, reason="no agreeable subprotocol")
             await self.accept()
             await self.close(code=CLOSE_NO_PROTOCOL)
             return
@@ -200,13 +206,14 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.connection_seq = opened.seq
         if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)
-            self._counted("key_replaced", tenant, result.method)
+            self._counted("key_replaced", tenant, result.method, station=station,
+                          reason="key retired or replaced during the handshake")
             await self._challenge(challenges(subject))
             return
-        # Digest's Authentication-Info (rspauth): the server's proof, on the 101.
+        # Authentication-Info on the 101: Digest's rspauth (the server's proof), EAP's Success.
         await self.accept(version.value, [(b"authentication-info", result.info.encode("latin-1"))]
                           if result.info else None)
-        self._counted("accepted", tenant, result.method)
+        self._counted("accepted", tenant, result.method, station=station)
         self.counted_connected = version.value
         handshake_metrics.CONNECTED.labels(version=version.value).inc()
         log.info("station %s connected (%s)", self.station_label, version.value)

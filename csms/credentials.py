@@ -21,7 +21,7 @@ from ocpp.v201.enums import ResetEnumType
 
 from lib.prepared import Prepared
 
-from . import announce, rotation, signals
+from . import announce, method_rules, rotation, signals
 from .auth import keys, policy
 from .models import (
     AuditEvent,
@@ -60,12 +60,13 @@ CREDENTIAL_ACTION = {OcppVersion.V16: Action16.change_configuration, OcppVersion
 
 def register_station(tenant, identity: str, secret: bytes, origin: str, *,
                      needs_unique_key: bool = False, actor: str = "system", **fields) -> Station:
-    """Create a station with its first key (only the key's hash and Digest verifiers are kept)."""
-    key = new_key(tenant, identity, secret, origin)
+    """Create a station with its first key (only the key's hash, Digest verifiers and, if
+    the station may use EAP, its sealed EAP secret are kept)."""
+    key = new_key(tenant, identity, secret, origin, eap=allows_eap(Station(tenant=tenant, identity=identity, **fields)))
     with transaction.atomic():
         station, credential, event = registration_rows(
             tenant, identity, key.hash, origin, needs_unique_key=needs_unique_key, actor=actor,
-            digest=key.digest, **fields)
+            digest=key.digest, eap=key.eap, **fields)
         station.save()
         credential.save()
         event.save()
@@ -78,14 +79,23 @@ def hash_for(secret: bytes, origin: str) -> str:
     return keys.hash_secret(secret, generated=KeyOrigin(origin).drawn_here)
 
 
-def new_key(tenant, identity: str, secret: bytes, origin: str) -> Key:
+def new_key(tenant, identity: str, secret: bytes, origin: str, *, eap: bool = False) -> Key:
     """A key as it is stored, wherever one is set (registration, `station rekey`,
     onboarding, rotation; `station import` does the same in bulk): its hash
     (`hash_for`) and its Digest verifiers, sealed (`keys.seal_digest`), so Digest
-    accepts exactly the keys Basic does, both while a change is open."""
+    accepts exactly the keys Basic does, both while a change is open; with `eap` (the
+    station may use EAP, `allows_eap`), its EAP passwords sealed too (`keys.seal_eap`):
+    EAP-MD5 needs the password itself, so it is kept only where it is used."""
     key_hash = hash_for(secret, origin)
-    return Key(key_hash, origin, timezone.now(),
-               digest=keys.seal_digest(policy.realm(tenant), identity, secret, key_hash))
+    realm = policy.realm(tenant)
+    return Key(key_hash, origin, timezone.now(), digest=keys.seal_digest(realm, identity, secret, key_hash),
+               eap=keys.seal_eap(realm, identity, secret, key_hash) if eap else "")
+
+
+def allows_eap(station: Station) -> bool:
+    """Whether a key set now for `station` (saved or not) gets a sealed EAP secret: its
+    method list, as the tenant's rules are now, names EAP."""
+    return method_rules.allows(station, "eap")
 
 
 def open_changes(station: Station):
@@ -97,7 +107,7 @@ def open_changes(station: Station):
 
 def registration_rows(tenant, identity: str, key_hash: str, origin: str, *,
                       needs_unique_key: bool = False, actor: str = "system", now=None, digest: str = "",
-                      **fields) -> tuple[Station, StationCredential, AuditEvent]:
+                      eap: str = "", **fields) -> tuple[Station, StationCredential, AuditEvent]:
     """The unsaved rows that register a station: itself, its credential record holding
     `key_hash` (of a key of this `origin`, hashed as `KeyOrigin.drawn_here` says), and
     the audit entry. `register_station` saves them one by one; `station import`
@@ -105,7 +115,8 @@ def registration_rows(tenant, identity: str, key_hash: str, origin: str, *,
     station = Station(tenant=tenant, identity=identity, **fields)
     credential = StationCredential(
         tenant=tenant, station=station, current_hash=key_hash, current_origin=origin,
-        current_since=now or timezone.now(), current_digest=digest, needs_unique_key=needs_unique_key)
+        current_since=now or timezone.now(), current_digest=digest, current_eap=eap,
+        needs_unique_key=needs_unique_key)
     return station, credential, audit_row(station, actor, "station.registered", origin)
 
 
@@ -122,7 +133,8 @@ def replace_key(station: Station, secret: bytes, origin: str, *, needs_unique_ke
         cred = _locked(station.pk)
         for change in open_changes(station):
             _close_change(change, CredentialChange.State.CANCELLED, detail="keys replaced by an operator")
-        _store(cred, rotation.install(new_key(station.tenant, station.identity, secret, origin)))
+        _store(cred, rotation.install(new_key(station.tenant, station.identity, secret, origin,
+                                              eap=allows_eap(station))))
         cred.outstanding_change = None
         cred.needs_unique_key = needs_unique_key
         cred.reset_accepted_at = cred.old_after_restart_at = cred.first_master_connection_at = None
@@ -146,7 +158,7 @@ def audit_row(station: Station, actor: str, action: str, outcome: str = "", **de
 def _key(cred: StationCredential, slot: str) -> Key | None:
     hash_ = getattr(cred, f"{slot}_hash")
     return Key(hash_, getattr(cred, f"{slot}_origin"), getattr(cred, f"{slot}_since"),
-               getattr(cred, f"{slot}_digest")) if hash_ else None
+               getattr(cred, f"{slot}_digest"), getattr(cred, f"{slot}_eap")) if hash_ else None
 
 
 def state_of(cred: StationCredential) -> rotation.Credentials:
@@ -165,6 +177,7 @@ def _store(cred: StationCredential, state: rotation.Credentials) -> None:
         setattr(cred, f"{slot}_origin", key.origin if key else "")
         setattr(cred, f"{slot}_since", key.since if key else None)
         setattr(cred, f"{slot}_digest", key.digest if key else "")
+        setattr(cred, f"{slot}_eap", key.eap if key else "")
     cred.phase = state.phase.value
     cred.reboot_seen = state.reboot_seen
     if not state.old_after_restart:
@@ -195,6 +208,15 @@ def stored_digest(station: Station) -> keys.StoredDigest:
     cred = getattr(station, "credential", None)
     rows = tuple((key.hash, key.digest) for _, key in state_of(cred).keys()) if cred else ()
     return keys.StoredDigest(policy.realm(station.tenant), station.identity, rows)
+
+
+def stored_eap(station: Station, source: str) -> keys.StoredEap:
+    """The station's valid keys as the EAP scheme checks a response against them, and its
+    open rounds from the client address `source`."""
+    cred = getattr(station, "credential", None)
+    rows = tuple((key.hash, key.eap) for _, key in state_of(cred).keys()) if cred else ()
+    return keys.StoredEap(policy.realm(station.tenant), station.identity, source, rows,
+                          settings.CSMS["EAP_ROUND_SECONDS"])
 
 
 _credential_of = Prepared(lambda station_id: StationCredential.objects.filter(station_id=station_id)[:1],
@@ -288,8 +310,8 @@ def prepare_call(call_id: int, version: str) -> PreparedCall | str:
             else KeyOrigin.ROTATION
         # The new key is accepted from this moment: the station may apply it and
         # reconnect before its answer reaches us.
-        state = rotation.begin(state, new_key(cred.station.tenant, cred.station.identity, secret, origin),
-                               distrust_old=change.compromised)
+        key = new_key(cred.station.tenant, cred.station.identity, secret, origin, eap=allows_eap(cred.station))
+        state = rotation.begin(state, key, distrust_old=change.compromised)
         cred.outstanding_change = change
         _store(cred, state)
         change.state = CredentialChange.State.IN_FLIGHT

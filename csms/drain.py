@@ -37,7 +37,7 @@ async def drain(window: float, stop: Callable[[], bool] = lambda: False) -> int:
     for thousands), so stations that leave by themselves, or handshakes that were
     already under way, keep the spacing even. A connection with a call outstanding is
     passed over while there are others."""
-    from . import held
+    from . import auth_audit, held
 
     leaving.begin()
     loop = asyncio.get_running_loop()
@@ -68,6 +68,7 @@ async def drain(window: float, stop: Callable[[], bool] = lambda: False) -> int:
         _close_soon(consumer)
     while _closes and not stop():
         await asyncio.wait(set(_closes), timeout=TICK)
+    await auth_audit.flush()  # the decisions of the last interval, before the process goes
     log.info("draining: done, %d station connections handed on", len(closing))
     return len(closing)
 

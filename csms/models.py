@@ -355,14 +355,17 @@ class StationCredential(TenantOwned):
     current_origin = models.CharField(max_length=16, choices=KeyOrigin.choices, blank=True)
     current_since = models.DateTimeField(null=True, blank=True)
     current_digest = models.TextField(blank=True)  # sealed Digest verifiers of this key (auth/digest.py)
+    current_eap = models.TextField(blank=True)  # sealed EAP passwords of this key (auth/eap.py), if allowed EAP
     pending_hash = models.CharField(max_length=255, blank=True)
     pending_origin = models.CharField(max_length=16, choices=KeyOrigin.choices, blank=True)
     pending_since = models.DateTimeField(null=True, blank=True)
     pending_digest = models.TextField(blank=True)  # sealed Digest verifiers of this key (auth/digest.py)
+    pending_eap = models.TextField(blank=True)  # sealed EAP passwords of this key (auth/eap.py), if allowed EAP
     previous_hash = models.CharField(max_length=255, blank=True)
     previous_origin = models.CharField(max_length=16, choices=KeyOrigin.choices, blank=True)
     previous_since = models.DateTimeField(null=True, blank=True)
     previous_digest = models.TextField(blank=True)  # sealed Digest verifiers of this key (auth/digest.py)
+    previous_eap = models.TextField(blank=True)  # sealed EAP passwords of this key (auth/eap.py), if allowed EAP
     phase = models.CharField(max_length=16, default="idle")
     reboot_seen = models.BooleanField(default=False)
     distrust_old = models.BooleanField(default=False)  # the change runs as "compromised"

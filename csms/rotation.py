@@ -71,6 +71,9 @@ class Key:
     # The key's Digest verifiers, sealed (csms/auth/digest.py): they travel with the key
     # through every transition, so Digest accepts exactly the keys Basic does.
     digest: str = field(default="", repr=False)
+    # Its EAP passwords, sealed (csms/auth/eap.py), for a station allowed EAP when the
+    # key was set; they travel with the key the same way.
+    eap: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

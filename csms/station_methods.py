@@ -9,7 +9,6 @@ version moves (`rules_for`). Every change to a tenant's groups or default moves 
 """
 import copy
 import secrets
-import threading
 from collections import Counter
 
 from django.db import transaction
@@ -22,63 +21,10 @@ from . import announce
 from .auth import basic, keys, policy, token, totp
 from .auth.headers import Credentials, MalformedAuthorization, read_authorization
 from .credentials import audit
+from .method_rules import as_group, current_rules, policy_row, resolve, rules_for  # noqa: F401 (their home was here)
 from .models import Station, StationAuthPolicy, StationGroup, StationLogin, StationToken, StationTotp
 
 MAX_TOKENS_PER_STATION = 5
-
-# tenant pk -> ((policy row pk, version), its groups)
-_groups: dict[int, tuple[tuple[int, int], tuple[policy.Group, ...]]] = {}
-_groups_lock = threading.Lock()
-
-
-def policy_row(tenant) -> StationAuthPolicy | None:
-    try:
-        return tenant.station_auth_policy
-    except StationAuthPolicy.DoesNotExist:
-        return None
-
-
-def as_group(row: StationGroup) -> policy.Group:
-    return policy.Group(name=row.name, rank=row.rank, identity=row.identity_pattern,
-                        vendor=row.vendor_pattern, model=row.model_pattern,
-                        firmware=row.firmware_pattern,
-                        methods=tuple(row.methods) if row.methods else None,
-                        networks=policy.parse_networks(",".join(row.networks or [])))
-
-
-def rules_for(tenant) -> policy.Rules:
-    """The tenant's rules as the policy reads them, for a handshake: the tenant's policy
-    row was read with the station's (`services.find_station`), and there is no query
-    while its version is the one whose groups are in memory."""
-    return _rules(tenant, policy_row(tenant))
-
-
-def current_rules(tenant) -> policy.Rules:
-    """The tenant's rules as they are now (for commands and pages: the policy row is read
-    afresh, whatever a tenant instance holds)."""
-    return _rules(tenant, StationAuthPolicy.objects.filter(tenant=tenant).first())
-
-
-def _rules(tenant, row: StationAuthPolicy | None) -> policy.Rules:
-    if row is None:
-        return policy.NO_RULES
-    version = (row.pk, row.version)
-    with _groups_lock:
-        cached = _groups.get(tenant.pk)
-    if cached is None or cached[0] != version:
-        groups = tuple(as_group(g) for g in StationGroup.objects.for_tenant(tenant).order_by("rank"))
-        cached = (version, groups)
-        # Not what a transaction read: it may yet be rolled back, and its version be
-        # taken by another change of other groups.
-        if not transaction.get_connection().in_atomic_block:
-            with _groups_lock:
-                _groups[tenant.pk] = cached
-    return policy.Rules(default=tuple(row.methods) if row.methods else None, groups=cached[1])
-
-
-def resolve(station: Station) -> policy.Resolved:
-    return policy.resolve(station, current_rules(station.tenant))
-
 
 def group_saved_or_deleted(sender, instance: StationGroup, **kwargs) -> None:
     """Whatever changes a group (the commands, the shell, a data migration) moves its
@@ -261,6 +207,7 @@ def usable(station: Station, methods, *, tokens: set[int] | None = None) -> list
     credential = getattr(station, "credential", None)
     held = {"basic": station.has_key, "token": has_token,
             "digest": bool(credential and credential.current_hash and credential.current_digest),
+            "eap": bool(credential and credential.current_hash and credential.current_eap),
             # asked only of a list naming TOTP: a fleet's check pays no query otherwise
             "totp": "totp" in methods and StationTotp.objects.filter(
                 station=station, revoked_at__isnull=True).exists()}

@@ -331,6 +331,10 @@ WEB_MACHINE_HTTP = {
 
 # --- CSMS -------------------------------------------------------------------------------
 CSMS = {
+    # How long an EAP round (a Request awaiting its Response, csms/auth/eap.py) stays open.
+    "EAP_ROUND_SECONDS": int(os.environ.get("CSMS_EAP_ROUND_SECONDS", "30")),
+    # How often a process writes the authentication decisions it collected (csms/auth_audit.py).
+    "AUTH_AUDIT_FLUSH_SECONDS": float(os.environ.get("CSMS_AUTH_AUDIT_FLUSH_SECONDS", "1")),
     # How long the CSMS waits for a station's answer to one of its CALLs.
     "CALL_TIMEOUT_SECONDS": float(os.environ.get("CSMS_CALL_TIMEOUT_SECONDS", "30")),
     # Each process looks, in one pass for all the stations it holds (csms/held.py), for

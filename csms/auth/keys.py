@@ -26,7 +26,7 @@ from lib import sealing
 from lib.hashing import GeneratedSecretHasher, MachineSecretHasher, gate
 from lib.verified import RecentlyVerified
 
-from . import digest, totp
+from . import digest, eap, totp
 from .basic import KEY_BYTES, MAX_SECRET_BYTES, MIN_KEY_BYTES
 from .schemes import Verdict
 
@@ -328,3 +328,76 @@ class StoredTotp:
 
     def now(self) -> float:
         return time.time()
+
+
+# --- EAP secrets (csms/auth/eap.py) -----------------------------------------------------------
+
+EAP_ROUND_CACHE = REPLAY_CACHE  # open EAP rounds and the spent marks that make each one usable once
+
+
+def _eap_aad(realm: str, identity: str, key_hash: str) -> bytes:
+    return b"\0".join((b"station-eap-secret", realm.encode(), identity.encode(), key_hash.encode()))
+
+
+def seal_eap(realm: str, identity: str, secret: bytes, key_hash: str) -> str:
+    """A station key's EAP passwords (`eap.eap_passwords`: what the station is configured
+    with), sealed under the KEK for the key's slot. EAP-MD5 needs the password itself
+    (CHAP has no verifier), so this is made only for stations allowed EAP when the key
+    is set (`credentials.new_key`)."""
+    table = [p.hex() for p in eap.eap_passwords(secret)]
+    return sealing.seal(json.dumps(table).encode("ascii"), _eap_aad(realm, identity, key_hash))
+
+
+@dataclass(frozen=True)
+class StoredEap:
+    """The EAP side of a station's valid keys (`eap.EapStore`): their sealed passwords, by
+    key hash, and its open rounds in the shared cache, under a key naming the realm,
+    station and client address, so a round is no use to another station or address."""
+    realm: str
+    identity: str
+    source: str
+    rows: tuple[tuple[str, str], ...]  # (key hash, sealed EAP passwords) of each valid key
+    round_seconds: int = eap.ROUND_SECONDS
+
+    def has_secret(self) -> bool:
+        return any(sealed for _, sealed in self.rows)
+
+    def secrets(self) -> list[tuple[str, tuple[bytes, ...]]]:
+        found = []
+        for key_hash, sealed in self.rows:
+            if not sealed:
+                continue  # set while the station was not allowed EAP: rotate or rekey it
+            try:
+                table = json.loads(sealing.unseal(sealed, _eap_aad(self.realm, self.identity, key_hash)))
+            except sealing.KeyEncryptionError:
+                log.warning("station %s: EAP secret does not open (KEK changed?)", self.identity)
+                continue
+            found.append((key_hash, tuple(bytes.fromhex(p) for p in table)))
+        return found
+
+    def _slot(self, identifier: int) -> str:
+        where = hashlib.sha256(f"{self.realm}\0{self.identity}\0{self.source}".encode()).hexdigest()[:32]
+        return f"eap:{where}:{identifier % eap.ROUND_SLOTS}"
+
+    def open_round(self, found: eap.Round) -> None:
+        """Into its slot (identifier mod ROUND_SLOTS), replacing what was there: at most
+        ROUND_SLOTS rounds per station and address, whatever is sent."""
+        value = (found.identifier, found.method, found.kept.hex(), secrets.token_hex(16),
+                 time.time() + self.round_seconds)
+        caches[EAP_ROUND_CACHE].set(self._slot(found.identifier), value, timeout=self.round_seconds)
+
+    def take_round(self, identifier: int) -> eap.Round | None:
+        cache = caches[EAP_ROUND_CACHE]
+        value = cache.get(self._slot(identifier))
+        if value is None:
+            return None
+        round_identifier, method, kept, round_id, expires = value
+        if round_identifier != identifier or time.time() > expires:
+            return None
+        # `add` is atomic (Redis SET NX): of two handshakes answering one round, one wins.
+        if not cache.add(f"eap-spent:{round_id}", 1, timeout=self.round_seconds + 1):
+            return None
+        return eap.Round(round_identifier, method, bytes.fromhex(kept))
+
+    def random(self, n: int) -> bytes:
+        return secrets.token_bytes(n)

@@ -1,7 +1,7 @@
 """What a station authentication scheme is, and the results of the handshake's decision.
 
-A scheme is a plug-in (one module each: `basic`, `token`, `digest`, and later totp,
-bearer, eap) with four parts:
+A scheme is a plug-in (one module each: `basic`, `token`, `digest`, `totp`, `eap`, and
+later bearer) with four parts:
 
 * `name`: its canonical spelling, used in challenges (RFC 9110 compares it without case);
 * `parse(credentials)`: the scheme's reading of a grammatically valid Authorization
@@ -83,6 +83,7 @@ class Subject:
     digest: Any = None  # digest.DigestStore: the station's verifiers, nonce key and replay store
     request_target: bytes = b""  # the handshake's request-target (Digest's `uri` must be it)
     totp: Any = None  # totp.TotpStore: the station's active TOTP secret (loaded only when one may be sent)
+    eap: Any = None  # eap.EapStore: the station's EAP secrets and open rounds (None: EAP not allowed)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,9 @@ class Verdict:
     hashes: int = 0
     info: str = ""  # Authentication-Info for the 101
     stale: bool = False  # right credentials on an expired nonce: challenge with stale=true
+    # The scheme's own WWW-Authenticate for this 401, in place of its usual one: EAP's
+    # next Request of a conversation spanning handshakes, or its Failure.
+    challenge: str = ""
 
 
 class Scheme(Protocol):

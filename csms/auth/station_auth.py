@@ -9,28 +9,32 @@ Pure: stored secrets are reached through the subject (`keys.StoredKeys`, whose a
 runs are why the caller runs this off the event loop, through `admission`, which
 throttles first).
 """
-from . import basic, digest, token, totp
+from . import basic, digest, eap, token, totp
 from .headers import Credentials, MalformedAuthorization, read_authorization
 from .schemes import AuthResult, Decision, Registry, Subject
 
 __all__ = ["AuthResult", "Decision", "SCHEMES", "Subject", "authenticate", "challenges", "presented"]
 
-SCHEMES = Registry(basic.SCHEME, token.SCHEME, digest.SCHEME, totp.SCHEME)
+SCHEMES = Registry(basic.SCHEME, token.SCHEME, digest.SCHEME, totp.SCHEME, eap.SCHEME)
 
 # Scheme names a log may show; any other is "an unknown scheme" (a station that omits the
 # scheme would otherwise have its credentials echoed into the log).
 KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate", "ntlm"}
 
 
-def challenges(subject: Subject, stale: bool = False) -> list[str]:
+def challenges(subject: Subject, stale: bool = False, instead: tuple[str, str] | None = None) -> list[str]:
     """The WWW-Authenticate values of the schemes the station may use, in its order: one
     per scheme, or a scheme's several (Digest: one per algorithm, `stale` after a right
-    response on an expired nonce). A method this CSMS has no scheme for, if a stored
-    list names one, is skipped."""
+    response on an expired nonce). `instead`: (method, value) — that scheme's value for
+    this 401 in place of its usual ones (EAP's next round or its Failure). A method this
+    CSMS has no scheme for, if a stored list names one, is skipped."""
     values: list[str] = []
     for method in subject.methods:
         scheme = SCHEMES.get(method)
         if scheme is None:
+            continue
+        if instead is not None and instead[0] == method:
+            values.append(instead[1])
             continue
         several = getattr(scheme, "challenges", None)
         values.extend(several(subject, stale) if several else [scheme.challenge(subject)])
@@ -69,7 +73,8 @@ def authenticate(subject: Subject, authorization: list[bytes], totp_header: list
     if verdict.ok:
         return AuthResult(Decision.OK, key_hash=verdict.key_hash, token_id=verdict.token_id,
                           method=scheme.name.lower(), info=verdict.info, hashes=verdict.hashes)
-    return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject, verdict.stale),
+    instead = (scheme.name.lower(), verdict.challenge) if verdict.challenge else None
+    return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject, verdict.stale, instead),
                       hashes=verdict.hashes)
 
 

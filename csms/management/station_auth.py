@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from csms import station_methods
+from csms import auth_audit, handshake_metrics, station_methods
 from csms.auth import policy
 from csms.auth.station_auth import SCHEMES
 from csms.models import Station, StationGroup, StationLogin, StationToken
@@ -62,6 +62,11 @@ def add_arguments(sub) -> None:
              methods=True, force=True)
     _command(auth, "show", "a station's methods, where they come from, and its last method", "tenant", "identity")
     _command(auth, "status", "per group: the methods stations last used, and who is still on Basic", "tenant")
+    log = _command(auth, "log", "the latest authentication decisions (audit events), newest first", "tenant")
+    log.add_argument("identity", nargs="?", help="only this station's")
+    log.add_argument("--outcome", choices=handshake_metrics.OUTCOMES)
+    log.add_argument("--method", help="the scheme presented: basic, token, digest, totp, eap, none, other")
+    log.add_argument("--limit", type=int, default=50)
 
     tok = _family(sub, "token", "a station's Token credentials")
     _command(tok, "issue", "issue a token (printed once)", "tenant", "identity").add_argument(
@@ -316,6 +321,19 @@ class AuthCommands:
                 more = len(still) - STILL_ON_BASIC_SHOWN
                 self.stdout.write("  still on Basic: " + " ".join(still[:STILL_ON_BASIC_SHOWN])
                                   + (f" ... and {more} more" if more > 0 else ""))
+
+    def _auth_log(self, tenant, identity, outcome, method, limit, json, **_):
+        tenant_obj = self._tenant(tenant)
+        station = self._station(tenant, identity) if identity else None
+        rows = [auth_audit.summary(r) for r in auth_audit.recent(
+            tenant_obj, station=station, outcome=outcome, method=method, limit=max(1, limit))]
+        if json:
+            self._emit({"tenant": tenant, "events": rows}, True, None)
+            return
+        for r in rows:
+            times = f" x{r['count']} since {r['first']}" if r["count"] > 1 else ""
+            self.stdout.write(f"{r['at']}  {r['station']}  {r['method']}  {r['outcome']}"
+                              f"{'  (' + r['reason'] + ')' if r['reason'] else ''}  from {r['source']}{times}")
 
     # --- tokens ----------------------------------------------------------------------------
 

@@ -264,6 +264,9 @@ class Command(station_auth.AuthCommands, BaseCommand):
         realm = policy.realm(tenant_obj)
         for row in todo:
             row["digest"] = keys.seal_digest(realm, row["identity"], row["key"], row["hash"])
+            probe = Station(tenant=tenant_obj, identity=row["identity"], allowed_protocols=row["protocols"])
+            row["eap"] = (keys.seal_eap(realm, row["identity"], row["key"], row["hash"])
+                          if credentials.allows_eap(probe) else "")
         for row in rows:
             row["key"] = None  # the plain keys are needed no longer
         self._write_stations(tenant_obj, todo)
@@ -290,7 +293,7 @@ class Command(station_auth.AuthCommands, BaseCommand):
                 for start in range(0, len(rows), IMPORT_BATCH):
                     batch = [credentials.registration_rows(
                         tenant, r["identity"], r["hash"], r["origin"], needs_unique_key=r["onboard"],
-                        actor="cli", now=now, digest=r["digest"], allowed_protocols=r["protocols"])
+                        actor="cli", now=now, digest=r["digest"], eap=r["eap"], allowed_protocols=r["protocols"])
                         for r in rows[start:start + IMPORT_BATCH]]
                     stations, creds, events = zip(*batch, strict=True)
                     Station.objects.bulk_create(stations, batch_size=IMPORT_BATCH)

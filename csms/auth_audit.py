@@ -1,0 +1,133 @@
+"""Every station handshake's authentication decision as an audit event
+(`AuditEvent`, action `station.auth`): method presented, outcome, reason, client address
+— never a credential (a decision's reason never holds one, `schemes.AuthResult`).
+
+Written without a database write per handshake: a 10,000-station cold storm is 10,000
+decisions in a minute, and a flood of guesses many more. Decisions are collected in
+memory and written every `CSMS["AUTH_AUDIT_FLUSH_SECONDS"]` in one bulk INSERT per
+`BATCH` rows, as one call on the process's writer (csms/group_commit.py, like the
+last-seen stamps of csms/stamps.py). Identical decisions within one flush (same
+station, method, outcome, reason and address: a station retrying, or an attacker
+repeating a guess) are **coalesced** into one event with their `count` and the first and
+last time. The memory is bounded: past `MAX_PENDING` distinct decisions, further ones
+are folded per station without their address (`source: "(many)"`), so a flood from
+countless addresses costs at most one entry per station, reason and outcome.
+
+A process that dies loses at most one flush interval of them; a database outage keeps
+them for the next flush (bounded the same way). An unknown tenant or station (404)
+has no tenant to file the event under: it is counted in the metrics only.
+"""
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import db_outage, group_commit
+from .models import AuditEvent
+
+log = logging.getLogger(__name__)
+
+ACTION = "station.auth"
+BATCH = 500
+MAX_PENDING = 20_000
+MANY_SOURCES = "(many)"
+
+
+@dataclass(frozen=True)
+class Decision:
+    tenant_id: int
+    station_id: int
+    method: str  # the scheme presented, a bounded label (handshake_metrics.presented_scheme)
+    outcome: str  # one of handshake_metrics.OUTCOMES
+    reason: str
+    source: str
+
+
+@dataclass
+class _Seen:
+    count: int
+    first: datetime
+    last: datetime
+
+
+_pending: dict[Decision, _Seen] = {}
+_flusher: asyncio.Task | None = None
+
+
+def record(decision: Decision, at: datetime | None = None) -> None:
+    """Note one decision for the next flush (microseconds: no I/O); from the event loop."""
+    global _flusher
+    _add(decision, _Seen(1, at or timezone.now(), at or timezone.now()))
+    loop = asyncio.get_running_loop()
+    if _flusher is None or _flusher.done() or _flusher.get_loop() is not loop:
+        _flusher = loop.create_task(_flush_forever())
+
+
+def _add(decision: Decision, seen: _Seen) -> None:
+    if decision not in _pending and len(_pending) >= MAX_PENDING:
+        decision = Decision(decision.tenant_id, decision.station_id, decision.method, decision.outcome,
+                            decision.reason, MANY_SOURCES)
+    known = _pending.get(decision)
+    if known is None:
+        _pending[decision] = seen
+        return
+    known.count += seen.count
+    known.first = min(known.first, seen.first)
+    known.last = max(known.last, seen.last)
+
+
+def event(decision: Decision, seen: _Seen) -> AuditEvent:
+    return AuditEvent(
+        tenant_id=decision.tenant_id, station_id=decision.station_id, actor="station", action=ACTION,
+        outcome=decision.outcome, at=seen.last,
+        detail={"method": decision.method, "reason": decision.reason, "source": decision.source,
+                "count": seen.count, "first": seen.first.isoformat(), "last": seen.last.isoformat()})
+
+
+def write(batch: dict[Decision, _Seen]) -> None:
+    AuditEvent.objects.bulk_create([event(d, s) for d, s in batch.items()], batch_size=BATCH)
+
+
+async def flush() -> int:
+    """Write what was collected; returns how many events (not decisions) were written."""
+    global _pending
+    batch, _pending = _pending, {}
+    if not batch:
+        return 0
+    try:
+        await group_commit.run(write, batch)
+    except Exception as exc:  # an outage: keep them for the next flush, bounded as ever
+        for decision, seen in batch.items():
+            _add(decision, seen)
+        db_outage.failed(log, exc, "writing %d authentication audit events", len(batch), level=logging.WARNING)
+        return 0
+    return len(batch)
+
+
+async def _flush_forever() -> None:
+    while True:
+        await asyncio.sleep(settings.CSMS["AUTH_AUDIT_FLUSH_SECONDS"])
+        await flush()
+
+
+# --- reading them -------------------------------------------------------------------------------
+
+def recent(tenant, *, station=None, outcome: str | None = None, method: str | None = None, limit: int = 50):
+    """The tenant's latest authentication events, newest first, optionally of one
+    station, outcome or method (`station auth log`)."""
+    events = AuditEvent.objects.for_tenant(tenant).filter(action=ACTION).select_related("station")
+    if station is not None:
+        events = events.filter(station=station)
+    if outcome:
+        events = events.filter(outcome=outcome)
+    if method:
+        events = events.filter(detail__method=method)
+    return list(events.order_by("-at", "-id")[:limit])
+
+
+def summary(row: AuditEvent) -> dict:
+    return {"at": row.at.isoformat(), "station": row.station.identity if row.station else None,
+            "outcome": row.outcome, **row.detail}
