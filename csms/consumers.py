@@ -32,7 +32,7 @@ from . import (
     services,
     stamps,
 )
-from .auth import admission, policy
+from .auth import admission, bearer, policy
 from .auth.station_auth import Decision, challenges
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
 from .handlers import v16, v201
@@ -159,7 +159,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         version = negotiate(offered, station.allowed_protocols)
         subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
                                  source, found.logins, credentials.stored_digest(station), request_target(self.scope),
-                                 found.totp)
+                                 found.totp, found.bearer)
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
                                         authorization=authorization, totp_header=totp_header)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):
@@ -196,12 +196,13 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         opened = await group_commit.run(
             services.open_connection, station.pk, self.connection_id, version.value, self.key_hash,
-            result.method, result.token_id)
+            result.method, result.token_id, tenant_id=station.tenant_id)
         self.connection_seq = opened.seq
         if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)
             self._counted("key_replaced", tenant, result.method)
-            await self._challenge(challenges(subject))
+            await self._challenge(challenges(subject, refused=(
+                "bearer", bearer.refused(bearer.REVOKED)) if result.method == "bearer" else None))
             return
         # Digest's Authentication-Info (rspauth): the server's proof, on the 101.
         await self.accept(version.value, [(b"authentication-info", result.info.encode("latin-1"))]

@@ -24,6 +24,7 @@ from django.core.cache import caches
 
 from lib import sealing
 from lib.hashing import GeneratedSecretHasher, MachineSecretHasher, gate
+from lib.station_authority import BearerKeys
 from lib.verified import RecentlyVerified
 
 from . import digest, totp
@@ -325,6 +326,21 @@ class StoredTotp:
         """Each slot once, for every process (`cache.add` is atomic)."""
         key = "totp:" + hashlib.sha256(f"{self.realm}/{self.identity}/{self.public_id}".encode()).hexdigest()[:32]
         return caches[REPLAY_CACHE].add(f"{key}:{slot:x}", 1, timeout=ttl)
+
+    def now(self) -> float:
+        return time.time()
+
+
+# --- Bearer (csms/auth/bearer.py) -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoredBearer:
+    """The tenant's token keys as the authorization server published them
+    (`bearer.BearerStore`; lib.station_authority), None when it has none."""
+    loaded: BearerKeys | None
+
+    def keys(self) -> BearerKeys | None:
+        return self.loaded
 
     def now(self) -> float:
         return time.time()

@@ -9,31 +9,37 @@ Pure: stored secrets are reached through the subject (`keys.StoredKeys`, whose a
 runs are why the caller runs this off the event loop, through `admission`, which
 throttles first).
 """
-from . import basic, digest, token, totp
+from . import basic, bearer, digest, token, totp
 from .headers import Credentials, MalformedAuthorization, read_authorization
-from .schemes import AuthResult, Decision, Registry, Subject
+from .schemes import AuthResult, Decision, Registry, Subject, Verdict
 
 __all__ = ["AuthResult", "Decision", "SCHEMES", "Subject", "authenticate", "challenges", "presented"]
 
-SCHEMES = Registry(basic.SCHEME, token.SCHEME, digest.SCHEME, totp.SCHEME)
+SCHEMES = Registry(basic.SCHEME, token.SCHEME, digest.SCHEME, totp.SCHEME, bearer.SCHEME)
 
 # Scheme names a log may show; any other is "an unknown scheme" (a station that omits the
 # scheme would otherwise have its credentials echoed into the log).
 KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate", "ntlm"}
 
 
-def challenges(subject: Subject, stale: bool = False) -> list[str]:
+def challenges(subject: Subject, stale: bool = False, refused: tuple[str, Verdict] | None = None) -> list[str]:
     """The WWW-Authenticate values of the schemes the station may use, in its order: one
     per scheme, or a scheme's several (Digest: one per algorithm, `stale` after a right
-    response on an expired nonce). A method this CSMS has no scheme for, if a stored
-    list names one, is skipped."""
+    response on an expired nonce). `refused`: (method, verdict) of credentials that were
+    presented and refused, which that scheme's challenge may describe (Bearer's
+    `error="invalid_token"`). A method this CSMS has no scheme for, if a stored list
+    names one, is skipped."""
     values: list[str] = []
     for method in subject.methods:
         scheme = SCHEMES.get(method)
         if scheme is None:
             continue
         several = getattr(scheme, "challenges", None)
-        values.extend(several(subject, stale) if several else [scheme.challenge(subject)])
+        describes = getattr(scheme, "refusal_challenge", None)
+        if refused is not None and refused[0] == method and describes and refused[1].error:
+            values.append(describes(subject, refused[1]))
+        else:
+            values.extend(several(subject, stale) if several else [scheme.challenge(subject)])
     return values
 
 
@@ -69,8 +75,8 @@ def authenticate(subject: Subject, authorization: list[bytes], totp_header: list
     if verdict.ok:
         return AuthResult(Decision.OK, key_hash=verdict.key_hash, token_id=verdict.token_id,
                           method=scheme.name.lower(), info=verdict.info, hashes=verdict.hashes)
-    return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject, verdict.stale),
-                      hashes=verdict.hashes)
+    return AuthResult(Decision.CHALLENGE, verdict.reason,
+                      challenges(subject, verdict.stale, (scheme.name.lower(), verdict)), hashes=verdict.hashes)
 
 
 def _scheme_and_parsed(credentials: Credentials, subject: Subject):
