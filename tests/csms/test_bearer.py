@@ -27,7 +27,8 @@ def published() -> BearerKeys:
 
 def token(key=SIGNER, alg="ES256", header=None, **claims) -> str:
     now = int(time.time())
-    body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "CP1", "iat": now, "exp": now + 300, "jti": "j1", **claims}
+    # A day long: the parameters below are made at collection, perhaps minutes before they run.
+    body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "CP1", "iat": now, "exp": now + 86400, "jti": "j1", **claims}
     return jwt.encode(header or {"alg": alg, "kid": key.kid, "typ": "at+jwt"}, body, key, algorithms=[alg])
 
 
@@ -58,8 +59,8 @@ def test_the_audience_is_the_tenants_ocpp_endpoint():
     (token(aud=[]), bearer.WRONG_AUDIENCE),
     (token(iss="https://other.example/oauth/acme"), bearer.WRONG_ISSUER),
     (token(exp=int(time.time()) - 10), bearer.EXPIRED),
-    (token(exp=str(int(time.time()) + 300)), bearer.NOT_A_TOKEN),
-    (token(nbf=int(time.time()) + 60), bearer.NOT_YET),
+    (token(exp=str(int(time.time()) + 86400)), bearer.NOT_A_TOKEN),
+    (token(nbf=int(time.time()) + 43200), bearer.NOT_YET),
     (token(jti=""), bearer.NOT_A_TOKEN),
     (token(header={"alg": "ES256", "kid": "k-active", "typ": "JWT"}), bearer.NOT_A_TOKEN),  # an assertion
     (token(header={"alg": "ES256", "kid": "k-gone", "typ": "at+jwt"}), bearer.UNKNOWN_KEY),
