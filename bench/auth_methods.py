@@ -1,12 +1,14 @@
 """Handshakes per second for each station authentication method, in one run.
 
-Usage:  .venv/bin/python bench/auth_methods.py [--stations 500] [--concurrency 50] [--rounds 2]
+Usage:  .venv/bin/python bench/auth_methods.py [--stations 500] [--concurrency 50] [--rounds 2] [--methods basic,token,bearer]
 
 Starts its own uvicorn process against the configured database (embedded SQLite by
 default; DATABASE_URL / REDIS_URL for production backends), registers the stations it
 needs in tenant `bench-auth` with a key drawn here (the cheap hash, as every key a
-rotation or onboarding gives), one token and one other Basic login each, allows
-`token,basic,eap` as the tenant's default and puts them in a station group, then connects
+rotation or onboarding gives), one token, one other Basic login and one Bearer access
+token each (minted by the function the jwt-bearer grant calls, `oauth.tokens.issue`, for
+the tenant's OCPP endpoint), allows `token,bearer,basic,eap` as the tenant's default and
+puts them in a station group, then connects
 every station with each method in turn (the handshake only: connect, then close) and
 prints the rates. EAP is a conversation of two handshakes (an unsolicited
 Identity Response → 401 with the MD5-Challenge → the response → 101), counted as one. It asserts nothing. AUTH_THROTTLE=off, as for bench/csms_load.py: all
@@ -33,8 +35,11 @@ KEY = bytes.fromhex("00112233445566778899aabbccddeeff00112233")
 TENANT = "bench-auth"
 
 
-def prepare(n: int) -> dict[str, str]:
-    """The stations, and a fresh token for each (their earlier tokens are revoked)."""
+def prepare(n: int, port: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The stations, and a fresh token and Bearer access token for each (their earlier
+    tokens are revoked). `port`: the server's, so the access tokens name its issuer and
+    OCPP endpoint (PUBLIC_URL follows PORT)."""
+    os.environ["PORT"] = str(port)
     import django
 
     django.setup()
@@ -72,16 +77,30 @@ def prepare(n: int) -> dict[str, str]:
     StationToken.objects.bulk_create(rows)
     StationGroup.objects.get_or_create(tenant=tenant, name="bench", defaults={"rank": 10, "vendor_pattern": "bench"})
     policy_row = station_methods.changed(tenant)
-    policy_row.methods = ["token", "basic", "eap"]
+    policy_row.methods = ["token", "bearer", "basic", "eap"]
     policy_row.save(update_fields=["methods"])
-    return tokens
+    return tokens, access_tokens(tenant, stations)
 
 
-def authorization(method: str, identity: str, tokens: dict[str, str]) -> str:
+def access_tokens(tenant, stations) -> dict[str, str]:
+    """One Bearer access token per station, as the jwt-bearer grant would issue it, but
+    valid for the bench's length rather than 5 minutes."""
+    from datetime import timedelta
+
+    from oauth import station_keys, tokens
+
+    client = station_keys.station_client(tenant, create=True)
+    return {identity: tokens.issue(client, subject=identity, scope=station_keys.SCOPE,
+                                   audience=station_keys.audience(tenant),
+                                   lifetime=timedelta(hours=1)).access_token
+            for identity in stations}
+
+
+def authorization(method: str, identity: str, tokens: dict[str, dict[str, str]]) -> str:
     if method == "eap":
         return "eap"  # a conversation of its own (eap_conversation)
-    if method == "token":
-        return "Token " + tokens[identity]
+    if method in ("token", "bearer"):
+        return f"{method.title()} {tokens[method][identity]}"
     login = identity if method == "basic" else f"alias-{identity}"
     return "Basic " + base64.b64encode(login.encode() + b":" + KEY).decode()
 
@@ -127,7 +146,7 @@ async def phase(port, method, n, concurrency, tokens):
 
 
 METHODS = {"basic": "Basic, login = identity", "basic-login": "Basic, another login",
-           "token": "Token", "eap": "EAP-MD5 (2 handshakes)"}
+           "token": "Token", "bearer": "Bearer (JWT, ES256)", "eap": "EAP-MD5 (2 handshakes)"}
 
 
 def main():
@@ -135,15 +154,18 @@ def main():
     parser.add_argument("--stations", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50, help="handshakes in flight at once")
     parser.add_argument("--rounds", type=int, default=2, help="each method this many times, interleaved")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {','.join(METHODS)}")
     args = parser.parse_args()
-    tokens = prepare(args.stations)
+    chosen = [m for m in args.methods.split(",") if m in METHODS]
     port = free_port()
+    station_tokens, bearer_tokens = prepare(args.stations, port)
+    tokens = {"token": station_tokens, "bearer": bearer_tokens}
     server = start_server(port, args=["--lifespan", "off", "--log-level", "warning"],
                           env={"LOG_LEVEL": "WARNING", "AUTH_THROTTLE": "off"})
-    results = {m: [] for m in METHODS}
+    results = {m: [] for m in chosen}
     try:
         for _ in range(args.rounds):
-            for method in METHODS:
+            for method in chosen:
                 results[method].append(asyncio.run(phase(port, method, args.stations, args.concurrency, tokens)))
     finally:
         stop_server(server)
@@ -151,7 +173,8 @@ def main():
     print(f"machine  {platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}, db {backend}, "
           f"1 uvicorn process; {args.stations} stations, {args.concurrency} handshakes in flight, "
           f"{args.rounds} rounds")
-    for method, label in METHODS.items():
+    for method in chosen:
+        label = METHODS[method]
         walls = [wall for wall, _ in results[method]]
         times = [t for _, ts in results[method] for t in ts]
         print(f"{label:26} {args.stations / min(walls):7.0f} handshakes/s (best round)  "

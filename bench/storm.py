@@ -12,6 +12,11 @@ generated keys, like the fleet a restarted server sees) all try to connect at on
 admitted. It prints how long the storm took to admit them all, the handshake rate per
 5 s, failures, and the connected stations' CALL round trips before, during and after
 the storm (p50 / p95 / p99 / max). It asserts nothing.
+
+`--method bearer`: the storm's stations connect with `Authorization: Bearer`, each with an
+access token minted before the server starts by the function the jwt-bearer grant calls
+(`oauth.tokens.issue`, for the tenant's OCPP endpoint); the tenant's default methods are
+`bearer,basic` (the connected stations stay on Basic).
 """
 import argparse
 import asyncio
@@ -58,7 +63,30 @@ def connected_main(*args):
     asyncio.run(connected_stations(*args))
 
 
-async def storm(port, first, count, concurrency, sources):
+def bearer_tokens(first: int, count: int) -> dict[int, str]:
+    """Allow Bearer for the tenant, and one access token per storm station (an hour long)."""
+    from datetime import timedelta
+
+    from django.db import connections
+
+    from csms import station_methods
+    from oauth import station_keys, tokens
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=versus.TENANT)
+    row = station_methods.changed(tenant)
+    row.methods = ["bearer", "basic"]
+    row.save(update_fields=["methods"])
+    client = station_keys.station_client(tenant, create=True)
+    made = {i: "Bearer " + tokens.issue(client, subject=versus.identity(i), scope=station_keys.SCOPE,
+                                        audience=station_keys.audience(tenant),
+                                        lifetime=timedelta(hours=1)).access_token
+            for i in range(first, first + count)}
+    connections.close_all()
+    return made
+
+
+async def storm(port, first, count, concurrency, sources, authorization=None):
     admitted, failures = [], 0
     queue = list(range(first, first + count))
     held = []
@@ -70,7 +98,8 @@ async def storm(port, first, count, concurrency, sources):
             i = queue.pop()
             while True:
                 try:
-                    held.append(await versus.connect(port, i, sources[w % len(sources)], timeout=60))
+                    held.append(await versus.connect(port, i, sources[w % len(sources)], timeout=60,
+                                                     authorization=(authorization or {}).get(i)))
                     admitted.append(time.perf_counter() - t0)
                     break
                 except Exception:
@@ -100,6 +129,8 @@ def main():
     parser.add_argument("--sources", type=int, default=8, help="loopback source addresses")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds measured before and after the storm")
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--method", choices=["basic", "bearer"], default="basic",
+                        help="how the storm's stations authenticate")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the server (repeatable), e.g. CSMS_HANDSHAKES_AT_ONCE=0")
     args = parser.parse_args()
@@ -117,13 +148,17 @@ def main():
         os.environ.pop("DATABASE_URL", None)
         os.environ.pop("REDIS_URL", None)
     total = args.stations + args.connected
+    port = versus.free_port()
+    os.environ["PORT"] = str(port)  # PUBLIC_URL follows it: the Bearer tokens' issuer and audience
     versus.provision(total - 1)  # identities 0 .. total-1
+    authorization = bearer_tokens(0, args.stations) if args.method == "bearer" else None
     sources = versus.sources_for(total, args.sources)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"{'PostgreSQL + Redis' if args.postgres else 'embedded'}; {args.connected} connected stations, "
           f"a CALL each every {args.interval:g} s; storm of {args.stations:,}, {args.concurrency} in flight "
-          f"from {len(sources)} addresses; server settings {server_env or 'default'}", flush=True)
-    with versus.chargegate_server(total, workdir, server_env) as (port, proc, _env):
+          f"from {len(sources)} addresses, method {args.method}; server settings {server_env or 'default'}",
+          flush=True)
+    with versus.chargegate_server(total, workdir, server_env, port) as (port, proc, _env):
         ctx = multiprocessing.get_context("spawn")
         ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
         worker = ctx.Process(target=connected_main,
@@ -136,7 +171,7 @@ def main():
         cpu0 = versus.cpu_seconds(proc.pid)
         wall0 = time.time()
         elapsed, admitted, failures, held = asyncio.run(
-            storm(port, 0, args.stations, args.concurrency, sources))
+            storm(port, 0, args.stations, args.concurrency, sources, authorization))
         wall1 = time.time()
         cpu = versus.cpu_seconds(proc.pid) - cpu0
         time.sleep(args.settle)

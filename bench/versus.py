@@ -164,12 +164,12 @@ def meter_values(n: int, energy: float) -> list:
     return [2, f"mv{n}", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": now, "sampledValue": sampled}]}]
 
 
-async def connect(port: int, i: int, source: str, timeout: float = 300):
+async def connect(port: int, i: int, source: str, timeout: float = 300, authorization: str | None = None):
     import websockets
 
     return await websockets.connect(
         f"ws://127.0.0.1:{port}/ocpp/{TENANT}/{identity(i)}", subprotocols=["ocpp1.6"],
-        additional_headers={"Authorization": basic(identity(i), KEY)}, open_timeout=timeout,
+        additional_headers={"Authorization": authorization or basic(identity(i), KEY)}, open_timeout=timeout,
         ping_interval=None, compression=None, local_addr=(source, 0), max_size=None)
 
 
@@ -506,8 +506,8 @@ def provision(n: int):
 
 
 @contextlib.contextmanager
-def chargegate_server(n: int, logdir: Path, extra_env: dict | None = None):
-    port = free_port()
+def chargegate_server(n: int, logdir: Path, extra_env: dict | None = None, port: int | None = None):
+    port = port or free_port()
     # CSMS_FRAMES_PER_SECOND=0: each simulated station sends its next frame as soon as the
     # last is answered, hundreds a second, where a real one sends a few a minute; the
     # per-connection frame budget (csms/flood.py, 10/s) would measure itself instead.

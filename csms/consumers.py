@@ -33,7 +33,7 @@ from . import (
     services,
     stamps,
 )
-from .auth import admission, policy
+from .auth import admission, bearer, policy
 from .auth.station_auth import Decision, challenges
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
 from .handlers import v16, v201
@@ -165,7 +165,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         version = negotiate(offered, station.allowed_protocols)
         subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
                                  source, found.logins, credentials.stored_digest(station), request_target(self.scope),
-                                 found.totp, credentials.stored_eap(station, source))
+                                 found.totp, credentials.stored_eap(station, source), found.bearer)
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
                                         authorization=authorization, totp_header=totp_header)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):
@@ -202,13 +202,14 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         opened = await group_commit.run(
             services.open_connection, station.pk, self.connection_id, version.value, self.key_hash,
-            result.method, result.token_id)
+            result.method, result.token_id, tenant_id=station.tenant_id)
         self.connection_seq = opened.seq
         if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)
             self._counted("key_replaced", tenant, result.method, station=station,
                           reason="key retired or replaced during the handshake")
-            await self._challenge(challenges(subject))
+            await self._challenge(challenges(subject, refused=(
+                "bearer", bearer.refused(bearer.REVOKED)) if result.method == "bearer" else None))
             return
         # Authentication-Info on the 101: Digest's rspauth (the server's proof), EAP's Success.
         await self.accept(version.value, [(b"authentication-info", result.info.encode("latin-1"))]

@@ -14,7 +14,7 @@ from ocpp.v201.enums import Action as Action201
 
 from lib.prepared import Prepared
 
-from . import credentials, leaving, liveness, station_methods
+from . import credentials, leaving, liveness, station_bearer, station_methods
 from .announce import nudge
 from .auth import keys, policy
 from .models import Station, StationCall
@@ -53,6 +53,7 @@ class AtHandshake:
     tokens: keys.StoredTokens  # its active tokens, read only when the handshake presents one
     logins: tuple[bytes, ...] = ()  # its other Basic logins, read only when one is sent
     totp: keys.StoredTotp | None = None  # its TOTP secret, read only when TOTP may be presented
+    bearer: keys.StoredBearer | None = None  # the tenant's token keys, read only when a Bearer is presented
 
 
 def station_for_handshake(tenant_slug: str, identity: str, authorization: list[bytes],
@@ -71,7 +72,10 @@ def station_for_handshake(tenant_slug: str, identity: str, authorization: list[b
     totp = None
     if station_methods.presents_totp(credentials, totp_header) and "totp" in policy.allowed_methods(station, rules):
         totp = station_methods.stored_totp(station)
-    return AtHandshake(station, rules, tokens, logins, totp)
+    bearer = None
+    if station_bearer.presents_bearer(credentials) and "bearer" in policy.allowed_methods(station, rules):
+        bearer = station_bearer.stored_bearer(station, credentials)
+    return AtHandshake(station, rules, tokens, logins, totp, bearer)
 
 
 def load_station(station_id: int) -> Station:
@@ -112,14 +116,15 @@ class Opened:
 
 
 def open_connection(station_id: int, connection_id: str, version: str, key_hash: str,
-                    method: str = "basic", token_id: str = "") -> Opened:
+                    method: str = "basic", token_id: str = "", tenant_id: int = 0) -> Opened:
     """The handshake's writes, in one trip (on the group-commit writer): the key the
     connection proved settles what it can (`credentials.record_proof`), the connection
     claims the station (recording `method`, the scheme it proved itself with), the key
     is checked again after the claim, and queued work is looked for.
 
-    A Token or TOTP connection proves no key (rotation is Basic's business): the token or
-    TOTP secret it proved (`token_id`) is checked after the claim instead, so a revocation racing the
+    A Token, TOTP or Bearer connection proves no key (rotation is Basic's business): the
+    token, TOTP secret or access token (its jti, in the station's tenant `tenant_id`) it
+    proved (`token_id`) is checked after the claim instead, so a revocation racing the
     handshake is not undone either.
 
     The key is invalid if it was retired during the check, or replaced (`station
@@ -127,10 +132,14 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
     undone the revocation: checked after the claim in the same transaction, so whichever
     commits last, no connection lives on with a dead key.
     """
-    if method in ("token", "totp"):
+    if method in ("token", "totp", "bearer"):
         seq = claim_connection(station_id, connection_id, version, method)
-        active = station_methods.token_is_active if method == "token" else station_methods.totp_is_active
-        if not active(station_id, token_id):
+        if method == "bearer":
+            active = station_bearer.token_is_active(tenant_id, token_id)
+        else:
+            active = (station_methods.token_is_active if method == "token"
+                      else station_methods.totp_is_active)(station_id, token_id)
+        if not active:
             return Opened(key_valid=False)
         return Opened(key_valid=True, seq=seq, work_queued=bool(_queued_call(station_id=station_id)))
     if credentials.record_proof(station_id, key_hash) is None:

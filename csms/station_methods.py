@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from lib.prepared import Prepared
 
-from . import announce
+from . import announce, station_bearer
 from .auth import basic, keys, policy, token, totp
 from .auth.headers import Credentials, MalformedAuthorization, read_authorization
 from .credentials import audit
@@ -210,7 +210,8 @@ def usable(station: Station, methods, *, tokens: set[int] | None = None) -> list
             "eap": bool(credential and credential.current_hash and credential.current_eap),
             # asked only of a list naming TOTP: a fleet's check pays no query otherwise
             "totp": "totp" in methods and StationTotp.objects.filter(
-                station=station, revoked_at__isnull=True).exists()}
+                station=station, revoked_at__isnull=True).exists(),
+            "bearer": "bearer" in methods and station_bearer.holds_key(station)}
     return [m for m in methods if held.get(m, False)]
 
 

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class OauthConfig(AppConfig):
     name = "oauth"
     verbose_name = "OAuth 2 authorization server"
+
+    def ready(self):
+        # The CSMS checks stations' Bearer tokens through lib.station_authority, which
+        # it may import; this app fills it (csms and oauth do not import each other).
+        from . import station_keys
+
+        station_keys.register()

@@ -93,13 +93,13 @@ Claims (RFC 7519 §4.1, RFC 7523 §3, OSDM's payload table; all after verificati
 
 ``Verified.expires_at`` is ``exp + leeway``, not ``exp``: we accept the assertion until
 then, so its jti must be remembered until then too.
+
+The JOSE-level rules (shape, header, key fit, signature, ``aud`` and the dates) are
+``lib/jose.py``'s, shared with the Bearer station scheme (csms/auth/bearer.py); this
+module adds the trust records, the assertion's own claims and the scopes.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -107,33 +107,31 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
-from joserfc.registry import HeaderParameter
+from lib import jose
+from lib.jose import (  # noqa: F401  (MAX_KID_LENGTH .. SUPPORTED_ALGORITHMS: the rules' names, for callers)
+    EC_CURVES,
+    MAX_KID_LENGTH,
+    MIN_RSA_BITS,
+    OKP_CURVES,
+    RSA_ALGORITHMS,
+    SUPPORTED_ALGORITHMS,
+    check_audience,
+    check_expiry,
+    check_issued_at,
+    check_not_before,
+    decode_header,
+    key_fitting,
+    parse_claims,
+    split_compact_jws,
+    verify_signature,
+)
 
 Purpose = Literal["grant", "client_auth"]
 
 ERROR_FOR_PURPOSE: dict[str, str] = {"grant": "invalid_grant", "client_auth": "invalid_client"}
 
-MAX_KID_LENGTH = 256
 MAX_JTI_LENGTH = 256
-MIN_RSA_BITS = 2048
 
-RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
-OKP_CURVES = {"EdDSA": frozenset({"Ed25519", "Ed448"}), "Ed25519": frozenset({"Ed25519"}),
-              "Ed448": frozenset({"Ed448"})}
-SUPPORTED_ALGORITHMS = RSA_ALGORITHMS | EC_CURVES.keys() | OKP_CURVES.keys()
-
-_KEY_TYPE_FOR_ALG = {**dict.fromkeys(RSA_ALGORITHMS, "RSA"), **dict.fromkeys(EC_CURVES, "EC"),
-                     **dict.fromkeys(OKP_CURVES, "OKP")}
-_PUBLIC_MEMBERS = {"RSA": ("n", "e"), "EC": ("crv", "x", "y"), "OKP": ("crv", "x")}
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_IGNORED_KEY_HINTS = ("jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256")
-_JWT_TYPES = frozenset({"jwt", "application/jwt"})
-
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3
 
 
@@ -192,62 +190,13 @@ class Verified:
 
 # --- rejections -----------------------------------------------------------------------------
 
-class Reason(StrEnum):
-    """Why an assertion was refused: one value per rule, stable for tests and logs."""
-
-    OVERSIZED = "oversized"
-    NOT_COMPACT_JWS = "not_compact_jws"
-    ENCRYPTED = "encrypted"
-    SEGMENT_NOT_BASE64URL = "segment_not_base64url"
-    HEADER_MALFORMED = "header_malformed"
-    HEADER_DUPLICATE_MEMBER = "header_duplicate_member"
-    HEADER_NOT_OBJECT = "header_not_object"
-    HEADER_INVALID = "header_invalid"
-    CRIT_UNSUPPORTED = "crit_unsupported"
-    B64_UNSUPPORTED = "b64_unsupported"
-    TYP_MISSING = "typ_missing"
-    TYP_WRONG = "typ_wrong"
-    KID_MISSING = "kid_missing"
-    KID_INVALID = "kid_invalid"
-    ALG_MISSING = "alg_missing"
-    ALG_FORBIDDEN = "alg_forbidden"
-    ALG_UNSUPPORTED = "alg_unsupported"
-    KID_UNKNOWN = "kid_unknown"
-    ALG_NOT_ALLOWED = "alg_not_allowed"
-    KEY_RETIRED = "key_retired"
-    KEY_NOT_YET_VALID = "key_not_yet_valid"
-    KEY_EXPIRED = "key_expired"
-    KEY_UNUSABLE = "key_unusable"
-    KEY_ALG_MISMATCH = "key_alg_mismatch"
-    KEY_TOO_WEAK = "key_too_weak"
-    SIGNATURE_MISSING = "signature_missing"
-    SIGNATURE_INVALID = "signature_invalid"
-    PAYLOAD_MALFORMED = "payload_malformed"
-    PAYLOAD_DUPLICATE_MEMBER = "payload_duplicate_member"
-    PAYLOAD_NOT_OBJECT = "payload_not_object"
-    ISS_MISSING = "iss_missing"
-    ISS_MISMATCH = "iss_mismatch"
-    SUB_MISSING = "sub_missing"
-    SUB_MISMATCH = "sub_mismatch"
-    CLIENT_ID_MISMATCH = "client_id_mismatch"
-    AUD_MISSING = "aud_missing"
-    AUD_INVALID = "aud_invalid"
-    AUD_MISMATCH = "aud_mismatch"
-    EXP_MISSING = "exp_missing"
-    EXP_NOT_NUMBER = "exp_not_number"
-    EXPIRED = "expired"
-    NBF_NOT_NUMBER = "nbf_not_number"
-    NOT_YET_VALID = "not_yet_valid"
-    IAT_NOT_NUMBER = "iat_not_number"
-    IAT_IN_FUTURE = "iat_in_future"
-    LIFETIME_TOO_LONG = "lifetime_too_long"
-    JTI_MISSING = "jti_missing"
-    JTI_SPELLED_ITI = "jti_spelled_iti"
-    JTI_INVALID = "jti_invalid"
-    SCOPE_INVALID = "scope_invalid"
-    SCOPE_NOT_ALLOWED = "scope_not_allowed"
-    REQUESTED_SCOPE_INVALID = "requested_scope_invalid"
-    REQUESTED_SCOPE_NOT_ALLOWED = "requested_scope_not_allowed"
+# Why an assertion was refused: one value per rule, stable for tests and logs. The JOSE
+# rules' reasons are lib.jose's (same names and values), followed by this module's own.
+Reason = StrEnum("Reason", [(r.name, r.value) for r in jose.Reason] + [(name.upper(), name) for name in (
+    "kid_unknown", "alg_not_allowed", "key_retired", "key_not_yet_valid", "key_expired",
+    "iss_missing", "iss_mismatch", "sub_missing", "sub_mismatch", "client_id_mismatch",
+    "lifetime_too_long", "jti_missing", "jti_spelled_iti", "jti_invalid", "scope_invalid",
+    "scope_not_allowed", "requested_scope_invalid", "requested_scope_not_allowed")])
 
 
 # Returned to clients as error_description: RFC 6749 §5.2 allows no '"' and no '\'.
@@ -329,16 +278,9 @@ class AssertionRejected(ValueError):
         return cls(error, DESCRIPTIONS[reason], reason)
 
 
-class _Broken(Exception):
-    """A rule failed; ``validate`` turns it into an AssertionRejected for its purpose."""
-
-    def __init__(self, reason: Reason):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _DuplicateMember(Exception):
-    pass
+# A rule failed (lib.jose.Refused, raised by the shared checks and by this module's own);
+# `validate` turns it into an AssertionRejected for its purpose.
+_Broken = jose.Refused
 
 
 # --- the validator --------------------------------------------------------------------------
@@ -366,7 +308,7 @@ def validate(
                          now=now.timestamp(), leeway=leeway_seconds, max_lifetime=max_lifetime_seconds,
                          max_bytes=max_bytes, requested_scopes=requested_scopes, client_id=client_id)
     except _Broken as broken:
-        raise AssertionRejected.because(broken.reason, purpose) from broken.__cause__
+        raise AssertionRejected.because(Reason(broken.reason), purpose) from broken.__cause__
 
 
 def _check_arguments(token, purpose, audiences, now, leeway, max_lifetime, max_bytes, requested_scopes):
@@ -387,8 +329,7 @@ def _check_arguments(token, purpose, audiences, now, leeway, max_lifetime, max_b
 def _validate(token: str, *, purpose, find_records, audiences, now: float, leeway: int, max_lifetime: int,
               max_bytes: int, requested_scopes, client_id) -> Verified:
     header_segment, payload_segment, signature_segment = split_compact_jws(token, max_bytes)
-    header = decode_json_object(header_segment, Reason.HEADER_DUPLICATE_MEMBER, Reason.HEADER_MALFORMED,
-                                Reason.HEADER_NOT_OBJECT)
+    header = decode_header(header_segment)
     kid, alg = check_header(header)
     candidates = [record for record in find_records(kid) if record.kid == kid]
     if not candidates:
@@ -413,156 +354,12 @@ def _validate(token: str, *, purpose, find_records, audiences, now: float, leewa
     return Verified(claims=claims, record=record, jti=jti, expires_at=expires_at, scopes=scopes)
 
 
-# --- shape ----------------------------------------------------------------------------------
-
-def split_compact_jws(token: str, max_bytes: int) -> tuple[str, str, str]:
-    """Bound the input before any work, then insist on the compact JWS shape."""
-    if len(token) > max_bytes:
-        raise _Broken(Reason.OVERSIZED)
-    if not token.isascii():
-        raise _Broken(Reason.NOT_COMPACT_JWS)
-    segments = token.split(".")
-    if len(segments) == 5:
-        raise _Broken(Reason.ENCRYPTED)
-    if len(segments) != 3 or not segments[0] or not segments[1]:
-        raise _Broken(Reason.NOT_COMPACT_JWS)
-    if not all(_is_canonical_base64url(segment) for segment in segments):
-        raise _Broken(Reason.SEGMENT_NOT_BASE64URL)
-    return segments[0], segments[1], segments[2]
-
-
-def _is_canonical_base64url(segment: str) -> bool:
-    try:
-        _b64url_decode(segment)
-    except ValueError:
-        return False
-    return True
-
-
-def _b64url_decode(segment: str) -> bytes:
-    """Unpadded base64url, canonical only: re-encoding must give the same text, so the
-    bytes that were signed have exactly one spelling."""
-    if not _BASE64URL.fullmatch(segment) or len(segment) % 4 == 1:
-        raise ValueError("not base64url")
-    try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except binascii.Error as err:
-        raise ValueError("not base64url") from err
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
-        raise ValueError("not canonical base64url")
-    return raw
-
-
-def decode_json_object(segment: str, duplicate: Reason, malformed: Reason, not_object: Reason) -> dict:
-    return _json_object(_b64url_decode(segment), duplicate, malformed, not_object)
-
-
-def _json_object(raw: bytes, duplicate: Reason, malformed: Reason, not_object: Reason) -> dict:
-    """Strict JSON: UTF-8, no duplicate member names anywhere, no NaN/Infinity."""
-    try:
-        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_refuse_duplicates,
-                           parse_constant=_refuse_non_json_constant)
-    except _DuplicateMember:
-        raise _Broken(duplicate) from None
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise _Broken(malformed) from None
-    if not isinstance(value, dict):
-        raise _Broken(not_object)
-    return value
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        raise _DuplicateMember()
-    return members
-
-
-def _refuse_non_json_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 # --- header ---------------------------------------------------------------------------------
 
 def check_header(header: dict) -> tuple[str, str]:
-    """The header rules, in order; returns (kid, alg) for choosing and using the key."""
-    refuse_extensions(header)
-    alg = require_asymmetric_alg(header)
-    require_jwt_type(header)
-    kid = require_kid(header)
-    require_registered_values(header)
-    return kid, alg
-
-
-def refuse_extensions(header: dict) -> None:
-    """We understand no extension, so a ``crit`` header can never be honoured (RFC 7515
-    §4.1.11); ``b64`` changes what was signed (RFC 7797) and is never needed here."""
-    if "crit" in header:
-        raise _Broken(Reason.CRIT_UNSUPPORTED)
-    if "b64" in header:
-        raise _Broken(Reason.B64_UNSUPPORTED)
-
-
-def require_jwt_type(header: dict) -> None:
-    """Explicit typing (RFC 8725 §3.11), OSDM's fixed value. RFC 7515 §4.1.9: typ is a
-    media type, compared case-insensitively, with 'application/' optional."""
-    if "typ" not in header:
-        raise _Broken(Reason.TYP_MISSING)
-    typ = header["typ"]
-    if not isinstance(typ, str) or typ.casefold() not in _JWT_TYPES:
-        raise _Broken(Reason.TYP_WRONG)
-
-
-def require_kid(header: dict) -> str:
-    """OSDM makes kid mandatory: it names the trust record, and so the key."""
-    if "kid" not in header:
-        raise _Broken(Reason.KID_MISSING)
-    kid = header["kid"]
-    if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
-        raise _Broken(Reason.KID_INVALID)
-    return kid
-
-
-def require_asymmetric_alg(header: dict) -> str:
-    """``none`` and HMAC are refused before anything else looks at the token: with them,
-    anyone who knows the public key could mint assertions (RFC 8725 §3.1, §3.2)."""
-    alg = header.get("alg")
-    if not isinstance(alg, str) or not alg:
-        raise _Broken(Reason.ALG_MISSING)
-    if is_forbidden_algorithm(alg):
-        raise _Broken(Reason.ALG_FORBIDDEN)
-    if alg not in SUPPORTED_ALGORITHMS:
-        raise _Broken(Reason.ALG_UNSUPPORTED)
-    return alg
-
-
-def is_forbidden_algorithm(alg: str) -> bool:
-    return alg.casefold() == "none" or alg.upper().startswith("HS")
-
-
-def require_registered_values(header: dict) -> None:
-    """Registered parameters we do not act on must still have their registered types
-    (cty a string, ...), so joserfc accepts exactly the headers we accepted."""
-    try:
-        _signature_registry(header["alg"], max_bytes=0).check_header(header)
-    except (JoseError, ValueError):
-        raise _Broken(Reason.HEADER_INVALID) from None
-
-
-def _signature_registry(alg: str, *, max_bytes: int) -> jws.JWSRegistry:
-    """A joserfc registry that knows exactly one algorithm. Key hints in the header are
-    accepted in any shape because they are never used; unregistered parameters are
-    ignored (not ``crit``, which was refused before)."""
-    ignored = {name: HeaderParameter("ignored: the key comes from the trust record", _ignore)
-               for name in _IGNORED_KEY_HINTS}
-    registry = jws.JWSRegistry(header_registry=ignored, algorithms=[alg], strict_check_header=False)
-    if max_bytes:
-        registry.max_header_length = registry.max_payload_length = registry.max_signature_length = max_bytes
-    return registry
-
-
-def _ignore(_value: Any) -> None:
-    return None
+    """Rules 4 to 8 (lib.jose.check_header): an assertion is typed JWT, signed with an
+    asymmetric algorithm we support; returns (kid, alg)."""
+    return jose.check_header(header, types=jose.JWT_TYPES, algorithms=SUPPORTED_ALGORITHMS)
 
 
 # --- trust record ---------------------------------------------------------------------------
@@ -572,10 +369,8 @@ def prefer_claimed_signer(candidates: list[TrustRecord], payload_segment: str) -
     first. Only an ordering: trust still comes from the signature and the verified claims."""
     if len(candidates) < 2:
         return candidates
-    try:
-        claims = _json_object(_b64url_decode(payload_segment), Reason.PAYLOAD_DUPLICATE_MEMBER,
-                              Reason.PAYLOAD_MALFORMED, Reason.PAYLOAD_NOT_OBJECT)
-    except (_Broken, ValueError):
+    claims = jose.unverified_claims(payload_segment)
+    if claims is None:
         return candidates
     claimed = (claims.get("iss"), claims.get("sub"))
     return sorted(candidates, key=lambda record: (record.issuer, record.subject) != claimed)
@@ -619,73 +414,7 @@ def require_record_in_force(record: TrustRecord, now: float) -> None:
         raise _Broken(Reason.KEY_EXPIRED)
 
 
-def key_fitting(jwk: Mapping[str, Any], alg: str) -> RSAKey | ECKey | OKPKey:
-    """The record's public key, proven to fit ``alg`` before joserfc sees it
-    (RFC 8725 §3.5), built from the public members only."""
-    if not isinstance(jwk, Mapping) or not isinstance(jwk.get("kty"), str):
-        raise _Broken(Reason.KEY_UNUSABLE)
-    if _PRIVATE_MEMBERS & jwk.keys():
-        raise _Broken(Reason.KEY_UNUSABLE)
-    require_key_allows_verification(jwk, alg)
-    kty = _KEY_TYPE_FOR_ALG[alg]
-    if jwk["kty"] != kty:
-        raise _Broken(Reason.KEY_ALG_MISMATCH)
-    if kty == "RSA" and _rsa_modulus_bits(jwk) < MIN_RSA_BITS:
-        raise _Broken(Reason.KEY_TOO_WEAK)
-    key = _import_public_key(jwk, kty)
-    if isinstance(key, ECKey) and key.curve_name != EC_CURVES[alg]:
-        raise _Broken(Reason.KEY_ALG_MISMATCH)
-    if isinstance(key, OKPKey) and key.curve_name not in OKP_CURVES[alg]:
-        raise _Broken(Reason.KEY_ALG_MISMATCH)
-    return key
-
-
-def require_key_allows_verification(jwk: Mapping[str, Any], alg: str) -> None:
-    """A JWK may restrict itself (RFC 7517 §4.2-4.4); honour that rather than override it."""
-    if "use" in jwk and jwk["use"] != "sig":
-        raise _Broken(Reason.KEY_UNUSABLE)
-    if "key_ops" in jwk and (not isinstance(jwk["key_ops"], list) or "verify" not in jwk["key_ops"]):
-        raise _Broken(Reason.KEY_UNUSABLE)
-    if "alg" in jwk and jwk["alg"] != alg:
-        raise _Broken(Reason.KEY_ALG_MISMATCH)
-
-
-def _rsa_modulus_bits(jwk: Mapping[str, Any]) -> int:
-    """Measured before import, so a weak key is refused by our rule, not a library warning."""
-    try:
-        return int.from_bytes(_b64url_decode(jwk["n"]), "big").bit_length()
-    except (KeyError, TypeError, ValueError):
-        raise _Broken(Reason.KEY_UNUSABLE) from None
-
-
-def _import_public_key(jwk: Mapping[str, Any], kty: str) -> RSAKey | ECKey | OKPKey:
-    members = _PUBLIC_MEMBERS[kty]
-    if not all(isinstance(jwk.get(member), str) for member in members):
-        raise _Broken(Reason.KEY_UNUSABLE)
-    try:
-        return import_key({"kty": kty, **{member: jwk[member] for member in members}}, kty)
-    except (JoseError, ValueError, TypeError) as err:  # bad encodings, points off the curve
-        raise _Broken(Reason.KEY_UNUSABLE) from err
-
-
-# --- signature ------------------------------------------------------------------------------
-
-def verify_signature(token: str, key: RSAKey | ECKey | OKPKey, alg: str, max_bytes: int) -> bytes:
-    """joserfc verifies, with the record's key and the one algorithm already vetted."""
-    try:
-        verified = jws.deserialize_compact(token, key, algorithms=[alg],
-                                           registry=_signature_registry(alg, max_bytes=max_bytes))
-    except (JoseError, ValueError) as err:
-        raise _Broken(Reason.SIGNATURE_INVALID) from err
-    return verified.payload
-
-
 # --- claims ---------------------------------------------------------------------------------
-
-def parse_claims(payload: bytes) -> dict[str, Any]:
-    return _json_object(payload, Reason.PAYLOAD_DUPLICATE_MEMBER, Reason.PAYLOAD_MALFORMED,
-                        Reason.PAYLOAD_NOT_OBJECT)
-
 
 def check_issuer_and_subject(claims: dict, record: TrustRecord) -> None:
     """OSDM: the key, the kid and the subject belong together — a consumer must not sign
@@ -706,59 +435,10 @@ def check_client_identity(claims: dict, client_id: str | None) -> None:
         raise _Broken(Reason.CLIENT_ID_MISMATCH)
 
 
-def check_audience(claims: dict, audiences: Collection[str]) -> None:
-    """RFC 7523 §3 item 3: the assertion names this server, or it was meant for another."""
-    if "aud" not in claims:
-        raise _Broken(Reason.AUD_MISSING)
-    aud = claims["aud"]
-    named = [aud] if isinstance(aud, str) else aud
-    if not isinstance(named, list) or not named or not all(isinstance(name, str) for name in named):
-        raise _Broken(Reason.AUD_INVALID)
-    if not any(name in audiences for name in named):
-        raise _Broken(Reason.AUD_MISMATCH)
-
-
-def check_expiry(claims: dict, now: float, leeway: int) -> float:
-    if "exp" not in claims:
-        raise _Broken(Reason.EXP_MISSING)
-    exp = _numeric_date(claims["exp"], Reason.EXP_NOT_NUMBER)
-    if not now < exp + leeway:
-        raise _Broken(Reason.EXPIRED)
-    return exp
-
-
-def check_not_before(claims: dict, now: float, leeway: int) -> None:
-    if "nbf" in claims and _numeric_date(claims["nbf"], Reason.NBF_NOT_NUMBER) - leeway > now:
-        raise _Broken(Reason.NOT_YET_VALID)
-
-
-def check_issued_at(claims: dict, now: float, leeway: int) -> float | None:
-    if "iat" not in claims:
-        return None
-    iat = _numeric_date(claims["iat"], Reason.IAT_NOT_NUMBER)
-    if iat - leeway > now:
-        raise _Broken(Reason.IAT_IN_FUTURE)
-    return iat
-
-
 def check_lifetime(exp: float, iat: float | None, now: float, max_lifetime: int) -> None:
     """Short-lived assertions only: without iat, the remaining lifetime counts."""
     if exp - (now if iat is None else iat) > max_lifetime:
         raise _Broken(Reason.LIFETIME_TOO_LONG)
-
-
-def _numeric_date(value: Any, reason: Reason) -> float:
-    """RFC 7519 §2 NumericDate: a JSON number. Strings (OSDM's example), booleans (a bool
-    is an int in Python) and numbers beyond float range are refused."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Broken(reason)
-    try:
-        number = float(value)
-    except OverflowError:
-        raise _Broken(reason) from None
-    if not math.isfinite(number):
-        raise _Broken(reason)
-    return number
 
 
 def check_jti(claims: dict) -> str:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tenants.scoping import is_member
 
-from . import assertions, client_auth, tokens
+from . import assertions, client_auth, station_keys, tokens
 from .authorization_request import granted_scope
 from .errors import OAuthError
 from .models import AccessToken, Client, Grant, GrantType, RefreshToken
@@ -146,4 +146,7 @@ def jwt_bearer(tenant, client: Client | None, params: dict[str, str]) -> tokens.
     if not owner.allows_grant_type(GrantType.JWT_BEARER):
         raise OAuthError("unauthorized_client", "this client may not use the jwt-bearer grant")
     scope = granted_scope(owner, " ".join(verified.scopes) if verified.scopes else None)
+    if station_keys.is_station_client(owner):  # a charging station: a token for its OCPP endpoint
+        return tokens.issue(owner, subject=verified.claims["sub"], scope=scope,
+                            audience=station_keys.audience(tenant), lifetime=station_keys.lifetime())
     return tokens.issue(owner, subject=verified.claims["sub"], scope=scope)

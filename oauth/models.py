@@ -54,6 +54,11 @@ class SigningKey(TenantOwned):
 # families and expiry cleanup; the protocol endpoints are ours (oauth/endpoints/), because
 # DOT 3.4's engine has no PAR, RAR, jwt-bearer, private_key_jwt or JWT access tokens.
 
+# The tenant's client for its charging stations' jwt-bearer assertions (oauth/station_keys.py):
+# reserved, so no operator's client can take its name.
+STATION_CLIENT_ID = "ocpp-stations"
+
+
 class GrantType(models.TextChoices):
     """Grant types by their RFC names (DOT's `authorization_grant_type` uses its own
     spellings and allows one per client; a client here may have several)."""

@@ -11,7 +11,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
 from . import client_auth, rar, redirect_uris
-from .models import Client, GrantType, TrustedKey
+from .models import STATION_CLIENT_ID, Client, GrantType, TrustedKey
 
 ALGORITHMS_BY_KEY = {
     "RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
@@ -157,6 +157,9 @@ def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
     """Create a client; return it and its secret (shown once) if it has one."""
     if not CLIENT_ID.fullmatch(spec.client_id):
         raise RegistrationError("client id: 1-100 of A-Z a-z 0-9 . _ ~ -, with at least one letter")
+    if spec.client_id == STATION_CLIENT_ID:
+        raise RegistrationError(f"{STATION_CLIENT_ID} is reserved for the tenant's charging stations "
+                                "(`station key add`)")
     unknown = [g for g in spec.grant_types if g not in GrantType.values]
     if unknown or not spec.grant_types:
         raise RegistrationError(f"grant types must be among: {', '.join(GrantType.values)}")

@@ -64,16 +64,19 @@ class Issued:
 def issue(client: Client, *, subject: str, scope: str, user=None, authorization_details=(),
           grant: Grant | None = None, with_refresh: bool = False, family: uuid.UUID | None = None,
           source_refresh: RefreshToken | None = None, refresh_scope: str | None = None,
-          family_expires_at: datetime | None = None) -> Issued:
-    """Mint an access token (and, if asked, a refresh token) and record them."""
+          family_expires_at: datetime | None = None, audience: str | None = None,
+          lifetime: timedelta | None = None) -> Issued:
+    """Mint an access token (and, if asked, a refresh token) and record them. `audience`
+    and `lifetime`: another resource than the tenant's APIs (a station's OCPP endpoint)
+    and its own lifetime, instead of ACCESS_TOKEN_SECONDS."""
     tenant = client.tenant
     now = timezone.now().replace(microsecond=0)
-    expires = now + _lifetime("ACCESS_TOKEN_SECONDS")
+    expires = now + (lifetime or _lifetime("ACCESS_TOKEN_SECONDS"))
     jti = uuid.uuid4().hex
     claims = {
         "iss": issuer.issuer(tenant),
         "sub": subject,
-        "aud": issuer.resource_audience(tenant),
+        "aud": audience or issuer.resource_audience(tenant),
         "client_id": client.client_id,
         "scope": scope,
         "iat": int(now.timestamp()),

@@ -261,6 +261,9 @@ OAUTH = {
     # The longest a token may live: a rotated-out signing key stays published this long.
     "MAX_TOKEN_LIFETIME_SECONDS": 3600,
     "ACCESS_TOKEN_SECONDS": 600,
+    # A charging station's access token (Bearer, docs/station-auth.md): presented once per
+    # connection, so it can be short.
+    "STATION_TOKEN_SECONDS": int(os.environ.get("OAUTH_STATION_TOKEN_SECONDS", "300")),
     "REFRESH_TOKEN_SECONDS": 30 * 24 * 3600,
     "AUTHORIZATION_CODE_SECONDS": 60,
     "PAR_SECONDS": 60,

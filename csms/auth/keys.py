@@ -24,6 +24,7 @@ from django.core.cache import caches
 
 from lib import sealing
 from lib.hashing import GeneratedSecretHasher, MachineSecretHasher, gate
+from lib.station_authority import BearerKeys
 from lib.verified import RecentlyVerified
 
 from . import digest, eap, totp
@@ -401,3 +402,18 @@ class StoredEap:
 
     def random(self, n: int) -> bytes:
         return secrets.token_bytes(n)
+
+
+# --- Bearer (csms/auth/bearer.py) -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoredBearer:
+    """The tenant's token keys as the authorization server published them
+    (`bearer.BearerStore`; lib.station_authority), None when it has none."""
+    loaded: BearerKeys | None
+
+    def keys(self) -> BearerKeys | None:
+        return self.loaded
+
+    def now(self) -> float:
+        return time.time()

@@ -161,13 +161,14 @@ def accepts_hex(tenant, version: OcppVersion | None) -> bool:
 def subject(station, keys: SecretStore, version: OcppVersion | None, rules: Rules = NO_RULES,
             tokens: TokenStore = NO_TOKENS, source: str | None = None,
             logins: tuple[bytes, ...] = (), digest=None, request_target: bytes = b"", totp=None,
-            eap=None) -> Subject:
+            eap=None, bearer=None) -> Subject:
     """What the handshake's decision needs to know of `station`, which the handshake
     offered to speak `version` with (None: no agreeable subprotocol), from the client
     address `source` (None: not checked against the group's networks); `digest` is its
     `digest.DigestStore`, `request_target` the handshake's path and query, `totp` its
     `totp.TotpStore` (None: no active secret, or not loaded), `eap` its `eap.EapStore`
-    (kept only if its list names EAP: no round is opened for a station that may not use it)."""
+    (kept only if its list names EAP: no round is opened for a station that may not use it),
+    `bearer` its `bearer.BearerStore` (None: not loaded)."""
     resolved = resolve(station, rules)
     group = next((g for g in rules.groups if g.name == resolved.group), None)
     return Subject(identity=station.identity, realm=realm(station.tenant),
@@ -175,4 +176,4 @@ def subject(station, keys: SecretStore, version: OcppVersion | None, rules: Rule
                    accept_hex=accepts_hex(station.tenant, version), tokens=tokens, logins=logins,
                    source_allowed=source is None or source_allowed(group, source),
                    digest=digest, request_target=request_target, totp=totp,
-                   eap=eap if "eap" in resolved.methods else None)
+                   eap=eap if "eap" in resolved.methods else None, bearer=bearer)

@@ -1,14 +1,16 @@
 """What a station authentication scheme is, and the results of the handshake's decision.
 
-A scheme is a plug-in (one module each: `basic`, `token`, `digest`, `totp`, `eap`, and
-later bearer) with four parts:
+A scheme is a plug-in (one module each: `basic`, `token`, `digest`, `totp`, `bearer`,
+`eap`) with four parts:
 
 * `name`: its canonical spelling, used in challenges (RFC 9110 compares it without case);
 * `parse(credentials)`: the scheme's reading of a grammatically valid Authorization
   header, raising `MalformedAuthorization` (400) when the scheme's own rules are broken;
 * `verify(parsed, subject)`: whether they prove the station's identity, as a `Verdict`;
 * `challenge(subject)`: its `WWW-Authenticate` value for a 401 — or, for a scheme with
-  several (Digest: one per algorithm), `challenges(subject, stale)`.
+  several (Digest: one per algorithm), `challenges(subject, stale)`; a scheme whose
+  challenge describes the refusal of its own credentials (Bearer's `error=`, RFC 6750
+  §3) also has `refusal_challenge(subject, verdict)`.
 
 `station_auth.authenticate` asks `policy` which schemes the station may use and
 dispatches to them. Pure: the schemes reach stored secrets only through the `Subject`
@@ -84,6 +86,7 @@ class Subject:
     request_target: bytes = b""  # the handshake's request-target (Digest's `uri` must be it)
     totp: Any = None  # totp.TotpStore: the station's active TOTP secret (loaded only when one may be sent)
     eap: Any = None  # eap.EapStore: the station's EAP secrets and open rounds (None: EAP not allowed)
+    bearer: Any = None  # bearer.BearerStore: the tenant's token keys (loaded only when a Bearer is sent)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class Verdict:
     # The scheme's own WWW-Authenticate for this 401, in place of its usual one: EAP's
     # next Request of a conversation spanning handshakes, or its Failure.
     challenge: str = ""
+    error: str = ""  # an RFC 6750 error code for the scheme's own challenge (Bearer: invalid_token)
+    error_description: str = ""  # its short description: never the credentials
 
 
 class Scheme(Protocol):

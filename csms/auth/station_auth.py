@@ -9,35 +9,41 @@ Pure: stored secrets are reached through the subject (`keys.StoredKeys`, whose a
 runs are why the caller runs this off the event loop, through `admission`, which
 throttles first).
 """
-from . import basic, digest, eap, token, totp
+from . import basic, bearer, digest, eap, token, totp
 from .headers import Credentials, MalformedAuthorization, read_authorization
-from .schemes import AuthResult, Decision, Registry, Subject
+from .schemes import AuthResult, Decision, Registry, Subject, Verdict
 
 __all__ = ["AuthResult", "Decision", "SCHEMES", "Subject", "authenticate", "challenges", "presented"]
 
-SCHEMES = Registry(basic.SCHEME, token.SCHEME, digest.SCHEME, totp.SCHEME, eap.SCHEME)
+SCHEMES = Registry(basic.SCHEME, token.SCHEME, digest.SCHEME, totp.SCHEME, bearer.SCHEME, eap.SCHEME)
 
 # Scheme names a log may show; any other is "an unknown scheme" (a station that omits the
 # scheme would otherwise have its credentials echoed into the log).
 KNOWN_SCHEMES = {"basic", "bearer", "digest", "token", "totp", "eap", "negotiate", "ntlm"}
 
 
-def challenges(subject: Subject, stale: bool = False, instead: tuple[str, str] | None = None) -> list[str]:
+def challenges(subject: Subject, stale: bool = False, refused: tuple[str, Verdict] | None = None) -> list[str]:
     """The WWW-Authenticate values of the schemes the station may use, in its order: one
     per scheme, or a scheme's several (Digest: one per algorithm, `stale` after a right
-    response on an expired nonce). `instead`: (method, value) — that scheme's value for
-    this 401 in place of its usual ones (EAP's next round or its Failure). A method this
-    CSMS has no scheme for, if a stored list names one, is skipped."""
+    response on an expired nonce). `refused`: (method, verdict) of credentials that were
+    presented and refused: that scheme's value for this 401 is the verdict's own
+    `challenge` if it has one (EAP's next round or its Failure), or the scheme's
+    description of the refusal (Bearer's `error="invalid_token"`). A method this CSMS has
+    no scheme for, if a stored list names one, is skipped."""
     values: list[str] = []
     for method in subject.methods:
         scheme = SCHEMES.get(method)
         if scheme is None:
             continue
-        if instead is not None and instead[0] == method:
-            values.append(instead[1])
-            continue
         several = getattr(scheme, "challenges", None)
-        values.extend(several(subject, stale) if several else [scheme.challenge(subject)])
+        describes = getattr(scheme, "refusal_challenge", None)
+        verdict = refused[1] if refused is not None and refused[0] == method else None
+        if verdict is not None and verdict.challenge:
+            values.append(verdict.challenge)
+        elif verdict is not None and describes and verdict.error:
+            values.append(describes(subject, verdict))
+        else:
+            values.extend(several(subject, stale) if several else [scheme.challenge(subject)])
     return values
 
 
@@ -73,9 +79,8 @@ def authenticate(subject: Subject, authorization: list[bytes], totp_header: list
     if verdict.ok:
         return AuthResult(Decision.OK, key_hash=verdict.key_hash, token_id=verdict.token_id,
                           method=scheme.name.lower(), info=verdict.info, hashes=verdict.hashes)
-    instead = (scheme.name.lower(), verdict.challenge) if verdict.challenge else None
-    return AuthResult(Decision.CHALLENGE, verdict.reason, challenges(subject, verdict.stale, instead),
-                      hashes=verdict.hashes)
+    return AuthResult(Decision.CHALLENGE, verdict.reason,
+                      challenges(subject, verdict.stale, (scheme.name.lower(), verdict)), hashes=verdict.hashes)
 
 
 def _scheme_and_parsed(credentials: Credentials, subject: Subject):

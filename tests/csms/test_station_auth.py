@@ -142,7 +142,7 @@ def test_csms_6_one_realm_per_tenant_in_every_challenge(keys):
 def test_every_allowed_method_is_a_registered_scheme():
     assert policy.allowed_methods(_station()) == ("basic",)
     assert all(method in SCHEMES for method in policy.allowed_methods(_station()))
-    assert SCHEMES.names() == ["Basic", "Token", "Digest", "TOTP", "EAP"]
+    assert SCHEMES.names() == ["Basic", "Token", "Digest", "TOTP", "Bearer", "EAP"]
 
 
 def test_a_scheme_registers_once():

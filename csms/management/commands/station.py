@@ -1,5 +1,6 @@
-"""`manage.py station add|list|show|call|...|group|auth|token`: the scripting interface
-to stations (`group`, `auth` and `token`: csms/management/station_auth.py).
+"""`manage.py station add|list|show|call|...|group|auth|token|key`: the scripting interface
+to stations (`group`, `auth` and `token`: csms/management/station_auth.py; `key`:
+csms/management/station_keys.py).
 
 A key is never printed except once, by `add --generate-key`; a token once, by `token issue`.
 """
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from csms import announce, credentials, services, station_methods
 from csms.auth import keys, policy
-from csms.management import station_auth
+from csms.management import station_auth, station_keys
 from csms.models import (
     AuditEvent,
     ConnectorStatus,
@@ -65,7 +66,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-class Command(station_auth.AuthCommands, BaseCommand):
+class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
     help = "Manage charging stations."
 
     def add_arguments(self, parser):
@@ -141,6 +142,7 @@ class Command(station_auth.AuthCommands, BaseCommand):
         call.add_argument("--json", action="store_true")
 
         station_auth.add_arguments(sub)
+        station_keys.add_arguments(sub)
 
     def handle(self, *args, action, **opts):
         getattr(self, f"do_{action}")(**opts)

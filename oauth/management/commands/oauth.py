@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from oauth import registration, signing_keys
+from oauth import issuer, registration, signing_keys
 from oauth.models import Client, GrantType, SigningKey, TrustedKey
 from tenants.cli import dump_json, tenant_or_error
 
@@ -110,9 +110,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, area, action, tenant, json=False, **opts):
         t = tenant_or_error(tenant)
-        if not (t.is_emsp or t.is_osdm_provider):
+        if not issuer.runs_authorization_server(t):
             raise CommandError(f"{tenant} runs no authorization server (it is neither an eMSP "
-                               "nor an OSDM provider)")
+                               "nor an OSDM provider, and none of its stations has a key)")
         try:
             result, text = getattr(self, f"{area}_{action}")(t, **opts)
         except registration.RegistrationError as exc:
