@@ -263,12 +263,14 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
             row["key"], row["hash"], row["origin"], row["onboard"] = master, master_hash, KeyOrigin.MASTER, True
         # Digest verifiers are per station (they name its identity), as
         # `credentials.new_key` makes them.
-        realm = policy.realm(tenant_obj)
+        # EAP secrets only for stations allowed EAP (`credentials.allows_eap`), the rules
+        # read once for the whole file.
+        realm, rules = policy.realm(tenant_obj), station_methods.current_rules(tenant_obj)
         for row in todo:
             row["digest"] = keys.seal_digest(realm, row["identity"], row["key"], row["hash"])
             probe = Station(tenant=tenant_obj, identity=row["identity"], allowed_protocols=row["protocols"])
             row["eap"] = (keys.seal_eap(realm, row["identity"], row["key"], row["hash"])
-                          if credentials.allows_eap(probe) else "")
+                          if "eap" in policy.allowed_methods(probe, rules) else "")
         for row in rows:
             row["key"] = None  # the plain keys are needed no longer
         self._write_stations(tenant_obj, todo)
