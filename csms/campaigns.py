@@ -5,6 +5,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from lib.timestamps import rfc3339
+
 from . import credentials
 from .campaign_rules import Limits, Tally, decide
 from .models import AuditEvent, CampaignMember, CredentialChange, RotationCampaign, Station
@@ -132,5 +134,5 @@ def summary(campaign: RotationCampaign) -> dict:
             "paused_reason": campaign.paused_reason or None, "concurrency": campaign.concurrency,
             "canary_size": campaign.canary_size, "max_failure_percent": campaign.max_failure_percent,
             "members": counts, "created_by": campaign.created_by,
-            "created_at": campaign.created_at.isoformat(),
-            "completed_at": campaign.completed_at.isoformat() if campaign.completed_at else None}
+            "created_at": rfc3339(campaign.created_at),
+            "completed_at": rfc3339(campaign.completed_at)}

@@ -4,6 +4,8 @@ import json
 
 from django.core.management.base import CommandError
 
+from lib.timestamps import json_default
+
 from .models import Tenant
 
 
@@ -15,5 +17,5 @@ def tenant_or_error(slug: str) -> Tenant:
 
 
 def dump_json(value) -> str:
-    # default=str: datetimes and decimals print as text rather than failing
-    return json.dumps(value, indent=2, default=str)
+    # Instants in the platform's one format (lib.timestamps); decimals as text.
+    return json.dumps(value, indent=2, default=json_default)

@@ -5,13 +5,14 @@ from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
 from csms.models import IdTag, IdTagStatus
+from lib.timestamps import rfc3339
 from tenants.cli import dump_json, tenant_or_error
 
 
 def tag_summary(tag: IdTag) -> dict:
     return {"id_tag": tag.id_tag, "status": tag.status,
             "effective_status": tag.effective_status(),
-            "expires_at": tag.expires_at.isoformat() if tag.expires_at else None,
+            "expires_at": rfc3339(tag.expires_at),
             "parent_id_tag": tag.parent_id_tag or None}
 
 

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from csms import campaigns, credentials
 from csms.models import CredentialChange, RotationCampaign, Station
+from lib.timestamps import rfc3339
 from tenants.cli import dump_json, tenant_or_error
 
 
@@ -15,13 +16,13 @@ def credential_summary(station: Station) -> dict:
         "phase": cred.phase,
         "valid_keys": len(credentials.state_of(cred).valid_hashes),
         "current_key": {"origin": cred.current_origin,
-                        "since": cred.current_since.isoformat() if cred.current_since else None},
+                        "since": rfc3339(cred.current_since)},
         "needs_unique_key": cred.needs_unique_key,
         "last_change": None if last is None else {
             "id": last.pk, "trigger": last.trigger, "state": last.state,
             "outcome": last.outcome or None, "attempt": last.attempt,
-            "created_at": last.created_at.isoformat(),
-            "resolved_at": last.resolved_at.isoformat() if last.resolved_at else None,
+            "created_at": rfc3339(last.created_at),
+            "resolved_at": rfc3339(last.resolved_at),
             "detail": last.detail or None},
     }
 

@@ -4,6 +4,7 @@ to stations (`group`, `auth` and `token`: csms/management/station_auth.py).
 A key is never printed except once, by `add --generate-key`; a token once, by `token issue`.
 """
 import csv
+import io
 import json
 import sys
 import time
@@ -26,6 +27,7 @@ from csms.models import (
     StationCredential,
 )
 from csms.protocol.versions import SUPPORTED
+from lib.timestamps import rfc3339
 from tenants.cli import dump_json, tenant_or_error
 from tenants.models import Tenant
 
@@ -61,8 +63,7 @@ def call_summary(call: StationCall) -> dict:
             "created_at": _iso(call.created_at), "completed_at": _iso(call.completed_at)}
 
 
-def _iso(value):
-    return value.isoformat() if value else None
+_iso = rfc3339
 
 
 class Command(station_auth.AuthCommands, BaseCommand):
@@ -150,9 +151,8 @@ class Command(station_auth.AuthCommands, BaseCommand):
     def do_add(self, tenant, identity, key, generate_key, master_key, registration, protocols,
                json, **_):
         tenant_obj = self._tenant(tenant)
-        if not identity or len(identity) > 255 or ":" in identity:
-            raise CommandError("identity must be 1-255 characters without ':'")
         allowed = _protocols(protocols)
+        _check_identity(identity, allowed)
         raw, origin = _chosen_key(key, generate_key, master_key)
         try:
             with transaction.atomic():
@@ -198,6 +198,9 @@ class Command(station_auth.AuthCommands, BaseCommand):
             fields.append("registration_status")
         if protocols is not None:
             station.allowed_protocols = _protocols(protocols)
+            # A station registered before the rule keeps its identity; it may not take up
+            # a protocol whose rule that identity breaks.
+            _check_identity(identity, station.allowed_protocols)
             fields.append("allowed_protocols")
         station.save(update_fields=fields)
         announce.station_changed(station)
@@ -311,10 +314,15 @@ class Command(station_auth.AuthCommands, BaseCommand):
         return progress
 
     def _progress(self, done, total, label="", width=30):
+        """A bar redrawn in place on a terminal; elsewhere (a log file, a pipe) one plain
+        line per step, with no carriage returns."""
         filled = width * done // max(total, 1)
         prefix = f"{label:13}" if label else ""
-        self.stderr.write(f"\r{prefix}[{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
-                          ending="\n" if done == total else "")
+        text = f"{prefix}[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        if self.stderr.isatty():
+            self.stderr.write("\r" + text, ending="\n" if done == total else "")
+        else:
+            self.stderr.write(text)
         self.stderr.flush()
 
     def do_rotate(self, tenant, identity, compromised, json, **_):
@@ -400,6 +408,12 @@ def _chosen_key(key, generate_key, master_key) -> tuple[bytes, str]:
     return raw, KeyOrigin.MASTER if master_key else KeyOrigin.INSTALLED
 
 
+def _check_identity(identity: str, protocols: list[str]) -> None:
+    problems = Station.identity_problems(identity, protocols)
+    if problems:
+        raise CommandError(f"{identity!r}: " + "; ".join(problems))
+
+
 def _from_stdin_if_dash(value: str) -> str:
     return sys.stdin.readline().strip() if value == "-" else value
 
@@ -412,41 +426,69 @@ def read_station_csv(path: str) -> tuple[list[dict], list[str]]:
     """Rows {line, identity, protocols, key} from a CSV file, and every problem with it
     by line. `key` is the raw 16- to 20-byte key or None (no column, or an empty cell). A
     problem with a key names its line, never the value."""
+    reader = csv.DictReader(io.StringIO(_csv_text(path), newline=""))
+    if not reader.fieldnames or "identity" not in [f.strip() for f in reader.fieldnames]:
+        raise CommandError(f"{path}: the first line must name the columns, including 'identity'"
+                           + _delimiter_hint(reader.fieldnames))
+    rows, errors, seen = [], [], {}
+    ended = reader.line_num
+    for record in reader:
+        # A quoted cell may span lines: name the line the record starts on, and where it ends.
+        started, ended = ended + 1, reader.line_num
+        line = started if started == ended else f"{started}-{ended}"
+        record = {k.strip(): (v or "").strip() for k, v in record.items() if k}
+        identity = record.get("identity", "")
+        problems = []
+        try:
+            protocols = _protocols(record.get("protocols") or ",".join(SUPPORTED))
+        except CommandError as exc:
+            protocols = []
+            problems.append(str(exc))
+        wrong = Station.identity_problems(identity, protocols)
+        if wrong:
+            problems += [f"{identity[:60]!r}: {p}" for p in wrong]
+        elif identity in seen:
+            problems.append(f"{identity} appears twice (first on line {seen[identity]})")
+        else:
+            seen[identity] = line
+        key = None
+        if record.get("key"):
+            try:
+                key = keys.parse_hex_key(record["key"])
+            except ValueError as exc:  # says what is wrong, never the value
+                problems.append(f"key: {exc}")
+        if problems:
+            errors += [f"line {line}: {p}" for p in problems]
+            continue
+        rows.append({"line": line, "identity": identity, "protocols": protocols, "key": key})
+    return rows, errors
+
+
+def _csv_text(path: str) -> str:
+    """The file's text (UTF-8, with or without a byte-order mark), or a CommandError that
+    names the line and byte where it is not UTF-8."""
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "identity" not in [f.strip() for f in reader.fieldnames]:
-            raise CommandError(f"{path}: the first line must name the columns, including 'identity'")
-        rows, errors, seen = [], [], {}
-        for record in reader:
-            line = reader.line_num  # the line the record ends on (quoted cells may span lines)
-            record = {k.strip(): (v or "").strip() for k, v in record.items() if k}
-            identity = record.get("identity", "")
-            problems = []
-            if not identity or len(identity) > 255 or ":" in identity:
-                problems.append("identity must be 1-255 characters without ':'")
-            elif identity in seen:
-                problems.append(f"{identity} appears twice (first on line {seen[identity]})")
-            else:
-                seen[identity] = line
-            try:
-                protocols = _protocols(record.get("protocols") or ",".join(SUPPORTED))
-            except CommandError as exc:
-                problems.append(str(exc))
-            key = None
-            if record.get("key"):
-                try:
-                    key = keys.parse_hex_key(record["key"])
-                except ValueError as exc:  # says what is wrong, never the value
-                    problems.append(f"key: {exc}")
-            if problems:
-                errors += [f"line {line}: {p}" for p in problems]
-                continue
-            rows.append({"line": line, "identity": identity, "protocols": protocols, "key": key})
-    return rows, errors
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise CommandError(
+            f"{path}: not UTF-8 at line {line}, byte {column} of the line (byte {exc.start} of the file: "
+            f"0x{data[exc.start]:02x}); save it as UTF-8 (spreadsheets: 'CSV UTF-8') and import again"
+        ) from None
+
+
+def _delimiter_hint(fieldnames) -> str:
+    header = ",".join(fieldnames or [])
+    if "identity" in [f.strip() for f in header.split(";")]:
+        return ("; its columns are separated by ';' (as some spreadsheets save CSV): "
+                "separate them with ',' instead")
+    return ""
 
 
 def _key_problems(rows: list[dict], master: bytes | None, keys_are_random: bool,

@@ -8,12 +8,13 @@
     oauth trust list <tenant>
     oauth trust retire <tenant> <issuer> <kid>
 """
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from lib.timestamps import rfc3339
 from oauth import registration, signing_keys
 from oauth.models import Client, GrantType, SigningKey, TrustedKey
 from tenants.cli import dump_json, tenant_or_error
@@ -21,9 +22,9 @@ from tenants.cli import dump_json, tenant_or_error
 
 def key_summary(key: SigningKey) -> dict:
     return {"kid": key.kid, "alg": key.alg, "state": key.state,
-            "created_at": key.created_at.isoformat(),
-            "signs_from": key.signs_from.isoformat() if key.signs_from else None,
-            "published_until": key.publish_until.isoformat() if key.publish_until else None}
+            "created_at": rfc3339(key.created_at),
+            "signs_from": rfc3339(key.signs_from),
+            "published_until": rfc3339(key.publish_until)}
 
 
 def client_summary(c: Client) -> dict:
@@ -35,7 +36,8 @@ def client_summary(c: Client) -> dict:
 def trust_summary(r: TrustedKey) -> dict:
     return {"client_id": r.client.client_id, "issuer": r.issuer, "subject": r.subject, "kid": r.kid,
             "algorithms": r.algorithms, "scopes": r.scopes,
-            "valid_from": r.valid_from, "valid_until": r.valid_until, "retired_at": r.retired_at}
+            "valid_from": rfc3339(r.valid_from), "valid_until": rfc3339(r.valid_until),
+            "retired_at": rfc3339(r.retired_at)}
 
 
 def _read(path: str) -> str:
@@ -49,7 +51,7 @@ def _when(value: str | None) -> datetime | None:
     if value is None:
         return None
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # naive: read as UTC
 
 
 class Command(BaseCommand):
