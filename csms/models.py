@@ -317,6 +317,7 @@ class StationCall(StationOwned):
         TIMEOUT = "timeout"
         FAILED = "failed"  # could not be sent (e.g. not valid for the station's version)
         LOST = "lost"  # the connection dropped while the call was outstanding
+        CANCELLED = "cancelled"  # withdrawn by an operator while still queued
 
     class Purpose(models.TextChoices):
         COMMAND = "command"  # sent as stored

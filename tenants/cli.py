@@ -1,6 +1,7 @@
 """Shared bits of the management commands: finding the tenant named on the command line,
-and printing `--json` output the same way everywhere."""
+printing `--json` output the same way everywhere, and confirming what cannot be undone."""
 import json
+import sys
 
 from django.core.management.base import CommandError
 
@@ -19,3 +20,14 @@ def tenant_or_error(slug: str) -> Tenant:
 def dump_json(value) -> str:
     # Instants in the platform's one format (lib.timestamps); decimals as text.
     return json.dumps(value, indent=2, default=json_default)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before something that cannot be undone; `--yes` answers for a script. Without a
+    terminal to ask on, nothing is done unless `--yes` was given."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CommandError(f"{question} Not confirmed: give --yes (no terminal to ask on)")
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        raise CommandError("not confirmed; nothing changed")

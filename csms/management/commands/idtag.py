@@ -36,6 +36,7 @@ class Command(BaseCommand):
         rm = sub.add_parser("remove", help="remove an id tag")
         rm.add_argument("tenant")
         rm.add_argument("id_tag")
+        rm.add_argument("--json", action="store_true")
 
     def handle(self, *args, action, **opts):
         tenant = tenant_or_error(opts["tenant"])
@@ -53,7 +54,10 @@ class Command(BaseCommand):
         if action == "remove":
             if existing is None:
                 raise CommandError(f"no id tag {opts['id_tag']!r} in {tenant.slug}")
+            summary = tag_summary(existing)
             existing.delete()
+            self.stdout.write(dump_json({**summary, "removed": True}) if opts["json"]
+                              else f"{summary['id_tag']}\tremoved")
             return
         if action == "add" and existing is not None:
             raise CommandError(f"id tag {existing.id_tag!r} already exists in {tenant.slug}")

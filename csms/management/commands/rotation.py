@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from csms import campaigns, credentials
+from csms import campaigns, credentials, describe
 from csms.models import CredentialChange, RotationCampaign, Station
 from lib.timestamps import rfc3339
 from tenants.cli import dump_json, tenant_or_error
@@ -23,7 +23,8 @@ def credential_summary(station: Station) -> dict:
             "outcome": last.outcome or None, "attempt": last.attempt,
             "created_at": rfc3339(last.created_at),
             "resolved_at": rfc3339(last.resolved_at),
-            "detail": last.detail or None},
+            "detail": last.detail or None,
+            "stage": describe.change_stage(last, station.connected)},
     }
 
 
@@ -73,9 +74,10 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(dump_json(rows[0] if identity else rows))
             return
-        for r in rows:
-            last = r["last_change"]
-            tail = f"last change {last['state']} ({last['outcome'] or '-'})" if last else "never rotated"
+        for station, r in zip(stations, rows, strict=True):
+            last = CredentialChange.objects.filter(station=station).first()
+            tail = (f"last change {last.pk} ({last.trigger}, {rfc3339(last.created_at)}): "
+                    f"{describe.change_stage(last, station.connected)}") if last else "never rotated"
             self.stdout.write(f"{r['identity']}\t{r['phase']}\t{r['current_key']['origin']} key since "
                               f"{r['current_key']['since']}\t{tail}")
 

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from csms import announce, credentials, services, station_methods
+from csms import announce, credentials, describe, services, station_methods
 from csms.auth import keys, policy
 from csms.management import station_auth
 from csms.models import (
@@ -28,7 +28,7 @@ from csms.models import (
 )
 from csms.protocol.versions import SUPPORTED
 from lib.timestamps import rfc3339
-from tenants.cli import dump_json, tenant_or_error
+from tenants.cli import confirm, dump_json, tenant_or_error
 from tenants.models import Tenant
 
 
@@ -41,6 +41,8 @@ def station_summary(station: Station) -> dict:
         # What its boots are answered (Pending while onboarding), and the operator's setting.
         "registration_status": station.effective_registration,
         "registration_setting": station.registration_status,
+        # Pending above because it still holds its series key: what happens next, or None.
+        "onboarding": describe.onboarding_stage(station),
         "allowed_protocols": station.allowed_protocols,
         "vendor": station.vendor or None,
         "model": station.model or None,
@@ -141,10 +143,29 @@ class Command(station_auth.AuthCommands, BaseCommand):
                           help="seconds to wait for the station's answer")
         call.add_argument("--json", action="store_true")
 
+        remove = sub.add_parser("remove", help="delete a station, its keys and everything it reported "
+                                               "(a connected one is disconnected)")
+        remove.add_argument("tenant")
+        remove.add_argument("identity")
+        remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        remove.add_argument("--json", action="store_true")
+
+        calls = sub.add_parser("calls", help="a station's queued and unanswered calls (--all: the latest of any state)")
+        calls.add_argument("tenant")
+        calls.add_argument("identity")
+        calls.add_argument("--all", action="store_true", dest="every", help="also the finished ones (latest 50)")
+        calls.add_argument("--json", action="store_true")
+
+        cancel = sub.add_parser("call-cancel", help="withdraw a queued call before it is sent")
+        cancel.add_argument("tenant")
+        cancel.add_argument("identity")
+        cancel.add_argument("call_id", type=int, metavar="ID")
+        cancel.add_argument("--json", action="store_true")
+
         station_auth.add_arguments(sub)
 
     def handle(self, *args, action, **opts):
-        getattr(self, f"do_{action}")(**opts)
+        getattr(self, f"do_{action.replace('-', '_')}")(**opts)
 
     # --- subcommands -------------------------------------------------------------------
 
@@ -349,10 +370,54 @@ class Command(station_auth.AuthCommands, BaseCommand):
         while wait and not call.done and time.monotonic() < deadline:
             time.sleep(0.2)
             call.refresh_from_db()
-        self._emit(call_summary(call), json, lambda c: self.stdout.write(
+        summary = call_summary(call)
+        timed_out = bool(wait) and not call.done
+        if wait:
+            summary["wait_timed_out"] = timed_out
+        self._emit(summary, json, lambda c: self.stdout.write(
             f"call {c['id']} {c['action']}: {c['state']}"
             + (f" {c['response']}" if c["response"] is not None else "")
             + (f" {c['error_code']} {c['error_description'] or ''}" if c["error_code"] else "")))
+        if timed_out:
+            station.refresh_from_db(fields=["connected"])
+            self.stderr.write(self.style.WARNING(
+                f"no answer within --wait {wait:g} s: call {call.pk} is {describe.call_waiting(call, station.connected)}. "
+                f"`station calls {tenant} {identity}` shows it later; `station call-cancel {tenant} {identity} "
+                f"{call.pk}` withdraws it while it is queued."))
+
+    def do_remove(self, tenant, identity, yes, json, **_):
+        station = self._station(tenant, identity)
+        confirm(f"Remove station {identity} of {tenant}"
+                + (", which is connected now (its socket is closed)," if station.connected else "")
+                + " with its keys, tokens and everything it reported?", yes)
+        was_connected = services.remove_station(station, actor="cli")
+        self._emit({"identity": identity, "removed": True, "was_connected": was_connected}, json,
+                   lambda r: self.stdout.write(f"station {identity} removed"
+                                               + ("; its connection was closed" if was_connected else "")))
+
+    def do_calls(self, tenant, identity, every, json, **_):
+        station = self._station(tenant, identity)
+        calls = StationCall.objects.filter(station=station)
+        if every:
+            calls = calls.order_by("-created_at", "-id")[:50]
+        else:
+            calls = calls.filter(state__in=[StationCall.State.QUEUED, StationCall.State.SENT])
+        rows = [call_summary(c) for c in calls]
+        if json:
+            self._emit(rows, True, None)
+            return
+        for c in rows:
+            self.stdout.write(f"{c['id']}\t{c['action']}\t{c['state']}\t{c['created_at']}")
+        if not rows:
+            self.stdout.write(f"no {'' if every else 'queued or unanswered '}calls for {identity}")
+
+    def do_call_cancel(self, tenant, identity, call_id, json, **_):
+        station = self._station(tenant, identity)
+        try:
+            call = services.cancel_call(station, call_id, actor="cli")
+        except services.CallRejected as exc:
+            raise CommandError(str(exc)) from None
+        self._emit(call_summary(call), json, lambda c: self.stdout.write(f"call {c['id']} {c['action']}: cancelled"))
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
     oauth client add <tenant> <client_id> --grant ... [--redirect-uri ...] [--scope ...]
                      [--auth-method ...] [--jwks FILE] [--require-par] [--detail-type T ...]
     oauth client list <tenant>
+    oauth client remove <tenant> <client_id> [--yes]
     oauth trust add <tenant> <client_id> --issuer I --subject S --kid K --public-key FILE --alg A ...
     oauth trust list <tenant>
     oauth trust retire <tenant> <issuer> <kid>
@@ -17,7 +18,7 @@ from django.utils import timezone
 from lib.timestamps import rfc3339
 from oauth import registration, signing_keys
 from oauth.models import Client, GrantType, SigningKey, TrustedKey
-from tenants.cli import dump_json, tenant_or_error
+from tenants.cli import confirm, dump_json, tenant_or_error
 
 
 def key_summary(key: SigningKey) -> dict:
@@ -84,6 +85,11 @@ class Command(BaseCommand):
         add.add_argument("--detail-type", action="append", dest="detail_types", metavar="TYPE",
                          help="an authorization_details type it may request (repeat); default: any")
         clients.add_parser("list").add_argument("tenant")
+        cremove = clients.add_parser("remove", help="delete a client: its tokens, grants and trust "
+                                                    "records stop working at once")
+        cremove.add_argument("tenant")
+        cremove.add_argument("client_id")
+        cremove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
         trust = sub.add_parser("trust", help="trust records for JWT assertions (RFC 7523, OSDM)")
         tsub = trust.add_subparsers(dest="action", required=True)
@@ -159,6 +165,15 @@ class Command(BaseCommand):
         rows = [client_summary(c) for c in Client.objects.for_tenant(t).order_by("client_id")]
         return rows, "\n".join(f"{r['client_id']}\t{' '.join(r['grant_types'])}\t{r['token_endpoint_auth_method']}"
                                for r in rows)
+
+    def client_remove(self, t, client_id, yes, **_):
+        client = Client.objects.for_tenant(t).filter(client_id=client_id).first()
+        if client is None:
+            raise CommandError(f"no client {client_id!r} in {t.slug}")
+        confirm(f"Remove client {client_id} of {t.slug}? Its access and refresh tokens, grants and "
+                "trust records go with it.", yes)
+        client.delete()  # tokens, grants, pushed requests, trust records: on_delete CASCADE
+        return {"client_id": client_id, "removed": True}, f"client {client_id} removed"
 
     def trust_add(self, t, client_id, issuer, subject, kid, public_key, algorithms, scopes,
                   valid_from, valid_until, **_):
