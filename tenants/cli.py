@@ -22,6 +22,14 @@ def dump_json(value) -> str:
     return json.dumps(value, indent=2, default=json_default)
 
 
+def removal_arguments(parser, *positionals: str) -> None:
+    """The arguments every `... remove` subcommand takes: what to remove, `--yes`, `--json`."""
+    for name in positionals:
+        parser.add_argument(name)
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--json", action="store_true")
+
+
 def confirm(question: str, yes: bool) -> None:
     """Ask before something that cannot be undone; `--yes` answers for a script. Without a
     terminal to ask on, nothing is done unless `--yes` was given."""

@@ -28,7 +28,7 @@ from csms.models import (
 )
 from csms.protocol.versions import SUPPORTED
 from lib.timestamps import rfc3339
-from tenants.cli import confirm, dump_json, tenant_or_error
+from tenants.cli import confirm, dump_json, removal_arguments, tenant_or_error
 from tenants.models import Tenant
 
 
@@ -145,10 +145,7 @@ class Command(station_auth.AuthCommands, BaseCommand):
 
         remove = sub.add_parser("remove", help="delete a station, its keys and everything it reported "
                                                "(a connected one is disconnected)")
-        remove.add_argument("tenant")
-        remove.add_argument("identity")
-        remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-        remove.add_argument("--json", action="store_true")
+        removal_arguments(remove, "tenant", "identity")
 
         calls = sub.add_parser("calls", help="a station's queued and unanswered calls (--all: the latest of any state)")
         calls.add_argument("tenant")

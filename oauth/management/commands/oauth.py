@@ -18,7 +18,7 @@ from django.utils import timezone
 from lib.timestamps import rfc3339
 from oauth import registration, signing_keys
 from oauth.models import Client, GrantType, SigningKey, TrustedKey
-from tenants.cli import confirm, dump_json, tenant_or_error
+from tenants.cli import confirm, dump_json, removal_arguments, tenant_or_error
 
 
 def key_summary(key: SigningKey) -> dict:
@@ -87,9 +87,7 @@ class Command(BaseCommand):
         clients.add_parser("list").add_argument("tenant")
         cremove = clients.add_parser("remove", help="delete a client: its tokens, grants and trust "
                                                     "records stop working at once")
-        cremove.add_argument("tenant")
-        cremove.add_argument("client_id")
-        cremove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        removal_arguments(cremove, "tenant", "client_id")
 
         trust = sub.add_parser("trust", help="trust records for JWT assertions (RFC 7523, OSDM)")
         tsub = trust.add_subparsers(dest="action", required=True)

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tenants.cli import confirm, dump_json, tenant_or_error
+from tenants.cli import confirm, dump_json, removal_arguments, tenant_or_error
 from tenants.models import Membership, Role
 
 
@@ -29,10 +29,7 @@ class Command(BaseCommand):
         lst.add_argument("--json", action="store_true")
         rm = sub.add_parser("remove", help="take a user out of a tenant (the account stays: it may "
                                            "belong to other tenants, and a driver's contracts keep it)")
-        rm.add_argument("tenant")
-        rm.add_argument("username")
-        rm.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-        rm.add_argument("--json", action="store_true")
+        removal_arguments(rm, "tenant", "username")
 
     def handle(self, *args, action, tenant, json=False, **opts):
         out, text = getattr(self, f"do_{action}")(tenant_or_error(tenant), **opts)
