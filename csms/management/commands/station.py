@@ -1,4 +1,4 @@
-"""`manage.py station add|list|show|call|...|group|auth|token`: the scripting interface
+"""`manage.py station add|list|show|call|calls|call-cancel|remove|...|group|auth|token`: the scripting interface
 to stations (`group`, `auth` and `token`: csms/management/station_auth.py).
 
 A key is never printed except once, by `add --generate-key`; a token once, by `token issue`.
