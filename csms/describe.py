@@ -25,12 +25,15 @@ def change_stage(change: CredentialChange, connected: bool) -> str:
     return text
 
 
-def onboarding_stage(station: Station) -> str | None:
-    """None unless the station still holds its series (master) key; then what happens next.
-    Its boots are answered Pending meanwhile, whatever its registration setting says."""
+def onboarding_stage(station: Station, with_change: bool = True) -> str | None:
+    """None unless the station still holds its series (master) key; then what happens next
+    (`with_change=False`: without looking its key change up, for long lists). Its boots
+    are answered Pending meanwhile, whatever its registration setting says."""
     credential = getattr(station, "credential", None)
     if credential is None or not credential.needs_unique_key:
         return None
+    if not with_change:
+        return "holds its series key"
     change = CredentialChange.objects.filter(station=station).first()
     if change is None or not change.open:
         return ("holds its series key; it is given a unique key at its next BootNotification"

@@ -74,10 +74,10 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(dump_json(rows[0] if identity else rows))
             return
-        for station, r in zip(stations, rows, strict=True):
-            last = CredentialChange.objects.filter(station=station).first()
-            tail = (f"last change {last.pk} ({last.trigger}, {rfc3339(last.created_at)}): "
-                    f"{describe.change_stage(last, station.connected)}") if last else "never rotated"
+        for r in rows:
+            last = r["last_change"]
+            tail = (f"last change {last['id']} ({last['trigger']}, {last['created_at']}): {last['stage']}"
+                    if last else "never rotated")
             self.stdout.write(f"{r['identity']}\t{r['phase']}\t{r['current_key']['origin']} key since "
                               f"{r['current_key']['since']}\t{tail}")
 

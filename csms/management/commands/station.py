@@ -32,7 +32,8 @@ from tenants.cli import confirm, dump_json, removal_arguments, tenant_or_error
 from tenants.models import Tenant
 
 
-def station_summary(station: Station) -> dict:
+def station_summary(station: Station, detail: bool = True) -> dict:
+    """`detail=False` (lists): nothing that costs a query per station."""
     return {
         "tenant": station.tenant.slug,
         "identity": station.identity,
@@ -42,7 +43,7 @@ def station_summary(station: Station) -> dict:
         "registration_status": station.effective_registration,
         "registration_setting": station.registration_status,
         # Pending above because it still holds its series key: what happens next, or None.
-        "onboarding": describe.onboarding_stage(station),
+        "onboarding": describe.onboarding_stage(station, with_change=detail),
         "allowed_protocols": station.allowed_protocols,
         "vendor": station.vendor or None,
         "model": station.model or None,
@@ -228,7 +229,7 @@ class Command(station_auth.AuthCommands, BaseCommand):
 
     def do_list(self, tenant, json, **_):
         tenant_obj = self._tenant(tenant)
-        rows = [station_summary(s) for s in
+        rows = [station_summary(s, detail=False) for s in
                 Station.objects.for_tenant(tenant_obj).select_related("tenant", "credential")]
         if json:
             self._emit(rows, True, None)
