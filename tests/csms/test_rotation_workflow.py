@@ -162,7 +162,7 @@ def test_station_import_registers_every_row_for_onboarding(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("name\nCP-1\n", "'identity'"),
     ("identity\nCP-1\nCP-1\n", "line 3: CP-1 appears twice"),
-    ("identity\nCP:1\n", "line 2: identity"),
+    ("identity\nCP:1\n", "line 2: 'CP:1': identity may not contain ':'"),
     ("identity,protocols\nCP-1,ocpp1.5\n", "line 2: unknown protocol"),
 ])
 def test_station_import_refuses_bad_files_without_writing_anything(tmp_path, text, message):
