@@ -5,6 +5,9 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from lib.timestamps import rfc3339
+from tenants.models import Tenant
+
 from . import credentials
 from .campaign_rules import Limits, Tally, decide
 from .models import AuditEvent, CampaignMember, CredentialChange, RotationCampaign, Station
@@ -13,13 +16,31 @@ log = logging.getLogger(__name__)
 Member = CampaignMember.State
 
 
+class Overlap(ValueError):
+    """Stations already waiting or in progress in an unfinished campaign: two campaigns
+    would rotate the same station twice and count its failures twice."""
+
+    def __init__(self, campaign: RotationCampaign, identities: list[str]):
+        self.campaign, self.identities = campaign, identities
+        shown = ", ".join(identities[:5]) + (f" and {len(identities) - 5} more" if len(identities) > 5 else "")
+        super().__init__(
+            f"{len(identities)} of these stations ({shown}) are in campaign {campaign.pk} "
+            f"{campaign.name!r} ({campaign.state}), not finished with them: let it complete, or leave "
+            "them out of this one")
+
+
 def start(tenant, stations: list[Station], *, actor: str, name: str = "", concurrency=10,
           canary_size=5, max_failure_percent=20) -> RotationCampaign:
+    """Raises ValueError for a request that cannot run, Overlap (a ValueError) when
+    another unfinished campaign still has some of the stations to do."""
     if not stations:
         raise ValueError("a campaign needs at least one station")
     if concurrency < 1 or not 0 <= max_failure_percent <= 100:
         raise ValueError("concurrency must be ≥ 1 and the failure limit 0-100 %")
     with transaction.atomic():
+        # One start at a time per tenant, so two cannot both find no overlap.
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        _refuse_overlap(tenant, stations)
         campaign = RotationCampaign.objects.create(
             tenant=tenant, name=name or f"rotation {timezone.now():%Y-%m-%d %H:%M}",
             concurrency=concurrency, canary_size=canary_size,
@@ -29,6 +50,17 @@ def start(tenant, stations: list[Station], *, actor: str, name: str = "", concur
         _audit(campaign, actor, "campaign.started", f"{len(stations)} stations")
     advance(campaign.pk)
     return campaign
+
+
+def _refuse_overlap(tenant, stations: list[Station]) -> None:
+    # Read the (few) unfinished members rather than send every requested id to the database.
+    busy = dict(CampaignMember.objects.filter(
+        tenant=tenant, campaign__state__in=[RotationCampaign.State.RUNNING, RotationCampaign.State.PAUSED],
+        state__in=[Member.WAITING, Member.IN_PROGRESS]).values_list("station_id", "campaign_id"))
+    clashing = [s for s in stations if s.pk in busy]
+    if clashing:
+        first = RotationCampaign.objects.get(pk=busy[clashing[0].pk])
+        raise Overlap(first, [s.identity for s in clashing if busy[s.pk] == first.pk])
 
 
 def pause(campaign: RotationCampaign, actor: str, reason: str = "paused by an operator") -> None:
@@ -132,5 +164,5 @@ def summary(campaign: RotationCampaign) -> dict:
             "paused_reason": campaign.paused_reason or None, "concurrency": campaign.concurrency,
             "canary_size": campaign.canary_size, "max_failure_percent": campaign.max_failure_percent,
             "members": counts, "created_by": campaign.created_by,
-            "created_at": campaign.created_at.isoformat(),
-            "completed_at": campaign.completed_at.isoformat() if campaign.completed_at else None}
+            "created_at": rfc3339(campaign.created_at),
+            "completed_at": rfc3339(campaign.completed_at)}

@@ -465,10 +465,46 @@ class StationConsumer(AsyncWebsocketConsumer):
             db_outage.failed(log, exc, "station %s: delivering queued calls", self.station_label)
 
     async def _send_next_call(self) -> bool:
-        """Claim and send one queued call; False when there is none."""
-        row = await database_sync_to_async(services.claim_next_call)(self.station_id, self.connection_id)
+        """Claim and send one queued call; False when there is none.
+
+        The station may leave at any await below: its disconnect cancels this task
+        (`_shutdown`). A call claimed whose frame has not left is then put back, not left
+        `sent` with nobody to answer it (`_put_back_unsent`)."""
+        claim = asyncio.ensure_future(database_sync_to_async(services.claim_next_call)(
+            self.station_id, self.connection_id))
+        try:
+            row = await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            await self._put_back_unsent(await claim)  # the claim itself runs to its end
+            raise
         if row is None:
             return False
+        try:
+            return await self._prepare_and_send(row)
+        except asyncio.CancelledError:
+            if not getattr(row, "on_the_wire", False):
+                if self.book.outstanding is not None and self.book.outstanding.ref == (row.pk, row.purpose):
+                    self.book.abandon()
+                await self._put_back_unsent(row)
+            raise
+
+    async def _put_back_unsent(self, row: StationCall | None):
+        """The connection ended between claiming `row` and sending it: an ordinary
+        disconnect. It goes back to the queue for the next connection (or ends, if its
+        purpose says a frame that never left must not be retried)."""
+        if row is None:
+            return
+        log.info("station %s: disconnected before %s could be sent; it stays queued",
+                 self.station_label, row.action)
+        if lifecycle.of(row.purpose).requeue_when_not_sent:
+            put_back = database_sync_to_async(services.requeue_call)(row.pk)
+        else:  # ended as the shutdown ends an unanswered one
+            put_back = database_sync_to_async(lifecycle.settle)(
+                row.pk, self.station_id, row.purpose, StationCall.State.LOST, self.version.value,
+                error_description="connection closed")
+        await asyncio.shield(asyncio.ensure_future(put_back))
+
+    async def _prepare_and_send(self, row: StationCall) -> bool:
         purpose = lifecycle.of(row.purpose)
         try:
             if purpose.prepares_at_send:
@@ -496,6 +532,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         self._spawn(self._expire_after(timeout))
         await database_sync_to_async(services.record_sent)(
             row.pk, frame.message_id, self.version.value)
+        row.on_the_wire = True  # from here it may have reached the station
         try:
             await self.send(messages.encode(frame))
         except Exception:  # the ASGI server says the socket is gone

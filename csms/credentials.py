@@ -111,8 +111,12 @@ def registration_rows(tenant, identity: str, key_hash: str, origin: str, *,
     """The unsaved rows that register a station: itself, its credential record holding
     `key_hash` (of a key of this `origin`, hashed as `KeyOrigin.drawn_here` says), and
     the audit entry. `register_station` saves them one by one; `station import`
-    bulk-creates them, saving the stations first (the others then take their ids)."""
+    bulk-creates them, saving the stations first (the others then take their ids).
+
+    Raises ValidationError if the identity breaks the rule of the station's protocols
+    (`Station.check_identity`)."""
     station = Station(tenant=tenant, identity=identity, **fields)
+    Station.check_identity(identity, station.allowed_protocols)
     credential = StationCredential(
         tenant=tenant, station=station, current_hash=key_hash, current_origin=origin,
         current_since=now or timezone.now(), current_digest=digest, current_eap=eap,

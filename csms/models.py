@@ -1,10 +1,12 @@
 """What the CSMS knows about stations and what they told it."""
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tenants.models import Tenant, TenantOwned
 
+from .protocol import identity as identity_rule
 from .protocol.values import REGISTER_DIGITS, REGISTER_PLACES
 from .protocol.versions import SUPPORTED
 
@@ -21,8 +23,16 @@ def default_protocols():
     return list(SUPPORTED)
 
 
+def validate_identity(identity: str) -> None:
+    """Field validator: the identity rule every protocol shares (`csms.protocol.identity`).
+    The per-protocol part needs the station's protocols: `Station.check_identity`."""
+    found = identity_rule.problems(identity)
+    if found:
+        raise ValidationError(found, code="identity")
+
+
 class Station(TenantOwned):
-    identity = models.CharField(max_length=255)
+    identity = models.CharField(max_length=identity_rule.MAX_LENGTH, validators=[validate_identity])
     allowed_protocols = models.JSONField(default=default_protocols)
     registration_status = models.CharField(
         max_length=16, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
@@ -69,6 +79,26 @@ class Station(TenantOwned):
 
     def __str__(self):
         return f"{self.tenant.slug}/{self.identity}"
+
+    @staticmethod
+    def identity_problems(identity: str, protocols) -> list[str]:
+        """What is wrong with `identity` for a station allowed `protocols`: the one rule
+        the CLI, the import, the REST API and the portal apply before they write one.
+        A station saved before the rule keeps loading and connecting."""
+        return identity_rule.problems(identity, protocols)
+
+    @classmethod
+    def check_identity(cls, identity: str, protocols) -> None:
+        found = cls.identity_problems(identity, protocols)
+        if found:
+            raise ValidationError(found, code="identity")
+
+    def clean(self):
+        super().clean()
+        try:
+            self.check_identity(self.identity, self.allowed_protocols or ())
+        except ValidationError as exc:
+            raise ValidationError({"identity": exc.error_list}) from None
 
     @property
     def group_name(self) -> str:
@@ -287,6 +317,7 @@ class StationCall(StationOwned):
         TIMEOUT = "timeout"
         FAILED = "failed"  # could not be sent (e.g. not valid for the station's version)
         LOST = "lost"  # the connection dropped while the call was outstanding
+        CANCELLED = "cancelled"  # withdrawn by an operator while still queued
 
     class Purpose(models.TextChoices):
         COMMAND = "command"  # sent as stored

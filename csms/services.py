@@ -15,9 +15,9 @@ from ocpp.v201.enums import Action as Action201
 from lib.prepared import Prepared
 
 from . import credentials, leaving, liveness, station_bearer, station_methods
-from .announce import nudge
+from .announce import disconnect, nudge
 from .auth import keys, policy
-from .models import Station, StationCall
+from .models import AuditEvent, Station, StationCall
 from .protocol.errors import RpcError
 from .protocol.validation import is_known_action, validate
 from .protocol.versions import SUPPORTED, OcppVersion
@@ -262,3 +262,36 @@ def requeue_call(call_id: int) -> None:
 
 def record_sent(call_id: int, message_id: str, version: str) -> None:
     StationCall.objects.filter(pk=call_id).update(message_id=message_id, ocpp_version=version)
+
+
+def cancel_call(station: Station, call_id: int, *, actor: str) -> StationCall:
+    """Withdraw a call an operator queued, while it is still queued. One already sent is
+    the station's to answer; a call a key change made belongs to that change
+    (`station rekey` or a new rotation ends it)."""
+    call = StationCall.objects.filter(station=station, pk=call_id).first()
+    if call is None:
+        raise CallRejected(f"no call {call_id} for station {station.identity}")
+    if call.purpose != StationCall.Purpose.COMMAND:
+        raise CallRejected(f"call {call_id} delivers a key change; it cannot be cancelled on its own")
+    cancelled = StationCall.objects.filter(pk=call.pk, state=StationCall.State.QUEUED).update(
+        state=StationCall.State.CANCELLED, completed_at=timezone.now(),
+        error_description=f"cancelled by {actor}"[:255])
+    call.refresh_from_db()
+    if not cancelled:
+        raise CallRejected(f"call {call_id} is {call.state}, no longer queued: only a queued call can be cancelled")
+    return call
+
+
+def remove_station(station: Station, *, actor: str) -> bool:
+    """Delete a station with everything it reported and its keys; True if it was
+    connected. A live socket is closed (the event, and its connection's next reconcile
+    pass, which finds the station gone)."""
+    with transaction.atomic():
+        connected = Station.objects.filter(pk=station.pk).values_list("connected", flat=True).first()
+        AuditEvent.objects.create(tenant_id=station.tenant_id, actor=actor, action="station.removed",
+                                  outcome="was connected" if connected else "",
+                                  detail={"identity": station.identity})
+        gone = Station(pk=station.pk, tenant_id=station.tenant_id)  # keeps its group name after the delete
+        station.delete()
+        transaction.on_commit(lambda: disconnect(gone))
+    return bool(connected)

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from lib.prepared import Prepared
+from lib.timestamps import rfc3339
 
 from . import announce, station_bearer
 from .auth import basic, keys, policy, token, totp
@@ -191,7 +192,7 @@ def revoke_totp(station: Station, actor: str = "cli") -> StationTotp | None:
 def totp_summary(row: StationTotp) -> dict:
     return {"id": row.public_id, "validity": row.validity, "length": row.length,
             "hash_algorithm": row.hash_algorithm, "alphabet": totp.BASE62, "active": row.revoked_at is None,
-            "created_at": row.created_at.isoformat()}
+            "created_at": rfc3339(row.created_at)}
 
 
 # --- usable methods -------------------------------------------------------------------------
@@ -343,8 +344,8 @@ def issue_token(station: Station, label: str = "", actor: str = "cli") -> tuple[
 def token_summary(row: StationToken) -> dict:
     """What may be shown of a token, ever: its public id, never its secret."""
     return {"id": row.public_id, "label": row.label, "active": row.active,
-            "created_at": row.created_at.isoformat(),
-            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+            "created_at": rfc3339(row.created_at),
+            "revoked_at": rfc3339(row.revoked_at)}
 
 
 def revoke_token(station: Station, public_id: str, actor: str = "cli") -> StationToken | None:

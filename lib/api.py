@@ -1,14 +1,32 @@
 """The REST APIs' shared floor (Django REST framework): RFC 9457 problem details for
-every error, and bounded cursor pagination. Apps build their API views on these; the
-authentication (the tenant's own access tokens) is `oauth.authentication`'s."""
+every error, bounded cursor pagination, and one timestamp format (`lib.timestamps`).
+Apps build their API views on these; the authentication (the tenant's own access tokens) is `oauth.authentication`'s."""
+from datetime import datetime
 from http import HTTPStatus
 
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import exception_handler
 
 from .problem import CONTENT_TYPE, problem
+from .timestamps import rfc3339
+
+
+class TimestampEncoder(JSONEncoder):
+    """DRF's encoder, with instants a view returns as values (not through a serializer
+    field, which DATETIME_FORMAT covers) in the one format too."""
+
+    def default(self, obj):
+        if isinstance(obj, datetime):
+            return rfc3339(obj)
+        return super().default(obj)
+
+
+class TimestampJSONRenderer(JSONRenderer):
+    encoder_class = TimestampEncoder
 
 
 def _title(status: int) -> str:

@@ -15,10 +15,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import exceptions, generics, serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
-from lib.api import BoundedCursorPagination, Conflict
+from lib.api import BoundedCursorPagination, Conflict, TimestampJSONRenderer
 from lib.problem import CONTENT_TYPE as PROBLEM_TYPE
 from oauth.authentication import BearerProtectedView, ClientToken, HasScope
 from tenants.models import Tenant
@@ -166,7 +166,7 @@ class PassThroughRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if isinstance(data, bytes | str):
             return data
-        return JSONRenderer().render(data)
+        return TimestampJSONRenderer().render(data)
 
 
 class CrlRenderer(PassThroughRenderer):
@@ -301,7 +301,7 @@ class CertificateDetail(CertificateView, generics.RetrieveAPIView):
 
 
 class CertificateChain(CertificateView):
-    renderer_classes = [ChainRenderer, JSONRenderer]
+    renderer_classes = [ChainRenderer, TimestampJSONRenderer]
 
     @extend_schema(summary="A contract certificate as a PEM chain: leaf, Sub-CA 2, Sub-CA 1", description=READ,
                    responses={(200, CHAIN_TYPE): OpenApiTypes.STR, **problems(401, 403, 404)})
@@ -339,7 +339,7 @@ class AuthorityDetail(AuthorityView, generics.RetrieveAPIView):
 
 
 class AuthorityCrl(AuthorityView):
-    renderer_classes = [CrlRenderer, JSONRenderer]
+    renderer_classes = [CrlRenderer, TimestampJSONRenderer]
 
     @extend_schema(summary="The CA's current CRL (DER), as published at its public URL", description=READ,
                    responses={(200, CRL_TYPE): OpenApiTypes.BINARY, **problems(401, 403, 404)})

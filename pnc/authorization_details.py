@@ -34,6 +34,7 @@ from babel.core import get_global
 from babel.dates import format_datetime
 from babel.numbers import format_currency, get_currency_precision, get_territory_currencies
 
+from lib.timestamps import rfc3339
 from oauth.rar import DetailType, InvalidAuthorizationDetails, snippet
 
 TYPE = "pnc_contract_request"
@@ -167,8 +168,8 @@ def parse_timestamp(text: str, path: tuple[str, ...]) -> tuple[datetime, bool]:
 
 
 def format_timestamp(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ`` (isoformat pads the year to four digits; strftime may not)."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    """``YYYY-MM-DDTHH:MM:SSZ``: the platform's one format (`lib.timestamps`)."""
+    return rfc3339(moment)
 
 
 def one_year_after(start: datetime, path: tuple[str, ...]) -> datetime:

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from lib.timestamps import RFC3339_UTC_FORMAT
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CHARGEGATE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -303,10 +305,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["lib.api.TimestampJSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every API error is RFC 9457 problem+json (docs/api.md).
     "EXCEPTION_HANDLER": "lib.api.problem_exception_handler",
+    # Times as everywhere else (lib.timestamps): RFC 3339, UTC (TIME_ZONE), `Z`, whole seconds.
+    "DATETIME_FORMAT": RFC3339_UTC_FORMAT,
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -142,17 +142,18 @@ def write_csv(tmp_path, text):
 
 def test_station_import_registers_every_row_for_onboarding(tmp_path):
     make_tenant("acme")
-    path = write_csv(tmp_path, "identity,protocols\nCP-1,ocpp1.6\nCP-2,\nCP 3,ocpp1.6;ocpp2.0.1\n")
+    path = write_csv(tmp_path, "identity,protocols\nCP-1,ocpp1.6\nCP-2,\nCP 3,ocpp1.6\nCP_4,ocpp1.6;ocpp2.0.1\n")
     err = io.StringIO()
     out = io.StringIO()
     call_command("station", "import", "acme", path, "--master-key", "ab" * 20, "--json",
                  stdout=out, stderr=err)
-    assert json.loads(out.getvalue()) == {"imported": 3, "with_key": 0, "onboarding": 3, "skipped": 0}
-    assert "3/3" in err.getvalue()  # the progress bar
+    assert json.loads(out.getvalue()) == {"imported": 4, "with_key": 0, "onboarding": 4, "skipped": 0}
+    assert "4/4" in err.getvalue()  # the progress bar
     creds = StationCredential.objects.select_related("station").order_by("station__identity")
-    assert [c.station.identity for c in creds] == ["CP 3", "CP-1", "CP-2"]
+    assert [c.station.identity for c in creds] == ["CP 3", "CP-1", "CP-2", "CP_4"]
     assert all(c.needs_unique_key and c.current_origin == KeyOrigin.MASTER for c in creds)
     assert Station.objects.get(identity="CP-1").allowed_protocols == ["ocpp1.6"]
+    assert Station.objects.get(identity="CP_4").allowed_protocols == ["ocpp1.6", "ocpp2.0.1"]
     # The series key is hashed once and the hash shared: the secret is the same anyway.
     assert len({c.current_hash for c in creds}) == 1
     assert credentials.keys.verify_key(bytes.fromhex("ab" * 20), creds[0].current_hash)
@@ -161,7 +162,7 @@ def test_station_import_registers_every_row_for_onboarding(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("name\nCP-1\n", "'identity'"),
     ("identity\nCP-1\nCP-1\n", "line 3: CP-1 appears twice"),
-    ("identity\nCP:1\n", "line 2: identity"),
+    ("identity\nCP:1\n", "line 2: 'CP:1': identity may not contain ':'"),
     ("identity,protocols\nCP-1,ocpp1.5\n", "line 2: unknown protocol"),
 ])
 def test_station_import_refuses_bad_files_without_writing_anything(tmp_path, text, message):

@@ -126,7 +126,7 @@ BAD_KEY = "c0ffee" * 6 + "zzzz"  # 40 characters, not hex
     (f"CP-0,{'11' * 20}", r"line 3: CP-0 appears twice \(first on line 2\)"),
     ("EXISTS,", r"line 3: EXISTS already exists \(use --skip-existing\)"),
     (f"CP-1,{MASTER.hex()}", "line 3: key is the master key"),
-    ("CP:1,", "line 3: identity must be"),
+    ("CP:1,", "line 3: 'CP:1': identity may not contain ':'"),
 ])
 def test_every_problem_is_named_by_line_and_nothing_is_written(tmp_path, rows, message):
     tenant = make_tenant("acme")
@@ -234,3 +234,50 @@ def test_an_imported_key_authenticates_a_real_handshake(csms, run, tmp_path):
         return codes
 
     assert run(scenario()) == [101, 101, 401]
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_line_and_byte(tmp_path):
+    make_tenant("acme")
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("identity\nCP-1\nCP-Müller\n".encode("latin-1"))
+    with pytest.raises(CommandError, match=r"not UTF-8 at line 3, byte 5 of the line .*0xfc.*save it as UTF-8"):
+        import_(str(path), "--master-key", MASTER.hex())
+    assert not Station.objects.exists()
+
+
+def test_an_unterminated_quote_creates_no_station_with_a_newline_in_its_identity(tmp_path):
+    make_tenant("acme")
+    path = write_csv(tmp_path, 'identity\nCP-1\n"CP-2\nCP-3\nCP-4\n')
+    with pytest.raises(CommandError, match=r"line 3-5: 'CP-2\\nCP-3\\nCP-4': identity contains control characters "
+                                           r"\(U\+000A\); an unterminated quote"):
+        import_(path, "--master-key", MASTER.hex())
+    assert not Station.objects.exists()
+
+
+def test_a_semicolon_separated_file_gets_a_hint(tmp_path):
+    make_tenant("acme")
+    path = write_csv(tmp_path, "identity;protocols\nCP-1;ocpp1.6\n")
+    with pytest.raises(CommandError, match="separated by ';'.*separate them with ','"):
+        import_(path, "--master-key", MASTER.hex())
+
+
+def test_identities_follow_the_rule_of_their_protocols(tmp_path):
+    make_tenant("acme")
+    long = "C" * 49
+    path = write_csv(tmp_path, f"identity,protocols\n{long},ocpp2.0.1\nRDAM 123,\n{long},ocpp1.6\nRDAM 124,ocpp1.6\n")
+    with pytest.raises(CommandError) as refused:
+        import_(path, "--master-key", MASTER.hex())
+    assert "line 2: " in str(refused.value) and "OCPP 2.0.1 allows 48" in str(refused.value)
+    assert "line 3: 'RDAM 123': identity contains ' ': OCPP 2.0.1 allows only" in str(refused.value)
+    assert "line 4" not in str(refused.value) and "line 5" not in str(refused.value)
+    path = write_csv(tmp_path, f"identity,protocols\n{long},ocpp1.6\nRDAM 124,ocpp1.6\n")
+    import_(path, "--master-key", MASTER.hex())
+    assert set(Station.objects.values_list("identity", flat=True)) == {long, "RDAM 124"}
+
+
+def test_the_progress_bar_writes_no_carriage_return_into_a_log(tmp_path):
+    make_tenant("acme")
+    path = write_csv(tmp_path, "identity\n" + "".join(f"CP-{i}\n" for i in range(3)))
+    out, err = import_(path, "--master-key", MASTER.hex())
+    assert "\r" not in err
+    assert err.splitlines()[-1].endswith("3/3")

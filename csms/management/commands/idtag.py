@@ -5,13 +5,14 @@ from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
 from csms.models import IdTag, IdTagStatus
+from lib.timestamps import rfc3339
 from tenants.cli import dump_json, tenant_or_error
 
 
 def tag_summary(tag: IdTag) -> dict:
     return {"id_tag": tag.id_tag, "status": tag.status,
             "effective_status": tag.effective_status(),
-            "expires_at": tag.expires_at.isoformat() if tag.expires_at else None,
+            "expires_at": rfc3339(tag.expires_at),
             "parent_id_tag": tag.parent_id_tag or None}
 
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         rm = sub.add_parser("remove", help="remove an id tag")
         rm.add_argument("tenant")
         rm.add_argument("id_tag")
+        rm.add_argument("--json", action="store_true")
 
     def handle(self, *args, action, **opts):
         tenant = tenant_or_error(opts["tenant"])
@@ -52,7 +54,10 @@ class Command(BaseCommand):
         if action == "remove":
             if existing is None:
                 raise CommandError(f"no id tag {opts['id_tag']!r} in {tenant.slug}")
+            summary = tag_summary(existing)
             existing.delete()
+            self.stdout.write(dump_json({**summary, "removed": True}) if opts["json"]
+                              else f"{summary['id_tag']}\tremoved")
             return
         if action == "add" and existing is not None:
             raise CommandError(f"id tag {existing.id_tag!r} already exists in {tenant.slug}")

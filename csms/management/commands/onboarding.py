@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from csms import credentials
 from csms.models import StationCredential
+from lib.timestamps import rfc3339
 from tenants.cli import dump_json, tenant_or_error
 
 
@@ -29,9 +30,9 @@ class Command(BaseCommand):
         else:
             waiting = StationCredential.objects.filter(tenant=tenant_obj, needs_unique_key=True).count()
             held = tenant_obj.onboarding_held_since
-            out = {"held": held is not None, "held_since": held.isoformat() if held else None,
+            out = {"held": held is not None, "held_since": rfc3339(held),
                    "waiting": waiting, "window_minutes": tenant_obj.onboarding_window_minutes,
                    "max_in_window": tenant_obj.onboarding_max_in_window}
-            text = (f"onboarding {'HELD since ' + held.isoformat() if held else 'open'}; "
+            text = (f"onboarding {'HELD since ' + rfc3339(held) if held else 'open'}; "
                     f"{waiting} stations waiting for a unique key")
         self.stdout.write(dump_json(out) if json else text)

@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from csms import campaigns, credentials
+from csms import campaigns, credentials, describe
 from csms.models import CredentialChange, RotationCampaign, Station
+from lib.timestamps import rfc3339
 from tenants.cli import dump_json, tenant_or_error
 
 
@@ -15,14 +16,15 @@ def credential_summary(station: Station) -> dict:
         "phase": cred.phase,
         "valid_keys": len(credentials.state_of(cred).valid_hashes),
         "current_key": {"origin": cred.current_origin,
-                        "since": cred.current_since.isoformat() if cred.current_since else None},
+                        "since": rfc3339(cred.current_since)},
         "needs_unique_key": cred.needs_unique_key,
         "last_change": None if last is None else {
             "id": last.pk, "trigger": last.trigger, "state": last.state,
             "outcome": last.outcome or None, "attempt": last.attempt,
-            "created_at": last.created_at.isoformat(),
-            "resolved_at": last.resolved_at.isoformat() if last.resolved_at else None,
-            "detail": last.detail or None},
+            "created_at": rfc3339(last.created_at),
+            "resolved_at": rfc3339(last.resolved_at),
+            "detail": last.detail or None,
+            "stage": describe.change_stage(last, station.connected)},
     }
 
 
@@ -74,7 +76,8 @@ class Command(BaseCommand):
             return
         for r in rows:
             last = r["last_change"]
-            tail = f"last change {last['state']} ({last['outcome'] or '-'})" if last else "never rotated"
+            tail = (f"last change {last['id']} ({last['trigger']}, {last['created_at']}): {last['stage']}"
+                    if last else "never rotated")
             self.stdout.write(f"{r['identity']}\t{r['phase']}\t{r['current_key']['origin']} key since "
                               f"{r['current_key']['since']}\t{tail}")
 

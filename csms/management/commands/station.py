@@ -1,10 +1,11 @@
-"""`manage.py station add|list|show|call|...|group|auth|token|key`: the scripting interface
-to stations (`group`, `auth` and `token`: csms/management/station_auth.py; `key`:
-csms/management/station_keys.py).
+"""`manage.py station add|list|show|call|calls|call-cancel|remove|...|group|auth|token|key`: the
+scripting interface to stations (`group`, `auth` and `token`: csms/management/station_auth.py;
+`key`: csms/management/station_keys.py).
 
 A key is never printed except once, by `add --generate-key`; a token once, by `token issue`.
 """
 import csv
+import io
 import json
 import sys
 import time
@@ -14,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from csms import announce, credentials, services, station_methods
+from csms import announce, credentials, describe, services, station_methods
 from csms.auth import keys, policy
 from csms.management import station_auth, station_keys
 from csms.models import (
@@ -27,11 +28,13 @@ from csms.models import (
     StationCredential,
 )
 from csms.protocol.versions import SUPPORTED
-from tenants.cli import dump_json, tenant_or_error
+from lib.timestamps import rfc3339
+from tenants.cli import confirm, dump_json, removal_arguments, tenant_or_error
 from tenants.models import Tenant
 
 
-def station_summary(station: Station) -> dict:
+def station_summary(station: Station, detail: bool = True) -> dict:
+    """`detail=False` (lists): nothing that costs a query per station."""
     return {
         "tenant": station.tenant.slug,
         "identity": station.identity,
@@ -40,6 +43,8 @@ def station_summary(station: Station) -> dict:
         # What its boots are answered (Pending while onboarding), and the operator's setting.
         "registration_status": station.effective_registration,
         "registration_setting": station.registration_status,
+        # Pending above because it still holds its series key: what happens next, or None.
+        "onboarding": describe.onboarding_stage(station, with_change=detail),
         "allowed_protocols": station.allowed_protocols,
         "vendor": station.vendor or None,
         "model": station.model or None,
@@ -62,8 +67,7 @@ def call_summary(call: StationCall) -> dict:
             "created_at": _iso(call.created_at), "completed_at": _iso(call.completed_at)}
 
 
-def _iso(value):
-    return value.isoformat() if value else None
+_iso = rfc3339
 
 
 class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
@@ -141,20 +145,35 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
                           help="seconds to wait for the station's answer")
         call.add_argument("--json", action="store_true")
 
+        remove = sub.add_parser("remove", help="delete a station, its keys and everything it reported "
+                                               "(a connected one is disconnected)")
+        removal_arguments(remove, "tenant", "identity")
+
+        calls = sub.add_parser("calls", help="a station's queued and unanswered calls (--all: the latest of any state)")
+        calls.add_argument("tenant")
+        calls.add_argument("identity")
+        calls.add_argument("--all", action="store_true", dest="every", help="also the finished ones (latest 50)")
+        calls.add_argument("--json", action="store_true")
+
+        cancel = sub.add_parser("call-cancel", help="withdraw a queued call before it is sent")
+        cancel.add_argument("tenant")
+        cancel.add_argument("identity")
+        cancel.add_argument("call_id", type=int, metavar="ID")
+        cancel.add_argument("--json", action="store_true")
+
         station_auth.add_arguments(sub)
         station_keys.add_arguments(sub)
 
     def handle(self, *args, action, **opts):
-        getattr(self, f"do_{action}")(**opts)
+        getattr(self, f"do_{action.replace('-', '_')}")(**opts)
 
     # --- subcommands -------------------------------------------------------------------
 
     def do_add(self, tenant, identity, key, generate_key, master_key, registration, protocols,
                json, **_):
         tenant_obj = self._tenant(tenant)
-        if not identity or len(identity) > 255 or ":" in identity:
-            raise CommandError("identity must be 1-255 characters without ':'")
         allowed = _protocols(protocols)
+        _check_identity(identity, allowed)
         raw, origin = _chosen_key(key, generate_key, master_key)
         try:
             with transaction.atomic():
@@ -200,6 +219,9 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
             fields.append("registration_status")
         if protocols is not None:
             station.allowed_protocols = _protocols(protocols)
+            # A station registered before the rule keeps its identity; it may not take up
+            # a protocol whose rule that identity breaks.
+            _check_identity(identity, station.allowed_protocols)
             fields.append("allowed_protocols")
         station.save(update_fields=fields)
         announce.station_changed(station)
@@ -209,7 +231,7 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
 
     def do_list(self, tenant, json, **_):
         tenant_obj = self._tenant(tenant)
-        rows = [station_summary(s) for s in
+        rows = [station_summary(s, detail=False) for s in
                 Station.objects.for_tenant(tenant_obj).select_related("tenant", "credential")]
         if json:
             self._emit(rows, True, None)
@@ -318,10 +340,15 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
         return progress
 
     def _progress(self, done, total, label="", width=30):
+        """A bar redrawn in place on a terminal; elsewhere (a log file, a pipe) one plain
+        line per step, with no carriage returns."""
         filled = width * done // max(total, 1)
         prefix = f"{label:13}" if label else ""
-        self.stderr.write(f"\r{prefix}[{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
-                          ending="\n" if done == total else "")
+        text = f"{prefix}[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        if self.stderr.isatty():
+            self.stderr.write("\r" + text, ending="\n" if done == total else "")
+        else:
+            self.stderr.write(text)
         self.stderr.flush()
 
     def do_rotate(self, tenant, identity, compromised, json, **_):
@@ -348,10 +375,54 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
         while wait and not call.done and time.monotonic() < deadline:
             time.sleep(0.2)
             call.refresh_from_db()
-        self._emit(call_summary(call), json, lambda c: self.stdout.write(
+        summary = call_summary(call)
+        timed_out = bool(wait) and not call.done
+        if wait:
+            summary["wait_timed_out"] = timed_out
+        self._emit(summary, json, lambda c: self.stdout.write(
             f"call {c['id']} {c['action']}: {c['state']}"
             + (f" {c['response']}" if c["response"] is not None else "")
             + (f" {c['error_code']} {c['error_description'] or ''}" if c["error_code"] else "")))
+        if timed_out:
+            station.refresh_from_db(fields=["connected"])
+            self.stderr.write(self.style.WARNING(
+                f"no answer within --wait {wait:g} s: call {call.pk} is {describe.call_waiting(call, station.connected)}. "
+                f"`station calls {tenant} {identity}` shows it later; `station call-cancel {tenant} {identity} "
+                f"{call.pk}` withdraws it while it is queued."))
+
+    def do_remove(self, tenant, identity, yes, json, **_):
+        station = self._station(tenant, identity)
+        confirm(f"Remove station {identity} of {tenant}"
+                + (", which is connected now (its socket is closed)," if station.connected else "")
+                + " with its keys, tokens and everything it reported?", yes)
+        was_connected = services.remove_station(station, actor="cli")
+        self._emit({"identity": identity, "removed": True, "was_connected": was_connected}, json,
+                   lambda r: self.stdout.write(f"station {identity} removed"
+                                               + ("; its connection was closed" if was_connected else "")))
+
+    def do_calls(self, tenant, identity, every, json, **_):
+        station = self._station(tenant, identity)
+        calls = StationCall.objects.filter(station=station)
+        if every:
+            calls = calls.order_by("-created_at", "-id")[:50]
+        else:
+            calls = calls.filter(state__in=[StationCall.State.QUEUED, StationCall.State.SENT])
+        rows = [call_summary(c) for c in calls]
+        if json:
+            self._emit(rows, True, None)
+            return
+        for c in rows:
+            self.stdout.write(f"{c['id']}\t{c['action']}\t{c['state']}\t{c['created_at']}")
+        if not rows:
+            self.stdout.write(f"no {'' if every else 'queued or unanswered '}calls for {identity}")
+
+    def do_call_cancel(self, tenant, identity, call_id, json, **_):
+        station = self._station(tenant, identity)
+        try:
+            call = services.cancel_call(station, call_id, actor="cli")
+        except services.CallRejected as exc:
+            raise CommandError(str(exc)) from None
+        self._emit(call_summary(call), json, lambda c: self.stdout.write(f"call {c['id']} {c['action']}: cancelled"))
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -407,6 +478,12 @@ def _chosen_key(key, generate_key, master_key) -> tuple[bytes, str]:
     return raw, KeyOrigin.MASTER if master_key else KeyOrigin.INSTALLED
 
 
+def _check_identity(identity: str, protocols: list[str]) -> None:
+    problems = Station.identity_problems(identity, protocols)
+    if problems:
+        raise CommandError(f"{identity!r}: " + "; ".join(problems))
+
+
 def _from_stdin_if_dash(value: str) -> str:
     return sys.stdin.readline().strip() if value == "-" else value
 
@@ -419,41 +496,69 @@ def read_station_csv(path: str) -> tuple[list[dict], list[str]]:
     """Rows {line, identity, protocols, key} from a CSV file, and every problem with it
     by line. `key` is the raw 16- to 20-byte key or None (no column, or an empty cell). A
     problem with a key names its line, never the value."""
+    reader = csv.DictReader(io.StringIO(_csv_text(path), newline=""))
+    if not reader.fieldnames or "identity" not in [f.strip() for f in reader.fieldnames]:
+        raise CommandError(f"{path}: the first line must name the columns, including 'identity'"
+                           + _delimiter_hint(reader.fieldnames))
+    rows, errors, seen = [], [], {}
+    ended = reader.line_num
+    for record in reader:
+        # A quoted cell may span lines: name the line the record starts on, and where it ends.
+        started, ended = ended + 1, reader.line_num
+        line = started if started == ended else f"{started}-{ended}"
+        record = {k.strip(): (v or "").strip() for k, v in record.items() if k}
+        identity = record.get("identity", "")
+        problems = []
+        try:
+            protocols = _protocols(record.get("protocols") or ",".join(SUPPORTED))
+        except CommandError as exc:
+            protocols = []
+            problems.append(str(exc))
+        wrong = Station.identity_problems(identity, protocols)
+        if wrong:
+            problems += [f"{identity[:60]!r}: {p}" for p in wrong]
+        elif identity in seen:
+            problems.append(f"{identity} appears twice (first on line {seen[identity]})")
+        else:
+            seen[identity] = line
+        key = None
+        if record.get("key"):
+            try:
+                key = keys.parse_hex_key(record["key"])
+            except ValueError as exc:  # says what is wrong, never the value
+                problems.append(f"key: {exc}")
+        if problems:
+            errors += [f"line {line}: {p}" for p in problems]
+            continue
+        rows.append({"line": line, "identity": identity, "protocols": protocols, "key": key})
+    return rows, errors
+
+
+def _csv_text(path: str) -> str:
+    """The file's text (UTF-8, with or without a byte-order mark), or a CommandError that
+    names the line and byte where it is not UTF-8."""
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "identity" not in [f.strip() for f in reader.fieldnames]:
-            raise CommandError(f"{path}: the first line must name the columns, including 'identity'")
-        rows, errors, seen = [], [], {}
-        for record in reader:
-            line = reader.line_num  # the line the record ends on (quoted cells may span lines)
-            record = {k.strip(): (v or "").strip() for k, v in record.items() if k}
-            identity = record.get("identity", "")
-            problems = []
-            if not identity or len(identity) > 255 or ":" in identity:
-                problems.append("identity must be 1-255 characters without ':'")
-            elif identity in seen:
-                problems.append(f"{identity} appears twice (first on line {seen[identity]})")
-            else:
-                seen[identity] = line
-            try:
-                protocols = _protocols(record.get("protocols") or ",".join(SUPPORTED))
-            except CommandError as exc:
-                problems.append(str(exc))
-            key = None
-            if record.get("key"):
-                try:
-                    key = keys.parse_hex_key(record["key"])
-                except ValueError as exc:  # says what is wrong, never the value
-                    problems.append(f"key: {exc}")
-            if problems:
-                errors += [f"line {line}: {p}" for p in problems]
-                continue
-            rows.append({"line": line, "identity": identity, "protocols": protocols, "key": key})
-    return rows, errors
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise CommandError(
+            f"{path}: not UTF-8 at line {line}, byte {column} of the line (byte {exc.start} of the file: "
+            f"0x{data[exc.start]:02x}); save it as UTF-8 (spreadsheets: 'CSV UTF-8') and import again"
+        ) from None
+
+
+def _delimiter_hint(fieldnames) -> str:
+    header = ",".join(fieldnames or [])
+    if "identity" in [f.strip() for f in header.split(";")]:
+        return ("; its columns are separated by ';' (as some spreadsheets save CSV): "
+                "separate them with ',' instead")
+    return ""
 
 
 def _key_problems(rows: list[dict], master: bytes | None, keys_are_random: bool,

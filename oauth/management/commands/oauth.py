@@ -4,26 +4,28 @@
     oauth client add <tenant> <client_id> --grant ... [--redirect-uri ...] [--scope ...]
                      [--auth-method ...] [--jwks FILE] [--require-par] [--detail-type T ...]
     oauth client list <tenant>
+    oauth client remove <tenant> <client_id> [--yes]
     oauth trust add <tenant> <client_id> --issuer I --subject S --kid K --public-key FILE --alg A ...
     oauth trust list <tenant>
     oauth trust retire <tenant> <issuer> <kid>
 """
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from lib.timestamps import rfc3339
 from oauth import issuer, registration, signing_keys
 from oauth.models import Client, GrantType, SigningKey, TrustedKey
-from tenants.cli import dump_json, tenant_or_error
+from tenants.cli import confirm, dump_json, removal_arguments, tenant_or_error
 
 
 def key_summary(key: SigningKey) -> dict:
     return {"kid": key.kid, "alg": key.alg, "state": key.state,
-            "created_at": key.created_at.isoformat(),
-            "signs_from": key.signs_from.isoformat() if key.signs_from else None,
-            "published_until": key.publish_until.isoformat() if key.publish_until else None}
+            "created_at": rfc3339(key.created_at),
+            "signs_from": rfc3339(key.signs_from),
+            "published_until": rfc3339(key.publish_until)}
 
 
 def client_summary(c: Client) -> dict:
@@ -35,7 +37,8 @@ def client_summary(c: Client) -> dict:
 def trust_summary(r: TrustedKey) -> dict:
     return {"client_id": r.client.client_id, "issuer": r.issuer, "subject": r.subject, "kid": r.kid,
             "algorithms": r.algorithms, "scopes": r.scopes,
-            "valid_from": r.valid_from, "valid_until": r.valid_until, "retired_at": r.retired_at}
+            "valid_from": rfc3339(r.valid_from), "valid_until": rfc3339(r.valid_until),
+            "retired_at": rfc3339(r.retired_at)}
 
 
 def _read(path: str) -> str:
@@ -49,7 +52,7 @@ def _when(value: str | None) -> datetime | None:
     if value is None:
         return None
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # naive: read as UTC
 
 
 class Command(BaseCommand):
@@ -82,6 +85,9 @@ class Command(BaseCommand):
         add.add_argument("--detail-type", action="append", dest="detail_types", metavar="TYPE",
                          help="an authorization_details type it may request (repeat); default: any")
         clients.add_parser("list").add_argument("tenant")
+        cremove = clients.add_parser("remove", help="delete a client: its tokens, grants and trust "
+                                                    "records stop working at once")
+        removal_arguments(cremove, "tenant", "client_id")
 
         trust = sub.add_parser("trust", help="trust records for JWT assertions (RFC 7523, OSDM)")
         tsub = trust.add_subparsers(dest="action", required=True)
@@ -157,6 +163,15 @@ class Command(BaseCommand):
         rows = [client_summary(c) for c in Client.objects.for_tenant(t).order_by("client_id")]
         return rows, "\n".join(f"{r['client_id']}\t{' '.join(r['grant_types'])}\t{r['token_endpoint_auth_method']}"
                                for r in rows)
+
+    def client_remove(self, t, client_id, yes, **_):
+        client = Client.objects.for_tenant(t).filter(client_id=client_id).first()
+        if client is None:
+            raise CommandError(f"no client {client_id!r} in {t.slug}")
+        confirm(f"Remove client {client_id} of {t.slug}? Its access and refresh tokens, grants and "
+                "trust records go with it.", yes)
+        client.delete()  # tokens, grants, pushed requests, trust records: on_delete CASCADE
+        return {"client_id": client_id, "removed": True}, f"client {client_id} removed"
 
     def trust_add(self, t, client_id, issuer, subject, kid, public_key, algorithms, scopes,
                   valid_from, valid_until, **_):

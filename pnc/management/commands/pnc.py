@@ -5,6 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from lib.timestamps import rfc3339
 from pnc import authorities, contracts, emaid, ev_client, pki_files, profile, revocation
 from pnc.models import Contract
 from tenants.cli import dump_json, tenant_or_error
@@ -104,7 +105,7 @@ class Command(BaseCommand):
 
     def _emit(self, rows, as_json, with_pem):
         shown = [{"level": r.level, "subject": r.subject, "key_id": r.key_id, "serial_number": r.serial_number,
-                  "not_before": r.not_before.isoformat(), "not_after": r.not_after.isoformat(),
+                  "not_before": rfc3339(r.not_before), "not_after": rfc3339(r.not_after),
                   "issuing": r.issuing, "parent_key_id": r.parent.key_id if r.parent else None,
                   "has_private_key": bool(r.private_key_sealed), "certificate_pem": r.certificate_pem}
                  for r in rows]
@@ -140,10 +141,10 @@ class Command(BaseCommand):
 
     def _emit_contracts(self, rows, as_json, single=False):
         shown = [{"emaid": c.emaid, "state": c.state, "driver": c.user.get_username(), "client_id": c.client_id_text,
-                  "starts_at": c.starts_at.isoformat(), "ends_at": c.ends_at.isoformat(), "currency": c.currency,
+                  "starts_at": rfc3339(c.starts_at), "ends_at": rfc3339(c.ends_at), "currency": c.currency,
                   "maximum_amount": c.maximum_amount, "maximum_transaction_amount": c.maximum_transaction_amount,
-                  "certificates": [{"serial_number": x.serial_number, "not_after": x.not_after.isoformat(),
-                                    "revoked_at": x.revoked_at.isoformat() if x.revoked_at else None}
+                  "certificates": [{"serial_number": x.serial_number, "not_after": rfc3339(x.not_after),
+                                    "revoked_at": rfc3339(x.revoked_at)}
                                    for x in c.certificates.all()]}
                  for c in rows]
         if as_json:
