@@ -13,6 +13,30 @@ log = logging.getLogger(__name__)
 Member = CampaignMember.State
 
 
+OPEN = (RotationCampaign.State.RUNNING, RotationCampaign.State.PAUSED)
+
+
+class Overlap(ValueError):
+    """Stations of a new campaign are still to be rotated by an open one: two campaigns
+    would race for the same stations' key changes."""
+
+    def __init__(self, campaign_id: int, identities: list[str]):
+        self.campaign_id, self.identities = campaign_id, identities
+        shown = ", ".join(identities[:10]) + (f" and {len(identities) - 10} more" if len(identities) > 10 else "")
+        super().__init__(f"{len(identities)} of these stations are still to be rotated by campaign "
+                         f"{campaign_id}: {shown}; abort it, or leave them out")
+
+
+def overlap(tenant, stations: list[Station]) -> None:
+    """Raise `Overlap` if an open campaign of the tenant has any of `stations` waiting or in progress."""
+    busy = (CampaignMember.objects.for_tenant(tenant)
+            .filter(campaign__state__in=OPEN, state__in=(Member.WAITING, Member.IN_PROGRESS))
+            .filter(station__in=[s.pk for s in stations]).select_related("station").order_by("campaign_id", "id"))
+    found = list(busy.values_list("campaign_id", "station__identity")[:1000])
+    if found:
+        raise Overlap(found[0][0], [identity for campaign, identity in found if campaign == found[0][0]])
+
+
 def start(tenant, stations: list[Station], *, actor: str, name: str = "", concurrency=10,
           canary_size=5, max_failure_percent=20) -> RotationCampaign:
     if not stations:
@@ -20,6 +44,7 @@ def start(tenant, stations: list[Station], *, actor: str, name: str = "", concur
     if concurrency < 1 or not 0 <= max_failure_percent <= 100:
         raise ValueError("concurrency must be ≥ 1 and the failure limit 0-100 %")
     with transaction.atomic():
+        overlap(tenant, stations)
         campaign = RotationCampaign.objects.create(
             tenant=tenant, name=name or f"rotation {timezone.now():%Y-%m-%d %H:%M}",
             concurrency=concurrency, canary_size=canary_size,
@@ -46,6 +71,22 @@ def resume(campaign: RotationCampaign, actor: str) -> None:
         raise ValueError(f"campaign is {RotationCampaign.objects.get(pk=campaign.pk).state}")
     _audit(campaign, actor, "campaign.resumed")
     advance(campaign.pk)
+
+
+def abort(campaign: RotationCampaign, actor: str) -> int:
+    """Stop a running or paused campaign for good: its waiting stations are skipped (and
+    free for another campaign); key changes already under way run to their end, since
+    breaking one off could leave a station holding a key we no longer accept. Returns
+    how many stations were skipped."""
+    with transaction.atomic():
+        changed = RotationCampaign.objects.filter(pk=campaign.pk, state__in=OPEN).update(
+            state=RotationCampaign.State.ABORTED, completed_at=timezone.now())
+        if not changed:
+            raise ValueError(f"campaign is {RotationCampaign.objects.get(pk=campaign.pk).state}")
+        skipped = campaign.members.filter(state=Member.WAITING).update(
+            state=Member.SKIPPED, detail="the campaign was aborted")
+        _audit(campaign, actor, "campaign.aborted", f"{skipped} stations skipped")
+    return skipped
 
 
 def _audit(campaign, actor, action, outcome=""):
@@ -118,8 +159,11 @@ def _start_member(campaign, member) -> None:
 
 
 def advance_all() -> int:
-    ids = list(RotationCampaign.objects.filter(state=RotationCampaign.State.RUNNING)
-               .values_list("pk", flat=True))
+    # An aborted campaign starts nothing, but its stations under way still settle.
+    ids = list(RotationCampaign.objects.filter(
+        Q(state=RotationCampaign.State.RUNNING)
+        | Q(state=RotationCampaign.State.ABORTED, members__state=Member.IN_PROGRESS))
+        .values_list("pk", flat=True).distinct())
     for campaign_id in ids:
         advance(campaign_id)
     return len(ids)

@@ -22,11 +22,13 @@ _signing_tenant = Prepared(lambda slug: Tenant.objects.filter(slug=slug).annotat
 
 
 def authorization_server(slug: str, *, signs: bool = False) -> Tenant:
-    """The tenant, if it runs an authorization server (eMSPs and OSDM providers do).
+    """The tenant, if it runs an authorization server: eMSPs and OSDM providers do, and
+    charging-station operators, whose automation calls the operator REST API with its
+    clients' tokens (scopes operator:read|write|admin, docs/api.md).
     `signs`: the request will sign a token, so read the kid of the tenant's active key
     with it (`signing_keys.signer`)."""
     tenant = (_signing_tenant if signs else _tenant).first(slug=slug)
-    if tenant is None or not (tenant.is_emsp or tenant.is_osdm_provider):
+    if tenant is None or not (tenant.is_emsp or tenant.is_osdm_provider or tenant.operates_charging_stations):
         raise NoAuthorizationServer("No authorization server here")
     return tenant
 

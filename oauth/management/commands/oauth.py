@@ -110,9 +110,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, area, action, tenant, json=False, **opts):
         t = tenant_or_error(tenant)
-        if not (t.is_emsp or t.is_osdm_provider):
-            raise CommandError(f"{tenant} runs no authorization server (it is neither an eMSP "
-                               "nor an OSDM provider)")
+        if not (t.is_emsp or t.is_osdm_provider or t.operates_charging_stations):
+            raise CommandError(f"{tenant} runs no authorization server (it is neither an eMSP, "
+                               "an OSDM provider nor a charging-station operator)")
         try:
             result, text = getattr(self, f"{area}_{action}")(t, **opts)
         except registration.RegistrationError as exc:
