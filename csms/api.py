@@ -300,7 +300,7 @@ class StationMethods(APIView):
         try:
             station_methods.set_station_methods(station, body["methods"], force=body["force"])
         except station_methods.LockOut as exc:
-            raise Conflict(str(exc).replace("or force it", "or send force: true")) from None
+            raise Conflict(str(exc).replace("or force it", "or send force: true"), stranded=exc.stranded) from None
         return Response(station_methods.describe(station))
 
 

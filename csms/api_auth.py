@@ -23,7 +23,7 @@ MAX_NETWORKS = 100
 
 
 def lockout(exc: station_methods.LockOut) -> Conflict:
-    return Conflict(str(exc).replace("or force it", "or send force: true"))
+    return Conflict(str(exc).replace("or force it", "or send force: true"), stranded=exc.stranded)
 
 
 class PatternsSerializer(serializers.Serializer):

@@ -40,7 +40,8 @@ def problem_exception_handler(exc, context):
         return None
     data = response.data
     headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
-    problem = Response(problem_body(response.status_code, data), status=response.status_code,
+    body = {**problem_body(response.status_code, data), **getattr(exc, "members", {})}
+    problem = Response(body, status=response.status_code,
                        headers=headers, content_type=CONTENT_TYPE)
     problem["Cache-Control"] = "no-store"
     return problem
@@ -88,6 +89,10 @@ class Conflict(exceptions.APIException):
     status_code = 409
     default_detail = "the resource's state does not allow this"
     default_code = "conflict"
+
+    def __init__(self, detail=None, **members):
+        super().__init__(detail)
+        self.members = members  # further problem members (RFC 9457 §3.2), e.g. the stations concerned
 
 
 def not_found(request, *args, **kwargs):
