@@ -34,7 +34,7 @@ class PatternsSerializer(serializers.Serializer):
 
 
 class GroupSerializer(serializers.Serializer):
-    name = serializers.RegexField(station_methods.GROUP_NAME.pattern, max_length=64,
+    name = serializers.RegexField(rf"\A(?:{station_methods.GROUP_NAME.pattern})\Z", max_length=64,
                                   error_messages={"invalid": station_methods.GROUP_NAME_RULE})
     rank = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000,
                                     help_text="tried lowest first; default: after the last group")

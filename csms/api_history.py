@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 
 from lib.api import BoundedCursorPagination
+from lib.filters import StrictBooleanFilter
 
 from .api import ChangeSerializer
 from .api_access import OperatorView
@@ -27,8 +28,8 @@ class ChangeFilter(filters.FilterSet):
     station = StationIdentityFilter()
     state = filters.MultipleChoiceFilter(choices=CredentialChange.State.choices, help_text="repeat for several")
     trigger = filters.MultipleChoiceFilter(choices=CredentialChange.Trigger.choices, help_text="repeat for several")
-    compromised = filters.BooleanFilter()
-    open = filters.BooleanFilter(method="by_openness", label="still queued, in flight or awaiting proof")
+    compromised = StrictBooleanFilter()
+    open = StrictBooleanFilter(method="by_openness", label="still queued, in flight or awaiting proof")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

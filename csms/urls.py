@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from . import api, api_auth, api_campaigns, api_history, api_onboarding
+from . import api, api_auth, api_campaigns, api_history, api_imports, api_onboarding
 
 TENANT = r"^tenants/(?P<tenant>[a-z0-9-]+)/"
 STATION = TENANT + r"stations/(?P<identity>.+)/"
@@ -32,7 +32,8 @@ urlpatterns = [
     re_path(r"^tenants/(?P<tenant>[a-z0-9-]+)/stations/(?P<identity>.+)/$",
             api.StationDetail.as_view(), name="api-station"),
     # --- the operator API (docs/api.md): tenant-wide lists and policy ---------------------
-    *at(TENANT, ("rotations/$", api_history.Rotations, "api-rotations"),
+    *at(TENANT, ("station-imports/$", api_imports.StationImports, "api-station-imports"),
+        ("rotations/$", api_history.Rotations, "api-rotations"),
         ("audit/$", api_history.AuditLog, "api-audit"),
         (r"audit/export\.csv$", api_history.AuditExport, "api-audit-csv"),
         ("campaigns/$", api_campaigns.CampaignList, "api-campaigns"),
