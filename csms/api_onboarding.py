@@ -77,7 +77,10 @@ class Decision(OperatorView):
     def post(self, request, tenant, identity):
         station = station_for(self.tenant, identity)
         if station.registration_status == self.setting:
-            raise Conflict(f"the station's setting is {self.setting} already")
+            waits = self.setting == RegistrationStatus.ACCEPTED and station.effective_registration != self.setting
+            raise Conflict(f"the station's setting is {self.setting} already"
+                           + ("; it waits for its unique key at its next boot (while onboarding is held: "
+                              "release it)" if waits else ""))
         station.registration_status = self.setting
         station.save(update_fields=["registration_status"])
         credentials.audit(station, self.actor(), f"onboarding.{self.setting.lower()}", self.setting)
