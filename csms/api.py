@@ -5,21 +5,23 @@ Tenant-scoped under /api/v1/tenants/<slug>/; every query goes through the tenant
 caller belongs to. Reading needs the viewer role, requesting a key change the operator
 role. A caller outside the tenant gets 404, as if the tenant did not exist.
 """
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lib.api import Conflict
-from tenants.models import Membership, Role, Tenant
+from lib.api import BoundedPagePagination, Conflict
+from tenants.models import Role, Tenant
 
-from . import credentials, station_methods
-from .auth import policy
+from . import announce, credentials, station_methods, station_removal
+from .api_access import OperatorView, actor, tenant_for
+from .auth import keys, policy
 from .auth.station_auth import SCHEMES
-from .models import CredentialChange, Station, StationToken
+from .models import CredentialChange, KeyOrigin, RegistrationStatus, Station, StationToken
+from .protocol.versions import SUPPORTED
+from .station_filters import StationFilter
 
 
 class CredentialSerializer(serializers.Serializer):
@@ -67,20 +69,6 @@ class RotationRequestSerializer(serializers.Serializer):
                                  "never trust it as evidence")
 
 
-def tenant_for(request, slug: str, role: str) -> Tenant:
-    tenant = Tenant.objects.filter(slug=slug).first()
-    if tenant is None:
-        raise Http404
-    if request.user.is_superuser:
-        return tenant
-    membership = Membership.objects.filter(user=request.user, tenant=tenant).first()
-    if membership is None:
-        raise Http404  # do not reveal other tenants
-    if not membership.allows(role):
-        raise PermissionDenied(f"this needs the {role} role in {slug}")
-    return tenant
-
-
 def validated(serializer_class, request) -> dict:
     """The request body, checked (400 with the serializer's errors otherwise)."""
     body = serializer_class(data=request.data)
@@ -96,19 +84,129 @@ def station_for(tenant: Tenant, identity: str) -> Station:
     return station
 
 
-class StationList(APIView):
-    @extend_schema(responses=StationSerializer(many=True))
+class ProtocolsField(serializers.ListField):
+    child = serializers.ChoiceField(choices=list(SUPPORTED))
+
+    def __init__(self, **kwargs):
+        super().__init__(min_length=1, max_length=len(SUPPORTED), **kwargs)
+
+
+class RegistrationSerializer(serializers.Serializer):
+    identity = serializers.CharField(max_length=255, trim_whitespace=False)
+    key = serializers.CharField(required=False, max_length=40, write_only=True,
+                                help_text="the station's 16- to 20-byte key in hex (32 to 40 digits)")
+    generate_key = serializers.BooleanField(default=False, help_text="generate a key: the response shows it once")
+    master_key = serializers.CharField(required=False, max_length=40, write_only=True,
+                                       help_text="a series/master key in hex: the station is onboarded (Pending) "
+                                                 "and given a unique key at its first BootNotification")
+    registration_setting = serializers.ChoiceField(RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED)
+    allowed_protocols = ProtocolsField(default=list(SUPPORTED))
+
+    def validate_identity(self, value):
+        if not value or ":" in value or value != value.strip() or not value.isprintable():
+            raise serializers.ValidationError("an identity is 1-255 printable characters without ':' "
+                                              "or spaces at either end")
+        return value
+
+    def validate(self, data):
+        given = [name for name in ("key", "generate_key", "master_key") if data.get(name)]
+        if len(given) != 1:
+            raise serializers.ValidationError({"key": ["give exactly one of key, generate_key or master_key"]})
+        for name in ("key", "master_key"):
+            if name in data:
+                try:
+                    data[name] = keys.parse_hex_key(data[name])
+                except ValueError as exc:  # says what is wrong, never the value
+                    raise serializers.ValidationError({name: [str(exc)]}) from None
+        return data
+
+
+class RegisteredSerializer(StationSerializer):
+    key = serializers.CharField(required=False, help_text="the generated key (hex), shown this once")
+
+    class Meta(StationSerializer.Meta):
+        fields = [*StationSerializer.Meta.fields, "key"]
+
+
+class StationChangeSerializer(serializers.Serializer):
+    registration_setting = serializers.ChoiceField(RegistrationStatus.choices, required=False,
+                                                   help_text="what its BootNotification is answered")
+    allowed_protocols = ProtocolsField(required=False)
+
+
+def register(tenant: Tenant, body: dict, by: str) -> dict:
+    """`station add`'s registration: the station with its first key; a generated key is
+    in the result, the only time it is shown."""
+    if body["generate_key"]:
+        raw, origin = keys.generate_key(), KeyOrigin.GENERATED
+    elif "master_key" in body:
+        raw, origin = body["master_key"], KeyOrigin.MASTER
+    else:
+        raw, origin = body["key"], KeyOrigin.INSTALLED
+    try:
+        with transaction.atomic():
+            station = credentials.register_station(
+                tenant, body["identity"], raw, origin, needs_unique_key=origin == KeyOrigin.MASTER, actor=by,
+                registration_status=body["registration_setting"], allowed_protocols=body["allowed_protocols"])
+    except IntegrityError:
+        raise Conflict(f"a station {body['identity']!r} exists already in {tenant.slug}") from None
+    shown = dict(StationSerializer(station_for(tenant, station.identity)).data)
+    if origin == KeyOrigin.GENERATED:
+        shown["key"] = raw.hex()  # only its hash is kept
+    return shown
+
+
+class StationList(OperatorView):
+    """The tenant's stations, a page at a time, found with the portal's own filters
+    (`csms.station_filters.StationFilter`: search `q`, state filters, `ordering`)."""
+
+    serializer_class = StationSerializer
+    filterset_class = StationFilter
+    pagination_class = BoundedPagePagination
+
+    def get_queryset(self):
+        return self.scoped(Station).select_related("credential")
+
+    @extend_schema(summary="List stations (paginated, searchable, filterable)", operation_id="stations_list")
     def get(self, request, tenant):
-        t = tenant_for(request, tenant, Role.VIEWER)
-        stations = Station.objects.for_tenant(t).select_related("credential").order_by("identity")
-        return Response(StationSerializer(stations, many=True).data)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(StationSerializer(page, many=True).data)
+
+    @extend_schema(summary="Register a station with its first key", request=RegistrationSerializer,
+                   responses={201: RegisteredSerializer})
+    def post(self, request, tenant):
+        body = validated(RegistrationSerializer, request)
+        return Response(register(self.tenant, body, self.actor()), status=status.HTTP_201_CREATED)
 
 
-class StationDetail(APIView):
-    @extend_schema(responses=StationSerializer)
+class StationDetail(OperatorView):
+    serializer_class = StationSerializer
+
+    @extend_schema(summary="A station")
     def get(self, request, tenant, identity):
-        return Response(StationSerializer(station_for(tenant_for(request, tenant, Role.VIEWER),
-                                                      identity)).data)
+        return Response(StationSerializer(station_for(self.tenant, identity)).data)
+
+    @extend_schema(summary="Change a station's registration setting or allowed protocols",
+                   request=StationChangeSerializer, responses=StationSerializer)
+    def patch(self, request, tenant, identity):
+        station = station_for(self.tenant, identity)
+        body = validated(StationChangeSerializer, request)
+        fields = {"registration_setting": "registration_status", "allowed_protocols": "allowed_protocols"}
+        changed = [fields[name] for name in body]
+        for name, value in body.items():
+            setattr(station, fields[name], value)
+        if changed:
+            station.save(update_fields=changed)
+            credentials.audit(station, self.actor(), "station.changed", ", ".join(changed),
+                              **{name: value for name, value in body.items()})
+            # Seen at its next boot (registration) or connection (protocols).
+            announce.station_changed(station)
+        return Response(StationSerializer(station).data)
+
+    @extend_schema(summary="Remove a station (its connection is closed)", request=None, responses={204: None})
+    def delete(self, request, tenant, identity):
+        station_removal.remove_station(station_for(self.tenant, identity), self.actor())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class StationRotations(APIView):
@@ -126,7 +224,7 @@ class StationRotations(APIView):
         try:
             with transaction.atomic():
                 change = credentials.request_change(
-                    station, CredentialChange.Trigger.DEMAND, request.user.get_username(),
+                    station, CredentialChange.Trigger.DEMAND, actor(request),
                     compromised=body["compromised"])
         except credentials.ChangeRefused as exc:
             raise Conflict(str(exc)) from None
@@ -202,7 +300,7 @@ class StationMethods(APIView):
         try:
             station_methods.set_station_methods(station, body["methods"], force=body["force"])
         except station_methods.LockOut as exc:
-            return Response({"detail": str(exc), "stranded": exc.stranded}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(str(exc).replace("or force it", "or send force: true"), stranded=exc.stranded) from None
         return Response(station_methods.describe(station))
 
 
@@ -218,9 +316,9 @@ class StationTokens(APIView):
         station = station_for(tenant_for(request, tenant, Role.OPERATOR), identity)
         label = validated(TokenRequestSerializer, request)["label"]
         try:
-            row, value = station_methods.issue_token(station, label, actor=request.user.get_username())
+            row, value = station_methods.issue_token(station, label, actor=actor(request))
         except station_methods.TooManyTokens as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(str(exc)) from None
         return Response(dict(station_methods.token_summary(row), token=value), status=status.HTTP_201_CREATED)
 
 
@@ -229,7 +327,7 @@ class StationTokenRevocation(APIView):
     def delete(self, request, tenant, identity, token_id):
         """Revoke the token; a connection opened with a token is closed."""
         station = station_for(tenant_for(request, tenant, Role.OPERATOR), identity)
-        row = station_methods.revoke_token(station, token_id, actor=request.user.get_username())
+        row = station_methods.revoke_token(station, token_id, actor=actor(request))
         if row is None:
             raise Http404
         return Response(station_methods.token_summary(row))

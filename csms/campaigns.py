@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 Member = CampaignMember.State
 
 
+OPEN = (RotationCampaign.State.RUNNING, RotationCampaign.State.PAUSED)
+
+
 class Overlap(ValueError):
     """Stations already waiting or in progress in an unfinished campaign: two campaigns
     would rotate the same station twice and count its failures twice."""
@@ -55,7 +58,7 @@ def start(tenant, stations: list[Station], *, actor: str, name: str = "", concur
 def _refuse_overlap(tenant, stations: list[Station]) -> None:
     # Read the (few) unfinished members rather than send every requested id to the database.
     busy = dict(CampaignMember.objects.filter(
-        tenant=tenant, campaign__state__in=[RotationCampaign.State.RUNNING, RotationCampaign.State.PAUSED],
+        tenant=tenant, campaign__state__in=OPEN,
         state__in=[Member.WAITING, Member.IN_PROGRESS]).values_list("station_id", "campaign_id"))
     clashing = [s for s in stations if s.pk in busy]
     if clashing:
@@ -78,6 +81,22 @@ def resume(campaign: RotationCampaign, actor: str) -> None:
         raise ValueError(f"campaign is {RotationCampaign.objects.get(pk=campaign.pk).state}")
     _audit(campaign, actor, "campaign.resumed")
     advance(campaign.pk)
+
+
+def abort(campaign: RotationCampaign, actor: str) -> int:
+    """Stop a running or paused campaign for good: its waiting stations are skipped (and
+    free for another campaign); key changes already under way run to their end, since
+    breaking one off could leave a station holding a key we no longer accept. Returns
+    how many stations were skipped."""
+    with transaction.atomic():
+        changed = RotationCampaign.objects.filter(pk=campaign.pk, state__in=OPEN).update(
+            state=RotationCampaign.State.ABORTED, completed_at=timezone.now())
+        if not changed:
+            raise ValueError(f"campaign is {RotationCampaign.objects.get(pk=campaign.pk).state}")
+        skipped = campaign.members.filter(state=Member.WAITING).update(
+            state=Member.SKIPPED, detail="the campaign was aborted")
+        _audit(campaign, actor, "campaign.aborted", f"{skipped} stations skipped")
+    return skipped
 
 
 def _audit(campaign, actor, action, outcome=""):
@@ -150,8 +169,11 @@ def _start_member(campaign, member) -> None:
 
 
 def advance_all() -> int:
-    ids = list(RotationCampaign.objects.filter(state=RotationCampaign.State.RUNNING)
-               .values_list("pk", flat=True))
+    # An aborted campaign starts nothing, but its stations under way still settle.
+    ids = list(RotationCampaign.objects.filter(
+        Q(state=RotationCampaign.State.RUNNING)
+        | Q(state=RotationCampaign.State.ABORTED, members__state=Member.IN_PROGRESS))
+        .values_list("pk", flat=True).distinct())
     for campaign_id in ids:
         advance(campaign_id)
     return len(ids)

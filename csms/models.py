@@ -486,6 +486,7 @@ class RotationCampaign(TenantOwned):
         RUNNING = "running"
         PAUSED = "paused"
         COMPLETED = "completed"
+        ABORTED = "aborted"  # stopped by an operator: no more stations are started
 
     name = models.CharField(max_length=100)
     state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)

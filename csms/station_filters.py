@@ -9,12 +9,14 @@ its credential row, so a page of 100,000 stations stays one indexed scan plus a 
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
+from lib.filters import StrictBooleanFilter
+
 from .models import KeyOrigin, RegistrationStatus, Station
 
 SEARCH_MAX_LENGTH = 100  # bounded work per request: a search term longer than any field is refused
 
 
-class Onboarding(filters.BooleanFilter):
+class Onboarding(StrictBooleanFilter):
     """Stations still on a series (master or factory) key, whose boots are answered Pending
     until they hold a unique key — what `effective_registration` calls Pending."""
 
@@ -28,7 +30,7 @@ class Onboarding(filters.BooleanFilter):
 class StationFilter(filters.FilterSet):
     q = filters.CharFilter(method="search", max_length=SEARCH_MAX_LENGTH,
                            label="identity, serial number, vendor or model contains")
-    connected = filters.BooleanFilter()
+    connected = StrictBooleanFilter()
     ocpp_version = filters.ChoiceFilter(choices=[("1.6", "1.6"), ("2.0.1", "2.0.1")])
     registration = filters.ChoiceFilter(field_name="registration_status", choices=RegistrationStatus.choices,
                                         label="registration setting")

@@ -8,11 +8,12 @@ version moves (`rules_for`). Every change to a tenant's groups or default moves 
 (`changed`), so every process sees a change at its next handshake.
 """
 import copy
+import re
 import secrets
 from collections import Counter
 
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from lib.prepared import Prepared
@@ -270,6 +271,57 @@ def set_default_methods(tenant, methods: list[str] | None, *, force: bool = Fals
         row.methods = methods
         row.save(update_fields=["methods"])
         disconnect_disallowed(tenant)
+
+
+# --- groups ---------------------------------------------------------------------------------
+
+GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+GROUP_NAME_RULE = "a group name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+# A group's patterns by the name the CLI and the API give them, and their columns.
+PATTERNS = {"identity": "identity_pattern", "vendor": "vendor_pattern", "model": "model_pattern",
+            "firmware": "firmware_pattern"}
+
+
+class GroupTaken(ValueError):
+    """Another group of the tenant has this name or rank."""
+
+
+def next_rank(tenant) -> int:
+    """The rank a new group gets when none is given: after the last."""
+    return (StationGroup.objects.for_tenant(tenant).aggregate(m=Max("rank"))["m"] or 0) + 10
+
+
+def save_group(tenant, row: StationGroup, *, force: bool = False) -> None:
+    """Create or change a group (CLI and API): `LockOut` if the change strands stations
+    (unless forced), `GroupTaken` if its name or rank is another group's. Connections
+    that proved a method no longer allowed are closed."""
+    def change(station, rules):
+        others = tuple(g for g in rules.groups if g.name != row.name)
+        return station, policy.Rules(rules.default, (*others, as_group(row)))
+    try:
+        with transaction.atomic():
+            refuse_stranding(tenant, change, force)
+            row.save()  # moves the tenant's policy version (group_saved_or_deleted)
+            disconnect_disallowed(tenant)
+    except IntegrityError:
+        taken = StationGroup.objects.for_tenant(tenant).filter(rank=row.rank).exclude(name=row.name).first()
+        raise GroupTaken(f"rank {row.rank} is taken by group {taken.name}" if taken is not None
+                         else f"group {row.name!r} already exists in {tenant.slug}") from None
+
+
+def remove_group(tenant, row: StationGroup, *, force: bool = False) -> None:
+    """Delete a group: its stations fall to the next matching group or the default."""
+    with transaction.atomic():
+        refuse_stranding(tenant, lambda s, rules: (s, policy.Rules(
+            rules.default, tuple(g for g in rules.groups if g.name != row.name))), force)
+        row.delete()  # moves the tenant's policy version (group_saved_or_deleted)
+        disconnect_disallowed(tenant)
+
+
+def group_summary(row: StationGroup) -> dict:
+    return {"name": row.name, "rank": row.rank,
+            "patterns": {option: getattr(row, field) for option, field in PATTERNS.items()},
+            "methods": row.methods, "networks": row.networks}
 
 
 def describe(station: Station) -> dict:

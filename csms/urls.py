@@ -1,6 +1,16 @@
 from django.urls import re_path
 
-from . import api, station_keys_api
+from . import api, api_auth, api_campaigns, api_history, api_imports, api_onboarding, station_keys_api
+
+TENANT = r"^tenants/(?P<tenant>[a-z0-9-]+)/"
+STATION = TENANT + r"stations/(?P<identity>.+)/"
+CAMPAIGN = r"campaigns/(?P<campaign_id>[0-9]{1,18})"
+
+
+def at(prefix: str, *routes) -> list:
+    """(suffix, view class, name) routes under `prefix`."""
+    return [re_path(prefix + suffix, view.as_view(), name=name) for suffix, view, name in routes]
+
 
 # Identities may contain "/" (sent as %2F): the patterns take everything up to the
 # fixed suffix.
@@ -20,6 +30,28 @@ urlpatterns = [
     re_path(r"^tenants/(?P<tenant>[a-z0-9-]+)/stations/(?P<identity>.+)/keys/(?P<kid>[A-Za-z0-9._~-]{1,256})/$",
             station_keys_api.StationKeyRetirement.as_view(), name="api-station-key"),
     re_path(r"^tenants/(?P<tenant>[a-z0-9-]+)/auth-status/$", api.AuthStatus.as_view(), name="api-auth-status"),
+    *at(STATION, ("logins/$", api_auth.Logins, "api-station-logins"),
+        ("logins/(?P<login>[^/]{1,255})/$", api_auth.Login, "api-station-login"),
+        ("totp/$", api_auth.Totp, "api-station-totp")),
     re_path(r"^tenants/(?P<tenant>[a-z0-9-]+)/stations/(?P<identity>.+)/$",
             api.StationDetail.as_view(), name="api-station"),
+    # --- the operator API (docs/api.md): tenant-wide lists and policy ---------------------
+    *at(TENANT, ("station-imports/$", api_imports.StationImports, "api-station-imports"),
+        ("rotations/$", api_history.Rotations, "api-rotations"),
+        ("audit/$", api_history.AuditLog, "api-audit"),
+        (r"audit/export\.csv$", api_history.AuditExport, "api-audit-csv"),
+        ("campaigns/$", api_campaigns.CampaignList, "api-campaigns"),
+        (f"{CAMPAIGN}/$", api_campaigns.CampaignDetail, "api-campaign"),
+        (f"{CAMPAIGN}/members/$", api_campaigns.CampaignMembers, "api-campaign-members"),
+        (f"{CAMPAIGN}/pause$", api_campaigns.CampaignPause, "api-campaign-pause"),
+        (f"{CAMPAIGN}/resume$", api_campaigns.CampaignResume, "api-campaign-resume"),
+        (f"{CAMPAIGN}/abort$", api_campaigns.CampaignAbort, "api-campaign-abort"),
+        ("onboarding/$", api_onboarding.OnboardingHold, "api-onboarding"),
+        ("onboarding/release$", api_onboarding.OnboardingRelease, "api-onboarding-release"),
+        ("onboarding/stations/$", api_onboarding.Waiting, "api-onboarding-stations"),
+        ("onboarding/stations/(?P<identity>.+)/approve$", api_onboarding.Approve, "api-onboarding-approve"),
+        ("onboarding/stations/(?P<identity>.+)/reject$", api_onboarding.Reject, "api-onboarding-reject"),
+        ("auth/groups/$", api_auth.Groups, "api-auth-groups"),
+        ("auth/groups/(?P<name>[A-Za-z0-9._-]{1,64})/$", api_auth.Group, "api-auth-group"),
+        ("auth/default/$", api_auth.DefaultMethods, "api-auth-default")),
 ]

@@ -5,7 +5,7 @@ from datetime import datetime
 from http import HTTPStatus
 
 from rest_framework import exceptions
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -58,10 +58,21 @@ def problem_exception_handler(exc, context):
         return None
     data = response.data
     headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
-    problem = Response(problem_body(response.status_code, data), status=response.status_code,
+    body = {**problem_body(response.status_code, data), **getattr(exc, "members", {})}
+    problem = Response(body, status=response.status_code,
                        headers=headers, content_type=CONTENT_TYPE)
     problem["Cache-Control"] = "no-store"
     return problem
+
+
+def bounded_page_size(request, param: str, default: int, maximum: int) -> int:
+    """The `page_size` asked for, 1 to `maximum` (400 otherwise), or `default`."""
+    raw = request.query_params.get(param)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise exceptions.ValidationError({param: [f"a whole number from 1 to {maximum}"]})
+    return int(raw)
 
 
 class BoundedCursorPagination(CursorPagination):
@@ -74,13 +85,20 @@ class BoundedCursorPagination(CursorPagination):
     ordering = ("-created_at", "-id")
 
     def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise exceptions.ValidationError(
-                {self.page_size_query_param: [f"a whole number from 1 to {self.max_page_size}"]})
-        return int(raw)
+        return bounded_page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
+
+
+class BoundedPagePagination(PageNumberPagination):
+    """Numbered pages with the total `count`, for lists a person pages through in their
+    own order (the station list, sorted by any column): `page` from 1, `page_size` 1 to
+    MAX (default 50); a page past the end is 404."""
+
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request):
+        return bounded_page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
 
 
 class Conflict(exceptions.APIException):
@@ -89,6 +107,10 @@ class Conflict(exceptions.APIException):
     status_code = 409
     default_detail = "the resource's state does not allow this"
     default_code = "conflict"
+
+    def __init__(self, detail=None, **members):
+        super().__init__(detail)
+        self.members = members  # further problem members (RFC 9457 §3.2), e.g. the stations concerned
 
 
 def not_found(request, *args, **kwargs):

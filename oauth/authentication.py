@@ -4,72 +4,16 @@ A view opts in by subclassing `BearerProtectedView` and naming its `required_sco
 URL (`tenant` kwarg): a token is checked against that tenant's keys, issuer and
 audience only, so one tenant's token is worthless at another's API.
 """
-from dataclasses import dataclass
-
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 
-from tenants.models import Tenant
+from . import tokens
+from .token_authentication import BearerTokenAuthentication, TokenClient, bearer_challenge, challenge
 
-from . import issuer, tokens
-
-
-@dataclass(frozen=True)
-class TokenClient:
-    """`request.user` for a token obtained without a user (client credentials, JWT
-    assertions): the client, with the subject the token names."""
-
-    client_id: str
-    subject: str
-    is_authenticated: bool = True
-    is_anonymous: bool = False
-
-    def get_username(self) -> str:
-        return self.subject
-
-
-class BearerTokenAuthentication(BaseAuthentication):
-    def authenticate(self, request):
-        scheme, _, token = get_authorization_header(request).decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        token = token.strip()
-        if not token:
-            raise exceptions.AuthenticationFailed("invalid_token: empty bearer token")
-        slug = request.parser_context["kwargs"].get("tenant", "")
-        tenant = Tenant.objects.filter(slug=slug).first()
-        if tenant is None:
-            raise exceptions.NotFound()
-        try:
-            verified = tokens.verify_access_token(tenant, token)
-        except tokens.InvalidToken as exc:
-            request._bearer_error = "invalid_token"  # for the challenge (RFC 6750 §3.1)
-            raise exceptions.AuthenticationFailed(f"invalid_token: {exc}") from None
-        record = verified.record
-        user = record.user or TokenClient(record.application.client_id, record.subject)
-        return user, verified
-
-    def authenticate_header(self, request):
-        return challenge(request, getattr(request, "_bearer_error", None))
-
-
-def challenge(request, error: str | None, scope: str | None = None) -> str:
-    """`WWW-Authenticate: Bearer realm=…[, error=…][, scope=…]` (RFC 6750 §3)."""
-    return bearer_challenge(request.parser_context["kwargs"].get("tenant", ""), error, scope)
-
-
-def bearer_challenge(slug: str, error: str | None = None, scope: str | None = None) -> str:
-    """The challenge of the tenant's resource servers, DRF views or not; the realm is
-    the tenant's issuer, so a client knows where to get a token."""
-    value = f'Bearer realm="{issuer.issuer(Tenant(slug=slug))}"'
-    if error:
-        value += f', error="{error}"'
-    if scope:
-        value += f', scope="{scope}"'
-    return value
+__all__ = ["BearerTokenAuthentication", "TokenClient", "bearer_challenge", "challenge", "BearerProtectedView",
+           "ClientToken", "HasScope", "InsufficientScope"]
 
 
 class InsufficientScope(exceptions.PermissionDenied):
@@ -110,7 +54,7 @@ class BearerScheme(OpenApiAuthenticationExtension):
     """The OpenAPI security scheme of `BearerTokenAuthentication` (drf-spectacular finds
     it by the class)."""
 
-    target_class = "oauth.authentication.BearerTokenAuthentication"
+    target_class = "oauth.token_authentication.BearerTokenAuthentication"
     name = "tenantBearer"
 
     def get_security_definition(self, auto_schema):

@@ -1,13 +1,11 @@
 """Where a tenant's authorization server lives: its issuer identifier and endpoints."""
 from django.conf import settings
-from django.db.models import Exists, OuterRef
 from django.http import Http404
 
 from lib.prepared import Prepared
 from tenants.models import Tenant
 
 from . import signing_keys
-from .models import STATION_CLIENT_ID, Client
 
 ENDPOINTS = ("par", "authorize", "token", "jwks", "introspect", "revoke")
 
@@ -18,32 +16,20 @@ class NoAuthorizationServer(Http404):
 
 
 # Every back-channel request reads its tenant first: compiled once (lib/prepared.py).
-HAS_STATIONS_CLIENT = "has_stations_client"
-
-
-def _with_stations_client():
-    return {HAS_STATIONS_CLIENT: Exists(Client.objects.filter(tenant=OuterRef("pk"), client_id=STATION_CLIENT_ID))}
-
-
-_tenant = Prepared(lambda slug: Tenant.objects.filter(slug=slug).annotate(**_with_stations_client())[:1], slug=str)
+_tenant = Prepared(lambda slug: Tenant.objects.filter(slug=slug)[:1], slug=str)
 _signing_tenant = Prepared(lambda slug: Tenant.objects.filter(slug=slug).annotate(
-    **signing_keys.active_kid_annotation(), **_with_stations_client())[:1], slug=str)
+    **signing_keys.active_kid_annotation())[:1], slug=str)
 
 
 def runs_authorization_server(tenant: Tenant) -> bool:
-    """eMSPs and OSDM providers do; a charging-station operator does once one of its
-    stations has registered a public key (Bearer: oauth/station_keys.py), which makes
-    its stations client."""
-    if tenant.is_emsp or tenant.is_osdm_provider:
-        return True
-    has = getattr(tenant, HAS_STATIONS_CLIENT, None)
-    if has is None:
-        has = Client.objects.filter(tenant=tenant, client_id=STATION_CLIENT_ID).exists()
-    return bool(has) and tenant.operates_charging_stations
+    """eMSPs and OSDM providers do, and charging-station operators: their automation
+    calls the operator REST API with its clients' tokens (scopes operator:read|write|admin,
+    docs/api.md), and their stations get Bearer tokens (oauth/station_keys.py)."""
+    return tenant.is_emsp or tenant.is_osdm_provider or tenant.operates_charging_stations
 
 
 def authorization_server(slug: str, *, signs: bool = False) -> Tenant:
-    """The tenant, if it runs an authorization server (eMSPs and OSDM providers do).
+    """The tenant, if it runs an authorization server (`runs_authorization_server`).
     `signs`: the request will sign a token, so read the kid of the tenant's active key
     with it (`signing_keys.signer`)."""
     tenant = (_signing_tenant if signs else _tenant).first(slug=slug)

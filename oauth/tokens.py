@@ -20,6 +20,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from oauth2_provider.models import set_token_value
 
+from lib.access import GrantedToken
 from lib.prepared_insert import PreparedInsert
 
 from . import issuer, signing_keys
@@ -125,9 +126,21 @@ class InvalidToken(Exception):
 
 
 @dataclass(frozen=True)
-class Verified:
+class Verified(GrantedToken):
     claims: dict
     record: AccessToken
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(str(self.claims.get("scope", "")).split())
+
+    @property
+    def client_id(self) -> str:
+        return self.record.application.client_id
+
+    @property
+    def for_user(self) -> bool:
+        return self.record.user_id is not None
 
 
 def verify_access_token(tenant, token: str, *, now: datetime | None = None) -> Verified:

@@ -297,12 +297,15 @@ OAUTH2_PROVIDER = {
 
 # --- REST ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # Users of the portal: session (browser) or HTTP Basic (scripts, over TLS). OAuth 2
-    # bearer tokens from the tenant's authorization server join these later.
-    # Basic first: DRF takes the first class's challenge for its 401.
+    # Users of the portal: session (browser) or HTTP Basic (scripts, over TLS), and the
+    # clients of the tenant's own authorization server with their access tokens (verified
+    # against the tenant in the URL; what they may do: csms.api_access). Listed here, in
+    # the project, because csms may not import oauth. Basic first: DRF takes the first
+    # class's challenge for its 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.BasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        "oauth.token_authentication.BearerTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["lib.api.TimestampJSONRenderer"],
@@ -316,13 +319,21 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chargegate API",
     "VERSION": "1",
-    "DESCRIPTION": "Per tenant, under /api/v1/tenants/<tenant>/: stations and their credentials (portal users), "
-                   "the eMSP's Plug & Charge contracts, certificates, CAs and CRLs (the tenant's own access "
+    "DESCRIPTION": "Per tenant, under /api/v1/tenants/<tenant>/: the operator API — stations, imports, key "
+                   "changes, campaigns, onboarding, station authentication policy and the audit log (portal "
+                   "users by session or Basic, or the tenant's own access tokens with scopes operator:read, "
+                   "operator:write, operator:admin) — and the eMSP's Plug & Charge contracts, certificates, CAs and CRLs (the tenant's own access "
                    "tokens, scopes emsp:read and emsp:write). Errors are RFC 9457 problem+json. See docs/api.md.",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `state`: each its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStateEnum": "csms.models.RotationCampaign.State",
+        "CampaignMemberStateEnum": "csms.models.CampaignMember.State",
+        "CredentialChangeStateEnum": "csms.models.CredentialChange.State",
+    },
 }
 
 # Machine endpoints (the AS back channel: PAR, token, introspection, revocation) run on a

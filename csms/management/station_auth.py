@@ -5,12 +5,9 @@ credentials, other Basic logins, and who has moved off Basic. Mixed into the `st
 A token is printed once, by `token issue`; listings show its public id only.
 """
 import contextlib
-import re
 from collections import Counter
 
 from django.core.management.base import CommandError
-from django.db import IntegrityError, transaction
-from django.db.models import Max
 
 from csms import auth_audit, handshake_metrics, station_methods
 from csms.auth import policy
@@ -18,9 +15,8 @@ from csms.auth.station_auth import SCHEMES
 from csms.models import Station, StationGroup, StationLogin, StationToken
 from tenants.cli import dump_json
 
-GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-PATTERNS = {"identity": "identity_pattern", "vendor": "vendor_pattern", "model": "model_pattern",
-            "firmware": "firmware_pattern"}
+GROUP_NAME = station_methods.GROUP_NAME
+PATTERNS = station_methods.PATTERNS
 STILL_ON_BASIC_SHOWN = 50  # per group in the text output; --json lists them all
 
 
@@ -192,10 +188,9 @@ class AuthCommands:
     def _group_add(self, tenant, name, rank, methods, inherit, networks, force, json, **opts):
         tenant_obj = self._tenant(tenant)
         if not GROUP_NAME.fullmatch(name):
-            raise CommandError("a group name is 1-64 letters, digits, '.', '_' or '-', starting with "
-                               "a letter or digit")
+            raise CommandError(station_methods.GROUP_NAME_RULE)
         if rank is None:
-            rank = (StationGroup.objects.for_tenant(tenant_obj).aggregate(m=Max("rank"))["m"] or 0) + 10
+            rank = station_methods.next_rank(tenant_obj)
         row = StationGroup(tenant=tenant_obj, name=name, rank=rank,
                            methods=None if inherit or methods is None else _methods(methods),
                            networks=_networks(networks or ""),
@@ -223,11 +218,8 @@ class AuthCommands:
     def _group_remove(self, tenant, name, force, json, **_):
         tenant_obj = self._tenant(tenant)
         row = self._group(tenant_obj, name)
-        with transaction.atomic(), _lockout_as_error():
-            station_methods.refuse_stranding(tenant_obj, lambda s, rules: (s, policy.Rules(
-                rules.default, tuple(g for g in rules.groups if g.name != row.name))), force)
-            row.delete()  # moves the tenant's policy version (station_methods.group_saved_or_deleted)
-            station_methods.disconnect_disallowed(tenant_obj)
+        with _lockout_as_error():
+            station_methods.remove_group(tenant_obj, row, force=force)
         self._emit({"removed": name}, json, lambda r: self.stdout.write(f"group {name} removed"))
 
     def _group_list(self, tenant, json, **_):
@@ -248,18 +240,11 @@ class AuthCommands:
                               f"{g['stations']} stations")
 
     def _save_group(self, tenant, row, force, creating=False):
-        def change(station, rules):
-            others = tuple(g for g in rules.groups if g.name != row.name)
-            return station, policy.Rules(rules.default, (*others, station_methods.as_group(row)))
         try:
-            with transaction.atomic(), _lockout_as_error():
-                station_methods.refuse_stranding(tenant, change, force)
-                row.save()  # moves the tenant's policy version (station_methods.group_saved_or_deleted)
-                station_methods.disconnect_disallowed(tenant)
-        except IntegrityError:
-            taken = StationGroup.objects.for_tenant(tenant).filter(rank=row.rank).exclude(name=row.name)
-            raise CommandError(f"rank {row.rank} is taken by group {taken.first().name}" if taken.exists()
-                               else f"group {row.name!r} already exists in {tenant.slug}") from None
+            with _lockout_as_error():
+                station_methods.save_group(tenant, row, force=force)
+        except station_methods.GroupTaken as exc:
+            raise CommandError(str(exc)) from None
 
     def _group(self, tenant, name) -> StationGroup:
         row = StationGroup.objects.for_tenant(tenant).filter(name=name).first()
@@ -267,11 +252,7 @@ class AuthCommands:
             raise CommandError(f"no group {name!r} in {tenant.slug}")
         return row
 
-    @staticmethod
-    def _group_summary(row: StationGroup) -> dict:
-        return {"name": row.name, "rank": row.rank,
-                "patterns": {option: getattr(row, field) for option, field in PATTERNS.items()},
-                "methods": row.methods, "networks": row.networks}
+    _group_summary = staticmethod(station_methods.group_summary)
 
     def _text_group(self, g):
         self.stdout.write(f"group {g['name']} (rank {g['rank']}): "

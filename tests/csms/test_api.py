@@ -41,7 +41,8 @@ def test_anonymous_callers_are_challenged(acme):
 def test_viewer_lists_the_tenants_stations_without_key_material(acme):
     response = client_for("v", acme).get("/api/v1/tenants/acme/stations/")
     assert response.status_code == 200
-    body = response.json()
+    body = response.json()["results"]
+    assert response.json()["count"] == 2
     assert [s["identity"] for s in body] == ["CP1", "site/7"]
     assert body[0]["vendor"] == "VendorX"
     assert body[0]["credential"] == {"phase": "idle", "valid_keys": 1, "current_key_origin": "installed",

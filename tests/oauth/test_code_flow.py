@@ -96,8 +96,8 @@ def test_metadata_names_every_endpoint_and_capability(client, emsp, ev_client, u
     assert "ccsr" in meta["scopes_supported"]
 
 
-def test_only_emsp_and_osdm_tenants_run_an_authorization_server(client, db):
-    make_tenant("cpo")
+def test_only_emsp_osdm_and_operator_tenants_run_an_authorization_server(client, db):
+    make_tenant("cpo", operates_charging_stations=False)  # a tenant of no kind yet
     assert client.get("/.well-known/oauth-authorization-server/oauth/cpo").status_code == 404
     assert client.post("/oauth/cpo/token", {"grant_type": "client_credentials"}).status_code == 404
     assert client.get("/oauth/nobody/authorize").status_code == 404

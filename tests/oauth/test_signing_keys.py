@@ -88,7 +88,7 @@ def test_one_active_key_per_tenant(emsp):
 
 
 def test_tenants_without_an_authorization_server_have_no_jwks(client):
-    make_tenant("cpo")
+    make_tenant("cpo", operates_charging_stations=False)  # a tenant of no kind yet
     assert client.get("/oauth/cpo/jwks").status_code == 404
     assert client.get("/oauth/nope/jwks").status_code == 404
 
@@ -104,7 +104,7 @@ def test_keys_commands(emsp):
     assert [k["state"] for k in listed] == ["next", "active"]
     assert "signs from" in run_cmd("oauth", "keys", "list", "emsp")
     assert "BEGIN" not in json.dumps(listed)
-    make_tenant("cpo")
+    make_tenant("cpo", operates_charging_stations=False)  # a tenant of no kind yet
     with pytest.raises(CommandError, match="no authorization server"):
         run_cmd("oauth", "keys", "rotate", "cpo")
 

@@ -4,8 +4,6 @@ scripting interface to stations (`group`, `auth` and `token`: csms/management/st
 
 A key is never printed except once, by `add --generate-key`; a token once, by `token issue`.
 """
-import csv
-import io
 import json
 import sys
 import time
@@ -13,19 +11,16 @@ from types import SimpleNamespace
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from csms import announce, credentials, describe, services, station_methods
+from csms import announce, credentials, describe, services, station_import, station_methods
 from csms.auth import keys, policy
 from csms.management import station_auth, station_keys
 from csms.models import (
-    AuditEvent,
     ConnectorStatus,
     KeyOrigin,
     RegistrationStatus,
     Station,
     StationCall,
-    StationCredential,
 )
 from csms.protocol.versions import SUPPORTED
 from lib.timestamps import rfc3339
@@ -259,79 +254,30 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--master-key: {exc}") from None
         rows, errors = read_station_csv(file)
-        existing = _existing_identities(tenant_obj, [r["identity"] for r in rows])
-        if existing and not skip_existing:
-            errors += [f"line {r['line']}: {r['identity']} already exists (use --skip-existing)"
-                       for r in rows if r["identity"] in existing]
-        errors += _key_problems(rows, master, keys_are_random, skipped=existing)
-        if errors:
+        checked = station_import.check(tenant_obj, rows, errors, master, keys_are_random=keys_are_random,
+                                       skip_existing=skip_existing, names=OPTIONS)
+        if checked.errors:
             # Nothing is written unless the whole file is good.
-            shown = errors[:MAX_ERRORS_SHOWN]
-            more = len(errors) - len(shown)
+            shown = checked.errors[:MAX_ERRORS_SHOWN]
+            more = len(checked.errors) - len(shown)
             raise CommandError("nothing imported:\n  " + "\n  ".join(shown)
                                + (f"\n  ... and {more} more" if more else ""))
-        todo = [r for r in rows if r["identity"] not in existing]
-        keyed = [r for r in todo if r["key"] is not None]
-        onboarding = [r for r in todo if r["key"] is None]
-        origin = KeyOrigin.IMPORTED if keys_are_random else KeyOrigin.INSTALLED
-        hashes = self._hash_keys([r["key"] for r in keyed], origin)
-        # One hash for the series key, one salt, shared by every row onboarding with it:
-        # a salt keeps equal secrets from having equal hashes, and these secrets are
-        # equal by definition (docs/security.md, "Station credentials").
-        master_hash = keys.hash_key(master) if onboarding else ""
-        for row, key_hash in zip(keyed, hashes, strict=True):
-            row["hash"], row["origin"], row["onboard"] = key_hash, origin, False
-        for row in onboarding:
-            row["key"], row["hash"], row["origin"], row["onboard"] = master, master_hash, KeyOrigin.MASTER, True
-        # Digest verifiers are per station (they name its identity), as
-        # `credentials.new_key` makes them.
-        # EAP secrets only for stations allowed EAP (`credentials.allows_eap`), the rules
-        # read once for the whole file.
-        realm, rules = policy.realm(tenant_obj), station_methods.current_rules(tenant_obj)
-        for row in todo:
-            row["digest"] = keys.seal_digest(realm, row["identity"], row["key"], row["hash"])
-            probe = Station(tenant=tenant_obj, identity=row["identity"], allowed_protocols=row["protocols"])
-            row["eap"] = (keys.seal_eap(realm, row["identity"], row["key"], row["hash"])
-                          if "eap" in policy.allowed_methods(probe, rules) else "")
-        for row in rows:
-            row["key"] = None  # the plain keys are needed no longer
-        self._write_stations(tenant_obj, todo)
+        todo = checked.todo
+        counts = station_import.prepare(
+            tenant_obj, todo, master, keys_are_random=keys_are_random,
+            on_hashed=self._progress_every(IMPORT_BATCH, sum(r["key"] is not None for r in todo), "hashing keys"))
+        try:
+            station_import.write(tenant_obj, todo, "cli",
+                                 on_written=lambda done: self._progress(done, len(todo), "writing"))
+        except station_import.WrittenMeanwhile as exc:
+            raise CommandError(str(exc)) from None
+        if not todo:
+            self._progress(0, 0, "writing")
         self._warn_if_basic_is_off(tenant_obj, [r["identity"] for r in todo])
-        summary = {"imported": len(todo), "with_key": len(keyed), "onboarding": len(onboarding),
-                   "skipped": len(existing)}
+        summary = {"imported": len(todo), **counts, "skipped": len(checked.existing)}
         self._emit(summary, json, lambda r: self.stdout.write(
             f"imported {r['imported']} stations ({r['with_key']} with their keys, "
             f"{r['onboarding']} for onboarding), skipped {r['skipped']}"))
-
-    def _hash_keys(self, raw_keys: list[bytes], origin: KeyOrigin) -> list[str]:
-        if not raw_keys:
-            return []
-        total = len(raw_keys)
-        progress = self._progress_every(IMPORT_BATCH, total, "hashing keys")
-        return keys.hash_keys(raw_keys, generated=origin.drawn_here, on_done=progress)
-
-    def _write_stations(self, tenant, rows: list[dict]) -> None:
-        """Bulk-create the stations, their credentials and audit entries in batches,
-        all in one transaction: the rows `credentials.register_station` saves one by one."""
-        now = timezone.now()
-        try:
-            with transaction.atomic():
-                for start in range(0, len(rows), IMPORT_BATCH):
-                    batch = [credentials.registration_rows(
-                        tenant, r["identity"], r["hash"], r["origin"], needs_unique_key=r["onboard"],
-                        actor="cli", now=now, digest=r["digest"], eap=r["eap"], allowed_protocols=r["protocols"])
-                        for r in rows[start:start + IMPORT_BATCH]]
-                    stations, creds, events = zip(*batch, strict=True)
-                    Station.objects.bulk_create(stations, batch_size=IMPORT_BATCH)
-                    StationCredential.objects.bulk_create(creds, batch_size=IMPORT_BATCH)
-                    AuditEvent.objects.bulk_create(events, batch_size=IMPORT_BATCH)
-                    self._progress(start + len(batch), len(rows), "writing")
-        except IntegrityError:
-            # Validated above; another process registered one of them meanwhile.
-            raise CommandError("nothing imported: a station in the file was created meanwhile; "
-                               "run the import again") from None
-        if not rows:
-            self._progress(0, 0, "writing")
 
     def _progress_every(self, step, total, label):
         def progress(done):
@@ -488,117 +434,29 @@ def _from_stdin_if_dash(value: str) -> str:
     return sys.stdin.readline().strip() if value == "-" else value
 
 
-IMPORT_BATCH = 500  # rows per bulk insert and per progress step
+IMPORT_BATCH = station_import.BATCH  # rows per progress step
 MAX_ERRORS_SHOWN = 100
+OPTIONS = {"master_key": "--master-key", "skip_existing": "--skip-existing", "keys_are_random": "--keys-are-random"}
 
 
 def read_station_csv(path: str) -> tuple[list[dict], list[str]]:
-    """Rows {line, identity, protocols, key} from a CSV file, and every problem with it
-    by line. `key` is the raw 16- to 20-byte key or None (no column, or an empty cell). A
-    problem with a key names its line, never the value."""
-    reader = csv.DictReader(io.StringIO(_csv_text(path), newline=""))
-    if not reader.fieldnames or "identity" not in [f.strip() for f in reader.fieldnames]:
-        raise CommandError(f"{path}: the first line must name the columns, including 'identity'"
-                           + _delimiter_hint(reader.fieldnames))
-    rows, errors, seen = [], [], {}
-    ended = reader.line_num
-    for record in reader:
-        # A quoted cell may span lines: name the line the record starts on, and where it ends.
-        started, ended = ended + 1, reader.line_num
-        line = started if started == ended else f"{started}-{ended}"
-        record = {k.strip(): (v or "").strip() for k, v in record.items() if k}
-        identity = record.get("identity", "")
-        problems = []
-        try:
-            protocols = _protocols(record.get("protocols") or ",".join(SUPPORTED))
-        except CommandError as exc:
-            protocols = []
-            problems.append(str(exc))
-        wrong = Station.identity_problems(identity, protocols)
-        if wrong:
-            problems += [f"{identity[:60]!r}: {p}" for p in wrong]
-        elif identity in seen:
-            problems.append(f"{identity} appears twice (first on line {seen[identity]})")
-        else:
-            seen[identity] = line
-        key = None
-        if record.get("key"):
-            try:
-                key = keys.parse_hex_key(record["key"])
-            except ValueError as exc:  # says what is wrong, never the value
-                problems.append(f"key: {exc}")
-        if problems:
-            errors += [f"line {line}: {p}" for p in problems]
-            continue
-        rows.append({"line": line, "identity": identity, "protocols": protocols, "key": key})
-    return rows, errors
-
-
-def _csv_text(path: str) -> str:
-    """The file's text (UTF-8, with or without a byte-order mark), or a CommandError that
-    names the line and byte where it is not UTF-8."""
+    """The rows of a CSV file and every problem with it by line (`station_import.read_rows`)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise CommandError(
-            f"{path}: not UTF-8 at line {line}, byte {column} of the line (byte {exc.start} of the file: "
-            f"0x{data[exc.start]:02x}); save it as UTF-8 (spreadsheets: 'CSV UTF-8') and import again"
-        ) from None
-
-
-def _delimiter_hint(fieldnames) -> str:
-    header = ",".join(fieldnames or [])
-    if "identity" in [f.strip() for f in header.split(";")]:
-        return ("; its columns are separated by ';' (as some spreadsheets save CSV): "
-                "separate them with ',' instead")
-    return ""
-
-
-def _key_problems(rows: list[dict], master: bytes | None, keys_are_random: bool,
-                  skipped: set[str]) -> list[str]:
-    """What is wrong with the keys taken together (never naming one)."""
-    problems = []
-    keyless = [r["line"] for r in rows if r["key"] is None and r["identity"] not in skipped]
-    if keyless and master is None:
-        problems.append(f"{len(keyless)} row(s) have no key (first on line {keyless[0]}): give "
-                        "--master-key to onboard them, or a key in each row")
-    first_with = {}
-    for row in rows:
-        key = row["key"]
-        if key is None:
-            continue
-        if master is not None and key == master:
-            problems.append(f"line {row['line']}: key is the master key; leave the cell empty "
-                            "to onboard the station")
-        elif key in first_with and keys_are_random:
-            problems.append(f"line {row['line']}: same key as line {first_with[key]}; keys drawn "
-                            "at random do not repeat (--keys-are-random)")
-        first_with.setdefault(key, row["line"])
-    return problems
-
-
-def _existing_identities(tenant, identities: list[str], chunk=900) -> set[str]:
-    found = set()
-    for start in range(0, len(identities), chunk):  # under SQLite's parameter limit
-        found.update(Station.objects.for_tenant(tenant)
-                     .filter(identity__in=identities[start:start + chunk])
-                     .values_list("identity", flat=True))
-    return found
+        return station_import.read_rows(station_import.decode(data, path), path)
+    except station_import.FileRefused as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _protocols(text: str) -> list[str]:
-    allowed = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    unknown = [p for p in allowed if p not in SUPPORTED]
-    if unknown or not allowed:
-        raise CommandError(f"unknown protocol(s) {unknown}; choose from {list(SUPPORTED)}")
-    return allowed
+    try:
+        return station_import.parse_protocols(text)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _json_object(text: str) -> dict:

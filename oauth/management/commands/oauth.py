@@ -117,8 +117,8 @@ class Command(BaseCommand):
     def handle(self, *args, area, action, tenant, json=False, **opts):
         t = tenant_or_error(tenant)
         if not issuer.runs_authorization_server(t):
-            raise CommandError(f"{tenant} runs no authorization server (it is neither an eMSP "
-                               "nor an OSDM provider, and none of its stations has a key)")
+            raise CommandError(f"{tenant} runs no authorization server (it is neither an eMSP, "
+                               "an OSDM provider nor a charging-station operator)")
         try:
             result, text = getattr(self, f"{area}_{action}")(t, **opts)
         except registration.RegistrationError as exc:

@@ -33,6 +33,10 @@ DEMO_CLIENTS = [
     ClientSpec(client_id="demo-emsp", name="Demo eMSP backend", redirect_uris=[],
                grant_types=[GrantType.CLIENT_CREDENTIALS], scopes=["emsp:read", "emsp:write"],
                auth_method="client_secret_basic"),
+    # The operator's automation, for the operator REST API (docs/api.md).
+    ClientSpec(client_id="demo-ops", name="Demo operator automation", redirect_uris=[],
+               grant_types=[GrantType.CLIENT_CREDENTIALS], scopes=["operator:read", "operator:write"],
+               auth_method="client_secret_basic"),
 ]
 
 
@@ -94,4 +98,5 @@ class Command(BaseCommand):
         w(f"  Driver        driver / {DEMO_PASSWORD} approves on the consent screen")
         w(f"  PnC           python manage.py pnc ev-register {base}/oauth/demo --client-id demo-ev"
           f" --client-secret {DEMO_CLIENT_SECRET}   (plays the EV; see README)")
-        w(f"  REST API      {base}/api/docs/   (eMSP API with demo-emsp's token, scopes emsp:read emsp:write)")
+        w(f"  REST API      {base}/api/docs/   (eMSP API with demo-emsp's token, scopes emsp:read emsp:write;"
+          " operator API with demo-ops's, operator:read operator:write, or a user's password)")

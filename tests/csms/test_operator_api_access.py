@@ -1,0 +1,82 @@
+"""Who may call the operator API: people by their role, clients of the tenant's own AS by
+their operator scopes (a token from Authlib's client_credentials against the real token
+endpoint), never a token issued on a person's behalf or another tenant's token."""
+import pytest
+
+from tenants.models import Role
+from tests.csms.operator_api import api, automation, person, problem
+from tests.factories import AL1000_KEY, make_station, make_tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def acme(csms):
+    tenant = make_tenant("acme")
+    make_station(tenant, "CP1", AL1000_KEY)
+    return tenant
+
+
+def test_a_read_token_reads_and_may_not_act(csms, acme):
+    robot = automation(csms, acme, ["operator:read"])
+    listed = robot.get(api("acme", "stations/"))
+    assert listed.status_code == 200, listed.text
+    assert [s["identity"] for s in listed.json()["results"]] == ["CP1"]
+    refused = problem(robot.post(api("acme", "stations/CP1/rotations/"), json={}), 403)
+    assert "operator:write" in refused["detail"]
+
+
+def test_a_write_token_acts_and_is_named_in_the_audit_log(csms, acme):
+    robot = automation(csms, acme, ["operator:write"])
+    change = robot.post(api("acme", "stations/CP1/rotations/"), json={})
+    assert change.status_code == 202, change.text
+    assert change.json()["requested_by"] == "client:ops-robot"
+    problem(robot.put(api("acme", "auth/default/"), json={"methods": ["basic"]}), 403)  # policy: admin
+    audit = robot.get(api("acme", "audit/"), params={"actor": "client:ops-robot"}).json()["results"]
+    assert [e["action"] for e in audit] == ["credential.change_requested"]
+
+
+def test_an_admin_token_sets_policy(csms, acme):
+    robot = automation(csms, acme, ["operator:admin"])
+    response = robot.put(api("acme", "auth/default/"), json={"methods": ["basic", "digest"]})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"methods": ["basic", "digest"], "inherited": False}
+
+
+def test_a_token_without_operator_scopes_is_refused(csms, acme):
+    robot = automation(csms, acme, ["emsp:read"])
+    assert "operator:read" in problem(robot.get(api("acme", "stations/")), 403)["detail"]
+
+
+def test_a_token_is_worthless_at_another_tenant(csms, acme):
+    other = make_tenant("other")
+    make_station(other, "OTHER-1", AL1000_KEY)
+    robot = automation(csms, acme, ["operator:admin"])
+    response = robot.get(api("other", "stations/"))
+    problem(response, 401)
+    assert robot.get(api("other", "stations/OTHER-1/")).status_code == 401
+
+
+def test_people_have_their_roles_and_others_see_nothing(csms, acme):
+    viewer = person(csms, "viewer", acme, Role.VIEWER)
+    operator = person(csms, "operator", acme, Role.OPERATOR)
+    stranger = person(csms, "stranger")
+    assert viewer.get(api("acme", "stations/")).status_code == 200
+    assert "operator" in problem(viewer.delete(api("acme", "stations/CP1/")), 403)["detail"]
+    assert "admin" in problem(operator.put(api("acme", "auth/default/"), json={"methods": None}), 403)["detail"]
+    problem(stranger.get(api("acme", "stations/")), 404)
+    problem(httpx_anonymous(csms).get(api("acme", "stations/")), 401)
+
+
+def httpx_anonymous(server):
+    import httpx
+
+    return httpx.Client(base_url=server.http, timeout=30)
+
+
+def test_the_schema_declares_the_bearer_scheme_for_the_operator_api(csms, acme):
+    viewer = person(csms, "viewer", acme)
+    schema = viewer.get("/api/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}).json()
+    assert schema["components"]["securitySchemes"]["tenantBearer"]["scheme"] == "bearer"
+    security = schema["paths"]["/api/v1/tenants/{tenant}/campaigns/"]["get"]["security"]
+    assert {"tenantBearer": []} in security and {"basicAuth": []} in security
