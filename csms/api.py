@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from lib.api import BoundedPagePagination, Conflict
 from tenants.models import Role, Tenant
 
-from . import announce, credentials, station_methods, station_removal
+from . import announce, credentials, services, station_methods
 from .api_access import OperatorView, actor, tenant_for
 from .auth import keys, policy
 from .auth.station_auth import SCHEMES
@@ -205,7 +205,7 @@ class StationDetail(OperatorView):
 
     @extend_schema(summary="Remove a station (its connection is closed)", request=None, responses={204: None})
     def delete(self, request, tenant, identity):
-        station_removal.remove_station(station_for(self.tenant, identity), self.actor())
+        services.remove_station(station_for(self.tenant, identity), actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
