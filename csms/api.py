@@ -102,13 +102,11 @@ class RegistrationSerializer(serializers.Serializer):
     registration_setting = serializers.ChoiceField(RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED)
     allowed_protocols = ProtocolsField(default=list(SUPPORTED))
 
-    def validate_identity(self, value):
-        if not value or ":" in value or value != value.strip() or not value.isprintable():
-            raise serializers.ValidationError("an identity is 1-255 printable characters without ':' "
-                                              "or spaces at either end")
-        return value
-
     def validate(self, data):
+        # The model's identity rule, per protocol (OCPP 2.0.1: identifierString of 48).
+        wrong = Station.identity_problems(data["identity"], data["allowed_protocols"])
+        if wrong:
+            raise serializers.ValidationError({"identity": wrong})
         given = [name for name in ("key", "generate_key", "master_key") if data.get(name)]
         if len(given) != 1:
             raise serializers.ValidationError({"key": ["give exactly one of key, generate_key or master_key"]})
@@ -193,6 +191,10 @@ class StationDetail(OperatorView):
         body = validated(StationChangeSerializer, request)
         fields = {"registration_setting": "registration_status", "allowed_protocols": "allowed_protocols"}
         changed = [fields[name] for name in body]
+        if "allowed_protocols" in body:  # an identity that 2.0.1 does not allow may not switch to it
+            wrong = Station.identity_problems(station.identity, body["allowed_protocols"])
+            if wrong:
+                raise serializers.ValidationError({"allowed_protocols": wrong})
         for name, value in body.items():
             setattr(station, fields[name], value)
         if changed:

@@ -11,6 +11,7 @@ from rest_framework import generics, serializers
 
 from lib.api import BoundedCursorPagination
 from lib.filters import StrictBooleanFilter
+from lib.timestamps import rfc3339
 
 from .api import ChangeSerializer
 from .api_access import OperatorView
@@ -127,7 +128,7 @@ class AuditExport(AuditView):
         def lines():
             yield writer.writerow(CSV_COLUMNS)
             for at, who, action, station, outcome, detail in rows.iterator(chunk_size=2000):
-                yield writer.writerow([at.isoformat(), *(csv_cell(v or "") for v in (who, action, station, outcome)),
+                yield writer.writerow([rfc3339(at), *(csv_cell(v or "") for v in (who, action, station, outcome)),
                                        csv_cell(_json(detail))])
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="audit-{self.tenant.slug}.csv"'

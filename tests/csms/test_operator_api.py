@@ -77,6 +77,16 @@ def test_register_with_a_generated_key_shown_once_then_change_and_remove(operato
     bad = problem(operator.post(api("acme", "stations/"), json={"identity": "a:b", "key": "12"}), 400)
     assert "identity" in bad["errors"] and KEY not in str(bad)
     problem(operator.post(api("acme", "stations/"), json={"identity": "X", "key": KEY, "generate_key": True}), 400)
+    # The model's identity rule, per protocol: 2.0.1's identifierString has 48 characters and
+    # no spaces, which 1.6 allows.
+    long_id = "L" * 49
+    too_long = problem(operator.post(api("acme", "stations/"), json={"identity": long_id, "generate_key": True}), 400)
+    assert "identity" in too_long["errors"]
+    spaced = operator.post(api("acme", "stations/"), json={"identity": "RDAM 123", "generate_key": True,
+                                                           "allowed_protocols": ["ocpp1.6"]})
+    assert spaced.status_code == 201, spaced.text
+    refused = problem(operator.patch(api("acme", "stations/RDAM%20123/"), json={"allowed_protocols": ["ocpp2.0.1"]}), 400)
+    assert "allowed_protocols" in refused["errors"]
 
     changed = operator.patch(api("acme", "stations/NEW-1/"), json={"registration_setting": "Pending",
                                                                    "allowed_protocols": ["ocpp2.0.1"]})
@@ -231,7 +241,8 @@ def test_logins_and_a_totp_secret_shown_once(operator, viewer):
 
 def test_the_audit_log_filtered_paged_and_as_csv(operator, viewer):
     operator.post(api("acme", "stations/CP1/rotations/"), json={})
-    operator.post(api("acme", "stations/"), json={"identity": "=HYPERLINK(1)", "key": KEY})
+    operator.post(api("acme", "stations/"), json={"identity": "=HYPERLINK(1)", "key": KEY,
+                                                  "allowed_protocols": ["ocpp1.6"]})  # 2.0.1 refuses "("
     page = viewer.get(api("acme", "audit/"), params={"page_size": 1}).json()
     assert len(page["results"]) == 1 and page["next"]
     mine = viewer.get(api("acme", "audit/"), params={"actor": "operator", "station": "CP1"}).json()["results"]
@@ -243,6 +254,7 @@ def test_the_audit_log_filtered_paged_and_as_csv(operator, viewer):
     rows = list(csv.reader(io.StringIO(exported.text)))
     assert rows[0] == ["at", "actor", "action", "station", "outcome", "detail"]
     assert {r[1] for r in rows[1:]} == {"operator"} and len(rows) == 3
+    assert all(r[0].endswith("Z") for r in rows[1:])  # the one timestamp format (lib/timestamps.py)
     assert "'=HYPERLINK(1)" in exported.text  # a cell that would be a formula is quoted
     assert KEY not in exported.text
 
