@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     # Swagger UI's assets, served from our static files (/api/docs/ loads nothing from a CDN).
     "drf_spectacular_sidecar",
     "oauth2_provider",
+    # `request.htmx`: the portal answers an htmx request with the part it replaces.
+    "django_htmx",
     "tenants",
     "csms",
     "oauth",
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "portal.middleware.CredentialRefusalMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -236,7 +239,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
