@@ -250,6 +250,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Also serve what the finders find (static/, the apps'), not only what collectstatic
+# copied: a server started without it (the tests' live servers, a hand-run
+# `python -m portal.serve`) still has the portal's CSS, htmx and charts. Read once at start.
+WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
