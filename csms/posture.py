@@ -19,40 +19,45 @@ def counted(rows, key: str, blank: str) -> list[tuple[str, int]]:
     return sorted(((row[key] or blank, row["n"]) for row in rows), key=lambda pair: (-pair[1], pair[0]))
 
 
-def connections(tenant) -> dict:
-    stations = Station.objects.for_tenant(tenant)
-    totals = stations.aggregate(total=Count("id"), connected=Count("id", filter=Q(connected=True)))
-    by_version = stations.filter(connected=True).values("ocpp_version").annotate(n=Count("id"))
-    return {**totals, "by_version": counted(by_version, "ocpp_version", "unknown")}
+def station_figures(tenant) -> dict:
+    """The per-station counts, in one pass over the tenant's stations."""
+    return Station.objects.for_tenant(tenant).aggregate(
+        total=Count("id"), connected=Count("id", filter=Q(connected=True)),
+        on_basic=Count("id", filter=Q(last_auth_method="basic")),
+        pending=Count("id", filter=Q(registration_status=RegistrationStatus.PENDING)))
+
+
+def key_figures(tenant, now=None) -> dict:
+    """Key ages (KEY_AGE_BUCKETS, then "no key"), series keys and stations waiting for a
+    unique key, in one pass over the tenant's credentials."""
+    now = now or timezone.now()
+    figures = {}
+    for n, (_label, low, high) in enumerate(KEY_AGE_BUCKETS):
+        since = Q(current_since__lte=now - timedelta(days=low))
+        if high is not None:
+            since &= Q(current_since__gt=now - timedelta(days=high))
+        figures[f"age{n}"] = Count("id", filter=since)
+    figures["age_none"] = Count("id", filter=Q(current_since__isnull=True))
+    figures["on_series_key"] = Count("id", filter=Q(current_origin=KeyOrigin.MASTER) | Q(needs_unique_key=True))
+    figures["waiting"] = Count("id", filter=Q(needs_unique_key=True))
+    return StationCredential.objects.filter(tenant=tenant).aggregate(**figures)
+
+
+def key_ages(keys: dict) -> list[tuple[str, int]]:
+    labels = [label for label, _, _ in KEY_AGE_BUCKETS] + ["no key"]
+    return list(zip(labels, [keys[f"age{n}"] for n in range(len(KEY_AGE_BUCKETS))] + [keys["age_none"]],
+                    strict=True))
+
+
+def connected_by_version(tenant) -> list[tuple[str, int]]:
+    rows = Station.objects.for_tenant(tenant).filter(connected=True).values("ocpp_version").annotate(n=Count("id"))
+    return counted(rows, "ocpp_version", "unknown")
 
 
 def auth_methods(tenant) -> list[tuple[str, int]]:
     """The method each station's latest connection proved itself with."""
     rows = Station.objects.for_tenant(tenant).values("last_auth_method").annotate(n=Count("id"))
     return counted(rows, "last_auth_method", "never connected")
-
-
-def key_ages(tenant, now=None) -> list[tuple[str, int]]:
-    now = now or timezone.now()
-    buckets = {}
-    for n, (_label, low, high) in enumerate(KEY_AGE_BUCKETS):
-        since = Q(current_since__lte=now - timedelta(days=low))
-        if high is not None:
-            since &= Q(current_since__gt=now - timedelta(days=high))
-        buckets[f"age{n}"] = Count("id", filter=since)
-    buckets["none"] = Count("id", filter=Q(current_since__isnull=True))
-    figures = StationCredential.objects.filter(tenant=tenant).aggregate(**buckets)
-    labels = [label for label, _, _ in KEY_AGE_BUCKETS] + ["no key"]
-    return list(zip(labels, figures.values(), strict=True))
-
-
-def key_risks(tenant) -> dict:
-    """Stations on a series (master or factory) key, and stations still proving
-    themselves with Basic."""
-    series = StationCredential.objects.filter(tenant=tenant).aggregate(
-        on_series_key=Count("id", filter=Q(current_origin=KeyOrigin.MASTER) | Q(needs_unique_key=True)))
-    basic = Station.objects.for_tenant(tenant).filter(last_auth_method="basic").count()
-    return {**series, "on_basic": basic}
 
 
 def rotations(tenant, now=None) -> dict:
@@ -66,18 +71,15 @@ def rotations(tenant, now=None) -> dict:
         succeeded=Count("id", filter=recent & Q(state=CredentialChange.State.SUCCEEDED)))
 
 
-def onboarding(tenant) -> dict:
-    """The tenant's onboarding hold (csms/credentials.py `watch_onboarding_rate`), the
-    stations waiting for a unique key, and those an operator set to Pending."""
-    held_since = type(tenant).objects.filter(pk=tenant.pk).values_list("onboarding_held_since", flat=True)[0]
-    return {"held_since": held_since,
-            "waiting": StationCredential.objects.filter(tenant=tenant, needs_unique_key=True).count(),
-            "pending": Station.objects.for_tenant(tenant).filter(
-                registration_status=RegistrationStatus.PENDING).count()}
-
-
 def summary(tenant) -> dict:
-    return {"connections": connections(tenant), "auth_methods": auth_methods(tenant),
-            "key_ages": key_ages(tenant), "key_risks": key_risks(tenant),
-            "rotations": rotations(tenant), "onboarding": onboarding(tenant),
+    """Everything the dashboard shows: seven aggregate queries whatever the fleet's size."""
+    stations, keys = station_figures(tenant), key_figures(tenant)
+    # Read afresh: the hold is set by whichever process saw the burst of series-key boots.
+    held_since = type(tenant).objects.filter(pk=tenant.pk).values_list("onboarding_held_since", flat=True)[0]
+    return {"connections": {"total": stations["total"], "connected": stations["connected"],
+                            "by_version": connected_by_version(tenant)},
+            "auth_methods": auth_methods(tenant), "key_ages": key_ages(keys),
+            "key_risks": {"on_series_key": keys["on_series_key"], "on_basic": stations["on_basic"]},
+            "rotations": rotations(tenant),
+            "onboarding": {"held_since": held_since, "waiting": keys["waiting"], "pending": stations["pending"]},
             "failure_window_days": FAILURE_WINDOW.days}
