@@ -2,6 +2,7 @@
 an operator takes on it. Every view passes `tenants.access.tenant_page`, reads through
 the tenant's own rows, and acts through the service functions the CLI runs
 (`station rotate|set|call`), so a page can do nothing the rules of those forbid."""
+from collections import defaultdict
 from functools import wraps
 
 from django.contrib import messages
@@ -96,7 +97,8 @@ def confirmed(request, station: Station, action: str, question: str, consequence
     fields = [(k, v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "confirmed")]
     return render(request, "csms/confirm.html", {
         "tenant": station.tenant, "station": station, "action": action, "fields": fields,
-        "question": question.format(station=station, post=request.POST), "consequence": consequence})
+        "question": question.format(station=station, post=defaultdict(str, request.POST.items())),
+        "consequence": consequence})
 
 
 def station_action(url_name: str, *, ask: str = "", consequence: str = "", asks_when=lambda post: True):

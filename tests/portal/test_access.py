@@ -128,6 +128,7 @@ def test_home_leads_to_the_only_tenant_or_offers_a_choice(fleet):
 def test_destructive_actions_ask_first(fleet):
     client = signed_in("operator", (fleet[0], Role.OPERATOR))
     for url, form in [("/t/acme/stations/ACME-1/reset", {"type": "Soft"}),
+                      ("/t/acme/stations/ACME-1/reset", {}),  # a form without its field asks too
                       ("/t/acme/stations/ACME-1/registration", {"registration": "Rejected"}),
                       ("/t/acme/stations/ACME-1/rotate", {"compromised": "yes"})]:
         asked = client.post(url, form)
