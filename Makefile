@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test install lint clean
+.PHONY: run test install lint clean vendor
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,17 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# The browser files the portal serves and its tests inject, from the npm registry at the
+# versions package-lock.json pins; the copies are committed, so `make run` needs no npm.
+vendor:
+	npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p static/vendor tests/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/htmx.org/LICENSE static/vendor/htmx.LICENSE
+	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
+	cp node_modules/chart.js/LICENSE.md static/vendor/chart.js.LICENSE.md
+	cp node_modules/axe-core/axe.min.js tests/vendor/axe.min.js
+	cp node_modules/axe-core/LICENSE tests/vendor/axe-core.LICENSE
+
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache node_modules

@@ -15,9 +15,9 @@ from ocpp.v201.enums import Action as Action201
 from lib.prepared import Prepared
 
 from . import credentials, leaving, liveness, station_bearer, station_methods
-from .announce import disconnect, nudge
+from .announce import disconnect, nudge, station_changed
 from .auth import keys, policy
-from .models import AuditEvent, Station, StationCall
+from .models import AuditEvent, RegistrationStatus, Station, StationCall
 from .protocol.errors import RpcError
 from .protocol.validation import is_known_action, validate
 from .protocol.versions import SUPPORTED, OcppVersion
@@ -166,6 +166,19 @@ def release_connection(station_id: int, connection_id: str) -> None:
 
 
 # --- CSMS-initiated calls -----------------------------------------------------------------
+
+def set_registration(station: Station, status: str, *, actor: str) -> bool:
+    """The operator's registration decision (what BootNotification answers); returns
+    whether it changed. Its connection reloads the station before its next message."""
+    status = RegistrationStatus(status)
+    if station.registration_status == status:
+        return False
+    before, station.registration_status = station.registration_status, status
+    station.save(update_fields=["registration_status"])
+    credentials.audit(station, actor, "station.registration_changed", status.value, previous=before)
+    station_changed(station)
+    return True
+
 
 class CallRejected(ValueError):
     """The requested call cannot be queued: bad action or payload."""

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     # Swagger UI's assets, served from our static files (/api/docs/ loads nothing from a CDN).
     "drf_spectacular_sidecar",
     "oauth2_provider",
+    # `request.htmx`: the portal answers an htmx request with the part it replaces.
+    "django_htmx",
     "tenants",
     "csms",
     "oauth",
@@ -79,6 +81,7 @@ MIDDLEWARE = [
     "portal.middleware.CredentialRefusalMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -238,7 +241,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
@@ -249,6 +252,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Also serve what the finders find (static/, the apps'), not only what collectstatic
+# copied: a server started without it (the tests' live servers, a hand-run
+# `python -m portal.serve`) still has the portal's CSS, htmx and charts. Read once at start.
+WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -7,8 +7,15 @@ from lib.api import not_found
 
 from . import health, metrics, views
 
-urlpatterns = [
+# A tenant's pages: every view behind `tenants.access.tenant_page`.
+tenant_pages = [
     path("", views.dashboard, name="dashboard"),
+    path("", include("csms.portal_urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("t/<slug:tenant_slug>/", include(tenant_pages)),
     path("healthz", health.healthz, name="healthz"),
     path("livez", health.livez, name="livez"),
     path("metrics", metrics.metrics, name="metrics"),

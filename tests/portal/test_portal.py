@@ -9,8 +9,6 @@ from django.core.management import call_command
 from csms.auth.keys import verify_key
 from csms.models import Station
 from pnc.models import CertificateAuthority
-from tenants.models import Membership, Role
-from tests.factories import make_station, make_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -53,24 +51,6 @@ def test_healthz_is_503_when_the_channel_layer_fails(client, unreachable_channel
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"database": "ok", "channel_layer": "failed", "server": "ok"}
-
-
-def test_dashboard_requires_sign_in(client):
-    response = client.get("/")
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
-
-
-def test_dashboard_shows_only_the_users_tenants(client):
-    acme, other = make_tenant("acme"), make_tenant("other")
-    make_station(acme, "ACME-CP-1", vendor="VendorA")
-    make_station(other, "OTHER-CP-1")
-    viewer = get_user_model().objects.create_user("viewer", password="pw-123456789")
-    Membership.objects.create(user=viewer, tenant=acme, role=Role.VIEWER)
-    assert client.login(username="viewer", password="pw-123456789")
-    page = client.get("/").content.decode()
-    assert "ACME-CP-1" in page and "VendorA" in page
-    assert "OTHER-CP-1" not in page
-    assert ">Stations</a>" in page
 
 
 def test_demo_seeds_working_credentials_and_is_idempotent():

@@ -208,18 +208,15 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
         station = self._station(tenant, identity)
         if registration is None and protocols is None:
             raise CommandError("nothing to change: give --registration and/or --protocols")
-        fields = []
-        if registration is not None:
-            station.registration_status = registration
-            fields.append("registration_status")
+        if registration is not None:  # the portal's "change registration" runs the same service
+            services.set_registration(station, registration, actor="cli")
         if protocols is not None:
             station.allowed_protocols = _protocols(protocols)
             # A station registered before the rule keeps its identity; it may not take up
             # a protocol whose rule that identity breaks.
             _check_identity(identity, station.allowed_protocols)
-            fields.append("allowed_protocols")
-        station.save(update_fields=fields)
-        announce.station_changed(station)
+            station.save(update_fields=["allowed_protocols"])
+            announce.station_changed(station)
         # Takes effect at the station's next boot, within seconds for other messages
         # (registration), or at its next connection (protocols).
         self._emit(station_summary(station), json, self._text_station)

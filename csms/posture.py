@@ -1,0 +1,85 @@
+"""A tenant's fleet at a glance, for the portal's dashboard (and anything else that
+reports on a whole fleet): every figure is one aggregate query, never a loop over
+stations, so it costs the same whether the tenant has ten stations or 100,000."""
+from datetime import timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .models import CredentialChange, KeyOrigin, RegistrationStatus, Station, StationCredential
+
+# Key-age buckets, youngest first: (label, lower bound in days, upper bound in days or None).
+KEY_AGE_BUCKETS = (("under 30 days", 0, 30), ("30–90 days", 30, 90), ("90–365 days", 90, 365),
+                   ("over a year", 365, None))
+FAILURE_WINDOW = timedelta(days=7)
+
+
+def counted(rows, key: str, blank: str) -> list[tuple[str, int]]:
+    """`values(key).annotate(n=Count(…))` rows as (label, count) pairs, largest first."""
+    return sorted(((row[key] or blank, row["n"]) for row in rows), key=lambda pair: (-pair[1], pair[0]))
+
+
+def station_figures(tenant) -> dict:
+    """The per-station counts, in one pass over the tenant's stations."""
+    return Station.objects.for_tenant(tenant).aggregate(
+        total=Count("id"), connected=Count("id", filter=Q(connected=True)),
+        on_basic=Count("id", filter=Q(last_auth_method="basic")),
+        pending=Count("id", filter=Q(registration_status=RegistrationStatus.PENDING)))
+
+
+def key_figures(tenant, now=None) -> dict:
+    """Key ages (KEY_AGE_BUCKETS, then "no key"), series keys and stations waiting for a
+    unique key, in one pass over the tenant's credentials."""
+    now = now or timezone.now()
+    figures = {}
+    for n, (_label, low, high) in enumerate(KEY_AGE_BUCKETS):
+        since = Q(current_since__lte=now - timedelta(days=low))
+        if high is not None:
+            since &= Q(current_since__gt=now - timedelta(days=high))
+        figures[f"age{n}"] = Count("id", filter=since)
+    figures["age_none"] = Count("id", filter=Q(current_since__isnull=True))
+    figures["on_series_key"] = Count("id", filter=Q(current_origin=KeyOrigin.MASTER) | Q(needs_unique_key=True))
+    figures["waiting"] = Count("id", filter=Q(needs_unique_key=True))
+    return StationCredential.objects.filter(tenant=tenant).aggregate(**figures)
+
+
+def key_ages(keys: dict) -> list[tuple[str, int]]:
+    labels = [label for label, _, _ in KEY_AGE_BUCKETS] + ["no key"]
+    return list(zip(labels, [keys[f"age{n}"] for n in range(len(KEY_AGE_BUCKETS))] + [keys["age_none"]],
+                    strict=True))
+
+
+def connected_by_version(tenant) -> list[tuple[str, int]]:
+    rows = Station.objects.for_tenant(tenant).filter(connected=True).values("ocpp_version").annotate(n=Count("id"))
+    return counted(rows, "ocpp_version", "unknown")
+
+
+def auth_methods(tenant) -> list[tuple[str, int]]:
+    """The method each station's latest connection proved itself with."""
+    rows = Station.objects.for_tenant(tenant).values("last_auth_method").annotate(n=Count("id"))
+    return counted(rows, "last_auth_method", "never connected")
+
+
+def rotations(tenant, now=None) -> dict:
+    now = now or timezone.now()
+    open_states = [CredentialChange.State.QUEUED, CredentialChange.State.IN_FLIGHT,
+                   CredentialChange.State.AWAITING_PROOF]
+    recent = Q(created_at__gte=now - FAILURE_WINDOW)
+    return CredentialChange.objects.filter(tenant=tenant).aggregate(
+        in_progress=Count("id", filter=Q(state__in=open_states)),
+        failed=Count("id", filter=recent & Q(state=CredentialChange.State.FAILED)),
+        succeeded=Count("id", filter=recent & Q(state=CredentialChange.State.SUCCEEDED)))
+
+
+def summary(tenant) -> dict:
+    """Everything the dashboard shows: seven aggregate queries whatever the fleet's size."""
+    stations, keys = station_figures(tenant), key_figures(tenant)
+    # Read afresh: the hold is set by whichever process saw the burst of series-key boots.
+    held_since = type(tenant).objects.filter(pk=tenant.pk).values_list("onboarding_held_since", flat=True)[0]
+    return {"connections": {"total": stations["total"], "connected": stations["connected"],
+                            "by_version": connected_by_version(tenant)},
+            "auth_methods": auth_methods(tenant), "key_ages": key_ages(keys),
+            "key_risks": {"on_series_key": keys["on_series_key"], "on_basic": stations["on_basic"]},
+            "rotations": rotations(tenant),
+            "onboarding": {"held_since": held_since, "waiting": keys["waiting"], "pending": stations["pending"]},
+            "failure_window_days": FAILURE_WINDOW.days}

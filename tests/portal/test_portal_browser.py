@@ -1,0 +1,176 @@
+"""An operator's journeys through the portal in Chromium: sign in, choose and switch
+tenants, find one station among thousands, rotate its key and watch the real station
+take it. Every page passes axe-core (no serious or critical violation) and fits a
+390-pixel-wide screen; screenshots land in test-output/portal/."""
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from csms import credentials
+from csms.models import AuditEvent, KeyOrigin, Station, StationCredential
+from tenants.models import Membership, Role
+from tests import browser
+from tests import keyed_station as ks
+from tests.factories import AL1000_KEY, make_station, make_tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REPO = Path(__file__).resolve().parents[2]
+AXE = REPO / "tests" / "vendor" / "axe.min.js"
+SHOTS = REPO / "test-output" / "portal"
+PASSWORD = "portal-browser-pw-1"
+FLEET = 3000
+LONG_IDENTITY = "CP-A" + "W" * 44  # 48 characters, OCPP 2.0.1's longest identifierString
+
+
+def seed_fleet(tenant, count: int) -> None:
+    """Thousands of stations the way `station import` writes them: in bulk, all with one
+    platform-drawn key's cheap hash (no argon2 per row)."""
+    key_hash = credentials.hash_for(bytes(range(20)), KeyOrigin.GENERATED)
+    rows = [credentials.registration_rows(tenant, f"CP-HAMBURG-{n:05d}", key_hash, KeyOrigin.GENERATED,
+                                          vendor="Acme Power", model="Wallbox 22")
+            for n in range(count)]
+    rows.append(credentials.registration_rows(tenant, LONG_IDENTITY, key_hash, KeyOrigin.GENERATED))
+    stations, creds, events = zip(*rows, strict=True)
+    Station.objects.bulk_create(stations, batch_size=500)
+    StationCredential.objects.bulk_create(creds, batch_size=500)
+    AuditEvent.objects.bulk_create(events, batch_size=500)
+
+
+@pytest.fixture
+def portal_data(csms):
+    acme, other = make_tenant("acme", name="Acme Charging"), make_tenant("other", name="Other Power")
+    seed_fleet(acme, FLEET)
+    make_station(acme, "CP-BERLIN-0815", AL1000_KEY, vendor="Acme Power", model="Pillar 50")
+    make_station(other, "OTHER-1")
+    user = get_user_model().objects.create_user("olivia", password=PASSWORD)
+    Membership.objects.create(user=user, tenant=acme, role=Role.OPERATOR)
+    Membership.objects.create(user=user, tenant=other, role=Role.VIEWER)
+    return acme
+
+
+class RunningStation:
+    """The real station behind CP-BERLIN-0815, in its own thread and event loop: it
+    connects, boots, stores any key it is sent and reconnects with it."""
+
+    def __init__(self, server):
+        self.station = ks.KeyedStation(server, "acme", "CP-BERLIN-0815", AL1000_KEY, behaviour=ks.APPLY)
+        self.stop = threading.Event()
+        self.booted = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self):
+        await self.station.connect()
+        await self.station.boot()
+        self.booted.set()
+        while not self.stop.is_set():
+            await asyncio.sleep(0.1)
+        await self.station.disconnect()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.booted.wait(30), "the station never booted"
+        return self.station
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(30)
+
+
+@pytest.fixture
+def chromium(portal_data):
+    with browser.chromium() as started:
+        yield started
+
+
+def check_page(page, name: str) -> None:
+    """axe-core finds no serious or critical violation, nothing scrolls sideways, and a
+    screenshot is kept."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ["violations"]}))
+        .violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                              nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))""")
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, f"{name}: {serious}"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
+        f"{name} scrolls sideways at {page.viewport_size['width']} px"
+
+
+def sign_in(page, server) -> None:
+    page.goto(f"{server.http}/")
+    page.get_by_label("Username").fill("olivia")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.mark.timeout(300)  # a real browser, a real station and 3,000 rows, on a shared machine
+def test_operator_finds_a_station_among_thousands_and_rotates_it(csms, chromium):
+    with RunningStation(csms) as station:
+        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{csms.http}/")
+        check_page(page, "01-sign-in")
+        sign_in(page, csms)
+
+        page.wait_for_selector("h1:has-text('Choose a tenant')")  # a member of two tenants chooses
+        check_page(page, "02-choose-tenant")
+        page.get_by_role("link", name="Acme Charging").click()
+        page.wait_for_selector("text=of 3002 stations connected")
+        page.wait_for_selector("canvas")  # the charts drew
+        assert page.locator("[data-testid=connected]").inner_text() == "1"
+        check_page(page, "03-dashboard")
+
+        page.get_by_text("Switch tenant").click()
+        page.get_by_role("link", name="Other Power").click()
+        page.wait_for_selector("h1:has-text('Other Power')")
+        assert "(viewer)" in page.inner_text("header")
+        page.get_by_text("Switch tenant").click()
+        page.get_by_role("link", name="Acme Charging").click()
+
+        page.get_by_role("link", name="Stations", exact=True).click()
+        page.wait_for_selector("text=3002 stations, page 1 of 31")
+        check_page(page, "04-stations")
+        page.get_by_label("Search").fill("berlin")
+        page.wait_for_selector("p.count:text-is('1 station')")  # the table updated in place
+        page.wait_for_function("location.search.includes('q=berlin')")  # and the address with it
+        assert page.locator("table.stations tbody tr").count() == 1
+        check_page(page, "05-stations-search")
+
+        page.get_by_role("link", name="CP-BERLIN-0815").click()
+        page.wait_for_selector("h1:has-text('CP-BERLIN-0815')")
+        assert "connected" in page.inner_text("#station-live")
+        check_page(page, "06-station")
+        page.get_by_role("button", name="Rotate key now").click()
+        page.wait_for_selector("text=queued")
+        # The page follows the change while the station takes the key and reconnects.
+        page.locator("[data-testid=change-state]").first.filter(has_text="succeeded").wait_for(timeout=60_000)
+        assert page.locator("[data-testid=key-phase]").inner_text() == "idle"
+        check_page(page, "07-station-rotated")
+        assert "olivia" in page.locator("[data-testid=change-state]").first.locator("xpath=..").inner_text()
+        assert station.password != AL1000_KEY  # the station holds its new key
+
+
+@pytest.mark.timeout(300)
+def test_pages_fit_a_phone_and_long_identities_wrap(csms, chromium):
+    page = chromium.new_page(viewport={"width": 390, "height": 844})
+    sign_in(page, csms)
+    page.get_by_role("link", name="Acme Charging").click()
+    page.wait_for_selector("text=stations connected")
+    check_page(page, "phone-dashboard")
+    page.goto(f"{csms.http}/t/acme/stations/")
+    page.wait_for_selector(f"text={LONG_IDENTITY}")
+    check_page(page, "phone-stations")
+    page.get_by_role("link", name=LONG_IDENTITY).click()
+    page.wait_for_selector("h2:has-text('Credential')")
+    check_page(page, "phone-station")
+    page.get_by_role("button", name="Reset…").click()
+    page.wait_for_selector("text=Yes, go ahead")  # a destructive action asks first
+    check_page(page, "phone-confirm-reset")
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_selector("h2:has-text('Credential')")
+    page.keyboard.press("Tab")  # the first stop is the skip link, and it shows
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
