@@ -296,14 +296,15 @@ def cancel_call(station: Station, call_id: int, *, actor: str) -> StationCall:
 
 
 def remove_station(station: Station, *, actor: str) -> bool:
-    """Delete a station with everything it reported and its keys; True if it was
-    connected. A live socket is closed (the event, and its connection's next reconcile
+    """Delete a station with everything it reported and its keys (Bearer public keys
+    retired, their tokens revoked); True if it was connected. A live socket is closed (the event, and its connection's next reconcile
     pass, which finds the station gone)."""
     with transaction.atomic():
         connected = Station.objects.filter(pk=station.pk).values_list("connected", flat=True).first()
         AuditEvent.objects.create(tenant_id=station.tenant_id, actor=actor, action="station.removed",
                                   outcome="was connected" if connected else "",
                                   detail={"identity": station.identity})
+        station_bearer.retire_all(station, actor)  # its Bearer keys are no one's to inherit
         gone = Station(pk=station.pk, tenant_id=station.tenant_id)  # keeps its group name after the delete
         station.delete()
         transaction.on_commit(lambda: disconnect(gone))

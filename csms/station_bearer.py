@@ -88,3 +88,18 @@ def retire_key(station: Station, kid: str, actor: str = "cli") -> dict | None:
     if current.last_auth_method == "bearer" and current.connected:
         announce.revoke_connection(current)
     return row
+
+
+def retire_all(station: Station, actor: str) -> int:
+    """Retire every active key of a station that is going away: its trust records outlive
+    the station row, and a station registered later under the same identity must not
+    inherit them (nor the access tokens they obtained). The number retired."""
+    found = authority_api.authority()
+    if found is None:
+        return 0
+    active = [k["kid"] for k in found.keys_of(station.tenant, station.identity) if k.get("active")]
+    for kid in active:
+        found.retire_key(station.tenant, station.identity, kid)
+        audit(station, actor, "key.retired", kid)
+    return len(active)
+

@@ -77,6 +77,14 @@ def test_a_kid_is_once_per_station_and_retiring_stops_it(acme, tmp_path):
         run_cmd("station", "key", "retire", "acme", "CP1", "nope")
 
 
+def test_removing_a_station_retires_its_keys_so_a_new_one_of_that_name_inherits_none(acme, tmp_path):
+    run_cmd("station", "key", "add", "acme", "CP1", pem_file(tmp_path, EC), "--kid", "ec-1")
+    run_cmd("station", "remove", "acme", "CP1", "--yes")
+    assert TrustedKey.objects.get().retired_at is not None
+    make_station(acme, "CP1")
+    assert json.loads(run_cmd("station", "key", "list", "acme", "CP1", "--json"))[0]["active"] is False
+
+
 def test_the_stations_client_id_is_reserved(acme):
     from oauth.registration import ClientSpec, RegistrationError, add_client
     with pytest.raises(RegistrationError, match="reserved"):
