@@ -150,5 +150,6 @@ def test_staff_keep_the_dashboard(db, emsp):
     Membership.objects.create(user=staff, tenant=emsp, role=Role.OPERATOR)
     client = DjangoClient()
     client.login(username="op", password=DRIVER_PASSWORD)
-    assert client.get("/").status_code == 200
+    home = client.get("/", follow=True)  # their tenant's dashboard, under /t/<slug>/
+    assert home.status_code == 200 and home.redirect_chain[-1][0] == "/t/emsp/"
     assert client.get("/my/").status_code == 200  # their own contracts, if they approved any
