@@ -117,7 +117,7 @@ def test_an_assertion_naming_two_tenants_is_spent_once_on_the_platform(client, d
     ("get", "/oauth/nowhere"), ("get", "/.well-known/oauth-authorization-server/oauth/nowhere%00"),
 ])
 def test_an_unknown_tenant_gets_a_json_error_on_every_oauth_endpoint(client, db, method, path):
-    make_tenant("cpo", name="Stations only")  # a tenant without an authorization server
+    make_tenant("cpo", name="Of no kind yet", operates_charging_stations=False)  # a tenant without an authorization server
     for where in (path, path.replace("nowhere", "cpo")):
         response = getattr(client, method)(where)
         assert response.status_code == 404, (where, response.status_code)
