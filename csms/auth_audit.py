@@ -25,8 +25,10 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from tenants.models import Tenant
+
 from . import db_outage, group_commit
-from .models import AuditEvent
+from .models import AuditEvent, Station
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,21 @@ def event(decision: Decision, seen: _Seen) -> AuditEvent:
 
 
 def write(batch: dict[Decision, _Seen]) -> None:
-    AuditEvent.objects.bulk_create([event(d, s) for d, s in batch.items()], batch_size=BATCH)
+    """Insert the events of tenants and stations that still exist: one removed since its
+    handshake (`station remove`, a tenant deleted) would fail the foreign key at commit,
+    and with it every write of its batch, at every retry. A removed station's events keep
+    its tenant (as `station.removed` does), without the link."""
+    tenants = set(Tenant.objects.filter(pk__in={d.tenant_id for d in batch}).values_list("pk", flat=True))
+    stations = set(Station.objects.filter(pk__in={d.station_id for d in batch}).values_list("pk", flat=True))
+    rows = []
+    for decision, seen in batch.items():
+        if decision.tenant_id not in tenants:
+            continue
+        row = event(decision, seen)
+        if decision.station_id not in stations:
+            row.station_id = None
+        rows.append(row)
+    AuditEvent.objects.bulk_create(rows, batch_size=BATCH)
 
 
 async def flush() -> int:

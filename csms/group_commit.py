@@ -34,7 +34,7 @@ import random
 import threading
 import time
 
-from django.db import OperationalError, close_old_connections, transaction
+from django.db import IntegrityError, OperationalError, close_old_connections, transaction
 
 from . import db_outage
 
@@ -132,6 +132,18 @@ def _attempt(batch: list[tuple], last: bool) -> list | None:
         log.info("a batch of %d station writes lost a %s to another transaction; running it again",
                  len(batch), "deadlock" if _sqlstate(again.__cause__) == "40P01" else "serialization conflict")
         return None
+    except IntegrityError as exc:
+        if len(batch) == 1:
+            log.warning("a station write failed at its commit: %s", exc)
+            return [(False, exc)]
+        # A deferred constraint (PostgreSQL and SQLite check foreign keys at the commit)
+        # broke no savepoint, so no call was told; the commit failed for all. Each call
+        # again, alone: only the one that broke it fails, and the others are not held
+        # hostage to it (one buffered audit event of a removed station failed every
+        # batch after it).
+        log.warning("a batch of %d station writes failed at its commit (%s); writing them one by one",
+                    len(batch), type(exc).__name__)
+        return [outcome for call in batch for outcome in _attempt([call], last=True)]
     except Exception as exc:  # the commit itself failed: nothing of the batch is durable
         db_outage.failed(log, exc, "a batch of %d station writes", len(batch), level=logging.WARNING)
         outcomes = [(False, exc)] * len(batch)

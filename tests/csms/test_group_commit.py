@@ -5,10 +5,10 @@ import asyncio
 import threading
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from csms import group_commit
-from csms.models import Station
+from csms.models import AuditEvent, Station
 from tests.factories import make_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,6 +37,28 @@ def test_a_failing_call_is_rolled_back_alone_and_the_others_commit():
     assert sum(isinstance(r, int) for r in results) == 50
     assert set(Station.objects.values_list("identity", flat=True)) == {f"CP{i}" for i in range(50)}
     assert sorted(committed) == sorted(f"CP{i}" for i in range(50))  # after the commit, not for BAD
+
+
+def test_a_write_that_breaks_a_foreign_key_at_the_commit_fails_alone():
+    """Foreign keys are checked at the commit (deferred), after every savepoint was
+    released: the batch is written again call by call, so only the offender fails."""
+    tenant = make_tenant()
+
+    def create(identity):
+        return Station.objects.create(tenant=tenant, identity=identity).pk
+
+    def audit_a_vanished_station():  # what a buffered audit event of a removed station did
+        AuditEvent.objects.create(tenant=tenant, station_id=999_999, actor="station", action="station.auth")
+
+    async def scenario():
+        calls = [group_commit.run(create, f"CP{i}") for i in range(20)]
+        calls.insert(10, group_commit.run(audit_a_vanished_station))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    assert isinstance(results[10], IntegrityError)
+    assert sum(isinstance(r, int) for r in results) == 20
+    assert Station.objects.count() == 20 and not AuditEvent.objects.filter(action="station.auth").exists()
 
 
 def test_a_caller_that_gave_up_does_not_break_the_batch():
