@@ -24,8 +24,11 @@ run: install
 	$(PY) manage.py periodic & PERIODIC=$$!; trap 'kill $$PERIODIC 2>/dev/null' EXIT INT TERM; \
 	$(PY) -m portal.serve --host $(HOST) --port $(PORT)
 
+# One pytest worker per core (pytest-xdist; each worker has its own database and Redis
+# namespace): the suite is mostly waiting on live servers. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
