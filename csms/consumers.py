@@ -225,6 +225,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_send(self.group, {
             "type": "station.takeover", "connection_id": self.connection_id,
             "seq": self.connection_seq})
+        if await self._follow(opened.after):  # what the calls its claim ended ask
+            return
         if opened.work_queued:  # otherwise a nudge or the reconcile pass brings it
             self._spawn(self._pump())
         held.hold(self)

@@ -137,6 +137,23 @@ def settle(call_id: int, station_id: int, purpose_name: str, state: str, version
                                              OcppVersion(version) if version else None, response))
 
 
+LOST_ROW = ("pk", "station_id", "purpose", "ocpp_version")  # what `lose_sent` needs of a call
+
+
+def lose_sent(calls, reason: str) -> tuple[int, After]:
+    """End these sent calls as lost (`calls`: their `LOST_ROW` values), each with its
+    purpose's consequences: how many this ended (a racing path may end one first, and a
+    call no longer `sent` is left alone), and what their purposes ask of the station's
+    connection, together."""
+    ended, after = 0, NOTHING
+    for call_id, station_id, purpose_name, version in calls:
+        outcome = settle(call_id, station_id, purpose_name, State.LOST, version or None,
+                         error_description=reason)
+        if outcome is not None:
+            ended, after = ended + 1, after | outcome
+    return ended, after
+
+
 def unsendable(call_id: int, purpose_name: str, reason: str) -> None:
     """A claimed call that will not be sent: failed, and its purpose told why."""
     with transaction.atomic():

@@ -14,7 +14,7 @@ from ocpp.v201.enums import Action as Action201
 
 from lib.prepared import Prepared
 
-from . import credentials, leaving, liveness, station_bearer, station_methods
+from . import credentials, leaving, lifecycle, liveness, station_bearer, station_methods
 from .announce import disconnect, nudge, station_changed
 from .auth import keys, policy
 from .models import AuditEvent, RegistrationStatus, Station, StationCall
@@ -24,6 +24,8 @@ from .protocol.versions import SUPPORTED, OcppVersion
 
 log = logging.getLogger(__name__)
 
+
+OPEN_CALLS_SEEN = 20  # beyond that (never seen), the orphan reaper ends them
 
 # The handshake's reads, compiled once per process (lib/prepared.py): building and
 # compiling them cost more than running them.
@@ -36,8 +38,11 @@ _connection_seq = Prepared(lambda station_id, connection_id: Station.objects.fil
     station_id=int, connection_id=str)
 _station_by_pk = Prepared(lambda station_id: (
     Station.objects.select_related("tenant", "credential").filter(pk=station_id)[:1]), station_id=int)
-_queued_call = Prepared(lambda station_id: StationCall.objects.filter(
-    station_id=station_id, state=StationCall.State.QUEUED).values_list("pk", flat=True)[:1], station_id=int)
+# The station's calls in flight first, then one queued (an open connection has at most
+# one call in flight; more are left by earlier sockets whose process died).
+_open_calls = Prepared(lambda station_id: StationCall.objects.filter(
+    station_id=station_id, state__in=(StationCall.State.SENT, StationCall.State.QUEUED))
+    .order_by("-state", "pk").values_list("state", *lifecycle.LOST_ROW)[:OPEN_CALLS_SEEN], station_id=int)
 
 
 def find_station(tenant_slug: str, identity: str) -> Station | None:
@@ -113,6 +118,7 @@ class Opened:
     key_valid: bool  # False: refuse the connection (401)
     seq: int | None = None  # None: an even newer connection claimed the station meanwhile
     work_queued: bool = False  # calls wait to be sent: deliver them now
+    after: lifecycle.After = lifecycle.NOTHING  # what the calls it ended ask of the connection
 
 
 def open_connection(station_id: int, connection_id: str, version: str, key_hash: str,
@@ -132,6 +138,7 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
     undone the revocation: checked after the claim in the same transaction, so whichever
     commits last, no connection lives on with a dead key.
     """
+    work_queued, after = _calls_of_a_new_connection(station_id)
     if method in ("token", "totp", "bearer"):
         seq = claim_connection(station_id, connection_id, version, method)
         if method == "bearer":
@@ -140,14 +147,29 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
             active = (station_methods.token_is_active if method == "token"
                       else station_methods.totp_is_active)(station_id, token_id)
         if not active:
-            return Opened(key_valid=False)
-        return Opened(key_valid=True, seq=seq, work_queued=bool(_queued_call(station_id=station_id)))
+            return Opened(key_valid=False, after=after)
+        return Opened(key_valid=True, seq=seq, work_queued=work_queued, after=after)
     if credentials.record_proof(station_id, key_hash) is None:
-        return Opened(key_valid=False)
+        return Opened(key_valid=False, after=after)
     seq = claim_connection(station_id, connection_id, version, method)
     if not credentials.key_is_valid(station_id, key_hash):
-        return Opened(key_valid=False)
-    return Opened(key_valid=True, seq=seq, work_queued=bool(_queued_call(station_id=station_id)))
+        return Opened(key_valid=False, after=after)
+    return Opened(key_valid=True, seq=seq, work_queued=work_queued, after=after)
+
+
+def _calls_of_a_new_connection(station_id: int) -> tuple[bool, lifecycle.After]:
+    """Whether calls wait to be sent, having ended those still in flight as lost: a
+    station that opens a new connection will not answer on its old one. The old socket's
+    own end says so when its process lives; when that process was killed, nothing else
+    would until the orphan reaper, a minute later, and a key change sent just before the
+    kill stayed open that long. Lost before this connection's proof is recorded: that is
+    the order in which the station did things."""
+    rows = _open_calls(station_id=station_id)
+    in_flight = [row[1:] for row in rows if row[0] == StationCall.State.SENT]
+    after = lifecycle.NOTHING
+    if in_flight:
+        _ended, after = lifecycle.lose_sent(in_flight, "the station opened a new connection before answering")
+    return any(row[0] == StationCall.State.QUEUED for row in rows), after
 
 
 def supersedes(event_seq: int | None, own_seq: int | None) -> bool:

@@ -24,15 +24,9 @@ def reap_orphaned_calls() -> int:
     not have arrived), in one transaction each (`lifecycle.settle`).
     """
     cutoff = timezone.now() - timedelta(seconds=settings.CSMS["CALL_TIMEOUT_SECONDS"]) - ORPHAN_GRACE
-    reaped = 0
-    for call_id, station_id, purpose, version in (
-            StationCall.objects.filter(state=StationCall.State.SENT, sent_at__lt=cutoff)
-            .values_list("pk", "station_id", "purpose", "ocpp_version")):
-        ended = lifecycle.settle(
-            call_id, station_id, purpose, StationCall.State.LOST, version or None,
-            error_description="the server holding the connection stopped before an answer")
-        reaped += ended is not None
-    return reaped
+    orphans = StationCall.objects.filter(state=StationCall.State.SENT, sent_at__lt=cutoff)
+    reaped, _after = lifecycle.lose_sent(orphans.values_list(*lifecycle.LOST_ROW), "the server holding the connection stopped before an answer")
+    return reaped  # the stations' connections, if any, find their changes in their reconcile pass
 
 
 @shared_task

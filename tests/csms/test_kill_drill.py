@@ -9,7 +9,9 @@ import asyncio
 
 import pytest
 import websockets
+from django.utils import timezone
 
+from csms import credentials
 from csms.auth.keys import verify_secret
 from csms.models import CredentialChange, StationCall
 from tests import keyed_station as ks
@@ -113,3 +115,33 @@ def test_a_process_killed_at_any_step_of_a_key_change_loses_nothing(
     held = cred()
     assert held.phase == "idle" and not held.pending_hash and not held.previous_hash
     assert verify_secret(st.password, held.current_hash), "the key the station holds is the valid one"
+
+
+def test_calls_in_flight_on_a_dead_process_end_when_the_station_connects_again(csms, run):
+    """What the drill races for, made certain: the process that sent a key change (and a
+    command) died before the answer, so both rows stay `sent`, too recent for the orphan
+    reaper. The station's next connection, to another process, ends them as lost at
+    once, and the key change goes on from "the key may or may not have arrived"."""
+    station = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
+    credentials.request_change(station, "demand", "tester")
+    change_call = StationCall.objects.get(purpose=StationCall.Purpose.CREDENTIAL)
+    credentials.prepare_call(change_call.pk, "ocpp1.6")
+    StationCall.objects.filter(pk=change_call.pk).update(state="sent", sent_at=timezone.now())
+    command = StationCall.objects.create(tenant=station.tenant, station=station, action="Reset",
+                                         payload={"type": "Soft"}, state="sent", sent_at=timezone.now())
+    st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY)
+
+    async def scenario():
+        await st.connect()  # with the old key: the staged one never arrived
+        await st.boot()
+        ended = await async_eventually(lambda: StationCall.objects.filter(
+            pk__in=[change_call.pk, command.pk], state="lost").count() == 2, timeout=5)
+        await st.disconnect()
+        return ended
+
+    assert run(scenario())
+    assert StationCall.objects.get(pk=command.pk).error_description == \
+        "the station opened a new connection before answering"
+    held = cred()
+    assert held.phase in ("unknown", "idle"), "no longer waiting for an answer"
+    assert verify_secret(AL1000_KEY, held.current_hash), "the key the station holds still works"
