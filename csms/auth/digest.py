@@ -31,8 +31,9 @@ import struct
 from dataclasses import dataclass
 from typing import Protocol
 
+from lib.http_auth import Credentials, MalformedAuthorization, challenge, quoted_string
+
 from .basic import KEY_BYTES, MIN_KEY_BYTES
-from .headers import Credentials, MalformedAuthorization, challenge, quoted_string
 from .schemes import Subject, Verdict
 
 # RFC 7616 §3.2 names to hashlib's; the order of `OFFERED` is the order of the challenges.
