@@ -145,6 +145,12 @@ def _param_ahead(text: bytes, at: int) -> bool:
     return name is not None and text[_OWS.match(text, name.end()).end():][:1] == b"="
 
 
+def parse_auth_params(value: bytes) -> tuple[tuple[str, bytes], ...]:
+    """A field that is only `#auth-param`, such as `Authentication-Info` (RFC 9110
+    §11.6.3): the parameters, names lower-cased; raise `MalformedAuthorization`."""
+    return _auth_params(value.strip(b" \t"))
+
+
 def _skip_list_separators(text: bytes, at: int) -> int:
     while True:
         at = _OWS.match(text, at).end()
