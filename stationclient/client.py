@@ -70,7 +70,7 @@ class Result:
     outcome: Outcome
     attempts: list[Attempt]
     record: Record
-    challenges: list[Credentials] = field(default_factory=list)  # of the last 401
+    challenges: list[Credentials] = field(default_factory=list)  # of the last 401, if any
     exhausted: negotiation.Exhausted | None = None
     connection: ClientConnection | None = None  # open when ACCEPTED
     error: str | None = None
@@ -174,7 +174,7 @@ class StationClient:
             status = exchange.response.status if exchange.response else None
             attempts.append(Attempt(method, written.detail if written else None, status))
             if ws is not None:
-                return await self._opened(ws, method, written, attempts, record)
+                return await self._opened(ws, method, written, attempts, record, challenges)
             if status != 401:
                 outcome = Outcome.TRANSPORT if status is None else _BY_STATUS.get(status, Outcome.OTHER_STATUS)
                 return Result(outcome, attempts, record, error=exchange.error)
@@ -201,16 +201,16 @@ class StationClient:
         return authorization.write(method, self.secrets, challenges, target=self.target,
                                    now=self.clock(), random=os.urandom(16))
 
-    async def _opened(self, ws, method, written, attempts, record) -> Result:
+    async def _opened(self, ws, method, written, attempts, record, challenges) -> Result:
         if written is not None and written.digest is not None and not authorization.check_rspauth(
                 written.digest, ws.response.headers.get("Authentication-Info")):
             await self.close(ws, record)
-            return Result(Outcome.UNPROVEN, attempts, record)
+            return Result(Outcome.UNPROVEN, attempts, record, challenges)
         if ws.subprotocol is None:
             await self.close(ws, record)
-            return Result(Outcome.NO_SUBPROTOCOL, attempts, record)
+            return Result(Outcome.NO_SUBPROTOCOL, attempts, record, challenges)
         self.negotiator.succeeded(method)
-        return Result(Outcome.ACCEPTED, attempts, record, connection=ws)
+        return Result(Outcome.ACCEPTED, attempts, record, challenges, connection=ws)
 
     async def close(self, ws: ClientConnection, record: Record | None = None) -> None:
         """Close right away (1000), noting when in the record's last exchange."""
