@@ -13,10 +13,8 @@ lives as long as the object, across reconnections. `establish` is `connect` with
 the exception, for tools that report any outcome (`station probe`).
 """
 import asyncio
-import enum
 import os
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from urllib.parse import urlsplit
@@ -27,7 +25,10 @@ from websockets.asyncio.client import ClientConnection
 from lib.http_auth import Credentials, MalformedAuthorization, parse_challenges
 
 from . import authorization, negotiation
+from .outcome import Attempt, AuthenticationFailed, Outcome, Result  # noqa: F401  (the client's API)
 from .record import Exchange, Record, Response, request
+
+_BY_STATUS = {400: Outcome.MALFORMED, 404: Outcome.NOT_FOUND, 429: Outcome.THROTTLED, 503: Outcome.BUSY}
 
 
 def _version() -> str:
@@ -39,66 +40,6 @@ def _version() -> str:
 
 VERSION = _version()
 USER_AGENT = f"chargegate-station/{VERSION}"
-
-
-class Outcome(enum.Enum):
-    ACCEPTED = "accepted"  # 101 with an OCPP subprotocol
-    CHALLENGED = "challenged"  # 401 and no method left to try (`Result.exhausted` says why)
-    NO_CHALLENGES = "no_challenges"  # 401 without WWW-Authenticate: nothing would help
-    MALFORMED = "malformed"  # 400
-    NOT_FOUND = "not_found"  # 404
-    THROTTLED = "throttled"  # 429
-    BUSY = "busy"  # 503
-    OTHER_STATUS = "other_status"
-    NO_SUBPROTOCOL = "no_subprotocol"  # 101 without an OCPP version both sides speak
-    UNPROVEN = "unproven"  # 101 whose Digest rspauth is wrong: the server did not prove itself
-    TRANSPORT = "transport"  # no HTTP answer at all (refused, reset, timeout, TLS)
-
-
-_BY_STATUS = {400: Outcome.MALFORMED, 404: Outcome.NOT_FOUND, 429: Outcome.THROTTLED, 503: Outcome.BUSY}
-
-
-@dataclass(frozen=True)
-class Attempt:
-    method: str | None  # None: sent without credentials
-    detail: str | None  # "Digest SHA-256"
-    status: int | None
-
-
-@dataclass
-class Result:
-    outcome: Outcome
-    attempts: list[Attempt]
-    record: Record
-    challenges: list[Credentials] = field(default_factory=list)  # of the last 401, if any
-    exhausted: negotiation.Exhausted | None = None
-    connection: ClientConnection | None = None  # open when ACCEPTED
-    error: str | None = None
-
-    @property
-    def last(self) -> Attempt:
-        return self.attempts[-1]
-
-    @property
-    def status(self) -> int | None:
-        return self.last.status
-
-    def offered(self) -> list[str]:
-        """The methods the last 401 offered that this client knows, in the server's order."""
-        return negotiation.offered(c.scheme for c in self.challenges)
-
-    def header(self, name: str) -> str | None:
-        exchange = self.record.exchanges[-1]
-        values = exchange.response.values(name) if exchange.response else []
-        return values[0] if values else None
-
-
-class AuthenticationFailed(Exception):
-    """`connect` could not open the connection; `result` says what was tried and answered."""
-
-    def __init__(self, result: Result):
-        super().__init__(f"connection refused ({result.outcome.value}, last status {result.status})")
-        self.result = result
 
 
 class _Recording(ClientConnection):
@@ -210,7 +151,7 @@ class StationClient:
             await self.close(ws, record)
             return Result(Outcome.NO_SUBPROTOCOL, attempts, record, challenges)
         self.negotiator.succeeded(method)
-        return Result(Outcome.ACCEPTED, attempts, record, challenges, connection=ws)
+        return Result(Outcome.ACCEPTED, attempts, record, challenges, connection=ws, subprotocol=ws.subprotocol)
 
     async def close(self, ws: ClientConnection, record: Record | None = None) -> None:
         """Close right away (1000), noting when in the record's last exchange."""
