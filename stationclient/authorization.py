@@ -11,6 +11,9 @@ with (`Secrets`) and, for Digest, the server's challenge.
   token, `tlscb=false`: this client has no TLS exporter to bind to), the token in
   Basic's password field, or the `TOTP: 0 <token>` request header.
 * Bearer (RFC 6750): `Bearer <token>`, a token given or fetched by a callable.
+* EAP (draft-torvinen-http-eap-01) with EAP-MD5 (`eap.py`): the Identity Response,
+  then the MD5-Challenge Response to the round the server opens; the password as for
+  Digest.
 
 Scheme names are written in their normative spelling (`negotiation.METHODS`). Pure: the
 time and the random bytes are the caller's.
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 from lib.http_auth import Credentials, MalformedAuthorization, challenge, parse_auth_params
 from lib.http_digest import ALGORITHMS, h
 from lib.totp_token import Config, slot_of, token
+
+from . import eap
 
 # The station's preference: SHA-256 first, the white paper's default for OCPP.
 DIGEST_ALGORITHMS = ("SHA-256", "SHA-512-256", "SHA-384", "SHA-512")
@@ -51,6 +56,7 @@ class Secrets:
     def holds(self, method: str) -> bool:
         """Whether the station has what `method` needs."""
         return {"basic": self.password is not None, "digest": self.password is not None,
+                "eap": self.password is not None,
                 "token": self.token is not None, "totp": self.totp is not None,
                 "bearer": self.bearer is not None}.get(method, False)
 
@@ -103,6 +109,8 @@ def write(method: str, secrets: Secrets, challenges: list[Credentials], *, targe
         return _totp(secrets, now)
     if method == "digest":
         return _digest(secrets, challenges, target, random)
+    if method == "eap":
+        return _eap(secrets, challenges)
     raise ValueError(f"this client cannot write {method!r}")
 
 
@@ -139,6 +147,18 @@ def _digest_challenge(challenges: list[Credentials], secrets: Secrets) -> tuple[
         if algorithm in on_offer:
             return algorithm, on_offer[algorithm]
     return None
+
+
+def continues(method: str, sent: "Written | None", challenges: list[Credentials]) -> bool:
+    """Whether a 401 carries on the method's exchange rather than refusing it, so it is
+    no failure: Digest's expired nonce (answer the new one), EAP's MD5-Challenge after
+    the station's Identity (answer the round)."""
+    if method == "digest":
+        return stale(challenges)
+    if method == "eap" and sent is not None and sent.detail == EAP_IDENTITY:
+        request = eap.eap_challenge_of(challenges)
+        return request is not None and (request["code"], request["type"]) == (eap.REQUEST, eap.MD5)
+    return False
 
 
 def stale(challenges: list[Credentials]) -> bool:
@@ -180,3 +200,20 @@ def check_rspauth(answer: DigestAnswer, authentication_info: str | None) -> bool
     if params.get("cnonce", answer.cnonce) != answer.cnonce or params.get("nc", answer.nc) != answer.nc:
         return False
     return hmac.compare_digest(params.get("rspauth", b"").lower(), _kd(answer, b""))
+
+
+# --- EAP -----------------------------------------------------------------------------------
+
+EAP_IDENTITY, EAP_MD5 = "EAP Identity", "EAP MD5-Challenge"
+
+
+def _eap(secrets: Secrets, challenges: list[Credentials]) -> Written:
+    """Answer the server's Request; with none to answer (a Failure, no EAP packet), the
+    draft's unsolicited Identity Response starts a conversation."""
+    request = eap.eap_challenge_of(challenges)
+    client = eap.EapClient(secrets.login, secrets.password, realm=request["realm"] if request else "")
+    if request is not None and request["code"] == eap.REQUEST and request["type"] == eap.MD5:
+        return Written((("Authorization", client.answer(request)),), EAP_MD5)
+    if request is not None and request["code"] == eap.REQUEST and request["type"] == eap.IDENTITY:
+        return Written((("Authorization", client.answer(request)),), EAP_IDENTITY)
+    return Written((("Authorization", client.identity_response()),), EAP_IDENTITY)

@@ -101,14 +101,15 @@ class StationClient:
 
     async def establish(self) -> Result:
         """One authentication process: as many handshakes as the negotiation takes (at
-        most `max_failures` per method, plus Digest's first), ending open or refused."""
+        most `max_failures` per method, plus the 401s that carry an exchange on: Digest's
+        nonce, EAP's rounds), ending open or refused."""
         n = self.negotiator
         n.begin()
         method = n.opening(self.preemptive)
         attempts: list[Attempt] = []
         record = Record()
         challenges: list[Credentials] = []
-        for _ in range(2 * n.max_failures * max(1, len(n.methods)) + 2):
+        for _ in range(3 * n.max_failures * max(1, len(n.methods)) + 2):  # EAP: 2 handshakes a try
             written = self._write(method, challenges)
             exchange, ws = await self._handshake(written.headers if written else ())
             record.exchanges.append(exchange)
@@ -122,8 +123,8 @@ class StationClient:
             challenges = _challenges(exchange.response)
             if not challenges:
                 return Result(Outcome.NO_CHALLENGES, attempts, record)
-            expired_nonce = method == "digest" and authorization.stale(challenges)
-            if method is not None and not expired_nonce:
+            carries_on = method is not None and authorization.continues(method, written, challenges)
+            if method is not None and not carries_on:
                 n.failed(method)
             on_offer = [m for m in negotiation.offered(c.scheme for c in challenges)
                         if authorization.usable(m, challenges, self.secrets)]
@@ -131,7 +132,7 @@ class StationClient:
             if following is None:
                 return Result(Outcome.CHALLENGED, attempts, record, challenges,
                               n.why_none(negotiation.offered(c.scheme for c in challenges)))
-            if method is not None and not expired_nonce and self.retry_delay:
+            if method is not None and not carries_on and self.retry_delay:
                 await asyncio.sleep(self.retry_delay)
             method = following
         return Result(Outcome.CHALLENGED, attempts, record, challenges, n.why_none(()))

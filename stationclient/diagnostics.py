@@ -18,6 +18,7 @@ _HINTS = {
     "token": "the token is unknown, revoked or another station's",
     "totp": "check the secret, its parameters (validity, length, hash) and the clock",
     "bearer": "the token is not one the tenant's authorization server issued for this station",
+    "eap": "check the identity and the password (a 1.6 key: its hex text), and that the key has an EAP secret",
 }
 
 

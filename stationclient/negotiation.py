@@ -29,6 +29,7 @@ METHODS = {m.name: m for m in (
     Method("digest", "Digest", True),
     Method("totp", "TOTP", False),
     Method("bearer", "Bearer", False),
+    Method("eap", "EAP", True),  # the CSMS opens each round with its Request
 )}
 DEFAULT_METHODS = ("basic",)  # the white paper's default, for backward compatibility
 MAX_FAILURES = 3

@@ -32,7 +32,7 @@ from stationclient.authorization import TOTP_BINDINGS, Secrets
 from stationclient.client import VERSION, Outcome, StationClient
 from tenants.cli import dump_json
 
-METHODS = ("auto", "basic", "token", "digest", "totp", "bearer")
+METHODS = ("auto", "basic", "token", "digest", "totp", "bearer", "eap")
 AUTO_METHODS = ("digest", "basic")  # what a password serves, strongest first
 
 
@@ -45,7 +45,7 @@ def add_arguments(sub) -> None:
     probe.add_argument("--method", choices=METHODS, default="auto",
                        help="auto: ask what the server offers, then answer Digest or Basic with the password")
     probe.add_argument("--password-stdin", action="store_true",
-                       help="read the secret from the first line of stdin: the password (basic, digest, auto), "
+                       help="read the secret from the first line of stdin: the password (basic, digest, eap, auto), "
                             "the token (token), the TOTP secret (totp) or the access token (bearer)")
     probe.add_argument("--user-agent", default=diagnostics.probe_user_agent(VERSION),
                        help="the User-Agent to send (default: %(default)s, so the CSMS can tell a probe "
@@ -142,7 +142,7 @@ def _secrets(method, login, secret, validity, length, hash_name, binding) -> tup
         return Secrets(login), ()
     if method == "auto":
         return Secrets(login, password=secret.encode("utf-8")), AUTO_METHODS
-    if method in ("basic", "digest"):
+    if method in ("basic", "digest", "eap"):
         return Secrets(login, password=secret.encode("utf-8")), (method,)
     if method == "token":
         return Secrets(login, token=secret), ("token",)

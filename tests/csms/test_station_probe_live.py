@@ -122,6 +122,15 @@ def test_totp_and_bearer(csms, monkeypatch, tmp_path):
                         verdict(out))
 
 
+def test_eap_rounds_are_all_recorded(csms, monkeypatch):
+    make_station(make_tenant("acme"), "CP1", auth_methods=["eap", "basic"])
+    out, error = probe(monkeypatch, station_url(csms, "acme", "CP1"), "--method", "eap", "--password-stdin",
+                       stdin=KEY_TEXT)
+    assert error is None and verdict(out) == "accepted with EAP MD5-Challenge, OCPP subprotocol ocpp2.0.1"
+    assert out.count("GET /ocpp/acme/CP1") == 3  # the question, the Identity, the MD5 round
+    assert out.count("Authorization: EAP <hidden:") == 2 and "authentication-info: " in out
+
+
 def test_json_shape(csms, monkeypatch):
     acme_station("basic")
     out, error = probe(monkeypatch, station_url(csms, "acme", "CP1"), "--method", "basic", "--password-stdin",

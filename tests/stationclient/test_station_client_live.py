@@ -20,6 +20,7 @@ from tests.csms.test_totp_live import VALIDITY, slot_now
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.stationclient.rewriting_proxy import rewriting_proxy
 from tests.stations import station_url
+from tests.waiting import in_thread_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +29,6 @@ WRONG_TOKEN = "cgt_000000000000_" + "x" * 43
 
 
 def issue_token(identity="CP1") -> str:
-
     return json.loads(run_cmd("station", "token", "issue", "acme", identity, "--json"))["token"]
 
 
@@ -124,6 +124,18 @@ def test_digest_with_each_algorithm_the_station_prefers(csms, run, algorithm):
     assert result.outcome is Outcome.ACCEPTED and result.last.detail == f"Digest {algorithm}"
 
 
+def test_eap_md5_in_rounds_and_a_wrong_password_ends_in_three_failures(csms, run):
+    make_station(make_tenant("acme"), "CP1", auth_methods=["eap", "basic"])  # the key brings its EAP secret
+    c = client(csms, ("eap", "basic"))
+    result = run(established(c))
+    assert tried(result) == [(None, 401), ("eap", 401), ("eap", 101)]  # Identity, then the MD5 round
+    assert [a.detail for a in result.attempts] == [None, "EAP Identity", "EAP MD5-Challenge"]
+    assert last_method() == "eap" and c.negotiated == "eap"
+    wrong = run(established(client(csms, ("eap",), password=b"00" * 20)))
+    assert tried(wrong) == [(None, 401)] + [("eap", 401)] * 6  # each try: Identity, MD5 answered by Failure
+    assert str(wrong.exhausted) == "the server refused the credentials of EAP"
+
+
 def test_no_shared_method_says_what_each_side_has(csms, run):
     station("token")
     result = run(established(client(csms, ("basic",))))
@@ -192,8 +204,7 @@ def test_cs6_basic_switched_off_the_station_moves_to_token(csms, run):
         ws = await c.connect()
         assert c.negotiated == "basic"
         # The operator finishes the group's move: Basic's open connection is closed.
-        from asgiref.sync import sync_to_async
-        await sync_to_async(run_cmd)("station", "auth", "set", "acme", "CP1", "--methods", "token")
+        await in_thread_db(run_cmd)("station", "auth", "set", "acme", "CP1", "--methods", "token")
         await ws.wait_closed()
         return await established(c)
 
@@ -206,7 +217,6 @@ def test_cs6_basic_switched_off_the_station_moves_to_token(csms, run):
 def totp_secret():
     make_station(make_tenant("acme"), "CP1")
     run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "totp,basic")
-
     return json.loads(run_cmd("station", "totp", "issue", "acme", "CP1", "--validity", str(VALIDITY),
                               "--json"))["secret"]
 
