@@ -13,6 +13,7 @@ lives as long as the object, across reconnections. `establish` is `connect` with
 the exception, for tools that report any outcome (`station probe`).
 """
 import asyncio
+import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from . import authorization, negotiation
 from .outcome import Attempt, AuthenticationFailed, Outcome, Result  # noqa: F401  (the client's API)
 from .record import Exchange, Record, Response, request
 
+log = logging.getLogger(__name__)
 _BY_STATUS = {400: Outcome.MALFORMED, 404: Outcome.NOT_FOUND, 429: Outcome.THROTTLED, 503: Outcome.BUSY}
 
 
@@ -70,7 +72,7 @@ class StationClient:
     def __init__(self, url: str, secrets: authorization.Secrets, methods=negotiation.DEFAULT_METHODS, *,
                  protocols=("ocpp1.6",), user_agent: str = USER_AGENT, max_failures: int = negotiation.MAX_FAILURES,
                  preemptive: bool = True, retry_delay: float = 1.0, clock=time.time, open_timeout: float = 10,
-                 extra_headers=()):
+                 extra_headers=(), logger: logging.Logger = log):
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ValueError("the URL is ws:// or wss://, with a host")
@@ -88,6 +90,7 @@ class StationClient:
         self.clock = clock  # the station's clock (TOTP); tests set it off by a slot
         self.open_timeout = open_timeout
         self.extra_headers = tuple(extra_headers)
+        self.log = logger
 
     @property
     def negotiated(self) -> str | None:
@@ -130,8 +133,10 @@ class StationClient:
                         if authorization.usable(m, challenges, self.secrets)]
             following = n.choose(on_offer)
             if following is None:
-                return Result(Outcome.CHALLENGED, attempts, record, challenges,
-                              n.why_none(negotiation.offered(c.scheme for c in challenges)))
+                why = n.why_none(negotiation.offered(c.scheme for c in challenges))
+                # The white paper: log why no further authentication was tried.
+                self.log.warning("%s: no further authentication tried: %s", self.target, why)
+                return Result(Outcome.CHALLENGED, attempts, record, challenges, why)
             if method is not None and not carries_on and self.retry_delay:
                 await asyncio.sleep(self.retry_delay)
             method = following

@@ -33,6 +33,16 @@ METHODS = {m.name: m for m in (
 )}
 DEFAULT_METHODS = ("basic",)  # the white paper's default, for backward compatibility
 MAX_FAILURES = 3
+# After a final failure: the white paper's "1-2 hours (+-30 minutes)", longer than the
+# retries after network errors, since a CSMS fault may have caused it.
+LONG_WAIT_SECONDS = (3600, 7200)
+
+
+def long_wait(fraction: float) -> float:
+    """Seconds to wait before the next authentication process after one that failed
+    finally; `fraction` in [0, 1) spreads a fleet's retries over the span."""
+    low, high = LONG_WAIT_SECONDS
+    return low + (high - low) * fraction
 
 
 def method_for_scheme(scheme: str) -> Method | None:

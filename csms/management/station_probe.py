@@ -18,6 +18,7 @@ lost when it closes. A URL naming no station of this database (another CSMS, a t
 cannot be checked, and the output says so.
 """
 import asyncio
+import logging
 import sys
 from urllib.parse import urlsplit
 
@@ -34,6 +35,10 @@ from tenants.cli import dump_json
 
 METHODS = ("auto", "basic", "token", "digest", "totp", "bearer", "eap")
 AUTO_METHODS = ("digest", "basic")  # what a password serves, strongest first
+# The client logs a final refusal, as a station must; the probe's verdict says it already.
+_REPORTED = logging.getLogger("stationclient.probe")
+_REPORTED.addHandler(logging.NullHandler())
+_REPORTED.propagate = False
 
 
 def add_arguments(sub) -> None:
@@ -85,7 +90,7 @@ class ProbeCommands:
         try:
             client = StationClient(url, secrets, configured, protocols=protocols, user_agent=user_agent,
                                    max_failures=1, preemptive=method != "auto", retry_delay=0,
-                                   open_timeout=timeout)
+                                   open_timeout=timeout, logger=_REPORTED)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         result = asyncio.run(_attempt(client))
@@ -99,7 +104,7 @@ class ProbeCommands:
         else:
             self._text_probe(report, result)
         if not report["accepted"]:
-            raise CommandError(f"not accepted: {said}", returncode=1)
+            raise CommandError("not accepted (the verdict above says why)", returncode=1)
 
     def _text_probe(self, report, result):
         live = report["live_connection"]

@@ -3,7 +3,15 @@ pure logic: highest shared priority, 3 failures then the next, the negotiated me
 kept until a 401 answers it."""
 import pytest
 
-from stationclient.negotiation import Exhausted, Negotiator, UnknownMethod, checked_methods, names, offered
+from stationclient.negotiation import (
+    Exhausted,
+    Negotiator,
+    UnknownMethod,
+    checked_methods,
+    long_wait,
+    names,
+    offered,
+)
 
 
 def test_the_highest_priority_shared_method_is_chosen_whatever_the_servers_order():
@@ -90,3 +98,7 @@ def test_configured_lists_are_checked():
 def test_names_read_as_people_write_them():
     assert names(["digest", "token", "basic"]) == "Digest, Token and Basic"
     assert names(["totp"]) == "TOTP" and names([]) == "nothing"
+
+
+def test_after_a_final_failure_the_station_waits_one_to_two_hours():
+    assert long_wait(0) == 3600 and long_wait(0.5) == 5400 and long_wait(0.999) < 7200
