@@ -72,7 +72,7 @@ class StationClient:
     def __init__(self, url: str, secrets: authorization.Secrets, methods=negotiation.DEFAULT_METHODS, *,
                  protocols=("ocpp1.6",), user_agent: str = USER_AGENT, max_failures: int = negotiation.MAX_FAILURES,
                  preemptive: bool = True, retry_delay: float = 1.0, clock=time.time, open_timeout: float = 10,
-                 extra_headers=(), logger: logging.Logger = log):
+                 extra_headers=(), logger: logging.Logger = log, ssl_context=None):
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ValueError("the URL is ws:// or wss://, with a host")
@@ -91,6 +91,8 @@ class StationClient:
         self.open_timeout = open_timeout
         self.extra_headers = tuple(extra_headers)
         self.log = logger
+        # wss only: the CAs the station trusts for the CSMS (None: the system's).
+        self.tls = {"ssl": ssl_context} if ssl_context is not None and parts.scheme == "wss" else {}
 
     @property
     def negotiated(self) -> str | None:
@@ -174,7 +176,7 @@ class StationClient:
             ws = await websockets.connect(
                 self.url, subprotocols=list(self.protocols) or None, additional_headers=sent,
                 user_agent_header=self.user_agent, proxy=None, open_timeout=self.open_timeout,
-                ping_interval=None, create_connection=recording)
+                ping_interval=None, create_connection=recording, **self.tls)
             response = ws.response
         except websockets.InvalidStatus as exc:
             response = exc.response

@@ -19,6 +19,7 @@ cannot be checked, and the output says so.
 """
 import asyncio
 import logging
+import ssl
 import sys
 from urllib.parse import urlsplit
 
@@ -62,6 +63,8 @@ def add_arguments(sub) -> None:
     probe.add_argument("--totp-hash", choices=tuple(HASHES), default="sha256")
     probe.add_argument("--totp-binding", choices=TOTP_BINDINGS, default="scheme")
     probe.add_argument("--timeout", type=float, default=10, help="seconds to wait for each answer")
+    probe.add_argument("--ca-file", help="wss: the PEM CA certificates the station trusts for the CSMS "
+                                         "(default: the system's)")
     probe.add_argument("--force", action="store_true",
                        help="probe even though the station is connected now (the probe's connection, "
                             "once accepted, replaces the station's)")
@@ -72,7 +75,7 @@ class ProbeCommands:
     """`do_probe` of the station command."""
 
     def do_probe(self, url, login, method, password_stdin, user_agent, protocols, totp_validity,
-                 totp_length, totp_hash, totp_binding, timeout, force, json, **_):
+                 totp_length, totp_hash, totp_binding, timeout, ca_file, force, json, **_):
         where = _station_of(url)
         login = login or (where[1] if where else None)
         if not login:
@@ -90,7 +93,7 @@ class ProbeCommands:
         try:
             client = StationClient(url, secrets, configured, protocols=protocols, user_agent=user_agent,
                                    max_failures=1, preemptive=method != "auto", retry_delay=0,
-                                   open_timeout=timeout, logger=_REPORTED)
+                                   open_timeout=timeout, logger=_REPORTED, ssl_context=_trusting(ca_file))
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         result = asyncio.run(_attempt(client))
@@ -132,6 +135,15 @@ def _station_of(url: str) -> tuple[str, str] | None:
         raise CommandError("the URL is ws:// or wss://, with a host")
     raw = parts.path.encode("utf-8")
     return station_path({"raw_path": raw, "path": parts.path})
+
+
+def _trusting(ca_file: str | None) -> ssl.SSLContext | None:
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise CommandError(f"--ca-file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _secret_from_stdin() -> str:

@@ -16,6 +16,7 @@ from csms.models import Station, StationCall
 from tests.commands import run_cmd
 from tests.csms.test_bearer_live import CP1_KEY, register
 from tests.factories import AL1000_KEY, make_station, make_tenant
+from tests.stationclient.rewriting_proxy import rewriting_proxy
 from tests.stations import station, station_url
 from tests.waiting import async_eventually, eventually, in_thread_db
 
@@ -188,6 +189,61 @@ def test_queued_calls_keep_the_probe_out_without_force(csms, monkeypatch):
     assert StationCall.objects.filter(state=StationCall.State.QUEUED).count() == 1
     out, error = probe(monkeypatch, station_url(csms, "acme", "CP1"), "--password-stdin", stdin=KEY_TEXT)
     assert "1 call(s) are queued for CP1" in error and "lost" in error
+
+
+def _tls_for_loopback(tmp_path):
+    """A CA (its PEM written for --ca-file) and a server context with a leaf for 127.0.0.1."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(subject, issuer, key, signer, ca, extra=()):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+                   .not_valid_after(now + datetime.timedelta(hours=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        for extension in extra:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "probe test CSMS root")])
+    ca = cert(ca_name, ca_name, ca_key, ca_key, True)
+    leaf = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]), ca_name, leaf_key, ca_key,
+                False, [x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])])
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)  # noqa: E731
+    (tmp_path / "ca.pem").write_bytes(pem(ca))
+    (tmp_path / "leaf.pem").write_bytes(pem(leaf) + leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp_path / "leaf.pem")
+    return str(tmp_path / "ca.pem"), server
+
+
+def test_wss_with_the_stations_ca_file(csms, run, monkeypatch, tmp_path):
+    acme_station("basic")
+    ca_file, server_tls = _tls_for_loopback(tmp_path)
+
+    async def scenario():
+        async with rewriting_proxy(csms.port, ssl=server_tls) as (port, _):
+            url = f"wss://127.0.0.1:{port}/ocpp/acme/CP1"
+            untrusted = await in_thread_db(probe)(monkeypatch, url, "--password-stdin", stdin=KEY_TEXT)
+            trusted = await in_thread_db(probe)(monkeypatch, url, "--password-stdin", "--ca-file", ca_file,
+                                                stdin=KEY_TEXT)
+            return untrusted, trusted
+
+    (untrusted, _), (trusted, error) = run(scenario())
+    assert verdict(untrusted).startswith("could not connect: ") and "certificate verify failed" in verdict(untrusted)
+    assert error is None and verdict(trusted) == "accepted with Basic, OCPP subprotocol ocpp2.0.1"
+    assert probe(monkeypatch, "wss://127.0.0.1:1/ocpp/acme/CP1", "--ca-file", str(tmp_path / "none.pem"))[1] == (
+        f"--ca-file {tmp_path / 'none.pem'}: No such file or directory")
 
 
 def test_bad_input_gets_clear_errors(csms, monkeypatch):

@@ -20,8 +20,9 @@ async def _pipe(reader, writer):
 
 
 @contextlib.asynccontextmanager
-async def rewriting_proxy(target_port: int, rewrite):
-    """Yields (port, heads): `heads` collects the request heads (bytes) in order."""
+async def rewriting_proxy(target_port: int, rewrite=lambda head: head, ssl=None):
+    """Yields (port, heads): `heads` collects the request heads (bytes) in order. With
+    `ssl` (a server context) it terminates TLS, as a CSMS's front proxy does."""
     heads: list[bytes] = []
 
     async def handle(client_reader, client_writer):
@@ -39,7 +40,7 @@ async def rewriting_proxy(target_port: int, rewrite):
             return
         await asyncio.gather(_pipe(client_reader, server_writer), _pipe(server_reader, client_writer))
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ssl)
     try:
         yield server.sockets[0].getsockname()[1], heads
     finally:
