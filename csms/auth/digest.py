@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lib.http_auth import Credentials, MalformedAuthorization, challenge, quoted_string
-from lib.http_digest import ALGORITHMS, h  # noqa: F401  (keys.py and tests read them here)
+from lib.http_digest import ALGORITHMS, h
 
 from .basic import KEY_BYTES, MIN_KEY_BYTES
 from .schemes import Subject, Verdict

@@ -1,4 +1,5 @@
-"""RFC 9110 §11: the Authorization header split by its grammar, and challenges written by it."""
+"""RFC 9110 §11: the Authorization header split by its grammar, and challenges written and
+read by it (a station client reads WWW-Authenticate lists with the same grammar)."""
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
