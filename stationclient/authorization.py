@@ -94,33 +94,45 @@ def usable(method: str, challenges: list[Credentials], secrets: Secrets) -> bool
     return True
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a method's credentials may depend on besides the station's secrets."""
+
+    challenges: list[Credentials]  # of the last 401 (none before the first)
+    target: str  # the request-target: Digest's `uri`
+    now: float  # the station's clock: TOTP
+    random: bytes  # 16 bytes: Digest's cnonce
+
+
 def write(method: str, secrets: Secrets, challenges: list[Credentials], *, target: str,
           now: float, random: bytes) -> Written:
-    """The credentials of `method`; `target` is the request-target (Digest's `uri`),
-    `now` the station's clock (TOTP), `random` 16 bytes (Digest's cnonce)."""
-    if method == "basic":
-        return Written((("Authorization", _basic(secrets.login, secrets.password)),), "Basic")
-    if method == "token":
-        return Written((("Authorization", "Token " + secrets.token),), "Token")
-    if method == "bearer":
-        value = secrets.bearer() if callable(secrets.bearer) else secrets.bearer
-        return Written((("Authorization", "Bearer " + value),), "Bearer")
-    if method == "totp":
-        return _totp(secrets, now)
-    if method == "digest":
-        return _digest(secrets, challenges, target, random)
-    if method == "eap":
-        return _eap(secrets, challenges)
-    raise ValueError(f"this client cannot write {method!r}")
+    """The credentials of `method` (one writer per method, `_WRITERS`)."""
+    writer = _WRITERS.get(method)
+    if writer is None:
+        raise ValueError(f"this client cannot write {method!r}")
+    return writer(secrets, Asked(list(challenges), target, now, random))
+
+
+def _write_basic(secrets: Secrets, _: Asked) -> Written:
+    return Written((("Authorization", _basic(secrets.login, secrets.password)),), "Basic")
+
+
+def _write_token(secrets: Secrets, _: Asked) -> Written:
+    return Written((("Authorization", "Token " + secrets.token),), "Token")
+
+
+def _write_bearer(secrets: Secrets, _: Asked) -> Written:
+    value = secrets.bearer() if callable(secrets.bearer) else secrets.bearer
+    return Written((("Authorization", "Bearer " + value),), "Bearer")
 
 
 def _basic(login: str, password: bytes) -> str:
     return "Basic " + base64.b64encode(login.encode("utf-8") + b":" + password).decode("ascii")
 
 
-def _totp(secrets: Secrets, now: float) -> Written:
+def _write_totp(secrets: Secrets, asked: Asked) -> Written:
     c = secrets.totp
-    value = token(c, slot_of(c, int(now)))
+    value = token(c, slot_of(c, int(asked.now)))
     if secrets.totp_binding == "basic":
         return Written((("Authorization", _basic(secrets.login, value.encode("utf-8"))),), "TOTP (Basic binding)")
     if secrets.totp_binding == "header":
@@ -167,8 +179,9 @@ def stale(challenges: list[Credentials]) -> bool:
     return any(c.scheme == "digest" and (c.param("stale") or b"").lower() == b"true" for c in challenges)
 
 
-def _digest(secrets: Secrets, challenges: list[Credentials], target: str, random: bytes) -> Written:
-    algorithm, c = _digest_challenge(challenges, secrets)
+def _write_digest(secrets: Secrets, asked: Asked) -> Written:
+    algorithm, c = _digest_challenge(asked.challenges, secrets)
+    target, random = asked.target, asked.random
     realm, nonce = c.param("realm"), c.param("nonce")
     ha1 = h(algorithm, secrets.login.encode("utf-8") + b":" + realm + b":" + secrets.password)
     answer = DigestAnswer(algorithm, ha1, nonce, b"00000001", random.hex().encode("ascii"), target.encode("utf-8"))
@@ -207,13 +220,17 @@ def check_rspauth(answer: DigestAnswer, authentication_info: str | None) -> bool
 EAP_IDENTITY, EAP_MD5 = "EAP Identity", "EAP MD5-Challenge"
 
 
-def _eap(secrets: Secrets, challenges: list[Credentials]) -> Written:
+def _write_eap(secrets: Secrets, asked: Asked) -> Written:
     """Answer the server's Request; with none to answer (a Failure, no EAP packet), the
     draft's unsolicited Identity Response starts a conversation."""
-    request = eap.eap_challenge_of(challenges)
+    request = eap.eap_challenge_of(asked.challenges)
     client = eap.EapClient(secrets.login, secrets.password, realm=request["realm"] if request else "")
     if request is not None and request["code"] == eap.REQUEST and request["type"] == eap.MD5:
         return Written((("Authorization", client.answer(request)),), EAP_MD5)
     if request is not None and request["code"] == eap.REQUEST and request["type"] == eap.IDENTITY:
         return Written((("Authorization", client.answer(request)),), EAP_IDENTITY)
     return Written((("Authorization", client.identity_response()),), EAP_IDENTITY)
+
+
+_WRITERS = {"basic": _write_basic, "token": _write_token, "digest": _write_digest, "totp": _write_totp,
+            "bearer": _write_bearer, "eap": _write_eap}

@@ -128,21 +128,25 @@ class StationClient:
             challenges = _challenges(exchange.response)
             if not challenges:
                 return Result(Outcome.NO_CHALLENGES, attempts, record)
-            carries_on = method is not None and authorization.continues(method, written, challenges)
-            if method is not None and not carries_on:
-                n.failed(method)
-            on_offer = [m for m in negotiation.offered(c.scheme for c in challenges)
-                        if authorization.usable(m, challenges, self.secrets)]
-            following = n.choose(on_offer)
+            failed = method is not None and not authorization.continues(method, written, challenges)
+            following = self._answering(method, failed, challenges)
             if following is None:
                 why = n.why_none(negotiation.offered(c.scheme for c in challenges))
                 # The white paper: log why no further authentication was tried.
                 self.log.warning("%s: no further authentication tried: %s", self.target, why)
                 return Result(Outcome.CHALLENGED, attempts, record, challenges, why)
-            if method is not None and not carries_on and self.retry_delay:
+            if failed and self.retry_delay:
                 await asyncio.sleep(self.retry_delay)
             method = following
         return Result(Outcome.CHALLENGED, attempts, record, challenges, n.why_none(()))
+
+    def _answering(self, method: str | None, failed: bool, challenges: list[Credentials]) -> str | None:
+        """The method to answer a 401 with, its failure counted first."""
+        if failed:
+            self.negotiator.failed(method)
+        on_offer = [m for m in negotiation.offered(c.scheme for c in challenges)
+                    if authorization.usable(m, challenges, self.secrets)]
+        return self.negotiator.choose(on_offer)
 
     def _write(self, method, challenges) -> authorization.Written | None:
         if method is None:
