@@ -114,10 +114,10 @@ async def connect(port, identity, header):
 
 
 async def eap_conversation(port, identity):
-    """Unsolicited Identity Response, then the MD5-Challenge's response (tests/eap_client.py)."""
+    """Unsolicited Identity Response, then the MD5-Challenge's response (stationclient/eap.py)."""
     import websockets
 
-    from tests.eap_client import EapClient, eap_challenge
+    from stationclient.eap import EapClient, eap_challenge
 
     client = EapClient(identity, KEY.hex().upper().encode(), realm=f"Chargegate {TENANT}")
     try:

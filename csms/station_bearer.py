@@ -5,11 +5,11 @@ offers it (the CSMS never imports `oauth`; pyproject.toml's layers).
 """
 from lib import jose
 from lib import station_authority as authority_api
+from lib.http_auth import Credentials
 from lib.station_authority import StationKeyRefused
 
 from . import announce
 from .auth import keys
-from .auth.headers import Credentials
 from .credentials import audit
 from .models import Station
 

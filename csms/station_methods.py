@@ -16,12 +16,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from lib.http_auth import Credentials, MalformedAuthorization, read_authorization
 from lib.prepared import Prepared
 from lib.timestamps import rfc3339
 
 from . import announce, station_bearer
 from .auth import basic, keys, policy, token, totp
-from .auth.headers import Credentials, MalformedAuthorization, read_authorization
 from .credentials import audit
 from .method_rules import as_group, current_rules, policy_row, resolve, rules_for  # noqa: F401 (their home was here)
 from .models import Station, StationAuthPolicy, StationGroup, StationLogin, StationToken, StationTotp

@@ -25,3 +25,10 @@ def json_default(value):
     if isinstance(value, datetime):
         return rfc3339(value)
     return str(value)
+
+
+def rfc3339_ms(moment: datetime) -> str:
+    """`moment` (aware) as `YYYY-MM-DDTHH:MM:SS.mmmZ`: for records of what crossed a
+    wire (`station probe`), where a handshake's steps are milliseconds apart and whole
+    seconds would show them all at once."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

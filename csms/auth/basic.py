@@ -17,7 +17,8 @@ import hmac
 import re
 from dataclasses import dataclass
 
-from .headers import Credentials, MalformedAuthorization, challenge
+from lib.http_auth import Credentials, MalformedAuthorization, challenge
+
 from .schemes import Subject, Verdict
 
 # A 1.6 AuthorizationKey is 16 to 20 bytes, written as 32 to 40 hex digits (1.6 security

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lib import jose
+from lib.http_auth import Credentials, challenge
 from lib.station_authority import BearerKeys
 
-from .headers import Credentials, challenge
 from .schemes import Subject, Verdict
 
 MAX_TOKEN_CHARS = 4096  # the Authorization header's bound (headers.MAX_AUTHORIZATION_BYTES)

@@ -31,12 +31,13 @@ import struct
 from dataclasses import dataclass
 from typing import Protocol
 
+from lib.http_auth import Credentials, MalformedAuthorization, challenge, quoted_string
+from lib.http_digest import ALGORITHMS, h
+
 from .basic import KEY_BYTES, MIN_KEY_BYTES
-from .headers import Credentials, MalformedAuthorization, challenge, quoted_string
 from .schemes import Subject, Verdict
 
-# RFC 7616 §3.2 names to hashlib's; the order of `OFFERED` is the order of the challenges.
-ALGORITHMS = {"SHA-256": "sha256", "SHA-512-256": "sha512_256", "SHA-384": "sha384", "SHA-512": "sha512"}
+# The order of `OFFERED` is the order of the challenges.
 OFFERED = ("SHA-256", "SHA-512-256", "SHA-384", "SHA-512")
 NONCE_SECONDS = 300
 CLOCK_SKEW_SECONDS = 5  # a nonce stamped by a process whose clock runs a little ahead
@@ -63,11 +64,6 @@ class DigestStore(Protocol):
     def now(self) -> float: ...
 
     def random(self, n: int) -> bytes: ...
-
-
-def h(algorithm: str, data: bytes) -> bytes:
-    """H(data) of RFC 7616 §3.4: the hash as lower-case hex."""
-    return hashlib.new(ALGORITHMS[algorithm], data).hexdigest().encode("ascii")
 
 
 def passwords(secret: bytes) -> tuple[bytes, ...]:

@@ -34,6 +34,8 @@ import hmac
 from dataclasses import dataclass
 from typing import Protocol
 
+from lib.http_auth import Credentials, MalformedAuthorization, challenge
+
 from . import eap_methods
 from .digest import passwords as eap_passwords  # the same reading of a key: its hex text, or the password
 from .eap_packet import (
@@ -47,7 +49,6 @@ from .eap_packet import (
     nak_types,
     to_b64,
 )
-from .headers import Credentials, MalformedAuthorization, challenge
 from .schemes import Subject, Verdict
 
 __all__ = ["EAP", "SCHEME", "EapStore", "Round", "eap_passwords", "parse_eap"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from .headers import Credentials
+from lib.http_auth import Credentials
 
 
 class Decision(Enum):

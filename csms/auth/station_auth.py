@@ -9,8 +9,9 @@ Pure: stored secrets are reached through the subject (`keys.StoredKeys`, whose a
 runs are why the caller runs this off the event loop, through `admission`, which
 throttles first).
 """
+from lib.http_auth import Credentials, MalformedAuthorization, read_authorization
+
 from . import basic, bearer, digest, eap, token, totp
-from .headers import Credentials, MalformedAuthorization, read_authorization
 from .schemes import AuthResult, Decision, Registry, Subject, Verdict
 
 __all__ = ["AuthResult", "Decision", "SCHEMES", "Subject", "authenticate", "challenges", "presented"]

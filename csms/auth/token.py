@@ -20,7 +20,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .headers import Credentials, MalformedAuthorization, challenge
+from lib.http_auth import Credentials, MalformedAuthorization, challenge
+
 from .schemes import Subject, Verdict
 
 MIN_TOKEN_CHARS = 20

@@ -10,9 +10,10 @@ import pytest
 
 from csms import auth_audit
 from csms.models import AuditEvent
-from tests import eap_client
+from stationclient import eap as eap_client
+from stationclient.eap import EapClient, eap_challenge
 from tests.commands import run_cmd
-from tests.eap_client import EapClient, attempt, eap_challenge
+from tests.eap_client import attempt
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.stations import basic_auth
 from tests.waiting import eventually

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from csms import credentials
 from csms.auth import digest, policy, station_auth
-from csms.auth.headers import parse_authorization
 from csms.auth.keys import StoredKeys, seal_digest
 from csms.auth.schemes import Subject
 from csms.auth.station_auth import Decision, authenticate
 from csms.models import KeyOrigin
+from lib.http_auth import parse_authorization
 from tests.csms.test_totp import FakeTotp
 from tests.factories import AL1000_KEY, make_station, make_tenant
 

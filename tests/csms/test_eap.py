@@ -1,5 +1,5 @@
 """The EAP scheme as the handshake's decision sees it, without a server: the rounds of a
-conversation, EAP-MD5 checked by this file's own client (tests/eap_client.py), Nak,
+conversation, EAP-MD5 checked by the reference station client's EAP side (stationclient/eap.py), Nak,
 Failure, malformed credentials (400, fuzzed), and the round store's rules."""
 import base64
 
@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from csms.auth import eap, keys
 from csms.auth.station_auth import Decision, Subject, authenticate
-from tests import eap_client
-from tests.eap_client import EapClient, eap_challenge
+from stationclient import eap as eap_client
+from stationclient.eap import EapClient, eap_challenge
 
 REALM = "Chargegate acme"
 PASSWORD = b"A1B2C3D4E5F60718293A4B5C6D7E8F9012345678"

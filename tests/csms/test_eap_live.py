@@ -1,5 +1,5 @@
 """HTTP EAP with EAP-MD5 on a live uvicorn server, with a real WebSocket client
-(`websockets`) and this suite's own EAP station side (tests/eap_client.py): the rounds of
+(`websockets`) and the reference station client's EAP side (stationclient/eap.py): the rounds of
 the draft's flow on OCPP 1.6 and 2.0.1 ending in a 101 whose `Authentication-Info` is
 EAP-Success; a wrong response answered with EAP-Failure; a wrong identifier, a replayed,
 expired or another station's round, and EAP for a station not allowed it answered with
@@ -13,9 +13,10 @@ from django.core.management.base import CommandError
 
 from csms import credentials
 from csms.models import Station, StationCredential
-from tests import eap_client
+from stationclient import eap as eap_client
+from stationclient.eap import EapClient, eap_challenge
 from tests.commands import run_cmd
-from tests.eap_client import EapClient, attempt, eap_challenge
+from tests.eap_client import attempt
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.stations import basic_auth
 

@@ -14,7 +14,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from csms.auth.basic import BasicCredentials, key_from_password, parse_basic
-from csms.auth.headers import Credentials, MalformedAuthorization, challenge, parse_authorization
 from csms.auth.keys import generate_key, hash_key, is_cheap, parse_hex_key, verify_key
 from csms.protocol import values
 from csms.protocol.calls import CallBook
@@ -31,6 +30,7 @@ from csms.protocol.messages import (
 )
 from csms.protocol.validation import _is_multiple, is_known_action, validate
 from csms.protocol.versions import OcppVersion, negotiate, parse_offered
+from lib.http_auth import Credentials, MalformedAuthorization, challenge, parse_authorization
 
 V16, V201 = OcppVersion.V16, OcppVersion.V201
 BOTH = [V16, V201]

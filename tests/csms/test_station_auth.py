@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from csms.auth import basic, policy, station_auth
-from csms.auth.headers import MAX_AUTHORIZATION_BYTES
 from csms.auth.keys import StoredKeys, hash_key
 from csms.auth.schemes import Registry, Verdict
 from csms.auth.station_auth import SCHEMES, Decision, Subject, authenticate, challenges, presented
 from csms.protocol.versions import OcppVersion
+from lib.http_auth import MAX_AUTHORIZATION_BYTES
 from tests.factories import AL1000_KEY
 
 REALM = "Chargegate acme"

@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from csms.auth import policy, token
-from csms.auth.headers import Credentials, MalformedAuthorization
 from csms.auth.keys import StoredTokens, hash_token_secret
 from csms.auth.policy import Group, Rules
 from csms.auth.schemes import Subject
 from csms.auth.station_auth import Decision, authenticate, challenges
+from lib.http_auth import Credentials, MalformedAuthorization
 
 KNOWN = ["basic", "token"]
 

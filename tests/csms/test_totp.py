@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from csms.auth import totp
-from csms.auth.headers import MalformedAuthorization, parse_authorization
 from csms.auth.keys import StoredKeys
 from csms.auth.schemes import Subject
 from csms.auth.station_auth import Decision, authenticate
+from lib.http_auth import MalformedAuthorization, parse_authorization
 
 VECTORS = Path(__file__).parent / "totp_vectors"
 

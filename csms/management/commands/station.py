@@ -1,6 +1,6 @@
-"""`manage.py station add|list|show|call|calls|call-cancel|remove|...|group|auth|token|key`: the
-scripting interface to stations (`group`, `auth` and `token`: csms/management/station_auth.py;
-`key`: csms/management/station_keys.py).
+"""`manage.py station add|list|show|call|calls|call-cancel|remove|...|group|auth|token|key|probe`:
+the scripting interface to stations (`group`, `auth` and `token`: csms/management/station_auth.py;
+`key`: csms/management/station_keys.py; `probe`, the diagnostics tool: csms/management/station_probe.py).
 
 A key is never printed except once, by `add --generate-key`; a token once, by `token issue`.
 """
@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 
 from csms import announce, credentials, describe, services, station_import, station_methods
 from csms.auth import keys, policy
-from csms.management import station_auth, station_keys
+from csms.management import station_auth, station_keys, station_probe
 from csms.models import (
     ConnectorStatus,
     KeyOrigin,
@@ -65,7 +65,7 @@ def call_summary(call: StationCall) -> dict:
 _iso = rfc3339
 
 
-class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
+class Command(station_auth.AuthCommands, station_keys.KeyCommands, station_probe.ProbeCommands, BaseCommand):
     help = "Manage charging stations."
 
     def add_arguments(self, parser):
@@ -158,6 +158,7 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, BaseCommand):
 
         station_auth.add_arguments(sub)
         station_keys.add_arguments(sub)
+        station_probe.add_arguments(sub)
 
     def handle(self, *args, action, **opts):
         getattr(self, f"do_{action.replace('-', '_')}")(**opts)

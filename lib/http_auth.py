@@ -6,11 +6,16 @@
 Pure and bounded: one left-to-right pass over at most `MAX_AUTHORIZATION_BYTES`, no
 backtracking, so any value costs microseconds. Whatever arrives, `read_authorization`
 returns credentials or None, or raises `MalformedAuthorization` (a 400); nothing else
-escapes (tests/csms/test_auth_headers.py says so with hypothesis).
+escapes (tests/lib/test_http_auth.py says so with hypothesis).
 
 Which form a scheme takes (Basic: token68; Digest, TOTP, EAP: auth-params) is the
 scheme's business (`csms.auth.basic` and its siblings), not this module's: here a
 credentials value is only split by the grammar.
+
+Both sides use it, so it lives on the `lib` floor: the CSMS reads `Authorization` and
+writes challenges; the reference station client (`stationclient`) reads the
+`WWW-Authenticate` challenges of a 401 (`parse_challenges`, the same grammar with
+several challenges per field) and writes `Authorization` values.
 """
 import re
 from dataclasses import dataclass
@@ -101,13 +106,26 @@ def parse_authorization(value: bytes) -> Credentials:
 
 def _auth_params(text: bytes) -> tuple[tuple[str, bytes], ...]:
     """`#auth-param`: a comma-separated list, empty elements ignored (RFC 9110 §5.6.1)."""
+    params, _ = _param_list(text, 0, until_challenge=False)
+    if not params:
+        raise MalformedAuthorization("credentials are neither a token68 nor auth-params")
+    return params
+
+
+def _param_list(text: bytes, at: int, *, until_challenge: bool) -> tuple[tuple[tuple[str, bytes], ...], int]:
+    """The auth-params from `at`, and where they end: at the end of `text`, or (in a
+    WWW-Authenticate list, `until_challenge`) before the comma that starts the next
+    challenge, which is an element that is not `name=`."""
     params: dict[str, bytes] = {}
-    at, end = 0, len(text)
+    end = len(text)
     while True:
-        at = _skip_list_separators(text, at)
-        if at == end:
+        element = _skip_list_separators(text, at)
+        if element == end:
+            at = element
             break
-        name, value, at = _auth_param(text, at)
+        if until_challenge and params and not _param_ahead(text, element):
+            break
+        name, value, at = _auth_param(text, element)
         if name in params:
             # RFC 9110 §11.2: each parameter name MUST only occur once.
             raise MalformedAuthorization("an auth-param is repeated")
@@ -117,9 +135,20 @@ def _auth_params(text: bytes) -> tuple[tuple[str, bytes], ...]:
         at = _OWS.match(text, at).end()
         if at < end and text[at:at + 1] != b",":
             raise MalformedAuthorization("auth-params are not separated by commas")
-    if not params:
-        raise MalformedAuthorization("credentials are neither a token68 nor auth-params")
-    return tuple(params.items())
+    return tuple(params.items()), at
+
+
+def _param_ahead(text: bytes, at: int) -> bool:
+    """Whether an auth-param (`token BWS "="`) starts at `at`, rather than a challenge
+    (`auth-scheme 1*SP ...`)."""
+    name = _TOKEN.match(text, at)
+    return name is not None and text[_OWS.match(text, name.end()).end():][:1] == b"="
+
+
+def parse_auth_params(value: bytes) -> tuple[tuple[str, bytes], ...]:
+    """A field that is only `#auth-param`, such as `Authentication-Info` (RFC 9110
+    §11.6.3): the parameters, names lower-cased; raise `MalformedAuthorization`."""
+    return _auth_params(value.strip(b" \t"))
 
 
 def _skip_list_separators(text: bytes, at: int) -> int:
@@ -150,6 +179,51 @@ def _auth_param(text: bytes, at: int) -> tuple[str, bytes, int]:
 
 
 # --- challenges ---------------------------------------------------------------------------
+
+MAX_CHALLENGE_BYTES = 8192  # a field line the CSMS's request guard would still let in
+
+
+def parse_challenges(value: bytes) -> list[Credentials]:
+    """The challenges of one WWW-Authenticate field value (`#challenge`, RFC 9110
+    §11.6.1), in order: one per field, as this CSMS sends them, or several separated by
+    commas, as RFC 9110 allows. Scheme names lower-cased, whitespace tolerated around
+    and between the parts (white paper CS-5); raise `MalformedAuthorization` if the value
+    breaks the grammar (a client then ignores that field, not the others)."""
+    if len(value) > MAX_CHALLENGE_BYTES:
+        raise MalformedAuthorization("WWW-Authenticate header too long")
+    text, found = value.strip(b" \t"), []
+    at, end = 0, len(text)
+    while True:
+        at = _skip_list_separators(text, at)
+        if at == end:
+            return found
+        credentials, at = _challenge_at(text, at)
+        found.append(credentials)
+        at = _OWS.match(text, at).end()
+        if at < end and text[at:at + 1] != b",":
+            raise MalformedAuthorization("challenges are not separated by commas")
+
+
+def _challenge_at(text: bytes, at: int) -> tuple[Credentials, int]:
+    scheme = _TOKEN.match(text, at)
+    if scheme is None:
+        raise MalformedAuthorization("a challenge has no valid auth-scheme")
+    name = scheme.group().decode("ascii").lower()
+    spaces = _SPACES.match(text, scheme.end())
+    if spaces is None or text[_OWS.match(text, spaces.end()).end():][:1] in (b"", b","):
+        return Credentials(name), scheme.end()  # a scheme alone
+    at = _OWS.match(text, spaces.end()).end()
+    # token68 first: `abc=` is one, while a parameter has a value after its "=".
+    token68 = _TOKEN68.match(text, at)
+    if token68 is not None:
+        after = _OWS.match(text, token68.end()).end()
+        if after == len(text) or text[after:after + 1] == b",":
+            return Credentials(name, token68=token68.group()), token68.end()
+    if not _param_ahead(text, at):
+        raise MalformedAuthorization("a challenge is neither a token68 nor auth-params")
+    params, at = _param_list(text, at, until_challenge=True)
+    return Credentials(name, params=params), at
+
 
 def quoted_string(value: str) -> str:
     """`value` as an RFC 9110 quoted-string (backslash and double quote escaped)."""

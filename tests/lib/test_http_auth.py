@@ -1,15 +1,17 @@
-"""RFC 9110 §11: the Authorization header split by its grammar, and challenges written by it."""
+"""RFC 9110 §11: the Authorization header split by its grammar, and challenges written and
+read by it (a station client reads WWW-Authenticate lists with the same grammar)."""
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from csms.auth.headers import (
+from lib.http_auth import (
     MAX_AUTH_PARAMS,
     MAX_AUTHORIZATION_BYTES,
     Credentials,
     MalformedAuthorization,
     challenge,
     parse_authorization,
+    parse_challenges,
     quoted_string,
     read_authorization,
 )
@@ -153,3 +155,44 @@ def test_any_list_of_headers_parses_or_is_malformed(values):
         read_authorization(values)
     except MalformedAuthorization:
         assert values
+
+
+# --- WWW-Authenticate, as a station client reads it --------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    # The white paper's own example has two spaces after the scheme (CS-5).
+    (b'Basic  realm="example"', [Credentials("basic", params=(("realm", b"example"),))]),
+    (b'  BASIC   realm = "x"  ,  ', [Credentials("basic", params=(("realm", b"x"),))]),
+    (b'Digest realm="a", qop="auth", algorithm=SHA-256, Token realm="b",Basic realm="c"', [
+        Credentials("digest", params=(("realm", b"a"), ("qop", b"auth"), ("algorithm", b"SHA-256"))),
+        Credentials("token", params=(("realm", b"b"),)),
+        Credentials("basic", params=(("realm", b"c"),))]),
+    (b'Bearer realm="r", error="invalid_token", error_description="a \\"quoted\\" word"', [
+        Credentials("bearer", params=(("realm", b"r"), ("error", b"invalid_token"),
+                                      ("error_description", b'a "quoted" word')))]),
+    (b"Negotiate abc==, Foo", [Credentials("negotiate", token68=b"abc=="), Credentials("foo")]),
+    (b"Foo, Bar", [Credentials("foo"), Credentials("bar")]),
+])
+def test_challenges(value, expected):
+    assert parse_challenges(value) == expected
+
+
+@pytest.mark.parametrize("value", [b'Basic realm="a" x', b'"x"', b'Basic realm="a", realm="b"', b"Basic ,=x"])
+def test_malformed_challenges(value):
+    with pytest.raises(MalformedAuthorization):
+        parse_challenges(value)
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_challenges_never_raise_anything_else(value):
+    try:
+        parse_challenges(value)
+    except MalformedAuthorization:
+        pass
+
+
+def test_challenges_written_here_read_back():
+    written = challenge("Digest", [("realm", 'Chargegate "acme"'), ("algorithm", "SHA-256")], tokens=("algorithm",))
+    assert parse_challenges(written.encode()) == [
+        Credentials("digest", params=(("realm", b'Chargegate "acme"'), ("algorithm", b"SHA-256")))]
