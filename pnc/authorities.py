@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from lib.prepared import Prepared
 from lib.sealing import seal, unseal
 
 from . import profile
@@ -143,8 +144,14 @@ def hierarchy(tenant) -> list[CertificateAuthority]:
     return list(CertificateAuthority.objects.for_tenant(tenant).order_by("created_at", "id"))
 
 
+# Read for every certificate issued, compiled once (lib/prepared.py); with its parent and
+# grandparent, which chain_above() walks for the response.
+_issuing_of = Prepared(lambda tenant_id: CertificateAuthority.objects.filter(
+    tenant_id=tenant_id, issuing=True).select_related("parent__parent")[:1], tenant_id=int)
+
+
 def open_issuing(tenant) -> OpenedAuthority:
-    row = CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).select_related("parent").first()
+    row = next(iter(_issuing_of(tenant_id=tenant.pk)), None)
     if row is None or not row.private_key_sealed:
         raise NoAuthority(f"{tenant.slug} has no MO Sub-CA 2 that can issue")
     return open_authority(row)

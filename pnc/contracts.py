@@ -94,16 +94,17 @@ def on_authorization_approved(sender, grant, **kwargs) -> None:
 
 def transition(contract: Contract, to: str, actor: str, **detail) -> Contract:
     """Move the contract to `to` if its current state allows, atomically (a concurrent
-    change wins or loses as a whole), and audit it. Returns the refreshed contract."""
+    change wins or loses as a whole), and audit it. Returns the contract in its new state."""
     to = State(to)
     now = timezone.now()
     allowed_from = [state for state, targets in TRANSITIONS.items() if to in targets]
     with transaction.atomic():
         moved = Contract.objects.filter(pk=contract.pk, state__in=allowed_from).update(
             state=to, state_changed_at=now)
-        contract.refresh_from_db()
         if not moved:
+            contract.refresh_from_db()  # what it became meanwhile, for the message
             raise TransitionRefused(f"a contract that is {contract.state} cannot become {to}")
+        contract.state, contract.state_changed_at = to, now  # what the update wrote: no read back
         audit(contract, actor, f"contract.{to}", **detail)
     return contract
 

@@ -9,6 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from django.db import transaction
 from django.utils import timezone
 
+from lib.prepared import Prepared
+
 from . import authorities, contracts, profile, revocation
 from .authorization_details import TYPE
 from .models import Contract, IssuedCertificate
@@ -31,6 +33,11 @@ class Issued:
     chain_pems: list[str]  # the issuing Sub-CA 2 and its Sub-CA 1; the EV already trusts the root
 
 
+# Read for every CSR, compiled once (lib/prepared.py); scoped by tenant like `for_tenant`.
+_contract_of_grant = Prepared(lambda tenant_id, grant_id: Contract.objects.filter(
+    tenant_id=tenant_id, grant_id=grant_id)[:1], tenant_id=int, grant_id=int)
+
+
 def contract_for_token(tenant, verified) -> Contract:
     """The contract behind a verified access token: the one its approval created. The
     token must carry the pnc_contract_request it was approved with."""
@@ -38,7 +45,7 @@ def contract_for_token(tenant, verified) -> Contract:
     details = verified.claims.get("authorization_details") or []
     if record.grant_id is None or not any(isinstance(d, dict) and d.get("type") == TYPE for d in details):
         raise NoContract("the access token carries no approved pnc_contract_request")
-    contract = Contract.objects.for_tenant(tenant).filter(grant_id=record.grant_id).first()
+    contract = next(iter(_contract_of_grant(tenant_id=tenant.pk, grant_id=record.grant_id)), None)
     if contract is None:
         raise NoContract("the access token's authorization has no contract")
     return usable(contract)
