@@ -15,6 +15,12 @@ process, before anything is timed), and signs one P-256 CSR per contract. Then i
 
 and prints requests per second, latency percentiles and the server's CPU per request.
 It asserts nothing; a non-2xx answer is counted as an error.
+
+With --in-process there is no server: the CSRs go through Django's test client in this
+process (the view, its middleware and the database, no HTTP), and it prints the CPU
+time per certificate; --profile also runs them under cProfile and prints where the
+time goes (our code's functions by cumulative time). That is how the CSR path was
+profiled (docs/performance.md).
 """
 import argparse
 import base64
@@ -144,11 +150,44 @@ def run(name, work, concurrency, server_pid, seconds=None):
     return results
 
 
+def in_process(tokens, csrs, base: str, profile: bool) -> None:
+    """CPU per certificate through the view in this process; with `profile`, cProfile's
+    view of a third of them (after a warm-up tenth)."""
+    import cProfile
+    import pstats
+
+    from django.test import Client as DjangoClient
+
+    client = DjangoClient(HTTP_HOST=urlsplit(base).netloc)
+
+    def issue(items):
+        for token, csr in items:
+            response = client.post(f"/pnc/{TENANT}/csr", csr, content_type="application/pkcs10",
+                                   HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT="application/pem-certificate-chain")
+            assert response.status_code == 201, response.content
+
+    items = list(zip(tokens, csrs, strict=True))
+    warm, rest = items[:len(items) // 10], items[len(items) // 10:]
+    measured, profiled = (rest[:len(rest) // 2], rest[len(rest) // 2:]) if profile else (rest, [])
+    issue(warm)
+    started = time.process_time()
+    issue(measured)
+    print(f"in process: {(time.process_time() - started) / len(measured) * 1000:.2f} ms CPU per certificate "
+          f"({len(measured)} certificates)", flush=True)
+    if profiled:
+        profiler = cProfile.Profile()
+        profiler.runcall(issue, profiled)
+        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats.print_stats(rf"{REPO}/(pnc|oauth|lib|portal)/", 25)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--ocsp-seconds", type=float, default=6)
+    parser.add_argument("--in-process", action="store_true", help="no server: CPU per certificate in this process")
+    parser.add_argument("--profile", action="store_true", help="with --in-process: where the time goes (cProfile)")
     args = parser.parse_args()
     import logging
 
@@ -162,6 +201,8 @@ def main():
     logging.getLogger("httpx").setLevel(logging.WARNING)  # django.setup() logs every request at INFO
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; embedded; {args.contracts} contracts "
           f"approved and CSRs signed in {time.perf_counter() - started:.0f} s; {args.concurrency} clients", flush=True)
+    if args.in_process:
+        return in_process(tokens, csrs, base, args.profile)
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization

@@ -8,12 +8,13 @@ revoke. A token is checked against the tenant in the URL (its keys, issuer and a
 and every query is scoped to that tenant: another tenant's contract is 404 here, exactly
 like one that does not exist. Errors are RFC 9457 problem+json (lib.api).
 """
+from django.urls import reverse
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, serializers
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
@@ -23,13 +24,15 @@ from lib.problem import CONTENT_TYPE as PROBLEM_TYPE
 from oauth.authentication import BearerProtectedView, ClientToken, HasScope
 from tenants.models import Tenant
 
-from . import authorities, contracts, emaid, profile, revocation
+from . import authorities, contracts, emaid, issuance, profile, revocation
 from .models import CertificateAuthority, Contract, IssuedCertificate
 
 READ_SCOPE = "emsp:read"
 WRITE_SCOPE = "emsp:write"
 CHAIN_TYPE = "application/pem-certificate-chain"
 CRL_TYPE = "application/pkix-crl"
+CSR_TYPE = "application/pkcs10"
+MAX_CSR_BYTES = 16 * 1024  # as on /csr (pnc.views)
 
 
 # --- serializers ------------------------------------------------------------------------
@@ -100,6 +103,22 @@ class ContractSerializer(serializers.ModelSerializer):
 class RevokeSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=profile.REASONS, default="unspecified",
                                      help_text="the RFC 5280 CRLReason put in the CRL and OCSP answers")
+
+
+class RenewalSerializer(serializers.Serializer):
+    csr = serializers.CharField(max_length=MAX_CSR_BYTES, trim_whitespace=False,
+                                help_text="the EV's PKCS#10 request for its new key: PEM, or base64 DER")
+
+
+class RenewedSerializer(CertificateSerializer):
+    replaces = serializers.SerializerMethodField()
+
+    class Meta(CertificateSerializer.Meta):
+        fields = [*CertificateSerializer.Meta.fields, "replaces"]
+
+    def get_replaces(self, cert) -> dict:
+        """The certificate it replaced, now revoked as `superseded`"""
+        return CertificateSummarySerializer(self.context["replaces"]).data
 
 
 class AuthoritySerializer(serializers.ModelSerializer):
@@ -266,6 +285,69 @@ class ContractRevoke(ContractView):
         except contracts.TransitionRefused as exc:
             raise Conflict(str(exc)) from None
         return Response(ContractSerializer(self.get_queryset().get(pk=contract.pk)).data)
+
+
+class ContentTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = f"the body may be at most {MAX_CSR_BYTES} bytes"
+    default_code = "content_too_large"
+
+
+class Pkcs10Parser(BaseParser):
+    """The CSR as the EV made it (`application/pkcs10`, PEM or base64 DER), read only
+    up to the bound."""
+
+    media_type = CSR_TYPE
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = stream.read(MAX_CSR_BYTES + 1) if stream is not None else b""
+        if len(body) > MAX_CSR_BYTES:
+            raise ContentTooLarge()
+        return {"csr": body.decode("ascii", "replace")}
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "this eMSP cannot issue contract certificates yet"
+    default_code = "unavailable"
+
+
+class ContractCertificates(ContractView):
+    serializer_class = RenewalSerializer
+    parser_classes = [JSONParser, Pkcs10Parser]
+
+    @extend_schema(
+        summary="Renew a contract's certificate (ISO 15118 certificate update)", request={
+            "application/json": RenewalSerializer, CSR_TYPE: OpenApiTypes.STR},
+        description="Scope `emsp:write`. A new certificate for the same contract and EMAID and the CSR's new key, "
+                    "without a new consent. Allowed while the contract stands and its certificate in force was "
+                    "issued by a CA that no longer issues (a rollover), or ends within 60 days and before the "
+                    "contract does. The old certificate stays valid until the new one is issued, then it is "
+                    "revoked with reason `superseded` (CRL republished, OCSP answers `revoked`). The caller "
+                    "verifies the EV's request first (in ISO 15118 it is signed with the old contract key). "
+                    "400: a CSR that does not verify, a key the profile refuses, or the old key again; "
+                    "409: nothing to renew now (the detail says why, and from when).",
+        responses={201: RenewedSerializer, **problems(400, 401, 403, 404, 409, 413, 415, 503)})
+    def post(self, request, tenant, emaid):
+        contract = self.get_object()
+        body = RenewalSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            renewed = issuance.renew(self.tenant, contract, profile.load_csr(body.validated_data["csr"].encode()),
+                                     self.actor())
+        except profile.RefusedCsr as exc:
+            raise exceptions.ValidationError({"csr": [str(exc)]}) from None
+        except issuance.NotRenewable as exc:
+            raise Conflict(str(exc)) from None
+        except authorities.NoAuthority:
+            raise ServiceUnavailable() from None
+        record = self.get_queryset_certificates().get(pk=renewed.record.pk)
+        data = RenewedSerializer(record, context={"replaces": renewed.replaces}).data
+        where = reverse("api-pnc-certificate", kwargs={"tenant": self.tenant.slug, "serial": record.serial_number})
+        return Response(data, status=201, headers={"Location": request.build_absolute_uri(where)})
+
+    def get_queryset_certificates(self):
+        return IssuedCertificate.objects.for_tenant(self.tenant).select_related("contract", "issuer__parent")
 
 
 class CertificateView(EmspView):

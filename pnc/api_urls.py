@@ -8,6 +8,8 @@ urlpatterns = [
     path("tenants/<slug:tenant>/pnc/contracts/<str:emaid>/", api.ContractDetail.as_view(), name="api-pnc-contract"),
     path("tenants/<slug:tenant>/pnc/contracts/<str:emaid>/revoke", api.ContractRevoke.as_view(),
          name="api-pnc-contract-revoke"),
+    path("tenants/<slug:tenant>/pnc/contracts/<str:emaid>/certificates", api.ContractCertificates.as_view(),
+         name="api-pnc-contract-certificates"),
     path("tenants/<slug:tenant>/pnc/certificates/", api.CertificateList.as_view(), name="api-pnc-certificates"),
     path("tenants/<slug:tenant>/pnc/certificates/<str:serial>/", api.CertificateDetail.as_view(),
          name="api-pnc-certificate"),

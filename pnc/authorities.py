@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from lib.prepared import Prepared
 from lib.sealing import seal, unseal
 
 from . import profile
@@ -100,32 +101,57 @@ def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list) -
         return rows
 
 
-def rollover(tenant) -> CertificateAuthority:
-    """A new Sub-CA 2, signed by the issuing one's Sub-CA 1, takes over issuing. The old
-    one keeps its key, so it goes on signing its CRL and OCSP answers for the
-    certificates it issued until they expire."""
+def rollover(tenant, level: str = Level.SUB_CA_2) -> list[CertificateAuthority]:
+    """A new CA at `level` and new CAs below it take over issuing; the CAs they replace
+    keep their keys and go on signing the CRLs and OCSP answers of what they issued
+    until it expires (they are not revoked: certificates issued before stay valid).
+
+    * `sub-ca-2`: a new Sub-CA 2 under the issuing one's Sub-CA 1.
+    * `sub-ca-1`: a new Sub-CA 1 under the same root, and a new Sub-CA 2 under it (a
+      Sub-CA 1 issues no contract certificates itself).
+    * `root`: a whole new hierarchy. Relying parties must be given the new root: no
+      cross-certificate is made (docs/pnc.md says why).
+
+    Every new CA gets its own name (`… G2`, G3, …), so no two CAs share a subject.
+    Returns the new rows, top first; the last one issues."""
+    level = Level(level)
     with transaction.atomic():
         type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
-        old = CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).select_related("parent").first()
-        if old is None or old.parent is None:
+        old = (CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True)
+               .select_related("parent__parent").first())
+        if old is None or old.parent is None or old.parent.parent is None:
             raise NoAuthority(f"{tenant.slug} has no issuing MO Sub-CA 2 (pnc ca init)")
-        parent = open_authority(old.parent)
-        generation = CertificateAuthority.objects.for_tenant(tenant).filter(level=Level.SUB_CA_2).count() + 1
-        key = profile.new_ca_key()
-        certificate = profile.ca_certificate(
-            Level.SUB_CA_2, key, names(tenant), timezone.now().replace(microsecond=0), issuer=parent.certificate,
-            issuer_key=parent.private_key, crl_url=crl_url(tenant, parent.row.key_id), ocsp_url=ocsp_url(tenant),
-            generation=generation)
+        above = {Level.SUB_CA_2: old.parent, Level.SUB_CA_1: old.parent.parent, Level.ROOT: None}[level]
+        issuer = open_authority(above) if above is not None else None
+        now = timezone.now().replace(microsecond=0)
         CertificateAuthority.objects.filter(pk=old.pk).update(issuing=False)
-        return _store(tenant, Level.SUB_CA_2, certificate, key, parent=old.parent, issuing=True)
+        rows, parent = [], above
+        for step in HIERARCHY[HIERARCHY.index(level):]:
+            generation = CertificateAuthority.objects.for_tenant(tenant).filter(level=step).count() + 1
+            key = profile.new_ca_key()
+            pointers = ({"crl_url": crl_url(tenant, parent.key_id), "ocsp_url": ocsp_url(tenant)}
+                        if issuer is not None else {})
+            certificate = profile.ca_certificate(
+                step, key, names(tenant), now, issuer=issuer and issuer.certificate,
+                issuer_key=issuer and issuer.private_key, generation=generation, **pointers)
+            parent = _store(tenant, step, certificate, key, parent=parent, issuing=step == Level.SUB_CA_2)
+            rows.append(parent)
+            issuer = OpenedAuthority(parent, certificate, key)
+        return rows
 
 
 def hierarchy(tenant) -> list[CertificateAuthority]:
     return list(CertificateAuthority.objects.for_tenant(tenant).order_by("created_at", "id"))
 
 
+# Read for every certificate issued, compiled once (lib/prepared.py); with its parent and
+# grandparent, which chain_above() walks for the response.
+_issuing_of = Prepared(lambda tenant_id: CertificateAuthority.objects.filter(
+    tenant_id=tenant_id, issuing=True).select_related("parent__parent")[:1], tenant_id=int)
+
+
 def open_issuing(tenant) -> OpenedAuthority:
-    row = CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).select_related("parent").first()
+    row = next(iter(_issuing_of(tenant_id=tenant.pk)), None)
     if row is None or not row.private_key_sealed:
         raise NoAuthority(f"{tenant.slug} has no MO Sub-CA 2 that can issue")
     return open_authority(row)

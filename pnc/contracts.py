@@ -29,10 +29,23 @@ class TransitionRefused(Exception):
     pass
 
 
+def _audit(tenant_id: int, actor: str, action: str, outcome: str, detail: dict) -> None:
+    AuditEvent.objects.create(tenant_id=tenant_id, actor=actor[:150], action=action, outcome=outcome, detail=detail)
+
+
 def audit(contract: Contract, actor: str, action: str, **detail) -> None:
-    AuditEvent.objects.create(tenant_id=contract.tenant_id, actor=actor[:150], action=action,
-                              outcome=contract.state, detail={"contract": contract.pk, "emaid": contract.emaid,
-                                                              **detail})
+    _audit(contract.tenant_id, actor, action, contract.state,
+           {"contract": contract.pk, "emaid": contract.emaid, **detail})
+
+
+def audit_withdrawal(grant, actor: str, contract: Contract | None) -> None:
+    """`approval.withdrawn`: the driver ended an approval. Written for every withdrawal,
+    also of an approval that created no contract (or whose contract had already ended),
+    where no contract transition would record it."""
+    _audit(grant.tenant_id, actor, "approval.withdrawn", "withdrawn", {
+        "grant": grant.pk, "client": grant.application.client_id if grant.application_id else "",
+        "scope": grant.scope, "contract": contract.pk if contract else None,
+        "emaid": contract.emaid if contract else None})
 
 
 def _parse(stamp: str) -> datetime:
@@ -81,16 +94,17 @@ def on_authorization_approved(sender, grant, **kwargs) -> None:
 
 def transition(contract: Contract, to: str, actor: str, **detail) -> Contract:
     """Move the contract to `to` if its current state allows, atomically (a concurrent
-    change wins or loses as a whole), and audit it. Returns the refreshed contract."""
+    change wins or loses as a whole), and audit it. Returns the contract in its new state."""
     to = State(to)
     now = timezone.now()
     allowed_from = [state for state, targets in TRANSITIONS.items() if to in targets]
     with transaction.atomic():
         moved = Contract.objects.filter(pk=contract.pk, state__in=allowed_from).update(
             state=to, state_changed_at=now)
-        contract.refresh_from_db()
         if not moved:
+            contract.refresh_from_db()  # what it became meanwhile, for the message
             raise TransitionRefused(f"a contract that is {contract.state} cannot become {to}")
+        contract.state, contract.state_changed_at = to, now  # what the update wrote: no read back
         audit(contract, actor, f"contract.{to}", **detail)
     return contract
 

@@ -62,8 +62,10 @@ WITHDRAWN = "privilegeWithdrawn"  # RFC 5280: the holder's approval behind it wa
 
 
 def on_approval_withdrawn(sender, grant, actor, **kwargs) -> None:
-    """The contract of a withdrawn approval is revoked with it (if it still stands)."""
+    """The withdrawal is audited, and the approval's contract revoked with it (if it
+    still stands)."""
     contract = Contract.objects.for_tenant(grant.tenant).filter(grant=grant).first()
+    contracts.audit_withdrawal(grant, actor, contract)
     if contract is not None and contract.state in STANDING:
         try:
             revoke_contract(contract, actor, WITHDRAWN)

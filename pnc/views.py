@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from lib.machine_endpoint import machine_endpoint
+from lib.prepared import Prepared
 from lib.problem import problem
 from oauth import tokens
 from oauth.authentication import bearer_challenge
@@ -36,11 +37,15 @@ class Refusal(Exception):
         self.response = response
 
 
+# Every CSR, CRL and OCSP request reads its tenant first: compiled once (lib/prepared.py).
+_emsp_at = Prepared(lambda slug: Tenant.objects.filter(slug=slug, is_emsp=True)[:1], slug=str)
+
+
 def _emsp(slug: str) -> Tenant:
-    tenant = Tenant.objects.filter(slug=slug, is_emsp=True).first()
-    if tenant is None:
+    rows = _emsp_at(slug=slug)
+    if not rows:
         raise Refusal(problem(404, "Not found", "there is no eMSP at this address"))
-    return tenant
+    return rows[0]
 
 
 def _unauthorized(tenant, detail: str, error: str | None = None) -> Refusal:

@@ -28,10 +28,12 @@ class Backend:
             client_id=client_id, name="eMSP backend", redirect_uris=[], grant_types=[GrantType.CLIENT_CREDENTIALS],
             scopes=list(scopes), auth_method="private_key_jwt", jwks_text=jwks))
 
-    def assertion(self) -> str:
+    def assertion(self, audience: str | None = None) -> str:
+        """A private_key_jwt client assertion for `audience` (the token endpoint; by
+        default the Django test client's)."""
         now = int(time.time())
         claims = {"iss": self.client.client_id, "sub": self.client.client_id, "jti": uuid.uuid4().hex,
-                  "aud": f"{PUBLIC}/oauth/{self.tenant.slug}/token", "iat": now, "exp": now + 60}
+                  "aud": audience or f"{PUBLIC}/oauth/{self.tenant.slug}/token", "iat": now, "exp": now + 60}
         return jwt.encode({"alg": "ES256", "kid": self.key.kid}, claims, self.key, algorithms=["ES256"])
 
     def token(self, scope: str | None = None) -> str:

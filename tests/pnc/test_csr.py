@@ -66,10 +66,10 @@ def chain_of(pem_text: str) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(pem_text.encode())
 
 
-def verify_chain(leaf, intermediates, root):
-    """RFC 5280 path validation by cryptography, with the contract profile's own
-    extensions (no web PKI EKU rules for the leaf)."""
-    verifier = (PolicyBuilder().store(Store([root])).time(datetime.now(UTC) + timedelta(minutes=1))
+def verify_chain(leaf, intermediates, *roots):
+    """RFC 5280 path validation by cryptography against the trust anchors `roots`, with
+    the contract profile's own extensions (no web PKI EKU rules for the leaf)."""
+    verifier = (PolicyBuilder().store(Store(list(roots))).time(datetime.now(UTC) + timedelta(minutes=1))
                 .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
                                     ee_policy=ExtensionPolicy.permit_all())
                 .build_client_verifier())

@@ -153,3 +153,37 @@ def test_staff_keep_the_dashboard(db, emsp):
     home = client.get("/", follow=True)  # their tenant's dashboard, under /t/<slug>/
     assert home.status_code == 200 and home.redirect_chain[-1][0] == "/t/emsp/"
     assert client.get("/my/").status_code == 200  # their own contracts, if they approved any
+
+
+def test_withdrawing_an_approval_without_a_contract_is_audited(browser, ev_client, pki):
+    """An approval of scopes only (no pnc_contract_request) creates no contract, so no
+    contract transition records its withdrawal: the withdrawal itself is audited."""
+    from tests.oauth.conftest import REDIRECT, basic, consent_path, pkce_pair
+
+    _, challenge = pkce_pair()
+    pushed = FormClient().post("/oauth/emsp/par", {
+        "response_type": "code", "client_id": ev_client.client_id, "redirect_uri": REDIRECT, "scope": "ccsr",
+        "code_challenge": challenge, "code_challenge_method": "S256"},
+        HTTP_AUTHORIZATION=basic(ev_client.client_id, ev_client.plain_secret))
+    assert pushed.status_code == 201, pushed.content
+    consent = consent_path(browser.get("/oauth/emsp/authorize", {
+        "client_id": ev_client.client_id, "request_uri": pushed.json()["request_uri"]})["Location"])
+    assert browser.post(consent, {"decision": "approve"}).status_code == 303
+    assert not Contract.objects.exists()
+    [approval] = re.findall(r"/my/emsp/approvals/(\d+)/withdraw", page(browser))
+    assert browser.post(f"/my/emsp/approvals/{approval}/withdraw").status_code == 302
+
+    event = AuditEvent.objects.get(action="approval.withdrawn")
+    assert event.actor == "driver" and event.outcome == "withdrawn" and event.tenant.slug == "emsp"
+    assert event.detail == {"grant": int(approval), "client": ev_client.client_id, "scope": "ccsr",
+                            "contract": None, "emaid": None}
+    assert browser.get(f"/my/emsp/approvals/{approval}/withdraw").status_code == 404  # withdrawn indeed
+
+
+def test_withdrawing_an_approval_with_a_contract_audits_both(browser, certified):
+    contract, _ = certified
+    assert browser.post(withdraw_url(contract)).status_code == 302
+    withdrawn = AuditEvent.objects.get(action="approval.withdrawn")
+    assert withdrawn.detail["contract"] == contract.pk and withdrawn.detail["emaid"] == contract.emaid
+    revoked = AuditEvent.objects.get(action="contract.revoked")
+    assert revoked.actor == "driver" and revoked.detail["reason"] == "privilegeWithdrawn"

@@ -31,9 +31,13 @@ class Command(BaseCommand):
         imp.add_argument("--password-stdin", action="store_true",
                          help="read the PKCS#12 or private-key password from stdin (never from the command line)")
         imp.add_argument("--json", action="store_true")
-        roll = ca_sub.add_parser("rollover", help="a new Sub-CA 2 takes over issuing; the old one keeps "
-                                                  "serving its CRL and OCSP")
+        roll = ca_sub.add_parser("rollover", help="a new CA (and new ones below it) take over issuing; the old "
+                                                  "ones keep serving their CRLs and OCSP")
         roll.add_argument("tenant")
+        roll.add_argument("--level", choices=[level.value for level in authorities.HIERARCHY],
+                          default=authorities.Level.SUB_CA_2,
+                          help="which CA to replace: sub-ca-2 (the default), sub-ca-1 (with a new Sub-CA 2), "
+                               "or root (a whole new hierarchy: distribute the new root, docs/pnc.md)")
         roll.add_argument("--json", action="store_true")
         show = ca_sub.add_parser("show", help="the tenant's CA certificates (public parts only)")
         show.add_argument("tenant")
@@ -81,7 +85,7 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
         elif action == "rollover":
             try:
-                authorities.rollover(tenant)
+                authorities.rollover(tenant, opts["level"])
             except authorities.NoAuthority as exc:
                 raise CommandError(str(exc)) from None
             rows = authorities.hierarchy(tenant)
