@@ -343,3 +343,15 @@ def test_the_csv_export_is_the_apis(fleet):
     assert "OTHER-1" not in everything
     assert client.get("/t/acme/audit/export.csv?before=soon").status_code == 400
     assert 'href="/t/acme/audit/export.csv?actor=setup"' in client.get("/t/acme/audit/?actor=setup").content.decode()
+
+
+def test_an_identity_with_a_slash_is_listed_linked_and_decided(fleet):
+    # OCPP 1.6 allows '/' in an identity; its links must build, and its actions reach it.
+    station(fleet[0], "DEPOT/7", registration_status=RegistrationStatus.PENDING, allowed_protocols=["ocpp1.6"])
+    client = signed_in("ops", (fleet[0], Role.OPERATOR))
+    queue = client.get("/t/acme/onboarding/").content.decode()
+    assert 'href="/t/acme/stations/DEPOT/7/"' in queue
+    assert client.get("/t/acme/stations/DEPOT/7/").status_code == 200
+    assert client.post("/t/acme/onboarding/stations/DEPOT/7/approve").status_code == 302
+    assert Station.objects.get(identity="DEPOT/7").registration_status == RegistrationStatus.ACCEPTED
+    assert client.get("/t/acme/audit/?station=DEPOT/7").status_code == 200
