@@ -310,6 +310,7 @@ def test_the_audit_log_is_filtered_and_paged(fleet, monkeypatch):
     by_station = client.get("/t/acme/audit/?station=WAIT-1").content.decode()
     assert "WAIT-1" in by_station and "ACME-1" not in by_station
     assert "setup" in client.get("/t/acme/audit/?actor=setup").content.decode()
+    assert f"campaign: {fleet[2].pk}" in page  # its detail, as recorded
     future = client.get("/t/acme/audit/?after=2999-01-01T00:00").content.decode()
     assert "No event matches" in future
     assert 'role="alert"' in client.get("/t/acme/audit/?after=yesterday").content.decode()
