@@ -12,7 +12,6 @@ from . import campaigns
 from .api import validated
 from .api_access import OperatorView
 from .models import CampaignMember, RotationCampaign, Station
-from .station_filters import StationFilter
 
 MAX_NAMED = 10_000  # identities in one request body
 
@@ -37,12 +36,8 @@ class CampaignSerializer(serializers.Serializer):
 def shown(campaign: RotationCampaign) -> dict:
     """`campaigns.summary` (its members counted by state in one query), with the progress."""
     summary = campaigns.summary(campaign)
-    counts = summary["members"]
-    total = sum(counts.values())
-    finished = sum(counts[s] for s in (CampaignMember.State.SUCCEEDED, CampaignMember.State.FAILED,
-                                       CampaignMember.State.SKIPPED))
     return {**summary, "created_at": campaign.created_at, "completed_at": campaign.completed_at,
-            "total": total, "finished": finished, "percent_done": 100 * finished // total if total else 100}
+            **campaigns.progress(summary["members"])}
 
 
 class CampaignRequestSerializer(serializers.Serializer):
@@ -100,19 +95,12 @@ class CampaignList(CampaignView):
         return Response(shown(campaign), status=status.HTTP_201_CREATED)
 
     def chosen(self, body) -> list[Station]:
-        fleet = self.scoped(Station).select_related("tenant")
-        if "filter" in body:
-            found = StationFilter(data=body["filter"], queryset=fleet)
-            if not found.is_valid():
-                raise exceptions.ValidationError({"filter": found.errors})
-            return list(found.qs)
-        wanted = list(dict.fromkeys(body["stations"]))
-        stations = list(fleet.filter(identity__in=wanted))
-        missing = set(wanted) - {s.identity for s in stations}
-        if missing:
-            raise exceptions.ValidationError({"stations": [f"no station {i!r} in {self.tenant.slug}"
-                                                           for i in sorted(missing)[:20]]})
-        return stations
+        if self.tenant is None:
+            return []
+        try:
+            return campaigns.choose(self.tenant, filter=body.get("filter"), identities=body.get("stations"))
+        except campaigns.BadSelection as exc:
+            raise exceptions.ValidationError(exc.errors) from None
 
 
 class CampaignDetail(CampaignView):

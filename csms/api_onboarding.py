@@ -7,17 +7,16 @@ unless onboarding is held) or while the operator's setting answers it Pending.
 Approving sets that to Accepted, rejecting to Rejected (its boots are refused); both are
 seen at its next boot.
 """
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from lib.api import BoundedPagePagination, Conflict
 
-from . import announce, credentials
+from . import onboarding
 from .api import StationSerializer, station_for
 from .api_access import OperatorView
-from .models import RegistrationStatus, Station, StationCredential
+from .models import RegistrationStatus, Station
 
 
 class HoldSerializer(serializers.Serializer):
@@ -28,11 +27,7 @@ class HoldSerializer(serializers.Serializer):
     max_in_window = serializers.IntegerField()
 
 
-def hold_of(tenant) -> dict:
-    tenant.refresh_from_db(fields=["onboarding_held_since"])
-    return {"held": tenant.onboarding_held_since is not None, "held_since": tenant.onboarding_held_since,
-            "on_series_key": StationCredential.objects.for_tenant(tenant).filter(needs_unique_key=True).count(),
-            "window_minutes": tenant.onboarding_window_minutes, "max_in_window": tenant.onboarding_max_in_window}
+hold_of = onboarding.hold_of
 
 
 class OnboardingHold(OperatorView):
@@ -49,9 +44,10 @@ class OnboardingRelease(OperatorView):
     @extend_schema(summary="Lift the onboarding hold: waiting stations get their unique keys at their next boot",
                    request=None, responses=HoldSerializer)
     def post(self, request, tenant):
-        if hold_of(self.tenant)["held"] is False:
-            raise Conflict(f"onboarding is not held for {tenant}")
-        credentials.release_onboarding(self.tenant, self.actor())
+        try:
+            onboarding.release(self.tenant, self.actor())
+        except onboarding.Refused as exc:
+            raise Conflict(str(exc)) from None
         return Response(hold_of(self.tenant))
 
 
@@ -60,8 +56,7 @@ class Waiting(OperatorView):
     pagination_class = BoundedPagePagination
 
     def get_queryset(self):
-        waiting = Q(credential__needs_unique_key=True) | Q(registration_status=RegistrationStatus.PENDING)
-        return self.scoped(Station).select_related("credential").filter(waiting).order_by("created_at", "pk")
+        return onboarding.waiting(self.tenant) if self.tenant is not None else self.scoped(Station)
 
     @extend_schema(summary="Stations waiting to be onboarded, oldest first")
     def get(self, request, tenant):
@@ -76,15 +71,10 @@ class Decision(OperatorView):
     @extend_schema(request=None, responses=StationSerializer)
     def post(self, request, tenant, identity):
         station = station_for(self.tenant, identity)
-        if station.registration_status == self.setting:
-            waits = self.setting == RegistrationStatus.ACCEPTED and station.effective_registration != self.setting
-            raise Conflict(f"the station's setting is {self.setting} already"
-                           + ("; it waits for its unique key at its next boot (while onboarding is held: "
-                              "release it)" if waits else ""))
-        station.registration_status = self.setting
-        station.save(update_fields=["registration_status"])
-        credentials.audit(station, self.actor(), f"onboarding.{self.setting.lower()}", self.setting)
-        announce.station_changed(station)
+        try:
+            onboarding.decide(station, self.setting, self.actor())
+        except onboarding.Refused as exc:
+            raise Conflict(str(exc)) from None
         return Response(StationSerializer(station).data)
 
 

@@ -11,6 +11,7 @@ from tenants.models import Tenant
 from . import credentials
 from .campaign_rules import Limits, Tally, decide
 from .models import AuditEvent, CampaignMember, CredentialChange, RotationCampaign, Station
+from .station_filters import StationFilter
 
 log = logging.getLogger(__name__)
 Member = CampaignMember.State
@@ -30,6 +31,54 @@ class Overlap(ValueError):
             f"{len(identities)} of these stations ({shown}) are in campaign {campaign.pk} "
             f"{campaign.name!r} ({campaign.state}), not finished with them: let it complete, or leave "
             "them out of this one")
+
+
+class BadSelection(ValueError):
+    """The stations asked for cannot be chosen: `errors` by field, as a form shows them."""
+
+    def __init__(self, errors: dict):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def choose(tenant, *, filter: dict | None = None, identities: list[str] | None = None) -> list[Station]:
+    """The stations a campaign is asked to rotate: every one the station list's own
+    filters select (`filter`, its query parameters; {} is all), or the named ones (each
+    must exist). The REST API and the portal both choose through here."""
+    fleet = Station.objects.for_tenant(tenant).select_related("tenant")
+    if filter is not None:
+        found = StationFilter(data=filter, queryset=fleet)
+        if not found.is_valid():
+            raise BadSelection({"filter": found.errors})
+        return list(found.qs)
+    wanted = list(dict.fromkeys(identities or []))
+    stations = list(fleet.filter(identity__in=wanted))
+    missing = set(wanted) - {s.identity for s in stations}
+    if missing:
+        raise BadSelection({"stations": [f"no station {i!r} in {tenant.slug}" for i in sorted(missing)[:20]]})
+    return stations
+
+
+FINISHED = (Member.SUCCEEDED, Member.FAILED, Member.SKIPPED)
+
+
+def progress(counts: dict) -> dict:
+    """From the members counted by state: how many in all, how many finished, and the
+    share done in whole percent (an empty campaign is done)."""
+    total = sum(counts.values())
+    finished = sum(counts.get(s, 0) for s in FINISHED)
+    return {"total": total, "finished": finished, "percent_done": 100 * finished // total if total else 100}
+
+
+def counted(campaigns_qs):
+    """The campaigns with their members counted by state (`n_<state>`), in the one query
+    that lists them: a page of campaigns costs one aggregate, not one count each."""
+    return campaigns_qs.annotate(**{f"n_{state}": Count("members", filter=Q(members__state=state))
+                                    for state in Member.values})
+
+
+def counts_of(annotated: RotationCampaign) -> dict:
+    return {state: getattr(annotated, f"n_{state}") for state in Member.values}
 
 
 def start(tenant, stations: list[Station], *, actor: str, name: str = "", concurrency=10,

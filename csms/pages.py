@@ -92,13 +92,25 @@ def static_facts(station: Station) -> dict:
 def confirmed(request, station: Station, action: str, question: str, consequence: str):
     """None once the operator confirmed (the form carried `confirmed=yes`); otherwise the
     page that asks, carrying the form's fields back to the same action."""
+    return ask_first(request, station.tenant, question.format(
+        station=station, post=defaultdict(str, request.POST.items())), consequence,
+        action_url=reverse(action, args=[station.tenant.slug, station.identity]),
+        cancel_url=reverse("station-detail", args=[station.tenant.slug, station.identity]),
+        title=station.identity)
+
+
+def ask_first(request, tenant, question: str, consequence: str, *, action_url: str, cancel_url: str,
+              title: str):
+    """The confirmation step of any destructive action: None once the form carried
+    `confirmed=yes`, else the page asking `question`, whose form posts the same fields
+    back to `action_url` (so it works without JavaScript)."""
     if request.POST.get("confirmed") == "yes":
         return None
-    fields = [(k, v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "confirmed")]
+    fields = [(k, v) for k, v in request.POST.lists() if k not in ("csrfmiddlewaretoken", "confirmed")]
     return render(request, "csms/confirm.html", {
-        "tenant": station.tenant, "station": station, "action": action, "fields": fields,
-        "question": question.format(station=station, post=defaultdict(str, request.POST.items())),
-        "consequence": consequence})
+        "tenant": tenant, "title": title, "action_url": action_url, "cancel_url": cancel_url,
+        "fields": [(k, v) for k, values in fields for v in values],
+        "question": question, "consequence": consequence})
 
 
 def station_action(url_name: str, *, ask: str = "", consequence: str = "", asks_when=lambda post: True):

@@ -1,13 +1,29 @@
-"""The portal's station pages, under /t/<tenant_slug>/ (portal/urls.py includes them)."""
+"""The portal's CSMS pages, under /t/<tenant_slug>/ (portal/urls.py includes them).
+
+Identities are `path` segments: an OCPP 1.6 identity may hold '/' (sent percent-encoded
+by the station), and a `str` route could not even build its link (a 500 on any list
+showing one). Each action's fixed suffix keeps the routes apart."""
 from django.urls import path
 
-from . import pages
+from . import audit_pages, campaign_pages, onboarding_pages, pages
 
 urlpatterns = [
     path("stations/", pages.station_list, name="station-list"),
-    path("stations/<str:identity>/", pages.station_detail, name="station-detail"),
-    path("stations/<str:identity>/rotate", pages.rotate, name="station-rotate"),
-    path("stations/<str:identity>/registration", pages.set_registration, name="station-registration"),
-    path("stations/<str:identity>/reset", pages.reset, name="station-reset"),
-    path("stations/<str:identity>/disconnect", pages.disconnect, name="station-disconnect"),
+    path("stations/<path:identity>/", pages.station_detail, name="station-detail"),
+    path("stations/<path:identity>/rotate", pages.rotate, name="station-rotate"),
+    path("stations/<path:identity>/registration", pages.set_registration, name="station-registration"),
+    path("stations/<path:identity>/reset", pages.reset, name="station-reset"),
+    path("stations/<path:identity>/disconnect", pages.disconnect, name="station-disconnect"),
+    path("onboarding/", onboarding_pages.queue, name="onboarding"),
+    path("onboarding/release", onboarding_pages.release, name="onboarding-release"),
+    path("onboarding/stations/<path:identity>/approve", onboarding_pages.approve, name="onboarding-approve"),
+    path("onboarding/stations/<path:identity>/reject", onboarding_pages.reject, name="onboarding-reject"),
+    path("campaigns/", campaign_pages.campaign_list, name="campaign-list"),
+    path("campaigns/new", campaign_pages.campaign_new, name="campaign-new"),
+    path("campaigns/<int:campaign_id>/", campaign_pages.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/pause", campaign_pages.pause, name="campaign-pause"),
+    path("campaigns/<int:campaign_id>/resume", campaign_pages.resume, name="campaign-resume"),
+    path("campaigns/<int:campaign_id>/abort", campaign_pages.abort, name="campaign-abort"),
+    path("audit/", audit_pages.audit_log, name="audit-log"),
+    path("audit/export.csv", audit_pages.audit_export, name="audit-export"),
 ]

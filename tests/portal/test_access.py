@@ -1,15 +1,14 @@
 """Who may open which portal page and take which action: every page and action of the
 portal, for every role, and tenant isolation (a stranger gets 404, never a hint)."""
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from csms.models import AuditEvent, CredentialChange, RegistrationStatus, Station
-from tenants.models import Membership, Role
+from tenants.models import Role
 from tests.factories import make_station, make_tenant
+from tests.portal.people import PASSWORD, signed_in
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "pw-123456789-portal"
 
 PAGES = ["/t/acme/", "/t/acme/stations/", "/t/acme/stations/ACME-1/"]
 ACTIONS = [("/t/acme/stations/ACME-1/rotate", {}),
@@ -31,14 +30,6 @@ def fleet():
     make_station(other, "OTHER-1", key=bytes(range(1, 21)), origin="generated", vendor="VendorB")
     return acme, other
 
-
-def signed_in(username: str, *memberships) -> Client:
-    user = get_user_model().objects.create_user(username, password=PASSWORD)
-    for tenant, role in memberships:
-        Membership.objects.create(user=user, tenant=tenant, role=role)
-    client = Client()
-    assert client.login(username=username, password=PASSWORD)
-    return client
 
 
 def test_signed_out_users_are_sent_to_sign_in(client, fleet):

@@ -174,3 +174,75 @@ def test_pages_fit_a_phone_and_long_identities_wrap(csms, chromium):
     page.wait_for_selector("h2:has-text('Credential')")
     page.keyboard.press("Tab")  # the first stop is the skip link, and it shows
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+
+
+PENDING_IDENTITY = "CP-PENDING-" + "Q" * 37  # 48 characters too
+
+
+@pytest.fixture
+def operations_data(portal_data):
+    """An onboarding hold, a station set Pending and one on a series key (rows written
+    before the browser starts, whose event loop keeps the ORM out of this thread)."""
+    portal_data.onboarding_held_since = portal_data.created_at
+    portal_data.save(update_fields=["onboarding_held_since"])
+    make_station(portal_data, PENDING_IDENTITY, bytes(range(20)), origin="generated", registration_status="Pending")
+    make_station(portal_data, "CP-SERIES-1", AL1000_KEY, origin="master", needs_unique_key=True)
+    return portal_data
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("width", [1280, 390])
+def test_operator_runs_onboarding_a_campaign_and_reads_the_audit_log(csms, operations_data, chromium, width):
+    page = chromium.new_page(viewport={"width": width, "height": 900})
+    sign_in(page, csms)
+    page.get_by_role("link", name="Acme Charging").click()
+    page.wait_for_selector("text=stations connected")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Onboarding").click()
+    page.wait_for_selector("text=Onboarding is held")
+    assert "2 stations waiting" in page.inner_text("[data-testid=waiting-count]")
+    check_page(page, f"{width}-onboarding")
+    page.get_by_role("button", name="Release the hold…").click()
+    page.wait_for_selector("text=Yes, go ahead")  # releasing asks first
+    check_page(page, f"{width}-onboarding-confirm-release")
+    page.get_by_role("button", name="Yes, go ahead").click()
+    page.wait_for_selector("text=Onboarding is open")
+    page.get_by_role("button", name=f"Approve {PENDING_IDENTITY}").click()
+    page.wait_for_selector(f"text={PENDING_IDENTITY} approved")
+    assert "1 station waiting" in page.inner_text("[data-testid=waiting-count]")
+    check_page(page, f"{width}-onboarding-approved")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
+    page.wait_for_selector("h1:has-text('Rotation campaigns')")
+    check_page(page, f"{width}-campaigns-empty")
+    page.get_by_role("link", name="Start a campaign").click()
+    page.get_by_label("Search").fill("CP-A")  # the long identity only
+    page.get_by_label("Name").fill("long names")
+    page.get_by_label("Canary").fill("1")
+    check_page(page, f"{width}-campaign-new")
+    page.get_by_role("button", name="Review and start…").click()
+    page.wait_for_selector("text=Rotate the keys of 1 station?")
+    page.get_by_role("button", name="Yes, go ahead").click()
+    page.wait_for_selector("[data-testid=campaign-state]")
+    assert "Running" in page.inner_text("[data-testid=campaign-state]")
+    page.get_by_role("link", name=LONG_IDENTITY).wait_for()
+    check_page(page, f"{width}-campaign")
+    page.get_by_role("button", name="Pause").click()
+    page.wait_for_selector("text=paused.")
+    assert "Paused" in page.inner_text("[data-testid=campaign-state]")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
+    page.wait_for_selector("text=long names")
+    check_page(page, f"{width}-campaigns")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    page.get_by_label("Actor").fill("olivia")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_selector("text=campaign.paused")
+    text = page.inner_text("table.audit")
+    assert "onboarding.released" in text and "onboarding.accepted" in text and "campaign.started" in text
+    assert "UTC" in text
+    check_page(page, f"{width}-audit")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    exported = Path(download.value.path()).read_text()
+    assert exported.startswith("at,actor,action,station,outcome,detail") and "campaign.paused" in exported

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from csms import credentials
+from csms import onboarding
 from csms.models import StationCredential
 from lib.timestamps import rfc3339
 from tenants.cli import dump_json, tenant_or_error
@@ -22,9 +22,10 @@ class Command(BaseCommand):
     def handle(self, *args, action, tenant, json=False, **opts):
         tenant_obj = tenant_or_error(tenant)
         if action == "release":
-            if tenant_obj.onboarding_held_since is None:
-                raise CommandError(f"onboarding is not held for {tenant}")
-            waiting = credentials.release_onboarding(tenant_obj, "cli")
+            try:
+                waiting = onboarding.release(tenant_obj, "cli")  # as the REST API and the portal do
+            except onboarding.Refused as exc:
+                raise CommandError(str(exc)) from None
             out = {"held": False, "waiting": waiting}
             text = f"onboarding released; {waiting} stations get their keys at their next boot"
         else:

@@ -1,0 +1,54 @@
+"""The audit log in the portal: the REST API's filters (`api_history.AuditFilter`:
+action, action prefix, station, actor, time range), newest first, and the same CSV
+export the API streams (`api_history.audit_csv`: RFC 3339 times, formula-safe cells).
+
+Pages are keyset pages ("older than this event"), not numbered ones: the log only grows,
+and a numbered page would count every row of it and read past every skipped one, where
+this reads one indexed page of rows whatever the log's length."""
+from django.db.models import Q
+from django.shortcuts import render
+
+from tenants.access import tenant_page
+
+from .api_history import AuditFilter, audit_csv
+from .models import AuditEvent
+
+PAGE_SIZE = 50
+
+
+def events_of(tenant):
+    return AuditEvent.objects.for_tenant(tenant).select_related("station").order_by("-at", "-id")
+
+
+@tenant_page()
+def audit_log(request, tenant):
+    found = AuditFilter(request.GET, queryset=events_of(tenant))
+    events = found.qs if found.is_valid() else AuditEvent.objects.none()
+    older_than = _event(tenant, request.GET.get("older_than"))
+    if older_than is not None:
+        events = events.filter(Q(at__lt=older_than.at) | Q(at=older_than.at, id__lt=older_than.id))
+    rows = list(events[:PAGE_SIZE + 1])
+    query = request.GET.copy()
+    query.pop("older_than", None)
+    return render(request, "csms/audit_log.html", {
+        "tenant": tenant, "filter": found, "events": rows[:PAGE_SIZE], "values": request.GET,
+        "older": rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None,
+        "paged": older_than is not None, "query": query.urlencode()})
+
+
+def _event(tenant, pk: str | None):
+    """The event a page starts after; only the tenant's own (another's id is ignored)."""
+    if not pk or not pk.isdigit() or len(pk) > 18:
+        return None
+    return AuditEvent.objects.for_tenant(tenant).filter(pk=int(pk)).only("at", "id").first()
+
+
+@tenant_page()
+def audit_export(request, tenant):
+    found = AuditFilter(request.GET, queryset=events_of(tenant))
+    if not found.is_valid():
+        return render(request, "csms/audit_log.html", {
+            "tenant": tenant, "filter": found, "events": [], "values": request.GET, "query": ""}, status=400)
+    response = audit_csv(found.qs, tenant.slug)
+    response["Cache-Control"] = "no-store"  # who did what: not for shared caches or the browser's
+    return response
