@@ -25,7 +25,8 @@ def reap_orphaned_calls() -> int:
     """
     cutoff = timezone.now() - timedelta(seconds=settings.CSMS["CALL_TIMEOUT_SECONDS"]) - ORPHAN_GRACE
     orphans = StationCall.objects.filter(state=StationCall.State.SENT, sent_at__lt=cutoff)
-    reaped, _after = lifecycle.lose_sent(orphans.values_list(*lifecycle.LOST_ROW), "the server holding the connection stopped before an answer")
+    reaped, _after = lifecycle.lose_sent(orphans.values_list(*lifecycle.LOST_ROW),
+                                         "the server holding the connection stopped before an answer")
     return reaped  # the stations' connections, if any, find their changes in their reconcile pass
 
 
