@@ -61,6 +61,7 @@ class KeyedStation:
         self.restart_seconds = 0.2
         self.reset_only_when_accepted = False  # MicroOcpp: a Reset waits for an Accepted boot
         self.reset_due = False
+        self.reconnecting: asyncio.Future | None = None  # a reconnect the firmware started on its own
 
     def microocpp(self) -> "KeyedStation":
         self.behaviour = APPLY_ON_RESTART
@@ -98,6 +99,22 @@ class KeyedStation:
         await self.disconnect()
         await self.connect()
 
+    def _reconnect_soon(self, after: float = 0.0):
+        """Reconnect by itself `after` seconds from now, as firmware does after taking a key."""
+        def start():
+            self.reconnecting = asyncio.ensure_future(self.reconnect(delay=0))
+        asyncio.get_running_loop().call_later(after, start)
+
+    async def reconnect_settled(self, timeout=10):
+        """Wait for a reconnect the firmware started (or is about to start) on its own:
+        a test connecting by hand meanwhile would be a second socket, and one of the two
+        would be replaced by the other. The reconnect may fail (no server there)."""
+        await asyncio.sleep(0.3)  # past `_reconnect_soon`'s delay and `reconnect`'s own
+        if self.reconnecting is not None:
+            with contextlib.suppress(Exception):  # it failed: `ws` stays None
+                await asyncio.wait_for(asyncio.shield(self.reconnecting), timeout)
+            self.reconnecting = None
+
     async def reboot(self, reason="RemoteReset"):
         self.reset_due = False
         await self.disconnect()
@@ -132,7 +149,7 @@ class KeyedStation:
         b = self.behaviour
         if b == APPLY:
             self.password = secret
-            asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(self.reconnect()))
+            self._reconnect_soon(after=0.15)
             return "Accepted"
         if b == STAGE:
             self.staged = secret
@@ -150,7 +167,7 @@ class KeyedStation:
             return "UnknownComponent"
         if b == DROP_AFTER_APPLY:
             self.password = secret
-            asyncio.ensure_future(self.reconnect(delay=0))
+            self._reconnect_soon()
             await asyncio.sleep(30)  # the answer never leaves
             return None
         if b == CALL_ERROR:

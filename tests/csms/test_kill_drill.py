@@ -94,6 +94,7 @@ def test_a_process_killed_at_any_step_of_a_key_change_loses_nothing(
         doomed.proc.kill()  # kill -9: no cleanup, no close frames, nothing recorded
         await st.disconnect()
         st.server = csms_server  # the station's next connection reaches another process
+        await st.reconnect_settled()  # one the firmware began on its own goes there too
         if st.ws is None:
             await connect_with_held_key(st)
             await st.boot()
