@@ -21,6 +21,7 @@ from ocpp.v16.enums import Action  # the action names are the same in 2.0.1
 from . import (
     announce,
     auth_audit,
+    claim,
     credentials,
     db_outage,
     flood,
@@ -218,13 +219,14 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.counted_connected = version.value
         handshake_metrics.CONNECTED.labels(version=version.value).inc()
         log.info("station %s connected (%s)", self.station_label, version.value)
-        if self.connection_seq is None:  # an even newer connection already claimed it
+        if self.connection_seq is None:  # the station was removed meanwhile
             await self._give_way()
             return
-        # Newest wins: any older socket of this station, on any node, closes itself.
-        await self.channel_layer.group_send(self.group, {
-            "type": "station.takeover", "connection_id": self.connection_id,
-            "seq": self.connection_seq})
+        if claim.needs_takeover(station, self.connection_seq):
+            # Newest wins: any older socket of this station, on any node, closes itself.
+            await self.channel_layer.group_send(self.group, {
+                "type": "station.takeover", "connection_id": self.connection_id,
+                "seq": self.connection_seq})
         if await self._follow(opened.after):  # what the calls its claim ended ask
             return
         if opened.work_queued:  # otherwise a nudge or the reconcile pass brings it

@@ -8,11 +8,14 @@ whatever arrived while the previous batch ran goes into the next one: under load
 batch holds many stations' work and costs one commit; alone, a call is committed at once.
 PostgreSQL gains fewer commits too.
 
-Each call runs in a savepoint of the batch's transaction: one that raises is rolled back
-alone and gets its exception; the others commit. `transaction.on_commit` callbacks run
-after the batch commits. A call whose failure broke the connection (its savepoint
-cannot be rolled back) fails the whole batch: nobody is told "committed" of a
-transaction that was rolled back. Large frames do not come here (the consumer sends
+A batch first runs as one plain transaction. If one of its calls raises, the batch is
+rolled back and run again with each call in a savepoint: the one that raises is rolled
+back alone and gets its exception, the others commit. (A savepoint per call from the
+start cost two more round trips per call, a quarter of a PostgreSQL handshake's, for a
+failure that hardly ever comes.) `transaction.on_commit` callbacks run after the batch
+commits. A call whose failure broke the connection (its savepoint cannot be rolled
+back) fails the whole batch: nobody is told "committed" of a transaction that was
+rolled back. Large frames do not come here (the consumer sends
 frames of `protocol.limits.OFFLOAD_BYTES` or more to the pool), so one station's big
 report cannot hold up everyone else's small writes.
 
@@ -25,7 +28,8 @@ the other commit, and is run once more from its first call, after a pause of 20â
 (without it, the rerun could take a lock back before the other batch had woken up to
 take it, and close the same circle again: the two-writer drill in
 tests/csms/test_group_commit.py saw that). Calls must therefore be database work that may run again after
-a rollback; the `on_commit` callbacks of the lost attempt are dropped with it.
+a rollback (after a deadlock, or another call's failure); the `on_commit` callbacks of a
+rolled-back attempt are dropped with it.
 """
 import asyncio
 import logging
@@ -48,6 +52,14 @@ RETRYABLE = {"40P01", "40001"}
 
 class _RunAgain(Exception):
     """The batch lost a deadlock: roll it back whole and run it once more."""
+
+
+class _CallFailed(Exception):
+    """A call of a batch run without savepoints raised (its exception is the cause): the
+    batch is rolled back whole."""
+
+
+_WITH_SAVEPOINTS = object()  # `_attempt`: run the batch again, a savepoint per call
 
 _queue: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
 _writer: threading.Thread | None = None
@@ -98,22 +110,29 @@ def _write_forever() -> None:
 
 
 def _write(batch: list[tuple]) -> None:
-    outcomes = _attempt(batch, last=False)
+    outcomes = _attempt(batch, last=False, savepoints=False)
+    if outcomes is _WITH_SAVEPOINTS:
+        outcomes = _attempt(batch, last=False, savepoints=True)
     if outcomes is None:
         time.sleep(random.uniform(0.02, 0.1))  # the other batch commits meanwhile
-        outcomes = _attempt(batch, last=True)
+        outcomes = _attempt(batch, last=True, savepoints=True)
     for (_func, _args, _kwargs, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
         _settle(loop, future, ok, value)
 
 
-def _attempt(batch: list[tuple], last: bool) -> list | None:
+def _attempt(batch: list[tuple], last: bool, savepoints: bool):
     """The batch in one transaction: each call's (ok, value). None: it lost a deadlock
-    and was rolled back whole, to be run again (unless this was the `last` attempt)."""
+    and was rolled back whole, to be run again (unless this was the `last` attempt).
+    Without `savepoints`, a call that raises rolls back the batch: `_WITH_SAVEPOINTS`
+    (a batch of one call simply gets its exception)."""
     outcomes = []
     try:
         close_old_connections()
         with transaction.atomic():
             for func, args, kwargs, _loop, _future in batch:
+                if not savepoints:
+                    outcomes.append((True, _plain(func, args, kwargs, last)))
+                    continue
                 try:
                     with transaction.atomic():
                         outcomes.append((True, func(*args, **kwargs)))
@@ -128,6 +147,8 @@ def _attempt(batch: list[tuple], last: bool) -> list | None:
                         # would be answered as committed.
                         raise
         db_outage.reachable()
+    except _CallFailed as failed:
+        return [(False, failed.__cause__)] if len(batch) == 1 else _WITH_SAVEPOINTS
     except _RunAgain as again:
         log.info("a batch of %d station writes lost a %s to another transaction; running it again",
                  len(batch), "deadlock" if _sqlstate(again.__cause__) == "40P01" else "serialization conflict")
@@ -143,11 +164,23 @@ def _attempt(batch: list[tuple], last: bool) -> list | None:
         # batch after it).
         log.warning("a batch of %d station writes failed at its commit (%s); writing them one by one",
                     len(batch), type(exc).__name__)
-        return [outcome for call in batch for outcome in _attempt([call], last=True)]
+        return [outcome for call in batch for outcome in _attempt([call], last=True, savepoints=False)]
     except Exception as exc:  # the commit itself failed: nothing of the batch is durable
         db_outage.failed(log, exc, "a batch of %d station writes", len(batch), level=logging.WARNING)
         outcomes = [(False, exc)] * len(batch)
     return outcomes
+
+
+def _plain(func, args, kwargs, last: bool):
+    """A call outside any savepoint of its own: what it raises decides the batch's fate."""
+    try:
+        return func(*args, **kwargs)
+    except Exception as exc:
+        if not last and _lost_a_conflict(exc):
+            raise _RunAgain from exc
+        if db_outage.is_outage(exc):
+            raise  # nothing of the batch can commit: every call fails with it
+        raise _CallFailed from exc
 
 
 def _lost_a_conflict(exc: BaseException) -> bool:

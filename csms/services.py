@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from ocpp.v16.enums import Action as Action16
 from ocpp.v16.enums import ConfigurationKey
@@ -14,7 +13,7 @@ from ocpp.v201.enums import Action as Action201
 
 from lib.prepared import Prepared
 
-from . import credentials, leaving, lifecycle, liveness, station_bearer, station_methods
+from . import claim, credentials, leaving, lifecycle, station_bearer, station_methods
 from .announce import disconnect, nudge, station_changed
 from .auth import keys, policy
 from .models import AuditEvent, RegistrationStatus, Station, StationCall
@@ -33,9 +32,6 @@ _station_at = Prepared(lambda slug, identity: (
     Station.objects.select_related("tenant", "credential", "tenant__station_auth_policy")
     .filter(tenant__slug=slug, tenant__operates_charging_stations=True, identity=identity).order_by("pk")[:1]),
     slug=str, identity=str)
-_connection_seq = Prepared(lambda station_id, connection_id: Station.objects.filter(
-    pk=station_id, connection_id=connection_id).values_list("connection_seq", flat=True)[:1],
-    station_id=int, connection_id=str)
 _station_by_pk = Prepared(lambda station_id: (
     Station.objects.select_related("tenant", "credential").filter(pk=station_id)[:1]), station_id=int)
 # The station's calls in flight first, then one queued (an open connection has at most
@@ -98,17 +94,9 @@ def load_station(station_id: int) -> Station:
 
 def claim_connection(station_id: int, connection_id: str, version: str, method: str = "basic") -> int | None:
     """Record that `connection_id` is now the station's socket, and `method` the scheme
-    it last authenticated with; return the connection's sequence number.
-
-    None means an even newer connection claimed the station in the meantime (then this
-    one should give way at once).
-    """
-    now = timezone.now()
-    Station.objects.filter(pk=station_id).update(
-        connected=True, connection_id=connection_id, connection_node=liveness.NODE, ocpp_version=version,
-        last_auth_method=method, connected_at=now, last_seen_at=now, connection_seq=F("connection_seq") + 1,
-    )
-    return _connection_seq.first(station_id=station_id, connection_id=connection_id)
+    it last authenticated with; return the connection's sequence number (None: the
+    station was removed meanwhile). One statement (csms/claim.py)."""
+    return claim.claim(station_id, connection_id, version, method)
 
 
 @dataclass(frozen=True)
@@ -116,7 +104,7 @@ class Opened:
     """What `open_connection` found."""
 
     key_valid: bool  # False: refuse the connection (401)
-    seq: int | None = None  # None: an even newer connection claimed the station meanwhile
+    seq: int | None = None  # None: the station was removed meanwhile
     work_queued: bool = False  # calls wait to be sent: deliver them now
     after: lifecycle.After = lifecycle.NOTHING  # what the calls it ended ask of the connection
 

@@ -49,6 +49,25 @@ def test_second_connection_replaces_the_first(csms, run):
     eventually(lambda: not Station.objects.get(pk=row.pk).connected)
 
 
+def test_a_socket_the_row_no_longer_knows_of_gives_way_to_a_new_connection(csms, run):
+    """The takeover is announced only when the row says a socket is open: one it lost
+    track of (marked offline, say by the stale-connection reaper, while still open)
+    closes at its process's reconcile pass instead."""
+    row = make_station(make_tenant(), "CP1", AL1000_KEY)
+
+    async def scenario():
+        first = await open_socket(csms, "acme", "CP1", AL1000_KEY)
+        await async_eventually(lambda: Station.objects.get(pk=row.pk).connected)
+        await in_thread_db(lambda: Station.objects.filter(pk=row.pk).update(connected=False))()
+        second = await open_socket(csms, "acme", "CP1", AL1000_KEY)
+        code = await closed_code(first, timeout=30)
+        await second.send('[2,"hb1","Heartbeat",{}]')
+        return code, await asyncio.wait_for(second.recv(), 5)
+
+    code, answer = run(scenario())
+    assert code == 4000 and answer.startswith('[3,"hb1"')
+
+
 def test_replaced_connection_does_not_mark_station_offline(csms, run):
     row = make_station(make_tenant(), "CP1", AL1000_KEY)
 
@@ -136,6 +155,34 @@ def test_claims_are_ordered_and_a_superseded_claim_knows_it():
     # "a" was replaced: re-reading its claim finds nothing, so it must give way.
     assert Station.objects.filter(pk=row.pk, connection_id="a" * 32).count() == 0
     assert held.look([row.pk])[row.pk].holder == "b" * 32  # what the reconcile pass sees
+
+
+def test_a_claim_records_the_connection_in_one_statement():
+    from django.test.utils import CaptureQueriesContext
+
+    from csms import services
+
+    row = make_station(make_tenant(), "CP1", AL1000_KEY)
+    with CaptureQueriesContext(connection) as queries:
+        seq = services.claim_connection(row.pk, "a" * 32, "ocpp2.0.1", "token")
+    assert len(queries) == 1
+    claimed = Station.objects.get(pk=row.pk)
+    assert (claimed.connected, claimed.connection_id, claimed.ocpp_version, claimed.last_auth_method,
+            claimed.connection_seq) == (True, "a" * 32, "ocpp2.0.1", "token", seq)
+    assert claimed.connected_at == claimed.last_seen_at is not None
+    assert services.claim_connection(row.pk + 1000, "b" * 32, "ocpp1.6") is None  # no such station
+
+
+@pytest.mark.parametrize("connected, seq_before, seq, announces", [
+    (False, 4, 5, False),  # a cold reconnect: nothing to close
+    (True, 4, 5, True),    # an older socket is open somewhere
+    (False, 4, 6, True),   # another connection claimed between our read and our claim
+    (False, 4, None, False),  # the station is gone
+])
+def test_a_takeover_is_announced_only_when_an_older_socket_may_be_open(connected, seq_before, seq, announces):
+    from csms.claim import needs_takeover
+
+    assert needs_takeover(Station(connected=connected, connection_seq=seq_before), seq) is announces
 
 
 @pytest.mark.parametrize("event_seq, own_seq, closes", [
