@@ -1,0 +1,232 @@
+"""The station actions of the portal beyond rotate / registration / reset / disconnect
+(tests/portal/test_access.py has those): a station's methods, tokens, TOTP secret and
+public keys, registering stations one by one and from a CSV file, and the dashboard's
+chart of authentication failures. Each action for an operator, 403 for a viewer, 404
+for another tenant's station; a secret shown exactly once."""
+import pytest
+from joserfc.jwk import ECKey
+
+from csms.models import AuditEvent, Station, StationToken, StationTotp
+from oauth.models import TrustedKey
+from tenants.models import Role
+from tests.factories import make_station
+from tests.portal import test_access
+from tests.portal.people import signed_in
+
+pytestmark = pytest.mark.django_db
+EC = ECKey.generate_key("P-256", parameters={"kid": "ec-1"})
+AUTH = "/t/acme/stations/ACME-1/auth"
+# Two tenants (acme with ACME-1, other with OTHER-1), and quick password hashes.
+fleet, quick_hashes = test_access.fleet, test_access.quick_hashes
+
+
+@pytest.fixture
+def operator(fleet):
+    return signed_in("operator", (fleet[0], Role.OPERATOR))
+
+
+def station(identity="ACME-1") -> Station:
+    return Station.objects.select_related("tenant", "credential").get(identity=identity)
+
+
+def page(client, url=AUTH) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+ACTIONS = [("methods", {"methods": ["token", "basic"]}),
+           ("token-issue", {"label": "cabinet"}),
+           ("token-revoke", {"token": "nope", "confirmed": "yes"}),
+           ("totp-issue", {}),
+           ("totp-revoke", {"confirmed": "yes"}),
+           ("key-add", {"public_key": EC.as_pem().decode()}),
+           ("key-retire", {"kid": "ec-1", "confirmed": "yes"})]
+
+
+# --- who may do what -------------------------------------------------------------------------
+
+def test_a_viewer_reads_the_page_and_is_refused_every_action(fleet):
+    viewer = signed_in("viewer", (fleet[0], Role.VIEWER))
+    shown = page(viewer)
+    assert "basic" in shown and "Issue a token" not in shown and "Register the key" not in shown
+    for suffix, form in ACTIONS:
+        assert viewer.post(f"/t/acme/stations/ACME-1/{suffix}", form).status_code == 403, suffix
+    assert not StationToken.objects.exists() and not StationTotp.objects.exists() and not TrustedKey.objects.exists()
+    assert station().auth_methods is None
+
+
+def test_another_tenants_station_and_a_stranger_get_404(fleet, operator):
+    assert operator.get("/t/acme/stations/OTHER-1/auth").status_code == 404
+    stranger = signed_in("stranger", (fleet[1], Role.ADMIN))
+    assert stranger.get(AUTH).status_code == 404
+    for suffix, form in ACTIONS:
+        assert operator.post(f"/t/acme/stations/OTHER-1/{suffix}", form).status_code == 404, suffix
+        assert stranger.post(f"/t/acme/stations/ACME-1/{suffix}", form).status_code == 404, suffix
+    assert not StationToken.objects.exists() and not TrustedKey.objects.exists()
+
+
+def test_an_identity_with_slashes_keeps_its_actions_apart(fleet, operator):
+    make_station(fleet[0], "site/7/auth", key=bytes(range(2, 22)), origin="generated",
+                 allowed_protocols=["ocpp1.6"])
+    assert "site/7/auth" in page(operator, "/t/acme/stations/site/7/auth/auth")
+    assert operator.post("/t/acme/stations/site/7/auth/token-issue", {}).status_code == 200
+    assert StationToken.objects.get().station.identity == "site/7/auth"
+
+
+# --- methods ---------------------------------------------------------------------------------
+
+def test_the_page_shows_each_inherited_list_and_which_applies(fleet, operator):
+    shown = page(operator)
+    assert "its own list" in shown and "the tenant&#x27;s default" in shown and "✓ applies" in shown
+    assert "never connected" in shown
+
+
+def test_an_operator_sets_the_stations_own_ordered_methods_and_clears_them(fleet, operator):
+    operator.post("/t/acme/stations/ACME-1/token-issue", {})
+    response = operator.post("/t/acme/stations/ACME-1/methods", {"methods": ["token", "", "basic"]})
+    assert response.status_code == 302 and response["Location"] == AUTH
+    assert station().auth_methods == ["token", "basic"]
+    assert "token, basic" in page(operator)
+    operator.post("/t/acme/stations/ACME-1/methods", {"methods": ["token"], "inherit": "yes"})
+    assert station().auth_methods is None
+
+
+def test_a_bad_list_is_a_form_error_in_the_services_words(fleet, operator):
+    response = operator.post("/t/acme/stations/ACME-1/methods", {"methods": ["basic", "basic"]})
+    assert response.status_code == 400 and "a method is named twice" in response.content.decode()
+    response = operator.post("/t/acme/stations/ACME-1/methods", {"methods": [""]})
+    assert response.status_code == 400 and "give at least one method" in response.content.decode()
+    assert station().auth_methods is None
+
+
+def test_a_list_that_strands_the_station_is_refused_unless_applied_anyway(fleet, operator):
+    response = operator.post("/t/acme/stations/ACME-1/methods", {"methods": ["token"]})
+    assert response.status_code == 409
+    shown = response.content.decode()
+    assert "no method they hold a credential" in shown and "ACME-1" in shown and "Apply anyway…" in shown
+    assert station().auth_methods is None
+    asked = operator.post("/t/acme/stations/ACME-1/methods", {"methods": ["token"], "force": "yes"})
+    assert asked.status_code == 200 and 'name="confirmed" value="yes"' in asked.content.decode()
+    assert station().auth_methods is None
+    operator.post("/t/acme/stations/ACME-1/methods", {"methods": ["token"], "force": "yes", "confirmed": "yes"})
+    assert station().auth_methods == ["token"]
+
+
+def test_taking_away_the_method_of_the_live_connection_asks_first(fleet, operator):
+    Station.objects.filter(identity="ACME-1").update(connected=True, last_auth_method="basic")
+    operator.post("/t/acme/stations/ACME-1/token-issue", {})
+    asked = operator.post("/t/acme/stations/ACME-1/methods", {"methods": ["token"]})
+    assert asked.status_code == 200 and "Stop ACME-1 using basic?" in asked.content.decode()
+    assert station().auth_methods is None and station().connected
+    operator.post("/t/acme/stations/ACME-1/methods", {"methods": ["token"], "confirmed": "yes"})
+    assert station().auth_methods == ["token"] and not station().connected  # downgrade protection
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+def test_a_token_is_shown_once_and_listed_without_its_secret(fleet, operator):
+    response = operator.post("/t/acme/stations/ACME-1/token-issue", {"label": "cabinet 4"})
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    shown = response.content.decode()
+    row = StationToken.objects.get()
+    secret = shown.split('data-testid="secret">')[1].split("<")[0]
+    assert secret.startswith(f"cgt_{row.public_id}_") and "Shown once" in shown
+    assert "may not use token yet" in shown
+    listed = page(operator)
+    assert row.public_id in listed and "cabinet 4" in listed and secret not in listed
+    assert secret not in page(operator, "/t/acme/stations/ACME-1/")
+    assert secret not in page(operator, "/t/acme/audit/")
+    event = AuditEvent.objects.get(action="token.issued")
+    assert event.actor == "operator" and secret not in str(event.detail) + event.outcome
+
+
+def test_revoking_a_token_asks_first_then_revokes_and_warns(fleet, operator):
+    operator.post("/t/acme/stations/ACME-1/token-issue", {})
+    token = StationToken.objects.get()
+    asked = operator.post("/t/acme/stations/ACME-1/token-revoke", {"token": token.public_id})
+    assert f"Revoke token {token.public_id} of ACME-1?" in asked.content.decode()
+    token.refresh_from_db()
+    assert token.active
+    done = operator.post("/t/acme/stations/ACME-1/token-revoke", {"token": token.public_id, "confirmed": "yes"},
+                         follow=True)
+    token.refresh_from_db()
+    assert not token.active and f"Token {token.public_id} revoked." in done.content.decode()
+    assert AuditEvent.objects.filter(action="token.revoked", actor="operator").exists()
+
+
+# --- TOTP ------------------------------------------------------------------------------------
+
+def test_a_totp_secret_and_its_uri_are_shown_once(fleet, operator):
+    response = operator.post("/t/acme/stations/ACME-1/totp-issue", {"validity": "60", "length": "10"})
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    shown = response.content.decode()
+    secret = shown.split('data-testid="secret">')[1].split("<")[0]
+    uri = shown.split('data-testid="uri">')[1].split("<")[0]
+    assert len(secret) == 32 and uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
+    assert "digits=10" in uri and "period=60" in uri
+    row = StationTotp.objects.get()
+    assert (row.validity, row.length) == (60, 10)
+    listed = page(operator)
+    assert row.public_id in listed and secret not in listed and "Replace the secret…" in listed
+    assert secret not in str(list(AuditEvent.objects.values_list("detail", "outcome")))
+
+
+def test_replacing_a_totp_secret_asks_first_and_leaves_one_active(fleet, operator):
+    operator.post("/t/acme/stations/ACME-1/totp-issue", {})
+    first = StationTotp.objects.get()
+    asked = operator.post("/t/acme/stations/ACME-1/totp-issue", {"replace": "yes"})
+    assert "Replace the TOTP secret of ACME-1?" in asked.content.decode()
+    again = operator.post("/t/acme/stations/ACME-1/totp-issue", {"replace": "yes", "confirmed": "yes"})
+    assert again.status_code == 200 and 'data-testid="secret"' in again.content.decode()
+    active = StationTotp.objects.filter(revoked_at__isnull=True)
+    assert active.count() == 1 and active.get().pk != first.pk
+
+
+def test_bad_totp_parameters_are_form_errors(fleet, operator):
+    response = operator.post("/t/acme/stations/ACME-1/totp-issue", {"length": "40"})
+    assert response.status_code == 400 and "No secret issued" in response.content.decode()
+    assert not StationTotp.objects.exists()
+
+
+def test_removing_the_totp_secret_asks_first(fleet, operator):
+    operator.post("/t/acme/stations/ACME-1/totp-issue", {})
+    assert "Remove the TOTP secret" in operator.post("/t/acme/stations/ACME-1/totp-revoke").content.decode()
+    assert StationTotp.objects.filter(revoked_at__isnull=True).exists()
+    operator.post("/t/acme/stations/ACME-1/totp-revoke", {"confirmed": "yes"})
+    assert not StationTotp.objects.filter(revoked_at__isnull=True).exists()
+    assert AuditEvent.objects.filter(action="totp.revoked", actor="operator").exists()
+
+
+# --- public keys -----------------------------------------------------------------------------
+
+def test_a_pasted_pem_registers_a_key_listed_with_its_fingerprint(fleet, operator):
+    response = operator.post("/t/acme/stations/ACME-1/key-add", {"public_key": EC.as_pem().decode(), "kid": "ec-1"})
+    assert response.status_code == 302
+    shown = page(operator)
+    assert "ec-1" in shown and "ES256" in shown and EC.thumbprint() in shown
+    assert TrustedKey.objects.get().issuer == "ACME-1"
+    assert AuditEvent.objects.filter(action="key.added", actor="operator", outcome="ec-1").exists()
+
+
+@pytest.mark.parametrize("text, says", [
+    ("-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----", "not a public key"),
+    ('{"kty": "EC", "crv": "P-256"', "not a usable public key"),
+    (EC.as_pem(private=True).decode(), "private key"),
+    ("", "required"),
+])
+def test_a_bad_key_is_a_form_error_not_a_500(fleet, operator, text, says):
+    response = operator.post("/t/acme/stations/ACME-1/key-add", {"public_key": text})
+    assert response.status_code == 400
+    shown = response.content.decode()
+    assert "Not registered" in shown and says in shown
+    assert not TrustedKey.objects.exists()
+
+
+def test_retiring_a_key_asks_first(fleet, operator):
+    operator.post("/t/acme/stations/ACME-1/key-add", {"public_key": EC.as_pem().decode(), "kid": "ec-1"})
+    assert "Retire key ec-1 of ACME-1?" in operator.post("/t/acme/stations/ACME-1/key-retire",
+                                                         {"kid": "ec-1"}).content.decode()
+    assert TrustedKey.objects.get().retired_at is None
+    done = operator.post("/t/acme/stations/ACME-1/key-retire", {"kid": "ec-1", "confirmed": "yes"}, follow=True)
+    assert TrustedKey.objects.get().retired_at is not None and "Key ec-1 retired" in done.content.decode()
