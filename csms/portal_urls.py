@@ -14,10 +14,14 @@ from . import (
     pages,
     station_auth_pages,
     station_credential_pages,
+    station_register_pages,
 )
 
 urlpatterns = [
     path("stations/", pages.station_list, name="station-list"),
+    path("stations/register", station_register_pages.register, name="station-register"),
+    path("stations/import", station_register_pages.import_csv, name="station-import"),
+    path("station-imports/<slug:job_id>", station_register_pages.import_job, name="station-import-job"),
     path("stations/<path:identity>/", pages.station_detail, name="station-detail"),
     path("stations/<path:identity>/rotate", pages.rotate, name="station-rotate"),
     path("stations/<path:identity>/registration", pages.set_registration, name="station-registration"),

@@ -3,7 +3,10 @@
 public keys, registering stations one by one and from a CSV file, and the dashboard's
 chart of authentication failures. Each action for an operator, 403 for a viewer, 404
 for another tenant's station; a secret shown exactly once."""
+import time
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from joserfc.jwk import ECKey
 
 from csms.models import AuditEvent, Station, StationToken, StationTotp
@@ -230,3 +233,97 @@ def test_retiring_a_key_asks_first(fleet, operator):
     assert TrustedKey.objects.get().retired_at is None
     done = operator.post("/t/acme/stations/ACME-1/key-retire", {"kid": "ec-1", "confirmed": "yes"}, follow=True)
     assert TrustedKey.objects.get().retired_at is not None and "Key ec-1 retired" in done.content.decode()
+
+
+# --- registering one station ---------------------------------------------------------------
+
+def test_a_viewer_may_not_register_or_import(fleet):
+    viewer = signed_in("viewer", (fleet[0], Role.VIEWER))
+    assert viewer.get("/t/acme/stations/register").status_code == 403
+    assert viewer.post("/t/acme/stations/register", {"identity": "NEW-1", "key_choice": "generate"}).status_code == 403
+    assert viewer.post("/t/acme/stations/import", {"file": csv("identity,key\nNEW-1," + "ab" * 20)}).status_code == 403
+    assert "Register a station" not in page(viewer, "/t/acme/stations/")
+    assert not Station.objects.filter(identity="NEW-1").exists()
+
+
+def test_registering_with_a_generated_key_shows_it_once(fleet, operator):
+    assert "Register a station" in page(operator, "/t/acme/stations/")
+    response = operator.post("/t/acme/stations/register", {
+        "identity": "NEW-1", "allowed_protocols": ["ocpp1.6"], "registration_setting": "Accepted",
+        "key_choice": "generate"})
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    key = response.content.decode().split('data-testid="secret">')[1].split("<")[0]
+    assert len(key) == 40
+    new = station("NEW-1")
+    assert new.allowed_protocols == ["ocpp1.6"] and new.has_key
+    assert key not in page(operator, "/t/acme/stations/NEW-1/")
+    assert AuditEvent.objects.filter(station=new, actor="operator").exists()
+
+
+def test_registering_with_the_stations_own_key_goes_to_its_page(fleet, operator):
+    response = operator.post("/t/acme/stations/register", {
+        "identity": "NEW-2", "allowed_protocols": ["ocpp1.6", "ocpp2.0.1"], "key_choice": "key", "key": "ab" * 20})
+    assert response.status_code == 302 and response["Location"] == "/t/acme/stations/NEW-2/"
+    assert station("NEW-2").credential.current_origin == "installed"
+
+
+@pytest.mark.parametrize("form, status, says", [
+    ({"identity": "has/slash", "allowed_protocols": ["ocpp2.0.1"], "key_choice": "generate"}, 400, "OCPP 2.0.1 allows"),
+    ({"identity": "NEW-3", "allowed_protocols": ["ocpp1.6"], "key_choice": "key", "key": "12zz"}, 400, "key:"),
+    ({"identity": "NEW-3", "allowed_protocols": [], "key_choice": "generate"}, 400, "allowed_protocols"),
+    ({"identity": "ACME-1", "allowed_protocols": ["ocpp1.6"], "key_choice": "generate"}, 409, "exists already"),
+])
+def test_a_bad_registration_is_a_form_error(fleet, operator, form, status, says):
+    response = operator.post("/t/acme/stations/register", form)
+    assert response.status_code == status and says in response.content.decode()
+    assert "12zz" not in response.content.decode()  # a key is never written back into the page
+    assert Station.objects.filter(tenant=fleet[0]).count() == 1
+
+
+# --- importing a CSV file -------------------------------------------------------------------
+
+def csv(text: str | bytes, name="fleet.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode() if isinstance(text, str) else text, content_type="text/csv")
+
+
+def test_a_file_with_a_bad_line_writes_nothing_and_names_the_line(fleet, operator):
+    text = "identity,key\nNEW-1," + "ab" * 20 + "\nbad/one,\nNEW-1," + "cd" * 20 + "\n"
+    response = operator.post("/t/acme/stations/import", {"file": csv(text), "master_key": "ef" * 20})
+    assert response.status_code == 400
+    shown = response.content.decode()
+    assert "Nothing imported" in shown and "line 3:" in shown and "line 4: NEW-1 appears twice" in shown
+    assert "ab" * 20 not in shown and "ef" * 20 not in shown
+    assert not Station.objects.filter(identity__startswith="NEW").exists()
+    assert not AuditEvent.objects.filter(action="station.registered", actor="operator").exists()
+
+
+def test_a_file_that_is_no_csv_is_a_form_error(fleet, operator):
+    response = operator.post("/t/acme/stations/import", {"file": csv("identity;key\nX;1\n")})
+    assert response.status_code == 400 and "separated by &#x27;;&#x27;" in response.content.decode()
+    assert operator.post("/t/acme/stations/import", {}).status_code == 400
+    latin = operator.post("/t/acme/stations/import", {"file": csv(b"identity\nNEW-\xe9\n")})
+    assert latin.status_code == 400 and "not UTF-8 at line 2" in latin.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_good_file_is_imported_in_the_background_and_reaches_100_percent(fleet, operator):
+    rows = "".join(f"BULK-{n:05},{n:040x}\n" for n in range(1, 10_001))
+    response = operator.post("/t/acme/stations/import", {"file": csv("identity,key\n" + rows),
+                                                         "keys_are_random": "yes"})
+    assert response.status_code == 302 and response["Location"].startswith("/t/acme/station-imports/")
+    job_url = response["Location"]
+    # The request answered once the file was checked: the import goes on behind it.
+    assert 'hx-trigger="every 1s"' in page(operator, job_url)
+    deadline = time.monotonic() + 300
+    while True:
+        live = operator.get(job_url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="import-live").content.decode()
+        if "data-testid=\"import-summary\"" in live or time.monotonic() > deadline:
+            break
+        assert 'hx-trigger="every 1s"' in live  # still polling while it runs
+        time.sleep(0.2)
+    assert "100 %" in live and "Imported 10000 stations (10000 with their keys" in live
+    assert 'hx-trigger' not in live  # finished: the page stops asking
+    assert Station.objects.filter(tenant=fleet[0], identity__startswith="BULK-").count() == 10_000
+    assert AuditEvent.objects.filter(action="station.registered", actor="operator").count() == 10_000
+    stranger = signed_in("stranger", (fleet[1], Role.ADMIN))
+    assert stranger.get(job_url.replace("/t/acme/", "/t/other/")).status_code == 404

@@ -1,0 +1,95 @@
+"""A station import started from the portal, run beside the request that checked it,
+with its progress where any process can read it.
+
+The request checks the whole file (`station_import.check_file`: nothing is written on
+any problem) and answers at once; the import itself (hashing the keys, then writing the
+rows: `station_import.run`) takes minutes for a large fleet with argon2, so it runs in a
+thread of the process that received the file. Not a Celery task: until they are hashed
+the rows hold the stations' plain keys, and secrets never reach the broker
+(docs/security.md). Its progress goes to the cache, which is Redis when there are
+several processes (so whichever serves the page's poll reads it) and process memory
+in embedded mode, which is one process.
+
+A process that stops mid-way loses the import whole (`write` is one transaction); the
+job then stops beating, and after STALE_SECONDS its page says so.
+"""
+import logging
+import threading
+import time
+import uuid
+
+from django.core.cache import cache
+from django.db import connection
+
+from . import station_import
+
+log = logging.getLogger(__name__)
+
+KEPT_SECONDS = 24 * 3600  # how long a finished job's page can still be opened
+STALE_SECONDS = 120
+BEAT_SECONDS = 0.5  # progress is written at most this often (and at each end)
+
+
+def cache_key(tenant, job_id: str) -> str:
+    """A job is found only under its own tenant: another tenant's id is no job at all."""
+    return f"station-import:{tenant.pk}:{job_id}"
+
+
+def status(tenant, job_id: str) -> dict | None:
+    """The job's state (running, done or failed), progress and summary; `stale` once a
+    running job has not beaten for STALE_SECONDS."""
+    job = cache.get(cache_key(tenant, job_id))
+    if job is not None:
+        job["stale"] = job["state"] == "running" and time.time() - job["beat"] > STALE_SECONDS
+        job["percent"] = 100 * job["done"] // job["total"] if job["total"] else 100
+    return job
+
+
+def start(tenant, checked: station_import.Checked, master: bytes | None, *, keys_are_random: bool,
+          actor: str) -> str:
+    """Start importing a file found good; the job's id."""
+    job_id = uuid.uuid4().hex
+    job = Job(tenant, job_id, total=station_import.work_of(checked), actor=actor)
+    job.save(force=True)
+    threading.Thread(target=job.run, args=(checked, master, keys_are_random), daemon=True,
+                     name=f"station-import-{job_id[:8]}").start()
+    return job_id
+
+
+class Job:
+    def __init__(self, tenant, job_id: str, *, total: int, actor: str):
+        self.tenant, self.job_id, self.actor = tenant, job_id, actor
+        self.state, self.done, self.total, self.hashed = "running", 0, total, 0
+        self.summary, self.error, self.saved_at = None, "", 0.0
+
+    def save(self, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self.saved_at < BEAT_SECONDS:
+            return
+        self.saved_at = now
+        cache.set(cache_key(self.tenant, self.job_id),
+                  {"state": self.state, "done": self.done, "total": self.total, "summary": self.summary,
+                   "error": self.error, "actor": self.actor, "beat": now}, KEPT_SECONDS)
+
+    def on_hashed(self, n: int) -> None:
+        self.hashed = self.done = n
+        self.save()
+
+    def on_written(self, n: int) -> None:
+        self.done = self.hashed + n
+        self.save()
+
+    def run(self, checked, master, keys_are_random) -> None:
+        try:
+            self.summary = station_import.run(self.tenant, checked, master, keys_are_random=keys_are_random,
+                                              actor=self.actor, on_hashed=self.on_hashed, on_written=self.on_written)
+            self.state, self.done = "done", self.total
+        except station_import.WrittenMeanwhile as exc:
+            self.state, self.error = "failed", str(exc)
+        except Exception:
+            # The traceback names no key: station_import's messages never hold one.
+            log.exception("station import %s of tenant %s failed", self.job_id, self.tenant.slug)
+            self.state, self.error = "failed", "nothing imported: the import failed (the server's log says why)"
+        finally:
+            self.save(force=True)
+            connection.close()  # this thread's own connection
