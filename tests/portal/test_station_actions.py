@@ -4,11 +4,14 @@ public keys, registering stations one by one and from a CSV file, and the dashbo
 chart of authentication failures. Each action for an operator, 403 for a viewer, 404
 for another tenant's station; a secret shown exactly once."""
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from joserfc.jwk import ECKey
 
+from csms import auth_audit, posture
 from csms.models import AuditEvent, Station, StationToken, StationTotp
 from oauth.models import TrustedKey
 from tenants.models import Role
@@ -327,3 +330,36 @@ def test_a_good_file_is_imported_in_the_background_and_reaches_100_percent(fleet
     assert AuditEvent.objects.filter(action="station.registered", actor="operator").count() == 10_000
     stranger = signed_in("stranger", (fleet[1], Role.ADMIN))
     assert stranger.get(job_url.replace("/t/acme/", "/t/other/")).status_code == 404
+
+
+# --- the dashboard's chart of refused handshakes -------------------------------------------
+
+def decided(tenant, identity, outcome, method, at, count=1):
+    """Audit events as the handshake writes them (`auth_audit.write`, coalesced `count`)."""
+    target = Station.objects.get(tenant=tenant, identity=identity)
+    decision = auth_audit.Decision(tenant.pk, target.pk, method, outcome, "wrong credentials", "192.0.2.7")
+    auth_audit.write({decision: auth_audit._Seen(count, at, at)})
+
+
+def test_the_failures_chart_counts_the_tenants_refused_handshakes_per_hour(fleet, operator):
+    acme, other = fleet
+    if timezone.now().minute == 59 and timezone.now().second >= 55:
+        time.sleep(6)  # the page reads the clock again: not across the hour
+    now = timezone.now()
+    hour_ago = now - timedelta(hours=1)
+    decided(acme, "ACME-1", "challenged", "basic", now, count=3)  # three coalesced decisions
+    decided(acme, "ACME-1", "malformed", "digest", now)
+    decided(acme, "ACME-1", "challenged", "none", hour_ago, count=2)
+    decided(acme, "ACME-1", "accepted", "basic", now, count=5)  # let in: not a failure
+    decided(acme, "ACME-1", "challenged", "basic", now - timedelta(hours=30))  # outside the window
+    decided(other, "OTHER-1", "challenged", "basic", now, count=7)  # another tenant's
+
+    failures = posture.summary(acme)["auth_failures"]
+    by_hour = dict(failures["by_hour"])
+    assert len(failures["by_hour"]) == 24 and failures["by_hour"][-1][0] == f"{now:%H}:00"
+    assert by_hour[f"{now:%H}:00"] == 4 and by_hour[f"{hour_ago:%H}:00"] == 2 and sum(by_hour.values()) == 6
+    assert failures["by_kind"] == [("challenged · basic", 3), ("challenged · none", 2), ("malformed · digest", 1)]
+
+    shown = page(operator, "/t/acme/")
+    assert f"<td>{now:%H}:00</td><td>4</td>" in shown and "<td>challenged · basic</td><td>3</td>" in shown
+    assert "Refused handshakes" in shown and 'data-chart="auth-failures-hourly-data"' in shown
