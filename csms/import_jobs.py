@@ -50,8 +50,8 @@ def start(tenant, checked: station_import.Checked, master: bytes | None, *, keys
     """Start importing a file found good; the job's id."""
     job_id = uuid.uuid4().hex
     job = Job(tenant, job_id, total=station_import.work_of(checked), actor=actor)
-    job.save(force=True)
-    threading.Thread(target=job.run, args=(checked, master, keys_are_random), daemon=True,
+    job.record()  # raises if the cache is out: better no import than one nobody can follow
+    threading.Thread(target=job.run_in_thread, args=(checked, master, keys_are_random), daemon=True,
                      name=f"station-import-{job_id[:8]}").start()
     return job_id
 
@@ -62,14 +62,21 @@ class Job:
         self.state, self.done, self.total, self.hashed = "running", 0, total, 0
         self.summary, self.error, self.saved_at = None, "", 0.0
 
-    def save(self, force: bool = False) -> None:
-        now = time.time()
-        if not force and now - self.saved_at < BEAT_SECONDS:
-            return
-        self.saved_at = now
+    def record(self) -> None:
+        self.saved_at = time.time()
         cache.set(cache_key(self.tenant, self.job_id),
                   {"state": self.state, "done": self.done, "total": self.total, "summary": self.summary,
-                   "error": self.error, "actor": self.actor, "beat": now}, KEPT_SECONDS)
+                   "error": self.error, "actor": self.actor, "beat": self.saved_at}, KEPT_SECONDS)
+
+    def save(self, force: bool = False) -> None:
+        """Record the progress (at most every BEAT_SECONDS unless `force`); a cache that
+        does not answer costs the page its figures, never the import."""
+        if not force and time.time() - self.saved_at < BEAT_SECONDS:
+            return
+        try:
+            self.record()
+        except Exception:
+            log.warning("station import %s: progress not recorded", self.job_id, exc_info=True)
 
     def on_hashed(self, n: int) -> None:
         self.hashed = self.done = n
@@ -92,4 +99,9 @@ class Job:
             self.state, self.error = "failed", "nothing imported: the import failed (the server's log says why)"
         finally:
             self.save(force=True)
-            connection.close()  # this thread's own connection
+
+    def run_in_thread(self, *args) -> None:
+        try:
+            self.run(*args)
+        finally:
+            connection.close()  # the thread's own connection: nobody else would close it

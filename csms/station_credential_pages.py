@@ -121,8 +121,9 @@ def revoke_totp(request, station):
 @station_action("station-key-add", back="station-auth")
 def add_key(request, station):
     """Register a public key (PEM or JWK); what the authority refuses (a private key, a
-    wrong curve, text that is no key) comes back as the form's error, a 400."""
-    values = {"public_key": request.POST.get("public_key", ""), "kid": request.POST.get("kid", "")}
+    wrong curve, text that is no key) comes back as the form's error, a 400. The text is
+    not written back into the form: it may be a private key pasted by mistake."""
+    values = {"kid": request.POST.get("kid", "")}
     body, errors = checked(StationKeyRequestSerializer, request, ["public_key", "kid"])
     if errors:
         return auth_page(request, station, errors=errors, values=values, status=400)

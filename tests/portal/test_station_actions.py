@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from joserfc.jwk import ECKey
 
-from csms import auth_audit, posture
+from csms import auth_audit, import_jobs, posture, station_import
 from csms.models import AuditEvent, Station, StationToken, StationTotp
 from oauth.models import TrustedKey
 from tenants.models import Role
@@ -226,6 +226,7 @@ def test_a_bad_key_is_a_form_error_not_a_500(fleet, operator, text, says):
     assert response.status_code == 400
     shown = response.content.decode()
     assert "Not registered" in shown and says in shown
+    assert "-----BEGIN" not in shown  # what was pasted is not written back: it may be a private key
     assert not TrustedKey.objects.exists()
 
 
@@ -246,6 +247,10 @@ def test_a_viewer_may_not_register_or_import(fleet):
     assert viewer.post("/t/acme/stations/register", {"identity": "NEW-1", "key_choice": "generate"}).status_code == 403
     assert viewer.post("/t/acme/stations/import", {"file": csv("identity,key\nNEW-1," + "ab" * 20)}).status_code == 403
     assert "Register a station" not in page(viewer, "/t/acme/stations/")
+    stranger = signed_in("stranger", (fleet[1], Role.ADMIN))
+    assert stranger.get("/t/acme/stations/register").status_code == 404
+    assert stranger.post("/t/acme/stations/register", {"identity": "NEW-1", "key_choice": "generate"}).status_code == 404
+    assert stranger.post("/t/acme/stations/import", {"file": csv("identity,key\nNEW-1," + "ab" * 20)}).status_code == 404
     assert not Station.objects.filter(identity="NEW-1").exists()
 
 
@@ -363,3 +368,15 @@ def test_the_failures_chart_counts_the_tenants_refused_handshakes_per_hour(fleet
     shown = page(operator, "/t/acme/")
     assert f"<td>{now:%H}:00</td><td>4</td>" in shown and "<td>challenged · basic</td><td>3</td>" in shown
     assert "Refused handshakes" in shown and 'data-chart="auth-failures-hourly-data"' in shown
+
+
+def test_an_import_raced_by_a_registration_writes_nothing_and_says_so(fleet):
+    checked = station_import.check_file(fleet[0], "identity,key\nNEW-1," + "ab" * 20 + "\nNEW-2," + "cd" * 20,
+                                        None, keys_are_random=True, skip_existing=False)
+    make_station(fleet[0], "NEW-2", key=bytes(range(3, 23)), origin="generated")  # after the check
+    job = import_jobs.Job(fleet[0], "job-1", total=station_import.work_of(checked), actor="operator")
+    job.run(checked, None, True)  # what the thread runs
+    shown = import_jobs.status(fleet[0], "job-1")
+    assert shown["state"] == "failed" and "created meanwhile" in shown["error"]
+    assert not Station.objects.filter(identity="NEW-1").exists()
+    assert import_jobs.status(fleet[1], "job-1") is None  # another tenant's id is no job
