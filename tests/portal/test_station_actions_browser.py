@@ -10,7 +10,7 @@ from csms import auth_audit
 from tenants.models import Membership, Role
 from tests import browser
 from tests.factories import make_station, make_tenant
-from tests.portal.test_portal_browser import PASSWORD, check_page, sign_in
+from tests.portal.test_portal_browser import PASSWORD, check_page, signed_in_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 IDENTITY = "CP-AUTH-" + "W" * 40  # 48 characters: it must wrap on a phone
@@ -31,8 +31,7 @@ def chromium(csms):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("width", [1280, 390])
 def test_operator_manages_a_stations_authentication_registers_and_imports(csms, chromium, width, tmp_path):
-    page = chromium.new_page(viewport={"width": width, "height": 900})
-    sign_in(page, csms)
+    page = signed_in_page(chromium, csms, width)
     page.wait_for_selector("text=stations connected")
     assert "challenged · basic" in page.inner_text("#auth-failures-kind-data")
     check_page(page, f"{width}-dashboard-failures")
