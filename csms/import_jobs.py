@@ -57,6 +57,9 @@ def start(tenant, checked: station_import.Checked, master: bytes | None, *, keys
 
 
 class Job:
+    """One import's progress as its thread sees it: steps done (each key hashed, then
+    each row written) of `total`, then its summary or its error."""
+
     def __init__(self, tenant, job_id: str, *, total: int, actor: str):
         self.tenant, self.job_id, self.actor = tenant, job_id, actor
         self.state, self.done, self.total, self.hashed = "running", 0, total, 0
