@@ -22,7 +22,6 @@ from .models import Station
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 1000
-MAX_ERRORS_SHOWN = 100
 
 
 class ImportRequestSerializer(serializers.Serializer):
@@ -77,21 +76,16 @@ class StationImports(OperatorView):
         body = validated(ImportRequestSerializer, request)
         master = body.get("master_key")
         try:
-            rows, errors = station_import.read_rows(csv_text(body))
+            checked = station_import.check_file(self.tenant, csv_text(body), master, max_rows=MAX_ROWS,
+                                                keys_are_random=body["keys_are_random"],
+                                                skip_existing=body["skip_existing"])
         except station_import.FileRefused as exc:
             raise exceptions.ValidationError({"file": [str(exc)]}) from None
-        if len(rows) + len(errors) > MAX_ROWS:
-            raise exceptions.ValidationError({"file": [f"at most {MAX_ROWS} rows per request"]})
-        checked = station_import.check(self.tenant, rows, errors, master, keys_are_random=body["keys_are_random"],
-                                       skip_existing=body["skip_existing"])
         if checked.errors:
-            shown = checked.errors[:MAX_ERRORS_SHOWN]
-            more = len(checked.errors) - len(shown)
-            raise exceptions.ValidationError({"rows": shown + ([f"... and {more} more"] if more else [])})
-        counts = station_import.prepare(self.tenant, checked.todo, master, keys_are_random=body["keys_are_random"])
+            raise exceptions.ValidationError({"rows": station_import.shown_errors(checked.errors)})
         try:
-            station_import.write(self.tenant, checked.todo, self.actor())
+            summary = station_import.run(self.tenant, checked, master, keys_are_random=body["keys_are_random"],
+                                         actor=self.actor())
         except station_import.WrittenMeanwhile as exc:
             raise Conflict(str(exc)) from None
-        summary = {"imported": len(checked.todo), **counts, "skipped": len(checked.existing)}
         return Response(summary, status=status.HTTP_201_CREATED)

@@ -20,9 +20,12 @@ has no tenant to file the event under: it is counted in the metrics only.
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import IntegerField, Sum, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce, TruncHour
 from django.utils import timezone
 
 from tenants.models import Tenant
@@ -147,3 +150,38 @@ def recent(tenant, *, station=None, outcome: str | None = None, method: str | No
 def summary(row: AuditEvent) -> dict:
     return {"at": row.at.isoformat(), "station": row.station.identity if row.station else None,
             "outcome": row.outcome, **row.detail}
+
+
+# Not failures: a station let in, or let in and closed for want of a common OCPP version.
+NOT_FAILURES = ("accepted", "no_subprotocol")
+FAILURE_HOURS = 24
+
+
+def failures(tenant, since: datetime):
+    """The tenant's refused handshakes since `since`, each event weighing the decisions it
+    coalesced (`count`)."""
+    return (AuditEvent.objects.for_tenant(tenant).filter(action=ACTION, at__gte=since)
+            .exclude(outcome__in=NOT_FAILURES))
+
+
+def decisions():
+    return Sum(Coalesce(Cast(KT("detail__count"), IntegerField()), Value(1)))
+
+
+def failures_by_hour(tenant, now: datetime | None = None) -> list[tuple[str, int]]:
+    """Refused handshakes per hour (UTC) of the last FAILURE_HOURS hours, oldest first,
+    every hour listed (an empty one as 0): one aggregate query."""
+    first = (now or timezone.now()).replace(minute=0, second=0, microsecond=0) - timedelta(hours=FAILURE_HOURS - 1)
+    rows = failures(tenant, first).annotate(hour=TruncHour("at")).values("hour").annotate(n=decisions())
+    counts = {row["hour"]: row["n"] for row in rows}
+    hours = [first + timedelta(hours=n) for n in range(FAILURE_HOURS)]
+    return [(f"{hour:%H}:00", counts.get(hour, 0)) for hour in hours]
+
+
+def failures_by_kind(tenant, now: datetime | None = None) -> list[tuple[str, int]]:
+    """Refused handshakes of the last FAILURE_HOURS hours by outcome and the scheme
+    presented ("challenged · none": no credentials sent), most first."""
+    since = (now or timezone.now()) - timedelta(hours=FAILURE_HOURS)
+    rows = failures(tenant, since).values("outcome", method=KT("detail__method")).annotate(n=decisions())
+    return sorted(((f"{row['outcome']} · {row['method'] or 'none'}", row["n"]) for row in rows),
+                  key=lambda pair: (-pair[1], pair[0]))

@@ -18,7 +18,7 @@ from . import campaigns
 from .api_campaigns import CampaignRequestSerializer
 from .auth.station_auth import SCHEMES
 from .models import CampaignMember, KeyOrigin, RegistrationStatus, RotationCampaign
-from .pages import ask_first
+from .pages import ask_first, flat_errors
 from .station_filters import StationFilter
 
 LIST_SIZE = 25
@@ -57,7 +57,7 @@ def campaign_new(request, tenant):
                                            "filter": chosen_filter})
     if not body.is_valid():
         return render(request, "csms/campaign_new.html",
-                      form_context(tenant, request.POST, _flat(body.errors)), status=400)
+                      form_context(tenant, request.POST, flat_errors(body.errors)), status=400)
     settings = body.validated_data
     try:
         stations = campaigns.choose(tenant, filter=settings["filter"])
@@ -65,7 +65,7 @@ def campaign_new(request, tenant):
             raise campaigns.BadSelection({"filter": ["these filters select no station"]})
     except campaigns.BadSelection as exc:
         return render(request, "csms/campaign_new.html",
-                      form_context(tenant, request.POST, _flat(exc.errors)), status=400)
+                      form_context(tenant, request.POST, flat_errors(exc.errors)), status=400)
     described = ", ".join(f"{k} = {v}" for k, v in chosen_filter.items()) or "no filter: every station"
     asked = ask_first(request, tenant, f"Rotate the keys of {len(stations)} station{'s' if len(stations) != 1 else ''}?",
                       f"Selected by {described}. {settings['canary_size']} go first as a canary, then "
@@ -84,17 +84,6 @@ def campaign_new(request, tenant):
                       form_context(tenant, request.POST, {"stations": [str(exc)]}), status=409)
     messages.success(request, f"Campaign {campaign.pk} started over {len(stations)} stations.")
     return redirect(reverse("campaign-detail", args=[tenant.slug, campaign.pk]))
-
-
-def _flat(errors) -> dict:
-    """Errors by field as plain strings, a nested filter's under its own names."""
-    flat = {}
-    for field, problems in dict(errors).items():
-        if isinstance(problems, dict):
-            flat.update(_flat(problems))
-        else:
-            flat[field] = [str(p) for p in problems]
-    return flat
 
 
 @tenant_page()

@@ -89,13 +89,26 @@ def static_facts(station: Station) -> dict:
     }
 
 
-def confirmed(request, station: Station, action: str, question: str, consequence: str):
+def flat_errors(errors) -> dict:
+    """A serializer's errors by field as plain strings (a nested serializer's under its
+    own names), for a form to show next to its fields."""
+    flat = {}
+    for field, problems in dict(errors).items():
+        if isinstance(problems, dict):
+            flat.update(flat_errors(problems))
+        else:
+            flat[field] = [str(p) for p in problems]
+    return flat
+
+
+def confirmed(request, station: Station, action: str, question: str, consequence: str,
+              back: str = "station-detail"):
     """None once the operator confirmed (the form carried `confirmed=yes`); otherwise the
-    page that asks, carrying the form's fields back to the same action."""
+    page that asks, carrying the form's fields back to the same action (Cancel: `back`)."""
     return ask_first(request, station.tenant, question.format(
         station=station, post=defaultdict(str, request.POST.items())), consequence,
         action_url=reverse(action, args=[station.tenant.slug, station.identity]),
-        cancel_url=reverse("station-detail", args=[station.tenant.slug, station.identity]),
+        cancel_url=reverse(back, args=[station.tenant.slug, station.identity]),
         title=station.identity)
 
 
@@ -113,10 +126,12 @@ def ask_first(request, tenant, question: str, consequence: str, *, action_url: s
         "question": question, "consequence": consequence})
 
 
-def station_action(url_name: str, *, ask: str = "", consequence: str = "", asks_when=lambda post: True):
+def station_action(url_name: str, *, ask: str = "", consequence: str = "", asks_when=lambda post: True,
+                   back: str = "station-detail"):
     """An operator's POST on one station: operator role, the tenant's own station (404
     otherwise), and, for a destructive one, a confirmation page first (`ask`, when
-    `asks_when(request.POST)`); then back to the station's page with the outcome."""
+    `asks_when(request.POST)`); then back to the station's page (`back`) with the
+    outcome, unless the action answers itself (a secret shown once, a form with errors)."""
     def decorate(act):
         @require_POST
         @tenant_page(Role.OPERATOR)
@@ -124,11 +139,11 @@ def station_action(url_name: str, *, ask: str = "", consequence: str = "", asks_
         def view(request, tenant, identity):
             station = station_of(tenant, identity)
             if ask and asks_when(request.POST):
-                asked = confirmed(request, station, url_name, ask, consequence)
+                asked = confirmed(request, station, url_name, ask, consequence, back)
                 if asked:
                     return asked
-            act(request, station)
-            return redirect(reverse("station-detail", args=[tenant.slug, station.identity]))
+            answer = act(request, station)
+            return answer or redirect(reverse(back, args=[tenant.slug, station.identity]))
         return view
     return decorate
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from . import auth_audit
 from .models import CredentialChange, KeyOrigin, RegistrationStatus, Station, StationCredential
 
 # Key-age buckets, youngest first: (label, lower bound in days, upper bound in days or None).
@@ -72,7 +73,7 @@ def rotations(tenant, now=None) -> dict:
 
 
 def summary(tenant) -> dict:
-    """Everything the dashboard shows: seven aggregate queries whatever the fleet's size."""
+    """Everything the dashboard shows: nine aggregate queries whatever the fleet's size."""
     stations, keys = station_figures(tenant), key_figures(tenant)
     # Read afresh: the hold is set by whichever process saw the burst of series-key boots.
     held_since = type(tenant).objects.filter(pk=tenant.pk).values_list("onboarding_held_since", flat=True)[0]
@@ -82,4 +83,7 @@ def summary(tenant) -> dict:
             "key_risks": {"on_series_key": keys["on_series_key"], "on_basic": stations["on_basic"]},
             "rotations": rotations(tenant),
             "onboarding": {"held_since": held_since, "waiting": keys["waiting"], "pending": stations["pending"]},
-            "failure_window_days": FAILURE_WINDOW.days}
+            "failure_window_days": FAILURE_WINDOW.days,
+            # Refused handshakes are audit events (csms/auth_audit.py), filed per tenant.
+            "auth_failures": {"by_hour": auth_audit.failures_by_hour(tenant),
+                              "by_kind": auth_audit.failures_by_kind(tenant), "hours": auth_audit.FAILURE_HOURS}}

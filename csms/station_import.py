@@ -158,6 +158,40 @@ def check(tenant, rows: list[dict], errors: list[str], master: bytes | None, *, 
     return Checked([r for r in rows if r["identity"] not in existing], existing, errors)
 
 
+def check_file(tenant, text: str, master: bytes | None, *, keys_are_random: bool, skip_existing: bool,
+               max_rows: int | None = None, name: str = "the file", names=OPTION_NAMES) -> Checked:
+    """`read_rows` then `check`: every problem of a file's text, by line. FileRefused for
+    a file that cannot be read, or one of more than `max_rows` rows."""
+    rows, errors = read_rows(text, name)
+    if max_rows is not None and len(rows) + len(errors) > max_rows:
+        raise FileRefused(f"{name}: at most {max_rows} rows at a time")
+    return check(tenant, rows, errors, master, keys_are_random=keys_are_random, skip_existing=skip_existing,
+                 names=names)
+
+
+def run(tenant, checked: Checked, master: bytes | None, *, keys_are_random: bool, actor: str, on_hashed=None,
+        on_written=None) -> dict:
+    """Import a file found good (`check`, no errors): hash its keys, write its rows (all
+    or none: WrittenMeanwhile). The summary; `on_hashed(n)`, `on_written(n)` say how far."""
+    counts = prepare(tenant, checked.todo, master, keys_are_random=keys_are_random, on_hashed=on_hashed)
+    write(tenant, checked.todo, actor, on_written=on_written)
+    return {"imported": len(checked.todo), **counts, "skipped": len(checked.existing)}
+
+
+MAX_ERRORS_SHOWN = 100
+
+
+def shown_errors(errors: list[str]) -> list[str]:
+    """The first MAX_ERRORS_SHOWN problems, and how many more there are."""
+    more = len(errors) - MAX_ERRORS_SHOWN
+    return errors[:MAX_ERRORS_SHOWN] + ([f"... and {more} more"] if more > 0 else [])
+
+
+def work_of(checked: Checked) -> int:
+    """How many steps `run` reports: a key hashed or a row written, each one."""
+    return sum(r["key"] is not None for r in checked.todo) + len(checked.todo)
+
+
 def prepare(tenant, todo: list[dict], master: bytes | None, *, keys_are_random: bool, on_hashed=None) -> dict:
     """Hash the keys and seal the Digest verifiers of the rows to write; the plain keys
     are dropped. Returns the counts by kind."""

@@ -20,6 +20,7 @@ class StationKeySerializer(serializers.Serializer):
     kty = serializers.CharField()
     crv = serializers.CharField(allow_null=True)
     algorithms = serializers.ListField(child=serializers.CharField())
+    thumbprint = serializers.CharField(help_text="the key's RFC 7638 SHA-256 thumbprint (its fingerprint)")
     active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     retired_at = serializers.DateTimeField(allow_null=True)

@@ -7,6 +7,7 @@ send them (`stationclient`), so it lives on the `lib` floor. Pure.
 import hashlib
 import hmac
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 HASHES = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
@@ -85,3 +86,14 @@ def triple(c: Config, unix_seconds: int, exporter: bytes | None = None) -> tuple
 
 def remaining(c: Config, unix_seconds: int) -> int:
     return c.validity - unix_seconds % c.validity
+
+
+def provisioning_uri(c: Config, issuer: str, account: str) -> str:
+    """The configuration as a Key URI (`otpauth://totp/<issuer>:<account>?…`), for the
+    tools that provision a station. Its secret is the format's Unicode string, not Base32,
+    and tokens are `length` characters of `alphabet`, not digits: RFC 6238 authenticator
+    apps cannot use it (section 1.1), so every parameter is spelt out."""
+    label = quote(f"{issuer}:{account}", safe=":")
+    query = urlencode({"secret": c.secret, "issuer": issuer, "algorithm": c.hash.upper(), "digits": c.length,
+                       "period": c.validity, "alphabet": c.alphabet}, quote_via=quote)
+    return f"otpauth://totp/{label}?{query}"

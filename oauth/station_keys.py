@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from joserfc.errors import JoseError
+from joserfc.jwk import JWKRegistry
 
 from lib import jose
 from lib import station_authority as authority_api
@@ -89,8 +90,11 @@ def _station_key(key_text: str):
 
 
 def key_summary(row: TrustedKey) -> dict:
+    """What may be shown of a station key; `thumbprint` is its RFC 7638 SHA-256
+    fingerprint, which names the key whatever kid the operator chose."""
     jwk = row.public_jwk
     return {"kid": row.kid, "kty": jwk.get("kty"), "crv": jwk.get("crv"), "algorithms": row.algorithms,
+            "thumbprint": JWKRegistry.import_key(jwk).thumbprint(),
             "created_at": row.created_at.isoformat(), "active": row.retired_at is None,
             "retired_at": row.retired_at.isoformat() if row.retired_at else None}
 

@@ -108,6 +108,13 @@ def sign_in(page, server) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def signed_in_page(chromium, server, width: int):
+    """A new page `width` pixels wide, olivia signed in."""
+    page = chromium.new_page(viewport={"width": width, "height": 900})
+    sign_in(page, server)
+    return page
+
+
 @pytest.mark.timeout(300)  # a real browser, a real station and 3,000 rows, on a shared machine
 def test_operator_finds_a_station_among_thousands_and_rotates_it(csms, chromium):
     with RunningStation(csms) as station:
@@ -193,8 +200,7 @@ def operations_data(portal_data):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("width", [1280, 390])
 def test_operator_runs_onboarding_a_campaign_and_reads_the_audit_log(csms, operations_data, chromium, width):
-    page = chromium.new_page(viewport={"width": width, "height": 900})
-    sign_in(page, csms)
+    page = signed_in_page(chromium, csms, width)
     page.get_by_role("link", name="Acme Charging").click()
     page.wait_for_selector("text=stations connected")
 

@@ -256,23 +256,18 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, station_probe
                                        skip_existing=skip_existing, names=OPTIONS)
         if checked.errors:
             # Nothing is written unless the whole file is good.
-            shown = checked.errors[:MAX_ERRORS_SHOWN]
-            more = len(checked.errors) - len(shown)
-            raise CommandError("nothing imported:\n  " + "\n  ".join(shown)
-                               + (f"\n  ... and {more} more" if more else ""))
+            raise CommandError("nothing imported:\n  " + "\n  ".join(station_import.shown_errors(checked.errors)))
         todo = checked.todo
-        counts = station_import.prepare(
-            tenant_obj, todo, master, keys_are_random=keys_are_random,
-            on_hashed=self._progress_every(IMPORT_BATCH, sum(r["key"] is not None for r in todo), "hashing keys"))
         try:
-            station_import.write(tenant_obj, todo, "cli",
-                                 on_written=lambda done: self._progress(done, len(todo), "writing"))
+            summary = station_import.run(
+                tenant_obj, checked, master, keys_are_random=keys_are_random, actor="cli",
+                on_hashed=self._progress_every(IMPORT_BATCH, sum(r["key"] is not None for r in todo), "hashing keys"),
+                on_written=lambda done: self._progress(done, len(todo), "writing"))
         except station_import.WrittenMeanwhile as exc:
             raise CommandError(str(exc)) from None
         if not todo:
             self._progress(0, 0, "writing")
         self._warn_if_basic_is_off(tenant_obj, [r["identity"] for r in todo])
-        summary = {"imported": len(todo), **counts, "skipped": len(checked.existing)}
         self._emit(summary, json, lambda r: self.stdout.write(
             f"imported {r['imported']} stations ({r['with_key']} with their keys, "
             f"{r['onboarding']} for onboarding), skipped {r['skipped']}"))
@@ -433,7 +428,6 @@ def _from_stdin_if_dash(value: str) -> str:
 
 
 IMPORT_BATCH = station_import.BATCH  # rows per progress step
-MAX_ERRORS_SHOWN = 100
 OPTIONS = {"master_key": "--master-key", "skip_existing": "--skip-existing", "keys_are_random": "--keys-are-random"}
 
 
