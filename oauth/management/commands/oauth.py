@@ -11,12 +11,11 @@
     oauth trust rollover <tenant> <issuer> <kid> --new-kid K --public-key FILE --alg A ... --overlap-until T
     oauth trust retire <tenant> <issuer> <kid>
 """
-from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from lib.timestamps import rfc3339
+from lib.timestamps import read_instant, rfc3339
 from oauth import issuer, registration, signing_keys
 from oauth.models import Client, GrantType, SigningKey, TrustedKey
 from tenants.cli import confirm, dump_json, removal_arguments, tenant_or_error
@@ -47,13 +46,6 @@ def _read(path: str) -> str:
         return Path(path).read_text()
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def _when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # naive: read as UTC
 
 
 class Command(BaseCommand):
@@ -203,7 +195,7 @@ class Command(BaseCommand):
         try:
             spec = registration.TrustSpec(issuer=issuer, subject=subject, kid=kid, key_text=_read(public_key),
                                           algorithms=algorithms, scopes=scopes,
-                                          valid_from=_when(valid_from), valid_until=_when(valid_until))
+                                          valid_from=read_instant(valid_from), valid_until=read_instant(valid_until))
         except ValueError as exc:
             raise CommandError(f"bad date: {exc}") from None
         row = trust_summary(registration.add_trust(client, spec))
@@ -226,7 +218,7 @@ class Command(BaseCommand):
         if record is None:
             raise CommandError(f"no trust record for issuer {issuer!r} and kid {kid!r}")
         try:
-            until = _when(overlap_until)
+            until = read_instant(overlap_until)
         except ValueError as exc:
             raise CommandError(f"bad date: {exc}") from None
         fresh = registration.roll_over_trust(record, kid=new_kid, key_text=_read(public_key),
