@@ -444,4 +444,41 @@ def test_the_ca_page_shows_the_hierarchy_which_one_issues_and_the_crls(worlds):
     assert page.count(">not yet<") == 3  # no CRL was asked for, nothing revoked: none published
     revocation.current_crl(CertificateAuthority.objects.get(tenant=w["tenant"], issuing=True))
     page = client.get("/t/emsp/pnc/authorities/").content.decode()
-    assert "CRL number 1" in page and page.count(">not yet<") == 2
+    assert "(number 1)" in page and page.count(">not yet<") == 2
+
+
+# --- people ---------------------------------------------------------------------------------
+
+def test_the_people_page_lists_staff_and_drivers_with_their_roles(worlds):
+    client = signed_in("viewer", (worlds[0]["tenant"], Role.VIEWER))
+    page = client.get("/t/emsp/people/").content.decode()
+    assert "driver" in page and "Driver" in page and "Viewer" in page and "other-driver" not in page
+    assert "Take out…" not in page and "Give someone a staff role" not in page
+    assert "other-driver" not in client.get("/t/emsp/people/?role=driver").content.decode()
+
+
+def test_an_administrator_gives_roles_and_takes_staff_out_after_asking(worlds):
+    tenant = worlds[0]["tenant"]
+    client = signed_in("admin", (tenant, Role.ADMIN))
+    refused = client.post("/t/emsp/people/add", {"username": "newbie", "role": "operator", "password": "short"})
+    assert refused.status_code == 400 and "password refused" in refused.content.decode()
+    assert client.post("/t/emsp/people/add", {"username": "newbie", "role": "driver",
+                                               "password": "a-long-pass-2026!"}).status_code == 400
+    assert "a new user needs a password" in client.post(
+        "/t/emsp/people/add", {"username": "newbie", "role": "operator"}).content.decode()
+    assert not Membership.objects.filter(user__username="newbie").exists()
+    client.post("/t/emsp/people/add", {"username": "newbie", "role": "operator", "password": "a-long-pass-2026!"})
+    member = Membership.objects.get(tenant=tenant, user__username="newbie")
+    assert member.role == Role.OPERATOR
+    assert BrowserClient().login(username="newbie", password="a-long-pass-2026!")
+    url = f"/t/emsp/people/{member.pk}/remove"
+    assert "Take newbie out of Emsp Mobility?" in client.post(url).content.decode()
+    client.post(url, {"confirmed": "yes"})
+    assert not Membership.objects.filter(pk=member.pk).exists()
+    own = Membership.objects.get(tenant=tenant, user__username="admin")
+    assert "You cannot take yourself out" in client.post(f"/t/emsp/people/{own.pk}/remove", {"confirmed": "yes"},
+                                                         follow=True).content.decode()
+    driver = Membership.objects.get(tenant=tenant, role=Role.DRIVER)
+    assert client.post(f"/t/emsp/people/{driver.pk}/remove", {"confirmed": "yes"}).status_code == 404
+    theirs = Membership.objects.get(tenant=worlds[1]["tenant"], role=Role.DRIVER)
+    assert client.post(f"/t/emsp/people/{theirs.pk}/remove", {"confirmed": "yes"}).status_code == 404
