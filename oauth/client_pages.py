@@ -23,6 +23,7 @@ from .models import STATION_CLIENT_ID, Client, GrantType
 from .page_access import oauth_page
 
 PAGE_SIZE = 50
+KEYS_SHOWN = 100
 
 
 def client_of(tenant, client_id: str) -> Client:
@@ -40,10 +41,12 @@ def client_list(request, tenant):
 @oauth_page()
 def client_detail(request, tenant, client_id):
     client = client_of(tenant, client_id)
+    keys = client.trusted_keys.order_by("issuer", "created_at", "pk")
     return render(request, "oauth/portal/client_detail.html", {
         "tenant": tenant, "client": client, "redirect_uris": client.redirect_uris.split(),
         "has_secret": registration.has_secret(client), "managed": client.client_id == STATION_CLIENT_ID,
-        "keys": client.trusted_keys.order_by("issuer", "created_at", "pk"), "now": timezone.now()})
+        # The stations' client has a key per station: the first ones, and how many.
+        "keys": keys[:KEYS_SHOWN], "key_count": keys.count(), "now": timezone.now()})
 
 
 def form_context(tenant, values=None, error: str = "") -> dict:
