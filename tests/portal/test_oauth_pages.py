@@ -482,3 +482,42 @@ def test_an_administrator_gives_roles_and_takes_staff_out_after_asking(worlds):
     assert client.post(f"/t/emsp/people/{driver.pk}/remove", {"confirmed": "yes"}).status_code == 404
     theirs = Membership.objects.get(tenant=worlds[1]["tenant"], role=Role.DRIVER)
     assert client.post(f"/t/emsp/people/{theirs.pk}/remove", {"confirmed": "yes"}).status_code == 404
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"client_id": ""}, "choose the client whose tokens the assertions obtain"),
+    ({"client_id": "ocpp-stations"}, "choose the client"),
+    ({"public_key": "-----BEGIN PRIVATE KEY-----"}, "holds a private key"),
+    ({"subject": "12345"}, "all-digit subject"),
+    ({"scopes": "ccsr"}, "scopes the client does not have: ccsr"),
+    ({"valid_until": "next week"}, "dates are written like"),
+    ({"valid_from": "2030-02-01T00:00", "valid_until": "2030-01-01T00:00"}, "valid-until must be after"),
+])
+def test_adding_a_bad_trust_record_is_refused_with_the_reason_and_keeps_the_form(worlds, change, message):
+    w = worlds[0]
+    client = signed_in("admin", (w["tenant"], Role.ADMIN))
+    form = {"client_id": "osdm", "issuer": "https://b.example/", "subject": "S", "kid": "b1",
+            "public_key": public_pem(), "algorithms": "ES256", **change}
+    response = client.post("/t/emsp/oauth/trust/new", form)
+    page = response.content.decode()
+    assert response.status_code == 400 and "The key was not added" in page and message in page
+    assert 'value="https://b.example/"' in page and 'value="ES256" checked' in page
+    assert TrustedKey.objects.for_tenant(w["tenant"]).count() == 1
+
+
+@pytest.mark.parametrize("role, buttons, absent", [
+    (Role.VIEWER, [], ["Revoke the contract…", "Rotate secret…", "Remove client…", "Retire…", "Rotate…"]),
+    (Role.OPERATOR, ["Revoke the contract…"], ["Rotate secret…", "Remove client…", "Retire…", "Rotate…"]),
+    (Role.ADMIN, ["Revoke the contract…", "Rotate secret…", "Remove client…", "Retire…", "Rotate…"], []),
+])
+def test_pages_offer_only_the_buttons_ones_role_may_press(worlds, role, buttons, absent):
+    w = worlds[0]
+    client = signed_in("someone", (w["tenant"], role))
+    pages_text = "".join(client.get(url).content.decode() for url in [
+        "/t/emsp/oauth/clients/backend/", "/t/emsp/oauth/trust/", "/t/emsp/oauth/signing-keys/",
+        f"/t/emsp/pnc/contracts/{w['contract'].emaid}/"])
+    for label in buttons:
+        assert label in pages_text, label
+    for label in absent:
+        assert label not in pages_text, label
+    assert 'class="danger">Revoke the contract…' in pages_text or role == Role.VIEWER  # destructive: outlined red
