@@ -2,6 +2,7 @@
 strangers, anonymous users, another tenant's objects, tenants the section is not for),
 and what a user sees happen — a secret shown once, only supported grants offered, a key
 rolled over with its overlap, a contract revoked with its certificate and CRL."""
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -521,3 +522,19 @@ def test_pages_offer_only_the_buttons_ones_role_may_press(worlds, role, buttons,
     for label in absent:
         assert label not in pages_text, label
     assert 'class="danger">Revoke the contract…' in pages_text or role == Role.VIEWER  # destructive: outlined red
+
+
+def test_a_private_key_jwt_client_gets_no_secret_and_its_jwks_becomes_its_keys(worlds):
+    client = signed_in("admin", (worlds[0]["tenant"], Role.ADMIN))
+    jwk = dict(ECKey.generate_key("P-256").as_dict(private=False), kid="signer-1", alg="ES256")
+    created = client.post("/t/emsp/oauth/clients/new", {
+        "client_id": "signer", "grant_types": "client_credentials", "auth_method": "private_key_jwt",
+        "scopes": "emsp:read", "jwks": json.dumps({"keys": [jwk]})})
+    assert created.status_code == 200 and created.context["secret"] is None
+    assert "It has no secret: it authenticates with" in created.content.decode()
+    page = client.get("/t/emsp/oauth/clients/signer/").content.decode()
+    assert "signer-1" in page and "Rotate secret…" not in page
+    broken = client.post("/t/emsp/oauth/clients/new", {
+        "client_id": "signer2", "grant_types": "client_credentials", "auth_method": "private_key_jwt",
+        "jwks": '{"keys": ["not a key"]}'})
+    assert broken.status_code == 400 and "not a public key" in broken.content.decode()
