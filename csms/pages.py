@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tenants.access import tenant_page
+from tenants.confirmation import ask_first  # also the other csms pages' (`from .pages import`)
 from tenants.models import Role
 
 from . import announce, credentials, services, station_methods
@@ -110,20 +111,6 @@ def confirmed(request, station: Station, action: str, question: str, consequence
         action_url=reverse(action, args=[station.tenant.slug, station.identity]),
         cancel_url=reverse(back, args=[station.tenant.slug, station.identity]),
         title=station.identity)
-
-
-def ask_first(request, tenant, question: str, consequence: str, *, action_url: str, cancel_url: str,
-              title: str):
-    """The confirmation step of any destructive action: None once the form carried
-    `confirmed=yes`, else the page asking `question`, whose form posts the same fields
-    back to `action_url` (so it works without JavaScript)."""
-    if request.POST.get("confirmed") == "yes":
-        return None
-    fields = [(k, v) for k, v in request.POST.lists() if k not in ("csrfmiddlewaretoken", "confirmed")]
-    return render(request, "csms/confirm.html", {
-        "tenant": tenant, "title": title, "action_url": action_url, "cancel_url": cancel_url,
-        "fields": [(k, v) for k, values in fields for v in values],
-        "question": question, "consequence": consequence})
 
 
 def station_action(url_name: str, *, ask: str = "", consequence: str = "", asks_when=lambda post: True,

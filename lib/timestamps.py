@@ -32,3 +32,13 @@ def rfc3339_ms(moment: datetime) -> str:
     wire (`station probe`), where a handshake's steps are milliseconds apart and whole
     seconds would show them all at once."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def read_instant(text: str | None) -> datetime | None:
+    """An instant a person typed (`--valid-until`, a form's date-time field): ISO 8601,
+    read as UTC when it names no zone (the portal's date-time fields say so). None or
+    blank stays None; anything else unreadable is ValueError."""
+    if text is None or not text.strip():
+        return None
+    parsed = datetime.fromisoformat(text.strip())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

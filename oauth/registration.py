@@ -1,5 +1,6 @@
-"""Registering clients and trust records (the `oauth client` and `oauth trust` commands,
-and later the portal). Everything is validated before anything is written."""
+"""Registering clients and trust records, and changing them (the `oauth client` and
+`oauth trust` commands and the portal's OAuth pages). Everything is validated before
+anything is written."""
 import json
 import re
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.db import transaction
+from django.utils import timezone
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
@@ -25,6 +27,9 @@ ALGORITHMS_BY_KEY = {
 CLIENT_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9._~-]{1,100}$")
 # Schemes a browser would execute or read locally rather than hand to an app.
 FORBIDDEN_SCHEMES = {"javascript", "data", "file", "vbscript", "about", "blob", "filesystem"}
+
+
+SECRET_METHODS = (Client.AuthMethod.CLIENT_SECRET_BASIC, Client.AuthMethod.CLIENT_SECRET_POST)
 
 
 class RegistrationError(ValueError):
@@ -186,8 +191,8 @@ def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
             raise RegistrationError("authorization details types are only for the authorization code grant")
     if Client.objects.for_tenant(tenant).filter(client_id=spec.client_id).exists():
         raise RegistrationError(f"client {spec.client_id} already exists")
-    has_secret = spec.auth_method in (Client.AuthMethod.CLIENT_SECRET_BASIC, Client.AuthMethod.CLIENT_SECRET_POST)
-    secret = Client._meta.get_field("client_secret").get_default() if has_secret else None
+    secret_based = spec.auth_method in SECRET_METHODS
+    secret = Client._meta.get_field("client_secret").get_default() if secret_based else None
     with transaction.atomic():
         client = Client.objects.create(
             tenant=tenant, client_id=spec.client_id, name=spec.name or spec.client_id,
@@ -198,7 +203,7 @@ def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
             authorization_grant_type=(Client.GRANT_AUTHORIZATION_CODE if code_flow
                                       else Client.GRANT_CLIENT_CREDENTIALS),
             # Hashed here, so DOT's field sees a hash and keeps it.
-            client_secret=client_auth.hash_secret(secret) if secret else "", hash_client_secret=has_secret)
+            client_secret=client_auth.hash_secret(secret) if secret else "", hash_client_secret=secret_based)
         if spec.jwks_text is not None:
             for jwk in _jwks_keys(spec.jwks_text):
                 key = public_key(json.dumps(jwk))
@@ -207,3 +212,65 @@ def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
                                             kid=jwk.get("kid") or key.thumbprint(), key_text=json.dumps(jwk),
                                             algorithms=algs, scopes=list(spec.scopes)))
     return client, secret
+
+
+# --- changing what is registered: the CLI and the portal call these, never their own copy ----
+
+def _reserved(client: Client) -> None:
+    if client.client_id == STATION_CLIENT_ID:
+        raise RegistrationError(f"{STATION_CLIENT_ID} belongs to the tenant's charging stations: "
+                                "their keys are managed with `station key`")
+
+
+def has_secret(client: Client) -> bool:
+    return client.token_endpoint_auth_method in SECRET_METHODS
+
+
+def rotate_secret(client: Client) -> str:
+    """A fresh secret for the client, returned to be shown once; only its hash is kept.
+    The old one stops working at once (the token endpoint's cache of verified secrets
+    is keyed by the stored hash, which changes); tokens already issued stay valid."""
+    _reserved(client)
+    if not has_secret(client):
+        raise RegistrationError(f"client {client.client_id} authenticates with "
+                                f"{client.token_endpoint_auth_method}: it has no secret to rotate")
+    secret = Client._meta.get_field("client_secret").get_default()
+    Client.objects.filter(pk=client.pk).update(client_secret=client_auth.hash_secret(secret))
+    return secret
+
+
+def remove_client(client: Client) -> None:
+    """Delete the client: its tokens, grants, pushed requests and trust records go with
+    it (on_delete CASCADE) and stop working at once."""
+    _reserved(client)
+    client.delete()
+
+
+def retire_trust(record: TrustedKey) -> TrustedKey:
+    """Stop accepting the record's key at once (a retired record is refused outright)."""
+    if record.retired_at is None:
+        record.retired_at = timezone.now()
+        record.save(update_fields=["retired_at"])
+    return record
+
+
+def roll_over_trust(record: TrustedKey, *, kid: str, key_text: str, algorithms: list[str],
+                    overlap_until: datetime) -> TrustedKey:
+    """The signer's next key: a new record for the same client, issuer, subject and
+    scopes, valid from now, while the old key stays valid until `overlap_until` (the
+    window in which the signer switches) and is refused after it."""
+    now = timezone.now()
+    if record.retired_at is not None:
+        raise RegistrationError("this key is retired: add the new key as a new trust record")
+    if overlap_until <= now:
+        raise RegistrationError("the overlap must end in the future")
+    if record.valid_until is not None and record.valid_until <= now:
+        raise RegistrationError("this key's validity has already ended: add the new key as a new trust record")
+    with transaction.atomic():
+        fresh = add_trust(record.client, TrustSpec(
+            issuer=record.issuer, subject=record.subject, kid=kid, key_text=key_text, algorithms=algorithms,
+            scopes=list(record.scopes), valid_from=now))
+        if record.valid_until is None or record.valid_until > overlap_until:
+            record.valid_until = overlap_until
+            record.save(update_fields=["valid_until"])
+    return fresh

@@ -64,7 +64,7 @@ def rotate(tenant, alg: str | None = None, *, at_once: bool = False) -> SigningK
             if pending is not None:
                 raise RotationError(
                     f"a next key ({pending.kid[:12]}…) is already published and signs from "
-                    f"{pending.signs_from.isoformat()}; use --now to make it sign at once")
+                    f"{pending.signs_from.isoformat()}; rotate at once to make it sign now")
             return _new_key(tenant, alg, SigningKey.State.NEXT, signs_from=now + publish_ahead())
         if pending is not None and alg in (None, pending.alg):
             _activate(pending, now)

@@ -1,4 +1,5 @@
 """Template context for the portal shell."""
+from oauth.issuer import runs_authorization_server
 from tenants.scoping import tenants_of
 
 SWITCHER_SIZE = 50  # tenants listed in the switcher; a superuser with more picks at `/`
@@ -16,5 +17,9 @@ def navigation(request) -> dict:
     return {"shows_portal": user.is_staff or bool(tenants), "access": access,
             "current_tenant": access.tenant if access else None,
             "can_operate": bool(access and access.allows("operator")),
+            "can_manage": bool(access and access.allows("admin")),
+            # The sections only some tenants have (their pages are 404 elsewhere).
+            "has_oauth": bool(access and runs_authorization_server(access.tenant)),
+            "has_pnc": bool(access and access.tenant.is_emsp),
             "switch_to": [t for t in tenants[:SWITCHER_SIZE] if not access or t.pk != access.tenant.pk],
             "more_tenants": len(tenants) > SWITCHER_SIZE}

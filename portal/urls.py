@@ -11,6 +11,9 @@ from . import health, metrics, views
 tenant_pages = [
     path("", views.dashboard, name="dashboard"),
     path("", include("csms.portal_urls")),
+    path("oauth/", include("oauth.portal_urls")),
+    path("pnc/", include("pnc.portal_urls")),
+    path("", include("tenants.portal_urls")),
 ]
 
 urlpatterns = [

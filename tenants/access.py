@@ -41,16 +41,20 @@ def access_for(user, slug: str) -> Access:
     return Access(membership.tenant, Role(membership.role))
 
 
-def tenant_page(role: str = Role.VIEWER):
+def tenant_page(role: str = Role.VIEWER, applies=lambda tenant: True):
     """Decorate a view taking `(request, tenant, …)` and routed with `<tenant_slug>`:
     sign-in required, 404 for strangers, 403 below `role`. `request.access` tells the
-    template what the user may do."""
+    template what the user may do. A section that exists only for some tenants (OAuth,
+    Plug & Charge) names them with `applies(tenant)`; for the others it is 404, like an
+    address that does not exist, whatever the user's role."""
     def decorate(view):
         @wraps(view)
         def gated(request, tenant_slug: str, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             access = access_for(request.user, tenant_slug)
+            if not applies(access.tenant):
+                raise Http404("No such page for this tenant")
             if not access.allows(role):
                 raise PermissionDenied
             request.access = access

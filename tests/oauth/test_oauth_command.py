@@ -120,3 +120,33 @@ def test_tenants_without_an_authorization_server_are_refused(db):
 def test_client_ids_are_url_safe_names_with_a_letter(rail, client_id):
     with pytest.raises(CommandError, match="client id"):
         run_cmd("oauth", "client", "add", "rail", client_id, "--grant", "client_credentials")
+
+
+def test_client_rotate_secret_prints_a_new_secret_once_and_the_old_one_stops_matching(rail):
+    old = json.loads(run_cmd("oauth", "client", "add", "rail", "backend", "--grant", "client_credentials",
+                             "--json"))["client_secret"]
+    new = json.loads(run_cmd("oauth", "client", "rotate-secret", "rail", "backend", "--json"))["client_secret"]
+    stored = Client.objects.get(client_id="backend").client_secret
+    assert new != old and ClientSecretHasher().verify(new, stored) and not ClientSecretHasher().verify(old, stored)
+    run_cmd("oauth", "client", "add", "rail", "app", "--grant", "authorization_code",
+            "--redirect-uri", "https://app.example/cb", "--auth-method", "none")
+    with pytest.raises(CommandError, match="no secret"):
+        run_cmd("oauth", "client", "rotate-secret", "rail", "app")
+
+
+def test_trust_rollover_overlaps_the_old_key_until_the_given_time(rail, tmp_path):
+    run_cmd("oauth", "client", "add", "rail", "consumer", "--grant", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "--scope", "uic_osdm")
+    for name in ("old", "new"):
+        (tmp_path / f"{name}.pem").write_bytes(ECKey.generate_key("P-256").as_pem(private=False))
+    run_cmd("oauth", "trust", "add", "rail", "consumer", "--issuer", "https://c.example/", "--subject", "S1",
+            "--kid", "k1", "--public-key", str(tmp_path / "old.pem"), "--alg", "ES256", "--scope", "uic_osdm")
+    fresh = json.loads(run_cmd("oauth", "trust", "rollover", "rail", "https://c.example/", "k1", "--new-kid", "k2",
+                               "--public-key", str(tmp_path / "new.pem"), "--alg", "ES256",
+                               "--overlap-until", "2099-01-01T00:00:00Z", "--json"))
+    assert fresh["kid"] == "k2" and fresh["subject"] == "S1" and fresh["scopes"] == ["uic_osdm"]
+    assert fresh["valid_from"] is not None
+    assert TrustedKey.objects.get(kid="k1").valid_until.year == 2099
+    with pytest.raises(CommandError, match="future"):
+        run_cmd("oauth", "trust", "rollover", "rail", "https://c.example/", "k2", "--new-kid", "k3",
+                "--public-key", str(tmp_path / "old.pem"), "--alg", "ES256", "--overlap-until", "2000-01-01")

@@ -252,3 +252,52 @@ def test_operator_runs_onboarding_a_campaign_and_reads_the_audit_log(csms, opera
         page.get_by_role("link", name="Export CSV").click()
     exported = Path(download.value.path()).read_text()
     assert exported.startswith("at,actor,action,station,outcome,detail") and "campaign.paused" in exported
+
+
+LONG_CLIENT_ID = "emsp-backend." + "x" * 87  # 100 characters, the longest client id
+SECRET_SHOWN = "[data-testid=client-secret]"
+
+
+@pytest.fixture
+def oauth_chromium(csms):
+    """An eMSP whose administrator has no client yet (rows before the browser starts)."""
+    from oauth import signing_keys
+    from pnc import authorities
+
+    emsp = make_tenant("emsp", name="Emsp Mobility Ünited", is_emsp=True, operates_charging_stations=False,
+                       emsp_country_code="DE", emsp_provider_id="8AA")
+    signing_keys.rotate(emsp, at_once=True)
+    authorities.initialise(emsp)
+    user = get_user_model().objects.create_user("olivia", password=PASSWORD)
+    Membership.objects.create(user=user, tenant=emsp, role=Role.ADMIN)
+    with browser.chromium() as started:
+        yield started
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("width", [1280, 390])
+def test_admin_registers_an_oauth_client_and_sees_its_secret_once(csms, oauth_chromium, width):
+    page = oauth_chromium.new_page(viewport={"width": width, "height": 900})
+    sign_in(page, csms)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="OAuth").click()
+    page.wait_for_selector("h1:has-text('OAuth clients')")
+    check_page(page, f"{width}-oauth-clients-empty")
+    page.get_by_role("link", name="Register a client").click()
+    page.get_by_label("Client id").fill(LONG_CLIENT_ID)
+    page.get_by_label("Name").fill("The eMSP's backend " + "with a very long name " * 8)
+    page.get_by_label("client_credentials").check()
+    page.get_by_label("Scopes").fill("emsp:read emsp:write")
+    check_page(page, f"{width}-oauth-client-new")
+    page.get_by_role("button", name="Register").click()
+    page.wait_for_selector(SECRET_SHOWN)
+    secret = page.locator(SECRET_SHOWN).input_value()
+    assert len(secret) >= 64
+    check_page(page, f"{width}-oauth-client-secret")
+    page.get_by_role("link", name="Go to the client").click()
+    page.wait_for_selector("text=only its hash is kept")
+    assert secret not in page.content() and page.locator(SECRET_SHOWN).count() == 0
+    check_page(page, f"{width}-oauth-client")
+    for url, name in [("oauth/trust/", "trust"), ("oauth/signing-keys/", "signing-keys"), ("people/", "people"),
+                      ("pnc/contracts/", "contracts"), ("pnc/authorities/", "authorities")]:
+        page.goto(f"{csms.http}/t/emsp/{url}")
+        check_page(page, f"{width}-oauth-{name}")

@@ -5,17 +5,17 @@
                      [--auth-method ...] [--jwks FILE] [--require-par] [--detail-type T ...]
     oauth client list <tenant>
     oauth client remove <tenant> <client_id> [--yes]
+    oauth client rotate-secret <tenant> <client_id>
     oauth trust add <tenant> <client_id> --issuer I --subject S --kid K --public-key FILE --alg A ...
     oauth trust list <tenant>
+    oauth trust rollover <tenant> <issuer> <kid> --new-kid K --public-key FILE --alg A ... --overlap-until T
     oauth trust retire <tenant> <issuer> <kid>
 """
-from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from lib.timestamps import rfc3339
+from lib.timestamps import read_instant, rfc3339
 from oauth import issuer, registration, signing_keys
 from oauth.models import Client, GrantType, SigningKey, TrustedKey
 from tenants.cli import confirm, dump_json, removal_arguments, tenant_or_error
@@ -46,13 +46,6 @@ def _read(path: str) -> str:
         return Path(path).read_text()
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def _when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # naive: read as UTC
 
 
 class Command(BaseCommand):
@@ -88,6 +81,10 @@ class Command(BaseCommand):
         cremove = clients.add_parser("remove", help="delete a client: its tokens, grants and trust "
                                                     "records stop working at once")
         removal_arguments(cremove, "tenant", "client_id")
+        crotate = clients.add_parser("rotate-secret", help="a fresh secret, printed once; the old one "
+                                                           "stops working at once")
+        crotate.add_argument("tenant")
+        crotate.add_argument("client_id")
 
         trust = sub.add_parser("trust", help="trust records for JWT assertions (RFC 7523, OSDM)")
         tsub = trust.add_subparsers(dest="action", required=True)
@@ -103,11 +100,20 @@ class Command(BaseCommand):
         tadd.add_argument("--valid-from", help="ISO 8601; for a key rollover")
         tadd.add_argument("--valid-until", help="ISO 8601")
         tsub.add_parser("list").add_argument("tenant")
+        roll = tsub.add_parser("rollover", help="trust the signer's next key from now; the old one stays "
+                                                "valid until --overlap-until")
+        roll.add_argument("tenant")
+        roll.add_argument("issuer")
+        roll.add_argument("kid", help="the key being replaced")
+        roll.add_argument("--new-kid", required=True)
+        roll.add_argument("--public-key", required=True, metavar="FILE", help="PEM or JWK")
+        roll.add_argument("--alg", action="append", required=True, dest="algorithms")
+        roll.add_argument("--overlap-until", required=True, help="ISO 8601: when the old key stops working")
         retire = tsub.add_parser("retire", help="stop accepting a key at once")
         retire.add_argument("tenant")
         retire.add_argument("issuer")
         retire.add_argument("kid")
-        for p in (rotate, add, tadd, retire):
+        for p in (rotate, add, crotate, tadd, roll, retire):
             p.add_argument("--json", action="store_true")
         for p in (keys, clients, tsub):
             for choice in p.choices.values():
@@ -120,7 +126,7 @@ class Command(BaseCommand):
             raise CommandError(f"{tenant} runs no authorization server (it is neither an eMSP, "
                                "an OSDM provider nor a charging-station operator)")
         try:
-            result, text = getattr(self, f"{area}_{action}")(t, **opts)
+            result, text = getattr(self, f"{area}_{action}".replace("-", "_"))(t, **opts)
         except registration.RegistrationError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(dump_json(result) if json else text)
@@ -170,8 +176,16 @@ class Command(BaseCommand):
             raise CommandError(f"no client {client_id!r} in {t.slug}")
         confirm(f"Remove client {client_id} of {t.slug}? Its access and refresh tokens, grants and "
                 "trust records go with it.", yes)
-        client.delete()  # tokens, grants, pushed requests, trust records: on_delete CASCADE
+        registration.remove_client(client)
         return {"client_id": client_id, "removed": True}, f"client {client_id} removed"
+
+    def client_rotate_secret(self, t, client_id, **_):
+        client = Client.objects.for_tenant(t).filter(client_id=client_id).first()
+        if client is None:
+            raise CommandError(f"no client {client_id!r} in {t.slug}")
+        secret = registration.rotate_secret(client)
+        return ({"client_id": client_id, "client_secret": secret},  # shown this once
+                f"client secret of {client_id} (shown once, store it now): {secret}")
 
     def trust_add(self, t, client_id, issuer, subject, kid, public_key, algorithms, scopes,
                   valid_from, valid_until, **_):
@@ -181,7 +195,7 @@ class Command(BaseCommand):
         try:
             spec = registration.TrustSpec(issuer=issuer, subject=subject, kid=kid, key_text=_read(public_key),
                                           algorithms=algorithms, scopes=scopes,
-                                          valid_from=_when(valid_from), valid_until=_when(valid_until))
+                                          valid_from=read_instant(valid_from), valid_until=read_instant(valid_until))
         except ValueError as exc:
             raise CommandError(f"bad date: {exc}") from None
         row = trust_summary(registration.add_trust(client, spec))
@@ -197,7 +211,17 @@ class Command(BaseCommand):
         record = TrustedKey.objects.for_tenant(t).filter(issuer=issuer, kid=kid).first()
         if record is None:
             raise CommandError(f"no trust record for issuer {issuer!r} and kid {kid!r}")
-        if record.retired_at is None:
-            record.retired_at = timezone.now()
-            record.save(update_fields=["retired_at"])
-        return trust_summary(record), f"retired {issuer} key {kid}"
+        return trust_summary(registration.retire_trust(record)), f"retired {issuer} key {kid}"
+
+    def trust_rollover(self, t, issuer, kid, new_kid, public_key, algorithms, overlap_until, **_):
+        record = TrustedKey.objects.for_tenant(t).select_related("client").filter(issuer=issuer, kid=kid).first()
+        if record is None:
+            raise CommandError(f"no trust record for issuer {issuer!r} and kid {kid!r}")
+        try:
+            until = read_instant(overlap_until)
+        except ValueError as exc:
+            raise CommandError(f"bad date: {exc}") from None
+        fresh = registration.roll_over_trust(record, kid=new_kid, key_text=_read(public_key),
+                                             algorithms=algorithms, overlap_until=until)
+        return (trust_summary(fresh),
+                f"trusting {issuer} key {new_kid}; key {kid} is accepted until {rfc3339(until)}")

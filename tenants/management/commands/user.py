@@ -2,11 +2,9 @@
 import sys
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
+from tenants import people
 from tenants.cli import confirm, dump_json, removal_arguments, tenant_or_error
 from tenants.models import Membership, Role
 
@@ -36,24 +34,13 @@ class Command(BaseCommand):
         self.stdout.write(dump_json(out) if json else text)
 
     def do_add(self, t, username, role, email, password_stdin, **_):
-        User = get_user_model()
-        user = User.objects.filter(username=username).first()
         password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-        if user is None and password is None:
+        if password is None and not get_user_model().objects.filter(username=username).exists():
             raise CommandError("a new user needs a password: give --password-stdin")
-        if password is not None:
-            try:
-                validate_password(password, user or User(username=username, email=email))
-            except ValidationError as exc:
-                raise CommandError("password refused: " + " ".join(exc.messages)) from None
-        with transaction.atomic():
-            created = user is None
-            if created:
-                user = User.objects.create_user(username, email=email, password=password)
-            elif password is not None:
-                user.set_password(password)
-                user.save(update_fields=["password"])
-            Membership.objects.update_or_create(user=user, tenant=t, defaults={"role": role})
+        try:
+            _, created = people.add_member(t, username, role, email=email, password=password)
+        except people.PeopleError as exc:
+            raise CommandError(str(exc)) from None
         out = {"username": username, "tenant": t.slug, "role": role, "created": created}
         return out, f"{username} is {role} of {t.slug}" + (" (new user)" if created else "")
 
@@ -68,8 +55,7 @@ class Command(BaseCommand):
         if membership is None:
             raise CommandError(f"no user {username!r} in {t.slug}")
         confirm(f"Take {username} ({membership.role}) out of {t.slug}?", yes)
-        membership.delete()
-        others = Membership.objects.filter(user=membership.user).count()
+        others = people.remove_member(membership)
         out = {"username": username, "tenant": t.slug, "removed": True, "other_tenants": others}
         return out, (f"{username} is no longer a user of {t.slug}"
                      + (f" (still in {others} other tenant(s))" if others else
