@@ -12,6 +12,7 @@ from lib.prepared import Prepared
 from lib.sealing import seal, unseal
 
 from . import profile
+from .contracts import record_event
 from .models import CertificateAuthority
 
 Level = CertificateAuthority.Level
@@ -148,8 +149,9 @@ def rollover(tenant, level: str = Level.SUB_CA_2, *, staged: bool = False) -> li
         return rows
 
 
-def activate(tenant, key_id: str) -> CertificateAuthority:
-    """The staged Sub-CA 2 with this key id takes over issuing (NotActivatable: it cannot)."""
+def activate(tenant, key_id: str, actor: str) -> CertificateAuthority:
+    """The staged Sub-CA 2 with this key id takes over issuing (NotActivatable: it cannot);
+    audited, as where contract certificates come from changes."""
     with transaction.atomic():
         type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
         row = CertificateAuthority.objects.for_tenant(tenant).filter(key_id=key_id.strip().lower()).first()
@@ -165,6 +167,7 @@ def activate(tenant, key_id: str) -> CertificateAuthority:
         CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).update(issuing=False)
         CertificateAuthority.objects.filter(pk=row.pk).update(issuing=True)
         row.issuing = True
+        record_event(tenant.pk, actor, "ca.activated", "issuing", {"key_id": row.key_id, "subject": row.subject})
         return row
 
 

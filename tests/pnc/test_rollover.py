@@ -10,6 +10,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.verification import VerificationError
 from django.core.management.base import CommandError
 
+from csms.models import AuditEvent
 from pnc.models import CertificateAuthority, Contract
 from tests.commands import run_cmd
 from tests.pnc.conftest import access_token, near_detail
@@ -168,6 +169,7 @@ def test_a_staged_root_rollover_publishes_the_new_root_before_it_issues(browser,
     with pytest.raises(CommandError, match="no MO Sub-CA 2 with key id"):
         run_cmd("pnc", "ca", "activate", "emsp", shown[3]["key_id"])  # a root is not what issues
     run_cmd("pnc", "ca", "activate", "emsp", shown[5]["key_id"])
+    assert AuditEvent.objects.get(action="ca.activated").detail["key_id"] == shown[5]["key_id"]
     after = register(browser, ev_client)
     assert after.issuer == new_sub2.subject
     assert station(after, [new_sub2, new_sub1]).chain == [after, new_sub2, new_sub1, new_root]

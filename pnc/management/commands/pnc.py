@@ -104,7 +104,7 @@ class Command(BaseCommand):
             rows = authorities.hierarchy(tenant)
         elif action == "activate":
             try:
-                authorities.activate(tenant, opts["key_id"])
+                authorities.activate(tenant, opts["key_id"], "cli")
             except authorities.NotActivatable as exc:
                 raise CommandError(str(exc)) from None
             rows = authorities.hierarchy(tenant)
