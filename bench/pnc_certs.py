@@ -16,6 +16,10 @@ process, before anything is timed), and signs one P-256 CSR per contract. Then i
 and prints requests per second, latency percentiles and the server's CPU per request.
 It asserts nothing; a non-2xx answer is counted as an error.
 
+With --token-checks there is no server and no CSR: it times only what /csr spends on the
+access token, `oauth.tokens.verify_access_token` for each token (CPU per check,
+time.process_time, after a warm-up tenth).
+
 With --in-process there is no server: the CSRs go through Django's test client in this
 process (the view, its middleware and the database, no HTTP), and it prints the CPU
 time per certificate; --profile also runs them under cProfile and prints where the
@@ -181,6 +185,22 @@ def in_process(tokens, csrs, base: str, profile: bool) -> None:
         stats.print_stats(rf"{REPO}/(pnc|oauth|lib|portal)/", 25)
 
 
+def token_checks(tokens) -> None:
+    """CPU per access-token check, as /csr makes it (docs/performance.md)."""
+    from oauth import tokens as access_tokens
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=TENANT)
+    warm, measured = tokens[:len(tokens) // 10], tokens[len(tokens) // 10:]
+    for token in warm:
+        access_tokens.verify_access_token(tenant, token)
+    started = time.process_time()
+    for token in measured:
+        access_tokens.verify_access_token(tenant, token)
+    print(f"token checks: {(time.process_time() - started) / len(measured) * 1000:.3f} ms CPU per check "
+          f"({len(measured)} checks)", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, default=300)
@@ -188,6 +208,7 @@ def main():
     parser.add_argument("--ocsp-seconds", type=float, default=6)
     parser.add_argument("--in-process", action="store_true", help="no server: CPU per certificate in this process")
     parser.add_argument("--profile", action="store_true", help="with --in-process: where the time goes (cProfile)")
+    parser.add_argument("--token-checks", action="store_true", help="no server, no CSR: CPU per access-token check")
     args = parser.parse_args()
     import logging
 
@@ -201,6 +222,8 @@ def main():
     logging.getLogger("httpx").setLevel(logging.WARNING)  # django.setup() logs every request at INFO
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; embedded; {args.contracts} contracts "
           f"approved and CSRs signed in {time.perf_counter() - started:.0f} s; {args.concurrency} clients", flush=True)
+    if args.token_checks:
+        return token_checks(tokens)
     if args.in_process:
         return in_process(tokens, csrs, base, args.profile)
 

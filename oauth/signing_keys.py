@@ -13,6 +13,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from joserfc.jwk import ECKey, RSAKey
 
+from lib import jose
 from lib.sealing import KeyEncryptionError, seal, unseal  # noqa: F401  (KeyEncryptionError: for callers)
 
 from .models import SigningKey
@@ -171,6 +172,46 @@ def signer(tenant) -> Signer:
             _opened.clear()  # bounded: a process serving more tenants than this reopens keys
         _opened[(key.tenant_id, key.kid)] = opened
     return opened
+
+
+# --- the keys tokens are checked with --------------------------------------------------------
+#
+# Our resource servers (/pnc/<tenant>/csr, the REST APIs) check a token's signature with the
+# one key its kid names. For the same reason as above, a process keeps that public key,
+# fitted to its algorithm, per (tenant, kid): no JWKS read and no JWK parsing per request.
+# Not a tenant-wide key set with a refetch window, as the station handshake's cache
+# (oauth/station_keys.py) is: a kid a process has not seen (a fresh tenant's first key, a
+# rotation `--now`) is read at once, with one indexed query. That costs little here, as every
+# token costs its record's read anyway, and a forged kid finds no record either.
+# A cached key that has since been retired only ever signed tokens that have expired.
+
+MAX_VERIFYING_KEYS = 1024
+
+
+@dataclass(frozen=True)
+class Verifier:
+    alg: str
+    public_key: ECKey | RSAKey
+
+
+_verifying: dict[tuple[int, str], Verifier] = {}
+
+
+def verifier(tenant, kid: str) -> Verifier | None:
+    """The published key `kid` of the tenant, fitted to its algorithm (lib.jose), or None."""
+    found = _verifying.get((tenant.pk, kid))
+    if found is None:
+        row = SigningKey.objects.for_tenant(tenant).filter(kid=kid).exclude(state=SigningKey.State.RETIRED).first()
+        if row is None:
+            return None
+        try:
+            found = Verifier(row.alg, jose.key_fitting(row.public_jwk, row.alg))
+        except jose.Refused:
+            return None  # a key we could not verify with is as good as unpublished
+        if len(_verifying) >= MAX_VERIFYING_KEYS:
+            _verifying.clear()
+        _verifying[(tenant.pk, kid)] = found
+    return found
 
 
 def published(tenant) -> list[SigningKey]:

@@ -17,10 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from oauth2_provider.models import set_token_value
 
+from lib import jose
 from lib.access import GrantedToken
+from lib.prepared import Prepared
 from lib.prepared_insert import PreparedInsert
 
 from . import issuer, signing_keys
@@ -28,7 +29,7 @@ from . import jti as replay
 from .models import AccessToken, Client, Grant, RefreshToken
 
 ACCESS_TOKEN_TYPE = "at+jwt"
-_JWT_ALGORITHMS = list(signing_keys.ALGORITHMS)
+MAX_TOKEN_CHARS = 8192
 _insert_access_token = PreparedInsert(AccessToken)  # one per token request: its SQL built once
 
 
@@ -143,17 +144,28 @@ class Verified(GrantedToken):
         return self.record.user_id is not None
 
 
+# Read for every token a resource server checks, compiled once (lib/prepared.py); scoped
+# by tenant like `for_tenant`. A checksum names one record at most.
+_record_of = Prepared(lambda tenant_id, token_checksum: AccessToken.objects.filter(
+    tenant_id=tenant_id, token_checksum=token_checksum).select_related("application", "user")[:1],
+    tenant_id=int, token_checksum=str)
+
+
 def verify_access_token(tenant, token: str, *, now: datetime | None = None) -> Verified:
     """For our resource servers: the token must be one this tenant issued, signed by a
     key it publishes, for its own APIs, unexpired and not revoked."""
     now = now or timezone.now()
-    if len(token) > 8192:
+    if len(token) > MAX_TOKEN_CHARS:
         raise InvalidToken("token too long")
-    published = signing_keys.jwks(tenant)
-    if not published["keys"]:
-        raise InvalidToken("this tenant has issued no tokens")
     try:
-        decoded = jwt.decode(token, KeySet.import_key_set(published), algorithms=_JWT_ALGORITHMS)
+        kid = jose.decode_header(jose.split_compact_jws(token, MAX_TOKEN_CHARS)[0]).get("kid")
+    except jose.Refused:
+        raise InvalidToken("token signature or format invalid") from None
+    key = signing_keys.verifier(tenant, kid) if isinstance(kid, str) and kid else None
+    if key is None:
+        raise InvalidToken("token not signed by a key of this tenant")
+    try:
+        decoded = jwt.decode(token, key.public_key, algorithms=[key.alg])
     except (JoseError, ValueError, TypeError):
         raise InvalidToken("token signature or format invalid") from None
     if str(decoded.header.get("typ", "")).lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):
@@ -164,8 +176,7 @@ def verify_access_token(tenant, token: str, *, now: datetime | None = None) -> V
         raise InvalidToken("token is for another issuer or audience")
     if not isinstance(exp, int) or isinstance(exp, bool) or exp <= now.timestamp():
         raise InvalidToken("token expired")
-    record = (AccessToken.objects.for_tenant(tenant).select_related("application", "user")
-              .filter(token_checksum=checksum(token)).first())
+    record = next(iter(_record_of(tenant_id=tenant.pk, token_checksum=checksum(token))), None)
     if record is None:
         raise InvalidToken("token revoked")
     if record.user is not None and not record.user.is_active:

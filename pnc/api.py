@@ -128,11 +128,11 @@ class AuthoritySerializer(serializers.ModelSerializer):
     class Meta:
         model = CertificateAuthority
         fields = ["key_id", "level", "subject", "serial_number", "not_before", "not_after", "issuing",
-                  "parent_key_id", "certificate_pem", "crl_url", "crl_number", "crl_next_update"]
+                  "parent_key_id", "certificate_pem", "crl_url", "crl_number", "crl_next_update", "retired_at"]
 
     def get_crl_url(self, ca) -> str | None:
-        """The public CRL URL (only for CAs whose key is held here)"""
-        return authorities.crl_url(ca.tenant, ca.key_id) if ca.private_key_sealed else None
+        """The public CRL URL (only for CAs whose key is held here, or that left a final CRL when retired)"""
+        return authorities.crl_url(ca.tenant, ca.key_id) if ca.crl_served_here else None
 
 
 # --- filters ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from lib.prepared import Prepared
 from lib.sealing import seal, unseal
 
 from . import profile
+from .contracts import record_event
 from .models import CertificateAuthority
 
 Level = CertificateAuthority.Level
@@ -101,7 +102,11 @@ def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list) -
         return rows
 
 
-def rollover(tenant, level: str = Level.SUB_CA_2) -> list[CertificateAuthority]:
+class NotActivatable(Exception):
+    pass
+
+
+def rollover(tenant, level: str = Level.SUB_CA_2, *, staged: bool = False) -> list[CertificateAuthority]:
     """A new CA at `level` and new CAs below it take over issuing; the CAs they replace
     keep their keys and go on signing the CRLs and OCSP answers of what they issued
     until it expires (they are not revoked: certificates issued before stay valid).
@@ -113,7 +118,9 @@ def rollover(tenant, level: str = Level.SUB_CA_2) -> list[CertificateAuthority]:
       cross-certificate is made (docs/pnc.md says why).
 
     Every new CA gets its own name (`… G2`, G3, …), so no two CAs share a subject.
-    Returns the new rows, top first; the last one issues."""
+    `staged`: the new CAs are made and published, but issuing stays where it is until
+    `activate` (a new root reaches relying parties before anything needs it).
+    Returns the new rows, top first; the last one issues, unless staged."""
     level = Level(level)
     with transaction.atomic():
         type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
@@ -124,7 +131,8 @@ def rollover(tenant, level: str = Level.SUB_CA_2) -> list[CertificateAuthority]:
         above = {Level.SUB_CA_2: old.parent, Level.SUB_CA_1: old.parent.parent, Level.ROOT: None}[level]
         issuer = open_authority(above) if above is not None else None
         now = timezone.now().replace(microsecond=0)
-        CertificateAuthority.objects.filter(pk=old.pk).update(issuing=False)
+        if not staged:
+            CertificateAuthority.objects.filter(pk=old.pk).update(issuing=False)
         rows, parent = [], above
         for step in HIERARCHY[HIERARCHY.index(level):]:
             generation = CertificateAuthority.objects.for_tenant(tenant).filter(level=step).count() + 1
@@ -134,10 +142,40 @@ def rollover(tenant, level: str = Level.SUB_CA_2) -> list[CertificateAuthority]:
             certificate = profile.ca_certificate(
                 step, key, names(tenant), now, issuer=issuer and issuer.certificate,
                 issuer_key=issuer and issuer.private_key, generation=generation, **pointers)
-            parent = _store(tenant, step, certificate, key, parent=parent, issuing=step == Level.SUB_CA_2)
+            parent = _store(tenant, step, certificate, key, parent=parent,
+                            issuing=step == Level.SUB_CA_2 and not staged)
             rows.append(parent)
             issuer = OpenedAuthority(parent, certificate, key)
         return rows
+
+
+def activate(tenant, key_id: str, actor: str) -> CertificateAuthority:
+    """The staged Sub-CA 2 with this key id takes over issuing (NotActivatable: it cannot);
+    audited, as where contract certificates come from changes."""
+    with transaction.atomic():
+        type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
+        row = CertificateAuthority.objects.for_tenant(tenant).filter(key_id=key_id.strip().lower()).first()
+        now = timezone.now()
+        if row is None or row.level != Level.SUB_CA_2:
+            raise NotActivatable(f"{tenant.slug} has no MO Sub-CA 2 with key id {key_id} (pnc ca show)")
+        if row.issuing:
+            raise NotActivatable(f"{row} issues already")
+        if row.retired_at is not None or not row.private_key_sealed:
+            raise NotActivatable(f"the private key of {row} is not held here")
+        if not row.not_before <= now < row.not_after:
+            raise NotActivatable(f"{row} is not valid now")
+        CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).update(issuing=False)
+        CertificateAuthority.objects.filter(pk=row.pk).update(issuing=True)
+        row.issuing = True
+        record_event(tenant.pk, actor, "ca.activated", "issuing", {"key_id": row.key_id, "subject": row.subject})
+        return row
+
+
+def is_staged(row: CertificateAuthority, issuing: CertificateAuthority | None) -> bool:
+    """Made by a staged rollover and not activated yet: a Sub-CA 2 newer than the one
+    that issues, which has issued nothing."""
+    return (row.level == Level.SUB_CA_2 and not row.issuing and row.retired_at is None and issuing is not None
+            and (row.created_at, row.pk) > (issuing.created_at, issuing.pk) and not row.issued.exists())
 
 
 def hierarchy(tenant) -> list[CertificateAuthority]:

@@ -29,20 +29,21 @@ class TransitionRefused(Exception):
     pass
 
 
-def _audit(tenant_id: int, actor: str, action: str, outcome: str, detail: dict) -> None:
+def record_event(tenant_id: int, actor: str, action: str, outcome: str, detail: dict) -> None:
+    """One entry of the audit trail (also the CAs' retirements, pnc.retirement)."""
     AuditEvent.objects.create(tenant_id=tenant_id, actor=actor[:150], action=action, outcome=outcome, detail=detail)
 
 
 def audit(contract: Contract, actor: str, action: str, **detail) -> None:
-    _audit(contract.tenant_id, actor, action, contract.state,
-           {"contract": contract.pk, "emaid": contract.emaid, **detail})
+    record_event(contract.tenant_id, actor, action, contract.state,
+                 {"contract": contract.pk, "emaid": contract.emaid, **detail})
 
 
 def audit_withdrawal(grant, actor: str, contract: Contract | None) -> None:
     """`approval.withdrawn`: the driver ended an approval. Written for every withdrawal,
     also of an approval that created no contract (or whose contract had already ended),
     where no contract transition would record it."""
-    _audit(grant.tenant_id, actor, "approval.withdrawn", "withdrawn", {
+    record_event(grant.tenant_id, actor, "approval.withdrawn", "withdrawn", {
         "grant": grant.pk, "client": grant.application.client_id if grant.application_id else "",
         "scope": grant.scope, "contract": contract.pk if contract else None,
         "emaid": contract.emaid if contract else None})

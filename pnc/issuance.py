@@ -1,6 +1,6 @@
 """Contract certificates: from an access token and a CSR to a certificate chained to
 the tenant's MO PKI, once per authorization; and renewing it for the same contract
-(ISO 15118 certificate update) when it nears its end or its CA was retired."""
+(ISO 15118 certificate update) when it nears its end or its CA was replaced by a rollover."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -126,7 +126,7 @@ def current_certificate(contract: Contract) -> IssuedCertificate | None:
 
 
 def renewal_reason(contract: Contract, current: IssuedCertificate | None, now: datetime) -> str:
-    """Why the contract's certificate may be renewed now ("issuer retired" or "expires
+    """Why the contract's certificate may be renewed now ("issuer replaced" or "expires
     soon"); NotRenewable says why not. A renewal that would end no later than the
     certificate in force, from the same CA, would change nothing but the key."""
     if contract.state != State.CERTIFICATE_ISSUED:
@@ -137,7 +137,7 @@ def renewal_reason(contract: Contract, current: IssuedCertificate | None, now: d
     if current is None:
         raise NotRenewable("the contract has no certificate in force")
     if not current.issuer.issuing:
-        return "issuer retired"
+        return "issuer replaced"
     if current.not_after >= contract.ends_at:
         raise NotRenewable(f"the certificate in force lasts until the contract ends ({current.not_after:%Y-%m-%d}); "
                            f"a longer contract needs a new authorization")

@@ -68,8 +68,11 @@ class CertificateAuthority(TenantOwned):
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()
     certificate_pem = models.TextField()
-    private_key_sealed = models.TextField(blank=True, editable=False)  # blank: key held elsewhere
+    private_key_sealed = models.TextField(blank=True, editable=False)  # blank: held elsewhere, or destroyed
     issuing = models.BooleanField(default=False)  # the Sub-CA 2 that signs new contract certificates
+    # `pnc ca retire` (pnc.retirement): the key was destroyed, after a last CRL that stays
+    # served as stored until the CA's own certificate ends.
+    retired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # The CA's current CRL (pnc.revocation), republished on every revocation and before
     # it goes stale; its number only grows (RFC 5280 §5.2.3).
@@ -87,6 +90,13 @@ class CertificateAuthority(TenantOwned):
 
     def __str__(self):
         return f"{self.tenant.slug} {self.get_level_display()} {self.key_id[:8]}"
+
+    @property
+    def crl_served_here(self) -> bool:
+        """Whether its CRL is at our public URL: we hold its key, or it left its final CRL
+        when it was retired. An imported CA whose key stayed behind has its CRL published
+        by the PKI that holds the key."""
+        return bool(self.private_key_sealed) or (self.retired_at is not None and self.crl_der is not None)
 
 
 class IssuedCertificate(TenantOwned):

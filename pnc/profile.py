@@ -189,7 +189,7 @@ def check_key(public_key, profile: str) -> None:
     else:
         raise ValueError(f"unknown key profile {profile!r}")
     if not ok:
-        raise RefusedCsr(f"a {describe_key(public_key)} key is not accepted: this eMSP's key profile "
+        raise RefusedCsr(f"the CSR's {describe_key(public_key)} key is not accepted: this eMSP's key profile "
                          f"({profile}) takes {_ACCEPTS[profile]}")
 
 

@@ -16,25 +16,35 @@ CRL_VALIDITY = timedelta(days=7)
 CRL_REFRESH_BEFORE = timedelta(days=3)  # reissue when less than this is left
 
 
-def publish_crl(ca: CertificateAuthority) -> bytes:
+def publish_crl(ca: CertificateAuthority, *, final: bool = False) -> bytes:
     """Sign and store the CA's next CRL: every certificate it issued that is revoked
-    and not yet expired (RFC 5280 §3.3: an expired one may leave the list)."""
+    and not yet expired (RFC 5280 §3.3: an expired one may leave the list). A `final`
+    one, signed just before the key is destroyed (pnc.retirement), is valid until the CA
+    itself ends: nothing it signed can change state after that, and nothing can sign
+    another."""
     with transaction.atomic():
         ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
         now = timezone.now().replace(microsecond=0)
+        next_update = ca.not_after if final else now + CRL_VALIDITY
         revoked = [profile.Revoked(int(c.serial_number, 16), c.revoked_at, c.revocation_reason or "unspecified")
                    for c in IssuedCertificate.objects.filter(issuer=ca, revoked_at__isnull=False,
                                                               not_after__gt=now).order_by("revoked_at", "id")]
         opened = authorities.open_authority(ca)
         number = ca.crl_number + 1
         der = profile.crl(opened.certificate, opened.private_key, revoked, number=number, this_update=now,
-                          next_update=now + CRL_VALIDITY).public_bytes(serialization.Encoding.DER)
+                          next_update=next_update).public_bytes(serialization.Encoding.DER)
         CertificateAuthority.objects.filter(pk=ca.pk).update(crl_number=number, crl_der=der,
-                                                             crl_next_update=now + CRL_VALIDITY)
+                                                             crl_next_update=next_update)
     return der
 
 
 def current_crl(ca: CertificateAuthority) -> bytes:
+    """The CA's CRL as stored, reissued first when it is missing or nearly stale.
+    NoAuthority when no CRL of ours can be had: the key is held by another PKI."""
+    if ca.retired_at is not None:
+        if ca.crl_der is None:  # an imported CA without its key, retired with its hierarchy
+            raise authorities.NoAuthority(f"{ca} was retired, and its CRL is published by the PKI that held its key")
+        return bytes(ca.crl_der)  # its final CRL
     if ca.crl_der is None or ca.crl_next_update - timezone.now() < CRL_REFRESH_BEFORE:
         return publish_crl(ca)
     return bytes(ca.crl_der)
@@ -52,7 +62,8 @@ def revoke_contract(contract: Contract, actor: str, reason: str = "unspecified")
         certificates.update(revoked_at=timezone.now(), revocation_reason=reason)
         if contract.grant is not None:
             revoke_issued_from(contract.grant)
-        for ca in CertificateAuthority.objects.filter(pk__in=issuers):
+        # A retired CA issued nothing still valid (pnc.retirement), so what it lists cannot change.
+        for ca in CertificateAuthority.objects.filter(pk__in=issuers, retired_at__isnull=True):
             publish_crl(ca)
     return contract
 

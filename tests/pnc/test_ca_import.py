@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from django.core.management.base import CommandError
 from django.test import Client as DjangoClient
@@ -171,3 +172,24 @@ def test_unreadable_files_and_a_tenant_with_a_pki_are_refused(emsp, existing, tm
              write(tmp_path, "k.pem", pem_key(keys[2]))]
     with pytest.raises(CommandError, match="already has an MO PKI"):
         run_cmd("pnc", "ca", "import", "emsp", *files)
+
+
+def test_levels_imported_without_their_keys_refuse_crl_ocsp_and_rollover_plainly(emsp, existing, tmp_path):
+    """Only Sub-CA 2's key came: the root's and Sub-CA 1's CRLs and OCSP answers are the
+    existing PKI's to publish; asking us for them is a clear refusal, never a crash."""
+    (root, sub1, sub2), keys = existing
+    run_cmd("pnc", "ca", "import", "emsp", "--pem", write(tmp_path, "c.pem", pem_cert(root, sub1, sub2)),
+            "--pem", write(tmp_path, "k.pem", pem_key(keys[2])))
+    shown = run_cmd("pnc", "ca", "show", "emsp")
+    assert shown.count("key held by its own PKI, which publishes its CRL") == 2
+    for row in CertificateAuthority.objects.exclude(level="sub-ca-2"):
+        response = DjangoClient().get(f"/pnc/emsp/crl/{row.key_id}.crl")
+        assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
+        assert response.json()["detail"] == "this CA's CRL is published by the PKI that holds its key"
+    der = ocsp.OCSPRequestBuilder().add_certificate(sub2, sub1, hashes.SHA1()).build().public_bytes(
+        serialization.Encoding.DER)
+    answer = DjangoClient().post("/pnc/emsp/ocsp", der, content_type="application/ocsp-request")
+    assert ocsp.load_der_ocsp_response(answer.content).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    with pytest.raises(CommandError, match="private key of .* is not held here"):
+        run_cmd("pnc", "ca", "rollover", "emsp")
+    assert CertificateAuthority.objects.get(issuing=True).certificate_pem == pem_cert(sub2).decode()

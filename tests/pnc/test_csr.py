@@ -13,8 +13,12 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store
 from django.test import Client as DjangoClient
 from django.utils import timezone
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
 from csms.models import AuditEvent
+from lib import jose
+from oauth import signing_keys, tokens
 from pnc import issuance, profile
 from pnc.models import Contract, IssuedCertificate
 from tests.factories import make_tenant
@@ -263,6 +267,28 @@ def test_401_for_a_revoked_token(token, ev_client):
     FormClient().post("/oauth/emsp/revoke", {"token": token},
                       HTTP_AUTHORIZATION=basic(ev_client.client_id, ev_client.plain_secret))
     assert "revoked" in assert_problem(post(csr_for(p256()), token), 401)["detail"]
+
+
+def test_401_for_a_token_signed_by_another_key_under_our_kid(token):
+    header_segment, payload_segment, _ = token.split(".")
+    forged = jwt.encode(jose.decode_header(header_segment), jose.parse_claims(jose.b64url_decode(payload_segment)),
+                        ECKey.generate_key("P-256"), algorithms=["ES256"])
+    assert "signature" in assert_problem(post(csr_for(p256()), forged), 401)["detail"]
+
+
+def test_the_token_check_reads_only_the_tokens_record(token, emsp, django_assert_num_queries):
+    """The signing key a kid names is kept per process (oauth.signing_keys.verifier): a
+    check is one indexed read, not the tenant's JWKS read and parsed again."""
+    tokens.verify_access_token(emsp, token)
+    with django_assert_num_queries(1):
+        tokens.verify_access_token(emsp, token)
+
+
+def test_a_token_from_a_key_rotated_at_once_is_taken_at_once(token, browser, ev_client, emsp):
+    tokens.verify_access_token(emsp, token)  # the old key is kept
+    signing_keys.rotate(emsp, at_once=True)  # a compromise: the fresh key signs now
+    fresh = access_token(browser, ev_client, near_detail())
+    assert post(csr_for(p256()), fresh).status_code == 201
 
 
 def test_403_for_a_token_without_a_contract(pki, backend_client):

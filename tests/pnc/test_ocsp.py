@@ -142,19 +142,44 @@ def test_http_errors_are_problems(pki):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_over_http_with_get_and_post(csms, emsp, driver, ev_client, pki):
+def test_over_http_with_get_and_post_good_revoked_and_unknown(csms, emsp, driver, ev_client, pki):
+    """A relying party's view over real HTTP: the responder and CRL the leaf names, asked
+    with cryptography's request builder, before and after the contract's revocation."""
     from tests.pnc.test_csr_live import registered_token
 
     token = registered_token(csms, ev_client)
     response = httpx.post(f"{csms.http}/pnc/emsp/csr", content=csr_for(ec.generate_private_key(ec.SECP256R1())),
                           headers={"Content-Type": "application/pkcs10", "Authorization": f"Bearer {token}"},
                           timeout=10)
-    leaf = x509.load_pem_x509_certificate(response.content)
+    leaf, sub2 = x509.load_pem_x509_certificate(response.content), certificate(pki[2])
     [ocsp_url] = [d.access_location.value for d in
                   leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value]
-    der = request_der(leaf, certificate(pki[2]))
-    by_post = httpx.post(ocsp_url, content=der, headers={"Content-Type": "application/ocsp-request"}, timeout=10)
-    by_get = httpx.get(f"{ocsp_url}/{quote(base64.b64encode(der).decode(), safe='')}", timeout=10)
-    for answer in (by_post, by_get):
-        assert answer.status_code == 200
-        assert ocsp.load_der_ocsp_response(answer.content).certificate_status == ocsp.OCSPCertStatus.GOOD
+    [crl_point] = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+
+    def ask_both(der: bytes) -> list[ocsp.OCSPResponse]:
+        by_post = httpx.post(ocsp_url, content=der, headers={"Content-Type": "application/ocsp-request"}, timeout=10)
+        by_get = httpx.get(f"{ocsp_url}/{quote(base64.b64encode(der).decode(), safe='')}", timeout=10)
+        answers = []
+        for answer in (by_post, by_get):
+            assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/ocsp-response"
+            answers.append(ocsp.load_der_ocsp_response(answer.content))
+            assert_signed_by(answers[-1], sub2)
+        return answers
+
+    nonce = os.urandom(16)
+    for answer in ask_both(request_der(leaf, sub2, nonce=nonce)):
+        assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
+    run_cmd("pnc", "contract", "revoke", "emsp", Contract.objects.get().emaid, "--reason", "keyCompromise")
+    for answer in ask_both(request_der(leaf, sub2, nonce=nonce)):
+        assert answer.certificate_status == ocsp.OCSPCertStatus.REVOKED
+        assert answer.revocation_reason == x509.ReasonFlags.key_compromise
+        assert answer.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == nonce
+    never_issued = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
+        *_hashes(leaf, sub2), serial_number=leaf.serial_number + 1, algorithm=hashes.SHA1()).build()
+    for answer in ask_both(never_issued.public_bytes(serialization.Encoding.DER)):
+        assert answer.certificate_status == ocsp.OCSPCertStatus.UNKNOWN
+
+    crl = x509.load_der_x509_crl(httpx.get(crl_point.full_name[0].value, timeout=10).content)
+    assert crl.is_signature_valid(sub2.public_key())
+    entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise

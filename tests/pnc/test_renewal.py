@@ -83,7 +83,7 @@ def test_after_a_rollover_the_contract_gets_a_new_certificate_and_the_old_one_is
     assert event.actor == "client:emsp-backend" and event.outcome == "certificate_issued"
     assert event.detail == {"contract": contract.pk, "emaid": contract.emaid, "serial_number": body["serial_number"],
                             "replaces": format(old_leaf.serial_number, "x"), "replaced_reason": "superseded",
-                            "why": "issuer retired", "key": "EC secp256r1"}
+                            "why": "issuer replaced", "key": "EC secp256r1"}
     # Renewed once, the new certificate is not due again.
     assert "lasts until the contract ends" in assert_problem(call("POST", renew_url(), token, {"csr": csr_for(p256()).decode()}),
                                            409)["detail"]

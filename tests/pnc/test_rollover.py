@@ -10,6 +10,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.verification import VerificationError
 from django.core.management.base import CommandError
 
+from csms.models import AuditEvent
 from pnc.models import CertificateAuthority, Contract
 from tests.commands import run_cmd
 from tests.pnc.conftest import access_token, near_detail
@@ -148,3 +149,32 @@ def test_sub_ca_1_rollover_needs_the_roots_key(emsp, pki):
         run_cmd("pnc", "ca", "rollover", "emsp", "--level", "sub-ca-1")
     assert CertificateAuthority.objects.get(issuing=True).pk == pki[2].pk  # nothing changed
     assert CertificateAuthority.objects.count() == 3
+
+
+def test_a_staged_root_rollover_publishes_the_new_root_before_it_issues(browser, ev_client, pki):
+    """Step one makes and publishes the new hierarchy while the old one goes on issuing,
+    so relying parties can get the new root first; step two, `activate`, moves issuing."""
+    old_root, old_sub1, old_sub2 = (certificate(row) for row in pki)
+    shown = json.loads(run_cmd("pnc", "ca", "rollover", "emsp", "--level", "root", "--staged", "--json"))
+    assert [(r["issuing"], r["staged"]) for r in shown] == [(False, False)] * 2 + [(True, False)] + \
+        [(False, False)] * 2 + [(False, True)]
+    assert "(staged: issues after pnc ca activate)" in run_cmd("pnc", "ca", "show", "emsp")
+    new_root, new_sub1, new_sub2 = (loaded(r) for r in shown[3:])
+
+    during = register(browser, ev_client)  # still from the old hierarchy
+    assert during.issuer == old_sub2.subject
+    station = relying_party(old_root, new_root)  # given the new root early
+    assert station(during, [old_sub2, old_sub1]).chain[-1] == old_root
+
+    with pytest.raises(CommandError, match="no MO Sub-CA 2 with key id"):
+        run_cmd("pnc", "ca", "activate", "emsp", shown[3]["key_id"])  # a root is not what issues
+    run_cmd("pnc", "ca", "activate", "emsp", shown[5]["key_id"])
+    assert AuditEvent.objects.get(action="ca.activated").detail["key_id"] == shown[5]["key_id"]
+    after = register(browser, ev_client)
+    assert after.issuer == new_sub2.subject
+    assert station(after, [new_sub2, new_sub1]).chain == [after, new_sub2, new_sub1, new_root]
+    assert station(during, [old_sub2, old_sub1]).chain[-1] == old_root
+    assert ask_post(request_der(during, old_sub2)).certificate_status == ocsp.OCSPCertStatus.GOOD
+    with pytest.raises(CommandError, match="issues already"):
+        run_cmd("pnc", "ca", "activate", "emsp", shown[5]["key_id"])
+    assert not any(r["staged"] for r in json.loads(run_cmd("pnc", "ca", "show", "emsp", "--json")))

@@ -1,4 +1,4 @@
-"""`manage.py pnc ca init|import|rollover|show <tenant>`: the tenant's MO PKI;
+"""`manage.py pnc ca init|import|rollover|activate|retire|show <tenant>`: the tenant's MO PKI;
 `manage.py pnc contract list|show|revoke <tenant> …`: its contracts;
 `manage.py pnc ev-register <issuer> …`: the EV reference client (pnc.ev_client)."""
 import sys
@@ -6,7 +6,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from lib.timestamps import rfc3339
-from pnc import authorities, contracts, emaid, ev_client, pki_files, profile, revocation
+from pnc import authorities, contracts, emaid, ev_client, pki_files, profile, retirement, revocation
 from pnc.models import Contract
 from tenants.cli import dump_json, tenant_or_error
 
@@ -38,7 +38,20 @@ class Command(BaseCommand):
                           default=authorities.Level.SUB_CA_2,
                           help="which CA to replace: sub-ca-2 (the default), sub-ca-1 (with a new Sub-CA 2), "
                                "or root (a whole new hierarchy: distribute the new root, docs/pnc.md)")
+        roll.add_argument("--staged", action="store_true",
+                          help="make and publish the new CAs, but keep issuing from the current Sub-CA 2 until "
+                               "`pnc ca activate` (distribute a new root first)")
         roll.add_argument("--json", action="store_true")
+        act = ca_sub.add_parser("activate", help="a staged Sub-CA 2 (rollover --staged) takes over issuing")
+        act.add_argument("tenant")
+        act.add_argument("key_id", help="the staged Sub-CA 2's key id (pnc ca show)")
+        act.add_argument("--json", action="store_true")
+        retire = ca_sub.add_parser("retire", help="destroy the private keys of a CA that no longer issues and of "
+                                                  "the CAs below it, once nothing they signed is still valid; "
+                                                  "their final CRLs stay served (docs/pnc.md)")
+        retire.add_argument("tenant")
+        retire.add_argument("key_id", help="the CA's key id, or its first 8 or more hex digits (pnc ca show)")
+        retire.add_argument("--json", action="store_true")
         show = ca_sub.add_parser("show", help="the tenant's CA certificates (public parts only)")
         show.add_argument("tenant")
         show.add_argument("--json", action="store_true")
@@ -85,10 +98,21 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
         elif action == "rollover":
             try:
-                authorities.rollover(tenant, opts["level"])
+                authorities.rollover(tenant, opts["level"], staged=opts["staged"])
             except authorities.NoAuthority as exc:
                 raise CommandError(str(exc)) from None
             rows = authorities.hierarchy(tenant)
+        elif action == "activate":
+            try:
+                authorities.activate(tenant, opts["key_id"], "cli")
+            except authorities.NotActivatable as exc:
+                raise CommandError(str(exc)) from None
+            rows = authorities.hierarchy(tenant)
+        elif action == "retire":
+            try:
+                rows = retirement.retire(tenant, opts["key_id"], "cli")
+            except retirement.RetireRefused as exc:
+                raise CommandError(str(exc)) from None
         else:
             rows = authorities.hierarchy(tenant)
             if not rows:
@@ -108,16 +132,22 @@ class Command(BaseCommand):
             raise CommandError(f"cannot reach the server ({type(exc).__name__})") from None
 
     def _emit(self, rows, as_json, with_pem):
+        issuing = next((r for r in rows if r.issuing), None)
         shown = [{"level": r.level, "subject": r.subject, "key_id": r.key_id, "serial_number": r.serial_number,
                   "not_before": rfc3339(r.not_before), "not_after": rfc3339(r.not_after),
                   "issuing": r.issuing, "parent_key_id": r.parent.key_id if r.parent else None,
-                  "has_private_key": bool(r.private_key_sealed), "certificate_pem": r.certificate_pem}
+                  "has_private_key": bool(r.private_key_sealed), "retired_at": rfc3339(r.retired_at),
+                  "staged": authorities.is_staged(r, issuing),
+                  "certificate_pem": r.certificate_pem}
                  for r in rows]
         if as_json:
             self.stdout.write(dump_json(shown))
             return
         for row in shown:
-            mark = "  (issues contract certificates)" if row["issuing"] else ""
+            mark = ("  (issues contract certificates)" if row["issuing"] else
+                    "  (staged: issues after pnc ca activate)" if row["staged"] else
+                    f"  (retired {row['retired_at'][:10]}: no key, final CRL)" if row["retired_at"] else
+                    "  (key held by its own PKI, which publishes its CRL)" if not row["has_private_key"] else "")
             self.stdout.write(f"{row['level']}\t{row['subject']}\tkey {row['key_id']}\t"
                               f"until {row['not_after']}{mark}")
             if with_pem:
