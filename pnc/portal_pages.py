@@ -100,7 +100,7 @@ def contract_revoke(request, tenant, emaid_text):
 @pnc_page()
 def authority_status(request, tenant):
     rows = [{"ca": ca, "key_sealed": bool(ca.private_key_sealed),
-             "crl_url": authorities.crl_url(tenant, ca.key_id) if ca.private_key_sealed else None,
+             "crl_url": authorities.crl_url(tenant, ca.key_id) if ca.crl_served_here else None,
              # publish_crl() sets the next update one validity ahead of its publication.
              "crl_published": ca.crl_next_update - revocation.CRL_VALIDITY if ca.crl_next_update else None}
             for ca in authorities.hierarchy(tenant)]

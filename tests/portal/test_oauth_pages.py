@@ -448,6 +448,20 @@ def test_the_ca_page_shows_the_hierarchy_which_one_issues_and_the_crls(worlds):
     assert "(number 1)" in page and page.count(">not yet<") == 2
 
 
+def test_the_ca_page_shows_a_retired_hierarchy_with_its_final_crl(worlds):
+    from pnc import retirement
+    from tests.commands import run_cmd
+
+    w = worlds[0]
+    revocation.revoke_contract(w["contract"], "tester")  # nothing the old hierarchy signed stays valid
+    old_root = CertificateAuthority.objects.get(tenant=w["tenant"], parent=None)
+    run_cmd("pnc", "ca", "rollover", "emsp", "--level", "root")
+    retirement.retire(w["tenant"], old_root.key_id, "tester")
+    page = signed_in("viewer", (w["tenant"], Role.VIEWER)).get("/t/emsp/pnc/authorities/").content.decode()
+    assert page.count("erased when it was retired") == 3 and page.count("(its final CRL)") == 3
+    assert f"/pnc/emsp/crl/{old_root.key_id}" in page and page.count("<strong>issues</strong>") == 1
+
+
 # --- people ---------------------------------------------------------------------------------
 
 def test_the_people_page_lists_staff_and_drivers_with_their_roles(worlds):
