@@ -16,7 +16,9 @@ the storm (p50 / p95 / p99 / max). It asserts nothing.
 `--method bearer`: the storm's stations connect with `Authorization: Bearer`, each with an
 access token minted before the server starts by the function the jwt-bearer grant calls
 (`oauth.tokens.issue`, for the tenant's OCPP endpoint); the tenant's default methods are
-`bearer,basic` (the connected stations stay on Basic).
+`bearer,basic` (the connected stations stay on Basic). `--method token`: each storm station
+gets a station token (`Authorization: Token`, issued by `station_methods.issue_token` as
+`station token issue` does) and the tenant's default is `token,basic`.
 """
 import argparse
 import asyncio
@@ -86,6 +88,26 @@ def bearer_tokens(first: int, count: int) -> dict[int, str]:
     return made
 
 
+def token_headers(first: int, count: int) -> dict[int, str]:
+    """Allow Token for the tenant, and one station token per storm station (issued as
+    `station token issue` issues it: random, so its hash is the cheap one)."""
+    from django.db import connections
+
+    from csms import station_methods
+    from csms.models import Station
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=versus.TENANT)
+    row = station_methods.changed(tenant)
+    row.methods = ["token", "basic"]
+    row.save(update_fields=["methods"])
+    by_identity = {s.identity: s for s in Station.objects.filter(tenant=tenant)}
+    made = {i: "Token " + station_methods.issue_token(by_identity[versus.identity(i)], actor="bench")[1]
+            for i in range(first, first + count)}
+    connections.close_all()
+    return made
+
+
 async def storm(port, first, count, concurrency, sources, authorization=None):
     admitted, failures = [], 0
     queue = list(range(first, first + count))
@@ -129,7 +151,7 @@ def main():
     parser.add_argument("--sources", type=int, default=8, help="loopback source addresses")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds measured before and after the storm")
     parser.add_argument("--postgres", action="store_true")
-    parser.add_argument("--method", choices=["basic", "bearer"], default="basic",
+    parser.add_argument("--method", choices=["basic", "bearer", "token"], default="basic",
                         help="how the storm's stations authenticate")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the server (repeatable), e.g. CSMS_HANDSHAKES_AT_ONCE=0")
@@ -151,7 +173,7 @@ def main():
     port = versus.free_port()
     os.environ["PORT"] = str(port)  # PUBLIC_URL follows it: the Bearer tokens' issuer and audience
     versus.provision(total - 1)  # identities 0 .. total-1
-    authorization = bearer_tokens(0, args.stations) if args.method == "bearer" else None
+    authorization = {"bearer": bearer_tokens, "token": token_headers}.get(args.method, lambda *_: None)(0, args.stations)
     sources = versus.sources_for(total, args.sources)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"{'PostgreSQL + Redis' if args.postgres else 'embedded'}; {args.connected} connected stations, "
