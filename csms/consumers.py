@@ -18,6 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 from ocpp.v16.enums import Action  # the action names are the same in 2.0.1
 
+from lib import user_agent
+
 from . import (
     announce,
     auth_audit,
@@ -53,7 +55,9 @@ ROUTERS = {OcppVersion.V16: v16.router, OcppVersion.V201: v201.router}
 CLOSE_REPLACED = 4000  # a newer connection of the same station took over
 CLOSE_NO_PROTOCOL = 1002
 CLOSE_UNSUPPORTED_DATA = 1003  # RFC 6455 §7.4.1: a binary frame (OCPP-J is text only)
-CLOSE_KEYS_REPLACED = 4002  # an operator replaced the station's keys (`station rekey`)
+# What the connection proved is no longer valid: its keys were replaced (`station rekey`),
+# or its token, TOTP secret or access token revoked (docs/station-auth.md).
+CLOSE_CREDENTIALS_REVOKED = 4002
 CLOSE_SERVER_RESTART = 1012  # what the ASGI server reports when it shuts down itself
 
 
@@ -203,7 +207,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         opened = await group_commit.run(
             services.open_connection, station.pk, self.connection_id, version.value, self.key_hash,
-            result.method, result.token_id, tenant_id=station.tenant_id)
+            result.method, result.token_id, tenant_id=station.tenant_id, user_agent=user_agent.of_headers(headers))
         self.connection_seq = opened.seq
         if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)
@@ -624,7 +628,10 @@ class StationConsumer(AsyncWebsocketConsumer):
         self._station_stale()
 
     async def station_disconnect(self, event):
-        await self._end(CLOSE_KEYS_REPLACED, "credentials replaced", "disconnected, its keys were replaced")
+        if event.get("connection_id", self.connection_id) != self.connection_id:
+            return  # meant for another of the station's connections (one opened with a revoked token)
+        await self._end(CLOSE_CREDENTIALS_REVOKED, "credentials revoked",
+                        "disconnected, the credentials it proved were replaced or revoked")
 
     async def _give_way(self):
         await self._end(CLOSE_REPLACED, "replaced by a newer connection", "replaced by a newer connection")
