@@ -45,7 +45,11 @@ WRONG_STATION = "the token is for another station"
 EXPIRED = "the token has expired"
 NOT_YET = "the token is not valid yet"
 REVOKED = "the token is revoked or was never issued"
-NO_KEYS = "this tenant issues no station tokens"
+# Before its first token the tenant has no signing key: whatever was presented, it was
+# not signed by this tenant (and saying "issues no tokens" sent operators looking for a
+# switch that does not exist). Without an authorization server nothing issues them here.
+NO_SIGNING_KEY = "the token is not from this tenant: it has no signing key yet"
+NO_AUTHORIZATION_SERVER = "no authorization server here issues station tokens"
 
 
 class BearerStore(Protocol):
@@ -136,8 +140,10 @@ class Bearer:
     def verify(self, credentials: BearerCredentials, subject: Subject) -> Verdict:
         store = subject.bearer
         keys = store.keys() if store is not None else None
-        if keys is None or not keys.keys:
-            return refused(NO_KEYS)
+        if keys is None:
+            return refused(NO_AUTHORIZATION_SERVER)
+        if not keys.keys:
+            return refused(NO_SIGNING_KEY)
         return check(credentials.token, subject.identity, keys, store.now())
 
     def challenge(self, subject: Subject) -> str:
