@@ -159,8 +159,9 @@ def summary(row: AuditEvent) -> dict:
             "outcome": row.outcome, **row.detail}
 
 
-# Not failures: a station let in, or let in and closed for want of a common OCPP version.
-NOT_FAILURES = ("accepted", "no_subprotocol")
+# Not failures: a station let in, let in and closed for want of a common OCPP version, or
+# a probe let in (and closed before the claim).
+NOT_FAILURES = ("accepted", "no_subprotocol", "probed")
 FAILURE_HOURS = 24
 
 

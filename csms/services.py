@@ -129,29 +129,41 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
     undone the revocation: checked after the claim in the same transaction, so whichever
     commits last, no connection lives on with a dead key.
     """
-    if method == "bearer" and not station_bearer.token_is_active(tenant_id, token_id):
+    if method == "bearer" and not proof_is_valid(station_id, method, key_hash, token_id, tenant_id):
         # A revoked token is refused before anything changes: its handshake must not end
         # the live connection's calls nor take the station over from it. (Token and TOTP
         # read their active credentials before the decision.)
         return Opened(key_valid=False)
     work_queued, after = _calls_of_a_new_connection(station_id)
-    if method in ("token", "totp", "bearer"):
+    if method in TOKEN_METHODS:
         seq = claim_connection(station_id, connection_id, version, method, token_id, user_agent)
-        if method == "bearer":
-            active = station_bearer.token_is_active(tenant_id, token_id)
-        else:
-            active = (station_methods.token_is_active if method == "token"
-                      else station_methods.totp_is_active)(station_id, token_id)
-        if not active:  # revoked while the handshake ran: the refused claim does not stay
+        if not proof_is_valid(station_id, method, key_hash, token_id, tenant_id):
+            # Revoked while the handshake ran: the refused claim does not stay.
             release_connection(station_id, connection_id)
             return Opened(key_valid=False, after=after)
         return Opened(key_valid=True, seq=seq, work_queued=work_queued, after=after)
     if credentials.record_proof(station_id, key_hash) is None:
         return Opened(key_valid=False, after=after)
     seq = claim_connection(station_id, connection_id, version, method, user_agent=user_agent)
-    if not credentials.key_is_valid(station_id, key_hash):
+    if not proof_is_valid(station_id, method, key_hash, token_id, tenant_id):
         return Opened(key_valid=False, after=after)
     return Opened(key_valid=True, seq=seq, work_queued=work_queued, after=after)
+
+
+# The methods that prove a token (by its public name), not a key: not part of rotation.
+TOKEN_METHODS = ("token", "totp", "bearer")
+
+
+def proof_is_valid(station_id: int, method: str, key_hash: str, token_id: str, tenant_id: int) -> bool:
+    """Whether what a handshake proved is still valid now: the key (by its hash), or the
+    token, TOTP secret or access token (by its public name). Read only."""
+    if method == "bearer":
+        return station_bearer.token_is_active(tenant_id, token_id)
+    if method == "token":
+        return station_methods.token_is_active(station_id, token_id)
+    if method == "totp":
+        return station_methods.totp_is_active(station_id, token_id)
+    return credentials.key_is_valid(station_id, key_hash)
 
 
 def _calls_of_a_new_connection(station_id: int) -> tuple[bool, lifecycle.After]:
