@@ -12,8 +12,9 @@ challenge says `error="invalid_token"` with a short description (never the token
 * issued by the tenant's authorization server (`iss`), for its OCPP endpoint (`aud`),
   for this station (`sub` is the identity), unexpired (`exp`, `nbf`, `iat`, with
   `LEEWAY_SECONDS` for clocks), with a `jti`;
-* unrevoked: checked after the connection claims the station (`services.open_connection`),
-  as for tokens, so a revocation racing the handshake is not undone.
+* unrevoked: checked before the connection claims the station, so a revoked token
+  cannot take it over from its live connection, and after, as for tokens, so a
+  revocation racing the handshake is not undone (`services.open_connection`).
 
 Pure: the keys, issuer and audience come through `subject.bearer` (`BearerStore`), loaded
 with the station row (`services.station_for_handshake`), from a per-process cache of the
