@@ -75,7 +75,7 @@ class ProbeCommands:
     """`do_probe` of the station command."""
 
     def do_probe(self, url, login, method, password_stdin, user_agent, protocols, totp_validity,
-                 totp_length, totp_hash, totp_binding, timeout, ca_file, force, json, **_):
+                 totp_length, totp_hash, totp_binding, timeout, ca_file, json, **_):
         where = _station_of(url)
         login = login or (where[1] if where else None)
         if not login:
