@@ -20,14 +20,17 @@ log = logging.getLogger(__name__)
 NO_CONNECTION = ""
 
 
-def revoke_connection(station: Station) -> None:
-    """Take the station away from whichever connection holds it: at its next reconcile
-    that connection closes itself (the `disconnect` event does it at once where the
-    channel layer reaches, but a command run in another process has no such reach in
-    embedded mode)."""
-    Station.objects.filter(pk=station.pk).update(
-        connection_id=NO_CONNECTION, connected=False, connection_node="", disconnected_at=timezone.now())
-    transaction.on_commit(lambda: disconnect(station))
+def revoke_connection(station: Station, connection_id: str | None = None) -> None:
+    """Take the station away from whichever connection holds it (or only from
+    `connection_id`, if that one still holds it): at its next reconcile that connection
+    closes itself (the `disconnect` event does it at once where the channel layer
+    reaches, but a command run in another process has no such reach in embedded mode)."""
+    rows = Station.objects.filter(pk=station.pk)
+    if connection_id is not None:
+        rows = rows.filter(connection_id=connection_id)
+    if rows.update(connection_id=NO_CONNECTION, connected=False, connection_node="",
+                   disconnected_at=timezone.now()):
+        transaction.on_commit(lambda: disconnect(station, connection_id))
 
 
 def station_changed(station: Station) -> None:
@@ -46,11 +49,13 @@ def nudge(station: Station) -> None:
     _tell(station, {"type": "station.nudge"})
 
 
-def disconnect(station: Station) -> None:
-    """Close the station's live socket, wherever it is held (its keys were replaced:
-    whoever is connected proved a key that is no longer valid). Best effort like
-    `nudge`; a station whose key is gone cannot connect again anyway."""
-    _tell(station, {"type": "station.disconnect"})
+def disconnect(station: Station, connection_id: str | None = None) -> None:
+    """Close the station's live socket (or only `connection_id`'s), wherever it is held
+    (its credentials were replaced or revoked: whoever is connected proved something no
+    longer valid). Best effort like `nudge`; a station whose key is gone cannot connect
+    again anyway."""
+    _tell(station, {"type": "station.disconnect"} if connection_id is None
+          else {"type": "station.disconnect", "connection_id": connection_id})
 
 
 def _tell(station: Station, event: dict) -> None:

@@ -43,7 +43,8 @@ class StationSerializer(serializers.ModelSerializer):
         fields = ["identity", "connected", "ocpp_version", "registration_status", "registration_setting",
                   "allowed_protocols",
                   "vendor", "model", "serial_number", "firmware_version", "last_boot_at",
-                  "connected_at", "disconnected_at", "last_seen_at", "last_auth_method", "credential"]
+                  "connected_at", "disconnected_at", "last_seen_at", "last_auth_method", "last_user_agent",
+                  "credential"]
 
     @extend_schema(responses=CredentialSerializer)
     def get_credential(self, station) -> dict | None:

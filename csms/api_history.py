@@ -60,18 +60,23 @@ class Rotations(OperatorView, generics.ListAPIView):
         return self.scoped(CredentialChange).select_related("station")
 
 
-class AuditFilter(filters.FilterSet):
-    station = StationIdentityFilter()
-    action = filters.CharFilter(max_length=64, help_text="exactly, e.g. station.removed")
-    action_prefix = filters.CharFilter(field_name="action", lookup_expr="startswith", max_length=64,
-                                       help_text="e.g. campaign. for every campaign event")
-    actor = filters.CharFilter(max_length=TEXT_MAX, help_text="a username, client:<client_id>, cli, system")
+class AuditTimeFilter(filters.FilterSet):
+    """Audit events between two instants; the base of every audit event list's filters."""
+
     after = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
     before = filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
         fields: list[str] = []
+
+
+class AuditFilter(AuditTimeFilter):
+    station = StationIdentityFilter()
+    action = filters.CharFilter(max_length=64, help_text="exactly, e.g. station.removed")
+    action_prefix = filters.CharFilter(field_name="action", lookup_expr="startswith", max_length=64,
+                                       help_text="e.g. campaign. for every campaign event")
+    actor = filters.CharFilter(max_length=TEXT_MAX, help_text="a username, client:<client_id>, cli, system")
 
 
 class AuditSerializer(serializers.ModelSerializer):

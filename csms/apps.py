@@ -10,9 +10,13 @@ class CsmsConfig(AppConfig):
         # boot after-hook (csms/lifecycle.py); campaigns follow settled changes.
         from django.db.models.signals import post_delete, post_save
 
-        from . import rotation_hooks, signals, station_methods, tasks  # noqa: F401
+        from lib import station_authority
+
+        from . import rotation_hooks, signals, station_bearer, station_methods, tasks  # noqa: F401
         from .models import StationGroup
 
+        # The authorization server tells of revoked station tokens; their connections close.
+        station_authority.on_tokens_revoked(station_bearer.close_revoked)
         signals.change_settled.connect(tasks.advance_campaign_of, dispatch_uid="csms.campaigns")
         for signal in (post_save, post_delete):
             signal.connect(station_methods.group_saved_or_deleted, sender=StationGroup,

@@ -134,17 +134,24 @@ async def _flush_forever() -> None:
 
 # --- reading them -------------------------------------------------------------------------------
 
+def events(tenant, station=None):
+    """The tenant's authentication events (or one station's), newest first: what the
+    CLI, the REST API and the portal list."""
+    found = AuditEvent.objects.for_tenant(tenant).filter(action=ACTION)
+    if station is not None:
+        found = found.filter(station=station)
+    return found.order_by("-at", "-id")
+
+
 def recent(tenant, *, station=None, outcome: str | None = None, method: str | None = None, limit: int = 50):
     """The tenant's latest authentication events, newest first, optionally of one
     station, outcome or method (`station auth log`)."""
-    events = AuditEvent.objects.for_tenant(tenant).filter(action=ACTION).select_related("station")
-    if station is not None:
-        events = events.filter(station=station)
+    found = events(tenant, station).select_related("station")
     if outcome:
-        events = events.filter(outcome=outcome)
+        found = found.filter(outcome=outcome)
     if method:
-        events = events.filter(detail__method=method)
-    return list(events.order_by("-at", "-id")[:limit])
+        found = found.filter(detail__method=method)
+    return list(found[:limit])
 
 
 def summary(row: AuditEvent) -> dict:
@@ -152,8 +159,9 @@ def summary(row: AuditEvent) -> dict:
             "outcome": row.outcome, **row.detail}
 
 
-# Not failures: a station let in, or let in and closed for want of a common OCPP version.
-NOT_FAILURES = ("accepted", "no_subprotocol")
+# Not failures: a station let in, let in and closed for want of a common OCPP version, or
+# a probe let in (and closed before the claim).
+NOT_FAILURES = ("accepted", "no_subprotocol", "probed")
 FAILURE_HOURS = 24
 
 

@@ -22,20 +22,23 @@ from .models import Station
 
 # The columns a claim sets, besides the sequence number it counts up.
 CLAIMED = ("connected", "connection_id", "connection_node", "ocpp_version", "last_auth_method",
-           "connected_at", "last_seen_at")
+           "last_auth_credential", "last_user_agent", "connected_at", "last_seen_at")
 
 _statements: dict[str, str] = {}
 _lock = threading.Lock()
 
 
-def claim(station_id: int, connection_id: str, version: str, method: str) -> int | None:
-    """Make `connection_id` the station's socket; its new sequence number (None: no such
-    station any more)."""
+def claim(station_id: int, connection_id: str, version: str, method: str, credential: str = "",
+          user_agent: str = "") -> int | None:
+    """Make `connection_id` the station's socket, proved with `method` (and `credential`,
+    the public name of the token it presented, if any), from a client calling itself
+    `user_agent`; its new sequence number (None: no such station any more)."""
     alias = router.db_for_write(Station)
     connection = connections[alias]
     now = timezone.now()
     values = {"connected": True, "connection_id": connection_id, "connection_node": liveness.NODE,
-              "ocpp_version": version, "last_auth_method": method, "connected_at": now, "last_seen_at": now}
+              "ocpp_version": version, "last_auth_method": method, "last_auth_credential": credential,
+              "last_user_agent": user_agent, "connected_at": now, "last_seen_at": now}
     meta = Station._meta
     params = [meta.get_field(name).get_db_prep_save(values[name], connection) for name in CLAIMED]
     with connection.cursor() as cursor:

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 from ocpp.v16.enums import Action  # the action names are the same in 2.0.1
 
+from lib import user_agent
+
 from . import (
     announce,
     auth_audit,
@@ -53,8 +55,16 @@ ROUTERS = {OcppVersion.V16: v16.router, OcppVersion.V201: v201.router}
 CLOSE_REPLACED = 4000  # a newer connection of the same station took over
 CLOSE_NO_PROTOCOL = 1002
 CLOSE_UNSUPPORTED_DATA = 1003  # RFC 6455 §7.4.1: a binary frame (OCPP-J is text only)
-CLOSE_KEYS_REPLACED = 4002  # an operator replaced the station's keys (`station rekey`)
+# What the connection proved is no longer valid: its keys were replaced (`station rekey`),
+# or its token, TOTP secret or access token revoked (docs/station-auth.md).
+CLOSE_CREDENTIALS_REVOKED = 4002
 CLOSE_SERVER_RESTART = 1012  # what the ASGI server reports when it shuts down itself
+# `station probe` marks its handshakes with this header: one that is let in is answered
+# 101 and closed at once (1000), before it claims the station, so a probe runs beside
+# the station's live connection without taking it over. It never skips a check: it only
+# ends the connection earlier than any other (docs/station-auth.md, "Diagnostics").
+PROBE_HEADER = b"chargegate-probe"
+CLOSE_PROBE_DONE = 1000
 
 
 def request_target(scope) -> bytes:
@@ -190,6 +200,9 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_NO_PROTOCOL)
             return
+        if any(k == PROBE_HEADER for k, _ in headers):
+            await self._answer_probe(station, subject, result, version)
+            return
 
         self.station_id, self.version = station.pk, version
         self.station_label = str(station)
@@ -203,18 +216,15 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         opened = await group_commit.run(
             services.open_connection, station.pk, self.connection_id, version.value, self.key_hash,
-            result.method, result.token_id, tenant_id=station.tenant_id)
+            result.method, result.token_id, tenant_id=station.tenant_id, user_agent=user_agent.of_headers(headers))
         self.connection_seq = opened.seq
         if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)
             self._counted("key_replaced", tenant, result.method, station=station,
                           reason="key retired or replaced during the handshake")
-            await self._challenge(challenges(subject, refused=(
-                "bearer", bearer.refused(bearer.REVOKED)) if result.method == "bearer" else None))
+            await self._refuse_revoked(subject, result)
             return
-        # Authentication-Info on the 101: Digest's rspauth (the server's proof), EAP's Success.
-        await self.accept(version.value, [(b"authentication-info", result.info.encode("latin-1"))]
-                          if result.info else None)
+        await self._accept_proven(version, result)
         self._counted("accepted", tenant, result.method, station=station)
         self.counted_connected = version.value
         handshake_metrics.CONNECTED.labels(version=version.value).inc()
@@ -232,6 +242,37 @@ class StationConsumer(AsyncWebsocketConsumer):
         if opened.work_queued:  # otherwise a nudge or the reconcile pass brings it
             self._spawn(self._pump())
         held.hold(self)
+
+    async def _refuse_revoked(self, subject, result):
+        """401: what the handshake proved was revoked or replaced meanwhile."""
+        await self._challenge(challenges(subject, refused=(
+            "bearer", bearer.refused(bearer.REVOKED)) if result.method == "bearer" else None))
+
+    async def _accept_proven(self, version, result):
+        """The 101, with Authentication-Info where the scheme has one: Digest's rspauth
+        (the server's proof), EAP's Success."""
+        await self.accept(version.value, [(b"authentication-info", result.info.encode("latin-1"))]
+                          if result.info else None)
+
+    async def _answer_probe(self, station, subject, result, version):
+        """A probe let in: 101 and closed at once, never served. Nothing of the station
+        changes (no claim, no proof recorded, its calls untouched); its audit event says
+        `probed`. What it proved is checked once more, read only (a revoked access token
+        is found only so)."""
+        tenant = station.tenant.slug
+        valid = await database_sync_to_async(services.proof_is_valid)(
+            station.pk, result.method, result.key_hash, result.token_id, station.tenant_id)
+        if not valid:
+            self._counted("key_replaced", tenant, result.method, station=station,
+                          reason="probe: the credentials were revoked or replaced")
+            await self._refuse_revoked(subject, result)
+            return
+        self.closing = True  # before the 101: no frame of it is ever read
+        await self._accept_proven(version, result)
+        self._counted("probed", tenant, result.method, station=station,
+                      reason="station probe: let in, closed before claiming the station")
+        log.info("station %s: probe let in and closed (%s)", station, result.method)
+        await self.close(code=CLOSE_PROBE_DONE, reason="probe: authenticated, not served")
 
     async def _refuse_for_now(self, result):
         """429: this station (from here) or this address failed too often; 503: every
@@ -624,7 +665,10 @@ class StationConsumer(AsyncWebsocketConsumer):
         self._station_stale()
 
     async def station_disconnect(self, event):
-        await self._end(CLOSE_KEYS_REPLACED, "credentials replaced", "disconnected, its keys were replaced")
+        if event.get("connection_id", self.connection_id) != self.connection_id:
+            return  # meant for another of the station's connections (one opened with a revoked token)
+        await self._end(CLOSE_CREDENTIALS_REVOKED, "credentials revoked",
+                        "disconnected, the credentials it proved were replaced or revoked")
 
     async def _give_way(self):
         await self._end(CLOSE_REPLACED, "replaced by a newer connection", "replaced by a newer connection")

@@ -24,6 +24,7 @@ OUTCOMES = (
     "unknown_station",  # 404
     "no_subprotocol",   # accepted and closed: no OCPP version in common
     "key_replaced",     # 401: the key was replaced while the handshake ran
+    "probed",           # accepted and closed at once: a `station probe` handshake, never served
 )
 
 HANDSHAKES = Counter(

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from lib.user_agent import MAX_LENGTH as USER_AGENT_LENGTH
 from tenants.models import Tenant, TenantOwned
 
 from .protocol import identity as identity_rule
@@ -68,6 +69,13 @@ class Station(TenantOwned):
     # connection proved itself with (written with the connection's claim).
     auth_methods = models.JSONField(null=True, blank=True)
     last_auth_method = models.CharField(max_length=16, blank=True)
+    # Which credential that connection proved, by a name that is no secret: a token's or
+    # TOTP secret's public id, an access token's `jti` (empty for a key). Revoking that
+    # credential closes the connection it opened, and no other (station_bearer.py).
+    last_auth_credential = models.CharField(max_length=64, blank=True)
+    # The latest connection's handshake User-Agent, bounded and printable only
+    # (`lib.user_agent`): the white paper's diagnostics compare it with a probe's.
+    last_user_agent = models.CharField(max_length=USER_AGENT_LENGTH, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
 

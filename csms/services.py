@@ -92,11 +92,13 @@ def load_station(station_id: int) -> Station:
 
 # --- connection bookkeeping ---------------------------------------------------------------
 
-def claim_connection(station_id: int, connection_id: str, version: str, method: str = "basic") -> int | None:
-    """Record that `connection_id` is now the station's socket, and `method` the scheme
-    it last authenticated with; return the connection's sequence number (None: the
-    station was removed meanwhile). One statement (csms/claim.py)."""
-    return claim.claim(station_id, connection_id, version, method)
+def claim_connection(station_id: int, connection_id: str, version: str, method: str = "basic",
+                     credential: str = "", user_agent: str = "") -> int | None:
+    """Record that `connection_id` is now the station's socket, `method` the scheme (and
+    `credential` the token, by its public name) it last authenticated with and
+    `user_agent` what its client called itself; return the connection's sequence number
+    (None: the station was removed meanwhile). One statement (csms/claim.py)."""
+    return claim.claim(station_id, connection_id, version, method, credential, user_agent)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ class Opened:
 
 
 def open_connection(station_id: int, connection_id: str, version: str, key_hash: str,
-                    method: str = "basic", token_id: str = "", tenant_id: int = 0) -> Opened:
+                    method: str = "basic", token_id: str = "", tenant_id: int = 0,
+                    user_agent: str = "") -> Opened:
     """The handshake's writes, in one trip (on the group-commit writer): the key the
     connection proved settles what it can (`credentials.record_proof`), the connection
     claims the station (recording `method`, the scheme it proved itself with), the key
@@ -126,23 +129,41 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
     undone the revocation: checked after the claim in the same transaction, so whichever
     commits last, no connection lives on with a dead key.
     """
+    if method == "bearer" and not proof_is_valid(station_id, method, key_hash, token_id, tenant_id):
+        # A revoked token is refused before anything changes: its handshake must not end
+        # the live connection's calls nor take the station over from it. (Token and TOTP
+        # read their active credentials before the decision.)
+        return Opened(key_valid=False)
     work_queued, after = _calls_of_a_new_connection(station_id)
-    if method in ("token", "totp", "bearer"):
-        seq = claim_connection(station_id, connection_id, version, method)
-        if method == "bearer":
-            active = station_bearer.token_is_active(tenant_id, token_id)
-        else:
-            active = (station_methods.token_is_active if method == "token"
-                      else station_methods.totp_is_active)(station_id, token_id)
-        if not active:
+    if method in TOKEN_METHODS:
+        seq = claim_connection(station_id, connection_id, version, method, token_id, user_agent)
+        if not proof_is_valid(station_id, method, key_hash, token_id, tenant_id):
+            # Revoked while the handshake ran: the refused claim does not stay.
+            release_connection(station_id, connection_id)
             return Opened(key_valid=False, after=after)
         return Opened(key_valid=True, seq=seq, work_queued=work_queued, after=after)
     if credentials.record_proof(station_id, key_hash) is None:
         return Opened(key_valid=False, after=after)
-    seq = claim_connection(station_id, connection_id, version, method)
-    if not credentials.key_is_valid(station_id, key_hash):
+    seq = claim_connection(station_id, connection_id, version, method, user_agent=user_agent)
+    if not proof_is_valid(station_id, method, key_hash, token_id, tenant_id):
         return Opened(key_valid=False, after=after)
     return Opened(key_valid=True, seq=seq, work_queued=work_queued, after=after)
+
+
+# The methods that prove a token (by its public name), not a key: not part of rotation.
+TOKEN_METHODS = ("token", "totp", "bearer")
+
+
+def proof_is_valid(station_id: int, method: str, key_hash: str, token_id: str, tenant_id: int) -> bool:
+    """Whether what a handshake proved is still valid now: the key (by its hash), or the
+    token, TOTP secret or access token (by its public name). Read only."""
+    if method == "bearer":
+        return station_bearer.token_is_active(tenant_id, token_id)
+    if method == "token":
+        return station_methods.token_is_active(station_id, token_id)
+    if method == "totp":
+        return station_methods.totp_is_active(station_id, token_id)
+    return credentials.key_is_valid(station_id, key_hash)
 
 
 def _calls_of_a_new_connection(station_id: int) -> tuple[bool, lifecycle.After]:

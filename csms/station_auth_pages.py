@@ -22,6 +22,8 @@ from .auth.station_auth import SCHEMES
 from .models import StationToken, StationTotp
 from .pages import confirmed, flat_errors, station_action, station_of
 
+RECENT_DECISIONS = 20  # the page's short list; the REST API's auth-events/ pages through all
+
 
 def known_methods() -> list[str]:
     return [name.lower() for name in SCHEMES.names()]
@@ -51,6 +53,7 @@ def auth_facts(station) -> dict:
             "last_token_connection": last_token[0].at if last_token else None,
             "totp": StationTotp.objects.for_tenant(station.tenant).filter(station=station,
                                                                           revoked_at__isnull=True).first(),
+            "decisions": auth_audit.recent(station.tenant, station=station, limit=RECENT_DECISIONS),
             **public_keys(station)}
 
 

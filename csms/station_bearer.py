@@ -59,6 +59,20 @@ def token_is_active(tenant_id: int, jti: str) -> bool:
     return found is not None and found.token_is_active(tenant_id, jti)
 
 
+def close_revoked(revoked: list[authority_api.RevokedToken]) -> None:
+    """The authorization server revoked these access tokens (any path: RFC 7009, a
+    retired key, the admin): close the connection each one opened, wherever it is held,
+    and no other (its claim recorded the token's jti). Called after the revocation
+    committed (oauth/revocation.py), so a handshake racing it is refused by its own
+    check after the claim or found here."""
+    for token in revoked:
+        opened = Station.objects.filter(
+            tenant_id=token.tenant_id, identity=token.identity, connected=True, last_auth_method="bearer",
+            last_auth_credential=token.jti).only("pk", "connection_id")
+        for station in opened:
+            announce.revoke_connection(station, connection_id=station.connection_id)
+
+
 def holds_key(station: Station) -> bool:
     found = authority_api.authority()
     return found is not None and found.has_key(station.tenant, station.identity)

@@ -175,6 +175,12 @@ def issue_totp(station: Station, *, validity: int = 30, length: int = 12, hash_a
     return row, secret
 
 
+def opened_with(station: Station, public_id: str) -> bool:
+    """Whether the station's connection was opened with this token (its claim recorded
+    it); a claim from before that was recorded names none, so it may have been."""
+    return station.last_auth_credential in ("", public_id)
+
+
 def revoke_totp(station: Station, actor: str = "cli") -> StationTotp | None:
     """Revoke the active TOTP secret; a TOTP connection is closed."""
     with transaction.atomic():
@@ -415,6 +421,6 @@ def revoke_token(station: Station, public_id: str, actor: str = "cli") -> Statio
             row.revoked_at = timezone.now()
             row.save(update_fields=["revoked_at"])
             audit(current, actor, "token.revoked", public_id)
-            if current.last_auth_method == "token" and current.connected:
+            if current.last_auth_method == "token" and current.connected and opened_with(current, public_id):
                 announce.revoke_connection(current)
     return row

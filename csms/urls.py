@@ -1,6 +1,15 @@
 from django.urls import re_path
 
-from . import api, api_auth, api_campaigns, api_history, api_imports, api_onboarding, station_keys_api
+from . import (
+    api,
+    api_auth,
+    api_auth_events,
+    api_campaigns,
+    api_history,
+    api_imports,
+    api_onboarding,
+    station_keys_api,
+)
 
 TENANT = r"^tenants/(?P<tenant>[a-z0-9-]+)/"
 STATION = TENANT + r"stations/(?P<identity>.+)/"
@@ -32,7 +41,8 @@ urlpatterns = [
     re_path(r"^tenants/(?P<tenant>[a-z0-9-]+)/auth-status/$", api.AuthStatus.as_view(), name="api-auth-status"),
     *at(STATION, ("logins/$", api_auth.Logins, "api-station-logins"),
         ("logins/(?P<login>[^/]{1,255})/$", api_auth.Login, "api-station-login"),
-        ("totp/$", api_auth.Totp, "api-station-totp")),
+        ("totp/$", api_auth.Totp, "api-station-totp"),
+        ("auth-events/$", api_auth_events.StationAuthEvents, "api-station-auth-events")),
     re_path(r"^tenants/(?P<tenant>[a-z0-9-]+)/stations/(?P<identity>.+)/$",
             api.StationDetail.as_view(), name="api-station"),
     # --- the operator API (docs/api.md): tenant-wide lists and policy ---------------------

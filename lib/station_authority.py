@@ -17,14 +17,21 @@ What the authority answers:
   recorded (not revoked), one indexed read.
 * the stations' registered public keys: `add_key`, `keys_of`, `retire_key`, `has_key`.
 
+And the other way: the authority tells whoever listens (`on_tokens_revoked`: the CSMS,
+which closes the connection a revoked token opened) which station tokens it revoked
+(`tokens_revoked`), whatever the path (RFC 7009, a retired key, the admin).
+
 Without an authorization server installed, `authority()` is None and Bearer refuses
 every token (the CLI and API say so).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,3 +85,37 @@ def ocpp_audience(public_url: str, tenant_slug: str) -> str:
     scheme, sep, rest = public_url.rstrip("/").partition("://")
     ws = {"https": "wss", "http": "ws"}.get(scheme.lower(), scheme)
     return f"{ws}{sep}{rest}/ocpp/{tenant_slug}"
+
+
+# --- revoked station tokens ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RevokedToken:
+    """A station's access token the authority revoked: in which tenant, for which station
+    (the token's `sub`, the station's identity), and its `jti`."""
+
+    tenant_id: int
+    identity: str
+    jti: str
+
+
+_revocation_listeners: list[Callable[[list[RevokedToken]], None]] = []
+
+
+def on_tokens_revoked(listener: Callable[[list[RevokedToken]], None]) -> None:
+    """Called once by the CSMS's app config: `listener` hears of every revocation."""
+    if listener not in _revocation_listeners:
+        _revocation_listeners.append(listener)
+
+
+def tokens_revoked(revoked: Iterable[RevokedToken]) -> None:
+    """The authority revoked these tokens (called after its transaction committed). A
+    listener that fails is logged: the revocation itself stands either way."""
+    revoked = list(revoked)
+    if not revoked:
+        return
+    for listener in _revocation_listeners:
+        try:
+            listener(revoked)
+        except Exception:
+            log.exception("a listener failed to act on %d revoked station token(s)", len(revoked))

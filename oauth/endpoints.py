@@ -19,6 +19,7 @@ from . import (
     jti,
     params,
     pushed_requests,
+    revocation,
     signing_keys,
     tokens,
 )
@@ -176,5 +177,5 @@ def revoke(request, tenant, form):
         refresh = RefreshToken.objects.filter(access_token=row).first()
         if refresh is not None and refresh.token_family:
             RefreshToken.revoke_family(refresh.token_family)
-        row.delete()
+        revocation.revoke_access_tokens(AccessToken.objects.filter(pk=row.pk))
     return json_response({})

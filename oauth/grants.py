@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tenants.scoping import is_member
 
-from . import assertions, client_auth, station_keys, tokens
+from . import assertions, client_auth, revocation, station_keys, tokens
 from .authorization_request import granted_scope
 from .errors import OAuthError
 from .models import AccessToken, Client, Grant, GrantType, RefreshToken
@@ -36,7 +36,7 @@ def revoke_issued_from(grant: Grant) -> None:
         for family in (RefreshToken.objects.filter(grant=grant).exclude(token_family=None)
                        .values_list("token_family", flat=True).distinct()):
             RefreshToken.revoke_family(family)
-        AccessToken.objects.filter(grant=grant).delete()
+        revocation.revoke_access_tokens(AccessToken.objects.filter(grant=grant))
 
 
 def _code_problem(grant: Grant, params: dict[str, str], now) -> str | None:

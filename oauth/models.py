@@ -125,6 +125,12 @@ class AccessToken(TenantOwned, AbstractAccessToken):
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
+    def revoke(self):
+        """DOT's revoke (a delete), through the one path whose listeners hear of it."""
+        from .revocation import revoke_access_tokens  # it imports this module
+
+        revoke_access_tokens(AccessToken.objects.filter(pk=self.pk))
+
 
 class RefreshToken(TenantOwned, AbstractRefreshToken):
     scope = models.TextField(blank=True)  # what the driver approved: a refresh may narrow it

@@ -32,7 +32,7 @@ from lib import station_authority as authority_api
 from lib.prepared import Prepared
 from lib.station_authority import BearerKeys, StationKeyRefused
 
-from . import issuer, registration, signing_keys
+from . import issuer, registration, revocation, signing_keys
 from .models import STATION_CLIENT_ID, AccessToken, Client, GrantType, SigningKey, TrustedKey
 
 SCOPE = "ocpp"
@@ -140,8 +140,8 @@ def retire_key(tenant, identity: str, kid: str) -> dict | None:
         if row.retired_at is None:
             row.retired_at = timezone.now()
             row.save(update_fields=["retired_at"])
-        revoked, _ = AccessToken.objects.for_tenant(tenant).filter(
-            application__client_id=STATION_CLIENT_ID, subject=identity).delete()
+        revoked = revocation.revoke_access_tokens(AccessToken.objects.for_tenant(tenant).filter(
+            application__client_id=STATION_CLIENT_ID, subject=identity))
     return dict(key_summary(row), tokens_revoked=revoked)
 
 
@@ -195,7 +195,7 @@ _recorded_token = Prepared(lambda tenant_id, jti: AccessToken.objects.filter(
 
 
 def token_is_active(tenant_id: int, jti: str) -> bool:
-    """Revoking an access token deletes its record (RFC 7009, `oauth/endpoints.revoke`)."""
+    """Revoking an access token deletes its record (`oauth/revocation.py`)."""
     return bool(jti) and bool(_recorded_token(tenant_id=tenant_id, jti=jti))
 
 

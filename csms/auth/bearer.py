@@ -12,8 +12,9 @@ challenge says `error="invalid_token"` with a short description (never the token
 * issued by the tenant's authorization server (`iss`), for its OCPP endpoint (`aud`),
   for this station (`sub` is the identity), unexpired (`exp`, `nbf`, `iat`, with
   `LEEWAY_SECONDS` for clocks), with a `jti`;
-* unrevoked: checked after the connection claims the station (`services.open_connection`),
-  as for tokens, so a revocation racing the handshake is not undone.
+* unrevoked: checked before the connection claims the station, so a revoked token
+  cannot take it over from its live connection, and after, as for tokens, so a
+  revocation racing the handshake is not undone (`services.open_connection`).
 
 Pure: the keys, issuer and audience come through `subject.bearer` (`BearerStore`), loaded
 with the station row (`services.station_for_handshake`), from a per-process cache of the
@@ -45,7 +46,11 @@ WRONG_STATION = "the token is for another station"
 EXPIRED = "the token has expired"
 NOT_YET = "the token is not valid yet"
 REVOKED = "the token is revoked or was never issued"
-NO_KEYS = "this tenant issues no station tokens"
+# Before its first token the tenant has no signing key: whatever was presented, it was
+# not signed by this tenant (and saying "issues no tokens" sent operators looking for a
+# switch that does not exist). Without an authorization server nothing issues them here.
+NO_SIGNING_KEY = "the token is not from this tenant: it has no signing key yet"
+NO_AUTHORIZATION_SERVER = "no authorization server here issues station tokens"
 
 
 class BearerStore(Protocol):
@@ -136,8 +141,10 @@ class Bearer:
     def verify(self, credentials: BearerCredentials, subject: Subject) -> Verdict:
         store = subject.bearer
         keys = store.keys() if store is not None else None
-        if keys is None or not keys.keys:
-            return refused(NO_KEYS)
+        if keys is None:
+            return refused(NO_AUTHORIZATION_SERVER)
+        if not keys.keys:
+            return refused(NO_SIGNING_KEY)
         return check(credentials.token, subject.identity, keys, store.now())
 
     def challenge(self, subject: Subject) -> str:

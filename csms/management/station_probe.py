@@ -5,18 +5,18 @@ Auto's question of what is offered — records every header and body sent and re
 with their instants, closes the WebSocket right after a 101 without an OCPP message, and
 prints a verdict (docs/station-auth.md, "Diagnostics").
 
-**The side-effect guard.** The white paper asks for `--force` when the probe would use
-the exact URL, login, password and User-Agent of the station's live connection. This
-CSMS lets the newest accepted connection of a station take over, whatever its
-User-Agent or credentials: the older socket is closed (`StationConsumer.station_takeover`),
-so *any* accepted probe knocks a connected station off. Run where the CSMS's database
-is (`manage.py`), the probe therefore refuses without `--force` whenever the URL names
-a station this CSMS shows connected — a stricter rule than the white paper's, which it
-includes — and also when CSMS→station calls are queued for it, since the CSMS sends
-those on the next accepted connection, which would be the probe's, and they would be
-lost when it closes. A URL naming no station of this database (another CSMS, a typo)
-cannot be checked, and the output says so.
+**Beside the live connection.** The white paper asks for `--force` when the probe would
+use the exact URL, login, password and User-Agent of the station's live connection,
+expecting the CSMS to tell a probe by its User-Agent. This CSMS lets the newest accepted
+connection of a station take over whatever its User-Agent, so the probe marks its
+handshakes instead (`Chargegate-Probe: 1`, `consumers.PROBE_HEADER`): this CSMS checks
+them as any other, and answers one it lets in with the 101 and a close (1000) before
+the connection claims the station. The station's connection, its queued calls and its
+key change are untouched, and the probe needs no `--force`. The report still says what
+this CSMS's database shows of the station; a URL naming no station of it (another CSMS,
+which may not know the marker, a typo) cannot be checked, and the output says so.
 """
+import argparse
 import asyncio
 import logging
 import ssl
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import CommandError
 
-from csms.consumers import CLOSE_REPLACED, station_path
+from csms.consumers import PROBE_HEADER, station_path
 from csms.models import Station, StationCall
 from lib.timestamps import rfc3339
 from lib.totp_token import HASHES, InvalidConfig, config
@@ -65,9 +65,9 @@ def add_arguments(sub) -> None:
     probe.add_argument("--timeout", type=float, default=10, help="seconds to wait for each answer")
     probe.add_argument("--ca-file", help="wss: the PEM CA certificates the station trusts for the CSMS "
                                          "(default: the system's)")
-    probe.add_argument("--force", action="store_true",
-                       help="probe even though the station is connected now (the probe's connection, "
-                            "once accepted, replaces the station's)")
+    # Needed before probes were marked (it let a probe take a connected station over);
+    # still accepted so that scripts passing it keep working.
+    probe.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
     probe.add_argument("--json", action="store_true")
 
 
@@ -75,7 +75,7 @@ class ProbeCommands:
     """`do_probe` of the station command."""
 
     def do_probe(self, url, login, method, password_stdin, user_agent, protocols, totp_validity,
-                 totp_length, totp_hash, totp_binding, timeout, ca_file, force, json, **_):
+                 totp_length, totp_hash, totp_binding, timeout, ca_file, json, **_):
         where = _station_of(url)
         login = login or (where[1] if where else None)
         if not login:
@@ -84,14 +84,11 @@ class ProbeCommands:
         if method != "auto" and secret is None:
             raise CommandError(f"--method {method} needs its secret: --password-stdin")
         live = _live_connection(where)
-        if live["connected"] or live["queued_calls"]:
-            if not force:
-                raise CommandError(_why_refused(where, live))
-            live["forced"] = True
         protocols = tuple(protocols or ("ocpp2.0.1", "ocpp1.6"))
         secrets, configured = _secrets(method, login, secret, totp_validity, totp_length, totp_hash, totp_binding)
         try:
             client = StationClient(url, secrets, configured, protocols=protocols, user_agent=user_agent,
+                                   extra_headers=[(PROBE_HEADER.decode("ascii").title(), "1")],
                                    max_failures=1, preemptive=method != "auto", retry_delay=0,
                                    open_timeout=timeout, logger=_REPORTED, ssl_context=_trusting(ca_file))
         except ValueError as exc:
@@ -187,18 +184,3 @@ def _live_connection(where) -> dict:
     if queued:
         said += f"; {queued} call(s) queued for it"
     return {"checked": True, "connected": station.connected, "queued_calls": queued, "said": said}
-
-
-def _why_refused(where, live) -> str:
-    identity = where[1]
-    reasons = []
-    if live["connected"]:
-        reasons.append(
-            f"{identity} is connected now: this CSMS lets a station's newest accepted connection take over "
-            f"and closes the older one (close code {CLOSE_REPLACED}), whatever its User-Agent, so a probe that "
-            f"gets in would knock the station off")
-    if live["queued_calls"]:
-        reasons.append(
-            f"{live['queued_calls']} call(s) are queued for {identity}: the CSMS sends them on the next "
-            f"accepted connection, the probe's, and they would be lost when it closes")
-    return "; ".join(reasons) + ". Probe when it is offline with nothing queued, or add --force."

@@ -79,9 +79,12 @@ def test_each_refusal_is_a_401_whose_bearer_challenge_says_invalid_token(value, 
     assert value not in " ".join(result.challenges) + result.reason
 
 
-def test_no_keys_published_refuses_and_other_schemes_failures_carry_no_error():
+def test_no_authorization_server_or_no_signing_key_yet_say_so_and_other_failures_carry_no_error():
     assert decide(token(), subject(store=keys.StoredBearer(None))).challenges[0].endswith(
-        f'error_description="{bearer.NO_KEYS}"')
+        'error_description="no authorization server here issues station tokens"')
+    unsigned_yet = keys.StoredBearer(BearerKeys(issuer="x", audience="y", algorithms=("ES256",), keys={}))
+    assert decide(token(), subject(store=unsigned_yet)).challenges[0].endswith(
+        'error_description="the token is not from this tenant: it has no signing key yet"')
     assert authenticate(subject(), []).challenges == ['Bearer realm="Chargegate acme"',
                                                       'Basic realm="Chargegate acme"']
     basic = authenticate(subject(), [b"Basic Q1AxOnh4eHh4eHh4eHh4eHh4eHh4eHh4eA=="])

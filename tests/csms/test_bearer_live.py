@@ -185,3 +185,20 @@ def test_bearer_is_refused_where_the_station_may_not_use_it(acme, run):
     # A station without a key of its own is refused a Bearer list unless forced.
     with pytest.raises(Exception, match="no method they hold a credential"):
         run_cmd("station", "auth", "set", "acme", "CP3", "--methods", "bearer")
+
+
+def test_before_the_tenant_signs_its_first_token_a_bearer_is_refused_as_not_from_this_tenant(csms, run, tmp_path):
+    """A tenant whose stations registered keys but which never issued a token has no
+    signing key yet: the refusal says that, not that the tenant issues no tokens."""
+    make_station(make_tenant("fresh"), "CP1")
+    register(tmp_path, "fresh", "CP1", CP1_KEY)
+    assert not SigningKey.objects.filter(tenant__slug="fresh").exists()
+    elsewhere = ECKey.generate_key("P-256", parameters={"kid": "elsewhere"})
+    now = int(time.time())
+    token = jwt.encode({"alg": "ES256", "kid": "elsewhere", "typ": "at+jwt"},
+                       {"iss": f"{csms.http}/oauth/fresh", "sub": "CP1", "aud": f"{csms.ws}/ocpp/fresh",
+                        "iat": now, "exp": now + 300, "jti": "j-1"}, elsewhere, algorithms=["ES256"])
+    status, challenges = status_of(run, connect(csms, "CP1", token, tenant="fresh"))
+    assert status == 401
+    assert challenges[0] == ('Bearer realm="Chargegate fresh", error="invalid_token", '
+                             'error_description="the token is not from this tenant: it has no signing key yet"')

@@ -3,6 +3,7 @@
 valid credentials of a method switched off are refused (downgrade protection), a
 Token station connects and a revoked token does not, and every connection records
 the method it proved."""
+import asyncio
 import json
 
 import pytest
@@ -198,3 +199,26 @@ def test_switching_basic_off_closes_the_open_basic_socket_and_a_revoked_token_it
 
     assert run(scenario()) == (4002, 4002)
     assert status_of(run, connect(csms, "CP1", "Token " + token)) == (401, [TOKEN])
+
+
+def test_revoking_a_spare_token_leaves_the_connection_another_token_opened(csms, run):
+    """The claim records which token the connection proved: only revoking that one
+    closes it (code 4002)."""
+    from tests.csms.test_connections import closed_code
+    from tests.waiting import async_eventually, in_thread_db
+
+    make_station(make_tenant("acme"), "CP1")
+    run_cmd("station", "auth", "set", "acme", "CP1", "--methods", "token", "--force")
+    used, spare = issue(), issue()
+    connected = lambda: Station.objects.get(identity="CP1").connected  # noqa: E731
+
+    async def scenario():
+        ws = await connect(csms, "CP1", "Token " + used)
+        await async_eventually(connected)
+        await in_thread_db(run_cmd)("station", "token", "revoke", "acme", "CP1", spare.split("_")[1])
+        await asyncio.sleep(4)  # past the server's reconcile pass (3 s)
+        await asyncio.wait_for(await ws.ping(), 5)
+        await in_thread_db(run_cmd)("station", "token", "revoke", "acme", "CP1", used.split("_")[1])
+        return await closed_code(ws)
+
+    assert run(scenario()) == 4002

@@ -1,23 +1,26 @@
 """`station probe`, the white paper's diagnostics tool, against the live CSMS: a verdict
 for each way a handshake ends, every header and body recorded with its instant and no
-secret among them, the JSON shape, its User-Agent, and the side-effect guard — a probe
-refuses without --force while the station is connected (this CSMS's takeover would
-close the station's socket, which --force shows) or has calls queued."""
+secret among them, the JSON shape, its User-Agent, and its running beside the station:
+its marked handshake is let in and closed before it claims the station, so a connected
+station stays connected and its queued calls stay queued; the marker skips no check."""
+import asyncio
 import io
 import json
 import re
 import sys
 
 import pytest
+import websockets
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from csms import auth_audit
 from csms.models import Station, StationCall
 from tests.commands import run_cmd
 from tests.csms.test_bearer_live import CP1_KEY, register
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.stationclient.rewriting_proxy import rewriting_proxy
-from tests.stations import station, station_url
+from tests.stations import open_socket, station, station_url
 from tests.waiting import async_eventually, eventually, in_thread_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,9 +66,11 @@ def test_accepted_with_digest_records_both_handshakes_and_closes_without_ocpp(cs
     assert re.search(r">   Authorization: Digest <hidden: \d+ characters>", out)
     assert "WebSocket closed by the probe (1000), no OCPP message sent" in out
     assert KEY_TEXT not in out and KEY_TEXT.lower() not in out
+    # Not a connection of the station: nothing of it recorded but the audit event.
     station_row = Station.objects.get(identity="CP1")
-    assert station_row.last_auth_method == "digest" and station_row.last_boot_at is None  # no BootNotification
-    eventually(lambda: not Station.objects.get(identity="CP1").connected)
+    assert (station_row.last_auth_method, station_row.connection_seq, station_row.connected) == ("", 0, False)
+    eventually(lambda: [(e.outcome, e.detail["method"]) for e in auth_audit.recent(station_row.tenant)][:1]
+               == [("probed", "digest")])
 
 
 def test_refused_when_the_server_offers_none_of_the_stations_methods(csms, monkeypatch):
@@ -164,31 +169,56 @@ def test_the_user_agent_is_configurable(csms, monkeypatch):
     assert sent["user-agent"] == "vendor-diag/2.1"
 
 
-def test_a_connected_station_is_not_probed_without_force_and_force_shows_why(csms, run, monkeypatch):
+def test_a_connected_station_stays_connected_while_it_is_probed(csms, run, monkeypatch):
     acme_station("basic")
     url = station_url(csms, "acme", "CP1")
 
     async def scenario():
         async with station(csms, "acme", "CP1", AL1000_KEY) as cp:
             await async_eventually(lambda: Station.objects.get(identity="CP1").connected)
-            refused = await in_thread_db(probe)(monkeypatch, url, "--password-stdin", stdin=KEY_TEXT)
-            assert cp._connection.state.name == "OPEN"  # untouched: the probe never connected
-            forced = await in_thread_db(probe)(monkeypatch, url, "--password-stdin", "--force", stdin=KEY_TEXT)
-            await cp._connection.wait_closed()
-            return refused, forced, cp._connection.close_code
+            seq = await asyncio.to_thread(lambda: Station.objects.get(identity="CP1").connection_seq)
+            probed = await in_thread_db(probe)(monkeypatch, url, "--password-stdin", stdin=KEY_TEXT)
+            await asyncio.sleep(4)  # past the server's reconcile pass (3 s): nobody took the station over
+            await asyncio.wait_for(await cp._connection.ping(), 5)
+            return probed, seq, cp._connection.state.name
 
-    (out, error), (forced_out, forced_error), close_code = run(scenario())
-    assert out == "" and "CP1 is connected now" in error and "take over" in error and "--force" in error
-    assert forced_error is None and verdict(forced_out) == "accepted with Basic, OCPP subprotocol ocpp2.0.1"
-    assert close_code == 4000  # the station was replaced by the probe: what the guard prevents
+    (out, error), seq, state = run(scenario())
+    assert error is None and verdict(out) == "accepted with Basic, OCPP subprotocol ocpp2.0.1"
+    assert "live connection: CP1 is connected" in out and "Chargegate-Probe: 1" in out
+    assert state == "OPEN"
+    row = Station.objects.get(identity="CP1")
+    assert row.connection_seq == seq and row.last_user_agent != "chargegate-probe"
 
 
-def test_queued_calls_keep_the_probe_out_without_force(csms, monkeypatch):
+def test_queued_calls_stay_queued_for_the_station(csms, monkeypatch):
     acme_station("basic")
     run_cmd("station", "call", "acme", "CP1", "Reset", '{"type": "Soft"}')
-    assert StationCall.objects.filter(state=StationCall.State.QUEUED).count() == 1
     out, error = probe(monkeypatch, station_url(csms, "acme", "CP1"), "--password-stdin", stdin=KEY_TEXT)
-    assert "1 call(s) are queued for CP1" in error and "lost" in error
+    assert error is None and "1 call(s) queued for it" in out
+    assert StationCall.objects.get().state == StationCall.State.QUEUED
+
+
+def test_the_marker_skips_no_check_and_a_marked_connection_is_never_served(csms, run):
+    """A client that sends the marker itself: wrong credentials are refused as ever, and
+    right ones get a 101 closed at once (1000) with no answer to a frame sent after it."""
+    acme_station("basic")
+    marked = {"Chargegate-Probe": "1"}
+
+    async def scenario():
+        with pytest.raises(websockets.InvalidStatus, match="401"):
+            await open_socket(csms, "acme", "CP1", bytes(20), headers=marked)
+        ws = await open_socket(csms, "acme", "CP1", AL1000_KEY, headers=marked)
+        try:
+            await ws.send('[2,"1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
+        except websockets.ConnectionClosed:
+            pass
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        return ws.close_code, ws.close_reason
+
+    assert run(scenario()) == (1000, "probe: authenticated, not served")
+    row = Station.objects.get(identity="CP1")
+    assert (row.connected, row.last_boot_at, row.connection_seq) == (False, None, 0)
 
 
 def _tls_for_loopback(tmp_path):

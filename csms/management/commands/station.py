@@ -52,6 +52,8 @@ def station_summary(station: Station, detail: bool = True) -> dict:
         "has_key": station.has_key,
         # The scheme its latest connection proved (`station auth show` says more).
         "last_auth_method": station.last_auth_method or None,
+        # What its latest connection's client called itself (printable, bounded).
+        "last_user_agent": station.last_user_agent or None,
     }
 
 
