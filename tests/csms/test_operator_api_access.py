@@ -22,8 +22,9 @@ def test_a_read_token_reads_and_may_not_act(csms, acme):
     listed = robot.get(api("acme", "stations/"))
     assert listed.status_code == 200, listed.text
     assert [s["identity"] for s in listed.json()["results"]] == ["CP1"]
-    refused = problem(robot.post(api("acme", "stations/CP1/rotations/"), json={}), 403)
-    assert "operator:write" in refused["detail"]
+    response = robot.post(api("acme", "stations/CP1/rotations/"), json={})
+    assert "operator:write" in problem(response, 403)["detail"]
+    assert_insufficient_scope(response, "acme", "operator:write")
 
 
 def test_a_write_token_acts_and_is_named_in_the_audit_log(csms, acme):
@@ -45,7 +46,17 @@ def test_an_admin_token_sets_policy(csms, acme):
 
 def test_a_token_without_operator_scopes_is_refused(csms, acme):
     robot = automation(csms, acme, ["emsp:read"])
-    assert "operator:read" in problem(robot.get(api("acme", "stations/")), 403)["detail"]
+    response = robot.get(api("acme", "stations/"))
+    assert "operator:read" in problem(response, 403)["detail"]
+    assert_insufficient_scope(response, "acme", "operator:read")
+
+
+def assert_insufficient_scope(response, slug, scope):
+    """RFC 6750 §3.1: the token was good, its scope was not; the challenge names the one
+    it needs, with the realm of the tenant's authorization server."""
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="') and f"/oauth/{slug}" in challenge, challenge
+    assert challenge.endswith(f', error="insufficient_scope", scope="{scope}"'), challenge
 
 
 def test_a_token_is_worthless_at_another_tenant(csms, acme):
