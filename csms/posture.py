@@ -3,6 +3,8 @@ reports on a whole fleet): every figure is one aggregate query, never a loop ove
 stations, so it costs the same whether the tenant has ten stations or 100,000."""
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -87,3 +89,28 @@ def summary(tenant) -> dict:
             # Refused handshakes are audit events (csms/auth_audit.py), filed per tenant.
             "auth_failures": {"by_hour": auth_audit.failures_by_hour(tenant),
                               "by_kind": auth_audit.failures_by_kind(tenant), "hours": auth_audit.FAILURE_HOURS}}
+
+
+def shared_summary(tenant) -> dict:
+    """`summary`, computed at most once per `CSMS["DASHBOARD_CACHE_SECONDS"]` per tenant
+    (in the shared cache, so across processes with Redis): ten operators watching one
+    fleet cost what one does, and the figures are at most that much older than the
+    page's own 5-second refresh."""
+    seconds = settings.CSMS["DASHBOARD_CACHE_SECONDS"]
+    if seconds <= 0:
+        return summary(tenant)
+    try:
+        figures = cache.get(cache_key(tenant))
+    except Exception:  # a cache outage costs the computation, never the page
+        return summary(tenant)
+    if figures is None:
+        figures = summary(tenant)
+        try:
+            cache.set(cache_key(tenant), figures, seconds)
+        except Exception:
+            pass
+    return figures
+
+
+def cache_key(tenant) -> str:
+    return f"csms.posture:{tenant.pk}"

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.utils import timezone
 
 from csms import posture
@@ -53,3 +54,17 @@ def test_the_dashboard_shows_them_and_its_live_part_alone(client, settings):
     part = client.get("/t/acme/", headers={"HX-Request": "true", "HX-Target": "dashboard-live"}).content.decode()
     assert "of 1 stations connected" in part and "<html" not in part
     assert Station.objects.count() == 1
+
+
+def test_everyone_watching_a_dashboard_shares_its_figures_for_a_few_seconds(settings, django_assert_num_queries):
+    settings.CSMS = {**settings.CSMS, "DASHBOARD_CACHE_SECONDS": 60}
+    acme, other = make_tenant("acme"), make_tenant("other")
+    station(acme, "A1")
+    first = posture.shared_summary(acme)
+    station(acme, "A2")
+    with django_assert_num_queries(0):
+        assert posture.shared_summary(acme) == first
+    assert posture.shared_summary(other)["connections"]["total"] == 0  # each tenant its own
+    settings.CSMS = {**settings.CSMS, "DASHBOARD_CACHE_SECONDS": 0}
+    assert posture.shared_summary(acme)["connections"]["total"] == 2
+    cache.delete_many([posture.cache_key(acme), posture.cache_key(other)])  # pks come back in later tests
