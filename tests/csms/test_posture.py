@@ -1,8 +1,10 @@
 """The dashboard's figures (csms/posture.py) and the page that shows them."""
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -54,6 +56,10 @@ def test_the_dashboard_shows_them_and_its_live_part_alone(client, settings):
     part = client.get("/t/acme/", headers={"HX-Request": "true", "HX-Target": "dashboard-live"}).content.decode()
     assert "of 1 stations connected" in part and "<html" not in part
     assert Station.objects.count() == 1
+    # The charts' library and ours come from static/, nothing from a CDN.
+    assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
+    assert "/static/vendor/chart.umd.min.js" in assets and "/static/js/charts.js" in assets
+    assert all(a.startswith("/static/") and finders.find(a.removeprefix("/static/")) for a in assets), assets
 
 
 def test_everyone_watching_a_dashboard_shares_its_figures_for_a_few_seconds(settings, django_assert_num_queries):
