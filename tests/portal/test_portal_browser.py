@@ -181,6 +181,14 @@ def test_pages_fit_a_phone_and_long_identities_wrap(csms, chromium):
     page.wait_for_selector("h2:has-text('Credential')")
     page.keyboard.press("Tab")  # the first stop is the skip link, and it shows
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    # Primary and destructive buttons differ by more than colour: filled vs outlined, and "…".
+    looks = [page.get_by_role("button", name=name).evaluate(
+        "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]") for name in ("Rotate key now", "Reset…")]
+    assert looks[0] != looks[1] and looks[1][0] == "rgb(255, 255, 255)", looks
+    # The keyboard alone reaches and presses a destructive action, and it still asks first.
+    page.get_by_role("button", name="Reset…").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Yes, go ahead")
 
 
 PENDING_IDENTITY = "CP-PENDING-" + "Q" * 37  # 48 characters too
