@@ -91,3 +91,29 @@ def test_the_schema_declares_the_bearer_scheme_for_the_operator_api(csms, acme):
     assert schema["components"]["securitySchemes"]["tenantBearer"]["scheme"] == "bearer"
     security = schema["paths"]["/api/v1/tenants/{tenant}/campaigns/"]["get"]["security"]
     assert {"tenantBearer": []} in security and {"basicAuth": []} in security
+
+
+def test_a_portal_session_calls_the_api_with_its_role_and_csrf_token(acme, settings):
+    """The portal's own session reaches the API (the docs page's "Try it out" uses it),
+    with the person's role; a write needs Django's CSRF token like any form."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from tenants.models import Membership
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    browser = {}
+    for name, role in (("viewer", Role.VIEWER), ("operator", Role.OPERATOR)):
+        user = get_user_model().objects.create_user(name, password="pw-session-api-1")
+        Membership.objects.create(user=user, tenant=acme, role=role)
+        browser[name] = Client(enforce_csrf_checks=True)
+        browser[name].force_login(user)
+    listed = browser["viewer"].get(api("acme", "stations/"))
+    assert listed.status_code == 200 and [s["identity"] for s in listed.json()["results"]] == ["CP1"]
+    assert browser["viewer"].post(api("acme", "stations/CP1/rotations/"), {}, "application/json").status_code == 403
+    operator = browser["operator"]
+    assert "CSRF" in operator.post(api("acme", "stations/CP1/rotations/"), {}, "application/json").json()["detail"]
+    token = "k" * 32  # a CSRF secret's shape, as the portal's pages set it in the cookie
+    operator.cookies["csrftoken"] = token
+    rotated = operator.post(api("acme", "stations/CP1/rotations/"), {}, "application/json", HTTP_X_CSRFTOKEN=token)
+    assert rotated.status_code == 202 and rotated.json()["requested_by"] == "operator"
