@@ -35,6 +35,7 @@ def test_the_page_shows_boot_data_key_metadata_and_rotations_but_no_secret():
     page = signed_in("viewer", (acme, Role.VIEWER)).get("/t/acme/stations/CP-1/").content.decode()
     assert all(fact in page for fact in ("Alfen", "Eve", "6.1.0", "Rotation history", "Rejected"))
     assert KEY.hex() not in page.lower() and "argon2" not in page
+    assert page.count("<time ") == page.count(" UTC</time>") > 0  # every time carries its zone
 
 
 def test_the_connection_history_lists_the_handshakes_that_let_it_in_newest_first():
