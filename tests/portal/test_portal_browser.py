@@ -159,6 +159,25 @@ def test_operator_finds_a_station_among_thousands_and_rotates_it(csms, chromium)
         check_page(page, "07-station-rotated")
         assert "olivia" in page.locator("[data-testid=change-state]").first.locator("xpath=..").inner_text()
         assert station.password != AL1000_KEY  # the station holds its new key
+        rotated_once = station.password
+
+        # A small campaign over the same station, watched to its end.
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
+        page.get_by_role("link", name="Start a campaign").click()
+        page.get_by_label("Search").fill("CP-BERLIN")
+        page.get_by_label("Name").fill("berlin")
+        page.get_by_label("Canary").fill("1")
+        page.get_by_role("button", name="Review and start…").click()
+        page.wait_for_selector("text=Rotate the keys of 1 station?")
+        page.get_by_role("button", name="Yes, go ahead").click()
+        page.locator("[data-testid=campaign-state]").filter(has_text="Completed").wait_for(timeout=60_000)
+        assert page.inner_text("[data-testid=campaign-done]") == "1 of 1 (100 %)"
+        assert page.inner_text("[data-testid=campaign-failed]") == "0"
+        # Finished under the page: it is drawn again, with the outcome and no buttons left.
+        page.locator("[data-testid=member-state]").filter(has_text="Succeeded").wait_for(timeout=10_000)
+        assert page.get_by_role("button", name="Pause").count() == 0
+        check_page(page, "08-campaign-completed")
+        assert station.password not in (AL1000_KEY, rotated_once)
 
 
 @pytest.mark.timeout(300)
