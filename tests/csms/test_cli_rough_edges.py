@@ -149,6 +149,9 @@ def test_oauth_client_remove():
     assert json.loads(run_cmd("oauth", "client", "remove", "rail", "consumer", "--yes", "--json")) == {
         "client_id": "consumer", "removed": True}
     assert not Client.objects.filter(client_id="consumer").exists()
+    # An empty list says so, as `user list` does, rather than printing nothing.
+    assert run_cmd("oauth", "client", "list", "rail").strip() == "no clients in rail"
+    assert run_cmd("oauth", "trust", "list", "rail").strip() == "no trust records in rail"
 
 
 RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
