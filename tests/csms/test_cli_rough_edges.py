@@ -79,7 +79,7 @@ def test_idtag_remove_takes_json():
     make_tenant("acme")
     run_cmd("idtag", "add", "acme", "TAG1")
     assert json.loads(run_cmd("idtag", "remove", "acme", "TAG1", "--json"))["removed"] is True
-    assert run_cmd("idtag", "list", "acme") == ""
+    assert run_cmd("idtag", "list", "acme") == "no id tags in acme\n"
 
 
 def test_station_calls_lists_and_call_cancel_withdraws_a_queued_call():
@@ -152,6 +152,9 @@ def test_oauth_client_remove():
     # An empty list says so, as `user list` does, rather than printing nothing.
     assert run_cmd("oauth", "client", "list", "rail").strip() == "no clients in rail"
     assert run_cmd("oauth", "trust", "list", "rail").strip() == "no trust records in rail"
+    assert run_cmd("station", "list", "rail").strip() == "no stations in rail"
+    assert run_cmd("idtag", "list", "rail").strip() == "no id tags in rail"
+    assert json.loads(run_cmd("station", "list", "rail", "--json")) == []
 
 
 RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
