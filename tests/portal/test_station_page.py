@@ -29,11 +29,11 @@ def handshake(station, outcome, method, source, *, count=1, minutes_ago=0):
 def test_the_page_shows_boot_data_key_metadata_and_rotations_but_no_secret():
     acme = make_tenant("acme")
     station = make_station(acme, "CP-1", key=KEY, origin="generated", vendor="Alfen", model="Eve",
-                           firmware_version="6.1.0")
+                           firmware_version="6.1.0", last_heartbeat_at=timezone.now())
     CredentialChange.objects.create(tenant=acme, station=station, trigger="demand", state="failed",
                                     outcome="Rejected")
     page = signed_in("viewer", (acme, Role.VIEWER)).get("/t/acme/stations/CP-1/").content.decode()
-    assert all(fact in page for fact in ("Alfen", "Eve", "6.1.0", "Rotation history", "Rejected"))
+    assert all(fact in page for fact in ("Alfen", "Eve", "6.1.0", "Rotation history", "Rejected", "Last Heartbeat"))
     assert KEY.hex() not in page.lower() and "argon2" not in page
     assert page.count("<time ") == page.count(" UTC</time>") > 0  # every time carries its zone
 
