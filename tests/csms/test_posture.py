@@ -74,3 +74,12 @@ def test_everyone_watching_a_dashboard_shares_its_figures_for_a_few_seconds(sett
     settings.CSMS = {**settings.CSMS, "DASHBOARD_CACHE_SECONDS": 0}
     assert posture.shared_summary(acme)["connections"]["total"] == 2
     cache.delete_many([posture.cache_key(acme), posture.cache_key(other)])  # pks come back in later tests
+
+
+def test_a_method_or_version_the_csms_no_longer_writes_is_counted_as_other():
+    acme = make_tenant("acme")
+    station(acme, "A1", connected=True, ocpp_version="2.0.1", last_auth_method="basic")
+    station(acme, "A2", connected=True, ocpp_version="1.5", last_auth_method="kerberos")
+    figures = posture.summary(acme)
+    assert figures["auth_methods"] == [("basic", 1), ("other", 1)]
+    assert figures["connections"]["by_version"] == [("2.0.1", 1), ("other", 1)]
