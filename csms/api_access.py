@@ -24,7 +24,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 
 from lib.access import GrantedToken
-from lib.api import BoundedCursorPagination
+from lib.api import BoundedCursorPagination, InsufficientScope
 from tenants.models import ROLE_RANK, Membership, Role, Tenant
 
 SCOPE_OF_ROLE = {Role.VIEWER: "operator:read", Role.OPERATOR: "operator:write", Role.ADMIN: "operator:admin"}
@@ -68,7 +68,8 @@ def _check_token(token: GrantedToken, slug: str, role: str) -> None:
                                "not one issued on a person's behalf")
     held = role_of_scopes(token.scopes)
     if held is None or ROLE_RANK[held] < ROLE_RANK[Role(role)]:
-        raise PermissionDenied(f"this needs the scope {SCOPE_OF_ROLE[Role(role)]} (the {role} role in {slug})")
+        scope = SCOPE_OF_ROLE[Role(role)]
+        raise InsufficientScope([scope], f"this needs the scope {scope} (the {role} role in {slug})")
 
 
 def actor(request) -> str:

@@ -28,6 +28,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncHour
 from django.utils import timezone
 
+from lib.timestamps import rfc3339
 from tenants.models import Tenant
 
 from . import db_outage, group_commit
@@ -89,7 +90,7 @@ def event(decision: Decision, seen: _Seen) -> AuditEvent:
         tenant_id=decision.tenant_id, station_id=decision.station_id, actor="station", action=ACTION,
         outcome=decision.outcome, at=seen.last,
         detail={"method": decision.method, "reason": decision.reason, "source": decision.source,
-                "count": seen.count, "first": seen.first.isoformat(), "last": seen.last.isoformat()})
+                "count": seen.count, "first": rfc3339(seen.first), "last": rfc3339(seen.last)})
 
 
 def write(batch: dict[Decision, _Seen]) -> None:
@@ -155,7 +156,7 @@ def recent(tenant, *, station=None, outcome: str | None = None, method: str | No
 
 
 def summary(row: AuditEvent) -> dict:
-    return {"at": row.at.isoformat(), "station": row.station.identity if row.station else None,
+    return {"at": rfc3339(row.at), "station": row.station.identity if row.station else None,
             "outcome": row.outcome, **row.detail}
 
 

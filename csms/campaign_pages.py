@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from tenants.access import tenant_page
 from tenants.models import Role
@@ -90,16 +91,29 @@ def campaign_new(request, tenant):
 def campaign_detail(request, tenant, campaign_id):
     campaign = campaign_of(tenant, campaign_id)
     context = {"tenant": tenant, **live(campaign)}
-    if request.htmx and request.htmx.target == "campaign-live":
+    target = request.htmx.target if request.htmx else None
+    if target == "campaign-live":
+        if request.GET.get("seen", campaign.state) != campaign.state:
+            # Paused by its failure limit, or finished: the buttons change with the state, so
+            # the whole page is drawn again (once: a finished campaign's page polls no more).
+            return HttpResponseClientRefresh()
         return render(request, "csms/_campaign_live.html", context)
-    state = request.GET.get("state", "")
-    members = campaign.members.select_related("station").order_by("id")
-    if state in CampaignMember.State.values:
-        members = members.filter(state=state)
-    page = Paginator(members, MEMBERS_SIZE).get_page(request.GET.get("page"))
-    context.update({"page": page, "state": state, "states": CampaignMember.State.choices,
-                    "query": f"state={state}" if state in CampaignMember.State.values else ""})
+    context.update(members(request, campaign))
+    if target == "campaign-members":
+        return render(request, "csms/_campaign_members.html", context)
     return render(request, "csms/campaign_detail.html", context)
+
+
+def members(request, campaign: RotationCampaign) -> dict:
+    """One page of the campaign's stations, optionally those in one state, oldest first."""
+    state = request.GET.get("state", "")
+    rows = campaign.members.select_related("station").order_by("id")
+    if state in CampaignMember.State.values:
+        rows = rows.filter(state=state)
+    page = Paginator(rows, MEMBERS_SIZE).get_page(request.GET.get("page"))
+    query = f"state={state}" if state in CampaignMember.State.values else ""
+    return {"page": page, "state": state, "states": CampaignMember.State.choices, "query": query,
+            "members_query": "&".join(filter(None, [query, f"page={page.number}"]))}
 
 
 def live(campaign: RotationCampaign) -> dict:

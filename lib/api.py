@@ -48,6 +48,24 @@ def problem_body(status: int, data) -> dict:
     return body
 
 
+class InsufficientScope(exceptions.PermissionDenied):
+    """403 for an access token that lacks a scope the request needs. The problem
+    response carries the `Bearer error="insufficient_scope"` challenge (RFC 6750 §3.1) of
+    the authentication class that accepted the token (its `scope_challenge`): only it
+    knows the realm, and the app that raises this may not import it."""
+
+    def __init__(self, scopes: list[str], detail: str | None = None):
+        super().__init__(detail or f"insufficient_scope: needs {' '.join(scopes)}")
+        self.scopes = scopes
+
+
+def _scope_challenge(exc: InsufficientScope, context) -> str | None:
+    request = context.get("request")
+    authenticator = getattr(request, "successful_authenticator", None)
+    scope_challenge = getattr(authenticator, "scope_challenge", None)
+    return scope_challenge(request, exc.scopes) if scope_challenge else None
+
+
 def problem_exception_handler(exc, context):
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: DRF's own handling (status, WWW-Authenticate,
     Retry-After), rendered as `application/problem+json`. Any other exception goes on up
@@ -56,6 +74,8 @@ def problem_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None
+    if isinstance(exc, InsufficientScope) and (scope_challenge := _scope_challenge(exc, context)):
+        response["WWW-Authenticate"] = scope_challenge
     data = response.data
     headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
     body = {**problem_body(response.status_code, data), **getattr(exc, "members", {})}

@@ -5,9 +5,10 @@ URL (`tenant` kwarg): a token is checked against that tenant's keys, issuer and
 audience only, so one tenant's token is worthless at another's API.
 """
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
+
+from lib.api import InsufficientScope
 
 from . import tokens
 from .token_authentication import BearerTokenAuthentication, TokenClient, bearer_challenge, challenge
@@ -16,27 +17,16 @@ __all__ = ["BearerTokenAuthentication", "TokenClient", "bearer_challenge", "chal
            "ClientToken", "HasScope", "InsufficientScope"]
 
 
-class InsufficientScope(exceptions.PermissionDenied):
-    def __init__(self, scopes: list[str]):
-        super().__init__(f"insufficient_scope: needs {' '.join(scopes)}")
-        self.scopes = scopes
-
-
 class BearerProtectedView(APIView):
     """Base for views that take our access tokens: a missing scope is 403 with a
-    `Bearer error="insufficient_scope"` challenge, as RFC 6750 §3.1 asks."""
+    `Bearer error="insufficient_scope"` challenge, as RFC 6750 §3.1 asks (`HasScope`
+    raises `lib.api.InsufficientScope`, whose problem response carries it)."""
 
     authentication_classes = [BearerTokenAuthentication]
     required_scopes: list[str] = []
 
     def get_permissions(self):
         return [HasScope()]
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        if isinstance(exc, InsufficientScope):
-            response["WWW-Authenticate"] = challenge(self.request, "insufficient_scope", " ".join(exc.scopes))
-        return response
 
 
 class ClientToken(BasePermission):

@@ -15,6 +15,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from lib import jose
 from lib.sealing import KeyEncryptionError, seal, unseal  # noqa: F401  (KeyEncryptionError: for callers)
+from lib.timestamps import rfc3339
 
 from .models import SigningKey
 
@@ -65,7 +66,7 @@ def rotate(tenant, alg: str | None = None, *, at_once: bool = False) -> SigningK
             if pending is not None:
                 raise RotationError(
                     f"a next key ({pending.kid[:12]}…) is already published and signs from "
-                    f"{pending.signs_from.isoformat()}; rotate at once to make it sign now")
+                    f"{rfc3339(pending.signs_from)}; rotate at once to make it sign now")
             return _new_key(tenant, alg, SigningKey.State.NEXT, signs_from=now + publish_ahead())
         if pending is not None and alg in (None, pending.alg):
             _activate(pending, now)

@@ -31,6 +31,7 @@ from lib import jose
 from lib import station_authority as authority_api
 from lib.prepared import Prepared
 from lib.station_authority import BearerKeys, StationKeyRefused
+from lib.timestamps import rfc3339
 
 from . import issuer, registration, revocation, signing_keys
 from .models import STATION_CLIENT_ID, AccessToken, Client, GrantType, SigningKey, TrustedKey
@@ -95,8 +96,8 @@ def key_summary(row: TrustedKey) -> dict:
     jwk = row.public_jwk
     return {"kid": row.kid, "kty": jwk.get("kty"), "crv": jwk.get("crv"), "algorithms": row.algorithms,
             "thumbprint": JWKRegistry.import_key(jwk).thumbprint(),
-            "created_at": row.created_at.isoformat(), "active": row.retired_at is None,
-            "retired_at": row.retired_at.isoformat() if row.retired_at else None}
+            "created_at": rfc3339(row.created_at), "active": row.retired_at is None,
+            "retired_at": rfc3339(row.retired_at)}
 
 
 def _rows(tenant, identity: str):

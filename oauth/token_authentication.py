@@ -54,6 +54,10 @@ class BearerTokenAuthentication(BaseAuthentication):
     def authenticate_header(self, request):
         return challenge(request, getattr(request, "_bearer_error", None))
 
+    def scope_challenge(self, request, scopes: list[str]) -> str:
+        """For `lib.api.InsufficientScope`: the token is good, its scopes are not."""
+        return challenge(request, "insufficient_scope", " ".join(scopes))
+
 
 def challenge(request, error: str | None, scope: str | None = None) -> str:
     """`WWW-Authenticate: Bearer realm=…[, error=…][, scope=…]` (RFC 6750 §3)."""

@@ -26,7 +26,7 @@ def home(request):
 
 @tenant_page()
 def dashboard(request, tenant):
-    context = {"tenant": tenant, **posture.summary(tenant)}
+    context = {"tenant": tenant, **posture.shared_summary(tenant)}
     if request.htmx and request.htmx.target == "dashboard-live":
         return render(request, "portal/_dashboard_live.html", context)
     return render(request, "portal/dashboard.html", context)

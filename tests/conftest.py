@@ -33,6 +33,10 @@ def pytest_configure(config):
     # servers the throttle tests start for themselves (tests/portal/test_auth_limits.py).
     os.environ["AUTH_THROTTLE"] = "off"
     settings.AUTH_THROTTLE["ENABLED"] = False
+    # Tests look at the dashboard right after changing what it counts; the sharing of its
+    # figures has its own test (tests/csms/test_posture.py).
+    os.environ["CSMS_DASHBOARD_CACHE_SECONDS"] = "0"
+    settings.CSMS["DASHBOARD_CACHE_SECONDS"] = 0
     _flush_postgres_by_delete()
     _retry_flush_on_deadlock()
 

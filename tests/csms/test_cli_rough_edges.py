@@ -2,10 +2,12 @@
 import asyncio
 import io
 import json
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from csms import campaigns, credentials
 from csms.models import AuditEvent, KeyOrigin, Station, StationCall
@@ -77,7 +79,7 @@ def test_idtag_remove_takes_json():
     make_tenant("acme")
     run_cmd("idtag", "add", "acme", "TAG1")
     assert json.loads(run_cmd("idtag", "remove", "acme", "TAG1", "--json"))["removed"] is True
-    assert run_cmd("idtag", "list", "acme") == ""
+    assert run_cmd("idtag", "list", "acme") == "no id tags in acme\n"
 
 
 def test_station_calls_lists_and_call_cancel_withdraws_a_queued_call():
@@ -147,3 +149,34 @@ def test_oauth_client_remove():
     assert json.loads(run_cmd("oauth", "client", "remove", "rail", "consumer", "--yes", "--json")) == {
         "client_id": "consumer", "removed": True}
     assert not Client.objects.filter(client_id="consumer").exists()
+    # An empty list says so, as `user list` does, rather than printing nothing.
+    assert run_cmd("oauth", "client", "list", "rail").strip() == "no clients in rail"
+    assert run_cmd("oauth", "trust", "list", "rail").strip() == "no trust records in rail"
+    assert run_cmd("station", "list", "rail").strip() == "no stations in rail"
+    assert run_cmd("idtag", "list", "rail").strip() == "no id tags in rail"
+    assert json.loads(run_cmd("station", "list", "rail", "--json")) == []
+
+
+RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
+
+
+def test_every_json_timestamp_has_the_one_format(tmp_path):
+    """CLI, REST API and stored event details alike: `2026-12-02T12:25:51Z` (lib.timestamps),
+    never `+00:00` with microseconds nor a space."""
+    from joserfc.jwk import ECKey
+
+    from csms import auth_audit
+
+    tenant = make_tenant("acme")
+    cp = make_station(tenant, "CP1", AL1000_KEY)
+    pem = tmp_path / "key.pem"
+    pem.write_bytes(ECKey.generate_key("P-256").as_pem(private=False))
+    added = json.loads(run_cmd("station", "key", "add", "acme", "CP1", str(pem), "--kid", "k1", "--json"))
+    listed = json.loads(run_cmd("station", "key", "list", "acme", "CP1", "--json"))
+    assert all(re.match(RFC3339, row["created_at"]) for row in (added, *listed)), listed
+    when = timezone.now()
+    decision = auth_audit.Decision(tenant.pk, cp.pk, "basic", "challenged", "wrong key", "127.0.0.1")
+    auth_audit.event(decision, auth_audit._Seen(2, when, when)).save()
+    logged = json.loads(run_cmd("station", "auth", "log", "acme", "CP1", "--json"))["events"]
+    assert [(re.match(RFC3339, e["at"]) is not None, re.match(RFC3339, e["first"]) is not None) for e in logged] \
+        == [(True, True)], logged

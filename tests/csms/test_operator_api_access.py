@@ -22,8 +22,9 @@ def test_a_read_token_reads_and_may_not_act(csms, acme):
     listed = robot.get(api("acme", "stations/"))
     assert listed.status_code == 200, listed.text
     assert [s["identity"] for s in listed.json()["results"]] == ["CP1"]
-    refused = problem(robot.post(api("acme", "stations/CP1/rotations/"), json={}), 403)
-    assert "operator:write" in refused["detail"]
+    response = robot.post(api("acme", "stations/CP1/rotations/"), json={})
+    assert "operator:write" in problem(response, 403)["detail"]
+    assert_insufficient_scope(response, "acme", "operator:write")
 
 
 def test_a_write_token_acts_and_is_named_in_the_audit_log(csms, acme):
@@ -45,7 +46,17 @@ def test_an_admin_token_sets_policy(csms, acme):
 
 def test_a_token_without_operator_scopes_is_refused(csms, acme):
     robot = automation(csms, acme, ["emsp:read"])
-    assert "operator:read" in problem(robot.get(api("acme", "stations/")), 403)["detail"]
+    response = robot.get(api("acme", "stations/"))
+    assert "operator:read" in problem(response, 403)["detail"]
+    assert_insufficient_scope(response, "acme", "operator:read")
+
+
+def assert_insufficient_scope(response, slug, scope):
+    """RFC 6750 §3.1: the token was good, its scope was not; the challenge names the one
+    it needs, with the realm of the tenant's authorization server."""
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="') and f"/oauth/{slug}" in challenge, challenge
+    assert challenge.endswith(f', error="insufficient_scope", scope="{scope}"'), challenge
 
 
 def test_a_token_is_worthless_at_another_tenant(csms, acme):
@@ -80,3 +91,29 @@ def test_the_schema_declares_the_bearer_scheme_for_the_operator_api(csms, acme):
     assert schema["components"]["securitySchemes"]["tenantBearer"]["scheme"] == "bearer"
     security = schema["paths"]["/api/v1/tenants/{tenant}/campaigns/"]["get"]["security"]
     assert {"tenantBearer": []} in security and {"basicAuth": []} in security
+
+
+def test_a_portal_session_calls_the_api_with_its_role_and_csrf_token(acme, settings):
+    """The portal's own session reaches the API (the docs page's "Try it out" uses it),
+    with the person's role; a write needs Django's CSRF token like any form."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from tenants.models import Membership
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    browser = {}
+    for name, role in (("viewer", Role.VIEWER), ("operator", Role.OPERATOR)):
+        user = get_user_model().objects.create_user(name, password="pw-session-api-1")
+        Membership.objects.create(user=user, tenant=acme, role=role)
+        browser[name] = Client(enforce_csrf_checks=True)
+        browser[name].force_login(user)
+    listed = browser["viewer"].get(api("acme", "stations/"))
+    assert listed.status_code == 200 and [s["identity"] for s in listed.json()["results"]] == ["CP1"]
+    assert browser["viewer"].post(api("acme", "stations/CP1/rotations/"), {}, "application/json").status_code == 403
+    operator = browser["operator"]
+    assert "CSRF" in operator.post(api("acme", "stations/CP1/rotations/"), {}, "application/json").json()["detail"]
+    token = "k" * 32  # a CSRF secret's shape, as the portal's pages set it in the cookie
+    operator.cookies["csrftoken"] = token
+    rotated = operator.post(api("acme", "stations/CP1/rotations/"), {}, "application/json", HTTP_X_CSRFTOKEN=token)
+    assert rotated.status_code == 202 and rotated.json()["requested_by"] == "operator"

@@ -1,8 +1,11 @@
 """The dashboard's figures (csms/posture.py) and the page that shows them."""
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.staticfiles import finders
+from django.core.cache import cache
 from django.utils import timezone
 
 from csms import posture
@@ -53,3 +56,30 @@ def test_the_dashboard_shows_them_and_its_live_part_alone(client, settings):
     part = client.get("/t/acme/", headers={"HX-Request": "true", "HX-Target": "dashboard-live"}).content.decode()
     assert "of 1 stations connected" in part and "<html" not in part
     assert Station.objects.count() == 1
+    # The charts' library and ours come from static/, nothing from a CDN.
+    assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
+    assert "/static/vendor/chart.umd.min.js" in assets and "/static/js/charts.js" in assets
+    assert all(a.startswith("/static/") and finders.find(a.removeprefix("/static/")) for a in assets), assets
+
+
+def test_everyone_watching_a_dashboard_shares_its_figures_for_a_few_seconds(settings, django_assert_num_queries):
+    settings.CSMS = {**settings.CSMS, "DASHBOARD_CACHE_SECONDS": 60}
+    acme, other = make_tenant("acme"), make_tenant("other")
+    station(acme, "A1")
+    first = posture.shared_summary(acme)
+    station(acme, "A2")
+    with django_assert_num_queries(0):
+        assert posture.shared_summary(acme) == first
+    assert posture.shared_summary(other)["connections"]["total"] == 0  # each tenant its own
+    settings.CSMS = {**settings.CSMS, "DASHBOARD_CACHE_SECONDS": 0}
+    assert posture.shared_summary(acme)["connections"]["total"] == 2
+    cache.delete_many([posture.cache_key(acme), posture.cache_key(other)])  # pks come back in later tests
+
+
+def test_a_method_or_version_the_csms_no_longer_writes_is_counted_as_other():
+    acme = make_tenant("acme")
+    station(acme, "A1", connected=True, ocpp_version="2.0.1", last_auth_method="basic")
+    station(acme, "A2", connected=True, ocpp_version="1.5", last_auth_method="kerberos")
+    figures = posture.summary(acme)
+    assert figures["auth_methods"] == [("basic", 1), ("other", 1)]
+    assert figures["connections"]["by_version"] == [("2.0.1", 1), ("other", 1)]

@@ -261,6 +261,29 @@ def test_a_campaign_page_shows_progress_live_and_lists_the_failures(fleet, monke
     assert "every 3s" not in ended  # a finished campaign stops polling
 
 
+def test_the_outcomes_follow_the_progress_and_a_new_state_redraws_the_page(fleet):
+    """While a campaign runs, its stations' outcomes refresh with the progress (the page
+    and filter kept); when its state changes under the page (its failure limit paused
+    it, it finished), the page is drawn again, so its buttons fit the new state."""
+    campaign = fleet[2]
+    client = signed_in("viewer", (fleet[0], Role.VIEWER))
+    live = {"HTTP_HX_REQUEST": "true"}
+    page = client.get(f"/t/acme/campaigns/{campaign.pk}/?state=failed").content.decode()
+    assert f'/t/acme/campaigns/{campaign.pk}/?state=failed&amp;page=1" hx-trigger="every 3s"' in page
+    assert f'/t/acme/campaigns/{campaign.pk}/?seen=running" hx-trigger="every 3s"' in page
+    first = campaign.members.order_by("id").first()
+    first.state, first.detail = CampaignMember.State.FAILED, "no answer"
+    first.save()
+    outcomes = client.get(f"/t/acme/campaigns/{campaign.pk}/?state=failed&page=1", HTTP_HX_TARGET="campaign-members",
+                          **live).content.decode()
+    assert outcomes.lstrip().startswith('<div id="campaign-members"') and "no answer" in outcomes and "<html" not in outcomes
+    same = client.get(f"/t/acme/campaigns/{campaign.pk}/?seen=running", HTTP_HX_TARGET="campaign-live", **live)
+    assert same.status_code == 200 and "HX-Refresh" not in same
+    campaigns.pause(campaign, "ops")
+    changed = client.get(f"/t/acme/campaigns/{campaign.pk}/?seen=running", HTTP_HX_TARGET="campaign-live", **live)
+    assert changed["HX-Refresh"] == "true"
+
+
 def test_the_campaign_list_counts_in_one_query_however_many_campaigns(fleet):
     client = signed_in("viewer", (fleet[0], Role.VIEWER))
     client.get("/t/acme/campaigns/")

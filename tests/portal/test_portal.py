@@ -90,3 +90,10 @@ def test_demo_emsp_backend_reaches_the_emsp_api(client):
     listed = client.get("/api/v1/tenants/demo/pnc/contracts/?state=certificate_issued",
                         HTTP_AUTHORIZATION=f"Bearer {demo_token(client, 'demo-emsp', 'emsp:read emsp:write')}")
     assert listed.status_code == 200 and listed.json()["results"] == []
+
+
+def test_a_portal_password_is_stored_as_argon2id_and_signs_in(client):
+    user = get_user_model().objects.create_user("olga", password="a long passphrase for olga")
+    assert user.password.startswith("argon2$argon2id$")
+    response = client.post("/login/", {"username": "olga", "password": "a long passphrase for olga"})
+    assert response.status_code == 302 and client.session["_auth_user_id"] == str(user.pk)

@@ -159,6 +159,25 @@ def test_operator_finds_a_station_among_thousands_and_rotates_it(csms, chromium)
         check_page(page, "07-station-rotated")
         assert "olivia" in page.locator("[data-testid=change-state]").first.locator("xpath=..").inner_text()
         assert station.password != AL1000_KEY  # the station holds its new key
+        rotated_once = station.password
+
+        # A small campaign over the same station, watched to its end.
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
+        page.get_by_role("link", name="Start a campaign").click()
+        page.get_by_label("Search").fill("CP-BERLIN")
+        page.get_by_label("Name").fill("berlin")
+        page.get_by_label("Canary").fill("1")
+        page.get_by_role("button", name="Review and start…").click()
+        page.wait_for_selector("text=Rotate the keys of 1 station?")
+        page.get_by_role("button", name="Yes, go ahead").click()
+        page.locator("[data-testid=campaign-state]").filter(has_text="Completed").wait_for(timeout=60_000)
+        assert page.inner_text("[data-testid=campaign-done]") == "1 of 1 (100 %)"
+        assert page.inner_text("[data-testid=campaign-failed]") == "0"
+        # Finished under the page: it is drawn again, with the outcome and no buttons left.
+        page.locator("[data-testid=member-state]").filter(has_text="Succeeded").wait_for(timeout=10_000)
+        assert page.get_by_role("button", name="Pause").count() == 0
+        check_page(page, "08-campaign-completed")
+        assert station.password not in (AL1000_KEY, rotated_once)
 
 
 @pytest.mark.timeout(300)
@@ -181,6 +200,14 @@ def test_pages_fit_a_phone_and_long_identities_wrap(csms, chromium):
     page.wait_for_selector("h2:has-text('Credential')")
     page.keyboard.press("Tab")  # the first stop is the skip link, and it shows
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    # Primary and destructive buttons differ by more than colour: filled vs outlined, and "…".
+    looks = [page.get_by_role("button", name=name).evaluate(
+        "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]") for name in ("Rotate key now", "Reset…")]
+    assert looks[0] != looks[1] and looks[1][0] == "rgb(255, 255, 255)", looks
+    # The keyboard alone reaches and presses a destructive action, and it still asks first.
+    page.get_by_role("button", name="Reset…").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Yes, go ahead")
 
 
 PENDING_IDENTITY = "CP-PENDING-" + "Q" * 37  # 48 characters too

@@ -47,6 +47,8 @@ class Command(BaseCommand):
                 self.stdout.write(dump_json(rows))
             for r in [] if opts["json"] else rows:
                 self.stdout.write(f"{r['id_tag']}\t{r['effective_status']}\t{r['expires_at'] or '-'}")
+            if not rows and not opts["json"]:
+                self.stdout.write(f"no id tags in {tenant.slug}")
             return
         if len(opts["id_tag"]) > 36 or not opts["id_tag"]:
             raise CommandError("an id tag is 1-36 characters")

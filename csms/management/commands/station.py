@@ -234,6 +234,8 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, station_probe
         for s in rows:
             state = "connected" if s["connected"] else "offline"
             self.stdout.write(f"{s['identity']}\t{state}\t{s['ocpp_version'] or '-'}\t{s['registration_status']}")
+        if not rows:
+            self.stdout.write(f"no stations in {tenant_obj.slug}")
 
     def do_show(self, tenant, identity, json, **_):
         station = self._station(tenant, identity)

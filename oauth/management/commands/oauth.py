@@ -148,7 +148,7 @@ class Command(BaseCommand):
                  + (f" (published until {r['published_until']})" if r["state"] == "retiring" else "")
                  + (f" (signs from {r['signs_from']})" if r["state"] == "next" else "")
                  for r in rows]
-        return rows, "\n".join(lines)
+        return rows, "\n".join(lines) or f"no signing keys in {t.slug}"
 
     def client_add(self, t, client_id, name, grants, redirect_uris, scopes, auth_method, jwks,
                    require_par, detail_types, **_):
@@ -168,7 +168,7 @@ class Command(BaseCommand):
     def client_list(self, t, **_):
         rows = [client_summary(c) for c in Client.objects.for_tenant(t).order_by("client_id")]
         return rows, "\n".join(f"{r['client_id']}\t{' '.join(r['grant_types'])}\t{r['token_endpoint_auth_method']}"
-                               for r in rows)
+                               for r in rows) or f"no clients in {t.slug}"
 
     def client_remove(self, t, client_id, yes, **_):
         client = Client.objects.for_tenant(t).filter(client_id=client_id).first()
@@ -205,7 +205,7 @@ class Command(BaseCommand):
         rows = [trust_summary(r) for r in TrustedKey.objects.for_tenant(t).select_related("client")
                 .order_by("issuer", "created_at")]
         return rows, "\n".join(f"{r['issuer']}\t{r['subject']}\t{r['kid']}\t{','.join(r['algorithms'])}"
-                               + ("\tretired" if r["retired_at"] else "") for r in rows)
+                               + ("\tretired" if r["retired_at"] else "") for r in rows) or f"no trust records in {t.slug}"
 
     def trust_retire(self, t, issuer, kid, **_):
         record = TrustedKey.objects.for_tenant(t).filter(issuer=issuer, kid=kid).first()
