@@ -18,7 +18,9 @@ access token minted before the server starts by the function the jwt-bearer gran
 (`oauth.tokens.issue`, for the tenant's OCPP endpoint); the tenant's default methods are
 `bearer,basic` (the connected stations stay on Basic). `--method token`: each storm station
 gets a station token (`Authorization: Token`, issued by `station_methods.issue_token` as
-`station token issue` does) and the tenant's default is `token,basic`.
+`station token issue` does) and the tenant's default is `token,basic`. `--method digest`:
+the tenant's default is `digest,basic`, and each storm station first connects without
+credentials, then answers the 401's SHA-256 challenge (two handshakes per admission).
 """
 import argparse
 import asyncio
@@ -108,8 +110,62 @@ def token_headers(first: int, count: int) -> dict[int, str]:
     return made
 
 
-async def storm(port, first, count, concurrency, sources, authorization=None):
-    admitted, failures = [], 0
+def digest_policy(first: int, count: int) -> None:
+    """Digest first for the tenant, and the storm stations' Digest verifiers, as
+    `credentials.new_key` makes them with a key (`versus.provision` writes hashes only)."""
+    from django.db import connections, transaction
+
+    from csms import station_methods
+    from csms.auth import keys, policy
+    from csms.models import StationCredential
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=versus.TENANT)
+    row = station_methods.changed(tenant)
+    row.methods = ["digest", "basic"]
+    row.save(update_fields=["methods"])
+    realm, wanted = policy.realm(tenant), {versus.identity(i) for i in range(first, first + count)}
+    with transaction.atomic():
+        for credential in StationCredential.objects.filter(tenant=tenant).select_related("station"):
+            if credential.station.identity in wanted:
+                credential.current_digest = keys.seal_digest(realm, credential.station.identity, versus.KEY,
+                                                             credential.current_hash)
+                credential.save(update_fields=["current_digest"])
+    connections.close_all()
+
+
+async def digest_connect(port: int, i: int, source: str, timeout: float):
+    """A Digest station's handshake after a restart: asked first, without credentials (a
+    401 with the challenges), then answered (the reference client's writer): two
+    handshakes, timed as one admission."""
+    import websockets
+
+    from lib.http_auth import parse_challenges
+    from stationclient import authorization
+
+    path = f"/ocpp/{versus.TENANT}/{versus.identity(i)}"
+    url = f"ws://127.0.0.1:{port}{path}"
+    options = dict(subprotocols=["ocpp1.6"], open_timeout=timeout, ping_interval=None, compression=None,
+                   local_addr=(source, 0), max_size=None)
+    try:
+        ws = await websockets.connect(url, **options)
+    except websockets.InvalidStatus as exc:
+        if exc.response.status_code != 401:
+            raise
+        challenges = [c for v in exc.response.headers.get_all("WWW-Authenticate")
+                      for c in parse_challenges(v.encode("latin-1"))]
+    else:
+        await ws.close()
+        raise RuntimeError("admitted without credentials")
+    # A 1.6 key is configured as its hex text, which is Digest's password (auth/digest.passwords).
+    secrets = authorization.Secrets(login=versus.identity(i), password=versus.KEY.hex().encode("ascii"))
+    written = authorization.write("digest", secrets,
+                                  challenges, target=path, now=time.time(), random=os.urandom(16))
+    return await websockets.connect(url, additional_headers=dict(written.headers), **options)
+
+
+async def storm(port, first, count, concurrency, sources, authorization=None, digest=False):
+    admitted, failures, first_failure = [], 0, []
     queue = list(range(first, first + count))
     held = []
     t0 = time.perf_counter()
@@ -120,12 +176,17 @@ async def storm(port, first, count, concurrency, sources, authorization=None):
             i = queue.pop()
             while True:
                 try:
-                    held.append(await versus.connect(port, i, sources[w % len(sources)], timeout=60,
+                    source = sources[w % len(sources)]
+                    held.append(await digest_connect(port, i, source, timeout=60) if digest else
+                                await versus.connect(port, i, source, timeout=60,
                                                      authorization=(authorization or {}).get(i)))
                     admitted.append(time.perf_counter() - t0)
                     break
-                except Exception:
+                except Exception as exc:
                     failures += 1
+                    if not first_failure:  # said once: a storm that cannot get in says why
+                        first_failure.append(exc)
+                        print(f"  first failed attempt: {exc!r}", flush=True)
                     await asyncio.sleep(1)
 
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
@@ -151,7 +212,7 @@ def main():
     parser.add_argument("--sources", type=int, default=8, help="loopback source addresses")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds measured before and after the storm")
     parser.add_argument("--postgres", action="store_true")
-    parser.add_argument("--method", choices=["basic", "bearer", "token"], default="basic",
+    parser.add_argument("--method", choices=["basic", "bearer", "token", "digest"], default="basic",
                         help="how the storm's stations authenticate")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the server (repeatable), e.g. CSMS_HANDSHAKES_AT_ONCE=0")
@@ -174,6 +235,8 @@ def main():
     os.environ["PORT"] = str(port)  # PUBLIC_URL follows it: the Bearer tokens' issuer and audience
     versus.provision(total - 1)  # identities 0 .. total-1
     authorization = {"bearer": bearer_tokens, "token": token_headers}.get(args.method, lambda *_: None)(0, args.stations)
+    if args.method == "digest":
+        digest_policy(0, args.stations)
     sources = versus.sources_for(total, args.sources)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"{'PostgreSQL + Redis' if args.postgres else 'embedded'}; {args.connected} connected stations, "
@@ -193,7 +256,8 @@ def main():
         cpu0 = versus.cpu_seconds(proc.pid)
         wall0 = time.time()
         elapsed, admitted, failures, held = asyncio.run(
-            storm(port, 0, args.stations, args.concurrency, sources, authorization))
+            storm(port, 0, args.stations, args.concurrency, sources, authorization,
+                  digest=args.method == "digest"))
         wall1 = time.time()
         cpu = versus.cpu_seconds(proc.pid) - cpu0
         time.sleep(args.settle)

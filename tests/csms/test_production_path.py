@@ -6,19 +6,15 @@ performs the CALL. Only meaningful with Redis, so it runs where REDIS_URL is set
 PostgreSQL + Redis pass); the embedded pass reports it as skipped, with this reason.
 """
 import os
-import subprocess
-import sys
 import time
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from csms import tasks
 from csms.models import CredentialChange, Station
 from tests import keyed_station as ks
+from tests.celery_worker import start_worker, stop_worker
 from tests.factories import AL1000_KEY, make_station, make_tenant
-from tests.live import REPO
 from tests.waiting import async_eventually, in_thread_db
 
 pytestmark = [
@@ -26,33 +22,6 @@ pytestmark = [
     pytest.mark.skipif(not os.environ.get("REDIS_URL"),
                        reason="production path: needs REDIS_URL (runs in CI's Redis pass)"),
 ]
-
-
-def start_worker(log_path, **env) -> subprocess.Popen:
-    """A real Celery worker process on the test database, ready to take tasks."""
-    log = open(log_path, "ab")
-    env = {**os.environ, "CHARGEGATE_DB_NAME": str(connection.settings_dict["NAME"]),
-           "DJANGO_SETTINGS_MODULE": "portal.settings", **env}
-    start = log_path.stat().st_size
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
-         "--loglevel", "INFO", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
-         "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    deadline = time.monotonic() + 30
-    while b"ready" not in log_path.read_bytes()[start:]:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(log_path.read_text())
-        time.sleep(0.2)
-    return proc
-
-
-def stop_worker(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture

@@ -324,7 +324,7 @@ def test_the_charging_stations_client_cannot_be_removed_from_the_portal(db):
 def test_the_client_list_is_paginated(worlds):
     tenant = worlds[0]["tenant"]
     for n in range(55):
-        Client.objects.create(tenant=tenant, client_id=f"c{n:02}", name="x" * 300, grant_types=["client_credentials"],
+        Client.objects.create(tenant=tenant, client_id=f"c{n:02}", name="x" * 255, grant_types=["client_credentials"],
                               client_type="confidential", authorization_grant_type="client-credentials")
     client = signed_in("viewer", (tenant, Role.VIEWER))
     first = client.get("/t/emsp/oauth/clients/").content.decode()
