@@ -43,7 +43,9 @@ def answer(tenant, der: bytes) -> bytes:
     try:
         request = ocsp.load_der_ocsp_request(der)
         request.hash_algorithm  # noqa: B018  (raises for an algorithm we do not know)
-    except (ValueError, UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm, NotImplementedError):
+        # NotImplementedError: a requestList of more than one Request, which cryptography
+        # does not read. RFC 5019 §2.1.1 clients send one; one per request is our answer.
         return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     ca = _issuer(tenant, request)
     if ca is None:

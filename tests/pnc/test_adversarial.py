@@ -1,0 +1,41 @@
+"""What an adversarial review of the Plug & Charge endpoints found: each request here
+once got a 500 or a wrong answer. An outsider, a malicious EV or another tenant's eMSP
+gets a clear refusal: problem+json, or an OCSP error status, never a server error."""
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+
+from tests.pnc.test_ocsp import ask_post, certificate
+
+
+def _der_tlv(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    wide = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    length = bytes([size]) if size < 128 else bytes([0x80 | len(wide)]) + wide
+    return bytes([tag]) + length + content
+
+
+def _der_parse(data: bytes, at: int = 0) -> tuple[bytes, int]:
+    """The content of the TLV at `at`, and where the next one starts."""
+    size, start = data[at + 1], at + 2
+    if size & 0x80:
+        count = size & 0x7F
+        size, start = int.from_bytes(data[start:start + count], "big"), start + count
+    return data[start:start + size], start + size
+
+
+def _request_for_many(cert, issuer, count: int) -> bytes:
+    """An OCSPRequest whose requestList holds the same Request `count` times (RFC 6960
+    allows a list; RFC 5019 clients send one)."""
+    der = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256()).build().public_bytes(
+        serialization.Encoding.DER)
+    tbs, _ = _der_parse(_der_parse(der)[0])
+    request_list, after_list = _der_parse(tbs)
+    single = request_list[:_der_parse(request_list)[1]]
+    return _der_tlv(0x30, _der_tlv(0x30, _der_tlv(0x30, single * count) + tbs[after_list:]))
+
+
+@pytest.mark.parametrize("count", [2, 20])
+def test_an_ocsp_request_about_several_certificates_is_malformed_not_a_server_error(pki, count):
+    answer = ask_post(_request_for_many(certificate(pki[2]), certificate(pki[1]), count))
+    assert answer.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
