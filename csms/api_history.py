@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 
 from lib.api import BoundedCursorPagination
-from lib.filters import StrictBooleanFilter
+from lib.filters import InstantFilter, StrictBooleanFilter
 from lib.timestamps import rfc3339
 
 from .api import ChangeSerializer
@@ -31,8 +31,8 @@ class ChangeFilter(filters.FilterSet):
     trigger = filters.MultipleChoiceFilter(choices=CredentialChange.Trigger.choices, help_text="repeat for several")
     compromised = StrictBooleanFilter()
     open = StrictBooleanFilter(method="by_openness", label="still queued, in flight or awaiting proof")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
+    created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = CredentialChange
@@ -66,8 +66,8 @@ class AuditFilter(filters.FilterSet):
     action_prefix = filters.CharFilter(field_name="action", lookup_expr="startswith", max_length=64,
                                        help_text="e.g. campaign. for every campaign event")
     actor = filters.CharFilter(max_length=TEXT_MAX, help_text="a username, client:<client_id>, cli, system")
-    after = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    before = filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    after = InstantFilter(field_name="at", lookup_expr="gte")
+    before = InstantFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

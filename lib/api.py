@@ -4,6 +4,7 @@ Apps build their API views on these; the authentication (the tenant's own access
 from datetime import datetime
 from http import HTTPStatus
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.renderers import JSONRenderer
@@ -86,6 +87,17 @@ class BoundedCursorPagination(CursorPagination):
 
     def get_page_size(self, request):
         return bounded_page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        """DRF checks a cursor's offset but puts its position into the query unread: a
+        forged one (`p=x`, or an instant outside UTC's years) fails in the database
+        layer. That is the cursor's fault, so it gets DRF's own 404 "Invalid cursor"."""
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (DjangoValidationError, OverflowError, ValueError, TypeError):
+            if request.query_params.get(self.cursor_query_param) is None:
+                raise
+            raise exceptions.NotFound(self.invalid_cursor_message) from None
 
 
 class BoundedPagePagination(PageNumberPagination):

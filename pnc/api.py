@@ -20,6 +20,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
 from lib.api import BoundedCursorPagination, Conflict, TimestampJSONRenderer
+from lib.filters import InstantFilter, StrictBooleanFilter
 from lib.problem import CONTENT_TYPE as PROBLEM_TYPE
 from oauth.authentication import BearerProtectedView, ClientToken, HasScope
 from tenants.models import Tenant
@@ -148,10 +149,10 @@ class ContractFilter(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=Contract.State.choices, help_text="repeat for several")
     emaid = filters.CharFilter(method="by_emaid", help_text="with or without hyphens")
     client = filters.CharFilter(field_name="client_id_text", help_text="the client_id the driver approved")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    ends_after = filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gte")
-    ends_before = filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="lt")
+    created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
+    created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
+    ends_after = InstantFilter(field_name="ends_at", lookup_expr="gte")
+    ends_before = InstantFilter(field_name="ends_at", lookup_expr="lt")
 
     class Meta:
         model = Contract
@@ -164,9 +165,9 @@ class ContractFilter(filters.FilterSet):
 class CertificateFilter(filters.FilterSet):
     emaid = filters.CharFilter(method="by_emaid", help_text="the contract's EMAID, with or without hyphens")
     issuer = filters.CharFilter(field_name="issuer__key_id", help_text="the issuing CA's key id (hex)")
-    revoked = filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull", exclude=True)
-    expires_after = filters.IsoDateTimeFilter(field_name="not_after", lookup_expr="gte")
-    expires_before = filters.IsoDateTimeFilter(field_name="not_after", lookup_expr="lt")
+    revoked = StrictBooleanFilter(field_name="revoked_at", lookup_expr="isnull", exclude=True)
+    expires_after = InstantFilter(field_name="not_after", lookup_expr="gte")
+    expires_before = InstantFilter(field_name="not_after", lookup_expr="lt")
 
     class Meta:
         model = IssuedCertificate

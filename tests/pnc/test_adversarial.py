@@ -1,10 +1,14 @@
 """What an adversarial review of the Plug & Charge endpoints found: each request here
 once got a 500 or a wrong answer. An outsider, a malicious EV or another tenant's eMSP
 gets a clear refusal: problem+json, or an OCSP error status, never a server error."""
+import base64
+
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from tests.pnc.api_client import Backend, api, call
+from tests.pnc.test_csr import assert_problem
 from tests.pnc.test_ocsp import ask_post, certificate
 
 
@@ -39,3 +43,31 @@ def _request_for_many(cert, issuer, count: int) -> bytes:
 def test_an_ocsp_request_about_several_certificates_is_malformed_not_a_server_error(pki, count):
     answer = ask_post(_request_for_many(certificate(pki[2]), certificate(pki[1]), count))
     assert answer.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+# --- the eMSP REST API's query parameters -------------------------------------------------
+
+@pytest.fixture
+def api_token(emsp, pki):
+    return Backend(emsp).token()
+
+
+@pytest.mark.parametrize("path, query", [
+    ("contracts/", {"created_after": "9999-12-31T23:59:59-23:59"}),  # past year 9999 in UTC
+    ("contracts/", {"created_before": "0001-01-01T00:00:00+23:59"}),  # before year 1 in UTC
+    ("contracts/", {"ends_before": "9999-12-31T23:59:59-01:00"}),
+    ("certificates/", {"expires_after": "9999-12-31T23:59:59-23:59"}),
+    ("certificates/", {"expires_before": "0001-01-01T00:00:00+01:00"}),
+    ("certificates/", {"revoked": "maybe"}),  # was read as "no filter": every certificate
+])
+def test_a_filter_value_out_of_range_or_unreadable_is_400_naming_it(api_token, path, query):
+    body = assert_problem(call("GET", api(path), api_token, query), 400)
+    assert set(query) <= set(body["errors"])
+
+
+@pytest.mark.parametrize("position", [b"p=2026-12-03' OR 1=1--", b"p=x", b"p=9999-12-31T23:59:59-23:59"])
+@pytest.mark.parametrize("path", ["contracts/", "certificates/"])
+def test_a_forged_cursor_is_404_invalid_cursor(api_token, path, position):
+    cursor = base64.b64encode(position).decode()
+    body = assert_problem(call("GET", api(path), api_token, {"cursor": cursor}), 404)
+    assert body["detail"] == "Invalid cursor"
