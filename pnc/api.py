@@ -14,12 +14,12 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, serializers
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
-from lib.api import BoundedCursorPagination, Conflict, TimestampJSONRenderer
+from lib.api import BoundedCursorPagination, Conflict, JSONBodyParser, TimestampJSONRenderer
 from lib.filters import InstantFilter, StrictBooleanFilter
 from lib.problem import CONTENT_TYPE as PROBLEM_TYPE
 from oauth.authentication import BearerProtectedView, ClientToken, HasScope
@@ -212,7 +212,7 @@ class EmspView(BearerProtectedView, generics.GenericAPIView):
     must be a client's own, from that tenant, with the method's scope."""
 
     tenant: Tenant | None = None  # set by initial(); None while the schema is generated
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
     pagination_class = BoundedCursorPagination
     filter_backends = [filters.DjangoFilterBackend]
 
@@ -315,7 +315,7 @@ class ServiceUnavailable(exceptions.APIException):
 
 class ContractCertificates(ContractView):
     serializer_class = RenewalSerializer
-    parser_classes = [JSONParser, Pkcs10Parser]
+    parser_classes = [JSONBodyParser, Pkcs10Parser]
 
     @extend_schema(
         summary="Renew a contract's certificate (ISO 15118 certificate update)", request={

@@ -3,13 +3,20 @@ once got a 500 or a wrong answer. An outsider, a malicious EV or another tenant'
 gets a clear refusal: problem+json, or an OCSP error status, never a server error."""
 import base64
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
+from django.test import Client as DjangoClient
 
+from csms.models import AuditEvent
+from pnc.models import Contract
+from tests.oauth.conftest import DRIVER_PASSWORD, FormClient
 from tests.pnc.api_client import Backend, api, call
+from tests.pnc.conftest import approve, near_detail
 from tests.pnc.test_csr import assert_problem
 from tests.pnc.test_ocsp import ask_post, certificate
+from tests.pnc.test_renewal import live_backend_token
 
 
 def _der_tlv(tag: int, content: bytes) -> bytes:
@@ -71,3 +78,50 @@ def test_a_forged_cursor_is_404_invalid_cursor(api_token, path, position):
     cursor = base64.b64encode(position).decode()
     body = assert_problem(call("GET", api(path), api_token, {"cursor": cursor}), 404)
     assert body["detail"] == "Invalid cursor"
+
+
+# --- the API's request bodies -------------------------------------------------------------
+
+@pytest.fixture
+def contract(browser, ev_client, pki):
+    approve(browser, ev_client, near_detail())
+    return Contract.objects.get()
+
+
+def _revoke(token, contract, body: bytes, **headers):
+    return DjangoClient().post(api(f"contracts/{contract.emaid}/revoke"), body, content_type="application/json",
+                               HTTP_AUTHORIZATION=f"Bearer {token}", **headers)
+
+
+def test_json_nested_too_deeply_is_400_not_a_server_error(api_token, contract):
+    assert_problem(_revoke(api_token, contract, b"[" * 100_000 + b"]" * 100_000), 400)
+    contract.refresh_from_db()
+    assert contract.state == Contract.State.AUTHORIZED
+
+
+def test_a_json_body_over_the_upload_limit_is_413_problem(api_token, contract, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    assert_problem(_revoke(api_token, contract, b'{"reason": "' + b"x" * 2000 + b'"}'), 413)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_without_a_length_is_read_not_taken_for_empty(csms, emsp, driver, ev_client, pki):
+    """uvicorn passes a chunked body with no Content-Length; DRF then read it as empty, so
+    a revocation for keyCompromise was recorded as `unspecified`, and a bad reason passed."""
+    browser = FormClient()
+    browser.login(username="driver", password=DRIVER_PASSWORD)
+    approve(browser, ev_client, near_detail())
+    contract = Contract.objects.get()
+    token = live_backend_token(csms, Backend(emsp))
+
+    def send(body: bytes):
+        return httpx.post(f"{csms.http}{api(f'contracts/{contract.emaid}/revoke')}", content=iter([body]),
+                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                          timeout=10)
+
+    refused = send(b'{"reason": "nope"}')
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
+    assert send(b'{"reason": "keyCompromise"}').status_code == 200
+    contract.refresh_from_db()
+    assert contract.state == Contract.State.REVOKED
+    assert AuditEvent.objects.filter(action="contract.revoked").get().detail["reason"] == "keyCompromise"
