@@ -5,6 +5,7 @@ import base64
 
 import httpx
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from django.test import Client as DjangoClient
@@ -15,7 +16,7 @@ from tests.oauth.conftest import DRIVER_PASSWORD, FormClient
 from tests.pnc.api_client import Backend, api, call
 from tests.pnc.conftest import approve, near_detail
 from tests.pnc.test_csr import assert_problem
-from tests.pnc.test_ocsp import ask_post, certificate
+from tests.pnc.test_ocsp import ask_post, certificate, request_der
 from tests.pnc.test_renewal import live_backend_token
 
 
@@ -125,3 +126,18 @@ def test_a_chunked_body_without_a_length_is_read_not_taken_for_empty(csms, emsp,
     contract.refresh_from_db()
     assert contract.state == Contract.State.REVOKED
     assert AuditEvent.objects.filter(action="contract.revoked").get().detail["reason"] == "keyCompromise"
+
+
+@pytest.mark.parametrize("size, answered", [(0, False), (1, True), (32, True), (128, True), (129, False), (4000, False)])
+def test_an_ocsp_nonce_must_be_1_to_128_octets(pki, size, answered):
+    """RFC 9654 §2.1. We echo the nonce, so one of 4,000 octets came back whole."""
+    der = (request_der(certificate(pki[2]), certificate(pki[1]), nonce=b"\x01" * size) if size
+           else _request_with_empty_nonce(pki))
+    answer = ask_post(der)
+    expected = ocsp.OCSPResponseStatus.SUCCESSFUL if answered else ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    assert answer.response_status == expected
+
+
+def _request_with_empty_nonce(pki) -> bytes:
+    builder = ocsp.OCSPRequestBuilder().add_certificate(certificate(pki[2]), certificate(pki[1]), hashes.SHA1())
+    return builder.add_extension(x509.OCSPNonce(b""), critical=False).build().public_bytes(serialization.Encoding.DER)
