@@ -11,11 +11,11 @@ from cryptography.x509 import ocsp
 from django.test import Client as DjangoClient
 
 from csms.models import AuditEvent
-from pnc.models import Contract
+from pnc.models import Contract, IssuedCertificate
 from tests.oauth.conftest import DRIVER_PASSWORD, FormClient
 from tests.pnc.api_client import Backend, api, call
 from tests.pnc.conftest import approve, near_detail
-from tests.pnc.test_csr import assert_problem
+from tests.pnc.test_csr import assert_problem, csr_for, p256, post, token  # noqa: F401  (token: a fixture)
 from tests.pnc.test_ocsp import ask_post, certificate, request_der
 from tests.pnc.test_renewal import live_backend_token
 
@@ -141,3 +141,14 @@ def test_an_ocsp_nonce_must_be_1_to_128_octets(pki, size, answered):
 def _request_with_empty_nonce(pki) -> bytes:
     builder = ocsp.OCSPRequestBuilder().add_certificate(certificate(pki[2]), certificate(pki[1]), hashes.SHA1())
     return builder.add_extension(x509.OCSPNonce(b""), critical=False).build().public_bytes(serialization.Encoding.DER)
+
+
+# --- /csr ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra", ["second CSR", "trailing bytes", "leading bytes"])
+def test_a_body_with_more_than_one_certificate_request_is_400(token, extra):
+    """cryptography reads the first PEM block and ignores the rest; a body is one request."""
+    one, other = csr_for(p256()), csr_for(p256())
+    body = {"second CSR": one + other, "trailing bytes": one + b"\x00junk", "leading bytes": b"junk\n" + one}[extra]
+    assert_problem(post(body, token), 400, "Certificate request refused")
+    assert not IssuedCertificate.objects.exists()
