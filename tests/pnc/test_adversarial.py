@@ -14,8 +14,8 @@ from csms.models import AuditEvent
 from pnc.models import Contract, IssuedCertificate
 from tests.oauth.conftest import DRIVER_PASSWORD, FormClient
 from tests.pnc.api_client import Backend, api, call
-from tests.pnc.conftest import approve, near_detail
-from tests.pnc.test_csr import assert_problem, csr_for, p256, post, token  # noqa: F401  (token: a fixture)
+from tests.pnc.conftest import access_token, approve, near_detail
+from tests.pnc.test_csr import assert_problem, csr_for, p256, post
 from tests.pnc.test_ocsp import ask_post, certificate, request_der
 from tests.pnc.test_renewal import live_backend_token
 
@@ -145,10 +145,15 @@ def _request_with_empty_nonce(pki) -> bytes:
 
 # --- /csr ------------------------------------------------------------------------------
 
+@pytest.fixture
+def ev_token(browser, ev_client, pki):
+    return access_token(browser, ev_client, near_detail())
+
+
 @pytest.mark.parametrize("extra", ["second CSR", "trailing bytes", "leading bytes"])
-def test_a_body_with_more_than_one_certificate_request_is_400(token, extra):
+def test_a_body_with_more_than_one_certificate_request_is_400(ev_token, extra):
     """cryptography reads the first PEM block and ignores the rest; a body is one request."""
     one, other = csr_for(p256()), csr_for(p256())
     body = {"second CSR": one + other, "trailing bytes": one + b"\x00junk", "leading bytes": b"junk\n" + one}[extra]
-    assert_problem(post(body, token), 400, "Certificate request refused")
+    assert_problem(post(body, ev_token), 400, "Certificate request refused")
     assert not IssuedCertificate.objects.exists()
