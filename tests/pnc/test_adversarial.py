@@ -157,3 +157,13 @@ def test_a_body_with_more_than_one_certificate_request_is_400(ev_token, extra):
     body = {"second CSR": one + other, "trailing bytes": one + b"\x00junk", "leading bytes": b"junk\n" + one}[extra]
     assert_problem(post(body, ev_token), 400, "Certificate request refused")
     assert not IssuedCertificate.objects.exists()
+
+
+# --- CRL and OCSP GET addresses ---------------------------------------------------------
+
+def test_another_method_on_the_crl_or_ocsp_get_address_is_a_405_problem(pki):
+    for url in (f"/pnc/emsp/crl/{pki[2].key_id}.crl", "/pnc/emsp/ocsp/MAA%3D"):
+        response = DjangoClient().post(url, b"x", content_type="application/octet-stream")
+        assert_problem(response, 405)
+        assert response["Allow"] == "GET, HEAD"
+    assert DjangoClient().get(f"/pnc/emsp/crl/{pki[2].key_id}.crl").status_code == 200
