@@ -2,6 +2,7 @@
 once got a 500 or a wrong answer. An outsider, a malicious EV or another tenant's eMSP
 gets a clear refusal: problem+json, or an OCSP error status, never a server error."""
 import base64
+import socket
 
 import httpx
 import pytest
@@ -167,3 +168,31 @@ def test_another_method_on_the_crl_or_ocsp_get_address_is_a_405_problem(pki):
         assert_problem(response, 405)
         assert response["Allow"] == "GET, HEAD"
     assert DjangoClient().get(f"/pnc/emsp/crl/{pki[2].key_id}.crl").status_code == 200
+
+
+# --- bodies on the machine path (portal.machine_http) ------------------------------------
+
+def _first_line_of_the_answer(port: int, head: bytes, body_part: bytes) -> bytes:
+    """Send the head and the start of a body that is never finished; the answer's status
+    line (b"" if none came within 5 s: the server waited for the rest)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head + body_part)
+        try:
+            return sock.recv(4096).split(b"\r\n", 1)[0]
+        except TimeoutError:
+            return b""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("framing", ["declared 15 MiB", "chunked"])
+def test_an_ocsp_body_over_its_bound_is_refused_without_waiting_for_the_rest(csms, emsp, pki, framing):
+    """The machine path read a body whole, up to the server's 16 MiB, before the view's
+    8 KiB bound refused it: an outsider could make it take in and hold 16 MiB a request."""
+    head = b"POST /pnc/emsp/ocsp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/ocsp-request\r\n"
+    if framing == "chunked":
+        head += b"Transfer-Encoding: chunked\r\n\r\n"
+        part = b"".join(b"1000\r\n" + b"A" * 4096 + b"\r\n" for _ in range(4))  # 16 KiB of an endless body
+    else:
+        head += f"Content-Length: {15 * 1024 * 1024}\r\n\r\n".encode()
+        part = b"A" * 1024
+    assert _first_line_of_the_answer(csms.port, head, part) == b"HTTP/1.1 413 Request Entity Too Large"
