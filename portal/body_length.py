@@ -7,6 +7,8 @@ chunked `{"reason": "keyCompromise"}` as `{}`, and the eMSP API revoked the cont
 parser sees it, and refuses one over DATA_UPLOAD_MAX_MEMORY_SIZE with 413, as Django
 does when the length is declared. Machine endpoints (portal.machine_http) read their
 bodies themselves, bounded, and do not pass here."""
+import io
+
 from django.conf import settings
 
 from lib.problem import problem
@@ -23,9 +25,11 @@ class ChunkedBodyLengthMiddleware:
 
     def __call__(self, request):
         if _unframed(request):
-            size = len(request.body)
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            if limit is not None and size > limit:
+            body = request.read() if limit is None else request.read(limit + 1)  # never more than the bound
+            if limit is not None and len(body) > limit:
                 return problem(413, "Content too large", f"the body may be at most {limit} bytes")
-            request.META["CONTENT_LENGTH"] = str(size)
+            # What `HttpRequest.body` would have cached had the length been declared.
+            request._body, request._stream = body, io.BytesIO(body)
+            request.META["CONTENT_LENGTH"] = str(len(body))
         return self.get_response(request)

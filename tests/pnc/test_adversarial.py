@@ -121,6 +121,8 @@ def test_a_chunked_body_without_a_length_is_read_not_taken_for_empty(csms, emsp,
                           headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
                           timeout=10)
 
+    too_large = send(b'{"reason": "' + b"x" * 3_000_000 + b'"}')  # over DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert too_large.status_code == 413 and too_large.headers["content-type"] == "application/problem+json"
     refused = send(b'{"reason": "nope"}')
     assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
     assert send(b'{"reason": "keyCompromise"}').status_code == 200
