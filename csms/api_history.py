@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 
 from lib.api import BoundedCursorPagination
-from lib.filters import StrictBooleanFilter
+from lib.filters import InstantFilter, StrictBooleanFilter
 from lib.timestamps import rfc3339
 
 from .api import ChangeSerializer
@@ -31,8 +31,8 @@ class ChangeFilter(filters.FilterSet):
     trigger = filters.MultipleChoiceFilter(choices=CredentialChange.Trigger.choices, help_text="repeat for several")
     compromised = StrictBooleanFilter()
     open = StrictBooleanFilter(method="by_openness", label="still queued, in flight or awaiting proof")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
+    created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = CredentialChange
@@ -63,8 +63,8 @@ class Rotations(OperatorView, generics.ListAPIView):
 class AuditTimeFilter(filters.FilterSet):
     """Audit events between two instants; the base of every audit event list's filters."""
 
-    after = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    before = filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    after = InstantFilter(field_name="at", lookup_expr="gte")
+    before = InstantFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

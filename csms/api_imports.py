@@ -9,10 +9,10 @@ argon2 takes a while; a larger fleet goes in several requests, or through the CL
 """
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from lib.api import Conflict
+from lib.api import Conflict, JSONBodyParser
 
 from . import station_import
 from .api import validated
@@ -66,7 +66,7 @@ def csv_text(body: dict) -> str:
 class StationImports(OperatorView):
     serializer_class = ImportedSerializer
     model = Station
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONBodyParser, MultiPartParser, FormParser]
 
     @extend_schema(summary="Register stations from a CSV file (identity, optional protocols and key), all or "
                            "none", request={"multipart/form-data": ImportRequestSerializer,

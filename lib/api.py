@@ -4,8 +4,11 @@ Apps build their API views on these; the authentication (the tenant's own access
 from datetime import datetime
 from http import HTTPStatus
 
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -71,6 +74,9 @@ def problem_exception_handler(exc, context):
     Retry-After), rendered as `application/problem+json`. Any other exception goes on up
     (None) to the middleware that answers it (the credential throttle's 429 and the
     hashing gate's 503, portal.middleware) or to Django's 500 page."""
+    if isinstance(exc, RequestDataTooBig):  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE; Django's answer is its 400 page
+        exc = exceptions.APIException("the body is larger than this API reads")
+        exc.status_code = 413
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -79,10 +85,20 @@ def problem_exception_handler(exc, context):
     data = response.data
     headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
     body = {**problem_body(response.status_code, data), **getattr(exc, "members", {})}
-    problem = Response(body, status=response.status_code,
-                       headers=headers, content_type=CONTENT_TYPE)
-    problem["Cache-Control"] = "no-store"
-    return problem
+    answer = Response(body, status=response.status_code, headers=headers, content_type=CONTENT_TYPE)
+    answer["Cache-Control"] = "no-store"
+    return answer
+
+
+class JSONBodyParser(JSONParser):
+    """DRF's JSON parser; a document nested deeper than Python's recursion limit is a
+    parse error (400) like any other, not a RecursionError (500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from None
 
 
 def bounded_page_size(request, param: str, default: int, maximum: int) -> int:
@@ -106,6 +122,17 @@ class BoundedCursorPagination(CursorPagination):
 
     def get_page_size(self, request):
         return bounded_page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        """DRF checks a cursor's offset but puts its position into the query unread: a
+        forged one (`p=x`, or an instant outside UTC's years) fails in the database
+        layer. That is the cursor's fault, so it gets DRF's own 404 "Invalid cursor"."""
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (DjangoValidationError, OverflowError, ValueError, TypeError):
+            if request.query_params.get(self.cursor_query_param) is None:
+                raise
+            raise exceptions.NotFound(self.invalid_cursor_message) from None
 
 
 class BoundedPagePagination(PageNumberPagination):

@@ -157,7 +157,8 @@ def consent(request, tenant, pk: int):
         }))
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
-    decision = request.POST.get("decision")
+    decisions = request.POST.getlist("decision")  # one: `.get` would read deny&approve as approve
+    decision = decisions[0] if len(decisions) == 1 else None
     if decision not in ("approve", "deny"):
         return error_page(request, t, "invalid_request", "choose approve or deny")
     return _decide(request, t, row, approve=decision == "approve")

@@ -14,12 +14,13 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, serializers
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
-from lib.api import BoundedCursorPagination, Conflict, TimestampJSONRenderer
+from lib.api import BoundedCursorPagination, Conflict, JSONBodyParser, TimestampJSONRenderer
+from lib.filters import InstantFilter, StrictBooleanFilter
 from lib.problem import CONTENT_TYPE as PROBLEM_TYPE
 from oauth.authentication import BearerProtectedView, ClientToken, HasScope
 from tenants.models import Tenant
@@ -148,10 +149,10 @@ class ContractFilter(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=Contract.State.choices, help_text="repeat for several")
     emaid = filters.CharFilter(method="by_emaid", help_text="with or without hyphens")
     client = filters.CharFilter(field_name="client_id_text", help_text="the client_id the driver approved")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    ends_after = filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gte")
-    ends_before = filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="lt")
+    created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
+    created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
+    ends_after = InstantFilter(field_name="ends_at", lookup_expr="gte")
+    ends_before = InstantFilter(field_name="ends_at", lookup_expr="lt")
 
     class Meta:
         model = Contract
@@ -164,9 +165,9 @@ class ContractFilter(filters.FilterSet):
 class CertificateFilter(filters.FilterSet):
     emaid = filters.CharFilter(method="by_emaid", help_text="the contract's EMAID, with or without hyphens")
     issuer = filters.CharFilter(field_name="issuer__key_id", help_text="the issuing CA's key id (hex)")
-    revoked = filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull", exclude=True)
-    expires_after = filters.IsoDateTimeFilter(field_name="not_after", lookup_expr="gte")
-    expires_before = filters.IsoDateTimeFilter(field_name="not_after", lookup_expr="lt")
+    revoked = StrictBooleanFilter(field_name="revoked_at", lookup_expr="isnull", exclude=True)
+    expires_after = InstantFilter(field_name="not_after", lookup_expr="gte")
+    expires_before = InstantFilter(field_name="not_after", lookup_expr="lt")
 
     class Meta:
         model = IssuedCertificate
@@ -211,7 +212,7 @@ class EmspView(BearerProtectedView, generics.GenericAPIView):
     must be a client's own, from that tenant, with the method's scope."""
 
     tenant: Tenant | None = None  # set by initial(); None while the schema is generated
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
     pagination_class = BoundedCursorPagination
     filter_backends = [filters.DjangoFilterBackend]
 
@@ -314,7 +315,7 @@ class ServiceUnavailable(exceptions.APIException):
 
 class ContractCertificates(ContractView):
     serializer_class = RenewalSerializer
-    parser_classes = [JSONParser, Pkcs10Parser]
+    parser_classes = [JSONBodyParser, Pkcs10Parser]
 
     @extend_schema(
         summary="Renew a contract's certificate (ISO 15118 certificate update)", request={

@@ -13,6 +13,9 @@ from . import authorities, profile
 from .models import CertificateAuthority, IssuedCertificate
 
 RESPONSE_VALIDITY = timedelta(hours=12)
+# RFC 9654 §2.1: a nonce is 1 to 128 octets; a request with another is malformedRequest
+# (we echo it, so an unbounded one would also be echoed unbounded).
+MAX_NONCE_OCTETS = 128
 
 
 def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
@@ -38,12 +41,24 @@ def _status(ca: CertificateAuthority, serial_number: int) -> profile.CertStatus:
     return profile.CertStatus(False)
 
 
+def _nonce_fits(request: ocsp.OCSPRequest) -> bool:
+    for extension in request.extensions:
+        if isinstance(extension.value, x509.OCSPNonce):
+            return 1 <= len(extension.value.nonce) <= MAX_NONCE_OCTETS
+    return True
+
+
 def answer(tenant, der: bytes) -> bytes:
     """The DER OCSPResponse to a DER OCSPRequest."""
     try:
         request = ocsp.load_der_ocsp_request(der)
         request.hash_algorithm  # noqa: B018  (raises for an algorithm we do not know)
-    except (ValueError, UnsupportedAlgorithm):
+        fits = _nonce_fits(request)  # also raises for an extension that does not parse
+    except (ValueError, UnsupportedAlgorithm, NotImplementedError):
+        # NotImplementedError: a requestList of more than one Request, which cryptography
+        # does not read. RFC 5019 §2.1.1 clients send one; one per request is our answer.
+        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    if not fits:
         return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     ca = _issuer(tenant, request)
     if ca is None:

@@ -107,7 +107,8 @@ def revoke_contract(request, tenant, emaid_text):
     context = {"view": _contract_view(contract), "reasons": REASONS, "chosen": "cessationOfOperation"}
     if request.method == "GET":
         return render(request, "pnc/revoke_contract.html", context)
-    reason = request.POST.get("reason", "")
+    reasons = request.POST.getlist("reason")  # one: `.get` would take the last of several
+    reason = reasons[0] if len(reasons) == 1 else ""
     if reason not in REASONS:
         return render(request, "pnc/revoke_contract.html", {**context, "error": "Choose why you revoke it."},
                       status=400)

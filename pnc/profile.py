@@ -142,6 +142,9 @@ def load_csr(body: bytes) -> x509.CertificateSigningRequest:
     """A PKCS#10 request as PEM, or as base64 DER (EST, RFC 7030 §4.2.1), with a valid
     signature."""
     text = body.strip()
+    # cryptography reads the first PEM block and ignores whatever follows it.
+    if text.startswith(b"-----BEGIN") and (text.count(b"-----BEGIN") != 1 or not text.endswith(b"-----")):
+        raise RefusedCsr("send one certificate request: one PEM block, with nothing after it")
     try:
         if text.startswith(b"-----BEGIN"):
             csr = x509.load_pem_x509_csr(text)

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
 
 from lib.machine_endpoint import machine_endpoint
 from lib.prepared import Prepared
@@ -115,7 +114,7 @@ def _certificate_response(request, issued: issuance.Issued) -> HttpResponse:
 
 
 @csrf_exempt
-@machine_endpoint  # EVs and OCSP clients: no session, no page (portal/machine_http.py)
+@machine_endpoint(max_body=MAX_CSR_BYTES)  # EVs and OCSP clients: no session, no page (portal/machine_http.py)
 def csr(request, tenant):
     """Issue the contract certificate of the access token's approved contract."""
     try:
@@ -136,12 +135,17 @@ def csr(request, tenant):
     return _certificate_response(request, issued)
 
 
-@require_GET
-@machine_endpoint
+def _only_get(request) -> None:
+    if request.method not in ("GET", "HEAD"):
+        raise Refusal(problem(405, "Method not allowed", "GET this address", headers={"Allow": "GET, HEAD"}))
+
+
+@machine_endpoint(max_body=0)  # a GET: its body is not read
 def crl(request, tenant, key_id):
     """The CRL of the tenant's CA with this key identifier, DER (RFC 5280 §4.2.1.13)."""
     try:
         t = _emsp(tenant)
+        _only_get(request)
     except Refusal as refusal:
         return refusal.response
     ca = CertificateAuthority.objects.for_tenant(t).filter(key_id=key_id.lower()).first()
@@ -168,7 +172,7 @@ def _ocsp_response(der: bytes, cache: str) -> HttpResponse:
 
 
 @csrf_exempt
-@machine_endpoint
+@machine_endpoint(max_body=MAX_OCSP_BYTES)
 def ocsp_post(request, tenant):
     """RFC 6960 Appendix A.1, POST: the DER request is the body."""
     try:
@@ -185,13 +189,13 @@ def ocsp_post(request, tenant):
     return _ocsp_response(ocsp.answer(t, body), "no-store")
 
 
-@require_GET
-@machine_endpoint
+@machine_endpoint(max_body=0)
 def ocsp_get(request, tenant, encoded):
     """RFC 6960 Appendix A.1, GET: the base64 DER request (URL-encoded) is the last path
     part; cacheable, as ISO 15118 stations and RFC 5019 clients expect."""
     try:
         t = _emsp(tenant)
+        _only_get(request)
     except Refusal as refusal:
         return refusal.response
     if len(encoded) > MAX_OCSP_BYTES * 2:

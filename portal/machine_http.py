@@ -33,7 +33,7 @@ from django.urls import Resolver404, resolve, set_script_prefix
 
 from lib.db_threads import DatabaseThreads
 from lib.log_summary import Summarised
-from lib.machine_endpoint import is_machine_endpoint
+from lib.machine_endpoint import is_machine_endpoint, max_body
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,18 @@ class MachineEndpoints:
         match = self._machine_match(scope) if scope["type"] == "http" else None
         if match is None:
             return await self.django(scope, receive, send)
-        body = await _read_body(receive)
-        if body is None:
-            return  # the client went away
+        limit = max_body(match.func)
+        if limit is None:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            body = b""  # refused by its declared length (lib.machine_endpoint): none of it is read
+        else:
+            body = await _read_body(receive, limit)
+            if body is None:
+                return  # the client went away
+            if declared is None:  # chunked: its length, so the view's bound applies (and Django's parsers read it)
+                scope = {**scope, "headers": [*scope["headers"], (b"content-length", str(len(body)).encode())]}
         if not self._admitted.acquire(blocking=False):
             self._busy.log("machine endpoint busy: %s refused with 503", scope["path"])
             return await _send(send, *BUSY)
@@ -106,14 +115,25 @@ def _machine_match_of(urlconf: str, path: str):
     return match if is_machine_endpoint(match.func) else None
 
 
-async def _read_body(receive) -> bytes | None:
-    chunks = []
+def _declared_length(scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None  # the server has refused a bad one already
+    return None
+
+
+async def _read_body(receive, limit: int) -> bytes | None:
+    """The body, or its first `limit` bytes and a little more: enough for the view to see
+    it is too large, without waiting for (and holding) the rest."""
+    chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False) or size > limit:
             return b"".join(chunks)
 
 

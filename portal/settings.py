@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A chunked body's length, before anything parses it (portal.body_length).
+    "portal.body_length.ChunkedBodyLengthMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -316,6 +318,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["lib.api.TimestampJSONRenderer"],
+    # DRF's own three, with JSON nested too deeply refused (400), not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["lib.api.JSONBodyParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every API error is RFC 9457 problem+json (docs/api.md).
     "EXCEPTION_HANDLER": "lib.api.problem_exception_handler",

@@ -289,6 +289,19 @@ def test_a_decision_is_taken_once(browser, ev_client):
     assert Grant.objects.count() == 1
 
 
+def test_a_repeated_decision_is_refused_not_read_as_its_last(browser, ev_client):
+    """`decision=deny&decision=approve` was an approval (Django's QueryDict.get takes the
+    last value); the OAuth endpoints refuse repeated parameters, and so does consent."""
+    pushed, _ = push(Browser(), ev_client)
+    response = browser.get("/oauth/emsp/authorize", {"client_id": "example_emsp",
+                                                     "request_uri": pushed.json()["request_uri"]})
+    page = consent_path(response["Location"])
+    repeated = browser.post(page, "decision=deny&decision=approve", content_type="application/x-www-form-urlencoded")
+    assert repeated.status_code == 400
+    assert Grant.objects.count() == 0
+    assert browser.post(page, {"decision": "deny"}).status_code == 303  # still undecided until then
+
+
 def test_consent_needs_the_csrf_token(driver, ev_client):
     b = Browser(enforce_csrf_checks=True)
     b.login(username="driver", password=DRIVER_PASSWORD)

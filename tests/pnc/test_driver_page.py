@@ -108,6 +108,14 @@ def test_a_bad_reason_is_400_and_a_second_revocation_409(browser, certified):
     assert b"Revoke the contract" not in browser.get(revoke_url(contract)).content
 
 
+def test_a_repeated_reason_is_400_not_read_as_its_last(browser, certified):
+    contract, _ = certified
+    repeated = browser.post(revoke_url(contract), "reason=keyCompromise&reason=cessationOfOperation",
+                            content_type="application/x-www-form-urlencoded")
+    assert repeated.status_code == 400
+    assert Contract.objects.get().state == "certificate_issued"
+
+
 def test_withdrawing_an_approval_revokes_its_tokens_contract_and_certificate(browser, certified):
     contract, token = certified
     assert RefreshToken.objects.filter(revoked__isnull=True).count() == 1
