@@ -1,7 +1,7 @@
 """The REST APIs' shared floor (Django REST framework): RFC 9457 problem details for
 every error, bounded cursor pagination, and one timestamp format (`lib.timestamps`).
 Apps build their API views on these; the authentication (the tenant's own access tokens) is `oauth.authentication`'s."""
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig
@@ -127,12 +127,28 @@ class BoundedCursorPagination(CursorPagination):
         """DRF checks a cursor's offset but puts its position into the query unread: a
         forged one (`p=x`, or an instant outside UTC's years) fails in the database
         layer. That is the cursor's fault, so it gets DRF's own 404 "Invalid cursor"."""
+        self._model = queryset.model
         try:
             return super().paginate_queryset(queryset, request, view)
         except (DjangoValidationError, OverflowError, ValueError, TypeError):
             if request.query_params.get(self.cursor_query_param) is None:
                 raise
             raise exceptions.NotFound(self.invalid_cursor_message) from None
+
+    def decode_cursor(self, request):
+        """The position read as the ordering's field reads it, an instant turned into UTC:
+        PostgreSQL refuses offsets beyond ±15:59 that Python takes (a DataError, a 500),
+        and an instant past year 9999 in UTC fails on either database."""
+        cursor = super().decode_cursor(request)
+        if cursor is None or cursor.position is None:
+            return cursor
+        field = self._model._meta.get_field(self.ordering[0].lstrip("-"))
+        position = field.to_python(cursor.position)
+        if isinstance(position, datetime):
+            if position.tzinfo is None:
+                raise ValueError("a cursor's instant carries its offset")
+            position = position.astimezone(UTC).isoformat()
+        return cursor._replace(position=str(position))
 
 
 class BoundedPagePagination(PageNumberPagination):

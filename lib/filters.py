@@ -38,10 +38,12 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
 
 class InstantField(IsoDateTimeField):
     def to_python(self, value):
+        """The instant in UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 and
+        Python take."""
         instant = super().to_python(value)
         if instant is not None and instant.tzinfo is not None:
             try:
-                instant.astimezone(UTC)
+                instant = instant.astimezone(UTC)
             except OverflowError:
                 raise ValidationError("an instant between the years 1 and 9999 in UTC", code="invalid") from None
         return instant

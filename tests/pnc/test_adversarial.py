@@ -74,6 +74,15 @@ def test_a_filter_value_out_of_range_or_unreadable_is_400_naming_it(api_token, p
     assert set(query) <= set(body["errors"])
 
 
+@pytest.mark.parametrize("path", ["contracts/", "certificates/"])
+def test_an_offset_beyond_postgresqls_but_within_iso_8601_is_read_in_utc(api_token, path):
+    """PostgreSQL takes offsets up to ±15:59; ISO 8601 (and Python) up to ±23:59. A filter
+    or cursor at -23:00 is an ordinary instant: answered, not a database error."""
+    assert call("GET", api(path), api_token, {"created_after": "2026-01-01T00:00:00-23:00"}).status_code == 200
+    cursor = base64.b64encode(b"p=2026-12-03T00:00:00-23:00").decode()
+    assert call("GET", api(path), api_token, {"cursor": cursor}).status_code == 200
+
+
 @pytest.mark.parametrize("position", [b"p=2026-12-03' OR 1=1--", b"p=x", b"p=9999-12-31T23:59:59-23:59"])
 @pytest.mark.parametrize("path", ["contracts/", "certificates/"])
 def test_a_forged_cursor_is_404_invalid_cursor(api_token, path, position):
