@@ -76,7 +76,9 @@ def public_key(text: str):
                     continue
             if key is None:
                 raise RegistrationError("not a public key in PEM or JWK form")
-    except (JoseError, ValueError, TypeError) as exc:
+    except RecursionError:  # json: nested deeper than the interpreter's stack
+        raise RegistrationError("not a usable public key: its JSON is nested too deeply") from None
+    except (JoseError, ValueError, TypeError, LookupError) as exc:  # joserfc: KeyError for an unknown curve
         if isinstance(exc, RegistrationError):
             raise
         raise RegistrationError(f"not a usable public key: {exc}") from None
@@ -150,8 +152,8 @@ class ClientSpec:
 def _jwks_keys(text: str) -> list[dict]:
     try:
         data = json.loads(text)
-    except ValueError:
-        raise RegistrationError("the JWKS file is not JSON") from None
+    except (ValueError, RecursionError):
+        raise RegistrationError("the JWKS file is not JSON (or is nested too deeply)") from None
     keys = data.get("keys") if isinstance(data, dict) else None
     if not isinstance(keys, list) or not keys:
         raise RegistrationError('the JWKS file must be {"keys": [...]} with at least one key')

@@ -47,3 +47,38 @@ def test_an_existing_account_still_gets_a_role_without_a_password():
     assert admin.post("/t/ours/people/add", {"username": "someone", "role": "viewer"}).status_code == 302
     assert Membership.objects.get(user=someone, tenant=ours).role == Role.VIEWER
     assert can_sign_in("someone", PASSWORD)
+
+
+# --- keys pasted into the OAuth forms --------------------------------------------------------
+
+DEEP = "[" * 5_000 + "]" * 5_000
+UNKNOWN_CURVE = '{"kty": "EC", "crv": "P-999", "x": "AA", "y": "AA"}'
+
+
+@pytest.mark.parametrize("jwks, says", [
+    (DEEP, "not JSON"),
+    ('{"keys": [' + UNKNOWN_CURVE + "]}", "not a usable public key"),
+    ('{"keys": ' + DEEP + "}", "not JSON"),
+])
+def test_a_client_jwks_that_is_no_key_set_is_a_form_error_not_a_500(jwks, says):
+    tenant = make_tenant("ours")
+    admin = signed_in("our-admin", (tenant, Role.ADMIN))
+    answer = admin.post("/t/ours/oauth/clients/new", {
+        "client_id": "signer", "name": "Signer", "grant_types": "client_credentials", "scopes": "operator:read",
+        "auth_method": "private_key_jwt", "jwks": jwks})
+    assert answer.status_code == 400
+    assert says in answer.content.decode()
+
+
+def test_a_trust_record_key_on_an_unknown_curve_is_a_form_error_not_a_500():
+    from oauth.models import GrantType
+    from oauth.registration import ClientSpec, add_client
+    tenant = make_tenant("ours")
+    add_client(tenant, ClientSpec(client_id="osdm", name="OSDM", redirect_uris=[], scopes=["uic_osdm"],
+                                  grant_types=[GrantType.JWT_BEARER.value], auth_method="client_secret_basic"))
+    admin = signed_in("our-admin", (tenant, Role.ADMIN))
+    answer = admin.post("/t/ours/oauth/trust/new", {
+        "client_id": "osdm", "issuer": "https://b.example/", "subject": "S", "kid": "k1",
+        "public_key": UNKNOWN_CURVE, "algorithms": "ES256"})
+    assert answer.status_code == 400
+    assert "not a usable public key" in answer.content.decode()

@@ -218,6 +218,8 @@ def test_a_pasted_pem_registers_a_key_listed_with_its_fingerprint(fleet, operato
 @pytest.mark.parametrize("text, says", [
     ("-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----", "not a public key"),
     ('{"kty": "EC", "crv": "P-256"', "not a usable public key"),
+    ('{"kty": "EC", "crv": "P-999", "x": "AA", "y": "AA"}', "not a usable public key"),  # joserfc: KeyError
+    ('{"x": ' + "[" * 5_000 + "]" * 5_000 + "}", "not a usable public key"),  # json: RecursionError
     (EC.as_pem(private=True).decode(), "private key"),
     ("", "required"),
 ])
