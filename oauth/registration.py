@@ -25,6 +25,7 @@ ALGORITHMS_BY_KEY = {
 # Client ids are URL-safe names with at least one letter: an all-digit client id would
 # read like a user's subject (user ids are the `sub` of the code flow's tokens).
 CLIENT_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9._~-]{1,100}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Schemes a browser would execute or read locally rather than hand to an app.
 FORBIDDEN_SCHEMES = {"javascript", "data", "file", "vbscript", "about", "blob", "filesystem"}
 
@@ -116,7 +117,20 @@ class TrustSpec:
     valid_until: datetime | None = None
 
 
+def check_text(label: str, value: str, model, field: str) -> None:
+    """`value` fits `model.field`: at most its max_length, no control character. SQLite
+    stores anything; PostgreSQL refuses an overlong value or a NUL (a 500), so the
+    service refuses them first, for the CLI, the portal and the API alike."""
+    limit = model._meta.get_field(field).max_length
+    if len(value) > limit:
+        raise RegistrationError(f"{label}: at most {limit} characters")
+    if CONTROL.search(value):
+        raise RegistrationError(f"{label}: no control characters")
+
+
 def add_trust(client: Client, spec: TrustSpec) -> TrustedKey:
+    for label, field in (("issuer", "issuer"), ("subject", "subject"), ("kid", "kid")):
+        check_text(label, getattr(spec, field), TrustedKey, field)
     key = public_key(spec.key_text)
     check_algorithms(key, spec.algorithms)
     if not spec.kid:
@@ -162,6 +176,7 @@ def _jwks_keys(text: str) -> list[dict]:
 
 def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
     """Create a client; return it and its secret (shown once) if it has one."""
+    check_text("name", spec.name, Client, "name")
     if not CLIENT_ID.fullmatch(spec.client_id):
         raise RegistrationError("client id: 1-100 of A-Z a-z 0-9 . _ ~ -, with at least one letter")
     if spec.client_id == STATION_CLIENT_ID:

@@ -82,3 +82,57 @@ def test_a_trust_record_key_on_an_unknown_curve_is_a_form_error_not_a_500():
         "public_key": UNKNOWN_CURVE, "algorithms": "ES256"})
     assert answer.status_code == 400
     assert "not a usable public key" in answer.content.decode()
+
+
+# --- text that does not fit its column ---------------------------------------------------------
+# SQLite stores a 300-character name in a varchar(255) and a NUL anywhere; PostgreSQL
+# refuses both (a 500), so the service refuses them first, whatever the database.
+
+@pytest.mark.parametrize("name, says", [("N" * 256, "at most 255 characters"), ("a\x00b", "control character")])
+def test_a_client_name_that_does_not_fit_is_a_form_error(name, says):
+    from oauth.models import Client as OAuthClient
+    tenant = make_tenant("ours")
+    admin = signed_in("our-admin", (tenant, Role.ADMIN))
+    answer = admin.post("/t/ours/oauth/clients/new", {
+        "client_id": "backend", "name": name, "grant_types": "client_credentials", "scopes": "operator:read",
+        "auth_method": "client_secret_basic"})
+    assert answer.status_code == 400
+    assert says in answer.content.decode()
+    assert not OAuthClient.objects.exists()
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("issuer", "i" * 256, "at most 255 characters"), ("subject", "S\x00", "control character"),
+    ("kid", "k" * 256, "at most 255 characters"), ("kid", "k\x00", "control character")])
+def test_a_trust_record_field_that_does_not_fit_is_a_form_error(field, value, says):
+    from joserfc.jwk import ECKey
+
+    from oauth.models import GrantType, TrustedKey
+    from oauth.registration import ClientSpec, add_client
+    tenant = make_tenant("ours")
+    add_client(tenant, ClientSpec(client_id="osdm", name="OSDM", redirect_uris=[], scopes=["uic_osdm"],
+                                  grant_types=[GrantType.JWT_BEARER.value], auth_method="client_secret_basic"))
+    admin = signed_in("our-admin", (tenant, Role.ADMIN))
+    form = {"client_id": "osdm", "issuer": "https://b.example/", "subject": "S", "kid": "k1",
+            "public_key": ECKey.generate_key("P-256").as_pem(private=False).decode(), "algorithms": "ES256",
+            field: value}
+    answer = admin.post("/t/ours/oauth/trust/new", form)
+    assert answer.status_code == 400
+    assert says in answer.content.decode()
+    assert not TrustedKey.objects.exists()
+
+
+@pytest.mark.parametrize("kid, says", [("k" * 256, "1 to 255 characters"), ("k\x1b[31m", "control character")])
+def test_a_station_key_id_that_does_not_fit_is_a_form_error(kid, says):
+    from joserfc.jwk import ECKey
+
+    from oauth.models import TrustedKey
+    from tests.factories import make_station
+    tenant = make_tenant("ours")
+    make_station(tenant, "OURS-1")
+    operator = signed_in("our-operator", (tenant, Role.OPERATOR))
+    answer = operator.post("/t/ours/stations/OURS-1/key-add", {
+        "public_key": ECKey.generate_key("P-256").as_pem(private=False).decode(), "kid": kid})
+    assert answer.status_code == 400
+    assert says in answer.content.decode()
+    assert not TrustedKey.objects.exists()
