@@ -136,3 +136,22 @@ def test_a_station_key_id_that_does_not_fit_is_a_form_error(kid, says):
     assert answer.status_code == 400
     assert says in answer.content.decode()
     assert not TrustedKey.objects.exists()
+
+
+# --- CSV files the csv module itself refuses ----------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    b"identity\n" + b"A" * 200_000 + b"\n",  # a cell over csv's field limit (131072)
+    b'identity\n"' + b"a" * 200_000 + b"\n",  # a quote never closed, to the end of the file
+])
+def test_a_csv_file_the_csv_reader_refuses_is_a_form_error_not_a_500(body):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from csms.models import Station
+    tenant = make_tenant("ours")
+    operator = signed_in("our-operator", (tenant, Role.OPERATOR))
+    answer = operator.post("/t/ours/stations/import", {
+        "file": SimpleUploadedFile("fleet.csv", body, "text/csv"), "keys_are_random": "yes"})
+    assert answer.status_code == 400
+    assert "fleet.csv: not a CSV file the import can read (line 2" in answer.content.decode()
+    assert not Station.objects.exists()
