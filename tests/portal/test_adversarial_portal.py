@@ -155,3 +155,44 @@ def test_a_csv_file_the_csv_reader_refuses_is_a_form_error_not_a_500(body):
     assert answer.status_code == 400
     assert "fleet.csv: not a CSV file the import can read (line 2" in answer.content.decode()
     assert not Station.objects.exists()
+
+
+# --- imports at once ------------------------------------------------------------------------------
+# Each import keeps 2 × CONCURRENCY keys admitted at the process's hashing gate, which
+# station handshakes and sign-ins of every tenant share: without a bound, one operator
+# starting imports in a loop would take every admission (503 for everyone's handshakes).
+
+def test_only_a_few_imports_run_at_once_in_a_process(monkeypatch):
+    import threading
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from csms import import_jobs, station_import
+    release = threading.Event()
+
+    def slow_run(*args, **kwargs):
+        release.wait(30)
+        return {"imported": 0, "with_key": 0, "onboarding": 0, "skipped": 0}
+
+    monkeypatch.setattr(station_import, "run", slow_run)
+    tenant, other = make_tenant("ours"), make_tenant("theirs")
+    operator = signed_in("our-operator", (tenant, Role.OPERATOR))
+    stranger = signed_in("their-operator", (other, Role.OPERATOR))
+
+    def start(client, slug, n):
+        return client.post(f"/t/{slug}/stations/import", {
+            "file": SimpleUploadedFile("fleet.csv", f"identity\nIMP-{slug}-{n}\n".encode(), "text/csv"),
+            "master_key": "ef" * 20})
+
+    try:
+        started = [start(operator, "ours", n) for n in range(import_jobs.AT_ONCE)]
+        assert [r.status_code for r in started] == [302] * import_jobs.AT_ONCE
+        refused = start(stranger, "theirs", 99)
+        assert refused.status_code == 503 and refused["Retry-After"]
+        assert "imports are running" in refused.content.decode()
+    finally:
+        release.set()
+    deadline = __import__("time").monotonic() + 10
+    while import_jobs.running() and __import__("time").monotonic() < deadline:
+        __import__("time").sleep(0.05)
+    assert start(stranger, "theirs", 100).status_code == 302
