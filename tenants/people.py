@@ -27,6 +27,8 @@ def add_member(tenant: Tenant, username: str, role: str, *, email: str = "",
     user = User.objects.filter(username=username).first()
     if user is None and password is None:
         raise PeopleError("a new user needs a password")
+    if user is None:
+        _check_new_account(User, username, email)
     if user is not None and password is not None and not may_replace_password:
         raise PeopleError(f"{username} already has an account, with its own password: give the role "
                           "without a password")
@@ -44,6 +46,19 @@ def add_member(tenant: Tenant, username: str, role: str, *, email: str = "",
             user.save(update_fields=["password"])
         membership, _ = Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
     return membership, created
+
+
+def _check_new_account(User, username: str, email: str) -> None:
+    """The rules of the model's own fields (Django's forms apply them; `create_user` does
+    not): a username of at most 150 letters, digits and @.+-_, an e-mail address that is
+    one. SQLite would store anything; PostgreSQL refuses a longer one or a NUL (a 500)."""
+    for field, value in (("username", username), ("email", email)):
+        if field == "email" and not value:
+            continue
+        try:
+            User._meta.get_field(field).clean(value, None)
+        except ValidationError as exc:
+            raise PeopleError(f"{field}: " + " ".join(exc.messages)) from None
 
 
 def remove_member(membership: Membership) -> int:

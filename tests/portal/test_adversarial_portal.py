@@ -196,3 +196,18 @@ def test_only_a_few_imports_run_at_once_in_a_process(monkeypatch):
     while import_jobs.running() and __import__("time").monotonic() < deadline:
         __import__("time").sleep(0.05)
     assert start(stranger, "theirs", 100).status_code == 302
+
+
+# --- new accounts: the names and e-mail addresses Django's own forms accept ----------------------
+
+@pytest.mark.parametrize("username, email", [
+    ("U" * 151, ""), ("a\x00b", ""), ("with space", ""), ("<script>", ""),  # not a Django username
+    ("newbie", "not-an-address"), ("newbie", "a@b.example" + "x" * 250), ("newbie", "\x00@b.example"),
+])
+def test_a_new_account_needs_a_valid_username_and_email(username, email):
+    tenant = make_tenant("ours")
+    admin = signed_in("our-admin", (tenant, Role.ADMIN))
+    answer = admin.post("/t/ours/people/add", {"username": username, "role": "viewer", "email": email,
+                                               "password": "A-long-pass-2026!"})
+    assert answer.status_code == 400
+    assert not get_user_model().objects.exclude(username="our-admin").exists()
