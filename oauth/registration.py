@@ -13,6 +13,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
 from . import client_auth, rar, redirect_uris
+from .assertions import SCOPE_TOKEN
 from .models import STATION_CLIENT_ID, Client, GrantType, TrustedKey
 
 ALGORITHMS_BY_KEY = {
@@ -177,6 +178,10 @@ def _jwks_keys(text: str) -> list[dict]:
 def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
     """Create a client; return it and its secret (shown once) if it has one."""
     check_text("name", spec.name, Client, "name")
+    wrong = [s for s in spec.scopes if not SCOPE_TOKEN.fullmatch(s)]
+    if wrong:
+        raise RegistrationError(f"scope {wrong[0]!r}: a scope is printable ASCII without space, \" or \\ "
+                                "(RFC 6749 §3.3)")
     if not CLIENT_ID.fullmatch(spec.client_id):
         raise RegistrationError("client id: 1-100 of A-Z a-z 0-9 . _ ~ -, with at least one letter")
     if spec.client_id == STATION_CLIENT_ID:

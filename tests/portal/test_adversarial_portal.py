@@ -211,3 +211,16 @@ def test_a_new_account_needs_a_valid_username_and_email(username, email):
                                                "password": "A-long-pass-2026!"})
     assert answer.status_code == 400
     assert not get_user_model().objects.exclude(username="our-admin").exists()
+
+
+@pytest.mark.parametrize("scope", ["a\x00b", "quote\"d", "back\\slash", "é"])
+def test_a_client_scope_outside_rfc_6749_is_a_form_error(scope):
+    from oauth.models import Client as OAuthClient
+    tenant = make_tenant("ours")
+    admin = signed_in("our-admin", (tenant, Role.ADMIN))
+    answer = admin.post("/t/ours/oauth/clients/new", {
+        "client_id": "backend", "name": "Backend", "grant_types": "client_credentials", "scopes": f"ok {scope}",
+        "auth_method": "client_secret_basic"})
+    assert answer.status_code == 400
+    assert "RFC 6749" in answer.content.decode()
+    assert not OAuthClient.objects.exists()
