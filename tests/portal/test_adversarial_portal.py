@@ -224,3 +224,49 @@ def test_a_client_scope_outside_rfc_6749_is_a_form_error(scope):
     assert answer.status_code == 400
     assert "RFC 6749" in answer.content.decode()
     assert not OAuthClient.objects.exists()
+
+
+# --- instants at the ends of the calendar --------------------------------------------------------
+# 9999-12-31T23:59-23:59 is a valid ISO 8601 instant whose UTC is in year 10000: Python's
+# datetime overflows when Django turns it into UTC to store it.
+
+EDGES = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"]
+
+
+def osdm_client(tenant):
+    from oauth.models import GrantType
+    from oauth.registration import ClientSpec, add_client
+    client, _ = add_client(tenant, ClientSpec(client_id="osdm", name="OSDM", redirect_uris=[], scopes=["uic_osdm"],
+                                              grant_types=[GrantType.JWT_BEARER.value],
+                                              auth_method="client_secret_basic"))
+    return client
+
+
+def public_pem() -> str:
+    from joserfc.jwk import ECKey
+    return ECKey.generate_key("P-256").as_pem(private=False).decode()
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_a_trust_record_valid_until_beyond_the_calendar_is_a_form_error(edge):
+    from oauth.models import TrustedKey
+    tenant = make_tenant("ours")
+    osdm_client(tenant)
+    admin = signed_in("our-admin", (tenant, Role.ADMIN))
+    answer = admin.post("/t/ours/oauth/trust/new", {
+        "client_id": "osdm", "issuer": "https://b.example/", "subject": "S", "kid": "k1", "public_key": public_pem(),
+        "algorithms": "ES256", "valid_until": edge})
+    assert answer.status_code == 400
+    assert not TrustedKey.objects.exists()
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_a_rollover_overlap_beyond_the_calendar_is_a_form_error(edge):
+    from oauth.registration import TrustSpec, add_trust
+    tenant = make_tenant("ours")
+    record = add_trust(osdm_client(tenant), TrustSpec(issuer="https://b.example/", subject="S", kid="k1",
+                                                      key_text=public_pem(), algorithms=["ES256"], scopes=["uic_osdm"]))
+    admin = signed_in("our-admin", (tenant, Role.ADMIN))
+    answer = admin.post(f"/t/ours/oauth/trust/{record.pk}/rollover", {
+        "kid": "k2", "public_key": public_pem(), "algorithms": "ES256", "overlap_until": edge, "confirmed": "yes"})
+    assert answer.status_code == 400
