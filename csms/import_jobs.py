@@ -14,6 +14,7 @@ A process that stops mid-way loses the import whole (`write` is one transaction)
 job then stops beating, and after STALE_SECONDS its page says so.
 """
 import logging
+import re
 import threading
 import time
 import uuid
@@ -52,6 +53,7 @@ def _taken(delta: int) -> None:
     with _running_lock:
         _running += delta
 STALE_SECONDS = 120
+JOB_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex
 BEAT_SECONDS = 0.5  # progress is written at most this often (and at each end)
 
 
@@ -62,7 +64,10 @@ def cache_key(tenant, job_id: str) -> str:
 
 def status(tenant, job_id: str) -> dict | None:
     """The job's state (running, done or failed), progress and summary; `stale` once a
-    running job has not beaten for STALE_SECONDS."""
+    running job has not beaten for STALE_SECONDS. An id `start` could not have made (a
+    uuid4's 32 hex digits) is no job, without a cache key of whatever length was asked."""
+    if not JOB_ID.fullmatch(job_id):
+        return None
     job = cache.get(cache_key(tenant, job_id))
     if job is not None:
         job["stale"] = job["state"] == "running" and time.time() - job["beat"] > STALE_SECONDS

@@ -270,3 +270,14 @@ def test_a_rollover_overlap_beyond_the_calendar_is_a_form_error(edge):
     answer = admin.post(f"/t/ours/oauth/trust/{record.pk}/rollover", {
         "kid": "k2", "public_key": public_pem(), "algorithms": "ES256", "overlap_until": edge, "confirmed": "yes"})
     assert answer.status_code == 400
+
+
+def test_an_import_id_that_no_import_could_have_is_a_404_without_asking_the_cache(monkeypatch):
+    from csms import import_jobs
+    asked = []
+    monkeypatch.setattr(import_jobs.cache, "get", lambda key, *a, **k: asked.append(key))
+    tenant = make_tenant("ours")
+    viewer = signed_in("our-viewer", (tenant, Role.VIEWER))
+    for job_id in ["a" * 5000, "not-hex", "A" * 32]:
+        assert viewer.get(f"/t/ours/station-imports/{job_id}").status_code == 404
+    assert asked == []
