@@ -14,6 +14,7 @@ A process that stops mid-way loses the import whole (`write` is one transaction)
 job then stops beating, and after STALE_SECONDS its page says so.
 """
 import logging
+import re
 import threading
 import time
 import uuid
@@ -26,7 +27,33 @@ from . import station_import
 log = logging.getLogger(__name__)
 
 KEPT_SECONDS = 24 * 3600  # how long a finished job's page can still be opened
+# Imports running at once in this process, whichever tenant started them. Each keeps
+# 2 × CONCURRENCY keys admitted at the hashing gate that every tenant's handshakes and
+# sign-ins share (lib/hashing.py): unbounded, imports started in a loop would take every
+# admission and the gate would answer 503 to everyone.
+AT_ONCE = 2
+_slots = threading.BoundedSemaphore(AT_ONCE)
+_running = 0
+_running_lock = threading.Lock()
+
+
+class ImportsBusy(Exception):
+    """AT_ONCE imports are running in this process: try again when one is done."""
+
+    retry_after = 30
+
+
+def running() -> int:
+    """How many imports this process is running."""
+    return _running
+
+
+def _taken(delta: int) -> None:
+    global _running
+    with _running_lock:
+        _running += delta
 STALE_SECONDS = 120
+JOB_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex
 BEAT_SECONDS = 0.5  # progress is written at most this often (and at each end)
 
 
@@ -37,7 +64,10 @@ def cache_key(tenant, job_id: str) -> str:
 
 def status(tenant, job_id: str) -> dict | None:
     """The job's state (running, done or failed), progress and summary; `stale` once a
-    running job has not beaten for STALE_SECONDS."""
+    running job has not beaten for STALE_SECONDS. An id `start` could not have made (a
+    uuid4's 32 hex digits) is no job, without a cache key of whatever length was asked."""
+    if not JOB_ID.fullmatch(job_id):
+        return None
     job = cache.get(cache_key(tenant, job_id))
     if job is not None:
         job["stale"] = job["state"] == "running" and time.time() - job["beat"] > STALE_SECONDS
@@ -48,12 +78,24 @@ def status(tenant, job_id: str) -> dict | None:
 def start(tenant, checked: station_import.Checked, master: bytes | None, *, keys_are_random: bool,
           actor: str) -> str:
     """Start importing a file found good; the job's id."""
-    job_id = uuid.uuid4().hex
-    job = Job(tenant, job_id, total=station_import.work_of(checked), actor=actor)
-    job.record()  # raises if the cache is out: better no import than one nobody can follow
-    threading.Thread(target=job.run_in_thread, args=(checked, master, keys_are_random), daemon=True,
-                     name=f"station-import-{job_id[:8]}").start()
+    if not _slots.acquire(blocking=False):
+        raise ImportsBusy(f"{AT_ONCE} imports are running on this server; start this one when one of them is done")
+    _taken(+1)
+    try:
+        job_id = uuid.uuid4().hex
+        job = Job(tenant, job_id, total=station_import.work_of(checked), actor=actor)
+        job.record()  # raises if the cache is out: better no import than one nobody can follow
+        threading.Thread(target=job.run_in_thread, args=(checked, master, keys_are_random), daemon=True,
+                         name=f"station-import-{job_id[:8]}").start()
+    except BaseException:
+        _free()
+        raise
     return job_id
+
+
+def _free() -> None:
+    _taken(-1)
+    _slots.release()
 
 
 class Job:
@@ -108,3 +150,4 @@ class Job:
             self.run(*args)
         finally:
             connection.close()  # the thread's own connection: nobody else would close it
+            _free()

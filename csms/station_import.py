@@ -63,6 +63,13 @@ def read_rows(text: str, name: str = "the file") -> tuple[list[dict], list[str]]
     """Rows {line, identity, protocols, key} and every problem by line. `key` is the raw
     16- to 20-byte key or None (no column, or an empty cell)."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _read(reader, name)
+    except csv.Error as exc:  # a cell over the field limit, a quote never closed: the reader stops
+        raise FileRefused(f"{name}: not a CSV file the import can read (line {reader.line_num + 1}: {exc})") from None
+
+
+def _read(reader: csv.DictReader, name: str) -> tuple[list[dict], list[str]]:
     if not reader.fieldnames or "identity" not in [f.strip() for f in reader.fieldnames]:
         raise FileRefused(f"{name}: the first line must name the columns, including 'identity'"
                           + _delimiter_hint(reader.fieldnames))

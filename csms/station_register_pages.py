@@ -94,8 +94,13 @@ def import_csv(request, tenant):
         return import_form(request, tenant, {"file": [str(exc)]}, status=400)
     if checked.errors:
         return import_form(request, tenant, problems=station_import.shown_errors(checked.errors), status=400)
-    job_id = import_jobs.start(tenant, checked, options.get("master_key"), keys_are_random=options["keys_are_random"],
-                               actor=request.user.get_username())
+    try:
+        job_id = import_jobs.start(tenant, checked, options.get("master_key"),
+                                   keys_are_random=options["keys_are_random"], actor=request.user.get_username())
+    except import_jobs.ImportsBusy as exc:
+        busy = import_form(request, tenant, {"file": [f"Not started: {exc}."]}, status=503)
+        busy["Retry-After"] = str(exc.retry_after)
+        return busy
     return redirect(reverse("station-import-job", args=[tenant.slug, job_id]))
 
 

@@ -37,8 +37,13 @@ def rfc3339_ms(moment: datetime) -> str:
 def read_instant(text: str | None) -> datetime | None:
     """An instant a person typed (`--valid-until`, a form's date-time field): ISO 8601,
     read as UTC when it names no zone (the portal's date-time fields say so). None or
-    blank stays None; anything else unreadable is ValueError."""
+    blank stays None; anything else unreadable is ValueError, as is an instant whose UTC
+    falls outside datetime's years 1 to 9999 (9999-12-31T23:59-23:59), which would
+    overflow where it is stored."""
     if text is None or not text.strip():
         return None
     parsed = datetime.fromisoformat(text.strip())
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError(f"{text.strip()} is outside the years 1 to 9999 in UTC") from None

@@ -132,7 +132,7 @@ ERROR_FOR_PURPOSE: dict[str, str] = {"grant": "invalid_grant", "client_auth": "i
 
 MAX_JTI_LENGTH = 256
 
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3
 
 
 # --- trust records ------------------------------------------------------------------------
@@ -462,7 +462,7 @@ def granted_scopes(claims: dict, record: TrustRecord, requested: Collection[str]
         raise _Broken(Reason.SCOPE_NOT_ALLOWED)
     requested = [scope for scope in requested or () if scope != ""]  # "a  b".split(" ") leaves ""s
     if requested:
-        if not all(isinstance(scope, str) and _SCOPE_TOKEN.fullmatch(scope) for scope in requested):
+        if not all(isinstance(scope, str) and SCOPE_TOKEN.fullmatch(scope) for scope in requested):
             raise _Broken(Reason.REQUESTED_SCOPE_INVALID)
         wanted = _unique(requested)
         if not set(wanted) <= set(asserted if asserted is not None else registered):
@@ -478,7 +478,7 @@ def asserted_scopes(claims: dict) -> tuple[str, ...] | None:
     if not isinstance(scope, str):
         raise _Broken(Reason.SCOPE_INVALID)
     tokens = _unique(token for token in scope.split(" ") if token)
-    if not tokens or not all(_SCOPE_TOKEN.fullmatch(token) for token in tokens):
+    if not tokens or not all(SCOPE_TOKEN.fullmatch(token) for token in tokens):
         raise _Broken(Reason.SCOPE_INVALID)
     return tokens
 

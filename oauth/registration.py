@@ -13,6 +13,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
 from . import client_auth, rar, redirect_uris
+from .assertions import SCOPE_TOKEN
 from .models import STATION_CLIENT_ID, Client, GrantType, TrustedKey
 
 ALGORITHMS_BY_KEY = {
@@ -25,6 +26,7 @@ ALGORITHMS_BY_KEY = {
 # Client ids are URL-safe names with at least one letter: an all-digit client id would
 # read like a user's subject (user ids are the `sub` of the code flow's tokens).
 CLIENT_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9._~-]{1,100}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Schemes a browser would execute or read locally rather than hand to an app.
 FORBIDDEN_SCHEMES = {"javascript", "data", "file", "vbscript", "about", "blob", "filesystem"}
 
@@ -76,7 +78,9 @@ def public_key(text: str):
                     continue
             if key is None:
                 raise RegistrationError("not a public key in PEM or JWK form")
-    except (JoseError, ValueError, TypeError) as exc:
+    except RecursionError:  # json: nested deeper than the interpreter's stack
+        raise RegistrationError("not a usable public key: its JSON is nested too deeply") from None
+    except (JoseError, ValueError, TypeError, LookupError) as exc:  # joserfc: KeyError for an unknown curve
         if isinstance(exc, RegistrationError):
             raise
         raise RegistrationError(f"not a usable public key: {exc}") from None
@@ -114,7 +118,20 @@ class TrustSpec:
     valid_until: datetime | None = None
 
 
+def check_text(label: str, value: str, model, field: str) -> None:
+    """`value` fits `model.field`: at most its max_length, no control character. SQLite
+    stores anything; PostgreSQL refuses an overlong value or a NUL (a 500), so the
+    service refuses them first, for the CLI, the portal and the API alike."""
+    limit = model._meta.get_field(field).max_length
+    if len(value) > limit:
+        raise RegistrationError(f"{label}: at most {limit} characters")
+    if CONTROL.search(value):
+        raise RegistrationError(f"{label}: no control characters")
+
+
 def add_trust(client: Client, spec: TrustSpec) -> TrustedKey:
+    for label, field in (("issuer", "issuer"), ("subject", "subject"), ("kid", "kid")):
+        check_text(label, getattr(spec, field), TrustedKey, field)
     key = public_key(spec.key_text)
     check_algorithms(key, spec.algorithms)
     if not spec.kid:
@@ -150,8 +167,8 @@ class ClientSpec:
 def _jwks_keys(text: str) -> list[dict]:
     try:
         data = json.loads(text)
-    except ValueError:
-        raise RegistrationError("the JWKS file is not JSON") from None
+    except (ValueError, RecursionError):
+        raise RegistrationError("the JWKS file is not JSON (or is nested too deeply)") from None
     keys = data.get("keys") if isinstance(data, dict) else None
     if not isinstance(keys, list) or not keys:
         raise RegistrationError('the JWKS file must be {"keys": [...]} with at least one key')
@@ -160,6 +177,11 @@ def _jwks_keys(text: str) -> list[dict]:
 
 def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
     """Create a client; return it and its secret (shown once) if it has one."""
+    check_text("name", spec.name, Client, "name")
+    wrong = [s for s in spec.scopes if not SCOPE_TOKEN.fullmatch(s)]
+    if wrong:
+        raise RegistrationError(f"scope {wrong[0]!r}: a scope is printable ASCII without space, \" or \\ "
+                                "(RFC 6749 §3.3)")
     if not CLIENT_ID.fullmatch(spec.client_id):
         raise RegistrationError("client id: 1-100 of A-Z a-z 0-9 . _ ~ -, with at least one letter")
     if spec.client_id == STATION_CLIENT_ID:

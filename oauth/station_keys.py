@@ -110,8 +110,11 @@ def add_key(tenant, identity: str, key_text: str, kid: str = "") -> dict:
     the JWK's own kid, or its RFC 7638 thumbprint."""
     key, algorithms = _station_key(key_text)
     kid = kid or key.as_dict(private=False).get("kid") or key.thumbprint()
-    if not 0 < len(kid) <= jose.MAX_KID_LENGTH:
-        raise StationKeyRefused(f"a kid is 1 to {jose.MAX_KID_LENGTH} characters")
+    longest = min(jose.MAX_KID_LENGTH, TrustedKey._meta.get_field("kid").max_length)
+    if not 0 < len(kid) <= longest:
+        raise StationKeyRefused(f"a kid is 1 to {longest} characters")
+    if registration.CONTROL.search(kid):
+        raise StationKeyRefused("a kid has no control characters")
     public = {k: v for k, v in key.as_dict(private=False).items() if k not in ("kid", "alg", "use", "key_ops")}
     with transaction.atomic():
         client = station_client(tenant, create=True)

@@ -13,10 +13,12 @@ class PeopleError(ValueError):
 
 
 def add_member(tenant: Tenant, username: str, role: str, *, email: str = "",
-               password: str | None = None) -> tuple[Membership, bool]:
+               password: str | None = None, may_replace_password: bool = False) -> tuple[Membership, bool]:
     """Give `username` the `role` in `tenant`, creating the account if there is none (it
-    then needs a password). A password given for an existing account replaces its own.
-    Returns the membership and whether the account is new."""
+    then needs a password). A password for an existing account is refused unless
+    `may_replace_password` (the CLI, run by the platform's operators): an account may
+    belong to other tenants or be a superuser, and one tenant's administrator setting
+    its password would take it over. Returns the membership and whether it is new."""
     if role not in Role.values:
         raise PeopleError(f"role must be one of {', '.join(Role.values)}")
     if not username.strip():
@@ -25,6 +27,11 @@ def add_member(tenant: Tenant, username: str, role: str, *, email: str = "",
     user = User.objects.filter(username=username).first()
     if user is None and password is None:
         raise PeopleError("a new user needs a password")
+    if user is None:
+        _check_new_account(User, username, email)
+    if user is not None and password is not None and not may_replace_password:
+        raise PeopleError(f"{username} already has an account, with its own password: give the role "
+                          "without a password")
     if password is not None:
         try:
             validate_password(password, user or User(username=username, email=email))
@@ -39,6 +46,19 @@ def add_member(tenant: Tenant, username: str, role: str, *, email: str = "",
             user.save(update_fields=["password"])
         membership, _ = Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
     return membership, created
+
+
+def _check_new_account(User, username: str, email: str) -> None:
+    """The rules of the model's own fields (Django's forms apply them; `create_user` does
+    not): a username of at most 150 letters, digits and @.+-_, an e-mail address that is
+    one. SQLite would store anything; PostgreSQL refuses a longer one or a NUL (a 500)."""
+    for field, value in (("username", username), ("email", email)):
+        if field == "email" and not value:
+            continue
+        try:
+            User._meta.get_field(field).clean(value, None)
+        except ValidationError as exc:
+            raise PeopleError(f"{field}: " + " ".join(exc.messages)) from None
 
 
 def remove_member(membership: Membership) -> int:

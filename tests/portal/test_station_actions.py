@@ -218,6 +218,8 @@ def test_a_pasted_pem_registers_a_key_listed_with_its_fingerprint(fleet, operato
 @pytest.mark.parametrize("text, says", [
     ("-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----", "not a public key"),
     ('{"kty": "EC", "crv": "P-256"', "not a usable public key"),
+    ('{"kty": "EC", "crv": "P-999", "x": "AA", "y": "AA"}', "not a usable public key"),  # joserfc: KeyError
+    ('{"x": ' + "[" * 5_000 + "]" * 5_000 + "}", "not a usable public key"),  # json: RecursionError
     (EC.as_pem(private=True).decode(), "private key"),
     ("", "required"),
 ])
@@ -370,13 +372,16 @@ def test_the_failures_chart_counts_the_tenants_refused_handshakes_per_hour(fleet
     assert "Refused handshakes" in shown and 'data-chart="auth-failures-hourly-data"' in shown
 
 
+JOB_ID = "0123456789abcdef0123456789abcdef"  # a uuid4().hex, as import_jobs.start makes
+
+
 def test_an_import_raced_by_a_registration_writes_nothing_and_says_so(fleet):
     checked = station_import.check_file(fleet[0], "identity,key\nNEW-1," + "ab" * 20 + "\nNEW-2," + "cd" * 20,
                                         None, keys_are_random=True, skip_existing=False)
     make_station(fleet[0], "NEW-2", key=bytes(range(3, 23)), origin="generated")  # after the check
-    job = import_jobs.Job(fleet[0], "job-1", total=station_import.work_of(checked), actor="operator")
+    job = import_jobs.Job(fleet[0], JOB_ID, total=station_import.work_of(checked), actor="operator")
     job.run(checked, None, True)  # what the thread runs
-    shown = import_jobs.status(fleet[0], "job-1")
+    shown = import_jobs.status(fleet[0], JOB_ID)
     assert shown["state"] == "failed" and "created meanwhile" in shown["error"]
     assert not Station.objects.filter(identity="NEW-1").exists()
-    assert import_jobs.status(fleet[1], "job-1") is None  # another tenant's id is no job
+    assert import_jobs.status(fleet[1], JOB_ID) is None  # another tenant's id is no job

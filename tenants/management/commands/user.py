@@ -38,7 +38,8 @@ class Command(BaseCommand):
         if password is None and not get_user_model().objects.filter(username=username).exists():
             raise CommandError("a new user needs a password: give --password-stdin")
         try:
-            _, created = people.add_member(t, username, role, email=email, password=password)
+            _, created = people.add_member(t, username, role, email=email, password=password,
+                                              may_replace_password=True)
         except people.PeopleError as exc:
             raise CommandError(str(exc)) from None
         out = {"username": username, "tenant": t.slug, "role": role, "created": created}
