@@ -38,10 +38,19 @@ class RegistrationError(ValueError):
     pass
 
 
+# Every authorization request compares its redirect_uri with each registered one: a
+# client of 20,000 URIs (or of 100 kB each) made that work, and the client's row,
+# unbounded. Browsers keep URLs of a few thousand characters.
+MAX_REDIRECT_URIS = 20
+MAX_REDIRECT_URI_LENGTH = 2000
+
+
 def check_redirect_uri(uri: str) -> str:
     """Absolute, no fragment (RFC 6749 §3.1.2); https, or http only to a loopback IP
     literal (RFC 8252 §7.3, §8.3: not `localhost`) — or a private-use scheme for native
     apps (RFC 8252 §7.1), never one the browser would run itself."""
+    if len(uri) > MAX_REDIRECT_URI_LENGTH:
+        raise RegistrationError(f"a redirect URI has at most {MAX_REDIRECT_URI_LENGTH} characters")
     problem = redirect_uris.syntax_problem(uri)
     if problem:
         raise RegistrationError(f"redirect URI {uri!r} {problem}")
@@ -197,6 +206,8 @@ def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
         raise RegistrationError("the authorization code grant needs at least one redirect URI")
     if spec.redirect_uris and not code_flow:
         raise RegistrationError("redirect URIs are only for the authorization code grant")
+    if len(spec.redirect_uris) > MAX_REDIRECT_URIS:
+        raise RegistrationError(f"a client has at most {MAX_REDIRECT_URIS} redirect URIs")
     for uri in spec.redirect_uris:
         check_redirect_uri(uri)
     public = spec.auth_method == Client.AuthMethod.NONE

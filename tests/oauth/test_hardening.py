@@ -64,6 +64,21 @@ def test_control_characters_and_empty_fragments_are_refused_at_registration(emsp
                                     auth_method="client_secret_basic"))
 
 
+@pytest.mark.parametrize("uris, refusal", [
+    ([f"https://app.example.com/cb{i}" for i in range(21)], "at most 20 redirect URIs"),
+    (["https://app.example.com/" + "a" * 2000], "at most 2000 characters"),
+])
+def test_a_client_has_a_bounded_list_of_redirect_uris(emsp, uris, refusal):
+    """Every authorization request compares its redirect_uri with each one registered."""
+    with pytest.raises(RegistrationError, match=refusal):
+        add_client(emsp, ClientSpec(client_id="many", name="", redirect_uris=uris,
+                                    grant_types=[GrantType.AUTHORIZATION_CODE], scopes=["ccsr"],
+                                    auth_method="client_secret_basic"))
+    add_client(emsp, ClientSpec(client_id="enough", name="", redirect_uris=uris[:20] if len(uris) > 1 else
+                                ["https://app.example.com/" + "a" * 1970], grant_types=[GrantType.AUTHORIZATION_CODE],
+                                scopes=["ccsr"], auth_method="client_secret_basic"))
+
+
 @pytest.mark.parametrize("uri, ok", [
     ("http://127.0.0.1:9999/callback", True),
     ("http://127.0.0.1/callback", True),
