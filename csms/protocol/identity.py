@@ -6,7 +6,8 @@ the identity is the last segment of the connection URL, percent-encoded as neede
 the HTTP Basic username, so it may not hold ':' (the username/password separator);
 1.6 sets no other limit. We also refuse what no station can send as typed and no
 operator can read back: control characters (a newline from a CSV cell left unquoted),
-and spaces at either end (trimmed by every form and CSV reader). The column holds 255.
+spaces at either end (trimmed by every form and CSV reader), and the dot segments '.'
+and '..' (resolved away in any URL). The column holds 255.
 
 OCPP 2.0.1 (part 4 §3.1.1): identifierString of at most 48 characters, i.e. only
 `a-z A-Z 0-9 * - _ = + | @ .` (its ':' excluded, as above). Its own example
@@ -48,6 +49,10 @@ def _common_problems(identity: str) -> list[str]:
                      "an unterminated quote in a CSV file makes one of several lines")
     if identity != identity.strip():
         found.append("identity begins or ends with a space")
+    if identity in (".", ".."):
+        # RFC 3986 §5.2.4: clients and browsers resolve these as path steps, so the
+        # station's URL (and its portal page) would lead to another address.
+        found.append(f"identity may not be {identity!r}: in a URL it is a step along the path")
     return found
 
 

@@ -14,7 +14,7 @@ BOTH = ["ocpp1.6", "ocpp2.0.1"]
 
 
 @pytest.mark.parametrize("value, protocols", [
-    ("CP001", BOTH), ("C" * 48, BOTH), ("a*b-c_d=e+f|g@h.i", BOTH),
+    ("CP001", BOTH), ("C" * 48, BOTH), ("a*b-c_d=e+f|g@h.i", BOTH), ("...", BOTH), (".CP", BOTH),
     ("RDAM 123", ["ocpp1.6"]), ("site/7", ["ocpp1.6"]), ("Müller-1", ["ocpp1.6"]), ("C" * 255, ["ocpp1.6"]),
 ])
 def test_identities_a_station_of_these_protocols_may_have(value, protocols):
@@ -31,6 +31,8 @@ def test_identities_a_station_of_these_protocols_may_have(value, protocols):
     ("C" * 49, BOTH, "OCPP 2.0.1 allows 48"),
     ("RDAM 123", BOTH, "contains ' ': OCPP 2.0.1 allows only"),
     ("site/7", ["ocpp2.0.1"], "contains '/'"),
+    (".", BOTH, "may not be '.'"),  # a URL resolves it away: the station's page is another's
+    ("..", ["ocpp1.6"], "may not be '..'"),
 ])
 def test_identities_refused(value, protocols, problem):
     assert any(problem in p for p in identity.problems(value, protocols))
