@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.celery_worker import start_worker, stop_worker
 from tests.live import LiveServer
 from tests.tcp_proxy import PostgresProxy, RedisProxy
 
@@ -161,6 +162,18 @@ def guarded(guarded_server, transactional_db):
     if left < ROOM_IN_WINDOW:
         time.sleep(left + 0.05)
     return guarded_server
+
+
+@pytest.fixture
+def tasks_run(csms, live_log_dir):
+    """Where the live server's tasks run: in process on embedded defaults; with REDIS_URL
+    they go through the broker, so a real Celery worker process takes them."""
+    if not os.environ.get("REDIS_URL"):
+        yield None
+        return
+    proc = start_worker(live_log_dir / "celery-worker.log")
+    yield proc
+    stop_worker(proc)
 
 
 @pytest.fixture

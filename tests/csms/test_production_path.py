@@ -24,14 +24,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def celery_worker(csms, live_log_dir):
-    proc = start_worker(live_log_dir / "celery-worker.log")
-    yield proc
-    stop_worker(proc)
-
-
-def test_rotation_requested_through_the_broker_reaches_the_station(csms, celery_worker, run):
+def test_rotation_requested_through_the_broker_reaches_the_station(csms, tasks_run, run):
     row = make_station(make_tenant("acme"), "CP1", AL1000_KEY)
     st = ks.KeyedStation(csms, "acme", "CP1", AL1000_KEY, behaviour=ks.APPLY)
 

@@ -3,7 +3,6 @@ tenants, find one station among thousands, rotate its key and watch the real sta
 take it. Every page passes axe-core (no serious or critical violation) and fits a
 390-pixel-wide screen; screenshots land in test-output/portal/."""
 import asyncio
-import os
 import threading
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from csms.models import AuditEvent, KeyOrigin, Station, StationCredential
 from tenants.models import Membership, Role
 from tests import browser
 from tests import keyed_station as ks
-from tests.celery_worker import start_worker, stop_worker
 from tests.factories import AL1000_KEY, make_station, make_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -115,18 +113,6 @@ def signed_in_page(chromium, server, width: int):
     page = chromium.new_page(viewport={"width": width, "height": 900})
     sign_in(page, server)
     return page
-
-
-@pytest.fixture
-def tasks_run(csms, live_log_dir):
-    """Where the tasks run: in process on embedded defaults; with REDIS_URL they go through
-    the broker, so a Celery worker takes them (a campaign moves on in its tasks)."""
-    if not os.environ.get("REDIS_URL"):
-        yield None
-        return
-    proc = start_worker(live_log_dir / "celery-worker-browser.log")
-    yield proc
-    stop_worker(proc)
 
 
 @pytest.mark.timeout(300)  # a real browser, a real station and 3,000 rows, on a shared machine
