@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import exception_handler
 
+from .challenges import ChallengedAuthenticationFailed
 from .problem import CONTENT_TYPE, problem
 from .timestamps import rfc3339
 
@@ -62,6 +63,19 @@ class InsufficientScope(exceptions.PermissionDenied):
         self.scopes = scopes
 
 
+def _authentication_challenges(exc: exceptions.APIException, context) -> str | None:
+    """The WWW-Authenticate value of a 401: the failed scheme's own challenge, or, when
+    no credentials came, every challenge the view's authentication classes offer, as one
+    comma-separated list (RFC 9110 §11.6.1), so a token client learns where to get one."""
+    if isinstance(exc, ChallengedAuthenticationFailed):
+        return exc.challenge
+    view, request = context.get("view"), context.get("request")
+    if not isinstance(exc, exceptions.NotAuthenticated) or view is None or request is None:
+        return None
+    offered = [c for a in view.get_authenticators() if (c := a.authenticate_header(request))]
+    return ", ".join(offered) or None
+
+
 def _scope_challenge(exc: InsufficientScope, context) -> str | None:
     request = context.get("request")
     authenticator = getattr(request, "successful_authenticator", None)
@@ -82,6 +96,8 @@ def problem_exception_handler(exc, context):
         return None
     if isinstance(exc, InsufficientScope) and (scope_challenge := _scope_challenge(exc, context)):
         response["WWW-Authenticate"] = scope_challenge
+    elif response.status_code == 401 and (challenges := _authentication_challenges(exc, context)):
+        response["WWW-Authenticate"] = challenges
     data = response.data
     headers = {name: value for name, value in response.items() if name.lower() != "content-type"}
     body = {**problem_body(response.status_code, data), **getattr(exc, "members", {})}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from lib.challenges import ChallengedAuthenticationFailed
 from tenants.models import Tenant
 
 from . import issuer, tokens
@@ -37,7 +38,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             return None
         token = token.strip()
         if not token:
-            raise exceptions.AuthenticationFailed("invalid_token: empty bearer token")
+            raise ChallengedAuthenticationFailed("invalid_token: empty bearer token", challenge(request, "invalid_token"))
         slug = request.parser_context["kwargs"].get("tenant", "")
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
@@ -45,14 +46,15 @@ class BearerTokenAuthentication(BaseAuthentication):
         try:
             verified = tokens.verify_access_token(tenant, token)
         except tokens.InvalidToken as exc:
-            request._bearer_error = "invalid_token"  # for the challenge (RFC 6750 §3.1)
-            raise exceptions.AuthenticationFailed(f"invalid_token: {exc}") from None
+            raise ChallengedAuthenticationFailed(f"invalid_token: {exc}", challenge(request, "invalid_token")) from None
         record = verified.record
         user = record.user or TokenClient(record.application.client_id, record.subject)
         return user, verified
 
     def authenticate_header(self, request):
-        return challenge(request, getattr(request, "_bearer_error", None))
+        if "tenant" not in request.parser_context["kwargs"]:
+            return None  # no tenant, no realm to name: not a resource of an authorization server
+        return challenge(request, None)
 
     def scope_challenge(self, request, scopes: list[str]) -> str:
         """For `lib.api.InsufficientScope`: the token is good, its scopes are not."""

@@ -1,6 +1,7 @@
 """Who may call the operator API: people by their role, clients of the tenant's own AS by
 their operator scopes (a token from Authlib's client_credentials against the real token
 endpoint), never a token issued on a person's behalf or another tenant's token."""
+import httpx
 import pytest
 
 from tenants.models import Role
@@ -65,7 +66,25 @@ def test_a_token_is_worthless_at_another_tenant(csms, acme):
     robot = automation(csms, acme, ["operator:admin"])
     response = robot.get(api("other", "stations/"))
     problem(response, 401)
+    # RFC 6750 §3.1: the scheme it used answers, naming where a token for `other` comes from
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="') and "/oauth/other" in challenge, challenge
+    assert challenge.endswith(', error="invalid_token"'), challenge
     assert robot.get(api("other", "stations/OTHER-1/")).status_code == 401
+
+
+def test_a_401_offers_every_scheme_and_a_failed_one_answers_with_its_own(csms, acme):
+    bare = httpx.Client(base_url=csms.http, timeout=30)
+    missing = bare.get(api("acme", "stations/"))
+    problem(missing, 401)
+    offered = missing.headers["WWW-Authenticate"]
+    assert offered.startswith('Basic realm="api", Bearer realm="') and "/oauth/acme" in offered, offered
+    assert "error=" not in offered
+    wrong = bare.get(api("acme", "stations/"), auth=("nobody", "not-the-password"))
+    problem(wrong, 401)
+    assert wrong.headers["WWW-Authenticate"] == 'Basic realm="api"'
+    empty = bare.get(api("acme", "stations/"), headers={"Authorization": "Bearer"})
+    assert problem(empty, 401) and empty.headers["WWW-Authenticate"].endswith(', error="invalid_token"')
 
 
 def test_people_have_their_roles_and_others_see_nothing(csms, acme):
