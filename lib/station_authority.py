@@ -108,14 +108,16 @@ def on_tokens_revoked(listener: Callable[[list[RevokedToken]], None]) -> None:
         _revocation_listeners.append(listener)
 
 
-def tokens_revoked(revoked: Iterable[RevokedToken]) -> None:
-    """The authority revoked these tokens (called after its transaction committed). A
-    listener that fails is logged: the revocation itself stands either way."""
+def tokens_revoked(revoked: Iterable[RevokedToken]) -> bool:
+    """The authority revoked these tokens (called after its transaction committed).
+    Whether every listener acted; one that fails is logged, and the authority announces
+    again later: the revocation itself stands either way."""
     revoked = list(revoked)
-    if not revoked:
-        return
-    for listener in _revocation_listeners:
+    heard = True
+    for listener in _revocation_listeners if revoked else ():
         try:
             listener(revoked)
         except Exception:
             log.exception("a listener failed to act on %d revoked station token(s)", len(revoked))
+            heard = False
+    return heard

@@ -1,5 +1,6 @@
 """The per-tenant authorization server's own records."""
 from django.db import models
+from django.utils import timezone
 from oauth2_provider.models import (
     AbstractAccessToken,
     AbstractApplication,
@@ -130,6 +131,17 @@ class AccessToken(TenantOwned, AbstractAccessToken):
         from .revocation import revoke_access_tokens  # it imports this module
 
         revoke_access_tokens(AccessToken.objects.filter(pk=self.pk))
+
+
+class StationTokenRevocation(TenantOwned):
+    """A revoked station access token whose connection the CSMS may not have been told to
+    close yet: written in the revoking transaction, deleted once the announcement went
+    out. A process killed between the commit and its announcement leaves the row, and
+    `announce_pending_revocations` (beat) announces it (oauth/revocation.py)."""
+
+    identity = models.CharField(max_length=255)
+    jti = models.CharField(max_length=64)
+    revoked_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
 class RefreshToken(TenantOwned, AbstractRefreshToken):

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from . import housekeeping, signing_keys
+from . import housekeeping, revocation, signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -24,3 +24,14 @@ def promote_next_signing_keys():
     if promoted:
         log.info("signing keys: %d next key(s) now sign", promoted)
     return promoted
+
+
+@shared_task
+def announce_pending_revocations():
+    """Station token revocations whose connection close was never announced (a process
+    killed after the commit, a channel layer that was down): announced again."""
+    announced = revocation.announce_pending()
+    if announced:
+        log.warning("announced %d station token revocation(s) again: the first announcement did not complete",
+                    announced)
+    return announced

@@ -208,6 +208,7 @@ CELERY_BEAT_SCHEDULE = {
     "advance-campaigns": {"task": "csms.tasks.advance_campaigns", "schedule": 15.0},
     "purge-expired-oauth-records": {"task": "oauth.tasks.purge_expired_oauth_records", "schedule": 600.0},
     "promote-next-signing-keys": {"task": "oauth.tasks.promote_next_signing_keys", "schedule": 60.0},
+    "announce-pending-revocations": {"task": "oauth.tasks.announce_pending_revocations", "schedule": 30.0},
     "expire-ended-contracts": {"task": "pnc.tasks.expire_ended_contracts", "schedule": 600.0},
 }
 
@@ -288,6 +289,9 @@ OAUTH = {
     # A rotated-in signing key is published this long before it signs, so relying parties
     # that cache the JWKS (a day is common) know it before they meet it (oauth.signing_keys).
     "KEY_PUBLISH_AHEAD_SECONDS": int(os.environ.get("OAUTH_KEY_PUBLISH_AHEAD_SECONDS", "86400")),
+    # A station token's revocation whose announcement (closing its connection) did not
+    # complete this long after it is announced again (oauth.revocation.announce_pending).
+    "REVOCATION_RETRY_SECONDS": 30,
 }
 # django-oauth-toolkit: our swapped models; its engine settings are unused (the endpoints
 # are ours) except those its models read.

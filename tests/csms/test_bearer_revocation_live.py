@@ -118,3 +118,48 @@ def test_an_expired_token_does_not_close_the_connection_it_opened(acme, run):
         await ws.close()
 
     run(scenario())
+
+
+def test_a_revocation_whose_announcement_never_went_out_closes_the_connection_at_the_next_pass(
+        acme, run, settings, monkeypatch):
+    """The revoking process is killed after its commit, before it announced: the outbox
+    row it committed with the revocation is announced by the beat's
+    `announce_pending_revocations`, and the connection closes (4002)."""
+    from oauth import revocation, tasks
+    from oauth.models import StationTokenRevocation
+
+    token = fetch_token(acme, "acme", "CP1", CP1_KEY, "ES256")["access_token"]
+    announce = revocation._announce
+    monkeypatch.setattr(revocation, "_announce", lambda pending: False)  # killed before announcing
+    settings.OAUTH = {**settings.OAUTH, "REVOCATION_RETRY_SECONDS": 0}
+
+    async def scenario():
+        ws = await connect(acme, "CP1", token)
+        await async_eventually(lambda: Station.objects.get(identity="CP1").connected)
+        row = await asyncio.to_thread(lambda: AccessToken.objects.get(subject="CP1"))
+        await asyncio.to_thread(row.revoke)
+        await asyncio.sleep(4)  # past the server's reconcile pass (3 s): nothing told it
+        await asyncio.wait_for(await ws.ping(), 5)
+        pending = await asyncio.to_thread(lambda: list(StationTokenRevocation.objects.values_list("identity", "jti")))
+        assert pending == [("CP1", jti_of(token))]
+        monkeypatch.setattr(revocation, "_announce", announce)
+        assert await asyncio.to_thread(tasks.announce_pending_revocations) == 1
+        return await closed_code(ws, timeout=8)
+
+    assert run(scenario()) == 4002
+    assert not StationTokenRevocation.objects.exists()
+    assert tasks.announce_pending_revocations() == 0
+
+
+def test_a_revocation_announced_at_once_leaves_no_outbox_row(acme, run):
+    token = fetch_token(acme, "acme", "CP1", CP1_KEY, "ES256")["access_token"]
+    from oauth.models import StationTokenRevocation
+
+    async def scenario():
+        ws = await connect(acme, "CP1", token)
+        await async_eventually(lambda: Station.objects.get(identity="CP1").connected)
+        assert (await asyncio.to_thread(revoke_over_http, acme, token)).status_code == 200
+        return await closed_code(ws, timeout=5)
+
+    assert run(scenario()) == 4002
+    assert not StationTokenRevocation.objects.exists()
