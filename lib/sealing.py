@@ -7,6 +7,7 @@ associated data that names the row a key belongs to, each in its own namespace, 
 sealed key copied to another row, tenant or purpose does not open.
 """
 import base64
+import functools
 import os
 
 from cryptography.hazmat.primitives import hashes
@@ -22,7 +23,13 @@ class KeyEncryptionError(ValueError):
 
 
 def _kek() -> bytes:
-    configured = getattr(settings, "OAUTH_KEY_ENCRYPTION_KEY", "")
+    return _kek_of(getattr(settings, "OAUTH_KEY_ENCRYPTION_KEY", ""), settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=8)
+def _kek_of(configured: str, secret_key: str) -> bytes:
+    """Cached by the settings it comes from: every Digest challenge and sealed secret
+    reaches it, and HKDF costs tens of microseconds a time."""
     if configured:
         key = base64.b64decode(configured)
         if len(key) != 32:
@@ -30,7 +37,7 @@ def _kek() -> bytes:
         return key
     # This info string derived the first sealed keys: changing it would lock them out.
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"chargegate oauth signing-key encryption").derive(settings.SECRET_KEY.encode())
+                info=b"chargegate oauth signing-key encryption").derive(secret_key.encode())
 
 
 def seal(private_pem: bytes, aad: bytes) -> str:
@@ -49,4 +56,9 @@ def unseal(sealed: str, aad: bytes) -> bytes:
 def derive(info: bytes, length: int = 32) -> bytes:
     """A key for one purpose (`info`) derived from the KEK with HKDF: every server
     process of a deployment derives the same one, and nothing else opens with it."""
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(_kek())
+    return _derived(_kek(), info, length)
+
+
+@functools.lru_cache(maxsize=64)
+def _derived(kek: bytes, info: bytes, length: int) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(kek)

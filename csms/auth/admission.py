@@ -72,6 +72,12 @@ async def decide(subject: Subject, *, tenant_slug: str, source: str, authorizati
     """The handshake's authentication, from the event loop: the one call the consumer
     makes. Throttled first (unless every key is cheap to check), then
     `station_auth.authenticate` behind the hashing gate, the outcome counted."""
+    if not authorization and not totp_header:
+        # Nothing presented, so nothing to throttle or check: the 401's challenges are
+        # made here, on the event loop, in microseconds (Digest's nonces and EAP's
+        # Identity Request are stateless, no hash runs). Every Digest or EAP admission
+        # after a restart starts so, and the two thread hops were most of its cost.
+        return authenticate(subject, authorization, totp_header)
     where = {"subject_key": f"{tenant_slug}/{subject.identity}", "source": source,
              "subject": subject, "authorization": authorization, "totp_header": totp_header}
     if not unthrottled(subject.keys):

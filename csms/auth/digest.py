@@ -235,8 +235,9 @@ class Digest:
         key = store.server_key()
         nonce = make_nonce(key, subject.realm, subject.identity, store.now(), store.random(_NONCE_RANDOM_BYTES))
         extra = [("stale", "true")] if stale else []
+        same_opaque = opaque(key, subject.realm)
         return [challenge(self.name, [("realm", subject.realm), ("qop", "auth"), ("algorithm", algorithm),
-                                      ("nonce", nonce), ("opaque", opaque(key, subject.realm)), *extra],
+                                      ("nonce", nonce), ("opaque", same_opaque), *extra],
                           tokens=("algorithm", "stale"))
                 for algorithm in OFFERED]
 
