@@ -21,6 +21,11 @@ gets a station token (`Authorization: Token`, issued by `station_methods.issue_t
 `station token issue` does) and the tenant's default is `token,basic`. `--method digest`:
 the tenant's default is `digest,basic`, and each storm station first connects without
 credentials, then answers the 401's SHA-256 challenge (two handshakes per admission).
+`--method eap`: the tenant's default is `eap,basic`; each storm station sends the
+unsolicited EAP Identity Response, gets the MD5-Challenge in the 401 and answers it (two
+handshakes). `--method totp`: each storm station gets a TOTP secret (`station totp
+issue`'s function) and connects with `Authorization: TOTP login=…, totp=…` written at
+the moment of each attempt; the default is `totp,basic`.
 """
 import argparse
 import asyncio
@@ -134,6 +139,84 @@ def digest_policy(first: int, count: int) -> None:
     connections.close_all()
 
 
+def eap_policy(first: int, count: int) -> None:
+    """EAP first for the tenant, and the storm stations' EAP secrets, as `credentials.new_key`
+    seals them with a key."""
+    from django.db import connections, transaction
+
+    from csms import station_methods
+    from csms.auth import keys, policy
+    from csms.models import StationCredential
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=versus.TENANT)
+    row = station_methods.changed(tenant)
+    row.methods = ["eap", "basic"]
+    row.save(update_fields=["methods"])
+    realm, wanted = policy.realm(tenant), {versus.identity(i) for i in range(first, first + count)}
+    with transaction.atomic():
+        for credential in StationCredential.objects.filter(tenant=tenant).select_related("station"):
+            if credential.station.identity in wanted:
+                credential.current_eap = keys.seal_eap(realm, credential.station.identity, versus.KEY,
+                                                       credential.current_hash)
+                credential.save(update_fields=["current_eap"])
+    connections.close_all()
+
+
+def totp_headers(first: int, count: int) -> dict:
+    """TOTP first for the tenant, a TOTP secret per storm station, and for each a writer of
+    its Authorization header at the moment of the attempt (a slot is usable once)."""
+    from django.db import connections
+
+    from csms import station_methods
+    from csms.models import Station
+    from lib.totp_token import config
+    from stationclient.authorization import Secrets, write
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=versus.TENANT)
+    row = station_methods.changed(tenant)
+    row.methods = ["totp", "basic"]
+    row.save(update_fields=["methods"])
+    by_identity = {s.identity: s for s in Station.objects.filter(tenant=tenant)}
+
+    def writer(identity: str, secret: str):
+        secrets = Secrets(login=identity, totp=config(secret))
+        return lambda: dict(write("totp", secrets, [], target="", now=time.time(), random=b"").headers)[
+            "Authorization"]
+
+    made = {}
+    for i in range(first, first + count):
+        identity = versus.identity(i)
+        made[i] = writer(identity, station_methods.issue_totp(by_identity[identity], actor="bench")[1])
+    connections.close_all()
+    return made
+
+
+async def eap_connect(port: int, i: int, source: str, timeout: float):
+    """An EAP station's handshake: the unsolicited Identity Response, the 401 with the
+    MD5-Challenge, the answer (stationclient/eap.py): two handshakes, timed as one."""
+    import websockets
+
+    from stationclient.eap import EapClient, eap_challenge
+
+    url = f"ws://127.0.0.1:{port}/ocpp/{versus.TENANT}/{versus.identity(i)}"
+    options = dict(subprotocols=["ocpp1.6"], open_timeout=timeout, ping_interval=None, compression=None,
+                   local_addr=(source, 0), max_size=None)
+    client = EapClient(versus.identity(i), versus.KEY.hex().upper().encode(), realm=f"Chargegate {versus.TENANT}")
+    try:
+        ws = await websockets.connect(url, additional_headers={"Authorization": client.identity_response()},
+                                      **options)
+    except websockets.InvalidStatus as exc:
+        if exc.response.status_code != 401:
+            raise
+        challenge = eap_challenge(exc.response.headers.get_all("WWW-Authenticate"))
+    else:
+        await ws.close()
+        raise RuntimeError("admitted on an Identity Response")
+    return await websockets.connect(url, additional_headers={"Authorization": client.answer(challenge)}, **options)
+
+
 async def digest_connect(port: int, i: int, source: str, timeout: float):
     """A Digest station's handshake after a restart: asked first, without credentials (a
     401 with the challenges), then answered (the reference client's writer): two
@@ -164,7 +247,7 @@ async def digest_connect(port: int, i: int, source: str, timeout: float):
     return await websockets.connect(url, additional_headers=dict(written.headers), **options)
 
 
-async def storm(port, first, count, concurrency, sources, authorization=None, digest=False):
+async def storm(port, first, count, concurrency, sources, authorization=None, conversation=None):
     admitted, failures, first_failure = [], 0, []
     queue = list(range(first, first + count))
     held = []
@@ -177,9 +260,10 @@ async def storm(port, first, count, concurrency, sources, authorization=None, di
             while True:
                 try:
                     source = sources[w % len(sources)]
-                    held.append(await digest_connect(port, i, source, timeout=60) if digest else
+                    header = (authorization or {}).get(i)
+                    held.append(await conversation(port, i, source, timeout=60) if conversation else
                                 await versus.connect(port, i, source, timeout=60,
-                                                     authorization=(authorization or {}).get(i)))
+                                                     authorization=header() if callable(header) else header))
                     admitted.append(time.perf_counter() - t0)
                     break
                 except Exception as exc:
@@ -212,7 +296,7 @@ def main():
     parser.add_argument("--sources", type=int, default=8, help="loopback source addresses")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds measured before and after the storm")
     parser.add_argument("--postgres", action="store_true")
-    parser.add_argument("--method", choices=["basic", "bearer", "token", "digest"], default="basic",
+    parser.add_argument("--method", choices=["basic", "bearer", "token", "digest", "eap", "totp"], default="basic",
                         help="how the storm's stations authenticate")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the server (repeatable), e.g. CSMS_HANDSHAKES_AT_ONCE=0")
@@ -234,9 +318,10 @@ def main():
     port = versus.free_port()
     os.environ["PORT"] = str(port)  # PUBLIC_URL follows it: the Bearer tokens' issuer and audience
     versus.provision(total - 1)  # identities 0 .. total-1
-    authorization = {"bearer": bearer_tokens, "token": token_headers}.get(args.method, lambda *_: None)(0, args.stations)
-    if args.method == "digest":
-        digest_policy(0, args.stations)
+    authorization = {"bearer": bearer_tokens, "token": token_headers, "totp": totp_headers}.get(
+        args.method, lambda *_: None)(0, args.stations)
+    {"digest": digest_policy, "eap": eap_policy}.get(args.method, lambda *_: None)(0, args.stations)
+    conversation = {"digest": digest_connect, "eap": eap_connect}.get(args.method)
     sources = versus.sources_for(total, args.sources)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"{'PostgreSQL + Redis' if args.postgres else 'embedded'}; {args.connected} connected stations, "
@@ -256,8 +341,7 @@ def main():
         cpu0 = versus.cpu_seconds(proc.pid)
         wall0 = time.time()
         elapsed, admitted, failures, held = asyncio.run(
-            storm(port, 0, args.stations, args.concurrency, sources, authorization,
-                  digest=args.method == "digest"))
+            storm(port, 0, args.stations, args.concurrency, sources, authorization, conversation))
         wall1 = time.time()
         cpu = versus.cpu_seconds(proc.pid) - cpu0
         time.sleep(args.settle)
