@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from lib.paging import KeysFirstPaginator
 from tenants.access import tenant_page
 from tenants.models import Role
 
@@ -110,7 +111,7 @@ def members(request, campaign: RotationCampaign) -> dict:
     rows = campaign.members.select_related("station").order_by("id")
     if state in CampaignMember.State.values:
         rows = rows.filter(state=state)
-    page = Paginator(rows, MEMBERS_SIZE).get_page(request.GET.get("page"))
+    page = KeysFirstPaginator(rows, MEMBERS_SIZE).get_page(request.GET.get("page"))
     query = f"state={state}" if state in CampaignMember.State.values else ""
     return {"page": page, "state": state, "states": CampaignMember.State.choices, "query": query,
             "members_query": "&".join(filter(None, [query, f"page={page.number}"]))}

@@ -2,12 +2,12 @@
 the stations waiting to be let in (on a series key, or set Pending), approved or
 rejected one by one. Every action calls `csms.onboarding`, as the REST API does."""
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from lib.paging import KeysFirstPaginator
 from tenants.access import tenant_page
 from tenants.models import Role
 
@@ -23,7 +23,7 @@ PAGE_SIZE = 50
 def queue(request, tenant):
     found = StationFilter(request.GET, queryset=onboarding.waiting(tenant))
     stations = found.qs if found.is_valid() else Station.objects.none()
-    page = Paginator(stations, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = KeysFirstPaginator(stations, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "csms/onboarding.html", {

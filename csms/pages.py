@@ -6,12 +6,12 @@ from collections import defaultdict
 from functools import wraps
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from lib.paging import KeysFirstPaginator
 from tenants.access import tenant_page
 from tenants.confirmation import ask_first  # also the other csms pages' (`from .pages import`)
 from tenants.models import Role
@@ -44,7 +44,7 @@ def station_of(tenant, identity: str) -> Station:
 def station_list(request, tenant):
     found = StationFilter(request.GET, queryset=Station.objects.for_tenant(tenant).select_related("credential"))
     stations = found.qs if found.is_valid() else Station.objects.none()
-    page = Paginator(stations, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = KeysFirstPaginator(stations, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {"tenant": tenant, "filter": found, "page": page, "query": query.urlencode(),
