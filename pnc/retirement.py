@@ -17,8 +17,7 @@ sealed key is erased. What keeps working without the key:
 from django.db import transaction
 from django.utils import timezone
 
-from . import revocation
-from .contracts import record_event
+from . import ca_audit, revocation
 from .models import CertificateAuthority, IssuedCertificate
 
 MIN_KEY_ID_PREFIX = 8
@@ -81,7 +80,6 @@ def retire(tenant, key_id: str, actor: str) -> list[CertificateAuthority]:
             if row.private_key_sealed:
                 revocation.publish_crl(row, final=True)
             CertificateAuthority.objects.filter(pk=row.pk).update(private_key_sealed="", retired_at=now)
-            record_event(tenant.pk, actor, "ca.retired", "retired", {
-                "level": row.level, "key_id": row.key_id, "subject": row.subject,
-                "final_crl": bool(row.private_key_sealed)})
+            ca_audit.record(tenant, actor, "ca.retired", "retired", level=row.level, key_id=row.key_id,
+                            subject=row.subject, final_crl=bool(row.private_key_sealed))
         return [CertificateAuthority.objects.get(pk=row.pk) for row in retired]

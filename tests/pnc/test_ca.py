@@ -147,3 +147,24 @@ def test_a_100_character_name_in_any_script_gives_cas_within_x509s_limits(db, ki
                 (("long", tenant), ("twin", twin), ("other", other))}
     assert subjects["twin"] == subjects["long"][:3]
     assert set(subjects["other"]).isdisjoint(subjects["long"])
+
+
+def test_every_change_to_the_hierarchy_is_audited_with_public_facts_only(emsp):
+    from csms.models import AuditEvent
+
+    initialised = json.loads(run_cmd("pnc", "ca", "init", "emsp", "--json"))
+    staged = json.loads(run_cmd("pnc", "ca", "rollover", "emsp", "--level", "root", "--staged", "--json"))[3:]
+    run_cmd("pnc", "ca", "activate", "emsp", staged[2]["key_id"])
+    run_cmd("pnc", "ca", "retire", "emsp", initialised[0]["key_id"])
+    events = list(AuditEvent.objects.filter(tenant=emsp).order_by("id"))
+    assert [(e.action, e.actor, e.outcome) for e in events] == [
+        ("ca.initialised", "cli", "issuing"), ("ca.rolled_over", "cli", "staged"), ("ca.activated", "cli", "issuing"),
+        ("ca.retired", "cli", "retired"), ("ca.retired", "cli", "retired"), ("ca.retired", "cli", "retired")]
+    assert [ca["key_id"] for ca in events[0].detail["cas"]] == [row["key_id"] for row in initialised]
+    assert events[1].detail["level"] == "root" and events[1].detail["staged"] is True
+    assert events[1].detail["replaces"] == initialised[2]["key_id"]
+    assert [ca["subject"] for ca in events[1].detail["cas"]] == [row["subject"] for row in staged]
+    sealed = [row.private_key_sealed for row in CertificateAuthority.objects.exclude(private_key_sealed="")]
+    for event in events:
+        text = json.dumps(event.detail)
+        assert "PRIVATE" not in text and not any(s[:40] in text for s in sealed)

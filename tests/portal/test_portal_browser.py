@@ -294,7 +294,7 @@ def oauth_chromium(csms):
     emsp = make_tenant("emsp", name="Emsp Mobility Ünited", is_emsp=True, operates_charging_stations=False,
                        emsp_country_code="DE", emsp_provider_id="8AA")
     signing_keys.rotate(emsp, at_once=True)
-    authorities.initialise(emsp)
+    authorities.initialise(emsp, "setup")
     user = get_user_model().objects.create_user("olivia", password=PASSWORD)
     Membership.objects.create(user=user, tenant=emsp, role=Role.ADMIN)
     with browser.chromium() as started:
