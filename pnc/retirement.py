@@ -50,6 +50,18 @@ def with_descendants(ca: CertificateAuthority) -> list[CertificateAuthority]:
     return family
 
 
+def in_use(rows: list[CertificateAuthority]) -> set[int]:
+    """The pks of the issuing CA and the CAs above it, among the tenant's `rows`: retiring
+    one of them would retire the issuing CA too, which `retire` refuses (pages offer
+    no retirement for them)."""
+    by_pk = {row.pk: row for row in rows}
+    line, row = set(), next((row for row in rows if row.issuing), None)
+    while row is not None:
+        line.add(row.pk)
+        row = by_pk.get(row.parent_id)
+    return line
+
+
 def _refusal(family: list[CertificateAuthority], now) -> str | None:
     if family[0].retired_at is not None:
         return f"{family[0]} was retired on {family[0].retired_at:%Y-%m-%d}"
