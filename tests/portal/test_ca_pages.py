@@ -204,6 +204,11 @@ def test_an_administrator_imports_an_existing_pki_from_pem_files(emsp, admin, ex
     assert event.actor == "admin" and [ca["key_held"] for ca in event.detail["cas"]] == [False, False, True]
     audit = json.dumps([e.detail for e in AuditEvent.objects.all()])
     assert_nowhere(key_material(keys[2], encrypted) + ["pw-for-the-keys"], page, text(response), audit, caplog.text)
+    # Sub-CA 1's key stayed with the old PKI: a rollover that needs it is refused in plain words.
+    refused = followed(admin, admin.post("/t/emsp/pnc/authorities/rollover", {"level": "sub-ca-1", "confirmed": "yes"}))
+    assert "Not rolled over: the private key of emsp MO Root CA" in refused and len(ours(emsp)) == 3
+    assert "Not imported: emsp already has an MO PKI" in text(admin.post("/t/emsp/pnc/authorities/import", {
+        "certificates": upload("c.pem", pem_cert(root, sub1, sub2)), "keys": upload("k.pem", pem_key(keys[2]))}))
 
 
 @pytest.mark.parametrize("files, password, message", [
