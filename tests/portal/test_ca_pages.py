@@ -149,8 +149,11 @@ def test_a_staged_root_rollover_is_activated_and_the_old_hierarchy_retired_from_
     assert page.count("Retire…") == 3  # the old hierarchy: nothing of it issues now
 
     retire = f"/t/emsp/pnc/authorities/{old_root.key_id}/retire"
+    before = state_of(emsp)
     asked = text(admin.post(retire))
     assert CONFIRM in asked and "the 2 CA(s) below it" in asked and "erased for good" in asked
+    assert state_of(emsp) == before  # asking changed nothing
+    secrets = held_key_material(emsp)  # before retirement erases the old hierarchy's keys
     refused = followed(admin, admin.post(retire, {"confirmed": "yes"}))
     assert "Not retired: 1 contract certificate(s) it signed are still valid" in refused
     assert CertificateAuthority.objects.get(pk=old_root.pk).private_key_sealed
@@ -159,6 +162,14 @@ def test_a_staged_root_rollover_is_activated_and_the_old_hierarchy_retired_from_
     assert "Retired, keys erased" in page and page.count("erased when it was retired") == 3
     assert page.count("(its final CRL)") == 3 and "Retire…" not in page
     assert [e.actor for e in AuditEvent.objects.filter(action="ca.retired")] == ["admin"] * 3
+    audit = json.dumps([e.detail for e in AuditEvent.objects.all()])
+    assert_nowhere(secrets, page, refused, asked, audit, text(admin.get(PAGE)))
+
+
+def held_key_material(tenant) -> list[str]:
+    """Every private key the tenant's CAs hold, in the PEM lines that would betray it."""
+    return [line for row in ours(tenant) if row.private_key_sealed
+            for line in key_material(authorities.open_authority(row).private_key)]
 
 
 def signed_in_user(username):
