@@ -48,8 +48,9 @@ def _utf8_length(text: str) -> int:
 
 def _joins_previous(character: str) -> bool:
     """Whether `character` belongs to the one before it (an accent, a variation
-    selector, a joiner): a name is never cut between them."""
-    return unicodedata.category(character).startswith("M") or character in _JOINERS
+    selector, an emoji's skin tone, a joiner): a name is never cut between them."""
+    return (unicodedata.category(character).startswith("M") or character in _JOINERS
+            or "\U0001f3fb" <= character <= "\U0001f3ff")
 
 
 def fitted(text: str, limit: int = NAME_LIMIT) -> str:

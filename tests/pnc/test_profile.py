@@ -94,6 +94,8 @@ def test_a_long_name_is_cut_between_whole_characters_and_keeps_two_alike_names_a
     family = "\U0001F468\u200d\U0001F469\u200d\U0001F467" * 10  # one emoji sequence, ZWJ-joined, repeated
     kept = profile.fitted(family)[:-8]
     assert kept and len(kept) % 5 == 0 and family.startswith(kept)  # whole sequences only
+    waves = "A" + "\U0001F44B\U0001F3FD" * 20  # waving hands with their skin tone, 8 bytes a pair
+    assert (len(profile.fitted(waves)[:-8]) - 1) % 2 == 0  # 53 bytes of room would end on a bare hand
     first, second = "Stadtwerke Musterstadt " * 4 + "Nord", "Stadtwerke Musterstadt " * 4 + "Süd"
     assert profile.fitted(first) != profile.fitted(second)
     assert profile.fitted(first)[:40] == profile.fitted(second)[:40] == first[:40]
