@@ -110,16 +110,27 @@ def _import_checked(request, tenant):
     return redirect(_page(tenant))
 
 
+ROLLOVER_QUESTION = {Level.SUB_CA_2: "Roll over Sub-CA 2", Level.SUB_CA_1: "Roll over Sub-CA 1 and Sub-CA 2",
+                     Level.ROOT: "Roll over the whole hierarchy, root included"}
+WHAT_ISSUES = {
+    Level.SUB_CA_2: "A new Sub-CA 2, signed by the current Sub-CA 1, issues every new contract certificate from now on.",
+    Level.SUB_CA_1: "A new Sub-CA 1 under the same root, and a new Sub-CA 2 under it, which issues every new "
+                    "contract certificate from now on.",
+    Level.ROOT: "A new root, Sub-CA 1 and Sub-CA 2 issue every new contract certificate from now on, under a root "
+                "that no station or CPO has yet: they refuse the new certificates until they install it.",
+}
+
+
 def rollover_consequence(level: str, staged: bool) -> str:
+    """What the confirmation says a rollover does, in the words of docs/pnc.md."""
     if staged:
         return ("The new CAs are made and published at once, but the Sub-CA 2 that issues now goes on issuing "
-                "until you activate the new one. Give relying parties the new root first if there is one.")
-    keeps = ("The Sub-CA 2 that issues now stops issuing, but keeps its key and goes on signing its CRL and "
-             "OCSP answers, so the certificates issued under it still validate. This cannot be undone.")
-    if level == Level.ROOT:
-        return ("A whole new hierarchy issues every new contract certificate from now on, under a new root that "
-                "no station or CPO has yet: they refuse the new certificates until they install it. " + keeps)
-    return f"A new {LEVEL_WORDS[Level(level)]} issues every new contract certificate from now on. " + keeps
+                "until you activate the new one." + (
+                    " Give relying parties the new root (the API's cas/, pnc ca show --pem) before you do."
+                    if level == Level.ROOT else ""))
+    return (WHAT_ISSUES[Level(level)] + " The Sub-CA 2 that issues now stops issuing, but keeps its key and goes on "
+            "signing its CRL and OCSP answers, so the certificates issued under it still validate. This cannot be "
+            "undone.")
 
 
 @require_POST
@@ -129,7 +140,7 @@ def rollover(request, tenant):
     if level not in Level.values:
         messages.error(request, f"Not rolled over: the level must be one of {', '.join(Level.values)}.")
         return redirect(_page(tenant))
-    asked = ask_first(request, tenant, f"Roll over {LEVEL_WORDS[Level(level)]}{' (staged)' if staged else ''}?",
+    asked = ask_first(request, tenant, f"{ROLLOVER_QUESTION[Level(level)]}{', staged' if staged else ''}?",
                       rollover_consequence(level, staged), action_url=reverse("pnc-ca-rollover", args=[tenant.slug]),
                       cancel_url=_page(tenant), title="MO PKI rollover")
     if asked:

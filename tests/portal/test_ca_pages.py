@@ -124,6 +124,9 @@ def test_a_root_rollover_says_relying_parties_refuse_new_certificates_until_they
     asked = text(admin.post("/t/emsp/pnc/authorities/rollover", {"level": "root"}))
     assert "refuse the new certificates until they install it" in asked
     assert 'name="level" value="root"' in asked  # the confirmation carries the form back
+    staged = text(admin.post("/t/emsp/pnc/authorities/rollover", {"level": "root", "staged": "yes"}))
+    assert "goes on issuing until you activate" in staged and "Give relying parties the new root" in staged
+    assert "whole hierarchy, root included, staged?" in staged and len(ours(emsp)) == 3
     bogus = followed(admin, admin.post("/t/emsp/pnc/authorities/rollover", {"level": "sub-ca-3", "confirmed": "yes"}))
     assert "Not rolled over: the level must be one of root, sub-ca-1, sub-ca-2" in bogus and len(ours(emsp)) == 3
 
