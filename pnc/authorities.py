@@ -82,7 +82,7 @@ def initialise(tenant, actor: str) -> list[CertificateAuthority]:
             rows.append(_store(tenant, level, certificate, key, parent=rows[-1] if rows else None,
                                issuing=level == Level.SUB_CA_2))
             issuer, issuer_key = certificate, key
-        ca_audit.record(tenant, actor, "ca.initialised", "issuing", cas=ca_audit.described(rows))
+        ca_audit.record(tenant, actor, "ca.initialised", "issuing", **ca_audit.described(rows))
         return rows
 
 
@@ -100,7 +100,7 @@ def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list,
         for member in members:
             rows.append(_store(tenant, member.level, member.certificate, member.private_key,
                                parent=rows[-1] if rows else None, issuing=member.level == Level.SUB_CA_2))
-        ca_audit.record(tenant, actor, "ca.imported", "issuing", cas=ca_audit.described(rows))
+        ca_audit.record(tenant, actor, "ca.imported", "issuing", **ca_audit.described(rows))
         return rows
 
 
@@ -149,7 +149,7 @@ def rollover(tenant, level: str, actor: str, *, staged: bool = False) -> list[Ce
             rows.append(parent)
             issuer = OpenedAuthority(parent, certificate, key)
         ca_audit.record(tenant, actor, "ca.rolled_over", "staged" if staged else "issuing", level=level.value,
-                        staged=staged, replaces=old.key_id, cas=ca_audit.described(rows))
+                        staged=staged, replaces=old.key_id, **ca_audit.described(rows))
         return rows
 
 

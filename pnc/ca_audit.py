@@ -11,7 +11,9 @@ def record(tenant, actor: str, action: str, outcome: str, **detail) -> None:
     AuditEvent.objects.create(tenant_id=tenant.pk, actor=actor[:150], action=action, outcome=outcome, detail=detail)
 
 
-def described(rows) -> list[dict]:
-    """The CAs as the trail names them."""
-    return [{"level": row.level, "key_id": row.key_id, "subject": row.subject, "key_held": bool(row.private_key_sealed)}
-            for row in rows]
+def described(rows) -> dict[str, str]:
+    """The CAs as the trail names them, one entry per level (flat, as the audit log
+    page and its CSV show an entry's detail): subject, key id, and whether the key
+    stayed with another PKI."""
+    return {row.level: f"{row.subject}, key {row.key_id}" + ("" if row.private_key_sealed else ", key held elsewhere")
+            for row in rows}

@@ -160,10 +160,11 @@ def test_every_change_to_the_hierarchy_is_audited_with_public_facts_only(emsp):
     assert [(e.action, e.actor, e.outcome) for e in events] == [
         ("ca.initialised", "cli", "issuing"), ("ca.rolled_over", "cli", "staged"), ("ca.activated", "cli", "issuing"),
         ("ca.retired", "cli", "retired"), ("ca.retired", "cli", "retired"), ("ca.retired", "cli", "retired")]
-    assert [ca["key_id"] for ca in events[0].detail["cas"]] == [row["key_id"] for row in initialised]
+    assert events[0].detail == {row["level"]: f"{row['subject']}, key {row['key_id']}" for row in initialised}
     assert events[1].detail["level"] == "root" and events[1].detail["staged"] is True
     assert events[1].detail["replaces"] == initialised[2]["key_id"]
-    assert [ca["subject"] for ca in events[1].detail["cas"]] == [row["subject"] for row in staged]
+    assert [events[1].detail[row["level"]] for row in staged] == [f"{row['subject']}, key {row['key_id']}"
+                                                                  for row in staged]
     sealed = [row.private_key_sealed for row in CertificateAuthority.objects.exclude(private_key_sealed="")]
     for event in events:
         text = json.dumps(event.detail)
