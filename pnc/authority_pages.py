@@ -79,12 +79,19 @@ def initialise(request, tenant):
     return redirect(_page(tenant))
 
 
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:  # not a number: Django reads such a body as empty, and so the form says what is missing
+        return 0
+
+
 @csrf_exempt  # a multipart body is parsed to find the token: its length is checked first (below)
 @require_POST
 @pnc_page(Role.ADMIN)
 def import_upload(request, tenant):
     """The uploaded PEM files' certificates and keys, as `pnc ca import --pem` takes them."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_UPLOAD_BYTES:
+    if _declared_length(request) > MAX_UPLOAD_BYTES:
         return _status(request, tenant, f"Not imported: the files may be at most {MAX_UPLOAD_BYTES // 1024} KiB "
                                         "together.", status=413)
     return _import_checked(request, tenant)

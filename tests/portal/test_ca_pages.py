@@ -273,6 +273,13 @@ def test_an_upload_over_the_bound_is_refused_before_it_is_read(emsp, admin, exis
     assert not ours(emsp)
 
 
+def test_a_length_that_is_not_a_number_is_a_form_error_not_a_500(emsp, admin, existing):
+    (root, sub1, sub2), keys = existing
+    response = admin.post("/t/emsp/pnc/authorities/import", {"certificates": upload("c.pem", pem_cert(root))},
+                          CONTENT_LENGTH="lots")
+    assert response.status_code == 400 and "Not imported" in text(response) and not ours(emsp)
+
+
 def test_importing_needs_the_csrf_token_like_every_form(emsp, existing):
     """The import view reads the body's length before CSRF does (csrf_exempt, then
     csrf_protect inside): the token is still required."""
