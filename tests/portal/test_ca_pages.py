@@ -350,3 +350,13 @@ def test_the_page_names_a_long_non_ascii_tenant_and_its_cas_fit_x509(admin, emsp
         assert row.subject in page and "Ladesäulen- und Elektromobilitätsgesellschaft" in row.subject
         for attribute in authorities.open_authority(row).certificate.subject:
             assert len(attribute.value.encode()) <= 64
+
+
+def test_a_staged_hierarchy_not_wanted_is_retired_and_issuing_stays_where_it_was(emsp, admin):
+    authorities.initialise(emsp, "setup")
+    issuing = ours(emsp)[2]
+    authorities.rollover(emsp, "root", "setup", staged=True)
+    staged_root = ours(emsp)[3]
+    page = followed(admin, admin.post(f"/t/emsp/pnc/authorities/{staged_root.key_id}/retire", {"confirmed": "yes"}))
+    assert "Retired, keys erased" in page and "Activate…" not in page and page.count("erased when it was retired") == 3
+    assert CertificateAuthority.objects.get(issuing=True, tenant=emsp).pk == issuing.pk
