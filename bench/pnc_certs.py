@@ -86,7 +86,7 @@ def prepare(count: int, base: str):
     call_command("migrate", verbosity=0)
     tenant = Tenant.objects.create(slug=TENANT, name="Benchmark eMSP", is_emsp=True,
                                    emsp_country_code="DE", emsp_provider_id="8AA")
-    authorities.initialise(tenant)
+    authorities.initialise(tenant, "bench")
     ev, secret = add_client(tenant, ClientSpec(
         client_id="bench-ev", name="Bench EV", redirect_uris=[REDIRECT], grant_types=[GrantType.AUTHORIZATION_CODE],
         scopes=["ccsr"], auth_method="client_secret_basic"))

@@ -4,7 +4,8 @@ rule the endpoints and the `oauth` command apply); elsewhere they are 404.
 
 The role rule of the section: viewers read every page; operators act on what drivers
 hold (revoking a contract); administrators change who may obtain tokens and sign them —
-clients and their secrets, trust records, signing keys — and the tenant's people."""
+clients and their secrets, trust records, signing keys, the MO CAs that sign contract
+certificates (pnc/authority_pages.py) — and the tenant's people."""
 from tenants.access import tenant_page
 from tenants.models import Role
 

@@ -11,8 +11,7 @@ from django.utils import timezone
 from lib.prepared import Prepared
 from lib.sealing import seal, unseal
 
-from . import profile
-from .contracts import record_event
+from . import ca_audit, profile
 from .models import CertificateAuthority
 
 Level = CertificateAuthority.Level
@@ -67,8 +66,8 @@ def _store(tenant, level: str, certificate: x509.Certificate, key, parent=None, 
         private_key_sealed=seal(private, _aad(tenant.pk, key_id)) if private else "", issuing=issuing)
 
 
-def initialise(tenant) -> list[CertificateAuthority]:
-    """Root → Sub-CA 1 → Sub-CA 2 with fresh P-256 keys; Sub-CA 2 issues."""
+def initialise(tenant, actor: str) -> list[CertificateAuthority]:
+    """Root → Sub-CA 1 → Sub-CA 2 with fresh P-256 keys; Sub-CA 2 issues. Audited."""
     with transaction.atomic():
         type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
         if CertificateAuthority.objects.for_tenant(tenant).exists():
@@ -83,12 +82,14 @@ def initialise(tenant) -> list[CertificateAuthority]:
             rows.append(_store(tenant, level, certificate, key, parent=rows[-1] if rows else None,
                                issuing=level == Level.SUB_CA_2))
             issuer, issuer_key = certificate, key
+        ca_audit.record(tenant, actor, "ca.initialised", "issuing", **ca_audit.described(rows))
         return rows
 
 
-def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list) -> list[CertificateAuthority]:
+def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list,
+                     actor: str) -> list[CertificateAuthority]:
     """An existing MO PKI (profile.arrange_hierarchy says what it must be); its keys
-    are sealed like generated ones. The certificates are stored as they are: their CRL
+    are sealed like generated ones. Audited. The certificates are stored as they are: their CRL
     and OCSP pointers are the existing PKI's, ours are in the contract certificates."""
     members = profile.arrange_hierarchy(certificates, keys, timezone.now())
     with transaction.atomic():
@@ -99,6 +100,7 @@ def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list) -
         for member in members:
             rows.append(_store(tenant, member.level, member.certificate, member.private_key,
                                parent=rows[-1] if rows else None, issuing=member.level == Level.SUB_CA_2))
+        ca_audit.record(tenant, actor, "ca.imported", "issuing", **ca_audit.described(rows))
         return rows
 
 
@@ -106,7 +108,7 @@ class NotActivatable(Exception):
     pass
 
 
-def rollover(tenant, level: str = Level.SUB_CA_2, *, staged: bool = False) -> list[CertificateAuthority]:
+def rollover(tenant, level: str, actor: str, *, staged: bool = False) -> list[CertificateAuthority]:
     """A new CA at `level` and new CAs below it take over issuing; the CAs they replace
     keep their keys and go on signing the CRLs and OCSP answers of what they issued
     until it expires (they are not revoked: certificates issued before stay valid).
@@ -120,7 +122,7 @@ def rollover(tenant, level: str = Level.SUB_CA_2, *, staged: bool = False) -> li
     Every new CA gets its own name (`… G2`, G3, …), so no two CAs share a subject.
     `staged`: the new CAs are made and published, but issuing stays where it is until
     `activate` (a new root reaches relying parties before anything needs it).
-    Returns the new rows, top first; the last one issues, unless staged."""
+    Returns the new rows, top first; the last one issues, unless staged. Audited."""
     level = Level(level)
     with transaction.atomic():
         type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
@@ -146,6 +148,8 @@ def rollover(tenant, level: str = Level.SUB_CA_2, *, staged: bool = False) -> li
                             issuing=step == Level.SUB_CA_2 and not staged)
             rows.append(parent)
             issuer = OpenedAuthority(parent, certificate, key)
+        ca_audit.record(tenant, actor, "ca.rolled_over", "staged" if staged else "issuing", level=level.value,
+                        staged=staged, replaces=old.key_id, **ca_audit.described(rows))
         return rows
 
 
@@ -167,7 +171,7 @@ def activate(tenant, key_id: str, actor: str) -> CertificateAuthority:
         CertificateAuthority.objects.for_tenant(tenant).filter(issuing=True).update(issuing=False)
         CertificateAuthority.objects.filter(pk=row.pk).update(issuing=True)
         row.issuing = True
-        record_event(tenant.pk, actor, "ca.activated", "issuing", {"key_id": row.key_id, "subject": row.subject})
+        ca_audit.record(tenant, actor, "ca.activated", "issuing", key_id=row.key_id, subject=row.subject)
         return row
 
 

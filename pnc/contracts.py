@@ -30,7 +30,7 @@ class TransitionRefused(Exception):
 
 
 def record_event(tenant_id: int, actor: str, action: str, outcome: str, detail: dict) -> None:
-    """One entry of the audit trail (also the CAs' retirements, pnc.retirement)."""
+    """One entry of the audit trail (the CAs' own entries: pnc.ca_audit)."""
     AuditEvent.objects.create(tenant_id=tenant_id, actor=actor[:150], action=action, outcome=outcome, detail=detail)
 
 

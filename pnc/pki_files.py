@@ -1,9 +1,11 @@
-"""Reading an existing PKI's files for `pnc ca import`: PEM (certificates and private
-keys, any order, several files) or PKCS#12. Nothing read is printed or logged."""
+"""Reading an existing PKI's files for `pnc ca import` and the portal's import form: PEM
+(certificates and private keys, any order, several files) or PKCS#12. Nothing read is
+printed or logged, and no message quotes a file's content: only its name."""
 import re
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -25,14 +27,20 @@ def _bytes(name: str) -> bytes:
         raise Unreadable(f"{name}: {exc.strerror}") from None
 
 
-def _pem(name: str, password: bytes | None) -> tuple[list[x509.Certificate], list]:
-    data = _bytes(name)
-    certificates = x509.load_pem_x509_certificates(data) if b"-----BEGIN CERTIFICATE-----" in data else []
+def pem(name: str, data: bytes, password: bytes | None) -> tuple[list[x509.Certificate], list]:
+    """The certificates and private keys in one PEM file's bytes (`name` for messages)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise Unreadable(f"{name}: larger than {MAX_FILE_BYTES} bytes, not a PKI file")
+    try:
+        certificates = x509.load_pem_x509_certificates(data) if b"-----BEGIN CERTIFICATE-----" in data else []
+        _ = [c.extensions for c in certificates]  # parsed lazily: a malformed one would raise in the checks
+    except ValueError:
+        raise Unreadable(f"{name}: a certificate in it does not parse (damaged or not PEM)") from None
     keys = []
     for block in _KEY_BLOCK.finditer(data):
         try:
             keys.append(serialization.load_pem_private_key(block.group(0), password=password))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             raise Unreadable(f"{name}: a private key does not load (wrong or missing password?)") from None
     if not certificates and not keys:
         raise Unreadable(f"{name}: no PEM certificate or private key in it")
@@ -48,9 +56,14 @@ def read(pem_files: list[str] | None, pkcs12_file: str | None,
         except (ValueError, TypeError):
             raise Unreadable(f"{pkcs12_file}: not a PKCS#12 file, or the password is wrong") from None
         return [c for c in (certificate, *more) if c is not None], [key] if key is not None else []
+    return pems([(name, _bytes(name)) for name in pem_files or []], password)
+
+
+def pems(files: list[tuple[str, bytes]], password: bytes | None) -> tuple[list[x509.Certificate], list]:
+    """(certificates, private keys) from several PEM files' (name, bytes)."""
     certificates, keys = [], []
-    for name in pem_files or []:
-        more_certificates, more_keys = _pem(name, password)
+    for name, data in files:
+        more_certificates, more_keys = pem(name, data, password)
         certificates += more_certificates
         keys += more_keys
     return certificates, keys

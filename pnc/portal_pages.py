@@ -1,10 +1,11 @@
-"""The portal's Plug & Charge pages (eMSP tenants): the contracts drivers approved, one
-contract with its certificates and its revocation, and the state of the tenant's MO CA
-hierarchy with its CRLs. The list is filtered by the REST API's own `ContractFilter`,
+"""The portal's Plug & Charge pages (eMSP tenants): the contracts drivers approved, and
+one contract with its certificates and its revocation (the CA page and its operations:
+pnc/authority_pages.py). The list is filtered by the REST API's own `ContractFilter`,
 and revoking calls `revocation.revoke_contract`, as the API's revoke and
 `manage.py pnc contract revoke` do (the contract, its certificate, the CRL, the tokens).
 
-Viewers read; operators revoke (the section's role rule is in oauth/page_access.py)."""
+Viewers read; operators revoke; administrators manage the CAs (the section's role rule
+is in oauth/page_access.py)."""
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -17,7 +18,7 @@ from tenants.access import tenant_page
 from tenants.confirmation import ask_first
 from tenants.models import Role
 
-from . import authorities, authorization_details, contracts, emaid, profile, revocation
+from . import authorization_details, contracts, emaid, profile, revocation
 from .api import ContractFilter, certificate_state
 from .models import Contract
 
@@ -95,14 +96,3 @@ def contract_revoke(request, tenant, emaid_text):
     else:
         messages.success(request, f"Contract {shown} is revoked, and its certificate with it.")
     return redirect(detail)
-
-
-@pnc_page()
-def authority_status(request, tenant):
-    rows = [{"ca": ca, "key_sealed": bool(ca.private_key_sealed),
-             "crl_url": authorities.crl_url(tenant, ca.key_id) if ca.crl_served_here else None,
-             # publish_crl() sets the next update one validity ahead of its publication.
-             "crl_published": ca.crl_next_update - revocation.CRL_VALIDITY if ca.crl_next_update else None}
-            for ca in authorities.hierarchy(tenant)]
-    return render(request, "pnc/portal/authorities.html", {
-        "tenant": tenant, "rows": rows, "ocsp_url": authorities.ocsp_url(tenant)})

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +28,11 @@ PATH_LENGTH = {"root": 2, "sub-ca-1": 1, "sub-ca-2": 0}
 MIN_RSA_BITS = 2048
 SIGNATURE_HASH = hashes.SHA256()  # our CAs are P-256: ECDSA with SHA-256 (ISO 15118-2)
 
+# RFC 5280 Appendix A: ub-common-name and ub-organization-name are 64 characters;
+# `cryptography` refuses a value over 64 UTF-8 bytes, the stricter reading, which we keep.
+NAME_LIMIT = 64
+_JOINERS = {"\u200d", "\u034f"}  # zero-width joiner, combining grapheme joiner
+
 # Key profiles (Tenant.PncKeyProfile): which contract-certificate keys a CSR may carry.
 PROFILES = ("iso15118-2", "iso15118-20", "compatible")
 
@@ -33,6 +40,35 @@ PROFILES = ("iso15118-2", "iso15118-20", "compatible")
 class RefusedCsr(ValueError):
     """The CSR is malformed, its signature does not verify, or its key is not one the
     profile takes. The message is safe to return to the client."""
+
+
+def _utf8_length(text: str) -> int:
+    return len(text.encode())
+
+
+def _joins_previous(character: str) -> bool:
+    """Whether `character` belongs to the one before it (an accent, a variation
+    selector, an emoji's skin tone, a joiner): a name is never cut between them."""
+    return (unicodedata.category(character).startswith("M") or character in _JOINERS
+            or "\U0001f3fb" <= character <= "\U0001f3ff")
+
+
+def fitted(text: str, limit: int = NAME_LIMIT) -> str:
+    """`text` itself if its UTF-8 form fits in `limit` bytes; otherwise its longest start
+    that leaves room for "… " and six hex digits of the SHA-256 of the whole text. The
+    start ends on a whole character (never between a letter and its accent, nor after a
+    joiner); the digest keeps two long names that begin alike apart. The same text
+    always gives the same result, so a tenant's CAs keep recognisable, stable names."""
+    if _utf8_length(text) <= limit:
+        return text
+    suffix = "… " + hashlib.sha256(text.encode()).hexdigest()[:6]
+    room, end = limit - _utf8_length(suffix), 0
+    while end < len(text) and _utf8_length(text[end]) <= room:
+        room -= _utf8_length(text[end])
+        end += 1
+    while 0 < end < len(text) and (_joins_previous(text[end]) or text[end - 1] in _JOINERS):
+        end -= 1
+    return text[:end].rstrip(" ,;:-/&(") + suffix
 
 
 @dataclass(frozen=True)
@@ -45,7 +81,7 @@ class Names:
     def subject(self, common_name: str) -> x509.Name:
         attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
         if self.organisation:
-            attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.organisation[:64]))
+            attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, fitted(self.organisation)))
         if self.country:
             attributes.append(x509.NameAttribute(NameOID.COUNTRY_NAME, self.country))
         attributes.append(x509.NameAttribute(NameOID.DOMAIN_COMPONENT, "MO"))
@@ -79,9 +115,10 @@ def ca_certificate(level: str, key: ec.EllipticCurvePrivateKey, names: Names, no
     """A CA certificate of `level` (root, sub-ca-1, sub-ca-2). The root signs itself; a
     sub-CA is signed by `issuer_key`, within its issuer's validity, and points at the
     issuer's CRL and OCSP responder. A later `generation` (a rollover) gets its own
-    name (`… MO Sub-CA 2 G2`), so CRLs and chains never confuse two CAs by name."""
+    name (`… MO Sub-CA 2 G2`), so CRLs and chains never confuse two CAs by name. A long
+    organisation name is `fitted` so that the label always ends the CommonName."""
     label = CA_LABEL[level] + (f" G{generation}" if generation > 1 else "")
-    subject = names.subject(f"{names.organisation[:64 - len(label) - 1]} {label}".strip())
+    subject = names.subject(f"{fitted(names.organisation, NAME_LIMIT - len(label) - 1)} {label}".strip())
     not_after = now + CA_VALIDITY[level]
     if issuer is not None:
         not_after = min(not_after, issuer.not_valid_after_utc)

@@ -17,8 +17,7 @@ sealed key is erased. What keeps working without the key:
 from django.db import transaction
 from django.utils import timezone
 
-from . import revocation
-from .contracts import record_event
+from . import ca_audit, revocation
 from .models import CertificateAuthority, IssuedCertificate
 
 MIN_KEY_ID_PREFIX = 8
@@ -51,6 +50,18 @@ def with_descendants(ca: CertificateAuthority) -> list[CertificateAuthority]:
     return family
 
 
+def in_use(rows: list[CertificateAuthority]) -> set[int]:
+    """The pks of the issuing CA and the CAs above it, among the tenant's `rows`: retiring
+    one of them would retire the issuing CA too, which `retire` refuses (pages offer
+    no retirement for them)."""
+    by_pk = {row.pk: row for row in rows}
+    line, row = set(), next((row for row in rows if row.issuing), None)
+    while row is not None:
+        line.add(row.pk)
+        row = by_pk.get(row.parent_id)
+    return line
+
+
 def _refusal(family: list[CertificateAuthority], now) -> str | None:
     if family[0].retired_at is not None:
         return f"{family[0]} was retired on {family[0].retired_at:%Y-%m-%d}"
@@ -81,7 +92,6 @@ def retire(tenant, key_id: str, actor: str) -> list[CertificateAuthority]:
             if row.private_key_sealed:
                 revocation.publish_crl(row, final=True)
             CertificateAuthority.objects.filter(pk=row.pk).update(private_key_sealed="", retired_at=now)
-            record_event(tenant.pk, actor, "ca.retired", "retired", {
-                "level": row.level, "key_id": row.key_id, "subject": row.subject,
-                "final_crl": bool(row.private_key_sealed)})
+            ca_audit.record(tenant, actor, "ca.retired", "retired", level=row.level, key_id=row.key_id,
+                            subject=row.subject, final_crl=bool(row.private_key_sealed))
         return [CertificateAuthority.objects.get(pk=row.pk) for row in retired]

@@ -42,7 +42,7 @@ def near_detail(start_days: float | None = None, end_days: float = 300) -> dict:
 def pki(emsp):
     from pnc import authorities
 
-    return authorities.initialise(emsp)
+    return authorities.initialise(emsp, "setup")
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def issued(browser, ev_client, pki):
 def other(db, pki):
     """A second eMSP with its own driver, client, PKI and one authorized contract."""
     tenant = make_tenant("other", name="Other eMSP", is_emsp=True, emsp_country_code="FR", emsp_provider_id="OTH")
-    authorities.initialise(tenant)
+    authorities.initialise(tenant, "setup")
     user = get_user_model().objects.create_user("other-driver", password=DRIVER_PASSWORD)
     Membership.objects.create(user=user, tenant=tenant, role=Role.DRIVER)
     ev, secret = add_client(tenant, ClientSpec(

@@ -96,3 +96,76 @@ def test_only_an_existing_emsp_gets_a_pki(db):
         run_cmd("pnc", "ca", "init", "nobody")
     with pytest.raises(CommandError, match="no MO PKI"):
         run_cmd("pnc", "ca", "show", "cpo")
+
+
+def _exactly_100(text: str) -> str:
+    assert len(text) >= 100
+    return text[:100]
+
+
+LONG_NAMES = {
+    "ascii": _exactly_100("Northern Regional Electric Mobility Charging Services and Roaming Partnership "
+                          "Cooperative of the Lowlands"),
+    "non-ascii": _exactly_100("Ladesäulen- und Elektromobilitätsgesellschaft Österreich–Ελλάδα–Česká "
+                              "republika ąčęėįšųūž 電気自動車充電サービス株式会社"),
+}
+LABELS = ("MO Root CA", "MO Sub-CA 1", "MO Sub-CA 2", "MO Root CA G2", "MO Sub-CA 1 G2", "MO Sub-CA 2 G2")
+
+
+def _name_parts(certificate):
+    [cn] = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+    [org] = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.ORGANIZATION_NAME)
+    return cn.value, org.value
+
+
+@pytest.mark.parametrize("kind", LONG_NAMES)
+def test_a_100_character_name_in_any_script_gives_cas_within_x509s_limits(db, kind):
+    from django.contrib.auth import get_user_model
+
+    from tests.portal.test_oauth_pages import contract_with_certificate
+
+    name = LONG_NAMES[kind]
+    tenant = make_tenant("long", name=name, is_emsp=True, emsp_country_code="AT", emsp_provider_id="8AA")
+    twin = make_tenant("twin", name=name, is_emsp=True, emsp_country_code="AT", emsp_provider_id="8AB")
+    other = make_tenant("other", name=name[:-1] + "!", is_emsp=True, emsp_country_code="AT", emsp_provider_id="8AC")
+    run_cmd("pnc", "ca", "init", "long")
+    run_cmd("pnc", "ca", "rollover", "long", "--level", "root")
+    shown = json.loads(run_cmd("pnc", "ca", "show", "long", "--json"))
+    for certificate, label in zip(certs(shown), LABELS, strict=True):
+        common_name, organisation = _name_parts(certificate)
+        assert len(common_name.encode()) <= 64 and len(organisation.encode()) <= 64
+        assert common_name.endswith(f" {label}") and common_name.startswith(name[:20])
+        assert organisation.startswith(name[:40]) and organisation != name
+    leaf = contract_with_certificate(  # issued by pnc.issuance, with the eMSP's name as O
+        tenant, get_user_model().objects.create_user("d"), "1A2B3C4D5")
+    [issued] = leaf.certificates.all()
+    assert _name_parts(x509.load_pem_x509_certificate(issued.certificate_pem.encode()))[1] == organisation
+    # The same name always gives the same subjects; a name that differs only at its end, others.
+    run_cmd("pnc", "ca", "init", "twin")
+    run_cmd("pnc", "ca", "init", "other")
+    subjects = {slug: [row.subject for row in authorities.hierarchy(make)] for slug, make in
+                (("long", tenant), ("twin", twin), ("other", other))}
+    assert subjects["twin"] == subjects["long"][:3]
+    assert set(subjects["other"]).isdisjoint(subjects["long"])
+
+
+def test_every_change_to_the_hierarchy_is_audited_with_public_facts_only(emsp):
+    from csms.models import AuditEvent
+
+    initialised = json.loads(run_cmd("pnc", "ca", "init", "emsp", "--json"))
+    staged = json.loads(run_cmd("pnc", "ca", "rollover", "emsp", "--level", "root", "--staged", "--json"))[3:]
+    run_cmd("pnc", "ca", "activate", "emsp", staged[2]["key_id"])
+    run_cmd("pnc", "ca", "retire", "emsp", initialised[0]["key_id"])
+    events = list(AuditEvent.objects.filter(tenant=emsp).order_by("id"))
+    assert [(e.action, e.actor, e.outcome) for e in events] == [
+        ("ca.initialised", "cli", "issuing"), ("ca.rolled_over", "cli", "staged"), ("ca.activated", "cli", "issuing"),
+        ("ca.retired", "cli", "retired"), ("ca.retired", "cli", "retired"), ("ca.retired", "cli", "retired")]
+    assert events[0].detail == {row["level"]: f"{row['subject']}, key {row['key_id']}" for row in initialised}
+    assert events[1].detail["level"] == "root" and events[1].detail["staged"] is True
+    assert events[1].detail["replaces"] == initialised[2]["key_id"]
+    assert [events[1].detail[row["level"]] for row in staged] == [f"{row['subject']}, key {row['key_id']}"
+                                                                  for row in staged]
+    sealed = [row.private_key_sealed for row in CertificateAuthority.objects.exclude(private_key_sealed="")]
+    for event in events:
+        text = json.dumps(event.detail)
+        assert "PRIVATE" not in text and not any(s[:40] in text for s in sealed)

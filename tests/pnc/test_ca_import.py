@@ -65,6 +65,12 @@ def pem_key(key, password=None):
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
+def damaged(certificate) -> bytes:
+    """The certificate's PEM with a run of its base64 replaced: still PEM, not DER."""
+    text = pem_cert(certificate)
+    return text[:100] + b"A" * 40 + text[140:]
+
+
 def write(tmp_path, filename, data):
     path = tmp_path / filename
     path.write_bytes(data)
@@ -163,6 +169,8 @@ def test_unreadable_files_and_a_tenant_with_a_pki_are_refused(emsp, existing, tm
         run_cmd("pnc", "ca", "import", "emsp", "--pem", str(tmp_path / "nothing.pem"))
     with pytest.raises(CommandError, match="no PEM certificate or private key"):
         run_cmd("pnc", "ca", "import", "emsp", "--pem", write(tmp_path, "x.pem", b"hello"))
+    with pytest.raises(CommandError, match="damaged.pem: a certificate in it does not parse"):
+        run_cmd("pnc", "ca", "import", "emsp", "--pem", write(tmp_path, "damaged.pem", damaged(root)))
     bundle = pkcs12.serialize_key_and_certificates(b"x", keys[2], sub2, [sub1, root],
                                                    serialization.BestAvailableEncryption(b"right"))
     monkeypatch.setattr(sys, "stdin", io.StringIO("wrong\n"))

@@ -115,7 +115,7 @@ def test_the_nonce_is_echoed(issued, pki):
 
 def test_another_tenants_certificates_are_unauthorized_here(issued, pki):
     other = make_tenant("other", is_emsp=True)
-    authorities.initialise(other)
+    authorities.initialise(other, "setup")
     assert ask_post(request_der(issued, certificate(pki[2])), tenant="other").response_status == \
         ocsp.OCSPResponseStatus.UNAUTHORIZED
 

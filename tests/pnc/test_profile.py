@@ -6,6 +6,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
+from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -70,3 +71,40 @@ def test_cert_id_hashes_match_cryptographys_own(sub2):
     for algorithm in (hashes.SHA1(), hashes.SHA256(), hashes.SHA384()):
         request = ocsp.OCSPRequestBuilder().add_certificate(leaf, sub2, algorithm).build()
         assert profile.cert_id_hashes(sub2, algorithm) == (request.issuer_name_hash, request.issuer_key_hash)
+
+
+# A tenant's name is up to 200 characters (Tenant.name) of any script; X.509 names take 64.
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200), st.integers(min_value=20, max_value=64))
+def test_any_name_fits_x509_stays_recognisable_and_is_stable(name, limit):
+    shown = profile.fitted(name, limit)
+    assert len(shown.encode()) <= limit
+    assert shown == profile.fitted(name, limit)
+    if len(name.encode()) <= limit:
+        assert shown == name
+    else:
+        start, suffix = shown[:-8], shown[-8:]
+        assert name.startswith(start) and suffix.startswith("… ") and len(suffix) == 8
+
+
+def test_a_long_name_is_cut_between_whole_characters_and_keeps_two_alike_names_apart():
+    accented = "Société d'Électricité " + "e\u0301" * 60  # é as e + combining acute accent
+    shown = profile.fitted(accented)
+    assert not shown[:-8].endswith("e") and shown[:-8].endswith("e\u0301")
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467" * 10  # one emoji sequence, ZWJ-joined, repeated
+    kept = profile.fitted(family)[:-8]
+    assert kept and len(kept) % 5 == 0 and family.startswith(kept)  # whole sequences only
+    waves = "A" + "\U0001F44B\U0001F3FD" * 20  # waving hands with their skin tone, 8 bytes a pair
+    assert (len(profile.fitted(waves)[:-8]) - 1) % 2 == 0  # 53 bytes of room would end on a bare hand
+    first, second = "Stadtwerke Musterstadt " * 4 + "Nord", "Stadtwerke Musterstadt " * 4 + "Süd"
+    assert profile.fitted(first) != profile.fitted(second)
+    assert profile.fitted(first)[:40] == profile.fitted(second)[:40] == first[:40]
+
+
+def test_the_commonname_ends_with_the_cas_level_whatever_the_name():
+    names = profile.Names("Ünïcødé Lädestrøm " * 8, "AT")
+    root = profile.ca_certificate("root", profile.new_ca_key(), names, NOW, generation=12)
+    [cn] = root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    [org] = root.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    assert cn.value.endswith(" MO Root CA G12") and cn.value.startswith("Ünïcødé Lädestrøm")
+    assert len(cn.value.encode()) <= 64 and len(org.value.encode()) <= 64 and org.value.startswith("Ünïcødé")

@@ -69,7 +69,7 @@ def world_of(slug: str, country: str, provider: str, driver_name: str):
     record = add_trust(signer, TrustSpec(issuer="https://consumer.example/", subject="UIC_1", kid="k1",
                                          key_text=public_pem(), algorithms=["ES256"], scopes=["uic_osdm"]))
     signing_keys.rotate(tenant, at_once=True)
-    authorities.initialise(tenant)
+    authorities.initialise(tenant, "setup")
     driver = signed_in(driver_name, (tenant, Role.DRIVER))  # noqa: F841  (a member who is not staff)
     user = Membership.objects.get(tenant=tenant, role=Role.DRIVER).user
     contract = contract_with_certificate(tenant, user, "1A2B3C4D5")

@@ -294,7 +294,7 @@ def oauth_chromium(csms):
     emsp = make_tenant("emsp", name="Emsp Mobility Ünited", is_emsp=True, operates_charging_stations=False,
                        emsp_country_code="DE", emsp_provider_id="8AA")
     signing_keys.rotate(emsp, at_once=True)
-    authorities.initialise(emsp)
+    authorities.initialise(emsp, "setup")
     user = get_user_model().objects.create_user("olivia", password=PASSWORD)
     Membership.objects.create(user=user, tenant=emsp, role=Role.ADMIN)
     with browser.chromium() as started:
@@ -328,3 +328,54 @@ def test_admin_registers_an_oauth_client_and_sees_its_secret_once(csms, oauth_ch
                       ("pnc/contracts/", "contracts"), ("pnc/authorities/", "authorities")]:
         page.goto(f"{csms.http}/t/emsp/{url}")
         check_page(page, f"{width}-oauth-{name}")
+
+
+LONG_EMSP_NAME = ("Ladesäulen- und Elektromobilitätsgesellschaft Österreich–Ελλάδα–Česká republika " * 2)[:100]
+
+
+@pytest.fixture
+def ca_chromium(csms):
+    """An eMSP with a 100-character name in several scripts and no MO PKI yet, and its
+    administrator."""
+    emsp = make_tenant("emsp", name=LONG_EMSP_NAME, is_emsp=True, operates_charging_stations=False,
+                       emsp_country_code="AT", emsp_provider_id="8AA")
+    user = get_user_model().objects.create_user("olivia", password=PASSWORD)
+    Membership.objects.create(user=user, tenant=emsp, role=Role.ADMIN)
+    with browser.chromium() as started:
+        yield started
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("width", [1280, 390])
+def test_admin_creates_rolls_over_and_activates_the_mo_pki(csms, ca_chromium, width, tmp_path):
+    page = ca_chromium.new_page(viewport={"width": width, "height": 900})
+    sign_in(page, csms)
+    page.goto(f"{csms.http}/t/emsp/pnc/authorities/")
+    page.wait_for_selector("h2:has-text('Import an existing PKI')")
+    check_page(page, f"{width}-ca-empty")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    page.get_by_label("Certificates").set_input_files(str(notes))
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_selector("[data-testid=import-error]")
+    assert "notes.txt: no PEM certificate or private key in it" in page.locator("[data-testid=import-error]").inner_text()
+    check_page(page, f"{width}-ca-import-refused")
+    page.get_by_role("button", name="Create the MO PKI").click()
+    page.wait_for_selector("text=The MO PKI is created")
+    assert page.locator("[data-testid=ca-card]").count() == 3
+    check_page(page, f"{width}-ca-created")
+    page.get_by_label("the root (a whole new hierarchy)").check()
+    page.get_by_label("Staged").check()
+    page.get_by_role("button", name="Roll over…").click()
+    page.wait_for_selector("text=Yes, go ahead")  # a rollover asks first
+    check_page(page, f"{width}-ca-confirm-rollover")
+    page.get_by_role("button", name="Yes, go ahead").click()
+    page.wait_for_selector("text=is staged")
+    check_page(page, f"{width}-ca-staged")
+    page.get_by_role("button", name="Activate…").focus()  # the keyboard alone activates, after asking
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Yes, go ahead")
+    page.keyboard.press("Enter")  # the confirmation's button has the focus
+    page.wait_for_selector("text=issues contract certificates now")
+    assert page.locator("[data-testid=ca-card]").count() == 6 and page.get_by_role("button", name="Retire…").count() == 3
+    check_page(page, f"{width}-ca-activated")

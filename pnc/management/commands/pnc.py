@@ -84,7 +84,7 @@ class Command(BaseCommand):
             if not tenant.is_emsp:
                 raise CommandError(f"{tenant.slug} is not an eMSP (tenant add --emsp)")
             try:
-                rows = authorities.initialise(tenant)
+                rows = authorities.initialise(tenant, "cli")
             except authorities.AuthorityExists as exc:
                 raise CommandError(str(exc)) from None
         elif action == "import":
@@ -93,12 +93,12 @@ class Command(BaseCommand):
             password = sys.stdin.readline().rstrip("\r\n").encode() if opts["password_stdin"] else None
             try:
                 certificates, keys = pki_files.read(opts["pem"], opts["pkcs12"], password)
-                rows = authorities.import_hierarchy(tenant, certificates, keys)
+                rows = authorities.import_hierarchy(tenant, certificates, keys, "cli")
             except (pki_files.Unreadable, profile.RefusedHierarchy, authorities.AuthorityExists) as exc:
                 raise CommandError(str(exc)) from None
         elif action == "rollover":
             try:
-                authorities.rollover(tenant, opts["level"], staged=opts["staged"])
+                authorities.rollover(tenant, opts["level"], "cli", staged=opts["staged"])
             except authorities.NoAuthority as exc:
                 raise CommandError(str(exc)) from None
             rows = authorities.hierarchy(tenant)

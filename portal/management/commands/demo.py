@@ -74,7 +74,7 @@ class Command(BaseCommand):
                 client.client_secret = client_auth.hash_secret(DEMO_CLIENT_SECRET)
                 client.save(update_fields=["client_secret"])
         if not authorities.hierarchy(tenant):  # its MO PKI, for PnC contract certificates
-            authorities.initialise(tenant)
+            authorities.initialise(tenant, "demo")
         self._print_welcome()
 
     def _print_welcome(self):
