@@ -6,11 +6,12 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from lib.timestamps import rfc3339
+from tenants import audit
 from tenants.models import Tenant
 
 from . import credentials
 from .campaign_rules import Limits, Tally, decide
-from .models import AuditEvent, CampaignMember, CredentialChange, RotationCampaign, Station
+from .models import CampaignMember, CredentialChange, RotationCampaign, Station
 from .station_filters import StationFilter
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,7 @@ def abort(campaign: RotationCampaign, actor: str) -> int:
 
 
 def _audit(campaign, actor, action, outcome=""):
-    AuditEvent.objects.create(tenant_id=campaign.tenant_id, actor=actor, action=action,
-                              outcome=outcome, detail={"campaign": campaign.pk})
+    audit.record(campaign.tenant_id, actor, action, outcome, campaign=campaign.pk)
 
 
 def _settle_members(campaign: RotationCampaign) -> None:

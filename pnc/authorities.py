@@ -67,7 +67,7 @@ def _store(tenant, level: str, certificate: x509.Certificate, key, parent=None, 
         private_key_sealed=seal(private, _aad(tenant.pk, key_id)) if private else "", issuing=issuing)
 
 
-def initialise(tenant) -> list[CertificateAuthority]:
+def initialise(tenant, *, actor: str = "cli") -> list[CertificateAuthority]:
     """Root → Sub-CA 1 → Sub-CA 2 with fresh P-256 keys; Sub-CA 2 issues."""
     with transaction.atomic():
         type(tenant).objects.select_for_update().filter(pk=tenant.pk).update()
@@ -83,10 +83,12 @@ def initialise(tenant) -> list[CertificateAuthority]:
             rows.append(_store(tenant, level, certificate, key, parent=rows[-1] if rows else None,
                                issuing=level == Level.SUB_CA_2))
             issuer, issuer_key = certificate, key
+        _audit_made(tenant, actor, "ca.initialised", rows)
         return rows
 
 
-def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list) -> list[CertificateAuthority]:
+def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list, *,
+                     actor: str = "cli") -> list[CertificateAuthority]:
     """An existing MO PKI (profile.arrange_hierarchy says what it must be); its keys
     are sealed like generated ones. The certificates are stored as they are: their CRL
     and OCSP pointers are the existing PKI's, ours are in the contract certificates."""
@@ -99,14 +101,22 @@ def import_hierarchy(tenant, certificates: list[x509.Certificate], keys: list) -
         for member in members:
             rows.append(_store(tenant, member.level, member.certificate, member.private_key,
                                parent=rows[-1] if rows else None, issuing=member.level == Level.SUB_CA_2))
+        _audit_made(tenant, actor, "ca.imported", rows)
         return rows
+
+
+def _audit_made(tenant, actor: str, action: str, rows: list[CertificateAuthority], outcome: str = "") -> None:
+    """CAs made or brought in: which (level, key id, subject), never a key."""
+    record_event(tenant.pk, actor, action, outcome or f"{len(rows)} CAs", {
+        "authorities": [{"level": r.level, "key_id": r.key_id, "subject": r.subject} for r in rows]})
 
 
 class NotActivatable(Exception):
     pass
 
 
-def rollover(tenant, level: str = Level.SUB_CA_2, *, staged: bool = False) -> list[CertificateAuthority]:
+def rollover(tenant, level: str = Level.SUB_CA_2, *, staged: bool = False,
+             actor: str = "cli") -> list[CertificateAuthority]:
     """A new CA at `level` and new CAs below it take over issuing; the CAs they replace
     keep their keys and go on signing the CRLs and OCSP answers of what they issued
     until it expires (they are not revoked: certificates issued before stay valid).
@@ -146,6 +156,7 @@ def rollover(tenant, level: str = Level.SUB_CA_2, *, staged: bool = False) -> li
                             issuing=step == Level.SUB_CA_2 and not staged)
             rows.append(parent)
             issuer = OpenedAuthority(parent, certificate, key)
+        _audit_made(tenant, actor, "ca.rolled_over", rows, f"{level.value}, staged" if staged else level.value)
         return rows
 
 
