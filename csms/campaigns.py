@@ -5,6 +5,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from lib import labels
 from lib.timestamps import rfc3339
 from tenants import audit
 from tenants.models import Tenant
@@ -86,6 +87,7 @@ def start(tenant, stations: list[Station], *, actor: str, name: str = "", concur
           canary_size=5, max_failure_percent=20) -> RotationCampaign:
     """Raises ValueError for a request that cannot run, Overlap (a ValueError) when
     another unfinished campaign still has some of the stations to do."""
+    labels.check(name, "name")  # a LabelError is a ValueError
     if not stations:
         raise ValueError("a campaign needs at least one station")
     if concurrency < 1 or not 0 <= max_failure_percent <= 100:

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from lib import labels
 from lib.http_auth import Credentials, MalformedAuthorization, read_authorization
 from lib.prepared import Prepared
 from lib.timestamps import rfc3339
@@ -385,7 +386,9 @@ class TooManyTokens(ValueError):
 
 
 def issue_token(station: Station, label: str = "", actor: str = "cli") -> tuple[StationToken, str]:
-    """A new token for the station: its row, and the token, to be shown once."""
+    """A new token for the station: its row, and the token, to be shown once. A label
+    with a control or formatting character is refused (labels.LabelError)."""
+    labels.check(label, "label")
     with transaction.atomic():
         Station.objects.select_for_update().filter(pk=station.pk).first()  # one issue at a time
         active = StationToken.objects.filter(station=station, revoked_at__isnull=True).count()

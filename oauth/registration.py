@@ -13,6 +13,7 @@ from django.utils import timezone
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
+from lib import labels
 from lib.timestamps import rfc3339
 from tenants import audit
 
@@ -30,7 +31,6 @@ ALGORITHMS_BY_KEY = {
 # Client ids are URL-safe names with at least one letter: an all-digit client id would
 # read like a user's subject (user ids are the `sub` of the code flow's tokens).
 CLIENT_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9._~-]{1,100}$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Schemes a browser would execute or read locally rather than hand to an app.
 FORBIDDEN_SCHEMES = {"javascript", "data", "file", "vbscript", "about", "blob", "filesystem"}
 
@@ -132,14 +132,16 @@ class TrustSpec:
 
 
 def check_text(label: str, value: str, model, field: str) -> None:
-    """`value` fits `model.field`: at most its max_length, no control character. SQLite
+    """`value` fits `model.field`: at most its max_length, no control or invisible
+    formatting character (`lib.labels`: they would make tables and the audit log lie). SQLite
     stores anything; PostgreSQL refuses an overlong value or a NUL (a 500), so the
     service refuses them first, for the CLI, the portal and the API alike."""
     limit = model._meta.get_field(field).max_length
     if len(value) > limit:
         raise RegistrationError(f"{label}: at most {limit} characters")
-    if CONTROL.search(value):
-        raise RegistrationError(f"{label}: no control characters")
+    found = labels.problem(value)
+    if found:
+        raise RegistrationError(f"{label}: {found}")
 
 
 def add_trust(client: Client, spec: TrustSpec, *, actor: str = "cli") -> TrustedKey:
