@@ -2,7 +2,9 @@
 names, campaign names, key ids, trust records' issuers and subjects, …): no character
 of Unicode category Cc (controls: NUL, newlines, escape, C1) or Cf (invisible
 formatting: the bidi embeddings, overrides and isolates U+202A–U+202E and U+2066–U+2069,
-the marks U+200E/U+200F/U+061C, zero-width spaces and joiners, the soft hyphen, …).
+the marks U+200E/U+200F/U+061C, zero-width spaces and joiners, the soft hyphen, …),
+nor the line and paragraph separators U+2028/U+2029 (Zl, Zp), which break lines as a
+newline does.
 
 Such a name is shown in tables, confirmations and the audit log, and exported as CSV: a
 right-to-left override makes "cabinet‮4 tset" read as something else, a newline starts a
@@ -12,7 +14,7 @@ import unicodedata
 
 from django.core.exceptions import ValidationError
 
-REFUSED_CATEGORIES = ("Cc", "Cf")
+REFUSED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
 
 
 class LabelError(ValueError):
