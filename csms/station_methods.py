@@ -82,6 +82,7 @@ def add_login(station: Station, login: str, actor: str = "cli") -> StationLogin:
     station's identity (a login names one station)."""
     if not login or len(login) > 255 or ":" in login or len(login.encode("utf-8")) < 2:
         raise ValueError("a login is 2-255 characters without ':'")
+    labels.check(login, "login")  # it is listed and audited: no bidi override or newline (a ValueError)
     if login == station.identity:
         raise ValueError("the station's identity is always its login")
     if Station.objects.for_tenant(station.tenant).filter(identity=login).exists():

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from joserfc.jwk import ECKey
 
-from csms.models import AuditEvent, RotationCampaign, StationToken
+from csms.models import AuditEvent, RotationCampaign, StationLogin, StationToken
 from lib import labels
 from oauth.models import Client, TrustedKey
 from tenants.models import Role, Tenant
@@ -117,6 +117,7 @@ def test_the_api_refuses_lying_labels_as_field_errors(acme, operator):
     (["rotation", "campaign", "start", "acme", "ACME-1", "--name", f"x{RLO}"], "name: no control"),
     (["station", "key", "add", "acme", "ACME-1", "--kid", f"k{RLO}"], "kid: no control"),
     (["tenant", "add", "lying", "--name", f"Acme {RLO}"], "name: no control"),
+    (["station", "login", "add", "acme", "ACME-1", f"depot{RLO}7"], "login: no control"),
     (["tenant", "set", "acme", "--name", "Acme\n2"], "name: no control"),
 ])
 def test_the_commands_refuse_lying_labels(acme, tmp_path, args, message):
@@ -128,6 +129,7 @@ def test_the_commands_refuse_lying_labels(acme, tmp_path, args, message):
         call_command(*args, stdout=io.StringIO(), stderr=io.StringIO())
     assert not StationToken.objects.exists() and not RotationCampaign.objects.exists()
     assert not TrustedKey.objects.exists() and not Tenant.objects.filter(slug="lying").exists()
+    assert not StationLogin.objects.exists()
     assert Tenant.objects.get(slug="acme").name != "Acme\n2"
 
 
