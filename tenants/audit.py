@@ -100,5 +100,5 @@ def describe(action: str, outcome: str, detail) -> str:
 
 
 def _generic(template: str) -> str:
-    """A template with its fields blanked: the filter's option text."""
-    return re.sub(r"\s*\{[^}]*\}", "", template).strip(" :,")
+    """A template with each field written "…": the filter's option text."""
+    return re.sub(r"\{[^}]*\}", "…", template)
