@@ -23,6 +23,7 @@ from tenants import audit
 from tenants.models import Membership, Role
 from tests.factories import make_station, make_tenant
 from tests.portal.people import signed_in
+from tests.portal.test_oauth_pages import contract_with_certificate
 
 pytestmark = pytest.mark.django_db
 GOOD_PASSWORD = "a-long-pass-2026!"
@@ -121,12 +122,16 @@ def test_the_commands_audit_as_cli(emsp, monkeypatch):
     call_command("oauth", "keys", "rotate", "emsp", "--now", **out)
     call_command("pnc", "ca", "init", "emsp", **out)
     call_command("pnc", "ca", "rollover", "emsp", **out)
+    driver = get_user_model().objects.create_user("dana")
+    contract = contract_with_certificate(emsp, driver, "1A2B3C4D5")  # its issuance is audited as "test"
+    call_command("pnc", "contract", "revoke", "emsp", contract.emaid, "--reason", "keyCompromise", **out)
     monkeypatch.setattr("sys.stdin", io.StringIO(GOOD_PASSWORD + "\n"))
     call_command("user", "add", "emsp", "carol", "--role", "viewer", "--password-stdin", **out)
     call_command("user", "remove", "emsp", "carol", "--yes", **out)
-    assert events(emsp) == [("cli", action) for action in (
+    assert [e for e in events(emsp) if e[0] != "test"] == [("cli", action) for action in (
         "oauth.client_added", "oauth.client_secret_rotated", "oauth.signing_key_rotated", "ca.initialised",
-        "ca.rolled_over", "people.added", "people.removed")]
+        "ca.rolled_over", "contract.revoked", "people.added", "people.removed")]
+    assert AuditEvent.objects.get(action="contract.revoked").detail["reason"] == "keyCompromise"
     made = AuditEvent.objects.get(action="ca.initialised")
     assert made.outcome == "3 CAs" and [a["level"] for a in made.detail["authorities"]] == [
         "root", "sub-ca-1", "sub-ca-2"]
