@@ -114,11 +114,18 @@ def test_people_changes_are_audited_with_who_made_them(emsp, admin):
     assert removed.outcome == "operator"
 
 
-def test_the_commands_audit_as_cli(emsp, monkeypatch):
+def test_the_commands_audit_as_cli(emsp, monkeypatch, tmp_path):
     out = {"stdout": io.StringIO(), "stderr": io.StringIO()}
     call_command("oauth", "client", "add", "emsp", "cli-backend", "--grant", "client_credentials",
                  "--scope", "emsp:read", **out)
     call_command("oauth", "client", "rotate-secret", "emsp", "cli-backend", **out)
+    (first := tmp_path / "k1.pem").write_text(public_pem())
+    (second := tmp_path / "k2.pem").write_text(public_pem())
+    call_command("oauth", "trust", "add", "emsp", "cli-backend", "--issuer", "https://s.example/", "--subject",
+                 "S", "--kid", "k1", "--public-key", str(first), "--alg", "ES256", **out)
+    call_command("oauth", "trust", "rollover", "emsp", "https://s.example/", "k1", "--new-kid", "k2",
+                 "--public-key", str(second), "--alg", "ES256", "--overlap-until", "2099-01-01T00:00:00Z", **out)
+    call_command("oauth", "trust", "retire", "emsp", "https://s.example/", "k2", **out)
     call_command("oauth", "keys", "rotate", "emsp", "--now", **out)
     call_command("pnc", "ca", "init", "emsp", **out)
     call_command("pnc", "ca", "rollover", "emsp", **out)
@@ -129,7 +136,8 @@ def test_the_commands_audit_as_cli(emsp, monkeypatch):
     call_command("user", "add", "emsp", "carol", "--role", "viewer", "--password-stdin", **out)
     call_command("user", "remove", "emsp", "carol", "--yes", **out)
     assert [e for e in events(emsp) if e[0] != "test"] == [("cli", action) for action in (
-        "oauth.client_added", "oauth.client_secret_rotated", "oauth.signing_key_rotated", "ca.initialised",
+        "oauth.client_added", "oauth.client_secret_rotated", "oauth.trust_added", "oauth.trust_added",
+        "oauth.trust_rolled_over", "oauth.trust_retired", "oauth.signing_key_rotated", "ca.initialised",
         "ca.rolled_over", "contract.revoked", "people.added", "people.removed")]
     assert AuditEvent.objects.get(action="contract.revoked").detail["reason"] == "keyCompromise"
     made = AuditEvent.objects.get(action="ca.initialised")
