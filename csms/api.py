@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from lib.api import BoundedPagePagination, Conflict
+from lib.labels import printable_label
 from tenants.models import Role, Tenant
 
 from . import announce, credentials, services, station_methods
@@ -276,7 +277,8 @@ class IssuedTokenSerializer(TokenSerializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    label = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
+                                  validators=[printable_label])
 
 
 class GroupStatusSerializer(serializers.Serializer):

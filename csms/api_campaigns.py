@@ -7,6 +7,7 @@ from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 
 from lib.api import BoundedCursorPagination, Conflict
+from lib.labels import printable_label
 
 from . import campaigns
 from .api import validated
@@ -41,7 +42,8 @@ def shown(campaign: RotationCampaign) -> dict:
 
 
 class CampaignRequestSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
+                                 validators=[printable_label])
     stations = serializers.ListField(child=serializers.CharField(max_length=255), required=False,
                                      max_length=MAX_NAMED, allow_empty=False,
                                      help_text="the identities to rotate; or give `filter`")

@@ -5,12 +5,14 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from lib import labels
 from lib.timestamps import rfc3339
+from tenants import audit
 from tenants.models import Tenant
 
 from . import credentials
 from .campaign_rules import Limits, Tally, decide
-from .models import AuditEvent, CampaignMember, CredentialChange, RotationCampaign, Station
+from .models import CampaignMember, CredentialChange, RotationCampaign, Station
 from .station_filters import StationFilter
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ def start(tenant, stations: list[Station], *, actor: str, name: str = "", concur
           canary_size=5, max_failure_percent=20) -> RotationCampaign:
     """Raises ValueError for a request that cannot run, Overlap (a ValueError) when
     another unfinished campaign still has some of the stations to do."""
+    labels.check(name, "name")  # a LabelError is a ValueError
     if not stations:
         raise ValueError("a campaign needs at least one station")
     if concurrency < 1 or not 0 <= max_failure_percent <= 100:
@@ -149,8 +152,7 @@ def abort(campaign: RotationCampaign, actor: str) -> int:
 
 
 def _audit(campaign, actor, action, outcome=""):
-    AuditEvent.objects.create(tenant_id=campaign.tenant_id, actor=actor, action=action,
-                              outcome=outcome, detail={"campaign": campaign.pk})
+    audit.record(campaign.tenant_id, actor, action, outcome, campaign=campaign.pk)
 
 
 def _settle_members(campaign: RotationCampaign) -> None:

@@ -20,6 +20,7 @@ from ocpp.v201.enums import Action as Action201
 from ocpp.v201.enums import ResetEnumType
 
 from lib.prepared import Prepared
+from tenants import audit as audit_trail
 
 from . import announce, method_rules, rotation, signals
 from .auth import keys, policy
@@ -69,7 +70,9 @@ def register_station(tenant, identity: str, secret: bytes, origin: str, *,
             digest=key.digest, eap=key.eap, **fields)
         station.save()
         credential.save()
-        event.save()
+        # One station: the one way to audit (an import bulk-inserts the same rows instead).
+        audit_trail.record(event.tenant_id, event.actor, event.action, event.outcome, station=station,
+                           **event.detail)
     return station
 
 
@@ -149,10 +152,12 @@ def replace_key(station: Station, secret: bytes, origin: str, *, needs_unique_ke
 
 
 def audit(station: Station, actor: str, action: str, outcome: str = "", **detail) -> None:
-    audit_row(station, actor, action, outcome, **detail).save()
+    audit_trail.record(station.tenant_id, actor, action, outcome, station=station, **detail)
 
 
 def audit_row(station: Station, actor: str, action: str, outcome: str = "", **detail) -> AuditEvent:
+    """An unsaved event, for the bulk writers that insert thousands at once (a station
+    import); one event at a time goes through `tenants.audit.record`."""
     return AuditEvent(tenant_id=station.tenant_id, station=station, actor=actor,
                       action=action, outcome=outcome, detail=detail)
 
@@ -436,10 +441,9 @@ def watch_onboarding_rate(tenant_id: int) -> bool:
             return False
         tenant.onboarding_held_since = timezone.now()
         tenant.save(update_fields=["onboarding_held_since"])
-        AuditEvent.objects.create(
-            tenant=tenant, actor="system", action="onboarding.held",
-            outcome=f"{recent} first connections with a series key in "
-                    f"{tenant.onboarding_window_minutes} min", detail={"count": recent})
+        audit_trail.record(tenant, "system", "onboarding.held",
+                           f"{recent} first connections with a series key in "
+                           f"{tenant.onboarding_window_minutes} min", count=recent)
         log.warning("tenant %s: onboarding held after %d series-key connections", tenant.slug, recent)
     return True
 
@@ -450,8 +454,7 @@ def release_onboarding(tenant, actor: str) -> int:
 
     Tenant.objects.filter(pk=tenant.pk).update(onboarding_held_since=None)
     waiting = StationCredential.objects.filter(tenant=tenant, needs_unique_key=True).count()
-    AuditEvent.objects.create(tenant=tenant, actor=actor, action="onboarding.released",
-                              outcome=f"{waiting} stations waiting", detail={"waiting": waiting})
+    audit_trail.record(tenant, actor, "onboarding.released", f"{waiting} stations waiting", waiting=waiting)
     return waiting
 
 

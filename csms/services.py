@@ -12,11 +12,12 @@ from ocpp.v16.enums import ConfigurationKey
 from ocpp.v201.enums import Action as Action201
 
 from lib.prepared import Prepared
+from tenants import audit
 
 from . import claim, credentials, leaving, lifecycle, station_bearer, station_methods
 from .announce import disconnect, nudge, station_changed
 from .auth import keys, policy
-from .models import AuditEvent, RegistrationStatus, Station, StationCall
+from .models import RegistrationStatus, Station, StationCall
 from .protocol.errors import RpcError
 from .protocol.validation import is_known_action, validate
 from .protocol.versions import SUPPORTED, OcppVersion
@@ -332,9 +333,8 @@ def remove_station(station: Station, *, actor: str) -> bool:
     pass, which finds the station gone)."""
     with transaction.atomic():
         connected = Station.objects.filter(pk=station.pk).values_list("connected", flat=True).first()
-        AuditEvent.objects.create(tenant_id=station.tenant_id, actor=actor, action="station.removed",
-                                  outcome="was connected" if connected else "",
-                                  detail={"identity": station.identity})
+        audit.record(station.tenant_id, actor, "station.removed", "was connected" if connected else "",
+                     identity=station.identity)
         station_bearer.retire_all(station, actor)  # its Bearer keys are no one's to inherit
         gone = Station(pk=station.pk, tenant_id=station.tenant_id)  # keeps its group name after the delete
         station.delete()

@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lib.labels import printable_label
 from tenants.models import Role
 
 from . import station_bearer
@@ -34,6 +35,7 @@ class StationKeyRequestSerializer(serializers.Serializer):
     public_key = serializers.CharField(max_length=16384, help_text="PEM or JWK (JSON): EC P-256, Ed25519 or "
                                                                    "RSA of 2048 bits or more; public only")
     kid = serializers.CharField(max_length=256, required=False, default="", allow_blank=True,
+                                validators=[printable_label],
                                 help_text="default: the JWK's kid, else its RFC 7638 thumbprint")
 
 

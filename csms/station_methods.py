@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from lib import labels
 from lib.http_auth import Credentials, MalformedAuthorization, read_authorization
 from lib.prepared import Prepared
 from lib.timestamps import rfc3339
@@ -81,6 +82,7 @@ def add_login(station: Station, login: str, actor: str = "cli") -> StationLogin:
     station's identity (a login names one station)."""
     if not login or len(login) > 255 or ":" in login or len(login.encode("utf-8")) < 2:
         raise ValueError("a login is 2-255 characters without ':'")
+    labels.check(login, "login")  # it is listed and audited: no bidi override or newline (a ValueError)
     if login == station.identity:
         raise ValueError("the station's identity is always its login")
     if Station.objects.for_tenant(station.tenant).filter(identity=login).exists():
@@ -385,7 +387,9 @@ class TooManyTokens(ValueError):
 
 
 def issue_token(station: Station, label: str = "", actor: str = "cli") -> tuple[StationToken, str]:
-    """A new token for the station: its row, and the token, to be shown once."""
+    """A new token for the station: its row, and the token, to be shown once. A label
+    with a control or formatting character is refused (labels.LabelError)."""
+    labels.check(label, "label")
     with transaction.atomic():
         Station.objects.select_for_update().filter(pk=station.pk).first()  # one issue at a time
         active = StationToken.objects.filter(station=station, revoked_at__isnull=True).count()

@@ -8,6 +8,9 @@ class OauthConfig(AppConfig):
     def ready(self):
         # The CSMS checks stations' Bearer tokens through lib.station_authority, which
         # it may import; this app fills it (csms and oauth do not import each other).
-        from . import station_keys
+        from tenants import audit
+
+        from . import audit_actions, station_keys
 
         station_keys.register()
+        audit.describe_actions(audit_actions.DESCRIPTIONS)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from tenants.audit import actor_of
 from tenants.confirmation import ask_first
 from tenants.models import Role
 
@@ -76,7 +77,7 @@ def client_new(request, tenant):
     values = {**request.POST.dict(), "grant_types": request.POST.getlist("grant_types"),
               "detail_types": request.POST.getlist("detail_types")}
     try:
-        client, secret = registration.add_client(tenant, spec_from(request.POST))
+        client, secret = registration.add_client(tenant, spec_from(request.POST), actor=actor_of(request))
     except registration.RegistrationError as exc:
         return render(request, "oauth/portal/client_new.html", form_context(tenant, values, str(exc)), status=400)
     return show_secret(request, tenant, client, secret, "registered")
@@ -116,13 +117,14 @@ def client_action(url_name: str, question: str, consequence: str, refused: str):
                "The current secret stops working at once: the client's backend must be given the new one. "
                "Tokens already issued stay valid until they expire.", refused="Not rotated")
 def rotate_secret(request, tenant, client):
-    return show_secret(request, tenant, client, registration.rotate_secret(client), "given a new secret")
+    return show_secret(request, tenant, client, registration.rotate_secret(client, actor=actor_of(request)),
+                       "given a new secret")
 
 
 @client_action("oauth-client-remove", "Remove client {client.client_id}?",
                "Its access and refresh tokens, grants and trust records are deleted with it and stop working "
                "at once. This cannot be undone.", refused="Not removed")
 def remove(request, tenant, client):
-    registration.remove_client(client)
+    registration.remove_client(client, actor=actor_of(request))
     messages.success(request, f"Client {client.client_id} removed.")
     return redirect(reverse("oauth-client-list", args=[tenant.slug]))

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from lib.timestamps import read_instant, rfc3339
+from tenants.audit import actor_of
 from tenants.confirmation import ask_first
 from tenants.models import Role
 
@@ -79,7 +80,7 @@ def trust_new(request, tenant):
     try:
         if client is None:
             raise registration.RegistrationError("choose the client whose tokens the assertions obtain")
-        record = registration.add_trust(client, _spec(request.POST, client))
+        record = registration.add_trust(client, _spec(request.POST, client), actor=actor_of(request))
     except registration.RegistrationError as exc:
         return _trust_form(request, tenant, "oauth/portal/trust_new.html", {**context, "error": str(exc)}, 400)
     messages.success(request, f"Trusting {record.issuer} key {record.kid} for {record.subject}.")
@@ -108,7 +109,8 @@ def trust_rollover(request, tenant, pk):
     try:
         fresh = registration.roll_over_trust(record, kid=request.POST.get("kid", "").strip(),
                                              key_text=request.POST.get("public_key", ""),
-                                             algorithms=request.POST.getlist("algorithms"), overlap_until=until)
+                                             algorithms=request.POST.getlist("algorithms"), overlap_until=until,
+                                             actor=actor_of(request))
     except registration.RegistrationError as exc:
         return _trust_form(request, tenant, "oauth/portal/trust_rollover.html", {**context, "error": str(exc)}, 400)
     messages.success(request, f"Key {fresh.kid} is trusted from now; {record.kid} until {rfc3339(until)}.")
@@ -124,7 +126,7 @@ def trust_retire(request, tenant, pk):
                       "key again, add it as a new record.")
     if asked:
         return asked
-    registration.retire_trust(record)
+    registration.retire_trust(record, actor=actor_of(request))
     messages.success(request, f"Key {record.kid} of {record.issuer} is retired.")
     return redirect(reverse("oauth-trust-list", args=[tenant.slug]))
 
@@ -155,7 +157,7 @@ def rotate_signing_key(request, tenant):
     if asked:
         return asked
     try:
-        key = signing_keys.rotate(tenant, alg, at_once=at_once)
+        key = signing_keys.rotate(tenant, alg, at_once=at_once, actor=actor_of(request))
     except signing_keys.RotationError as exc:
         messages.error(request, f"Not rotated: {exc}.")
     else:

@@ -1,6 +1,7 @@
 """Registering clients and trust records, and changing them (the `oauth client` and
 `oauth trust` commands and the portal's OAuth pages). Everything is validated before
-anything is written."""
+anything is written, and every change is audited (`tenants.audit`) with its actor: the
+user's name from a page, "cli" from a command; never a secret or a key."""
 import json
 import re
 from dataclasses import dataclass
@@ -11,6 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
+
+from lib import labels
+from lib.timestamps import rfc3339
+from tenants import audit
 
 from . import client_auth, rar, redirect_uris
 from .assertions import SCOPE_TOKEN
@@ -26,7 +31,6 @@ ALGORITHMS_BY_KEY = {
 # Client ids are URL-safe names with at least one letter: an all-digit client id would
 # read like a user's subject (user ids are the `sub` of the code flow's tokens).
 CLIENT_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9._~-]{1,100}$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Schemes a browser would execute or read locally rather than hand to an app.
 FORBIDDEN_SCHEMES = {"javascript", "data", "file", "vbscript", "about", "blob", "filesystem"}
 
@@ -128,17 +132,19 @@ class TrustSpec:
 
 
 def check_text(label: str, value: str, model, field: str) -> None:
-    """`value` fits `model.field`: at most its max_length, no control character. SQLite
+    """`value` fits `model.field`: at most its max_length, no control or invisible
+    formatting character (`lib.labels`: they would make tables and the audit log lie). SQLite
     stores anything; PostgreSQL refuses an overlong value or a NUL (a 500), so the
     service refuses them first, for the CLI, the portal and the API alike."""
     limit = model._meta.get_field(field).max_length
     if len(value) > limit:
         raise RegistrationError(f"{label}: at most {limit} characters")
-    if CONTROL.search(value):
-        raise RegistrationError(f"{label}: no control characters")
+    found = labels.problem(value)
+    if found:
+        raise RegistrationError(f"{label}: {found}")
 
 
-def add_trust(client: Client, spec: TrustSpec) -> TrustedKey:
+def add_trust(client: Client, spec: TrustSpec, *, actor: str = "cli") -> TrustedKey:
     for label, field in (("issuer", "issuer"), ("subject", "subject"), ("kid", "kid")):
         check_text(label, getattr(spec, field), TrustedKey, field)
     key = public_key(spec.key_text)
@@ -154,10 +160,22 @@ def add_trust(client: Client, spec: TrustSpec) -> TrustedKey:
         raise RegistrationError(f"scopes the client does not have: {' '.join(extra)}")
     if TrustedKey.objects.for_tenant(client.tenant).filter(issuer=spec.issuer, kid=spec.kid).exists():
         raise RegistrationError(f"issuer {spec.issuer} already has a key {spec.kid}")
-    return TrustedKey.objects.create(
-        tenant=client.tenant, client=client, issuer=spec.issuer, subject=spec.subject, kid=spec.kid,
-        public_jwk=key.as_dict(private=False), algorithms=spec.algorithms, scopes=spec.scopes,
-        valid_from=spec.valid_from, valid_until=spec.valid_until)
+    with transaction.atomic():
+        record = TrustedKey.objects.create(
+            tenant=client.tenant, client=client, issuer=spec.issuer, subject=spec.subject, kid=spec.kid,
+            public_jwk=key.as_dict(private=False), algorithms=spec.algorithms, scopes=spec.scopes,
+            valid_from=spec.valid_from, valid_until=spec.valid_until)
+        _audit_trust(record, actor, "oauth.trust_added", thumbprint=key.thumbprint())
+    return record
+
+
+def _audit_trust(record: TrustedKey, actor: str, action: str, outcome: str = "", **detail) -> None:
+    audit.record(record.tenant_id, actor, action, outcome, client=record.client.client_id,
+                 issuer=record.issuer, subject=record.subject, kid=record.kid, **detail)
+
+
+def _audit_client(client: Client, actor: str, action: str, outcome: str = "", **detail) -> None:
+    audit.record(client.tenant_id, actor, action, outcome, client=client.client_id, **detail)
 
 
 @dataclass
@@ -184,7 +202,7 @@ def _jwks_keys(text: str) -> list[dict]:
     return keys
 
 
-def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
+def add_client(tenant, spec: ClientSpec, *, actor: str = "cli") -> tuple[Client, str | None]:
     """Create a client; return it and its secret (shown once) if it has one."""
     check_text("name", spec.name, Client, "name")
     wrong = [s for s in spec.scopes if not SCOPE_TOKEN.fullmatch(s)]
@@ -237,13 +255,15 @@ def add_client(tenant, spec: ClientSpec) -> tuple[Client, str | None]:
                                       else Client.GRANT_CLIENT_CREDENTIALS),
             # Hashed here, so DOT's field sees a hash and keeps it.
             client_secret=client_auth.hash_secret(secret) if secret else "", hash_client_secret=secret_based)
+        _audit_client(client, actor, "oauth.client_added", spec.auth_method, name=client.name,
+                      grant_types=list(spec.grant_types), scopes=list(spec.scopes))
         if spec.jwks_text is not None:
             for jwk in _jwks_keys(spec.jwks_text):
                 key = public_key(json.dumps(jwk))
                 algs = [jwk["alg"]] if "alg" in jwk else list(ALGORITHMS_BY_KEY[key.key_type][:1])
                 add_trust(client, TrustSpec(issuer=client.client_id, subject=client.client_id,
                                             kid=jwk.get("kid") or key.thumbprint(), key_text=json.dumps(jwk),
-                                            algorithms=algs, scopes=list(spec.scopes)))
+                                            algorithms=algs, scopes=list(spec.scopes)), actor=actor)
     return client, secret
 
 
@@ -259,7 +279,7 @@ def has_secret(client: Client) -> bool:
     return client.token_endpoint_auth_method in SECRET_METHODS
 
 
-def rotate_secret(client: Client) -> str:
+def rotate_secret(client: Client, *, actor: str = "cli") -> str:
     """A fresh secret for the client, returned to be shown once; only its hash is kept.
     The old one stops working at once (the token endpoint's cache of verified secrets
     is keyed by the stored hash, which changes); tokens already issued stay valid."""
@@ -268,27 +288,33 @@ def rotate_secret(client: Client) -> str:
         raise RegistrationError(f"client {client.client_id} authenticates with "
                                 f"{client.token_endpoint_auth_method}: it has no secret to rotate")
     secret = Client._meta.get_field("client_secret").get_default()
-    Client.objects.filter(pk=client.pk).update(client_secret=client_auth.hash_secret(secret))
+    with transaction.atomic():
+        Client.objects.filter(pk=client.pk).update(client_secret=client_auth.hash_secret(secret))
+        _audit_client(client, actor, "oauth.client_secret_rotated")
     return secret
 
 
-def remove_client(client: Client) -> None:
+def remove_client(client: Client, *, actor: str = "cli") -> None:
     """Delete the client: its tokens, grants, pushed requests and trust records go with
     it (on_delete CASCADE) and stop working at once."""
     _reserved(client)
-    client.delete()
+    with transaction.atomic():
+        _audit_client(client, actor, "oauth.client_removed", name=client.name)
+        client.delete()
 
 
-def retire_trust(record: TrustedKey) -> TrustedKey:
+def retire_trust(record: TrustedKey, *, actor: str = "cli") -> TrustedKey:
     """Stop accepting the record's key at once (a retired record is refused outright)."""
     if record.retired_at is None:
-        record.retired_at = timezone.now()
-        record.save(update_fields=["retired_at"])
+        with transaction.atomic():
+            record.retired_at = timezone.now()
+            record.save(update_fields=["retired_at"])
+            _audit_trust(record, actor, "oauth.trust_retired")
     return record
 
 
 def roll_over_trust(record: TrustedKey, *, kid: str, key_text: str, algorithms: list[str],
-                    overlap_until: datetime) -> TrustedKey:
+                    overlap_until: datetime, actor: str = "cli") -> TrustedKey:
     """The signer's next key: a new record for the same client, issuer, subject and
     scopes, valid from now, while the old key stays valid until `overlap_until` (the
     window in which the signer switches) and is refused after it."""
@@ -302,8 +328,10 @@ def roll_over_trust(record: TrustedKey, *, kid: str, key_text: str, algorithms: 
     with transaction.atomic():
         fresh = add_trust(record.client, TrustSpec(
             issuer=record.issuer, subject=record.subject, kid=kid, key_text=key_text, algorithms=algorithms,
-            scopes=list(record.scopes), valid_from=now))
+            scopes=list(record.scopes), valid_from=now), actor=actor)
         if record.valid_until is None or record.valid_until > overlap_until:
             record.valid_until = overlap_until
             record.save(update_fields=["valid_until"])
+        _audit_trust(record, actor, "oauth.trust_rolled_over", fresh.kid, next_kid=fresh.kid,
+                     accepted_until=rfc3339(record.valid_until))
     return fresh

@@ -16,6 +16,7 @@ from joserfc.jwk import ECKey, RSAKey
 from lib import jose
 from lib.sealing import KeyEncryptionError, seal, unseal  # noqa: F401  (KeyEncryptionError: for callers)
 from lib.timestamps import rfc3339
+from tenants import audit
 
 from .models import SigningKey
 
@@ -50,7 +51,16 @@ def publish_ahead() -> timedelta:
     return timedelta(seconds=settings.OAUTH.get("KEY_PUBLISH_AHEAD_SECONDS", 86400))
 
 
-def rotate(tenant, alg: str | None = None, *, at_once: bool = False) -> SigningKey:
+def rotate(tenant, alg: str | None = None, *, at_once: bool = False, actor: str = "cli") -> SigningKey:
+    """Rotate the tenant's signing key (`_rotate`), audited as `oauth.signing_key_rotated`."""
+    with transaction.atomic():
+        key = _rotate(tenant, alg, at_once=at_once)
+        audit.record(tenant, actor, "oauth.signing_key_rotated", key.state, kid=key.kid, alg=key.alg,
+                     at_once=at_once)
+    return key
+
+
+def _rotate(tenant, alg: str | None = None, *, at_once: bool = False) -> SigningKey:
     """Rotate the tenant's signing key.
 
     By default the fresh key is published now and signs from `publish_ahead()` on
@@ -124,7 +134,8 @@ def active_key(tenant) -> SigningKey:
         return key
     with transaction.atomic():
         type(tenant).objects.filter(pk=tenant.pk).update(name=F("name"))
-        return active.first() or rotate(tenant, at_once=True)
+        # A tenant's first key, made when it first signs: no one's change, not audited.
+        return active.first() or _rotate(tenant, at_once=True)
 
 
 def private_jwk(key: SigningKey):

@@ -27,7 +27,7 @@ from django.utils import timezone
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
-from lib import jose
+from lib import jose, labels
 from lib import station_authority as authority_api
 from lib.prepared import Prepared
 from lib.station_authority import BearerKeys, StationKeyRefused
@@ -113,8 +113,9 @@ def add_key(tenant, identity: str, key_text: str, kid: str = "") -> dict:
     longest = min(jose.MAX_KID_LENGTH, TrustedKey._meta.get_field("kid").max_length)
     if not 0 < len(kid) <= longest:
         raise StationKeyRefused(f"a kid is 1 to {longest} characters")
-    if registration.CONTROL.search(kid):
-        raise StationKeyRefused("a kid has no control characters")
+    found = labels.problem(kid)
+    if found:
+        raise StationKeyRefused(f"kid: {found}")
     public = {k: v for k, v in key.as_dict(private=False).items() if k not in ("kid", "alg", "use", "key_ops")}
     with transaction.atomic():
         client = station_client(tenant, create=True)

@@ -13,11 +13,14 @@ class PncConfig(AppConfig):
         Registering twice is harmless.
         """
         from oauth import rar, signals
+        from pnc.audit_actions import DESCRIPTIONS
         from pnc.authorization_details import PNC_CONTRACT_REQUEST
         from pnc.contracts import on_authorization_approved
         from pnc.revocation import on_approval_withdrawn
+        from tenants import audit
 
         rar.register(PNC_CONTRACT_REQUEST)
+        audit.describe_actions(DESCRIPTIONS)
         # An approved pnc_contract_request becomes a contract (pnc.contracts).
         signals.authorization_approved.connect(on_authorization_approved, dispatch_uid="pnc-contract")
         # A withdrawn approval takes its contract and certificate with it (pnc.revocation).

@@ -2,13 +2,13 @@
 rolled over, activated, retired), who made it (a username, `cli`) and which CAs, by
 level, key id and subject. Public facts only: never a key, sealed or not.
 
-One function writes it, so where the trail is kept can change in one line; today it is
-`csms.models.AuditEvent`, the platform's audit trail."""
-from csms.models import AuditEvent
+Written through the platform's one audit function (`tenants.audit.record`); the words
+the audit page shows for each action are in pnc/audit_actions.py."""
+from tenants import audit
 
 
 def record(tenant, actor: str, action: str, outcome: str, **detail) -> None:
-    AuditEvent.objects.create(tenant_id=tenant.pk, actor=actor[:150], action=action, outcome=outcome, detail=detail)
+    audit.record(tenant, actor, action, outcome, **detail)
 
 
 def described(rows) -> dict[str, str]:

@@ -1,14 +1,14 @@
 """Contracts: created when a driver approves a `pnc_contract_request`, moved through
-their lifecycle, every transition audited (csms.models.AuditEvent, the platform's
-audit trail: who, what, when, outcome — never key material)."""
+their lifecycle, every transition audited (`tenants.audit`, the platform's audit trail:
+who, what, when, outcome — never key material)."""
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from csms.models import AuditEvent
 from oauth.signals import ApprovalRefused
+from tenants import audit as audit_trail
 
 from . import emaid
 from .authorization_details import TYPE
@@ -31,7 +31,7 @@ class TransitionRefused(Exception):
 
 def record_event(tenant_id: int, actor: str, action: str, outcome: str, detail: dict) -> None:
     """One entry of the audit trail (the CAs' own entries: pnc.ca_audit)."""
-    AuditEvent.objects.create(tenant_id=tenant_id, actor=actor[:150], action=action, outcome=outcome, detail=detail)
+    audit_trail.record(tenant_id, actor, action, outcome, **detail)
 
 
 def audit(contract: Contract, actor: str, action: str, **detail) -> None:

@@ -121,6 +121,36 @@ class RedactCredentials(logging.Filter):
         return True
 
 
+# Where Django reports a request it refused: django.request (403 PermissionDenied, 400
+# BadRequest, CSRF's own logger) and one django.security.<Exception> logger per kind of
+# SuspiciousOperation (TooManyFieldsSent, RequestDataTooBig: a body too large or with
+# too many fields, DisallowedHost, …). A logger's filters do not reach its children, so
+# settings.LOGGING names each.
+REFUSAL_LOGGERS = ("django.request", "django.security.csrf", *(f"django.security.{name}" for name in (
+    "RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent", "DisallowedHost", "DisallowedRedirect",
+    "SuspiciousOperation", "SuspiciousMultipartForm", "SuspiciousFileOperation", "SuspiciousSession")))
+
+
+class RefusalsInOneLine(logging.Filter):
+    """A request refused with a 4xx (a CSRF failure, a permission denied, a body with too
+    many fields or too large) is a client's mistake or a probe, not a fault of ours: one
+    WARNING line, with the path, and no traceback. Django logs the suspicious ones as
+    ERROR with their traceback, which buries real errors, and a traceback's frames may
+    quote the request's body. The client still gets its 400 or 403; 5xx keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if not isinstance(status, int) or not 400 <= status < 500:
+            return True
+        record.exc_info = record.exc_text = record.stack_info = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        request = getattr(record, "request", None)
+        path = getattr(request, "path", None)
+        if record.name.startswith("django.security.") and path and record.name != "django.security.csrf":
+            record.msg, record.args = f"{record.getMessage()} ({status}): %s", (path,)
+        return True
+
+
 def install(filter_=None) -> None:
     """Attach the filter to every handler that exists now (ours, uvicorn's, Celery's)
     and to the loggers that libraries write headers to."""

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 
 from lib.timestamps import RFC3339_UTC_FORMAT
+from portal.logging import REFUSAL_LOGGERS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CHARGEGATE_VAR_DIR", BASE_DIR / "var"))
@@ -421,9 +422,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact": {"()": "portal.logging.RedactCredentials"}},
+    "filters": {"redact": {"()": "portal.logging.RedactCredentials"},
+                "refusals": {"()": "portal.logging.RefusalsInOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
                              "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"},
+                # A refused request (4xx) is one WARNING line, without its traceback.
+                **{name: {"filters": ["refusals"]} for name in REFUSAL_LOGGERS}},
 }

@@ -6,6 +6,7 @@ class TenantsConfig(AppConfig):
 
     def ready(self):
         # The ground floor: every app's text lookups follow the same rule.
-        from . import text_lookups
+        from . import audit, audit_actions, text_lookups
 
         text_lookups.install()
+        audit.describe_actions(audit_actions.DESCRIPTIONS)

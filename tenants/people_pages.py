@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .access import tenant_page
+from .audit import actor_of
 from .confirmation import ask_first
 from .models import STAFF_ROLES, Membership, Role
 from .people import PeopleError, add_member, remove_member
@@ -47,7 +48,7 @@ def people_add(request, tenant):
         return _refused(request, tenant, "choose viewer, operator or administrator", values)
     try:
         _, created = add_member(tenant, username, role, email=values["email"].strip(),
-                                password=request.POST.get("password") or None)
+                                password=request.POST.get("password") or None, actor=actor_of(request))
     except PeopleError as exc:
         return _refused(request, tenant, str(exc), values)
     messages.success(request, f"{username} is {Role(role).label.lower()} of {tenant.name}"
@@ -73,6 +74,6 @@ def people_remove(request, tenant, membership_id):
                       cancel_url=reverse("people", args=[tenant.slug]), title=name)
     if asked:
         return asked
-    remove_member(membership)
+    remove_member(membership, actor=actor_of(request))
     messages.success(request, f"{name} is no longer on the staff of {tenant.name}.")
     return redirect(reverse("people", args=[tenant.slug]))

@@ -13,6 +13,7 @@ from csms import auth_audit, handshake_metrics, station_methods
 from csms.auth import policy
 from csms.auth.station_auth import SCHEMES
 from csms.models import Station, StationGroup, StationLogin, StationToken
+from lib import labels
 from tenants.cli import dump_json
 
 GROUP_NAME = station_methods.GROUP_NAME
@@ -322,7 +323,7 @@ class AuthCommands:
         station = self._station(tenant, identity)
         try:
             row, value = station_methods.issue_token(station, label[:100], actor="cli")
-        except station_methods.TooManyTokens as exc:
+        except (station_methods.TooManyTokens, labels.LabelError) as exc:
             raise CommandError(f"{identity}: {exc}") from None
         shown = dict(station_methods.token_summary(row), token=value)  # shown this once; only its hash is stored
         allowed = station_methods.resolve(station).methods

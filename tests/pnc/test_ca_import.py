@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from django.core.management.base import CommandError
 from django.test import Client as DjangoClient
 
+from csms.models import AuditEvent
 from pnc.models import CertificateAuthority
 from tests.commands import run_cmd
 from tests.pnc.conftest import access_token, near_detail
@@ -111,6 +112,10 @@ def test_import_from_pkcs12_with_a_password_on_stdin(emsp, existing, tmp_path, m
     assert "BEGIN" not in out  # a summary, like init
     assert CertificateAuthority.objects.get(issuing=True).key_id == \
         sub2.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex()
+    imported = AuditEvent.objects.get(action="ca.imported")  # who brought which CAs in; never a key
+    assert imported.actor == "cli" and imported.outcome == "issuing"
+    assert sorted(imported.detail) == ["root", "sub-ca-1", "sub-ca-2"]
+    assert "s3cret" not in str(imported.detail) and "BEGIN" not in str(imported.detail)
 
 
 def test_encrypted_pem_key_and_all_keys_allow_rollover(emsp, existing, tmp_path, monkeypatch):

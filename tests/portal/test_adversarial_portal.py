@@ -33,7 +33,9 @@ def test_an_administrator_cannot_set_the_password_of_an_existing_account(victim_
                                                "password": "Hijacked-pass-2026!"})
 
     assert answer.status_code == 400
-    assert "already has an account" in answer.content.decode()
+    # The same sentence as for a name no account has: whether it exists is not ours to tell.
+    assert "no account was given the role" in answer.content.decode()
+    assert "already has an account" not in answer.content.decode()
     assert can_sign_in("their-admin", PASSWORD) and not can_sign_in("their-admin", "Hijacked-pass-2026!")
     assert not Membership.objects.filter(user=victim, tenant=ours).exists()  # nothing done
 
@@ -41,10 +43,13 @@ def test_an_administrator_cannot_set_the_password_of_an_existing_account(victim_
 def test_an_existing_account_still_gets_a_role_without_a_password():
     ours, theirs = make_tenant("ours"), make_tenant("theirs")
     admin = signed_in("our-admin", (ours, Role.ADMIN))
-    someone = get_user_model().objects.create_user("someone", password=PASSWORD)
+    someone = get_user_model().objects.create_user("someone", email="someone@theirs.example", password=PASSWORD)
     Membership.objects.create(user=someone, tenant=theirs, role=Role.OPERATOR)
 
-    assert admin.post("/t/ours/people/add", {"username": "someone", "role": "viewer"}).status_code == 302
+    # With its own e-mail address, as a colleague adding it knows (tenants.people.add_member).
+    assert admin.post("/t/ours/people/add", {"username": "someone", "role": "viewer"}).status_code == 400
+    assert admin.post("/t/ours/people/add", {"username": "someone", "role": "viewer",
+                                             "email": "someone@theirs.example"}).status_code == 302
     assert Membership.objects.get(user=someone, tenant=ours).role == Role.VIEWER
     assert can_sign_in("someone", PASSWORD)
 

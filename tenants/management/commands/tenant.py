@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from lib import labels
 from tenants.cli import dump_json, tenant_or_error
 from tenants.models import Tenant
 
@@ -47,6 +48,10 @@ class Command(BaseCommand):
         lst.add_argument("--json", action="store_true")
 
     def handle(self, *args, action, **opts):
+        try:
+            labels.check(opts.get("name") or "", "name")
+        except labels.LabelError as exc:
+            raise CommandError(str(exc)) from None
         if action == "add":
             tenant = Tenant(slug=opts["slug"], name=opts["name"], is_emsp=opts["emsp"],
                             is_osdm_provider=opts["osdm"],

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             raise CommandError("a new user needs a password: give --password-stdin")
         try:
             _, created = people.add_member(t, username, role, email=email, password=password,
-                                              may_replace_password=True)
+                                              may_replace_password=True, sees_every_account=True)
         except people.PeopleError as exc:
             raise CommandError(str(exc)) from None
         out = {"username": username, "tenant": t.slug, "role": role, "created": created}
