@@ -1,0 +1,91 @@
+"""The last frames of one connection, as an operator may see them: never their payloads.
+
+A frame's payload can carry id tags, keys and certificates, so an entry keeps only what
+the RPC framing says about it: when, which way, its message type, the action, its
+message id, what became of it (a CallError code, "rejected by schema") and its size.
+Everything is bounded: `SIZE` entries per connection (the oldest falls out), each
+string cut to its own bound, so a stored ring is at most about `SIZE` × `ENTRY_BYTES`.
+
+Recording is on every frame's path, so it does the least it can (a time, a slice, an
+append); making the strings printable and the times readable waits for `snapshot`,
+which runs when the ring is written (csms/recent_frames.py), a few seconds apart at most.
+Pure: no Django, no I/O.
+"""
+import re
+import time
+from collections import deque
+from datetime import UTC, datetime
+
+SIZE = 50
+MAX_ACTION = 40  # the longest OCPP action is 31 characters; a station may send anything
+MAX_MESSAGE_ID = 36  # OCPP-J's own bound on a message id
+MAX_OUTCOME = 60
+# What one stored entry may take, its JSON punctuation included: the bounds above, the
+# time and the numbers. A test holds `snapshot` to it.
+ENTRY_BYTES = 256
+
+IN, OUT = "in", "out"  # station → CSMS, CSMS → station
+CALL, CALLRESULT, CALLERROR = "CALL", "CALLRESULT", "CALLERROR"
+UNREADABLE = "unreadable"  # a frame that parsed as no RPC message
+
+REJECTED_BY_SCHEMA = "rejected by schema"
+
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+class Entry:
+    """One frame. `outcome` may be set after the entry was recorded (the answer to a
+    CALL is known later)."""
+
+    __slots__ = ("at", "direction", "kind", "action", "message_id", "size", "outcome")
+
+    def __init__(self, direction: str, kind: str, action: str, message_id: str, size: int, outcome: str):
+        self.at = time.time()
+        self.direction, self.kind, self.size, self.outcome = direction, kind, size, outcome
+        self.action = action[:MAX_ACTION]
+        self.message_id = message_id[:MAX_MESSAGE_ID + 1]  # one more: `snapshot` shows the cut
+
+    def as_stored(self) -> dict:
+        return {
+            "at": datetime.fromtimestamp(self.at, UTC).isoformat(timespec="milliseconds"),
+            "direction": self.direction,
+            "type": self.kind,
+            "action": printable(self.action, MAX_ACTION),
+            "message_id": printable(self.message_id, MAX_MESSAGE_ID),
+            "outcome": printable(self.outcome, MAX_OUTCOME),
+            "bytes": self.size,
+        }
+
+
+class Ring:
+    """The last `SIZE` frames of a connection. `dirty`: changed since its last snapshot."""
+
+    __slots__ = ("entries", "dirty")
+
+    def __init__(self, size: int = SIZE):
+        self.entries: deque[Entry] = deque(maxlen=size)
+        self.dirty = False
+
+    def record(self, direction: str, kind: str, action: str, message_id: str, size: int,
+               outcome: str = "") -> Entry:
+        entry = Entry(direction, kind, action, message_id, size, outcome)
+        self.entries.append(entry)
+        self.dirty = True
+        return entry
+
+    def snapshot(self) -> list[dict]:
+        """The entries as stored, oldest first; the ring is clean afterwards."""
+        self.dirty = False
+        return [entry.as_stored() for entry in self.entries]
+
+
+def printable(text: str, bound: int) -> str:
+    """At most `bound` printable ASCII characters ("…" marks a cut): what a station wrote
+    as an action, message id or error code reaches a page or a terminal harmless."""
+    text = _UNPRINTABLE.sub("?", text)
+    return text if len(text) <= bound else text[:bound - 1] + "…"
+
+
+def size_of(text: str) -> int:
+    """A text frame's size in bytes (UTF-8), without encoding the usual ASCII frame."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
