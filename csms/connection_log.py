@@ -10,6 +10,7 @@ the station's connection sequence number (each accepted claim counts it up by on
 from django.utils import timezone
 
 from .models import StationConnection
+from .protocol import recent
 
 KEPT = StationConnection.KEPT
 WITH_MESSAGES = StationConnection.WITH_MESSAGES
@@ -26,17 +27,19 @@ def opened(station_id: int, tenant_id: int, seq: int, connection_id: str, *, met
     rows.filter(seq__lte=seq - WITH_MESSAGES, messages_at__isnull=False).update(messages=[], messages_at=None)
 
 
-def closed(station_id: int, seq: int, code: int | None, reason: str, messages: list[dict]) -> None:
-    """How the connection `seq` ended, with its last frames."""
+def closed(station_id: int, seq: int, code: int | None, reason: str, frames: list[tuple]) -> None:
+    """How the connection `seq` ended, with its last frames (a `recent.Ring.snapshot`)."""
     now = timezone.now()
     StationConnection.objects.filter(station_id=station_id, seq=seq).update(
-        closed_at=now, close_code=code, close_reason=reason[:123], messages=messages, messages_at=now)
+        closed_at=now, close_code=code, close_reason=reason[:123], messages=recent.stored(frames),
+        messages_at=now)
 
 
-def write_messages(batch: dict[tuple[int, int], list[dict]]) -> None:
-    """Each connection's frames as of now: one UPDATE per connection, in the caller's
-    transaction (csms/recent_frames.py runs it on the writer, one batch for the process)."""
+def write_messages(batch: dict[tuple[int, int], list[tuple]]) -> None:
+    """Each connection's frames (`recent.Ring.snapshot`s) as of now: one UPDATE per
+    connection, in the caller's transaction (csms/recent_frames.py runs it on the writer,
+    one batch for the process)."""
     now = timezone.now()
-    for (station_id, seq), messages in batch.items():
+    for (station_id, seq), frames in batch.items():
         StationConnection.objects.filter(station_id=station_id, seq=seq).update(
-            messages=messages, messages_at=now)
+            messages=recent.stored(frames), messages_at=now)

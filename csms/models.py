@@ -10,6 +10,7 @@ from lib.user_agent import MAX_LENGTH as USER_AGENT_LENGTH
 from tenants.models import Tenant, TenantOwned
 
 from .protocol import identity as identity_rule
+from .protocol import recent
 from .protocol.values import REGISTER_DIGITS, REGISTER_PLACES
 from .protocol.versions import SUPPORTED
 
@@ -306,7 +307,8 @@ class StationConnection(StationOwned):
     method = models.CharField(max_length=16, blank=True)
     source = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=USER_AGENT_LENGTH, blank=True)
-    # The connection's last frames without payloads, oldest first, as of `messages_at`.
+    # The connection's last frames without payloads, oldest first, as of `messages_at`
+    # (each an array of `recent.STORED`).
     messages = models.JSONField(default=list, blank=True)
     messages_at = models.DateTimeField(null=True, blank=True)
 
@@ -315,8 +317,11 @@ class StationConnection(StationOwned):
         constraints = [models.UniqueConstraint(fields=["station", "seq"], name="connection_seq_per_station")]
 
     def frames_newest_first(self) -> list[dict]:
-        """The stored frames for a page, newest first, each `at` a datetime."""
-        return [{**frame, "at": datetime.fromisoformat(frame["at"])} for frame in reversed(self.messages or [])]
+        """The stored frames for a page, newest first, by name, each `at` a datetime."""
+        frames = [recent.named(entry) for entry in reversed(self.messages or [])]
+        for frame in frames:
+            frame["at"] = datetime.fromisoformat(frame["at"])
+        return frames
 
 
 class ReportedVariable(StationOwned):

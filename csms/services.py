@@ -201,12 +201,12 @@ def release_connection(station_id: int, connection_id: str) -> None:
 
 
 def close_connection(station_id: int, connection_id: str, seq: int | None, code: int | None,
-                     reason: str, messages: list[dict]) -> None:
+                     reason: str, frames: list[tuple]) -> None:
     """A connection's end in one trip: the station offline (unless a newer connection
     holds it), and in its connection history how it closed and its last frames."""
     release_connection(station_id, connection_id)
     if seq is not None:
-        connection_log.closed(station_id, seq, code, reason, messages)
+        connection_log.closed(station_id, seq, code, reason, frames)
 
 
 # --- CSMS-initiated calls -----------------------------------------------------------------

@@ -7,8 +7,10 @@ Everything is bounded: `SIZE` entries per connection (the oldest falls out), eac
 string cut to its own bound, so a stored ring is at most about `SIZE` × `ENTRY_BYTES`.
 
 Recording is on every frame's path, so it does the least it can (a time, a slice, an
-append); making the strings printable and the times readable waits for `snapshot`,
-which runs when the ring is written (csms/recent_frames.py), a few seconds apart at most.
+append). A `snapshot`, taken on the event loop when the ring is written
+(csms/recent_frames.py, a few seconds apart at most), only copies the entries' fields;
+making the strings printable and the times readable (`stored`) is left to the writer
+thread, so a process flushing thousands of rings does not stall its loop for it.
 Pure: no Django, no I/O.
 """
 import re
@@ -21,7 +23,7 @@ MAX_ACTION = 40  # the longest OCPP action is 31 characters; a station may send 
 MAX_MESSAGE_ID = 36  # OCPP-J's own bound on a message id
 MAX_OUTCOME = 60
 # What one stored entry may take, its JSON punctuation included: the bounds above, the
-# time and the numbers. A test holds `snapshot` to it.
+# time and the numbers (tests/csms/test_recent.py holds `stored` to it).
 ENTRY_BYTES = 256
 
 IN, OUT = "in", "out"  # station → CSMS, CSMS → station
@@ -45,16 +47,8 @@ class Entry:
         self.action = action[:MAX_ACTION]
         self.message_id = message_id[:MAX_MESSAGE_ID + 1]  # one more: `snapshot` shows the cut
 
-    def as_stored(self) -> dict:
-        return {
-            "at": datetime.fromtimestamp(self.at, UTC).isoformat(timespec="milliseconds"),
-            "direction": self.direction,
-            "type": self.kind,
-            "action": printable(self.action, MAX_ACTION),
-            "message_id": printable(self.message_id, MAX_MESSAGE_ID),
-            "outcome": printable(self.outcome, MAX_OUTCOME),
-            "bytes": self.size,
-        }
+    def fields(self) -> tuple:
+        return self.at, self.direction, self.kind, self.action, self.message_id, self.outcome, self.size
 
 
 class Ring:
@@ -73,10 +67,28 @@ class Ring:
         self.dirty = True
         return entry
 
-    def snapshot(self) -> list[dict]:
-        """The entries as stored, oldest first; the ring is clean afterwards."""
+    def snapshot(self) -> list[tuple]:
+        """The entries' fields, oldest first, for `stored`; the ring is clean afterwards."""
         self.dirty = False
-        return [entry.as_stored() for entry in self.entries]
+        return [entry.fields() for entry in self.entries]
+
+
+# A stored entry is a JSON array of these, in this order (`named` reads one back): names
+# repeated in each of 50 entries would be 40 % of the column, rewritten at every flush.
+STORED = ("at", "direction", "type", "action", "message_id", "outcome", "bytes")
+
+
+def stored(snapshot: list[tuple]) -> list[list]:
+    """A snapshot as it is stored: printable, bounded strings and ISO times (`STORED`)."""
+    return [[datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"), direction, kind,
+             printable(action, MAX_ACTION), printable(message_id, MAX_MESSAGE_ID),
+             printable(outcome, MAX_OUTCOME), size]
+            for at, direction, kind, action, message_id, outcome, size in snapshot]
+
+
+def named(entry: list) -> dict:
+    """A stored entry by its field names (`STORED`)."""
+    return dict(zip(STORED, entry, strict=True))
 
 
 def printable(text: str, bound: int) -> str:

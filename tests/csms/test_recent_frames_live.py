@@ -32,7 +32,7 @@ def newest() -> StationConnection:
 
 
 def frames_of(connection: StationConnection) -> list[tuple]:
-    return [(f["direction"], f["type"], f["action"], f["outcome"]) for f in connection.messages]
+    return [(f["direction"], f["type"], f["action"], f["outcome"]) for f in map(recent.named, connection.messages)]
 
 
 def page_of(client, identity="CP1") -> str:
@@ -130,14 +130,14 @@ def test_the_ring_keeps_the_last_50_frames_each_bounded(csms, run):
                 answer = await st.exchange([2, f"hb-{i}", "Heartbeat", {}])
                 assert answer[0] == 3
             await st.exchange([2, long_id, "Heartbeat", {}])
-            await async_eventually(lambda: newest().messages and newest().messages[-1]["message_id"] == long_id)
+            await async_eventually(lambda: newest().messages and recent.named(newest().messages[-1])["message_id"] == long_id)
 
     run(scenario())
-    messages = newest().messages
+    messages = [recent.named(m) for m in newest().messages]
     assert len(messages) == recent.SIZE == 50
     ids = [m["message_id"] for m in messages]
     assert "hb-5" not in ids and "hb-6" in ids  # 62 frames: the oldest 12 fell out
-    assert all(len(json.dumps(m).encode()) <= recent.ENTRY_BYTES for m in messages)
+    assert all(len(json.dumps(m).encode()) <= recent.ENTRY_BYTES for m in newest().messages)
     assert messages[-2]["bytes"] == len(json.dumps([2, long_id, "Heartbeat", {}]))  # what the station sent
 
 
@@ -154,7 +154,7 @@ def test_frames_are_written_with_the_close_and_not_per_frame(own_server, run):
         await async_eventually(lambda: newest().closed_at is not None)
 
     run(scenario())
-    assert [m["message_id"] for m in newest().messages] == [f"hb-{i // 2}" for i in range(10)]
+    assert [recent.named(m)["message_id"] for m in newest().messages] == [f"hb-{i // 2}" for i in range(10)]
 
 
 def test_the_history_keeps_the_last_20_connections(csms, run):

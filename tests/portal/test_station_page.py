@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from csms import connection_log
 from csms.models import CredentialChange, StationConnection
+from csms.protocol import recent
 from tenants.models import Role
 from tests.factories import make_station, make_tenant
 from tests.portal.people import signed_in
@@ -64,9 +65,9 @@ def test_the_history_keeps_the_last_20_connections_and_the_frames_of_the_newest_
     station = make_station(acme, "CP-1", key=KEY)
     for seq in range(1, 23):
         connect(station, seq, f"10.0.1.{seq}", closed=None)
-        connection_log.closed(station.pk, seq, 1000, "", [{"at": "2026-12-03T10:00:00.000+00:00", "direction": "in",
-                                                          "type": "CALL", "action": f"Act{seq}", "message_id": "m",
-                                                          "outcome": "", "bytes": 20}])
+        ring = recent.Ring()
+        ring.record(recent.IN, recent.CALL, f"Act{seq}", "m", 20)
+        connection_log.closed(station.pk, seq, 1000, "", ring.snapshot())
     kept = StationConnection.objects.filter(station=station)
     assert sorted(kept.values_list("seq", flat=True)) == list(range(3, 23))
     assert sorted(kept.filter(messages_at__isnull=False).values_list("seq", flat=True)) == [21, 22]
