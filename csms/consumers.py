@@ -328,7 +328,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         try:
             frame = await frame_work.run(self.frame_size, messages.parse_frame, text_data, self.version)
         except RpcError as exc:
-            self._seen(recent.IN, recent.UNREADABLE, "", exc.message_id or "", size, _outcome_of(exc, self.version))
+            self._seen(recent.IN, recent.UNREADABLE, "", exc.message_id or "", size, recent.outcome_of(exc.problem, self.version))
             await self._send_error(exc)
             return
         except Exception:
@@ -349,7 +349,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             response = await self._answer(call)
         except RpcError as exc:
             exc.message_id = call.message_id
-            seen.outcome = _outcome_of(exc, self.version)
+            seen.outcome = recent.outcome_of(exc.problem, self.version)
             await self._send_error(exc, call.action)
             return
         except Exception as exc:
@@ -465,7 +465,7 @@ class StationConsumer(AsyncWebsocketConsumer):
     async def _send_frame(self, frame: Call | CallResult | CallError, action: str):
         """Send one frame (for `action`, the one it calls or answers), noted in the ring."""
         text = messages.encode(frame)
-        self._seen(recent.OUT, _KINDS[type(frame)], action, frame.message_id, recent.size_of(text),
+        self._seen(recent.OUT, recent.KINDS[type(frame)], action, frame.message_id, recent.size_of(text),
                    frame.error_code if isinstance(frame, CallError) else "")
         await self.send(text)
 
@@ -481,7 +481,7 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     async def _take_answer(self, answer: CallResult | CallError, size: int):
         outstanding = self.book.match(answer)
-        seen = self._seen(recent.IN, _KINDS[type(answer)], outstanding.call.action if outstanding else "",
+        seen = self._seen(recent.IN, recent.KINDS[type(answer)], outstanding.call.action if outstanding else "",
                           answer.message_id, size, answer.error_code if isinstance(answer, CallError) else "")
         if outstanding is None:
             seen.outcome = "ignored: answers no call"
@@ -798,18 +798,6 @@ class StationConsumer(AsyncWebsocketConsumer):
         task.add_done_callback(self.tasks.discard)
         task.add_done_callback(_log_failure)
         return task
-
-
-_KINDS = {Call: recent.CALL, CallResult: recent.CALLRESULT, CallError: recent.CALLERROR}
-# A CALL refused for what its payload holds (the action's JSON schema, or no object at all).
-_SCHEMA_PROBLEMS = frozenset({Problem.PAYLOAD_SYNTAX, Problem.INCOMPLETE, Problem.TYPE, Problem.PROPERTY,
-                              Problem.OCCURRENCE})
-
-
-def _outcome_of(exc: RpcError, version: OcppVersion) -> str:
-    """What a frame we refused shows in the ring: the CallError code it was answered with."""
-    code = error_code(version, exc.problem) or "ignored"
-    return f"{recent.REJECTED_BY_SCHEMA} ({code})" if exc.problem in _SCHEMA_PROBLEMS else code
 
 
 def _closed_by_the_station(message) -> tuple[int | None, str]:

@@ -1,5 +1,5 @@
 """What the CSMS knows about stations and what they told it."""
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -317,10 +317,11 @@ class StationConnection(StationOwned):
         constraints = [models.UniqueConstraint(fields=["station", "seq"], name="connection_seq_per_station")]
 
     def frames_newest_first(self) -> list[dict]:
-        """The stored frames for a page, newest first, by name, each `at` a datetime."""
+        """The stored frames for a page, newest first, by name, each `at` a datetime (it is
+        stored in milliseconds since the epoch)."""
         frames = [recent.named(entry) for entry in reversed(self.messages or [])]
         for frame in frames:
-            frame["at"] = datetime.fromisoformat(frame["at"])
+            frame["at"] = datetime.fromtimestamp(frame["at"] / 1000, UTC)
         return frames
 
 

@@ -16,7 +16,9 @@ Pure: no Django, no I/O.
 import re
 import time
 from collections import deque
-from datetime import UTC, datetime
+
+from .errors import Problem, error_code
+from .messages import Call, CallError, CallResult
 
 SIZE = 50
 MAX_ACTION = 40  # the longest OCPP action is 31 characters; a station may send anything
@@ -31,6 +33,10 @@ CALL, CALLRESULT, CALLERROR = "CALL", "CALLRESULT", "CALLERROR"
 UNREADABLE = "unreadable"  # a frame that parsed as no RPC message
 
 REJECTED_BY_SCHEMA = "rejected by schema"
+KINDS = {Call: CALL, CallResult: CALLRESULT, CallError: CALLERROR}
+# A CALL refused for what its payload holds (the action's JSON schema, or no object at all).
+SCHEMA_PROBLEMS = frozenset({Problem.PAYLOAD_SYNTAX, Problem.INCOMPLETE, Problem.TYPE, Problem.PROPERTY,
+                             Problem.OCCURRENCE})
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
@@ -75,14 +81,15 @@ class Ring:
 
 # A stored entry is a JSON array of these, in this order (`named` reads one back): names
 # repeated in each of 50 entries would be 40 % of the column, rewritten at every flush.
+# `at` is in milliseconds since the epoch (formatting 50 times per flush cost more than
+# the rest of it).
 STORED = ("at", "direction", "type", "action", "message_id", "outcome", "bytes")
 
 
 def stored(snapshot: list[tuple]) -> list[list]:
-    """A snapshot as it is stored: printable, bounded strings and ISO times (`STORED`)."""
-    return [[datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"), direction, kind,
-             printable(action, MAX_ACTION), printable(message_id, MAX_MESSAGE_ID),
-             printable(outcome, MAX_OUTCOME), size]
+    """A snapshot as it is stored: printable, bounded strings (`STORED`)."""
+    return [[round(at * 1000), direction, kind, printable(action, MAX_ACTION),
+             printable(message_id, MAX_MESSAGE_ID), printable(outcome, MAX_OUTCOME), size]
             for at, direction, kind, action, message_id, outcome, size in snapshot]
 
 
@@ -94,8 +101,16 @@ def named(entry: list) -> dict:
 def printable(text: str, bound: int) -> str:
     """At most `bound` printable ASCII characters ("…" marks a cut): what a station wrote
     as an action, message id or error code reaches a page or a terminal harmless."""
-    text = _UNPRINTABLE.sub("?", text)
+    if not (text.isascii() and text.isprintable()):  # the usual case skips the expression
+        text = _UNPRINTABLE.sub("?", text)
     return text if len(text) <= bound else text[:bound - 1] + "…"
+
+
+def outcome_of(problem: Problem, version) -> str:
+    """What a frame refused for `problem` shows: the CallError code it was answered with,
+    said as a schema's refusal when its payload was at fault."""
+    code = error_code(version, problem) or "ignored"
+    return f"{REJECTED_BY_SCHEMA} ({code})" if problem in SCHEMA_PROBLEMS else code
 
 
 def size_of(text: str) -> int:
