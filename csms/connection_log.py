@@ -52,6 +52,17 @@ def closed(station_id: int, seq: int, code: int | None, reason: str, frames: lis
             station_id, seq))
 
 
+def lost(held: list[tuple[int, str]], when) -> None:
+    """The connections (station, connection id) whose server process stopped beating:
+    closed at `when` as far as anyone will know (csms/liveness.py); their last frames are
+    those of the last flush."""
+    for start in range(0, len(held), 500):  # SQLite's bound on a statement's parameters
+        chunk = held[start:start + 500]
+        StationConnection.objects.filter(
+            station_id__in=[pk for pk, _ in chunk], connection_id__in=[c for _, c in chunk], closed_at=None,
+        ).update(closed_at=when, close_reason="its server process stopped")
+
+
 def write_messages(batch: dict[tuple[int, int], list[tuple]]) -> None:
     """Each connection's frames (`recent.Ring.snapshot`s) as of now: one UPDATE per
     connection, in the caller's transaction (csms/recent_frames.py runs it on the writer,
