@@ -344,17 +344,17 @@ class StationConsumer(AsyncWebsocketConsumer):
         else:
             await self._take_answer(frame, size)
 
-    async def _serve_call(self, call: Call, seen: recent.Entry):
+    async def _serve_call(self, call: Call, seen: int):
         try:
             response = await self._answer(call)
         except RpcError as exc:
             exc.message_id = call.message_id
-            seen.outcome = recent.outcome_of(exc.problem, self.version)
+            self._settle(seen, recent.outcome_of(exc.problem, self.version))
             await self._send_error(exc, call.action)
             return
         except Exception as exc:
             db_outage.failed(log, exc, "station %s: %s", self.station_label, call.action)
-            seen.outcome = "InternalError"
+            self._settle(seen, "InternalError")
             await self._send_error(RpcError(Problem.INTERNAL, "Internal error",
                                             message_id=call.message_id), call.action)
             return
@@ -470,12 +470,19 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.send(text)
 
     def _seen(self, direction: str, kind: str, action: str, message_id: str, size: int,
-              outcome: str = "") -> recent.Entry:
-        """Note a frame in the connection's ring; the first since the ring was last written
-        asks for the next write (csms/recent_frames.py). Memory only: no write per frame."""
+              outcome: str = "") -> int:
+        """Note a frame in the connection's ring (its ticket for `_settle`); the first
+        change since the ring was last written asks for the next write
+        (csms/recent_frames.py). Memory only: no write per frame."""
         if not self.recent.dirty and self.connection_seq is not None:
             recent_frames.changed(self.station_id, self.connection_seq, self.recent)
         return self.recent.record(direction, kind, action, message_id, size, outcome)
+
+    def _settle(self, seen: int, outcome: str) -> None:
+        """What became of a frame noted earlier (`_seen`)."""
+        if not self.recent.dirty and self.connection_seq is not None:
+            recent_frames.changed(self.station_id, self.connection_seq, self.recent)
+        self.recent.settle(seen, outcome)
 
     # --- CSMS-initiated calls --------------------------------------------------------------
 
@@ -484,7 +491,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         seen = self._seen(recent.IN, recent.KINDS[type(answer)], outstanding.call.action if outstanding else "",
                           answer.message_id, size, answer.error_code if isinstance(answer, CallError) else "")
         if outstanding is None:
-            seen.outcome = "ignored: answers no call"
+            self._settle(seen, "ignored: answers no call")
             log.info("station %s: answer to unknown call %s ignored",
                      self.station_label, answer.message_id)
             return
@@ -499,7 +506,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self._pump()
 
     async def _record_answer(self, call_id: int, purpose: str, action: str,
-                             answer: CallResult | CallError, seen: recent.Entry) -> lifecycle.After | None:
+                             answer: CallResult | CallError, seen: int) -> lifecycle.After | None:
         settle = database_sync_to_async(lifecycle.settle)
         where = (call_id, self.station_id, purpose)
         if isinstance(answer, CallError):
@@ -509,7 +516,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         try:
             validate(self.version, action, answer.payload, response=True)
         except RpcError as exc:  # an answer we cannot read tells us nothing
-            seen.outcome = recent.REJECTED_BY_SCHEMA
+            self._settle(seen, recent.REJECTED_BY_SCHEMA)
             return await settle(*where, StationCall.State.ERROR, self.version.value,
                                 error_code=error_code(self.version, exc.problem) or "",
                                 error_description=f"invalid {action} response: {exc.description}")

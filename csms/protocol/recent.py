@@ -6,11 +6,11 @@ message id, what became of it (a CallError code, "rejected by schema") and its s
 Everything is bounded: `SIZE` entries per connection (the oldest falls out), each
 string cut to its own bound, so a stored ring is at most about `SIZE` × `ENTRY_BYTES`.
 
-Recording is on every frame's path, so it does the least it can (a time, a slice, an
-append). A `snapshot`, taken on the event loop when the ring is written
-(csms/recent_frames.py, a few seconds apart at most), only copies the entries' fields;
-making the strings printable and the times readable (`stored`) is left to the writer
-thread, so a process flushing thousands of rings does not stall its loop for it.
+Recording is on every frame's path, so it does the least it can (a time, a slice, a
+tuple appended). A `snapshot`, taken on the event loop when the ring is written
+(csms/recent_frames.py, a few seconds apart at most), only copies the list; making the
+strings printable (`stored`) is left to the writer thread, so a process flushing
+thousands of rings does not stall its loop for it.
 Pure: no Django, no I/O.
 """
 import re
@@ -38,52 +38,50 @@ KINDS = {Call: CALL, CallResult: CALLRESULT, CallError: CALLERROR}
 SCHEMA_PROBLEMS = frozenset({Problem.PAYLOAD_SYNTAX, Problem.INCOMPLETE, Problem.TYPE, Problem.PROPERTY,
                              Problem.OCCURRENCE})
 
-_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
-
-
-class Entry:
-    """One frame. `outcome` may be set after the entry was recorded (the answer to a
-    CALL is known later)."""
-
-    __slots__ = ("at", "direction", "kind", "action", "message_id", "size", "outcome")
-
-    def __init__(self, direction: str, kind: str, action: str, message_id: str, size: int, outcome: str):
-        self.at = time.time()
-        self.direction, self.kind, self.size, self.outcome = direction, kind, size, outcome
-        self.action = action[:MAX_ACTION]
-        self.message_id = message_id[:MAX_MESSAGE_ID + 1]  # one more: `snapshot` shows the cut
-
-    def fields(self) -> tuple:
-        return self.at, self.direction, self.kind, self.action, self.message_id, self.outcome, self.size
-
-
-class Ring:
-    """The last `SIZE` frames of a connection. `dirty`: changed since its last snapshot."""
-
-    __slots__ = ("entries", "dirty")
-
-    def __init__(self, size: int = SIZE):
-        self.entries: deque[Entry] = deque(maxlen=size)
-        self.dirty = False
-
-    def record(self, direction: str, kind: str, action: str, message_id: str, size: int,
-               outcome: str = "") -> Entry:
-        entry = Entry(direction, kind, action, message_id, size, outcome)
-        self.entries.append(entry)
-        self.dirty = True
-        return entry
-
-    def snapshot(self) -> list[tuple]:
-        """The entries' fields, oldest first, for `stored`; the ring is clean afterwards."""
-        self.dirty = False
-        return [entry.fields() for entry in self.entries]
-
-
 # A stored entry is a JSON array of these, in this order (`named` reads one back): names
 # repeated in each of 50 entries would be 40 % of the column, rewritten at every flush.
 # `at` is in milliseconds since the epoch (formatting 50 times per flush cost more than
-# the rest of it).
+# the rest of it). A ring's tuples are in the same order, `at` in seconds.
 STORED = ("at", "direction", "type", "action", "message_id", "outcome", "bytes")
+
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+class Ring:
+    """The last `SIZE` frames of a connection, each a tuple in `STORED` order (tuples of
+    plain values: no object of ours per frame, and nothing the cyclic garbage collector
+    keeps walking). `dirty`: changed since its last snapshot."""
+
+    __slots__ = ("entries", "dirty", "recorded")
+
+    def __init__(self, size: int = SIZE):
+        self.entries: deque[tuple] = deque(maxlen=size)
+        self.dirty = False
+        self.recorded = 0  # entries ever recorded: what `record` returns, `settle` takes
+
+    def record(self, direction: str, kind: str, action: str, message_id: str, size: int,
+               outcome: str = "") -> int:
+        """Keep one frame; its ticket for `settle`. The id keeps one character more than
+        its bound, so that `stored` shows the cut."""
+        self.entries.append((time.time(), direction, kind, action[:MAX_ACTION], message_id[:MAX_MESSAGE_ID + 1],
+                             outcome, size))
+        self.dirty = True
+        self.recorded += 1
+        return self.recorded
+
+    def settle(self, ticket: int, outcome: str) -> None:
+        """What became of the frame `ticket` (known after it was recorded: the answer to
+        a CALL), unless it has fallen out of the ring meanwhile."""
+        back = self.recorded - ticket  # 0: the newest
+        if back < len(self.entries):
+            at, direction, kind, action, message_id, _, size = self.entries[-1 - back]
+            self.entries[-1 - back] = (at, direction, kind, action, message_id, outcome, size)
+            self.dirty = True
+
+    def snapshot(self) -> list[tuple]:
+        """The entries, oldest first, for `stored`; the ring is clean afterwards."""
+        self.dirty = False
+        return list(self.entries)
 
 
 def stored(snapshot: list[tuple]) -> list[list]:

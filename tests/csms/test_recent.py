@@ -18,9 +18,21 @@ def test_the_ring_keeps_the_last_entries_and_is_clean_after_a_snapshot():
 def test_an_answer_known_later_is_in_the_next_snapshot():
     ring = recent.Ring()
     seen = ring.record(recent.IN, recent.CALL, "Authorize", "a1", 50)
+    ring.record(recent.OUT, recent.CALLERROR, "Authorize", "a1", 60, "FormationViolation")
     assert recent.named(recent.stored(ring.snapshot())[0])["outcome"] == ""
-    seen.outcome = recent.REJECTED_BY_SCHEMA
-    assert recent.named(recent.stored(ring.snapshot())[0])["outcome"] == "rejected by schema"
+    ring.settle(seen, recent.REJECTED_BY_SCHEMA)
+    assert ring.dirty  # so it is written again
+    assert [recent.named(e)["outcome"] for e in recent.stored(ring.snapshot())] == [
+        "rejected by schema", "FormationViolation"]
+
+
+def test_an_outcome_for_a_frame_fallen_out_of_the_ring_is_dropped():
+    ring = recent.Ring(size=2)
+    first = ring.record(recent.IN, recent.CALL, "Authorize", "a1", 50)
+    ring.record(recent.IN, recent.CALL, "Heartbeat", "h1", 40)
+    ring.record(recent.IN, recent.CALL, "Heartbeat", "h2", 40)
+    ring.settle(first, "late")
+    assert [recent.named(e)["outcome"] for e in recent.stored(ring.snapshot())] == ["", ""]
 
 
 def test_whatever_a_station_writes_is_stored_bounded_and_printable():
