@@ -18,7 +18,6 @@ from django.db import connections, router
 from django.utils import timezone
 
 from .models import StationConnection
-from .protocol import recent
 
 KEPT = StationConnection.KEPT
 WITH_MESSAGES = StationConnection.WITH_MESSAGES
@@ -35,21 +34,19 @@ def opened(station_id: int, tenant_id: int, seq: int, connection_id: str, *, met
            source: str, user_agent: str) -> None:
     """Record the connection that claimed the station as `seq`, and prune."""
     connection, alias = _connection()
-    values = (tenant_id, station_id, seq, connection_id, _when(connection), "", method, source[:64], user_agent,
-              _json([], connection))
+    values = (tenant_id, station_id, seq, connection_id, _when(connection), "", method, source[:64], user_agent, "[]")
     with connection.cursor() as cursor:
         cursor.execute(_statement(alias, "insert"), values)
         cursor.execute(_statement(alias, "prune"), (station_id, seq - KEPT))
         cursor.execute(_statement(alias, "forget_frames"), (station_id, seq - WITH_MESSAGES))
 
 
-def closed(station_id: int, seq: int, code: int | None, reason: str, frames: list[tuple]) -> None:
+def closed(station_id: int, seq: int, code: int | None, reason: str, frames: str) -> None:
     """How the connection `seq` ended, with its last frames (a `recent.Ring.snapshot`)."""
     connection, alias = _connection()
+    now = _when(connection)
     with connection.cursor() as cursor:
-        cursor.execute(_statement(alias, "close"), (
-            _when(connection), code, reason[:123], _json(recent.stored(frames), connection), _when(connection),
-            station_id, seq))
+        cursor.execute(_statement(alias, "close"), (now, code, reason[:123], frames, now, station_id, seq))
 
 
 def lost(held: list[tuple[int, str]], when) -> None:
@@ -63,7 +60,7 @@ def lost(held: list[tuple[int, str]], when) -> None:
         ).update(closed_at=when, close_reason="its server process stopped")
 
 
-def write_messages(batch: dict[tuple[int, int], list[tuple]]) -> None:
+def write_messages(batch: dict[tuple[int, int], str]) -> None:
     """Each connection's frames (`recent.Ring.snapshot`s) as of now: one UPDATE per
     connection, in the caller's transaction (csms/recent_frames.py runs it on the writer,
     one batch for the process)."""
@@ -71,8 +68,7 @@ def write_messages(batch: dict[tuple[int, int], list[tuple]]) -> None:
     now = _when(connection)
     with connection.cursor() as cursor:
         cursor.executemany(_statement(alias, "frames"), [
-            (_json(recent.stored(frames), connection), now, station_id, seq)
-            for (station_id, seq), frames in batch.items()])
+            (frames, now, station_id, seq) for (station_id, seq), frames in batch.items()])
 
 
 def _connection():
@@ -82,11 +78,6 @@ def _connection():
 
 def _when(connection):
     return StationConnection._meta.get_field("opened_at").get_db_prep_save(timezone.now(), connection)
-
-
-def _json(value, connection):
-    """`value` as the database's JSON column takes it (text on SQLite, jsonb on PostgreSQL)."""
-    return StationConnection._meta.get_field("messages").get_db_prep_save(value, connection)
 
 
 def _statement(alias: str, name: str) -> str:
@@ -99,6 +90,8 @@ def _statement(alias: str, name: str) -> str:
 
 def _build(alias: str, name: str) -> str:
     meta, quote = StationConnection._meta, connections[alias].ops.quote_name
+    # The frames arrive as JSON text (`recent.Ring.snapshot`): PostgreSQL's jsonb casts it.
+    json_text = "CAST(%s AS jsonb)" if connections[alias].vendor == "postgresql" else "%s"
 
     def col(field: str) -> str:
         return quote(meta.get_field(field).column)
@@ -106,7 +99,7 @@ def _build(alias: str, name: str) -> str:
     table, this_one = quote(meta.db_table), f"{col('station')} = %s AND {col('seq')} = %s"
     if name == "insert":
         return "INSERT INTO {} ({}) VALUES ({})".format(
-            table, ", ".join(col(f) for f in OPENED), ", ".join(["%s"] * len(OPENED)))
+            table, ", ".join(col(f) for f in OPENED), ", ".join(["%s"] * (len(OPENED) - 1) + [json_text]))
     if name == "prune":
         return f"DELETE FROM {table} WHERE {col('station')} = %s AND {col('seq')} <= %s"
     if name == "forget_frames":
@@ -114,7 +107,7 @@ def _build(alias: str, name: str) -> str:
                 f" WHERE {col('station')} = %s AND {col('seq')} <= %s AND {col('messages_at')} IS NOT NULL")
     if name == "close":
         return (f"UPDATE {table} SET {col('closed_at')} = %s, {col('close_code')} = %s, {col('close_reason')} = %s,"
-                f" {col('messages')} = %s, {col('messages_at')} = %s WHERE {this_one}")
+                f" {col('messages')} = {json_text}, {col('messages_at')} = %s WHERE {this_one}")
     if name == "frames":
-        return f"UPDATE {table} SET {col('messages')} = %s, {col('messages_at')} = %s WHERE {this_one}"
+        return f"UPDATE {table} SET {col('messages')} = {json_text}, {col('messages_at')} = %s WHERE {this_one}"
     raise KeyError(name)

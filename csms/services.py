@@ -201,7 +201,7 @@ def release_connection(station_id: int, connection_id: str) -> None:
 
 
 def close_connection(station_id: int, connection_id: str, seq: int | None, code: int | None,
-                     reason: str, frames: list[tuple]) -> None:
+                     reason: str, frames: str) -> None:
     """A connection's end in one trip: the station offline (unless a newer connection
     holds it), and in its connection history how it closed and its last frames."""
     release_connection(station_id, connection_id)

@@ -35,7 +35,7 @@ def connect(station, seq, source, *, method="basic", user_agent="Fw/1", closed=(
     connection_log.opened(station.pk, station.tenant_id, seq, f"n.{seq}", method=method, source=source,
                           user_agent=user_agent)
     if closed:
-        connection_log.closed(station.pk, seq, *closed, [])
+        connection_log.closed(station.pk, seq, *closed, recent.Ring().snapshot())
 
 
 def history_of(page: str) -> str:
