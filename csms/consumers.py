@@ -33,6 +33,7 @@ from . import (
     held,
     lifecycle,
     liveness,
+    recent_frames,
     services,
     stamps,
 )
@@ -41,7 +42,7 @@ from .auth.station_auth import Decision, challenges
 from .db import database_sync_to_async  # a pool, not Channels' single thread (csms/db.py)
 from .handlers import v16, v201
 from .models import StationCall
-from .protocol import messages
+from .protocol import messages, recent
 from .protocol.calls import CallBook
 from .protocol.errors import Problem, RpcError, error_code
 from .protocol.limits import OFFLOAD_BYTES
@@ -113,6 +114,10 @@ class StationConsumer(AsyncWebsocketConsumer):
         self.stamps: dict = {}  # Station timestamp fields not yet handed over (`_stamp`)
         # Told how this socket ended (`lifecycle.After.watch_close`).
         self.close_watchers: list[lifecycle.CloseWatcher] = []
+        self.recent = recent.Ring()  # its last frames, without payloads (`_seen`)
+        # How it closed, as this end knows it: the code we closed with, or the station's.
+        self.close_code: int | None = None
+        self.close_reason = ""
 
     async def __call__(self, scope, receive, send):
         # Whatever ends this consumer (a disconnect, StopConsumer, an exception escaping a
@@ -216,7 +221,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         opened = await group_commit.run(
             services.open_connection, station.pk, self.connection_id, version.value, self.key_hash,
-            result.method, result.token_id, tenant_id=station.tenant_id, user_agent=user_agent.of_headers(headers))
+            result.method, result.token_id, tenant_id=station.tenant_id, user_agent=user_agent.of_headers(headers),
+            source=source)
         self.connection_seq = opened.seq
         if not opened.key_valid:
             log.info("station %s: its key was retired or replaced during the handshake", station)
@@ -318,35 +324,41 @@ class StationConsumer(AsyncWebsocketConsumer):
             await self._receive_text(text_data)
 
     async def _receive_text(self, text_data: str):
+        size = recent.size_of(text_data)
         try:
             frame = await frame_work.run(self.frame_size, messages.parse_frame, text_data, self.version)
         except RpcError as exc:
+            self._seen(recent.IN, recent.UNREADABLE, "", exc.message_id or "", size, recent.outcome_of(exc.problem, self.version))
             await self._send_error(exc)
             return
         except Exception:
             log.exception("station %s: unreadable frame", self.station_label)
+            self._seen(recent.IN, recent.UNREADABLE, "", "", size, "InternalError")
             await self._send_error(RpcError(Problem.INTERNAL, "Internal error"))
             return
         if frame is None:
+            self._seen(recent.IN, recent.UNREADABLE, "", "", size, "ignored: unknown message type")
             return  # 1.6: unknown message types are ignored
         if isinstance(frame, Call):
-            await self._serve_call(frame)
+            await self._serve_call(frame, self._seen(recent.IN, recent.CALL, frame.action, frame.message_id, size))
         else:
-            await self._take_answer(frame)
+            await self._take_answer(frame, size)
 
-    async def _serve_call(self, call: Call):
+    async def _serve_call(self, call: Call, seen: int):
         try:
             response = await self._answer(call)
         except RpcError as exc:
             exc.message_id = call.message_id
-            await self._send_error(exc)
+            self._settle(seen, recent.outcome_of(exc.problem, self.version))
+            await self._send_error(exc, call.action)
             return
         except Exception as exc:
             db_outage.failed(log, exc, "station %s: %s", self.station_label, call.action)
+            self._settle(seen, "InternalError")
             await self._send_error(RpcError(Problem.INTERNAL, "Internal error",
-                                            message_id=call.message_id))
+                                            message_id=call.message_id), call.action)
             return
-        await self.send(messages.encode(CallResult(call.message_id, response)))
+        await self._send_frame(CallResult(call.message_id, response), call.action)
         router = ROUTERS[self.version]
         if call.action in router.after_hooks:
             try:
@@ -445,21 +457,46 @@ class StationConsumer(AsyncWebsocketConsumer):
         if pending:
             stamps.note(self.station_id, pending)
 
-    async def _send_error(self, exc: RpcError):
+    async def _send_error(self, exc: RpcError, action: str = ""):
         frame = messages.call_error_for(exc, self.version)
         if frame is not None:
-            await self.send(messages.encode(frame))
+            await self._send_frame(frame, action)
+
+    async def _send_frame(self, frame: Call | CallResult | CallError, action: str):
+        """Send one frame (for `action`, the one it calls or answers), noted in the ring."""
+        text = messages.encode(frame)
+        self._seen(recent.OUT, recent.KINDS[type(frame)], action, frame.message_id, recent.size_of(text),
+                   frame.error_code if isinstance(frame, CallError) else "")
+        await self.send(text)
+
+    def _seen(self, direction: str, kind: str, action: str, message_id: str, size: int,
+              outcome: str = "") -> int:
+        """Note a frame in the connection's ring (its ticket for `_settle`); the first
+        change since the ring was last written asks for the next write
+        (csms/recent_frames.py). Memory only: no write per frame."""
+        if not self.recent.dirty and self.connection_seq is not None:
+            recent_frames.changed(self.station_id, self.connection_seq, self.recent)
+        return self.recent.record(direction, kind, action, message_id, size, outcome)
+
+    def _settle(self, seen: int, outcome: str) -> None:
+        """What became of a frame noted earlier (`_seen`)."""
+        if not self.recent.dirty and self.connection_seq is not None:
+            recent_frames.changed(self.station_id, self.connection_seq, self.recent)
+        self.recent.settle(seen, outcome)
 
     # --- CSMS-initiated calls --------------------------------------------------------------
 
-    async def _take_answer(self, answer: CallResult | CallError):
+    async def _take_answer(self, answer: CallResult | CallError, size: int):
         outstanding = self.book.match(answer)
+        seen = self._seen(recent.IN, recent.KINDS[type(answer)], outstanding.call.action if outstanding else "",
+                          answer.message_id, size, answer.error_code if isinstance(answer, CallError) else "")
         if outstanding is None:
+            self._settle(seen, "ignored: answers no call")
             log.info("station %s: answer to unknown call %s ignored",
                      self.station_label, answer.message_id)
             return
         try:
-            after = await self._record_answer(*outstanding.ref, outstanding.call.action, answer)
+            after = await self._record_answer(*outstanding.ref, outstanding.call.action, answer, seen)
         except Exception as exc:
             db_outage.failed(log, exc, "station %s: recording the answer to %s",
                              self.station_label, outstanding.call.action)
@@ -469,7 +506,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self._pump()
 
     async def _record_answer(self, call_id: int, purpose: str, action: str,
-                             answer: CallResult | CallError) -> lifecycle.After | None:
+                             answer: CallResult | CallError, seen: int) -> lifecycle.After | None:
         settle = database_sync_to_async(lifecycle.settle)
         where = (call_id, self.station_id, purpose)
         if isinstance(answer, CallError):
@@ -479,6 +516,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         try:
             validate(self.version, action, answer.payload, response=True)
         except RpcError as exc:  # an answer we cannot read tells us nothing
+            self._settle(seen, recent.REJECTED_BY_SCHEMA)
             return await settle(*where, StationCall.State.ERROR, self.version.value,
                                 error_code=error_code(self.version, exc.problem) or "",
                                 error_description=f"invalid {action} response: {exc.description}")
@@ -579,7 +617,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             row.pk, frame.message_id, self.version.value)
         row.on_the_wire = True  # from here it may have reached the station
         try:
-            await self.send(messages.encode(frame))
+            await self._send_frame(frame, action)
         except Exception:  # the ASGI server says the socket is gone
             await self._not_sent(row)
             return False
@@ -697,9 +735,16 @@ class StationConsumer(AsyncWebsocketConsumer):
 
     # --- teardown -------------------------------------------------------------------------
 
+    async def close(self, code=None, reason=None):
+        if self.close_code is None:  # the first close is the one that counts
+            self.close_code, self.close_reason = code or 1000, reason or "closed by the CSMS"
+        await super().close(code=code, reason=reason)
+
     async def websocket_disconnect(self, message):
         # Closed by the station itself: not by us, nor by this server shutting down.
         by_station = not self.closing and message.get("code") != CLOSE_SERVER_RESTART
+        if self.close_code is None:
+            self.close_code, self.close_reason = _closed_by_the_station(message)
         for watcher in self.close_watchers:
             try:
                 await database_sync_to_async(watcher)(self.station_id, by_station)
@@ -730,8 +775,12 @@ class StationConsumer(AsyncWebsocketConsumer):
             db_outage.failed(log, exc, "station %s: recording its lost call", self.station_label,
                              level=logging.WARNING)
         self._hand_over_stamps()
+        if self.connection_seq is not None:
+            recent_frames.forget(self.station_id, self.connection_seq)
         try:
-            await group_commit.run(services.release_connection, self.station_id, self.connection_id)
+            await group_commit.run(services.close_connection, self.station_id, self.connection_id,
+                                   self.connection_seq, self.close_code, self.close_reason,
+                                   self.recent.snapshot())
         except Exception as exc:
             db_outage.failed(log, exc, "station %s: marking it offline", self.station_label,
                              level=logging.WARNING)
@@ -756,6 +805,17 @@ class StationConsumer(AsyncWebsocketConsumer):
         task.add_done_callback(self.tasks.discard)
         task.add_done_callback(_log_failure)
         return task
+
+
+def _closed_by_the_station(message) -> tuple[int | None, str]:
+    """The code and reason of a close this end did not start (1006: no close frame came)."""
+    code = message.get("code")
+    said = recent.printable(str(message.get("reason") or ""), 100)
+    if code == 1006:
+        return code, "connection lost (no close frame)"
+    if code == CLOSE_SERVER_RESTART:
+        return code, "server restarting"
+    return code, f"closed by the station: {said}" if said else "closed by the station"
 
 
 def _log_failure(task: asyncio.Task):

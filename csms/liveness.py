@@ -19,7 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from . import db_outage, group_commit
+from . import connection_log, db_outage, group_commit
 from .models import ServerProcess, Station
 
 log = logging.getLogger(__name__)
@@ -70,14 +70,17 @@ async def _beat_forever() -> None:
 
 
 def reap_stale_connections(now=None) -> int:
-    """Mark offline every station held by a process that stopped beating; forget such
-    processes. Returns how many stations were marked offline."""
+    """Mark offline every station held by a process that stopped beating, and end those
+    connections in their stations' histories; forget such processes. Returns how many
+    stations were marked offline."""
     now = now or timezone.now()
     cutoff = now - stale_after()
     alive = ServerProcess.objects.filter(beat_at__gte=cutoff).values_list("node", flat=True)
     # Connections are claimed only after their process's first beat (ensure_beating).
-    reaped = (Station.objects.filter(connected=True).exclude(connection_node__in=alive)
-              .update(connected=False, disconnected_at=now))
+    orphans = Station.objects.filter(connected=True).exclude(connection_node__in=alive)
+    held = list(orphans.values_list("pk", "connection_id"))  # nearly always none: one query, as before
+    reaped = orphans.filter(pk__in=[pk for pk, _ in held]).update(connected=False, disconnected_at=now) if held else 0
+    connection_log.lost(held, now)
     ServerProcess.objects.filter(beat_at__lt=cutoff).delete()
     if reaped:
         log.info("marked %d stations offline: their server process stopped", reaped)

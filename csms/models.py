@@ -1,4 +1,6 @@
 """What the CSMS knows about stations and what they told it."""
+from datetime import UTC, datetime
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
@@ -8,6 +10,7 @@ from lib.user_agent import MAX_LENGTH as USER_AGENT_LENGTH
 from tenants.models import Tenant, TenantOwned
 
 from .protocol import identity as identity_rule
+from .protocol import recent
 from .protocol.values import REGISTER_DIGITS, REGISTER_PLACES
 from .protocol.versions import SUPPORTED
 
@@ -279,6 +282,47 @@ class StationEvent(StationOwned):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["station", "kind", "-received_at"])]
+
+
+class StationConnection(StationOwned):
+    """One connection that let the station in: its last `KEPT` are kept (each new one
+    prunes the oldest in the write that adds it, csms/connection_log.py), and the
+    newest `WITH_MESSAGES` keep their last frames (csms/protocol/recent.py), written
+    from memory a few seconds apart (csms/recent_frames.py), never a write per frame."""
+
+    KEPT = 20
+    WITH_MESSAGES = 2
+
+    # The station's connection sequence number at the claim: orders connections across
+    # nodes and keys this row (each accepted claim counts it up, so a range of it bounds
+    # the rows).
+    seq = models.PositiveBigIntegerField()
+    connection_id = models.CharField(max_length=64)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # The close as the CSMS knows it: the code it closed with or the station's close
+    # frame carried (1006: the socket dropped without one), and why.
+    close_code = models.PositiveIntegerField(null=True, blank=True)
+    close_reason = models.CharField(max_length=123, blank=True)  # RFC 6455: 123 bytes at most
+    method = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=USER_AGENT_LENGTH, blank=True)
+    # The connection's last frames without payloads, oldest first, as of `messages_at`
+    # (each an array of `recent.STORED`).
+    messages = models.JSONField(default=list, blank=True)
+    messages_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-seq"]
+        constraints = [models.UniqueConstraint(fields=["station", "seq"], name="connection_seq_per_station")]
+
+    def frames_newest_first(self) -> list[dict]:
+        """The stored frames for a page, newest first, by name, each `at` a datetime (it is
+        stored in milliseconds since the epoch)."""
+        frames = [recent.named(entry) for entry in reversed(self.messages or [])]
+        for frame in frames:
+            frame["at"] = datetime.fromtimestamp(frame["at"] / 1000, UTC)
+        return frames
 
 
 class ReportedVariable(StationOwned):

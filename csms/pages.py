@@ -16,7 +16,7 @@ from tenants.access import tenant_page
 from tenants.confirmation import ask_first  # also the other csms pages' (`from .pages import`)
 from tenants.models import Role
 
-from . import announce, auth_audit, credentials, services, station_methods
+from . import announce, credentials, services, station_methods
 from .auth.station_auth import SCHEMES
 from .models import (
     AuditEvent,
@@ -25,6 +25,7 @@ from .models import (
     RegistrationStatus,
     Station,
     StationCall,
+    StationConnection,
     StationEvent,
     Transaction,
 )
@@ -78,17 +79,19 @@ def live_facts(station: Station) -> dict:
         "transactions": Transaction.objects.for_tenant(station.tenant).filter(station=station)
         .order_by("-created_at", "-id")[:RECENT],
         "audit": AuditEvent.objects.for_tenant(station.tenant).filter(station=station)[:RECENT],
-        "connections": connection_history(station),
+        **connection_history(station),
     }
 
 
-def connection_history(station: Station) -> list[AuditEvent]:
-    """The handshakes that let the station in, newest first: each authentication audit
-    event coalesces the identical decisions of one flush (`detail.count`, since
-    `detail.first`). Refused attempts are on the station's authentication page."""
-    return list(AuditEvent.objects.for_tenant(station.tenant)
-                .filter(station=station, action=auth_audit.ACTION, outcome__in=auth_audit.NOT_FAILURES)
-                .order_by("-at", "-id")[:RECENT])
+def connection_history(station: Station) -> dict:
+    """The station's last connections, newest first (`StationConnection.KEPT` are kept),
+    and the recent frames of those that still have them (the newest
+    `StationConnection.WITH_MESSAGES`). Refused handshakes are on the station's
+    authentication page."""
+    connections = list(StationConnection.objects.for_tenant(station.tenant).filter(station=station)
+                       [:StationConnection.KEPT])
+    return {"connections": connections, "connections_kept": StationConnection.KEPT,
+            "message_logs": [c for c in connections if c.messages_at is not None]}
 
 
 def static_facts(station: Station) -> dict:

@@ -14,7 +14,7 @@ from ocpp.v201.enums import Action as Action201
 from lib.prepared import Prepared
 from tenants import audit
 
-from . import claim, credentials, leaving, lifecycle, station_bearer, station_methods
+from . import claim, connection_log, credentials, leaving, lifecycle, station_bearer, station_methods
 from .announce import disconnect, nudge, station_changed
 from .auth import keys, policy
 from .models import RegistrationStatus, Station, StationCall
@@ -114,11 +114,12 @@ class Opened:
 
 def open_connection(station_id: int, connection_id: str, version: str, key_hash: str,
                     method: str = "basic", token_id: str = "", tenant_id: int = 0,
-                    user_agent: str = "") -> Opened:
+                    user_agent: str = "", source: str = "") -> Opened:
     """The handshake's writes, in one trip (on the group-commit writer): the key the
     connection proved settles what it can (`credentials.record_proof`), the connection
     claims the station (recording `method`, the scheme it proved itself with), the key
-    is checked again after the claim, and queued work is looked for.
+    is checked again after the claim, and queued work is looked for. A connection let in
+    is added to the station's connection history (`connection_log.opened`, from `source`).
 
     A Token, TOTP or Bearer connection proves no key (rotation is Basic's business): the
     token, TOTP secret or access token (its jti, in the station's tenant `tenant_id`) it
@@ -142,12 +143,15 @@ def open_connection(station_id: int, connection_id: str, version: str, key_hash:
             # Revoked while the handshake ran: the refused claim does not stay.
             release_connection(station_id, connection_id)
             return Opened(key_valid=False, after=after)
-        return Opened(key_valid=True, seq=seq, work_queued=work_queued, after=after)
-    if credentials.record_proof(station_id, key_hash) is None:
-        return Opened(key_valid=False, after=after)
-    seq = claim_connection(station_id, connection_id, version, method, user_agent=user_agent)
-    if not proof_is_valid(station_id, method, key_hash, token_id, tenant_id):
-        return Opened(key_valid=False, after=after)
+    else:
+        if credentials.record_proof(station_id, key_hash) is None:
+            return Opened(key_valid=False, after=after)
+        seq = claim_connection(station_id, connection_id, version, method, user_agent=user_agent)
+        if not proof_is_valid(station_id, method, key_hash, token_id, tenant_id):
+            return Opened(key_valid=False, after=after)
+    if seq is not None:
+        connection_log.opened(station_id, tenant_id, seq, connection_id, method=method, source=source,
+                              user_agent=user_agent)
     return Opened(key_valid=True, seq=seq, work_queued=work_queued, after=after)
 
 
@@ -195,6 +199,15 @@ def release_connection(station_id: int, connection_id: str) -> None:
     Station.objects.filter(pk=station_id, connection_id=connection_id).update(
         connected=False, connection_node="", disconnected_at=timezone.now()
     )
+
+
+def close_connection(station_id: int, connection_id: str, seq: int | None, code: int | None,
+                     reason: str, frames: str) -> None:
+    """A connection's end in one trip: the station offline (unless a newer connection
+    holds it), and in its connection history how it closed and its last frames."""
+    release_connection(station_id, connection_id)
+    if seq is not None:
+        connection_log.closed(station_id, seq, code, reason, frames)
 
 
 # --- CSMS-initiated calls -----------------------------------------------------------------

@@ -403,6 +403,11 @@ CSMS = {
     # Heartbeat was most of a Heartbeat's cost).
     "STAMP_SECONDS": float(os.environ.get("CSMS_STAMP_SECONDS", "30")),
     "STAMP_FLUSH_SECONDS": float(os.environ.get("CSMS_STAMP_FLUSH_SECONDS", "1")),
+    # A connection's last frames (no payloads; csms/protocol/recent.py) are written from
+    # memory this often when they changed, for all stations of a process in one
+    # transaction, and when it closes (csms/recent_frames.py): what a station's page shows
+    # may be this much behind while it is connected.
+    "RECENT_FLUSH_SECONDS": float(os.environ.get("CSMS_RECENT_FLUSH_SECONDS", "5")),
     # Frames a station may send per second, sustained, and in a burst (a reboot's round of
     # StatusNotifications). Beyond that its connection reads no further frame until the
     # budget refills, so a flooding station is slowed and TCP holds the rest back

@@ -39,6 +39,7 @@ class LiveServer:
             "CSMS_RESET_PATIENCE_SECONDS": "3",
             "CSMS_NODE_BEAT_SECONDS": "0.5",
             "CSMS_STAMP_FLUSH_SECONDS": "0.1",
+            "CSMS_RECENT_FLUSH_SECONDS": "0.2",
             "CSMS_AUTH_AUDIT_FLUSH_SECONDS": "0.1",
             "CSMS_STATION_FRESH_SECONDS": "1",
             # `stop()` drains like any SIGTERM, but briefly (tests/csms/test_drain.py sets its own).

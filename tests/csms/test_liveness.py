@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 
 from csms import liveness
-from csms.models import ServerProcess, Station
+from csms.models import ServerProcess, Station, StationConnection
 from tests.csms.test_rotation_e2e import connection_name
 from tests.factories import AL1000_KEY, make_station, make_tenant
 from tests.live import LiveServer
 from tests.stations import open_socket
-from tests.waiting import async_eventually, in_thread_db
+from tests.waiting import async_eventually, eventually, in_thread_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,3 +70,8 @@ def test_the_stations_of_a_killed_process_are_marked_offline_and_no_others(csms,
     # test run may beat into the same database too).
     assert not ServerProcess.objects.filter(node=node_of["DOOMED"]).exists()
     assert ServerProcess.objects.filter(node=node_of["ALIVE"]).exists()
+    # Its connection is ended in the station's history too (the live one's closed by itself).
+    ended = StationConnection.objects.get(station__identity="DOOMED")
+    assert ended.closed_at is not None and ended.close_reason == "its server process stopped"
+    alive = eventually(lambda: (row := StationConnection.objects.get(station__identity="ALIVE")).closed_at and row)
+    assert alive.close_reason == "closed by the station"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from csms import credentials
+from csms import connection_log, credentials
 from csms.models import AuditEvent, KeyOrigin, Station, StationCredential
+from csms.protocol import recent
 from tenants.models import Membership, Role
 from tests import browser
 from tests import keyed_station as ks
@@ -180,8 +181,23 @@ def test_operator_finds_a_station_among_thousands_and_rotates_it(csms, chromium,
         assert station.password not in (AL1000_KEY, rotated_once)
 
 
+@pytest.fixture
+def long_strings(portal_data):
+    """The long-identity station with a User-Agent of 200 characters without a space and
+    a connection whose frames have the longest message ids and actions kept."""
+    long_station = Station.objects.get(identity=LONG_IDENTITY)
+    long_station.last_user_agent = "Firmware/" + "9" * 191
+    long_station.save(update_fields=["last_user_agent"])
+    connection_log.opened(long_station.pk, portal_data.pk, 1, "n.1", method="basic", source="2001:db8::1234:5678",
+                          user_agent=long_station.last_user_agent)
+    ring = recent.Ring()
+    for _ in range(recent.SIZE):
+        ring.record(recent.IN, recent.CALL, "A" * 60, "m" * 40, 65_000, "rejected by schema (" + "P" * 80 + ")")
+    connection_log.write_messages({(long_station.pk, 1): ring.snapshot()})
+
+
 @pytest.mark.timeout(300)
-def test_pages_fit_a_phone_and_long_identities_wrap(csms, chromium):
+def test_pages_fit_a_phone_and_long_identities_wrap(csms, long_strings, chromium):
     page = chromium.new_page(viewport={"width": 390, "height": 844})
     sign_in(page, csms)
     page.get_by_role("link", name="Acme Charging").click()

@@ -1,0 +1,113 @@
+"""A station's connection history: its last `StationConnection.KEPT` connections, each
+with when and how it closed, and the last frames of the newest few.
+
+Bounded by the write that grows it: a new connection's row is added, the rows beyond
+the last `KEPT` deleted and the frames of those beyond the newest `WITH_MESSAGES`
+emptied in the handshake's own transaction (on the group-commit writer), by ranges of
+the station's connection sequence number (each accepted claim counts it up by one, so
+`seq > new - KEPT` is at most `KEPT` rows). No housekeeping job, no growth.
+
+Plain SQL statements, built once per database (as csms/claim.py's): these run in every
+handshake and, for the frames, for every station that sent any in a flush period; through
+the ORM each statement was rebuilt and recompiled per call, some 0.3 ms of the writer
+thread's CPU each (bench/versus.py: idle CPU of the flush after 200 boots).
+"""
+import threading
+
+from django.db import connections, router
+from django.utils import timezone
+
+from .models import StationConnection
+
+KEPT = StationConnection.KEPT
+WITH_MESSAGES = StationConnection.WITH_MESSAGES
+
+# The columns a new connection's row is written with, in this order.
+OPENED = ("tenant", "station", "seq", "connection_id", "opened_at", "close_reason", "method", "source",
+          "user_agent", "messages")
+
+_statements: dict[tuple[str, str], str] = {}
+_lock = threading.Lock()
+
+
+def opened(station_id: int, tenant_id: int, seq: int, connection_id: str, *, method: str,
+           source: str, user_agent: str) -> None:
+    """Record the connection that claimed the station as `seq`, and prune."""
+    connection, alias = _connection()
+    values = (tenant_id, station_id, seq, connection_id, _when(connection), "", method, source[:64], user_agent, "[]")
+    with connection.cursor() as cursor:
+        cursor.execute(_statement(alias, "insert"), values)
+        cursor.execute(_statement(alias, "prune"), (station_id, seq - KEPT))
+        cursor.execute(_statement(alias, "forget_frames"), (station_id, seq - WITH_MESSAGES))
+
+
+def closed(station_id: int, seq: int, code: int | None, reason: str, frames: str) -> None:
+    """How the connection `seq` ended, with its last frames (a `recent.Ring.snapshot`)."""
+    connection, alias = _connection()
+    now = _when(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_statement(alias, "close"), (now, code, reason[:123], frames, now, station_id, seq))
+
+
+def lost(held: list[tuple[int, str]], when) -> None:
+    """The connections (station, connection id) whose server process stopped beating:
+    closed at `when` as far as anyone will know (csms/liveness.py); their last frames are
+    those of the last flush."""
+    for start in range(0, len(held), 500):  # SQLite's bound on a statement's parameters
+        chunk = held[start:start + 500]
+        StationConnection.objects.filter(
+            station_id__in=[pk for pk, _ in chunk], connection_id__in=[c for _, c in chunk], closed_at=None,
+        ).update(closed_at=when, close_reason="its server process stopped")
+
+
+def write_messages(batch: dict[tuple[int, int], str]) -> None:
+    """Each connection's frames (`recent.Ring.snapshot`s) as of now: one UPDATE per
+    connection, in the caller's transaction (csms/recent_frames.py runs it on the writer,
+    one batch for the process)."""
+    connection, alias = _connection()
+    now = _when(connection)
+    with connection.cursor() as cursor:
+        cursor.executemany(_statement(alias, "frames"), [
+            (frames, now, station_id, seq) for (station_id, seq), frames in batch.items()])
+
+
+def _connection():
+    alias = router.db_for_write(StationConnection)
+    return connections[alias], alias
+
+
+def _when(connection):
+    return StationConnection._meta.get_field("opened_at").get_db_prep_save(timezone.now(), connection)
+
+
+def _statement(alias: str, name: str) -> str:
+    found = _statements.get((alias, name))
+    if found is None:
+        with _lock:
+            found = _statements.setdefault((alias, name), _build(alias, name))
+    return found
+
+
+def _build(alias: str, name: str) -> str:
+    meta, quote = StationConnection._meta, connections[alias].ops.quote_name
+    # The frames arrive as JSON text (`recent.Ring.snapshot`): PostgreSQL's jsonb casts it.
+    json_text = "CAST(%s AS jsonb)" if connections[alias].vendor == "postgresql" else "%s"
+
+    def col(field: str) -> str:
+        return quote(meta.get_field(field).column)
+
+    table, this_one = quote(meta.db_table), f"{col('station')} = %s AND {col('seq')} = %s"
+    if name == "insert":
+        return "INSERT INTO {} ({}) VALUES ({})".format(
+            table, ", ".join(col(f) for f in OPENED), ", ".join(["%s"] * (len(OPENED) - 1) + [json_text]))
+    if name == "prune":
+        return f"DELETE FROM {table} WHERE {col('station')} = %s AND {col('seq')} <= %s"
+    if name == "forget_frames":
+        return (f"UPDATE {table} SET {col('messages')} = '[]', {col('messages_at')} = NULL"
+                f" WHERE {col('station')} = %s AND {col('seq')} <= %s AND {col('messages_at')} IS NOT NULL")
+    if name == "close":
+        return (f"UPDATE {table} SET {col('closed_at')} = %s, {col('close_code')} = %s, {col('close_reason')} = %s,"
+                f" {col('messages')} = {json_text}, {col('messages_at')} = %s WHERE {this_one}")
+    if name == "frames":
+        return f"UPDATE {table} SET {col('messages')} = {json_text}, {col('messages_at')} = %s WHERE {this_one}"
+    raise KeyError(name)
