@@ -71,7 +71,7 @@ def main() -> None:
             pk, key_hash = proofs[n % len(proofs)]
             calls.append((pk, f"bench{n}".ljust(32, "x"), "ocpp1.6", key_hash, "basic"))
         futures = [loop.create_future() for _ in calls]
-        group_commit._write([(services.open_connection, call, {}, loop, future)
+        group_commit._write([(services.open_connection, call, {"tenant_id": tenant.pk}, loop, future)
                              for call, future in zip(calls, futures, strict=True)])
         loop.run_until_complete(asyncio.sleep(0))  # the settling callbacks
         failed = [f.exception() for f in futures if f.exception() is not None]

@@ -285,9 +285,9 @@ class StationEvent(StationOwned):
 
 
 class StationConnection(StationOwned):
-    """One connection that let the station in: its last `KEPT` are kept (each new one
-    prunes the oldest in the write that adds it, csms/connection_log.py), and the
-    newest `WITH_MESSAGES` keep their last frames (csms/protocol/recent.py), written
+    """One connection that let the station in: its last `KEPT` are kept (pruned by the
+    writes that add them, csms/connection_log.py), and the newest `WITH_MESSAGES` keep
+    their last frames (csms/protocol/recent.py), written
     from memory a few seconds apart (csms/recent_frames.py), never a write per frame."""
 
     KEPT = 20

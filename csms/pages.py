@@ -91,7 +91,7 @@ def connection_history(station: Station) -> dict:
     connections = list(StationConnection.objects.for_tenant(station.tenant).filter(station=station)
                        [:StationConnection.KEPT])
     return {"connections": connections, "connections_kept": StationConnection.KEPT,
-            "message_logs": [c for c in connections if c.messages_at is not None]}
+            "message_logs": [c for c in connections[:StationConnection.WITH_MESSAGES] if c.messages_at is not None]}
 
 
 def static_facts(station: Station) -> dict:

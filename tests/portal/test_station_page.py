@@ -68,14 +68,20 @@ def test_the_history_keeps_the_last_20_connections_and_the_frames_of_the_newest_
         ring = recent.Ring()
         ring.record(recent.IN, recent.CALL, f"Act{seq}", "m", 20)
         connection_log.closed(station.pk, seq, 1000, "", ring.snapshot())
+    # Pruned at every fifth connection (connection_log.PRUNE_EVERY): after the 20th, to the
+    # last 20; the 21st and 22nd added since.
     kept = StationConnection.objects.filter(station=station)
-    assert sorted(kept.values_list("seq", flat=True)) == list(range(3, 23))
-    assert sorted(kept.filter(messages_at__isnull=False).values_list("seq", flat=True)) == [21, 22]
+    assert sorted(kept.values_list("seq", flat=True)) == list(range(1, 23))
+    assert sorted(kept.filter(messages_at__isnull=False).values_list("seq", flat=True)) == [19, 20, 21, 22]
     page = signed_in("viewer", (acme, Role.VIEWER)).get("/t/acme/stations/CP-1/").content.decode()
     history = history_of(page)
     assert history.count('data-testid="connection"') == 20
     assert "10.0.1.3<" in history and "10.0.1.2<" not in history and "10.0.1.1<" not in history
     assert "Act22" in page and "Act21" in page and "Act20" not in page
+    for seq in range(23, 26):
+        connect(station, seq, f"10.0.1.{seq}", closed=None)
+    assert sorted(kept.values_list("seq", flat=True)) == list(range(6, 26))  # the 25th pruned
+    assert sorted(kept.filter(messages_at__isnull=False).values_list("seq", flat=True)) == []
 
 
 def test_the_user_agent_is_shown_escaped_and_wraps():
