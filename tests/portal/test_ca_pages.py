@@ -428,3 +428,27 @@ def test_a_staged_hierarchy_not_wanted_is_retired_and_issuing_stays_where_it_was
     page = followed(admin, admin.post(f"/t/emsp/pnc/authorities/{staged_root.key_id}/retire", {"confirmed": "yes"}))
     assert "Retired, keys erased" in page and "Activate…" not in page and page.count("erased when it was retired") == 3
     assert CertificateAuthority.objects.get(issuing=True, tenant=emsp).pk == issuing.pk
+
+
+@pytest.mark.parametrize("common_name, found", [
+    ("Sub-CA 2\u202e2 AC-buS", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("Sub-CA 2\nImported by the platform operator", "U+000A"),
+    ("Sub\u200bCA 2", "U+200B ZERO WIDTH SPACE"),
+])
+def test_a_ca_whose_subject_would_make_the_pages_lie_is_not_imported(emsp, admin, common_name, found):
+    """The subjects of imported CAs are shown on the CA page, in the audit log and its CSV,
+    as typed labels are: the same rule (lib/labels.py) applies to them."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.pnc.test_ca_import import ca
+
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
+    root = ca("Elsewhere MO Root", keys[0], pathlen=2)
+    sub1 = ca("Elsewhere MO Sub-CA 1", keys[1], root, keys[0], pathlen=1)
+    sub2 = ca(common_name, keys[2], sub1, keys[1], pathlen=0, days=700)
+    response = admin.post("/t/emsp/pnc/authorities/import", {
+        "certificates": upload("chain.pem", pem_cert(root, sub1, sub2)), "keys": upload("k.pem", pem_key(keys[2]))})
+    page = text(response)
+    assert response.status_code == 400 and "Not imported: the Sub-CA 2&#x27;s subject: no control" in page
+    assert found in page and common_name not in page
+    assert not ours(emsp) and not AuditEvent.objects.filter(action="ca.imported").exists()
