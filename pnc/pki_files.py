@@ -3,9 +3,10 @@
 printed or logged, and no message quotes a file's content: only its name.
 
 An encrypted PKCS#8 key names its own key derivation and its cost (PBKDF2's iteration
-count, scrypt's N, r and p), and decrypting it runs that derivation, on the request's
-thread: a 2 KiB upload asking for 2^31 PBKDF2 iterations held the portal (every tenant's
-pages, and /healthz) for minutes, and scrypt parameters OpenSSL refuses were a 500. So
+count, scrypt's N, r and p), and decrypting it runs that derivation holding the GIL: a
+2 KiB upload asking for 2^31 PBKDF2 iterations froze the whole process (every tenant's
+pages, /healthz, every station's connection) for minutes, and scrypt parameters OpenSSL
+refuses were a 500. So
 the parameters are read first (`_check_encryption`, a strict DER walk of the few
 structures involved) and a key whose derivation costs more than any tool's default (by
 far) is refused before anything is derived; so is an encryption scheme we cannot bound,
