@@ -6,11 +6,10 @@ An encrypted PKCS#8 key names its own key derivation and its cost (PBKDF2's iter
 count, scrypt's N, r and p), and decrypting it runs that derivation holding the GIL: a
 2 KiB upload asking for 2^31 PBKDF2 iterations froze the whole process (every tenant's
 pages, /healthz, every station's connection) for minutes, and scrypt parameters OpenSSL
-refuses were a 500. So
-the parameters are read first (`_check_encryption`, a strict DER walk of the few
-structures involved) and a key whose derivation costs more than any tool's default (by
-far) is refused before anything is derived; so is an encryption scheme we cannot bound,
-and more private keys than a hierarchy has."""
+refuses were a 500. So the parameters are read first (`_check_encryption`, a strict DER
+walk of the few structures involved) and a key whose derivation costs more than any
+tool's default (by far) is refused before anything is derived; so is an encryption scheme
+we cannot bound, and more private keys than a hierarchy has."""
 import base64
 import binascii
 import re
@@ -92,29 +91,26 @@ def read(pem_files: list[str] | None, pkcs12_file: str | None,
 def key_blocks(data: bytes) -> list[bytes]:
     """Each PEM private key in `data`, armour included, as `BEGIN (label)PRIVATE KEY.+?END
     (same label)PRIVATE KEY` would find them left to right: from a BEGIN line to the first
-    END line of its label after it (a BEGIN without one is passed over), the next search
-    starting after that END. Linear: the END each BEGIN would reach is known from one
-    pass backwards."""
+    END line of its label after it with something between (a BEGIN without one is passed
+    over), the next search starting after that END. Linear: one pass backwards tells each
+    line the next END of its label."""
     lines = list(_KEY_ARMOUR.finditer(data))
-    next_end: list = [None] * len(lines)
-    nearest: dict[bytes, re.Match] = {}
+    following: list[int | None] = [None] * len(lines)  # the next END of the line's label
+    nearest: dict[bytes, int] = {}
     for at in range(len(lines) - 1, -1, -1):
-        kind, label = lines[at].group(1), lines[at].group(2)
-        if kind == b"END":
-            nearest[label] = lines[at]
-        else:
-            next_end[at] = nearest.get(label)
+        following[at] = nearest.get(lines[at].group(2))
+        if lines[at].group(1) == b"END":
+            nearest[lines[at].group(2)] = at
     blocks, done_until = [], 0
     for at, line in enumerate(lines):
-        end = next_end[at]
-        if line.group(1) == b"BEGIN" and line.start() >= done_until and end is not None:
-            if end.start() == line.end():  # nothing between the lines: look for a later END
-                end = next((e for e in lines[at + 1:] if e.group(1) == b"END" and e.group(2) == line.group(2)
-                            and e.start() > line.end()), None)
-                if end is None:
-                    continue
-            blocks.append(data[line.start():end.end()])
-            done_until = end.end()
+        if line.group(1) != b"BEGIN" or line.start() < done_until:
+            continue
+        end = following[at]
+        if end is not None and lines[end].start() == line.end():  # nothing between: the next one
+            end = following[end]
+        if end is not None:
+            blocks.append(data[line.start():lines[end].end()])
+            done_until = lines[end].end()
     return blocks
 
 
@@ -153,9 +149,6 @@ class _Der:
             raise ValueError("truncated DER")
         self.at = at + length
         return data[at:at + length]
-
-    def more(self) -> bool:
-        return self.at < len(self.data)
 
     def integer(self) -> int:
         value = self.next(0x02)
