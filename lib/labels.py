@@ -10,24 +10,13 @@ Such a name is shown in tables, confirmations and the audit log, and exported as
 right-to-left override makes "cabinet‮4 tset" read as something else, a newline starts a
 line of the typist's choosing. Portal forms, REST serializers, the CLI and the services
 behind them all ask this module, so the rule and its message are the same everywhere."""
-import unicodedata
-
 from django.core.exceptions import ValidationError
 
-REFUSED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+from .label_rule import REFUSED_CATEGORIES, problem  # noqa: F401  (the rule lives there)
 
 
 class LabelError(ValueError):
     pass
-
-
-def problem(text: str) -> str | None:
-    """Why `text` cannot be a label, or None: names the first refused character."""
-    for char in text:
-        if unicodedata.category(char) in REFUSED_CATEGORIES:
-            name = unicodedata.name(char, "a control character")
-            return f"no control or invisible formatting characters (found U+{ord(char):04X} {name})"
-    return None
 
 
 def check(text: str, what: str = "label") -> str:

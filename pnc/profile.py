@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
+from lib import label_rule
+
 MAX_CONTRACT_VALIDITY = timedelta(days=730)  # ISO 15118-2: a contract certificate lives at most 2 years
 CA_VALIDITY = {"root": timedelta(days=40 * 365), "sub-ca-1": timedelta(days=4 * 365),
                "sub-ca-2": timedelta(days=2 * 365)}
@@ -379,7 +381,13 @@ def arrange_hierarchy(certificates: list[x509.Certificate], keys: list, now: dat
         if len(below) != 1:
             raise RefusedHierarchy(f"no single CA certificate is signed by {chain[-1].subject.rfc4514_string()}")
         chain.append(below[0])
-    for certificate in chain:
+    for level, certificate in zip(("root", "sub-ca-1", "sub-ca-2"), chain, strict=True):
+        # Its subject is shown on the CA page, in the audit log and its CSV: a bidi override
+        # or a newline in it would make them show a name other than the one signed.
+        for attribute in certificate.subject:
+            found = label_rule.problem(attribute.value if isinstance(attribute.value, str) else "")
+            if found:
+                raise RefusedHierarchy(f"the {CA_LABEL[level].removeprefix('MO ')}'s subject: {found}")
         if not certificate.not_valid_before_utc <= now < certificate.not_valid_after_utc:
             raise RefusedHierarchy(f"{certificate.subject.rfc4514_string()} is not valid now")
         try:

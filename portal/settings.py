@@ -180,9 +180,9 @@ def _cache(name: str, max_entries: int) -> dict:
 
 # Digest's (nonce, nc) pairs and TOTP slots seen (csms/auth/keys.py): only a right
 # response writes one, held for its nonce's or slot's life, in an alias of its own so no
-# flood of failures culls them.
+# flood of failures culls them. EAP's open rounds, which anyone can open, have their own.
 CACHES = {"default": _cache("default", 200_000), "known_good": _cache("known-good", 1_000_000),
-          "auth_replay": _cache("auth-replay", 200_000)}
+          "auth_replay": _cache("auth-replay", 200_000), "eap_rounds": _cache("eap-rounds", 200_000)}
 # One Redis may serve several deployments (or test runs): each gets its own queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 # A task outlives its worker: acknowledged once it has run, so one whose worker is killed

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from .access import tenant_page
 from .audit import actor_of
 from .confirmation import ask_first
-from .models import STAFF_ROLES, Membership, Role
+from .models import ROLE_RANK, STAFF_ROLES, Membership, Role
 from .people import PeopleError, add_member, remove_member
 
 PAGE_SIZE = 50
@@ -46,6 +46,22 @@ def people_add(request, tenant):
     values = {"username": username, "role": role, "email": request.POST.get("email", "")}
     if role not in {r.value for r in STAFF_ROLES}:
         return _refused(request, tenant, "choose viewer, operator or administrator", values)
+    # A member already here: changing one's own role is taking oneself out of it (the last
+    # administrator would leave the tenant with none, as removing oneself would), and
+    # lowering someone's role takes away what they may do, as taking them out does.
+    current = members(tenant).filter(user__username=username).first()
+    if current is not None and current.role != role:
+        if current.user_id == request.user.pk:
+            return _refused(request, tenant, "You cannot change your own role: another administrator can.", values)
+        if (current.role in STAFF_ROLES and ROLE_RANK[Role(role)] < ROLE_RANK[Role(current.role)]
+                and not request.POST.get("password")):
+            asked = ask_first(
+                request, tenant, f"Make {username} {Role(role).label.lower()} of {tenant.name}?",
+                f"{username} is {Role(current.role).label.lower()} now, and loses what that role may do.",
+                action_url=reverse("people-add", args=[tenant.slug]), cancel_url=reverse("people", args=[tenant.slug]),
+                title=username)
+            if asked:
+                return asked
     try:
         _, created = add_member(tenant, username, role, email=values["email"].strip(),
                                 password=request.POST.get("password") or None, actor=actor_of(request))

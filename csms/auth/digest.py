@@ -162,7 +162,7 @@ def parse_digest(credentials: Credentials) -> DigestCredentials:
         raise MalformedAuthorization("Digest cnonce is empty")
     return DigestCredentials(
         username=p("username"), realm=p("realm"), nonce=p("nonce"), uri=p("uri"),
-        response=answer.lower(), algorithm=algorithm, qop=p("qop"), nc=nc.lower(), cnonce=p("cnonce"),
+        response=answer.lower(), algorithm=algorithm, qop=p("qop"), nc=nc, cnonce=p("cnonce"),
         opaque=p("opaque"), userhash=userhash == b"true")
 
 

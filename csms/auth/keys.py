@@ -333,7 +333,11 @@ class StoredTotp:
 
 # --- EAP secrets (csms/auth/eap.py) -----------------------------------------------------------
 
-EAP_ROUND_CACHE = REPLAY_CACHE  # open EAP rounds and the spent marks that make each one usable once
+# Open EAP rounds and the spent marks that make each one usable once. Not the replay
+# cache: a round is opened by any handshake naming a station allowed EAP, credentials or
+# none, so rounds are as many as an attacker with many addresses likes, and in process
+# memory a full cache culls its oldest entries, which were the Digest and TOTP marks.
+EAP_ROUND_CACHE = "eap_rounds"
 
 
 def _eap_aad(realm: str, identity: str, key_hash: str) -> bytes:

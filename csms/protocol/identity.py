@@ -5,7 +5,8 @@ For every protocol (OCPP-J 1.6 §3.1.1, 2.0.1 part 4 §3.1.1, white paper A00.FR
 the identity is the last segment of the connection URL, percent-encoded as needed, and
 the HTTP Basic username, so it may not hold ':' (the username/password separator);
 1.6 sets no other limit. We also refuse what no station can send as typed and no
-operator can read back: control characters (a newline from a CSV cell left unquoted),
+operator can read back: control characters (a newline from a CSV cell left unquoted; the
+line and paragraph separators U+2028/U+2029 too),
 spaces at either end (trimmed by every form and CSV reader), and the dot segments '.'
 and '..' (resolved away in any URL). The column holds 255.
 
@@ -43,7 +44,10 @@ def _common_problems(identity: str) -> list[str]:
         found.append(f"identity is {len(identity)} characters long; at most {MAX_LENGTH}")
     if ":" in identity:
         found.append("identity may not contain ':' (it is the HTTP Basic username)")
-    control = sorted({f"U+{ord(c):04X}" for c in identity if unicodedata.category(c) in ("Cc", "Cf", "Cs")})
+    # lib/labels.py's categories (controls, invisible formatting, line and paragraph
+    # separators, which break a line in a table or a CSV viewer as a newline does) and
+    # lone surrogates.
+    control = sorted({f"U+{ord(c):04X}" for c in identity if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")})
     if control:
         found.append(f"identity contains control characters ({', '.join(control)}); "
                      "an unterminated quote in a CSV file makes one of several lines")

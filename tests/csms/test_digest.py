@@ -158,6 +158,17 @@ def test_a_nonce_count_is_accepted_once_and_the_next_count_works():
     assert authenticate(s, [answer(c, KEY_HEX, nc="00000002").encode()]).decision is Decision.OK
 
 
+def test_a_nonce_count_in_capitals_is_the_count_as_sent():
+    """The parser takes `nc` in either case; the response is over the value as sent (a
+    station writing `0000000A` computed it so), and its replay is the same count."""
+    s = subject(store_for(AL1000_KEY))
+    c = challenged(s)[0]
+    accepted = authenticate(s, [answer(c, KEY_HEX, nc="0000000A").encode()])
+    assert accepted.decision is Decision.OK and "nc=0000000A" in accepted.info
+    replay = authenticate(s, [answer(c, KEY_HEX, nc="0000000a").encode()])
+    assert replay.decision is Decision.CHALLENGE and replay.reason == "Digest nonce count replayed"
+
+
 def test_an_expired_nonce_with_a_right_response_gets_stale_true():
     store = store_for(AL1000_KEY)
     s = subject(store)

@@ -179,6 +179,25 @@ def test_an_expired_round_is_not_taken():
     assert stored().take_round(7) is None
 
 
+def test_rounds_anyone_opens_cannot_push_the_replay_marks_out(settings):
+    """An EAP round is opened by any handshake naming a station allowed EAP, with no
+    credential: from many addresses, rounds and their spent marks are as many entries as
+    the attacker likes. In process memory the cache culls its oldest third when full, so
+    rounds kept beside the Digest (nonce, nc) and TOTP slot marks pushed those out and a
+    captured Digest header could be replayed. Rounds have a cache of their own."""
+    def memory(name, entries):
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": name,
+                "OPTIONS": {"MAX_ENTRIES": entries}}
+    settings.CACHES = {**settings.CACHES, "auth_replay": memory("test-replay-small", 30),
+                       "eap_rounds": memory("test-eap-rounds", 1000)}
+    digest = keys.StoredDigest(REALM, "CP1", ())
+    assert digest.first_use(b"a-nonce", 1, 300)
+    for n in range(200):
+        stored(source=f"10.1.{n}.1").open_round(eap.Round(n % 256, 4, b"c" * 16))
+        stored(source=f"10.1.{n}.1").take_round(n % 256)  # its spent mark
+    assert not digest.first_use(b"a-nonce", 1, 300)  # still a replay
+
+
 def test_sealed_eap_secrets_open_only_for_their_key_slot():
     sealed = keys.seal_eap(REALM, "CP1", bytes.fromhex(PASSWORD.decode()), "h1")
     assert keys.StoredEap(REALM, "CP1", "x", (("h1", sealed),)).secrets() == [("h1", (PASSWORD, PASSWORD.lower()))]

@@ -26,6 +26,8 @@ def test_identities_a_station_of_these_protocols_may_have(value, protocols):
     ("CP:1", ["ocpp1.6"], "may not contain ':'"),
     ("CP\n2", ["ocpp1.6"], "control characters (U+000A)"),
     ("CP\x001", ["ocpp1.6"], "control characters (U+0000)"),
+    ("CP\u20281", ["ocpp1.6"], "control characters (U+2028)"),  # a line separator, as the labels rule says
+    ("CP\u20291", ["ocpp1.6"], "control characters (U+2029)"),
     (" CP1", ["ocpp1.6"], "begins or ends with a space"),
     ("C" * 256, ["ocpp1.6"], "at most 255"),
     ("C" * 49, BOTH, "OCPP 2.0.1 allows 48"),

@@ -206,3 +206,16 @@ def test_levels_imported_without_their_keys_refuse_crl_ocsp_and_rollover_plainly
     with pytest.raises(CommandError, match="private key of .* is not held here"):
         run_cmd("pnc", "ca", "rollover", "emsp")
     assert CertificateAuthority.objects.get(issuing=True).certificate_pem == pem_cert(sub2).decode()
+
+
+def test_a_file_of_unclosed_key_armour_is_refused_in_linear_time():
+    """A lazy BEGIN.+?END pattern rescanned the rest of the file from every BEGIN line, with
+    the GIL held: 0.8 s for the CA page's 64 KiB, ~13 s for this quarter of a MiB."""
+    import time
+
+    from pnc import pki_files
+
+    started = time.monotonic()
+    with pytest.raises(pki_files.Unreadable, match="no PEM certificate or private key in it"):
+        pki_files.pems([("k.pem", b"-----BEGIN PRIVATE KEY-----\n" * 9000)], None)
+    assert time.monotonic() - started < 1

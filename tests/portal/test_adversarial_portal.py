@@ -286,3 +286,24 @@ def test_an_import_id_that_no_import_could_have_is_a_404_without_asking_the_cach
     for job_id in ["a" * 5000, "not-hex", "A" * 32]:
         assert viewer.get(f"/t/ours/station-imports/{job_id}").status_code == 404
     assert asked == []
+
+
+def test_an_administrator_cannot_change_their_own_role_and_lowering_one_asks_first():
+    """Taking oneself out is refused so that a slip leaves no tenant without an
+    administrator; giving oneself a lower role through *Give the role* did just that."""
+    ours = make_tenant("ours")
+    admin = signed_in("our-admin", (ours, Role.ADMIN))
+    other = signed_in("other-admin", (ours, Role.ADMIN))
+    refused = admin.post("/t/ours/people/add", {"username": "our-admin", "role": "viewer"})
+    assert refused.status_code == 400 and "You cannot change your own role" in refused.content.decode()
+    assert Membership.objects.get(user__username="our-admin").role == Role.ADMIN
+    asked = admin.post("/t/ours/people/add", {"username": "other-admin", "role": "viewer"})
+    page = asked.content.decode()
+    assert asked.status_code == 200 and "Make other-admin viewer of" in page and 'value="yes"' in page
+    assert Membership.objects.get(user__username="other-admin").role == Role.ADMIN
+    assert admin.post("/t/ours/people/add", {"username": "other-admin", "role": "viewer",
+                                             "confirmed": "yes"}).status_code == 302
+    assert Membership.objects.get(user__username="other-admin").role == Role.VIEWER
+    assert other.get("/t/ours/people/").status_code == 200  # still staff, as a viewer
+    # Raising a role needs no question.
+    assert admin.post("/t/ours/people/add", {"username": "other-admin", "role": "operator"}).status_code == 302

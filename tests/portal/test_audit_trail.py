@@ -271,8 +271,10 @@ def test_an_existing_account_is_added_with_its_own_address(emsp, admin, foreigne
                                               "email": " boss@other.example "})
     assert added.status_code == 302
     assert Membership.objects.get(tenant=emsp, user=foreigner).role == Role.OPERATOR
-    # Now a member here, the administrator sees it and changes its role by name alone.
-    assert admin.post("/t/emsp/people/add", {"username": "their-admin", "role": "viewer"}).status_code == 302
+    # Now a member here, the administrator sees it and changes its role by name alone (a
+    # lower role after a confirmation).
+    assert admin.post("/t/emsp/people/add", {"username": "their-admin", "role": "viewer",
+                                             "confirmed": "yes"}).status_code == 302
     assert Membership.objects.get(tenant=emsp, user=foreigner).role == Role.VIEWER
     # A password for it is still refused: it belongs to another tenant too.
     taken_over = admin.post("/t/emsp/people/add", {"username": "their-admin", "role": "viewer",

@@ -3,8 +3,10 @@ create, import, roll over, activate and retire; viewers and operators see the st
 no button, and are refused (403); another tenant's members get 404; a bad upload is a
 form error; the destructive operations ask first; no private key reaches a page, the
 audit trail or a log."""
+import base64
 import json
 import logging
+import time
 from html import escape
 
 import pytest
@@ -273,6 +275,72 @@ def test_an_upload_over_the_bound_is_refused_before_it_is_read(emsp, admin, exis
     assert not ours(emsp)
 
 
+def _der(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    length = bytes([size]) if size < 128 else bytes([0x81]) + bytes([size]) if size < 256 \
+        else bytes([0x82]) + size.to_bytes(2, "big")
+    return bytes([tag]) + length + content
+
+
+def _int(value: int) -> bytes:
+    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+_OID = {"pbes2": "2a864886f70d01050d", "pbkdf2": "2a864886f70d01050c", "scrypt": "2b06010401da47040b",
+        "hmac-sha256": "2a864886f70d0209", "aes-256-cbc": "60864801650304012a"}
+
+
+def encrypted_key(kdf: str, *params: int) -> bytes:
+    """An ENCRYPTED PRIVATE KEY (PKCS#8, PBES2, AES-256-CBC) whose key derivation asks for
+    `params` (PBKDF2: iterations; scrypt: N, r, p); the ciphertext is noise, as an
+    attacker's would be: what it costs is the derivation run before it is found wrong."""
+    oid = lambda name: _der(0x06, bytes.fromhex(_OID[name]))  # noqa: E731
+    salt = _der(0x04, b"saltsalt")
+    if kdf == "pbkdf2":
+        kdf_params = _der(0x30, salt + _int(params[0]) + _der(0x30, oid("hmac-sha256") + b"\x05\x00"))
+    else:
+        kdf_params = _der(0x30, salt + b"".join(_int(v) for v in params))
+    scheme = _der(0x30, _der(0x30, oid(kdf) + kdf_params) + _der(0x30, oid("aes-256-cbc") + _der(0x04, b"\0" * 16)))
+    der = _der(0x30, _der(0x30, oid("pbes2") + scheme) + _der(0x04, b"\x17" * 48))
+    body = base64.encodebytes(der)
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + body + b"-----END ENCRYPTED PRIVATE KEY-----\n"
+
+
+COSTLY = "a private key's password protection asks for more work than this import does"
+
+
+@pytest.mark.parametrize("kdf, params, message", [
+    # ~5 s of PBKDF2 here before the fix, on the thread that serves every tenant's pages
+    ("pbkdf2", (20_000_000,), COSTLY),
+    ("scrypt", (1 << 20, 8, 1), COSTLY),  # 1 GiB of memory
+    ("scrypt", (16384, 8, 0x7FFF), COSTLY),  # 16 MiB, 32,767 times over: a quarter of an hour
+    ("scrypt", (32767, 8, 1), "a private key does not load"),  # N not a power of 2: OpenSSL's InternalError, a 500
+])
+def test_a_key_asking_for_a_costly_derivation_is_refused_before_it_is_derived(emsp, admin, existing, kdf,
+                                                                             params, message):
+    (root, sub1, sub2), keys = existing
+    started = time.monotonic()
+    response = admin.post("/t/emsp/pnc/authorities/import", {
+        "certificates": upload("chain.pem", pem_cert(root, sub1, sub2)),
+        "keys": upload("k.pem", encrypted_key(kdf, *params)), "password": "pw"})
+    assert response.status_code == 400 and escape(f"k.pem: {message}") in text(response)
+    assert time.monotonic() - started < 2 and not ours(emsp)
+
+
+def test_more_private_keys_than_a_hierarchy_has_are_refused_before_any_is_read(emsp, admin, existing, monkeypatch):
+    from cryptography.hazmat.primitives import serialization
+
+    def unread(*args, **kwargs):
+        raise AssertionError("a key was decrypted")
+
+    (root, sub1, sub2), keys = existing
+    monkeypatch.setattr(serialization, "load_pem_private_key", unread)
+    response = admin.post("/t/emsp/pnc/authorities/import", {
+        "certificates": upload("chain.pem", pem_cert(root, sub1, sub2)),
+        "keys": upload("k.pem", b"".join(pem_key(k, b"pw") for k in (*keys, keys[0])))})
+    assert response.status_code == 400 and "4 private keys given: a hierarchy has at most 3" in text(response)
+
+
 def test_a_length_that_is_not_a_number_is_a_form_error_not_a_500(emsp, admin, existing):
     (root, sub1, sub2), keys = existing
     response = admin.post("/t/emsp/pnc/authorities/import", {"certificates": upload("c.pem", pem_cert(root))},
@@ -360,3 +428,27 @@ def test_a_staged_hierarchy_not_wanted_is_retired_and_issuing_stays_where_it_was
     page = followed(admin, admin.post(f"/t/emsp/pnc/authorities/{staged_root.key_id}/retire", {"confirmed": "yes"}))
     assert "Retired, keys erased" in page and "Activate…" not in page and page.count("erased when it was retired") == 3
     assert CertificateAuthority.objects.get(issuing=True, tenant=emsp).pk == issuing.pk
+
+
+@pytest.mark.parametrize("common_name, found", [
+    ("Sub-CA 2\u202e2 AC-buS", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("Sub-CA 2\nImported by the platform operator", "U+000A"),
+    ("Sub\u200bCA 2", "U+200B ZERO WIDTH SPACE"),
+])
+def test_a_ca_whose_subject_would_make_the_pages_lie_is_not_imported(emsp, admin, common_name, found):
+    """The subjects of imported CAs are shown on the CA page, in the audit log and its CSV,
+    as typed labels are: the same rule (lib/labels.py) applies to them."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.pnc.test_ca_import import ca
+
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
+    root = ca("Elsewhere MO Root", keys[0], pathlen=2)
+    sub1 = ca("Elsewhere MO Sub-CA 1", keys[1], root, keys[0], pathlen=1)
+    sub2 = ca(common_name, keys[2], sub1, keys[1], pathlen=0, days=700)
+    response = admin.post("/t/emsp/pnc/authorities/import", {
+        "certificates": upload("chain.pem", pem_cert(root, sub1, sub2)), "keys": upload("k.pem", pem_key(keys[2]))})
+    page = text(response)
+    assert response.status_code == 400 and "Not imported: the Sub-CA 2&#x27;s subject: no control" in page
+    assert found in page and common_name not in page
+    assert not ours(emsp) and not AuditEvent.objects.filter(action="ca.imported").exists()
