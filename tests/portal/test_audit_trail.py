@@ -221,12 +221,18 @@ def test_the_action_filter_reads_the_tenant_action_index(emsp, admin):
     listing = [q["sql"] for q in queries.captured_queries
                if 'FROM "csms_auditevent"' in q["sql"] and "oauth.client_added" in q["sql"]]
     assert len(listing) == 1
-    if connection.vendor != "sqlite":
-        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN QUERY PLAN " + listing[0])
-        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
-    assert "USING INDEX csms_audit_tenant_action_at" in plan, plan
+        if connection.vendor == "postgresql":
+            # A test database is too small for the planner to prefer any index on its own:
+            # asked to avoid sequential scans, it must find this one usable.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + listing[0])
+            plan = " ".join(str(row[0]) for row in cursor.fetchall())
+            assert "csms_audit_tenant_action_at" in plan, plan
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + listing[0])
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "USING INDEX csms_audit_tenant_action_at" in plan, plan
 
 
 # --- who may find out which accounts exist ------------------------------------------------------
