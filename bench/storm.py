@@ -72,20 +72,28 @@ def connected_main(*args):
     asyncio.run(connected_stations(*args))
 
 
+def allow_first(method: str):
+    """The bench tenant, with `method` first in its default methods (Basic after it: the
+    connected stations stay on Basic)."""
+    from csms import station_methods
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=versus.TENANT)
+    row = station_methods.changed(tenant)
+    row.methods = [method, "basic"]
+    row.save(update_fields=["methods"])
+    return tenant
+
+
 def bearer_tokens(first: int, count: int) -> dict[int, str]:
     """Allow Bearer for the tenant, and one access token per storm station (an hour long)."""
     from datetime import timedelta
 
     from django.db import connections
 
-    from csms import station_methods
     from oauth import station_keys, tokens
-    from tenants.models import Tenant
 
-    tenant = Tenant.objects.get(slug=versus.TENANT)
-    row = station_methods.changed(tenant)
-    row.methods = ["bearer", "basic"]
-    row.save(update_fields=["methods"])
+    tenant = allow_first("bearer")
     client = station_keys.station_client(tenant, create=True)
     made = {i: "Bearer " + tokens.issue(client, subject=versus.identity(i), scope=station_keys.SCOPE,
                                         audience=station_keys.audience(tenant),
@@ -102,12 +110,8 @@ def token_headers(first: int, count: int) -> dict[int, str]:
 
     from csms import station_methods
     from csms.models import Station
-    from tenants.models import Tenant
 
-    tenant = Tenant.objects.get(slug=versus.TENANT)
-    row = station_methods.changed(tenant)
-    row.methods = ["token", "basic"]
-    row.save(update_fields=["methods"])
+    tenant = allow_first("token")
     by_identity = {s.identity: s for s in Station.objects.filter(tenant=tenant)}
     made = {i: "Token " + station_methods.issue_token(by_identity[versus.identity(i)], actor="bench")[1]
             for i in range(first, first + count)}
@@ -115,52 +119,38 @@ def token_headers(first: int, count: int) -> dict[int, str]:
     return made
 
 
-def digest_policy(first: int, count: int) -> None:
-    """Digest first for the tenant, and the storm stations' Digest verifiers, as
-    `credentials.new_key` makes them with a key (`versus.provision` writes hashes only)."""
+def sealed_for_storm(method: str, field: str, seal, first: int, count: int) -> None:
+    """`method` first for the tenant, and the storm stations' secret for it in their
+    credential's `field`, sealed by `seal` as `credentials.new_key` does with a key
+    (`versus.provision` writes hashes only)."""
     from django.db import connections, transaction
 
-    from csms import station_methods
-    from csms.auth import keys, policy
+    from csms.auth import policy
     from csms.models import StationCredential
-    from tenants.models import Tenant
 
-    tenant = Tenant.objects.get(slug=versus.TENANT)
-    row = station_methods.changed(tenant)
-    row.methods = ["digest", "basic"]
-    row.save(update_fields=["methods"])
+    tenant = allow_first(method)
     realm, wanted = policy.realm(tenant), {versus.identity(i) for i in range(first, first + count)}
     with transaction.atomic():
         for credential in StationCredential.objects.filter(tenant=tenant).select_related("station"):
             if credential.station.identity in wanted:
-                credential.current_digest = keys.seal_digest(realm, credential.station.identity, versus.KEY,
-                                                             credential.current_hash)
-                credential.save(update_fields=["current_digest"])
+                setattr(credential, field, seal(realm, credential.station.identity, versus.KEY,
+                                                credential.current_hash))
+                credential.save(update_fields=[field])
     connections.close_all()
+
+
+def digest_policy(first: int, count: int) -> None:
+    """Digest first for the tenant, and the storm stations' Digest verifiers."""
+    from csms.auth import keys
+
+    sealed_for_storm("digest", "current_digest", keys.seal_digest, first, count)
 
 
 def eap_policy(first: int, count: int) -> None:
-    """EAP first for the tenant, and the storm stations' EAP secrets, as `credentials.new_key`
-    seals them with a key."""
-    from django.db import connections, transaction
+    """EAP first for the tenant, and the storm stations' EAP secrets."""
+    from csms.auth import keys
 
-    from csms import station_methods
-    from csms.auth import keys, policy
-    from csms.models import StationCredential
-    from tenants.models import Tenant
-
-    tenant = Tenant.objects.get(slug=versus.TENANT)
-    row = station_methods.changed(tenant)
-    row.methods = ["eap", "basic"]
-    row.save(update_fields=["methods"])
-    realm, wanted = policy.realm(tenant), {versus.identity(i) for i in range(first, first + count)}
-    with transaction.atomic():
-        for credential in StationCredential.objects.filter(tenant=tenant).select_related("station"):
-            if credential.station.identity in wanted:
-                credential.current_eap = keys.seal_eap(realm, credential.station.identity, versus.KEY,
-                                                       credential.current_hash)
-                credential.save(update_fields=["current_eap"])
-    connections.close_all()
+    sealed_for_storm("eap", "current_eap", keys.seal_eap, first, count)
 
 
 def totp_headers(first: int, count: int) -> dict:
@@ -172,12 +162,8 @@ def totp_headers(first: int, count: int) -> dict:
     from csms.models import Station
     from lib.totp_token import config
     from stationclient.authorization import Secrets, write
-    from tenants.models import Tenant
 
-    tenant = Tenant.objects.get(slug=versus.TENANT)
-    row = station_methods.changed(tenant)
-    row.methods = ["totp", "basic"]
-    row.save(update_fields=["methods"])
+    tenant = allow_first("totp")
     by_identity = {s.identity: s for s in Station.objects.filter(tenant=tenant)}
 
     def writer(identity: str, secret: str):
