@@ -113,8 +113,10 @@ def tokens_revoked(revoked: Iterable[RevokedToken]) -> bool:
     Whether every listener acted; one that fails is logged, and the authority announces
     again later: the revocation itself stands either way."""
     revoked = list(revoked)
+    if not revoked:
+        return True
     heard = True
-    for listener in _revocation_listeners if revoked else ():
+    for listener in _revocation_listeners:
         try:
             listener(revoked)
         except Exception:
