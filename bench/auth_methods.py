@@ -41,7 +41,7 @@ if not os.environ.get("DATABASE_URL"):
     os.environ.setdefault("CHARGEGATE_VAR_DIR", str(REPO / "var" / "bench"))
 sys.path.insert(0, str(REPO / "bench"))
 from drill_common import free_port, pct, start_server, stop_server  # noqa: E402
-from versus import cpu_seconds  # noqa: E402
+from versus import cpu_seconds, digest_answer  # noqa: E402
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff00112233")
 TENANT = "bench-auth"
@@ -164,19 +164,12 @@ async def digest_conversation(port, identity):
     """Asked without credentials, then the SHA-256 response to the 401's challenge."""
     import websockets
 
-    from lib.http_auth import parse_challenges
-    from stationclient.authorization import Secrets, write
-
     try:
         await connect(port, identity, None)
         raise RuntimeError("Digest: admitted without credentials")
     except websockets.InvalidStatus as exc:
-        challenges = [c for v in exc.response.headers.get_all("WWW-Authenticate")
-                      for c in parse_challenges(v.encode("latin-1"))]
-    secrets = Secrets(login=identity, password=KEY.hex().encode("ascii"))
-    written = write("digest", secrets, challenges, target=f"/ocpp/{TENANT}/{identity}", now=time.time(),
-                    random=os.urandom(16))
-    return await connect(port, identity, dict(written.headers)["Authorization"])
+        answer = digest_answer(exc.response, identity, KEY, f"/ocpp/{TENANT}/{identity}")
+    return await connect(port, identity, answer)
 
 
 async def eap_conversation(port, identity):

@@ -209,9 +209,6 @@ async def digest_connect(port: int, i: int, source: str, timeout: float):
     handshakes, timed as one admission."""
     import websockets
 
-    from lib.http_auth import parse_challenges
-    from stationclient import authorization
-
     path = f"/ocpp/{versus.TENANT}/{versus.identity(i)}"
     url = f"ws://127.0.0.1:{port}{path}"
     options = dict(subprotocols=["ocpp1.6"], open_timeout=timeout, ping_interval=None, compression=None,
@@ -221,16 +218,11 @@ async def digest_connect(port: int, i: int, source: str, timeout: float):
     except websockets.InvalidStatus as exc:
         if exc.response.status_code != 401:
             raise
-        challenges = [c for v in exc.response.headers.get_all("WWW-Authenticate")
-                      for c in parse_challenges(v.encode("latin-1"))]
+        answer = versus.digest_answer(exc.response, versus.identity(i), versus.KEY, path)
     else:
         await ws.close()
         raise RuntimeError("admitted without credentials")
-    # A 1.6 key is configured as its hex text, which is Digest's password (auth/digest.passwords).
-    secrets = authorization.Secrets(login=versus.identity(i), password=versus.KEY.hex().encode("ascii"))
-    written = authorization.write("digest", secrets,
-                                  challenges, target=path, now=time.time(), random=os.urandom(16))
-    return await websockets.connect(url, additional_headers=dict(written.headers), **options)
+    return await websockets.connect(url, additional_headers={"Authorization": answer}, **options)
 
 
 async def storm(port, first, count, concurrency, sources, authorization=None, conversation=None):

@@ -164,6 +164,19 @@ def meter_values(n: int, energy: float) -> list:
     return [2, f"mv{n}", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": now, "sampledValue": sampled}]}]
 
 
+def digest_answer(refused, login: str, key: bytes, target: str) -> str:
+    """The Authorization header answering the Digest challenges of a refused handshake
+    (`websockets.InvalidStatus.response`) with a 1.6 key, whose hex text is Digest's
+    password (csms/auth/digest.passwords), as the reference client writes it."""
+    from lib.http_auth import parse_challenges
+    from stationclient.authorization import Secrets, write
+
+    challenges = [c for v in refused.headers.get_all("WWW-Authenticate") for c in parse_challenges(v.encode("latin-1"))]
+    written = write("digest", Secrets(login=login, password=key.hex().encode("ascii")), challenges, target=target,
+                    now=time.time(), random=os.urandom(16))
+    return dict(written.headers)["Authorization"]
+
+
 async def connect(port: int, i: int, source: str, timeout: float = 300, authorization: str | None = None):
     import websockets
 
