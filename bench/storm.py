@@ -261,7 +261,7 @@ def pct(values, p):
 
 
 def report(label, lats, lost):
-    print(f"  {label:<8} {len(lats):6d} CALLs  p50 {pct(lats, 50):7.1f}  p95 {pct(lats, 95):7.1f}  "
+    print(f"    {label:<8} {len(lats):6d} CALLs  p50 {pct(lats, 50):7.1f}  p95 {pct(lats, 95):7.1f}  "
           f"p99 {pct(lats, 99):7.1f}  max {max(lats, default=0) * 1000:7.1f} ms  unanswered {lost}")
 
 
@@ -276,6 +276,8 @@ def main():
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--method", choices=["basic", "bearer", "token", "digest", "eap", "totp"], default="basic",
                         help="how the storm's stations authenticate")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first run the same storm (Basic) against bench/baseline_csms.py, for a ratio")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the server (repeatable), e.g. CSMS_HANDSHAKES_AT_ONCE=0")
     args = parser.parse_args()
@@ -306,37 +308,57 @@ def main():
           f"a CALL each every {args.interval:g} s; storm of {args.stations:,}, {args.concurrency} in flight "
           f"from {len(sources)} addresses, method {args.method}; server settings {server_env or 'default'}",
           flush=True)
+    baseline = None
+    if args.baseline:
+        with versus.baseline_server(total - 1, workdir) as (base_port, base_proc):
+            baseline = storm_against(base_port, base_proc, args, sources)
+        show("baseline (bench/baseline_csms.py, Basic)", args.stations, *baseline)
     with versus.chargegate_server(total, workdir, server_env, port) as (port, proc, _env):
-        ctx = multiprocessing.get_context("spawn")
-        ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
-        worker = ctx.Process(target=connected_main,
-                             args=(port, args.stations, args.connected, args.interval, ready, stop, results),
-                             daemon=True)
-        worker.start()
-        if not ready.wait(300):
-            raise SystemExit("the connected stations did not connect")
-        time.sleep(args.settle)
-        cpu0 = versus.cpu_seconds(proc.pid)
-        wall0 = time.time()
-        elapsed, admitted, failures, held = asyncio.run(
-            storm(port, 0, args.stations, args.concurrency, sources, authorization, conversation))
-        wall1 = time.time()
-        cpu = versus.cpu_seconds(proc.pid) - cpu0
-        time.sleep(args.settle)
-        stop.set()
-        samples = results.get(timeout=120)
-        worker.join(30)
-    print(f"storm: {len(admitted):,} of {args.stations:,} admitted in {elapsed:.1f} s "
+        result = storm_against(port, proc, args, sources, authorization, conversation)
+    show(f"Chargegate, {args.method}", args.stations, *result)
+    if baseline:
+        print(f"ratio: Chargegate {args.method} took {result[0] / baseline[0]:.2f}× the baseline's time, "
+              f"{result[4] / max(len(result[1]), 1) / (baseline[4] / max(len(baseline[1]), 1)):.2f}× its "
+              f"server CPU per handshake")
+
+
+def storm_against(port, proc, args, sources, authorization=None, conversation=None):
+    """The connected stations, then the storm, against the server at `port`: (seconds,
+    admission times, failed attempts, the connected stations' samples, server CPU s,
+    storm start and end as wall-clock times)."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    worker = ctx.Process(target=connected_main,
+                         args=(port, args.stations, args.connected, args.interval, ready, stop, results),
+                         daemon=True)
+    worker.start()
+    if not ready.wait(300):
+        raise SystemExit("the connected stations did not connect")
+    time.sleep(args.settle)
+    cpu0 = versus.cpu_seconds(proc.pid)
+    wall0 = time.time()
+    elapsed, admitted, failures, held = asyncio.run(
+        storm(port, 0, args.stations, args.concurrency, sources, authorization, conversation))
+    wall1 = time.time()
+    cpu = versus.cpu_seconds(proc.pid) - cpu0
+    time.sleep(args.settle)
+    stop.set()
+    samples = results.get(timeout=120)
+    worker.join(30)
+    return elapsed, admitted, failures, samples, cpu, wall0, wall1
+
+
+def show(label, stations, elapsed, admitted, failures, samples, cpu, wall0, wall1):
+    print(f"{label} storm: {len(admitted):,} of {stations:,} admitted in {elapsed:.1f} s "
           f"({len(admitted) / elapsed:.0f}/s), {failures} failed attempts retried, "
           f"server CPU {cpu:.1f} s ({cpu / max(len(admitted), 1) * 1000:.1f} ms per handshake)")
     step = 5.0
     buckets = [sum(1 for a in admitted if k * step <= a < (k + 1) * step) for k in range(int(elapsed // step) + 1)]
     print("  admitted per 5 s: " + ", ".join(str(b) for b in buckets))
-    print("connected stations' Heartbeat round trips, from the scheduled send time:")
+    print("  connected stations' Heartbeat round trips, from the scheduled send time:")
     for label, lo, hi in (("before", 0, wall0), ("during", wall0, wall1), ("after", wall1, float("inf"))):
         inside = [lat for t, lat in samples if lo <= t < hi]
         report(label, [lat for lat in inside if lat is not None], sum(1 for lat in inside if lat is None))
-
 
 if __name__ == "__main__":
     main()
