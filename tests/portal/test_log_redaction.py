@@ -196,3 +196,59 @@ def test_an_exception_python_cannot_raise_is_logged_on_one_redacted_line(capsys)
     assert "QUJD" not in out and out.count("\n") == 1, out
     assert "RuntimeError" in out and "Exception ignored" in out
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_record_is_cleaned_once_and_every_handler_writes_it_clean():
+    """The filter sits on loggers and on each handler: the first pass cleans the record,
+    later ones see the mark and pass it as it is, redacted for every handler."""
+    import io
+
+    from portal.logging import install
+
+    streams = [io.StringIO(), io.StringIO()]
+    logger = logging.getLogger("tests.redaction.twice")
+    logger.propagate, logger.level = False, logging.DEBUG
+    handlers = [logging.StreamHandler(stream) for stream in streams]
+    for handler in handlers:
+        logger.addHandler(handler)
+    passes = []
+
+    class Counting(RedactCredentials):
+        def filter(self, record):
+            passes.append(getattr(record, "_chargegate_cleaned", False))
+            return super().filter(record)
+
+    try:
+        install(Counting())
+        install(Counting())  # installed again (a second app registry, a test): not stacked
+        assert [len(h.filters) for h in handlers] == [1, 1] and len(logger.filters) == 1
+        logger.info("peer said %s; %s", "x\nFORGED", "authorization: Basic QUwxMDAwOgABAgMEBQYH")
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+        logger.filters.clear()
+    assert passes == [False, True, True]  # the logger's pass cleaned it; the handlers' saw the mark
+    for stream in streams:
+        assert "QUwxMDAw" not in stream.getvalue() and "\\nFORGED" in stream.getvalue()
+
+
+def test_a_socket_opening_or_closing_writes_no_line_of_its_own():
+    """The websockets library's "connection open"/"connection closed" on uvicorn's logger
+    are dropped; uvicorn's own lines on that logger are kept."""
+    from portal.logging import install
+
+    install()
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    level, uvicorn_log.level = uvicorn_log.level, logging.INFO
+    uvicorn_log.addHandler(handler)
+    try:
+        uvicorn_log.info("connection open")
+        uvicorn_log.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5", "/ocpp/acme/CP1")
+        uvicorn_log.info("connection closed")
+    finally:
+        uvicorn_log.removeHandler(handler)
+        uvicorn_log.level = level
+    assert seen == ['127.0.0.1:5 - "WebSocket /ocpp/acme/CP1" [accepted]']
