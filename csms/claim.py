@@ -17,6 +17,8 @@ import threading
 from django.db import connections, router
 from django.utils import timezone
 
+from lib import plain_sql
+
 from . import liveness
 from .models import Station
 
@@ -24,7 +26,7 @@ from .models import Station
 CLAIMED = ("connected", "connection_id", "connection_node", "ocpp_version", "last_auth_method",
            "last_auth_credential", "last_user_agent", "connected_at", "last_seen_at")
 
-_statements: dict[str, str] = {}
+_statements: dict[str, plain_sql.Statement] = {}
 _lock = threading.Lock()
 
 
@@ -41,7 +43,7 @@ def claim(station_id: int, connection_id: str, version: str, method: str, creden
               "last_user_agent": user_agent, "connected_at": now, "last_seen_at": now}
     meta = Station._meta
     params = [meta.get_field(name).get_db_prep_save(values[name], connection) for name in CLAIMED]
-    with connection.cursor() as cursor:
+    with plain_sql.cursor(connection) as cursor:
         cursor.execute(_statement(alias), [*params, station_id])
         row = cursor.fetchone()
     return None if row is None else row[0]
@@ -57,7 +59,7 @@ def needs_takeover(before: Station, seq: int | None) -> bool:
     return seq is not None and (before.connected or seq != before.connection_seq + 1)
 
 
-def _statement(alias: str) -> str:
+def _statement(alias: str) -> plain_sql.Statement:
     found = _statements.get(alias)
     if found is None:
         with _lock:
@@ -65,9 +67,9 @@ def _statement(alias: str) -> str:
     return found
 
 
-def _build(alias: str) -> str:
+def _build(alias: str) -> plain_sql.Statement:
     meta, quote = Station._meta, connections[alias].ops.quote_name
     seq = quote(meta.get_field("connection_seq").column)
     assignments = [f"{quote(meta.get_field(name).column)} = %s" for name in CLAIMED]
-    return "UPDATE {} SET {}, {seq} = {seq} + 1 WHERE {} = %s RETURNING {seq}".format(
-        quote(meta.db_table), ", ".join(assignments), quote(meta.pk.column), seq=seq)
+    return plain_sql.statement(connections[alias], "UPDATE {} SET {}, {seq} = {seq} + 1 WHERE {} = %s RETURNING {seq}".format(
+        quote(meta.db_table), ", ".join(assignments), quote(meta.pk.column), seq=seq))

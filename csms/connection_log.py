@@ -22,6 +22,8 @@ import threading
 from django.db import connections, router
 from django.utils import timezone
 
+from lib import plain_sql
+
 from .models import StationConnection
 
 KEPT = StationConnection.KEPT
@@ -32,7 +34,7 @@ PRUNE_EVERY = 5
 OPENED = ("tenant", "station", "seq", "connection_id", "opened_at", "close_reason", "method", "source",
           "user_agent", "messages")
 
-_statements: dict[tuple[str, str], str] = {}
+_statements: dict[tuple[str, str], plain_sql.Statement] = {}
 _lock = threading.Lock()
 
 
@@ -41,7 +43,7 @@ def opened(station_id: int, tenant_id: int, seq: int, connection_id: str, *, met
     """Record the connection that claimed the station as `seq`; prune one time in `PRUNE_EVERY`."""
     connection, alias = _connection()
     values = (tenant_id, station_id, seq, connection_id, _when(connection), "", method, source[:64], user_agent, "[]")
-    with connection.cursor() as cursor:
+    with plain_sql.cursor(connection) as cursor:
         cursor.execute(_statement(alias, "insert"), values)
         if seq % PRUNE_EVERY == 0:
             cursor.execute(_statement(alias, "prune"), (station_id, seq - KEPT))
@@ -52,7 +54,7 @@ def closed(station_id: int, seq: int, code: int | None, reason: str, frames: str
     """How the connection `seq` ended, with its last frames (a `recent.Ring.snapshot`)."""
     connection, alias = _connection()
     now = _when(connection)
-    with connection.cursor() as cursor:
+    with plain_sql.cursor(connection) as cursor:
         cursor.execute(_statement(alias, "close"), (now, code, reason[:123], frames, now, station_id, seq))
 
 
@@ -73,7 +75,7 @@ def write_messages(batch: dict[tuple[int, int], str]) -> None:
     one batch for the process)."""
     connection, alias = _connection()
     now = _when(connection)
-    with connection.cursor() as cursor:
+    with plain_sql.cursor(connection) as cursor:
         cursor.executemany(_statement(alias, "frames"), [
             (frames, now, station_id, seq) for (station_id, seq), frames in batch.items()])
 
@@ -87,11 +89,11 @@ def _when(connection):
     return StationConnection._meta.get_field("opened_at").get_db_prep_save(timezone.now(), connection)
 
 
-def _statement(alias: str, name: str) -> str:
+def _statement(alias: str, name: str) -> plain_sql.Statement:
     found = _statements.get((alias, name))
     if found is None:
         with _lock:
-            found = _statements.setdefault((alias, name), _build(alias, name))
+            found = _statements.setdefault((alias, name), plain_sql.statement(connections[alias], _build(alias, name)))
     return found
 
 

@@ -34,13 +34,15 @@ from django.db.models.query import (
     get_related_populators,
 )
 
+from lib import plain_sql
+
 # Within 32 bits: the ORM turns an exact lookup beyond an integer field's range into "no rows".
 _samples = itertools.count(2_000_000_001)
 
 
 @dataclass(frozen=True)
 class _Compiled:
-    sql: str
+    sql: plain_sql.Statement
     params: tuple
     slots: dict  # parameter name -> positions in params
     converters: list  # [(position, (converters, expression))]
@@ -72,7 +74,7 @@ class Prepared:
         if any(isinstance(value, str) and "\x00" in value for value in values.values()):
             return []  # as the ORM answers a NUL in a lookup (PostgreSQL cannot even compare one)
         connection = connections[alias]
-        with connection.cursor() as cursor:
+        with plain_sql.cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         out = []
@@ -120,7 +122,7 @@ class Prepared:
                     raise TypeError(f"parameter {name} does not reach the database unchanged")
             fields = [s[0] for s in compiler.select[0:compiler.col_count]]
             converters = list(compiler.get_converters(fields).items())
-            compiled = _Compiled(sql, tuple(params), slots, converters,
+            compiled = _Compiled(plain_sql.statement(connections[alias], sql), tuple(params), slots, converters,
                                  _row_builder(queryset, compiler, alias))
             self._compiled[alias] = compiled
             return compiled

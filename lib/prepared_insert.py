@@ -20,6 +20,8 @@ import threading
 from django.db import connections, router
 from django.db.models import Model, signals
 
+from lib import plain_sql
+
 _OWN_SAVE = Model.save
 
 
@@ -36,7 +38,7 @@ class PreparedInsert:
         if [f for f in meta.db_returning_fields if f is not meta.pk]:
             raise TypeError(f"{meta.label} has database-computed columns besides its key")
         self.model = model
-        self._statements: dict[str, tuple[str, list, bool]] = {}
+        self._statements: dict[str, tuple[plain_sql.Statement, list, bool]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, obj: Model, using: str | None = None) -> Model:
@@ -51,7 +53,7 @@ class PreparedInsert:
         connection = connections[alias]
         sql, fields, returns_key = self._statement(alias)
         params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-        with connection.cursor() as cursor:
+        with plain_sql.cursor(connection) as cursor:
             cursor.execute(sql, params)
             if returns_key:
                 (key,) = cursor.fetchone()
@@ -63,7 +65,7 @@ class PreparedInsert:
         obj._state.adding, obj._state.db = False, alias
         return obj
 
-    def _statement(self, alias: str) -> tuple[str, list, bool]:
+    def _statement(self, alias: str) -> tuple[plain_sql.Statement, list, bool]:
         found = self._statements.get(alias)
         if found is None:
             with self._lock:
@@ -71,7 +73,7 @@ class PreparedInsert:
                 self._statements[alias] = found
         return found
 
-    def _build(self, alias: str) -> tuple[str, list, bool]:
+    def _build(self, alias: str) -> tuple[plain_sql.Statement, list, bool]:
         meta, connection = self.model._meta, connections[alias]
         auto = meta.auto_field
         # The database draws an auto key; any other key (a UUID default) is a value.
@@ -83,4 +85,4 @@ class PreparedInsert:
         if returns_key:
             returning, _ = connection.ops.return_insert_columns([meta.pk])
             sql += " " + returning
-        return sql, fields, returns_key
+        return plain_sql.statement(connection, sql), fields, returns_key
