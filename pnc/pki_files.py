@@ -2,14 +2,14 @@
 (certificates and private keys, any order, several files) or PKCS#12. Nothing read is
 printed or logged, and no message quotes a file's content: only its name.
 
-An encrypted PKCS#8 key names its own key derivation and its cost (PBKDF2's iteration
-count, scrypt's N, r and p), and decrypting it runs that derivation holding the GIL: a
-2 KiB upload asking for 2^31 PBKDF2 iterations froze the whole process (every tenant's
-pages, /healthz, every station's connection) for minutes, and scrypt parameters OpenSSL
-refuses were a 500. So the parameters are read first (`_check_encryption`, a strict DER
-walk of the few structures involved) and a key whose derivation costs more than any
-tool's default (by far) is refused before anything is derived; so is an encryption scheme
-we cannot bound, and more private keys than a hierarchy has."""
+An encrypted PKCS#8 key, or a PKCS#12 file, names its own key derivation and its cost
+(PBKDF2's or PKCS#12's iteration count, scrypt's N, r and p), and decrypting it runs that
+derivation holding the GIL: a 2 KiB upload asking for 2^31 PBKDF2 iterations froze the
+whole process (every tenant's pages, /healthz, every station's connection) for minutes,
+and scrypt parameters OpenSSL refuses were a 500. So the parameters are read first
+(`pbe_cost`) and a file whose derivations cost more than any tool's default (by far) is
+refused before anything is derived; so is an encryption scheme we cannot bound, and
+more private keys than a hierarchy has."""
 import base64
 import binascii
 import re
@@ -20,6 +20,8 @@ from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from . import pbe_cost
+
 # The armour lines of a PEM private key (PKCS#8, encrypted or not, and OpenSSL's "EC" and
 # "RSA" ones). Found by one linear pass: a lazy `BEGIN.+?END` pattern rescanned the rest of
 # the file from every BEGIN, 0.8 s of regex (holding the GIL) for a 64 KiB upload of
@@ -29,18 +31,6 @@ _PEM_BODY = re.compile(rb"-----BEGIN [A-Z ]+-----(.*?)-----END [A-Z ]+-----", re
 MAX_FILE_BYTES = 1024 * 1024
 # A hierarchy has three CAs, so at most three keys; each is decrypted before it is matched.
 MAX_PRIVATE_KEYS = 3
-# OpenSSL writes 2,048 PBKDF2 iterations by default, OWASP asks 600,000 for SHA-256; one
-# million take ~0.2 s here. scrypt: OpenSSL's default is N=16384, r=8, p=1 (16 MiB).
-MAX_PBKDF2_ITERATIONS = 1_000_000
-MAX_SCRYPT_MEMORY = 64 * 1024 * 1024  # 128 * N * r bytes
-MAX_SCRYPT_WORK = 1 << 20  # N * r * p
-_PBES2 = "1.2.840.113549.1.5.13"
-_PBKDF2 = "1.2.840.113549.1.5.12"
-_SCRYPT = "1.3.6.1.4.1.11591.4.11"
-# PKCS#5 v1.5 (PBES1) and PKCS#12 password-based schemes: params are (salt, iterations).
-_SALT_AND_ITERATIONS = re.compile(r"1\.2\.840\.113549\.1\.(5\.(1|3|4|6|10|11)|12\.1\.[1-6])")
-
-
 class Unreadable(ValueError):
     pass
 
@@ -80,8 +70,10 @@ def read(pem_files: list[str] | None, pkcs12_file: str | None,
          password: bytes | None) -> tuple[list[x509.Certificate], list]:
     """(certificates, private keys) from the files given."""
     if pkcs12_file:
+        data = _bytes(pkcs12_file)
+        _check_cost(pkcs12_file, "the PKCS#12 file", pbe_cost.pkcs12, data)
         try:
-            key, certificate, more = pkcs12.load_key_and_certificates(_bytes(pkcs12_file), password)
+            key, certificate, more = pkcs12.load_key_and_certificates(data, password)
         except (ValueError, TypeError, UnsupportedAlgorithm, InternalError):
             raise Unreadable(f"{pkcs12_file}: not a PKCS#12 file, or the password is wrong") from None
         return [c for c in (certificate, *more) if c is not None], [key] if key is not None else []
@@ -129,85 +121,29 @@ def pems(files: list[tuple[str, bytes]], password: bytes | None) -> tuple[list[x
 
 # --- what decrypting a key would cost -----------------------------------------------------
 
-class _Der:
-    """A strict, bounded reader of the DER a PKCS#8 EncryptedPrivateKeyInfo is made of."""
-
-    def __init__(self, data: bytes):
-        self.data, self.at = data, 0
-
-    def next(self, tag: int) -> bytes:
-        data, at = self.data, self.at
-        if at + 2 > len(data) or data[at] != tag:
-            raise ValueError("unexpected DER")
-        length, at = data[at + 1], at + 2
-        if length & 0x80:
-            size = length & 0x7F
-            if not 1 <= size <= 4 or at + size > len(data):
-                raise ValueError("bad DER length")
-            length, at = int.from_bytes(data[at:at + size], "big"), at + size
-        if at + length > len(data):
-            raise ValueError("truncated DER")
-        self.at = at + length
-        return data[at:at + length]
-
-    def integer(self) -> int:
-        value = self.next(0x02)
-        if not value or value[0] & 0x80:
-            raise ValueError("not a positive INTEGER")
-        return int.from_bytes(value, "big")
-
-    def oid(self) -> str:
-        raw = self.next(0x06)
-        if not raw:
-            raise ValueError("empty OID")
-        arcs, value = [], 0
-        for byte in raw:
-            value = (value << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                arcs.append(value)
-                value = 0
-        first = min(arcs[0] // 40, 2)
-        return ".".join(str(a) for a in (first, arcs[0] - 40 * first, *arcs[1:]))
-
-
 def _check_encryption(name: str, block: bytes) -> None:
     """Refuse an encrypted PKCS#8 key whose key derivation would cost more than
-    MAX_PBKDF2_ITERATIONS or scrypt's bounds, or that we cannot bound; other keys (not
-    encrypted, or OpenSSL's traditional encryption: one MD5 run) pass."""
+    `pbe_cost`'s bounds, or that we cannot bound; other keys (not encrypted, or OpenSSL's
+    traditional encryption: one MD5 run) pass."""
     if not block.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----"):
         return
     try:
-        found = _encryption_cost(block)
-    except (ValueError, AttributeError, IndexError, binascii.Error):
+        der = base64.b64decode(b"".join(_PEM_BODY.match(block).group(1).split()), validate=True)
+    except (AttributeError, binascii.Error):
         raise Unreadable(f"{name}: a private key does not load (damaged?)") from None
-    if found == "unknown":
-        raise Unreadable(f"{name}: a private key is encrypted with a scheme this import does not read "
-                         "(use PKCS#8 with PBES2: PBKDF2 or scrypt)")
-    if found == "too costly":
-        raise Unreadable(f"{name}: a private key's password protection asks for more work than this import "
-                         f"does (at most {MAX_PBKDF2_ITERATIONS:,} PBKDF2 iterations; scrypt within "
-                         f"{MAX_SCRYPT_MEMORY // (1024 * 1024)} MiB): re-encrypt it with your tool's defaults")
+    _check_cost(name, "a private key", pbe_cost.encrypted_key, der)
 
 
-def _encryption_cost(block: bytes) -> str:
-    """"ok", "too costly" or "unknown" for an ENCRYPTED PRIVATE KEY block; raises
-    ValueError (and its kin) on DER that is not an EncryptedPrivateKeyInfo."""
-    der = base64.b64decode(b"".join(_PEM_BODY.match(block).group(1).split()), validate=True)
-    info = _Der(_Der(der).next(0x30))
-    algorithm = _Der(info.next(0x30))
-    scheme = algorithm.oid()
-    if scheme == _PBES2:
-        kdf = _Der(_Der(algorithm.next(0x30)).next(0x30))
-        kdf_name, kdf_params = kdf.oid(), _Der(kdf.next(0x30))
-        kdf_params.next(0x04)  # the salt
-        if kdf_name == _PBKDF2:
-            return "ok" if kdf_params.integer() <= MAX_PBKDF2_ITERATIONS else "too costly"
-        if kdf_name == _SCRYPT:
-            n, r, p = kdf_params.integer(), kdf_params.integer(), kdf_params.integer()
-            return "ok" if 128 * n * r <= MAX_SCRYPT_MEMORY and n * r * p <= MAX_SCRYPT_WORK else "too costly"
-        return "unknown"
-    if _SALT_AND_ITERATIONS.fullmatch(scheme):
-        params = _Der(algorithm.next(0x30))
-        params.next(0x04)
-        return "ok" if params.integer() <= MAX_PBKDF2_ITERATIONS else "too costly"
-    return "unknown"
+def _check_cost(name: str, what: str, read_cost, der: bytes) -> None:
+    try:
+        work = read_cost(der)
+    except ValueError:
+        raise Unreadable(f"{name}: {what} does not load (damaged?)") from None
+    if work is None:
+        raise Unreadable(f"{name}: {what} is encrypted with a scheme this import does not read "
+                         "(use PBES2: PBKDF2 or scrypt)")
+    if not work.bounded:
+        raise Unreadable(f"{name}: {what}'s password protection asks for more work than this import "
+                         f"does (at most {pbe_cost.MAX_PBKDF2_ITERATIONS:,} PBKDF2 iterations; scrypt within "
+                         f"{pbe_cost.MAX_SCRYPT_MEMORY // (1024 * 1024)} MiB): re-encrypt it with your tool's "
+                         "defaults")
