@@ -47,3 +47,17 @@ def test_a_burst_of_handshakes_scans_the_layer_once_not_each_time(run, monkeypat
 
     run(scenario())
     assert len(scans) <= 2
+
+
+def test_an_expired_message_still_ends_its_channels_memberships(run):
+    """As Channels does: a channel whose message expired unread is out of its groups."""
+    async def scenario():
+        layer = LocalChannelLayer(expiry=0.05)
+        await layer.group_add("station.1", "gone.consumer")
+        await layer.send("gone.consumer", {"type": "x"})
+        await asyncio.sleep(0.1)
+        layer.cleaned_at = -local_channel_layer.CLEAN_EVERY_SECONDS
+        await layer.group_send("anything", {"type": "y"})
+        return "gone.consumer" in layer.channels, "gone.consumer" in layer.groups.get("station.1", {})
+
+    assert run(scenario()) == (False, False)
