@@ -71,5 +71,6 @@ def _build(alias: str) -> plain_sql.Statement:
     meta, quote = Station._meta, connections[alias].ops.quote_name
     seq = quote(meta.get_field("connection_seq").column)
     assignments = [f"{quote(meta.get_field(name).column)} = %s" for name in CLAIMED]
-    return plain_sql.statement(connections[alias], "UPDATE {} SET {}, {seq} = {seq} + 1 WHERE {} = %s RETURNING {seq}".format(
-        quote(meta.db_table), ", ".join(assignments), quote(meta.pk.column), seq=seq))
+    sql = "UPDATE {} SET {}, {seq} = {seq} + 1 WHERE {} = %s RETURNING {seq}".format(
+        quote(meta.db_table), ", ".join(assignments), quote(meta.pk.column), seq=seq)
+    return plain_sql.statement(connections[alias], sql)

@@ -3,9 +3,10 @@
 Why: the handshake's reads and writes (`lib.prepared`, csms/claim.py,
 csms/connection_log.py) are compiled once, but each execution still went through
 Django's cursor: a wrapper object, the execute-wrapper chain, and on SQLite a regular
-expression turning every `%s` into `?` — about 30 µs a statement on the benchmark
-machine, three times what SQLite spent running it (bench/statement_cost.py). Here a
-statement is converted to the driver's style once (`Statement`), and `cursor` runs it
+expression turning every `%s` into `?` — about 30 µs a statement on the 2-vCPU benchmark
+machine (a one-row SELECT: 40 µs through Django's cursor, 12 µs on the driver's; the
+handshake's station read and claim: bench/statement_cost.py). Here a statement is
+converted to the driver's style once (`Statement`), and `cursor` runs it
 directly, keeping what Django's cursor guarantees that matters here: the
 async-context check, Django's exception classes, the refusal inside a broken atomic
 block, and the backend's own cursor set-up (PostgreSQL's time zone loader).
