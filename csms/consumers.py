@@ -234,7 +234,9 @@ class StationConsumer(AsyncWebsocketConsumer):
         self._counted("accepted", tenant, result.method, station=station)
         self.counted_connected = version.value
         handshake_metrics.CONNECTED.labels(version=version.value).inc()
-        log.info("station %s connected (%s)", self.station_label, version.value)
+        # The socket's one line: uvicorn's "[accepted]" for station paths is dropped
+        # (portal.logging.SocketChatter), so this one says where it came from.
+        log.info("station %s connected (%s) from %s", self.station_label, version.value, source)
         if self.connection_seq is None:  # the station was removed meanwhile
             await self._give_way()
             return

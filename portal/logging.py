@@ -161,16 +161,23 @@ class RefusalsInOneLine(logging.Filter):
 
 
 class SocketChatter(logging.Filter):
-    """Drops the `websockets` library's "connection open" and "connection closed", which
-    it writes at INFO on uvicorn's logger for every socket: they name neither the
-    station nor the peer, and the lines that do (uvicorn's `"WebSocket /ocpp/…"
-    [accepted]`, ours `station … connected`) say the same. In a reconnect storm they
-    were a third of the lines and of the logging's CPU."""
+    """One line per station socket, not three. The `websockets` library writes
+    "connection open" and "connection closed" at INFO on uvicorn's logger for every
+    socket, naming neither the station nor the peer, and uvicorn adds
+    `<peer> - "WebSocket /ocpp/…" [accepted]`, which csms.consumers' `station … connected
+    (…) from <peer>` says too. In a reconnect storm these lines were two thirds of the
+    logging and its CPU. uvicorn's lines for other paths, and for refused handshakes
+    (with their status), stay."""
 
     CHATTER = frozenset({"connection open", "connection closed"})
+    ACCEPTED = '%s - "WebSocket %s" [accepted]'  # uvicorn's websockets_sansio_impl
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.msg in self.CHATTER and not record.args)
+        if record.msg in self.CHATTER and not record.args:
+            return False
+        args = record.args
+        return not (record.msg == self.ACCEPTED and isinstance(args, tuple) and len(args) == 2
+                    and isinstance(args[1], str) and args[1].startswith("/ocpp/"))
 
 
 def install(filter_=None) -> None:

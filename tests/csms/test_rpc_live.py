@@ -627,3 +627,19 @@ def test_a_station_cannot_forge_a_line_in_the_server_log(csms, run, protocol):
     assert not any(line.startswith("ERROR forged") for line in log.splitlines())  # ... escaped
     assert "\x1b" not in log
     assert "z\\nERROR forged: key leaked\\r\\x1b[2J" in log
+
+
+def test_a_station_socket_is_one_line_in_the_server_log(csms, run):
+    """Its connection is one line naming the station, the version and the peer: not
+    uvicorn's "[accepted]" and the websockets library's "connection open" besides."""
+    open_station = connect(csms, "ocpp1.6", identity="CP-ONE-LINE")
+
+    async def scenario():
+        async with open_station() as st:
+            await assert_usable(st)
+
+    run(scenario())
+    # (the test server logs at DEBUG: websockets' own request dump is not counted)
+    lines = [line for line in csms.log().splitlines() if "CP-ONE-LINE" in line and " DEBUG" not in f" {line}"]
+    assert len(lines) == 1 and lines[0].endswith("station acme/CP-ONE-LINE connected (ocpp1.6) from 127.0.0.1"), lines
+    assert "connection open" not in csms.log() and "connection closed" not in csms.log()

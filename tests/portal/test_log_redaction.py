@@ -232,9 +232,10 @@ def test_a_record_is_cleaned_once_and_every_handler_writes_it_clean():
         assert "QUwxMDAw" not in stream.getvalue() and "\\nFORGED" in stream.getvalue()
 
 
-def test_a_socket_opening_or_closing_writes_no_line_of_its_own():
+def test_a_station_socket_writes_one_line_not_three():
     """The websockets library's "connection open"/"connection closed" on uvicorn's logger
-    are dropped; uvicorn's own lines on that logger are kept."""
+    are dropped, and uvicorn's "[accepted]" for a station path (the consumer's line says
+    it, with the peer); uvicorn's lines for other paths and refusals stay."""
     from portal.logging import install
 
     install()
@@ -247,8 +248,10 @@ def test_a_socket_opening_or_closing_writes_no_line_of_its_own():
     try:
         uvicorn_log.info("connection open")
         uvicorn_log.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5", "/ocpp/acme/CP1")
+        uvicorn_log.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5", "/elsewhere")
+        uvicorn_log.info('%s - "WebSocket %s" %d', "127.0.0.1:5", "/ocpp/acme/CP1", 401)
         uvicorn_log.info("connection closed")
     finally:
         uvicorn_log.removeHandler(handler)
         uvicorn_log.level = level
-    assert seen == ['127.0.0.1:5 - "WebSocket /ocpp/acme/CP1" [accepted]']
+    assert seen == ['127.0.0.1:5 - "WebSocket /elsewhere" [accepted]', '127.0.0.1:5 - "WebSocket /ocpp/acme/CP1" 401']
