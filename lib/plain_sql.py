@@ -7,9 +7,9 @@ expression turning every `%s` into `?` — about 30 µs a statement on the 2-vCP
 machine (a one-row SELECT: 40 µs through Django's cursor, 12 µs on the driver's; the
 handshake's station read and claim: bench/statement_cost.py). Here a statement is
 converted to the driver's style once (`Statement`), and `cursor` runs it
-directly, keeping what Django's cursor guarantees that matters here: the
-async-context check, Django's exception classes, the refusal inside a broken atomic
-block, and the backend's own cursor set-up (PostgreSQL's time zone loader).
+directly, keeping what Django's cursor guarantees: the async-context and thread-sharing
+checks, the connection health check, Django's exception classes, the refusal inside a
+broken atomic block, and the backend's own cursor set-up (PostgreSQL's time zone loader).
 
 Where something watches statements (`connection.queries` under DEBUG or
 `CaptureQueriesContext`, or an `execute_wrapper`), Django's cursor is used as before,
@@ -40,7 +40,11 @@ class _Cursor:
         if not self.direct:
             self.cursor = connection.cursor()
             return
-        connection.ensure_connection()  # refuses in an event loop, as connection.cursor() does
+        # What connection.cursor() does first: the health check (CONN_HEALTH_CHECKS), the
+        # refusal in an event loop, and the one-thread-per-connection rule.
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+        connection.validate_thread_sharing()
         with connection.wrap_database_errors:
             # SQLite's backend cursor is the one that rewrites placeholders per call.
             self.cursor = (connection.connection.cursor() if connection.vendor == "sqlite"

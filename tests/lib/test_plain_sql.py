@@ -80,3 +80,20 @@ def test_the_event_loop_is_refused_a_cursor():
 
     with pytest.raises(SynchronousOnlyOperation):
         asyncio.run(from_the_loop())
+
+
+def test_a_connection_is_refused_to_another_thread():
+    """As Django's cursor: a connection belongs to the thread that opened it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+    mine = connections[DEFAULT_DB_ALIAS]  # this thread's connection itself, not the per-thread proxy
+    mine.ensure_connection()
+
+    def elsewhere():
+        with plain_sql.cursor(mine):
+            pass
+
+    with ThreadPoolExecutor(1) as pool, pytest.raises(DatabaseError, match="thread"):
+        pool.submit(elsewhere).result()
