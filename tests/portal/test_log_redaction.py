@@ -218,6 +218,10 @@ def test_a_record_is_cleaned_once_and_every_handler_writes_it_clean():
             passes.append(getattr(record, "_chargegate_cleaned", False))
             return super().filter(record)
 
+    everything = [logging.getLogger(), *(lg for lg in logging.root.manager.loggerDict.values()
+                                         if isinstance(lg, logging.Logger))]
+    everything += [h for lg in everything for h in lg.handlers]
+    before = [(filterer, list(filterer.filters)) for filterer in everything]
     try:
         install(Counting())
         install(Counting())  # installed again (a second app registry, a test): not stacked
@@ -227,6 +231,8 @@ def test_a_record_is_cleaned_once_and_every_handler_writes_it_clean():
         for handler in handlers:
             logger.removeHandler(handler)
         logger.filters.clear()
+        for filterer, filters in before:  # install() reached every logger: as they were
+            filterer.filters[:] = filters
     assert passes == [False, True, True]  # the logger's pass cleaned it; the handlers' saw the mark
     for stream in streams:
         assert "QUwxMDAw" not in stream.getvalue() and "\\nFORGED" in stream.getvalue()
