@@ -61,6 +61,12 @@ class DigestStore(Protocol):
         """Record (nonce, nc); False if it was recorded before (a replay)."""
         ...
 
+    def remembers_since(self) -> float | None:
+        """Since when (Unix time) `first_use` has remembered every pair it recorded: this
+        process's start where the store is the process's memory; None where it outlives
+        a restart (Redis)."""
+        ...
+
     def now(self) -> float: ...
 
     def random(self, n: int) -> bytes: ...
@@ -203,6 +209,11 @@ class Digest:
             return Verdict(False, "wrong credentials")
         if age > NONCE_SECONDS:
             return Verdict(False, "Digest nonce expired", stale=True)
+        since = store.remembers_since()
+        if since is not None and store.now() - age < since:
+            # Its (nonce, nc) pairs used before a restart are forgotten: a fresh nonce is
+            # one more 401, where accepting this one could let a captured response in again.
+            return Verdict(False, "Digest nonce older than the replay store's memory", stale=True)
         if not store.first_use(c.nonce, int(c.nc, 16), int(NONCE_SECONDS - age) + CLOCK_SKEW_SECONDS + 1):
             return Verdict(False, "Digest nonce count replayed")
         return Verdict(True, key_hash=proof.key_hash, info=self._info(c, proof))

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 
 from lib import sealing
 from lib.hashing import GeneratedSecretHasher, MachineSecretHasher, gate
@@ -228,6 +229,15 @@ class StoredTokens:
 # --- Digest verifiers (csms/auth/digest.py) -------------------------------------------------
 
 REPLAY_CACHE = "auth_replay"  # Digest (nonce, nc) pairs and TOTP slots seen
+# Before any mark is written: this module is imported as the process starts serving.
+_PROCESS_STARTED = time.time()
+
+
+def replay_memory_since() -> float | None:
+    """When the replay marks this process sees began to be kept: its start, where they are
+    kept in its own memory (embedded mode, no REDIS_URL), so a restart forgets them;
+    None where they are shared and outlive a restart."""
+    return _PROCESS_STARTED if isinstance(caches[REPLAY_CACHE], LocMemCache) else None
 
 
 def _digest_aad(realm: str, identity: str, key_hash: str) -> bytes:
@@ -284,6 +294,9 @@ class StoredDigest:
         filling the throttle's cannot push these out."""
         key = "nc:" + hashlib.sha256(nonce).hexdigest()[:32] + f":{nc:x}"
         return caches[REPLAY_CACHE].add(key, 1, timeout=max(1, ttl))
+
+    def remembers_since(self) -> float | None:
+        return replay_memory_since()
 
     def now(self) -> float:
         return time.time()

@@ -57,6 +57,10 @@ class FakeStore:
 
     def __init__(self, rows, now=1_800_000_000.0):
         self.rows, self.clock, self.seen = rows, now, set()
+        self.since = None  # a replay store that outlives restarts (Redis)
+
+    def remembers_since(self):
+        return self.since
 
     def server_key(self):
         return SECRET_KEY
@@ -179,6 +183,25 @@ def test_an_expired_nonce_with_a_right_response_gets_stale_true():
     assert [parse_challenge(v).get("stale") for v in result.challenges[:4]] == ["true"] * 4
     wrong = authenticate(s, [answer(c, "00" * 20).encode()])  # stale only for the right key
     assert "stale" not in wrong.challenges[0]
+
+
+def test_a_nonce_older_than_the_replay_memory_is_stale_and_a_fresh_one_is_let_in():
+    """Embedded mode keeps (nonce, nc) pairs in the process's memory: after a restart, a
+    response captured before it would be let in again. Its nonce is older than the
+    process, so the station is asked to retry with a fresh one."""
+    store = store_for(AL1000_KEY)
+    s = subject(store)
+    c = challenged(s)[0]
+    assert authenticate(s, [answer(c, KEY_HEX).encode()]).decision is Decision.OK
+    store.seen.clear()  # the restart: the memory of that pair is gone ...
+    store.since = store.clock + 1  # ... and the new process started after the nonce
+    store.clock += 2
+    replayed = authenticate(s, [answer(c, KEY_HEX).encode()])
+    assert replayed.decision is Decision.CHALLENGE
+    assert replayed.reason == "Digest nonce older than the replay store's memory"
+    assert parse_challenge(replayed.challenges[0]).get("stale") == "true"
+    fresh = challenged(s)[0]
+    assert authenticate(s, [answer(fresh, KEY_HEX).encode()]).decision is Decision.OK
 
 
 def test_a_nonce_is_the_servers_for_this_station_only():
