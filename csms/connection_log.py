@@ -38,6 +38,28 @@ _statements: dict[tuple[str, str], plain_sql.Statement] = {}
 _lock = threading.Lock()
 
 
+def recent(station) -> list[StationConnection]:
+    """The station's last `KEPT` connections, newest first: what its page, the REST API
+    and `station connections` show. Frames are shown for the newest `WITH_MESSAGES`
+    (`shows_frames`): older rows may still hold some until the next pruning."""
+    return list(StationConnection.objects.for_tenant(station.tenant).filter(station=station)[:KEPT])
+
+
+def shows_frames(position: int, row: StationConnection) -> bool:
+    """Whether the `position`-th newest connection's frames are shown."""
+    return position < WITH_MESSAGES and row.messages_at is not None
+
+
+def described(rows: list[StationConnection]) -> list[dict]:
+    """`recent`'s rows as the REST API and the CLI give them: how each opened and closed,
+    and the frames where shown (each with `at` a datetime, newest first), else null."""
+    return [{"seq": row.seq, "opened_at": row.opened_at, "closed_at": row.closed_at, "close_code": row.close_code,
+             "close_reason": row.close_reason, "method": row.method, "source": row.source,
+             "user_agent": row.user_agent, "frames_at": row.messages_at if shows_frames(k, row) else None,
+             "frames": row.frames_newest_first() if shows_frames(k, row) else None}
+            for k, row in enumerate(rows)]
+
+
 def opened(station_id: int, tenant_id: int, seq: int, connection_id: str, *, method: str,
            source: str, user_agent: str) -> None:
     """Record the connection that claimed the station as `seq`; prune one time in `PRUNE_EVERY`."""

@@ -16,7 +16,7 @@ from tenants.access import tenant_page
 from tenants.confirmation import ask_first  # also the other csms pages' (`from .pages import`)
 from tenants.models import Role
 
-from . import announce, credentials, services, station_methods
+from . import announce, connection_log, credentials, services, station_methods
 from .auth.station_auth import SCHEMES
 from .models import (
     AuditEvent,
@@ -88,10 +88,9 @@ def connection_history(station: Station) -> dict:
     and the recent frames of those that still have them (the newest
     `StationConnection.WITH_MESSAGES`). Refused handshakes are on the station's
     authentication page."""
-    connections = list(StationConnection.objects.for_tenant(station.tenant).filter(station=station)
-                       [:StationConnection.KEPT])
+    connections = connection_log.recent(station)
     return {"connections": connections, "connections_kept": StationConnection.KEPT,
-            "message_logs": [c for c in connections[:StationConnection.WITH_MESSAGES] if c.messages_at is not None]}
+            "message_logs": [c for k, c in enumerate(connections) if connection_log.shows_frames(k, c)]}
 
 
 def static_facts(station: Station) -> dict:

@@ -5,6 +5,7 @@ from . import (
     api_auth,
     api_auth_events,
     api_campaigns,
+    api_connections,
     api_history,
     api_imports,
     api_onboarding,
@@ -42,7 +43,8 @@ urlpatterns = [
     *at(STATION, ("logins/$", api_auth.Logins, "api-station-logins"),
         ("logins/(?P<login>[^/]{1,255})/$", api_auth.Login, "api-station-login"),
         ("totp/$", api_auth.Totp, "api-station-totp"),
-        ("auth-events/$", api_auth_events.StationAuthEvents, "api-station-auth-events")),
+        ("auth-events/$", api_auth_events.StationAuthEvents, "api-station-auth-events"),
+        ("connections/$", api_connections.StationConnections, "api-station-connections")),
     re_path(r"^tenants/(?P<tenant>[a-z0-9-]+)/stations/(?P<identity>.+)/$",
             api.StationDetail.as_view(), name="api-station"),
     # --- the operator API (docs/api.md): tenant-wide lists and policy ---------------------

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
-from csms import announce, credentials, describe, services, station_import, station_methods
+from csms import announce, connection_log, credentials, describe, services, station_import, station_methods
 from csms.auth import keys, policy
 from csms.management import station_auth, station_keys, station_probe
 from csms.models import (
@@ -151,6 +151,12 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, station_probe
         calls.add_argument("identity")
         calls.add_argument("--all", action="store_true", dest="every", help="also the finished ones (latest 50)")
         calls.add_argument("--json", action="store_true")
+
+        history = sub.add_parser("connections", help="a station's last connections, newest first, and the last "
+                                                     "frames of the newest two (never a payload)")
+        history.add_argument("tenant")
+        history.add_argument("identity")
+        history.add_argument("--json", action="store_true")
 
         cancel = sub.add_parser("call-cancel", help="withdraw a queued call before it is sent")
         cancel.add_argument("tenant")
@@ -358,6 +364,22 @@ class Command(station_auth.AuthCommands, station_keys.KeyCommands, station_probe
             self.stdout.write(f"{c['id']}\t{c['action']}\t{c['state']}\t{c['created_at']}")
         if not rows:
             self.stdout.write(f"no {'' if every else 'queued or unanswered '}calls for {identity}")
+
+    def do_connections(self, tenant, identity, json, **_):
+        rows = connection_log.described(connection_log.recent(self._station(tenant, identity)))
+        if json:
+            self._emit(rows, True, None)
+            return
+        for c in rows:
+            closed = (f"closed {rfc3339(c['closed_at'])} ({c['close_code'] if c['close_code'] is not None else '-'}"
+                      f"{': ' + c['close_reason'] if c['close_reason'] else ''})" if c["closed_at"] else "open")
+            self.stdout.write(f"#{c['seq']}\t{rfc3339(c['opened_at'])}\t{c['method'] or '-'}\t{c['source'] or '-'}"
+                              f"\t{closed}\t{c['user_agent'] or '-'}")
+            for f in c["frames"] or ():
+                self.stdout.write(f"    {rfc3339(f['at'])}  {f['direction']:<3} {f['type']:<10} {f['action'] or '-'}"
+                                  f"  {f['message_id'] or '-'}  {f['bytes']} B{'  ' + f['outcome'] if f['outcome'] else ''}")
+        if not rows:
+            self.stdout.write(f"{identity} has not connected since its history began")
 
     def do_call_cancel(self, tenant, identity, call_id, json, **_):
         station = self._station(tenant, identity)
