@@ -61,10 +61,11 @@ class DigestStore(Protocol):
         """Record (nonce, nc); False if it was recorded before (a replay)."""
         ...
 
-    def remembers_since(self) -> float | None:
-        """Since when (Unix time) `first_use` has remembered every pair it recorded: this
-        process's start where the store is the process's memory; None where it outlives
-        a restart (Redis)."""
+    def memory_age(self) -> float | None:
+        """For how many seconds `first_use` has remembered every pair it recorded: this
+        process's uptime where the store is the process's memory (a monotonic clock, so
+        a step of the wall clock does not move it); None where it outlives a restart
+        (Redis)."""
         ...
 
     def now(self) -> float: ...
@@ -209,8 +210,8 @@ class Digest:
             return Verdict(False, "wrong credentials")
         if age > NONCE_SECONDS:
             return Verdict(False, "Digest nonce expired", stale=True)
-        since = store.remembers_since()
-        if since is not None and store.now() - age < since:
+        remembered = store.memory_age()
+        if remembered is not None and age > remembered:
             # Its (nonce, nc) pairs used before a restart are forgotten: a fresh nonce is
             # one more 401, where accepting this one could let a captured response in again.
             return Verdict(False, "Digest nonce older than the replay store's memory", stale=True)

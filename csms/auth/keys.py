@@ -230,14 +230,14 @@ class StoredTokens:
 
 REPLAY_CACHE = "auth_replay"  # Digest (nonce, nc) pairs and TOTP slots seen
 # Before any mark is written: this module is imported as the process starts serving.
-_PROCESS_STARTED = time.time()
+_PROCESS_STARTED = time.monotonic()
 
 
-def replay_memory_since() -> float | None:
-    """When the replay marks this process sees began to be kept: its start, where they are
-    kept in its own memory (embedded mode, no REDIS_URL), so a restart forgets them;
-    None where they are shared and outlive a restart."""
-    return _PROCESS_STARTED if isinstance(caches[REPLAY_CACHE], LocMemCache) else None
+def replay_memory_age() -> float | None:
+    """For how long the replay marks this process sees have been kept: its uptime, where
+    they are kept in its own memory (embedded mode, no REDIS_URL), so a restart forgets
+    them; None where they are shared and outlive a restart."""
+    return time.monotonic() - _PROCESS_STARTED if isinstance(caches[REPLAY_CACHE], LocMemCache) else None
 
 
 def _digest_aad(realm: str, identity: str, key_hash: str) -> bytes:
@@ -295,8 +295,8 @@ class StoredDigest:
         key = "nc:" + hashlib.sha256(nonce).hexdigest()[:32] + f":{nc:x}"
         return caches[REPLAY_CACHE].add(key, 1, timeout=max(1, ttl))
 
-    def remembers_since(self) -> float | None:
-        return replay_memory_since()
+    def memory_age(self) -> float | None:
+        return replay_memory_age()
 
     def now(self) -> float:
         return time.time()

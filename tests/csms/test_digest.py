@@ -57,10 +57,10 @@ class FakeStore:
 
     def __init__(self, rows, now=1_800_000_000.0):
         self.rows, self.clock, self.seen = rows, now, set()
-        self.since = None  # a replay store that outlives restarts (Redis)
+        self.memory = None  # a replay store that outlives restarts (Redis)
 
-    def remembers_since(self):
-        return self.since
+    def memory_age(self):
+        return self.memory
 
     def server_key(self):
         return SECRET_KEY
@@ -194,8 +194,8 @@ def test_a_nonce_older_than_the_replay_memory_is_stale_and_a_fresh_one_is_let_in
     c = challenged(s)[0]
     assert authenticate(s, [answer(c, KEY_HEX).encode()]).decision is Decision.OK
     store.seen.clear()  # the restart: the memory of that pair is gone ...
-    store.since = store.clock + 1  # ... and the new process started after the nonce
     store.clock += 2
+    store.memory = 1.0  # ... and the new process started after the nonce
     replayed = authenticate(s, [answer(c, KEY_HEX).encode()])
     assert replayed.decision is Decision.CHALLENGE
     assert replayed.reason == "Digest nonce older than the replay store's memory"
