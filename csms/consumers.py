@@ -200,7 +200,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         if version is None:
             # OCPP-J 1.6 §3.2: complete the handshake without a subprotocol, then close.
-            log.info("station %s: no agreeable subprotocol in %s", station, offered)
+            log.info("station %s: no agreeable subprotocol in %s, from %s", station, offered, source)
             self._counted("no_subprotocol", tenant, result.method, station=station, reason="no agreeable subprotocol")
             await self.accept()
             await self.close(code=CLOSE_NO_PROTOCOL)
@@ -279,7 +279,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self._accept_proven(version, result)
         self._counted("probed", tenant, result.method, station=station,
                       reason="station probe: let in, closed before claiming the station")
-        log.info("station %s: probe let in and closed (%s)", station, result.method)
+        log.info("station %s: probe let in and closed (%s), from %s", station, result.method,
+                 (self.scope.get("client") or ("unknown",))[0])
         await self.close(code=CLOSE_PROBE_DONE, reason="probe: authenticated, not served")
 
     async def _refuse_for_now(self, result):

@@ -14,9 +14,10 @@ with pyasn1 and the RFCs' modules (PKCS#5 v2.1 RFC 8018, scrypt RFC 7914, PKCS#8
 RFC 5208, PKCS#12 RFC 7292, CMS RFC 5652); malformed DER raises ValueError.
 
 What a PKCS#12 file hides inside its encrypted parts (a key bag in an encrypted
-SafeContents, which OpenSSL does not write) is found only by decrypting them, so the
-bound covers what is visible: the MAC, each encrypted part's own derivation, and the
-key bags in plain parts.
+SafeContents) is found only by decrypting them, so this bound covers what is visible:
+the MAC (RFC 7292's or PBMAC1's), each encrypted part's own derivation, and the key bags
+in plain parts; `pki_files` decrypts the file in a child process with a CPU limit for
+the rest.
 """
 from dataclasses import dataclass
 
@@ -36,6 +37,12 @@ _PBES1 = {f"1.2.840.113549.1.5.{n}" for n in (1, 3, 4, 6, 10, 11)}
 # PKCS#12's own password-based schemes (RFC 7292 appendix C): (salt, iterations) too.
 _PKCS12_PBE = {f"1.2.840.113549.1.12.1.{n}" for n in range(1, 7)}
 _MAX_NESTING = 4  # SafeContents bags inside SafeContents bags
+# A CA export holds a few certificates and a key: far fewer parts and bags than this.
+MAX_PARTS = 16
+MAX_BAGS = 64
+# The MAC digests of RFC 7292 (the key derived with the PKCS#12 KDF, `iterations` times):
+# SHA-1 and the SHA-2 family. PBMAC1 (RFC 9579) names a PBKDF2 of its own.
+_MAC_DIGESTS = {"1.3.14.3.2.26", *(f"2.16.840.1.101.3.4.2.{n}" for n in range(1, 7))}
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,16 @@ def pkcs12(der: bytes) -> Work | None:
     pfx = _decode(der, rfc7292.PFX())
     total = Work()
     if pfx["macData"].isValue:
-        total += _mac(pfx["macData"])
+        mac = _mac(pfx["macData"])
+        if mac is None:
+            return None
+        total += mac
     auth_safe = pfx["authSafe"]
     if auth_safe["contentType"] != rfc5652.id_data:
         return None  # signed (public-key integrity mode): not what a CA export is
     parts = _decode(bytes(_decode(bytes(auth_safe["content"]), univ.OctetString())), rfc7292.AuthenticatedSafe())
+    if len(parts) > MAX_PARTS:
+        raise ValueError(f"more than {MAX_PARTS} parts")
     for part in parts:
         kind = part["contentType"]
         if kind == rfc5652.id_data:
@@ -87,6 +99,8 @@ def pkcs12(der: bytes) -> Work | None:
 
 
 def _bags(bags, depth: int = 0) -> Work | None:
+    if len(bags) > MAX_BAGS:
+        raise ValueError(f"more than {MAX_BAGS} bags")
     total = Work()
     for bag in bags:
         if bag["bagId"] == rfc7292.id_pkcs8ShroudedKeyBag:
@@ -103,9 +117,17 @@ def _bags(bags, depth: int = 0) -> Work | None:
     return total
 
 
-def _mac(mac_data) -> Work:
-    # RFC 7292's MAC key is derived with the PKCS#12 KDF, `iterations` times (default 1).
-    return Work(iterations=_count(mac_data["iterations"]))
+def _mac(mac_data) -> Work | None:
+    algorithm = mac_data["mac"]["digestAlgorithm"]
+    oid = str(algorithm["algorithm"])
+    if oid in _MAC_DIGESTS:  # RFC 7292: the PKCS#12 KDF, `iterations` times (default 1)
+        return Work(iterations=_count(mac_data["iterations"]))
+    if oid == str(rfc8018.id_PBMAC1):  # RFC 9579: its own PBKDF2, whatever `iterations` says
+        kdf = _decode(bytes(algorithm["parameters"]), rfc8018.PBMAC1_params())["keyDerivationFunc"]
+        if kdf["algorithm"] != rfc8018.id_PBKDF2:
+            return None
+        return Work(iterations=_count(_decode(bytes(kdf["parameters"]), rfc8018.PBKDF2_params())["iterationCount"]))
+    return None
 
 
 def _scheme(algorithm) -> Work | None:

@@ -18,9 +18,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
 
-from . import pbe_cost
+from . import pbe_cost, pkcs12_load
 
 # The armour lines of a PEM private key (PKCS#8, encrypted or not, and OpenSSL's "EC" and
 # "RSA" ones). Found by one linear pass: a lazy `BEGIN.+?END` pattern rescanned the rest of
@@ -29,17 +28,20 @@ from . import pbe_cost
 _KEY_ARMOUR = re.compile(rb"-----(BEGIN|END) ([A-Z ]{0,32})PRIVATE KEY-----")
 _PEM_BODY = re.compile(rb"-----BEGIN [A-Z ]+-----(.*?)-----END [A-Z ]+-----", re.S)
 MAX_FILE_BYTES = 1024 * 1024
+# A CA export is a few KiB; its ASN.1 is decoded in Python (`pbe_cost`), about 10 s for
+# a crafted megabyte of empty parts.
+MAX_PKCS12_BYTES = 64 * 1024
 # A hierarchy has three CAs, so at most three keys; each is decrypted before it is matched.
 MAX_PRIVATE_KEYS = 3
 class Unreadable(ValueError):
     pass
 
 
-def _bytes(name: str) -> bytes:
+def _bytes(name: str, limit: int = MAX_FILE_BYTES) -> bytes:
     path = Path(name)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise Unreadable(f"{name}: larger than {MAX_FILE_BYTES} bytes, not a PKI file")
+        if path.stat().st_size > limit:
+            raise Unreadable(f"{name}: larger than {limit} bytes, not a PKI file")
         return path.read_bytes()
     except OSError as exc:
         raise Unreadable(f"{name}: {exc.strerror}") from None
@@ -70,13 +72,17 @@ def read(pem_files: list[str] | None, pkcs12_file: str | None,
          password: bytes | None) -> tuple[list[x509.Certificate], list]:
     """(certificates, private keys) from the files given."""
     if pkcs12_file:
-        data = _bytes(pkcs12_file)
+        data = _bytes(pkcs12_file, MAX_PKCS12_BYTES)
         _check_cost(pkcs12_file, "the PKCS#12 file", pbe_cost.pkcs12, data)
         try:
-            key, certificate, more = pkcs12.load_key_and_certificates(data, password)
-        except (ValueError, TypeError, UnsupportedAlgorithm, InternalError):
+            key, certificates = pkcs12_load.load(data, password)
+        except pkcs12_load.NotLoaded:
             raise Unreadable(f"{pkcs12_file}: not a PKCS#12 file, or the password is wrong") from None
-        return [c for c in (certificate, *more) if c is not None], [key] if key is not None else []
+        except pkcs12_load.TooCostly:
+            raise Unreadable(f"{pkcs12_file}: decrypting it took more than {pkcs12_load.CPU_SECONDS} s of CPU "
+                             "(a key protected by more work than its file shows): re-encrypt it with your "
+                             "tool's defaults") from None
+        return certificates, [key] if key is not None else []
     return pems([(name, _bytes(name)) for name in pem_files or []], password)
 
 

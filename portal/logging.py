@@ -173,6 +173,8 @@ class SocketChatter(logging.Filter):
     ACCEPTED = '%s - "WebSocket %s" [accepted]'  # uvicorn's websockets_sansio_impl
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.msg, str):  # a list or dict logged as such: not ours to drop
+            return True
         if record.msg in self.CHATTER and not record.args:
             return False
         args = record.args

@@ -142,3 +142,89 @@ def test_the_cli_says_what_to_do_with_a_costly_file(emsp, tmp_path, monkeypatch)
     monkeypatch.setattr(sys, "stdin", io.StringIO("pw\n"))
     with pytest.raises(CommandError, match="re-encrypt it with your tool's defaults"):
         call_command("pnc", "ca", "import", "emsp", "--pkcs12", str(path), "--password-stdin")
+
+
+def with_mac_algorithm(data: bytes, oid: str, parameters: bytes | None = None) -> bytes:
+    pfx, _ = decoder.decode(data, asn1Spec=rfc7292.PFX())
+    algorithm = pfx["macData"]["mac"]["digestAlgorithm"]
+    algorithm["algorithm"] = univ.ObjectIdentifier(oid)
+    if parameters is not None:
+        algorithm["parameters"] = parameters
+    pfx["macData"]["iterations"] = 1
+    return encoder.encode(pfx)
+
+
+def pbmac1_parameters(iterations: int) -> bytes:
+    """RFC 9579's PBMAC1 parameters: a PBKDF2 of `iterations`, then HMAC-SHA-256."""
+    from pyasn1_modules import rfc5280
+
+    kdf_params = rfc8018.PBKDF2_params()
+    kdf_params["salt"]["specified"] = univ.OctetString(b"s" * 16)
+    kdf_params["iterationCount"] = iterations
+    kdf_params["keyLength"] = 32
+    kdf = rfc5280.AlgorithmIdentifier()
+    kdf["algorithm"], kdf["parameters"] = rfc8018.id_PBKDF2, encoder.encode(kdf_params)
+    mac = rfc5280.AlgorithmIdentifier()
+    mac["algorithm"], mac["parameters"] = rfc8018.id_hmacWithSHA256, univ.Null("")
+    params = univ.Sequence()
+    params.setComponentByPosition(0, kdf)
+    params.setComponentByPosition(1, mac)
+    return encoder.encode(params)
+
+
+def test_a_pbmac1_mac_is_counted_by_its_own_key_derivation():
+    """RFC 9579: the MAC's iterations field says 1, its PBKDF2 says how much work it is
+    (review: 2 million read as 1 took 0.5 s of OpenSSL, 2^31 would take minutes)."""
+    work = pbe_cost.pkcs12(with_mac_algorithm(bundle(), "1.2.840.113549.1.5.14", pbmac1_parameters(2_000_000)))
+    assert work.iterations >= 2_000_000 and not work.bounded
+
+
+def test_a_mac_algorithm_we_do_not_know_cannot_be_bounded():
+    assert pbe_cost.pkcs12(with_mac_algorithm(bundle(), "1.3.6.1.4.1.99999.2")) is None
+
+
+def test_more_parts_than_a_ca_export_has_are_refused_as_damaged():
+    pfx, _ = decoder.decode(bundle(), asn1Spec=rfc7292.PFX())
+    octets, _ = decoder.decode(bytes(pfx["authSafe"]["content"]), asn1Spec=univ.OctetString())
+    parts, _ = decoder.decode(bytes(octets), asn1Spec=rfc7292.AuthenticatedSafe())
+    many = rfc7292.AuthenticatedSafe()
+    for k in range(pbe_cost.MAX_PARTS + 1):
+        many[k] = parts[len(parts) - 1]
+    pfx["authSafe"]["content"] = encoder.encode(univ.OctetString(encoder.encode(many)))
+    with pytest.raises(ValueError, match="parts"):
+        pbe_cost.pkcs12(encoder.encode(pfx))
+
+
+def test_a_pkcs12_file_larger_than_a_ca_export_is_not_read(tmp_path):
+    path = tmp_path / "big.p12"
+    path.write_bytes(b"\0" * (pki_files.MAX_PKCS12_BYTES + 1))
+    with pytest.raises(pki_files.Unreadable, match="larger than"):
+        pki_files.read(None, str(path), b"pw")
+
+
+def test_decrypting_is_stopped_at_its_cpu_limit(tmp_path, monkeypatch):
+    """What the file hides inside its encrypted parts is only known once decrypted: the
+    decryption runs in a child process that the kernel stops at its CPU limit."""
+    from pnc import pkcs12_load
+
+    def endless(*args, **kwargs):  # as OpenSSL deriving a hidden key's billions of iterations
+        while True:
+            pass
+
+    monkeypatch.setattr(pkcs12_load, "CPU_SECONDS", 1)
+    monkeypatch.setattr(pkcs12, "load_key_and_certificates", endless)  # the forked child has it too
+    path = tmp_path / "hidden.p12"
+    path.write_bytes(bundle())
+    started = time.monotonic()
+    with pytest.raises(pki_files.Unreadable, match="took more than 1 s of CPU"):
+        pki_files.read(None, str(path), b"pw")
+    assert time.monotonic() - started < 10
+
+
+def test_a_file_within_bounds_comes_back_from_the_child_whole(tmp_path):
+    path = tmp_path / "ok.p12"
+    path.write_bytes(bundle())
+    certificates, keys = pki_files.read(None, str(path), b"pw")
+    assert certificates == [CERTIFICATE] and keys[0].public_key() == KEY.public_key()
+    with pytest.raises(pki_files.Unreadable, match="password is wrong"):
+        pki_files.read(None, str(path), b"not it")

@@ -261,3 +261,10 @@ def test_a_station_socket_writes_one_line_not_three():
         uvicorn_log.removeHandler(handler)
         uvicorn_log.level = level
     assert seen == ['127.0.0.1:5 - "WebSocket /elsewhere" [accepted]', '127.0.0.1:5 - "WebSocket /ocpp/acme/CP1" 401']
+
+
+def test_a_message_that_is_no_string_still_logs_on_uvicorns_logger():
+    from portal.logging import SocketChatter
+
+    record = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, ["not", "a", "string"], None, None)
+    assert SocketChatter().filter(record)
