@@ -53,11 +53,15 @@ def shows_frames(position: int, row: StationConnection) -> bool:
 def described(rows: list[StationConnection]) -> list[dict]:
     """`recent`'s rows as the REST API and the CLI give them: how each opened and closed,
     and the frames where shown (each with `at` a datetime, newest first), else null."""
-    return [{"seq": row.seq, "opened_at": row.opened_at, "closed_at": row.closed_at, "close_code": row.close_code,
-             "close_reason": row.close_reason, "method": row.method, "source": row.source,
-             "user_agent": row.user_agent, "frames_at": row.messages_at if shows_frames(k, row) else None,
-             "frames": row.frames_newest_first() if shows_frames(k, row) else None}
-            for k, row in enumerate(rows)]
+    out = []
+    for k, row in enumerate(rows):
+        shown = shows_frames(k, row)
+        out.append({"seq": row.seq, "opened_at": row.opened_at, "closed_at": row.closed_at,
+                    "close_code": row.close_code, "close_reason": row.close_reason, "method": row.method,
+                    "source": row.source, "user_agent": row.user_agent,
+                    "frames_at": row.messages_at if shown else None,
+                    "frames": row.frames_newest_first() if shown else None})
+    return out
 
 
 def opened(station_id: int, tenant_id: int, seq: int, connection_id: str, *, method: str,

@@ -156,8 +156,12 @@ class StationConsumer(AsyncWebsocketConsumer):
                 [v for k, v in self.scope.get("headers", []) if k == b"authorization"])
         handshake_metrics.observe(outcome, self.handshake_started, tenant=tenant, method=method)
         if station is not None:
-            source = (self.scope.get("client") or ("unknown",))[0]
-            auth_audit.record(auth_audit.Decision(station.tenant_id, station.pk, method, outcome, reason, source))
+            auth_audit.record(auth_audit.Decision(station.tenant_id, station.pk, method, outcome, reason,
+                                                  self._source()))
+
+    def _source(self) -> str:
+        """The client's address as the ASGI server saw it (after trusted proxy headers)."""
+        return (self.scope.get("client") or ("unknown",))[0]
 
     async def _handshake(self):
         where = station_path(self.scope)
@@ -165,7 +169,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             self._counted("unknown_station")
             await self._deny(404, b"Unknown charging station\n")
             return
-        source = (self.scope.get("client") or ("unknown",))[0]
+        source = self._source()
         headers = self.scope.get("headers", [])
         authorization = [v for k, v in headers if k == b"authorization"]
         totp_header = [v for k, v in headers if k == b"totp"]  # totp-http-authentication.md §6
@@ -279,8 +283,7 @@ class StationConsumer(AsyncWebsocketConsumer):
         await self._accept_proven(version, result)
         self._counted("probed", tenant, result.method, station=station,
                       reason="station probe: let in, closed before claiming the station")
-        log.info("station %s: probe let in and closed (%s), from %s", station, result.method,
-                 (self.scope.get("client") or ("unknown",))[0])
+        log.info("station %s: probe let in and closed (%s), from %s", station, result.method, self._source())
         await self.close(code=CLOSE_PROBE_DONE, reason="probe: authenticated, not served")
 
     async def _refuse_for_now(self, result):
