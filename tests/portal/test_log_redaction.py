@@ -249,7 +249,11 @@ def test_a_station_socket_writes_one_line_not_three():
     handler = logging.Handler()
     handler.emit = lambda record: seen.append(record.getMessage())
     uvicorn_log = logging.getLogger("uvicorn.error")
-    level, uvicorn_log.level = uvicorn_log.level, logging.INFO
+    # As it is when uvicorn serves: another test's logging set-up (a dictConfig that
+    # disables existing loggers, logging.disable) must not silence it here.
+    level, disabled, disabled_below = uvicorn_log.level, uvicorn_log.disabled, logging.root.manager.disable
+    uvicorn_log.level, uvicorn_log.disabled = logging.INFO, False
+    logging.disable(logging.NOTSET)
     uvicorn_log.addHandler(handler)
     try:
         uvicorn_log.info("connection open")
@@ -259,7 +263,8 @@ def test_a_station_socket_writes_one_line_not_three():
         uvicorn_log.info("connection closed")
     finally:
         uvicorn_log.removeHandler(handler)
-        uvicorn_log.level = level
+        uvicorn_log.level, uvicorn_log.disabled = level, disabled
+        logging.disable(disabled_below)
     assert seen == ['127.0.0.1:5 - "WebSocket /elsewhere" [accepted]', '127.0.0.1:5 - "WebSocket /ocpp/acme/CP1" 401']
 
 
