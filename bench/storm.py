@@ -283,6 +283,8 @@ def main():
                         help="how the storm's stations authenticate")
     parser.add_argument("--baseline", action="store_true",
                         help="then run the same storm (Basic) against bench/baseline_csms.py, for a ratio")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="sample our server with py-spy during the storm only (raw format, to FILE)")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the server (repeatable), e.g. CSMS_HANDSHAKES_AT_ONCE=0")
     args = parser.parse_args()
@@ -314,7 +316,7 @@ def main():
           f"from {len(sources)} addresses, method {args.method}; server settings {server_env or 'default'}",
           flush=True)
     with versus.chargegate_server(total, workdir, server_env, port) as (port, proc, _env):
-        result = storm_against(port, proc, args, sources, authorization, conversation)
+        result = storm_against(port, proc, args, sources, authorization, conversation, args.profile)
     show(f"Chargegate, {args.method}", args.stations, *result)
     if args.baseline:
         # After ours, not before: our port was drawn before provisioning (the Bearer tokens
@@ -327,7 +329,7 @@ def main():
               f"server CPU per handshake")
 
 
-def storm_against(port, proc, args, sources, authorization=None, conversation=None):
+def storm_against(port, proc, args, sources, authorization=None, conversation=None, profile=None):
     """The connected stations, then the storm, against the server at `port`: (seconds,
     admission times, failed attempts, the connected stations' samples, server CPU s,
     storm start and end as wall-clock times)."""
@@ -342,15 +344,39 @@ def storm_against(port, proc, args, sources, authorization=None, conversation=No
     time.sleep(args.settle)
     cpu0 = versus.cpu_seconds(proc.pid)
     wall0 = time.time()
+    profiler = start_profiler(profile, proc.pid) if profile else None
     elapsed, admitted, failures, held = asyncio.run(
         storm(port, 0, args.stations, args.concurrency, sources, authorization, conversation))
     wall1 = time.time()
     cpu = versus.cpu_seconds(proc.pid) - cpu0
+    if profiler:
+        stop_profiler(profiler)
     time.sleep(args.settle)
     stop.set()
     samples = results.get(timeout=120)
     worker.join(30)
     return elapsed, admitted, failures, samples, cpu, wall0, wall1
+
+
+def start_profiler(path: str, pid: int):
+    """py-spy (not a dependency: `.venv/bin/pip install py-spy`) sampling the server with
+    the GIL held, in py-spy's raw format (one stack and its count per line), for the storm
+    only: the connected stations' start and the teardown stay out of it."""
+    import signal
+    import subprocess
+
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if not spy:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    proc = subprocess.Popen([spy, "record", "--gil", "--rate", "200", "--format", "raw", "--output", path,
+                             "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc.stop_signal = signal.SIGINT  # py-spy writes its file when interrupted
+    return proc
+
+
+def stop_profiler(proc) -> None:
+    proc.send_signal(proc.stop_signal)
+    proc.wait(60)
 
 
 def show(label, stations, elapsed, admitted, failures, samples, cpu, wall0, wall1):

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from lib.prepared import Many, Prepared, padded
+
 from . import db_outage
 from .db import database_sync_to_async
 from .models import Station, StationCall
@@ -65,15 +67,22 @@ def connections() -> list:
     return list(_held)
 
 
+# Compiled once (lib/prepared.py): built by the ORM for every chunk, the two queries were
+# most of a pass, and in embedded mode a pass over 10,000 stations runs every 3 s.
+_queued_among = Prepared(lambda ids: StationCall.objects.filter(
+    station_id__in=ids, state=StationCall.State.QUEUED).values_list("station_id", flat=True).distinct(),
+    ids=Many(int, CHUNK))
+_holders_among = Prepared(lambda ids: Station.objects.filter(pk__in=ids).values_list(
+    "pk", "connection_id", "credential__phase"), ids=Many(int, CHUNK))
+
+
 def look(station_ids: list[int]) -> dict[int, Findings]:
     """One pass over the database for these stations: two queries per CHUNK of them."""
     found = {}
     for start in range(0, len(station_ids), CHUNK):
-        chunk = station_ids[start:start + CHUNK]
-        queued = set(StationCall.objects.filter(station_id__in=chunk, state=StationCall.State.QUEUED)
-                     .values_list("station_id", flat=True).distinct())
-        for pk, holder, phase in (Station.objects.filter(pk__in=chunk)
-                                  .values_list("pk", "connection_id", "credential__phase")):
+        chunk = padded(station_ids[start:start + CHUNK], CHUNK)
+        queued = set(_queued_among(ids=chunk))
+        for pk, holder, phase in _holders_among(ids=chunk):
             found[pk] = Findings(holder=holder, change_open=phase not in (None, Phase.IDLE),
                                  queued=pk in queued)
     return found

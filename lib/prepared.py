@@ -15,7 +15,9 @@ parameter; the compiled SQL's parameters are searched for those samples, and lat
 calls put their own values in the same places. That is only sound for parameters the
 ORM passes to the database as they are, so parameters are `str` or `int`, each must be
 found in the parameters unchanged (not inside a LIKE pattern, not case-folded): anything
-else is refused at compile time (`TypeError`). Results are built as the queryset would
+else is refused at compile time (`TypeError`). A parameter may also be `Many(int, n)`:
+exactly n integers, for an `__in` lookup (the caller pads a short list with repeats, which
+`IN` ignores), so a pass over thousands of rows in chunks compiles once, not per chunk. Results are built as the queryset would
 build them: model instances (with `select_related` and annotations), or `values_list`
 rows (flat or not). Everything else about the query (constants, ordering, slicing) is
 part of its shape.
@@ -41,10 +43,30 @@ _samples = itertools.count(2_000_000_001)
 
 
 @dataclass(frozen=True)
+class Many:
+    """A parameter of exactly `count` integers: an `__in` list of ids. (Integers only: a
+    NUL in one string would make the whole call answer nothing, as below.)"""
+
+    kind: type
+    count: int
+
+    def __post_init__(self):
+        if self.kind is not int or self.count < 1:
+            raise TypeError("Many takes int and a count of at least one")
+
+
+def padded(values: list, count: int) -> list:
+    """`values` (1..count of them) made `count` long by repeating the last: the same `IN`."""
+    if not 0 < len(values) <= count:
+        raise ValueError(f"{len(values)} values for a list of {count}")
+    return [*values, *[values[-1]] * (count - len(values))]
+
+
+@dataclass(frozen=True)
 class _Compiled:
     sql: plain_sql.Statement
     params: tuple
-    slots: dict  # parameter name -> positions in params
+    slots: dict  # parameter name -> [(position in params, index in a Many's values or None)]
     converters: list  # [(position, (converters, expression))]
     build_row: Callable  # row (list) -> result
 
@@ -52,7 +74,7 @@ class _Compiled:
 class Prepared:
     def __init__(self, build: Callable[..., QuerySet], **types: type):
         for name, kind in types.items():
-            if kind not in (str, int):
+            if not isinstance(kind, Many) and kind not in (str, int):
                 raise TypeError(f"parameter {name}: only str and int parameters can be prepared")
         self._build, self._types = build, types
         self._compiled: dict[str, _Compiled] = {}
@@ -65,12 +87,12 @@ class Prepared:
         alias = router.db_for_read(model)
         compiled = self._compiled.get(alias) or self._compile(alias)
         params = list(compiled.params)
-        for name, positions in compiled.slots.items():
+        for name, value in values.items():
+            self._check(name, value)
+        for name, places in compiled.slots.items():
             value = values[name]
-            if type(value) is not self._types[name]:  # noqa: E721  (bool is no int here)
-                raise TypeError(f"parameter {name} must be {self._types[name].__name__}")
-            for position in positions:
-                params[position] = value
+            for position, index in places:
+                params[position] = value if index is None else value[index]
         if any(isinstance(value, str) and "\x00" in value for value in values.values()):
             return []  # as the ORM answers a NUL in a lookup (PostgreSQL cannot even compare one)
         connection = connections[alias]
@@ -88,6 +110,18 @@ class Prepared:
             out.append(compiled.build_row(row))
         return out
 
+    def _check(self, name: str, value) -> None:
+        kind = self._types[name]
+        if isinstance(kind, Many):
+            if not isinstance(value, list | tuple) or len(value) != kind.count:
+                raise TypeError(f"parameter {name} must be {kind.count} values (lib.prepared.padded)")
+            items, kind = value, kind.kind
+        else:
+            items = (value,)
+        for item in items:
+            if type(item) is not kind:  # noqa: E721  (bool is no int here)
+                raise TypeError(f"parameter {name} must be {kind.__name__}")
+
     def first(self, **values):
         rows = self(**values)
         return rows[0] if rows else None
@@ -101,7 +135,11 @@ class Prepared:
     def _sample_queryset(self):
         # A string sample with LIKE's special characters and both cases: a lookup that
         # escapes, folds or wraps its value cannot pass it through unchanged, and is refused.
-        samples = {name: (f"Prepared%_Sample\\{name}-{next(_samples)}" if kind is str else next(_samples))
+        def sample(name, kind):
+            return f"Prepared%_Sample\\{name}-{next(_samples)}" if kind is str else next(_samples)
+
+        samples = {name: ([sample(name, kind.kind) for _ in range(kind.count)] if isinstance(kind, Many)
+                          else sample(name, kind))
                    for name, kind in self._types.items()}
         return self._build(**samples), samples
 
@@ -114,18 +152,27 @@ class Prepared:
             sql, params = compiler.as_sql()
             slots = {}
             for name, sample in samples.items():
-                if isinstance(sample, str) and any(isinstance(p, str) and sample in p and p != sample
-                                                   for p in params):
-                    raise TypeError(f"parameter {name} is transformed (a pattern or a function of it)")
-                slots[name] = [i for i, p in enumerate(params) if type(p) is type(sample) and p == sample]
-                if not slots[name]:
-                    raise TypeError(f"parameter {name} does not reach the database unchanged")
+                many = isinstance(sample, list)
+                slots[name] = []
+                for index, one in enumerate(sample if many else [sample]):
+                    places = _places(name, one, params)
+                    slots[name] += [(position, index if many else None) for position in places]
             fields = [s[0] for s in compiler.select[0:compiler.col_count]]
             converters = list(compiler.get_converters(fields).items())
             compiled = _Compiled(plain_sql.statement(connections[alias], sql), tuple(params), slots, converters,
                                  _row_builder(queryset, compiler, alias))
             self._compiled[alias] = compiled
             return compiled
+
+
+def _places(name: str, sample, params) -> list[int]:
+    """Where `sample` sits in the compiled parameters, or TypeError if it was changed."""
+    if isinstance(sample, str) and any(isinstance(p, str) and sample in p and p != sample for p in params):
+        raise TypeError(f"parameter {name} is transformed (a pattern or a function of it)")
+    places = [i for i, p in enumerate(params) if type(p) is type(sample) and p == sample]
+    if not places:
+        raise TypeError(f"parameter {name} does not reach the database unchanged")
+    return places
 
 
 def _row_builder(queryset: QuerySet, compiler, alias: str) -> Callable:

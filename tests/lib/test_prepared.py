@@ -5,7 +5,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from csms.models import Station, StationCall
-from lib.prepared import Prepared
+from lib.prepared import Many, Prepared, padded
 from oauth.models import SigningKey
 from tenants.models import Tenant
 from tests.factories import make_station, make_tenant
@@ -70,6 +70,34 @@ def test_values_list_rows_flat_and_not():
     assert pairs(station_id=station.pk) == list(StationCall.objects.filter(station=station).order_by("pk")
                                                 .values_list("pk", "created_at"))
     assert pairs(station_id=station.pk + 1000) == []
+
+
+def test_a_list_parameter_compiles_once_and_answers_as_the_in_lookup(django_assert_num_queries):
+    tenant = make_tenant("acme")
+    stations = [make_station(tenant, f"CP{i}") for i in range(5)]
+    StationCall.objects.create(tenant=tenant, station=stations[1], action="Reset", payload={})
+    among = Prepared(lambda ids, slug: Station.objects.filter(pk__in=ids, tenant__slug=slug).order_by("pk")
+                     .values_list("pk", "identity"), ids=Many(int, 3), slug=str)
+    for ids in ([stations[0].pk], [stations[4].pk, stations[2].pk], [s.pk for s in stations[1:4]]):
+        with django_assert_num_queries(1):
+            got = among(ids=padded(ids, 3), slug="acme")
+        assert got == list(Station.objects.filter(pk__in=ids).order_by("pk").values_list("pk", "identity"))
+    assert among(ids=padded([stations[0].pk], 3), slug="other") == []
+    assert among(ids=[-1, -2, -3], slug="acme") == []
+
+
+def test_a_list_parameter_takes_exactly_its_count_of_integers():
+    among = Prepared(lambda ids: Station.objects.filter(pk__in=ids), ids=Many(int, 3))
+    for wrong in ([1, 2], [1, 2, 3, 4], [1, 2, "3"], [1, 2, True], 1):
+        with pytest.raises(TypeError):
+            among(ids=wrong)
+    with pytest.raises(TypeError):
+        Many(str, 3)
+    with pytest.raises(ValueError):
+        padded([], 3)
+    with pytest.raises(ValueError):
+        padded([1, 2, 3, 4], 3)
+    assert padded([7, 8], 4) == [7, 8, 8, 8]
 
 
 @pytest.mark.parametrize("build, types, problem", [
