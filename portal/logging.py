@@ -12,6 +12,9 @@ the message: one record is one line, whichever formatter writes it.
 import logging
 import re
 import sys
+import time
+
+from lib.log_summary import Summarised
 
 _CREDENTIAL_HEADER = re.compile(
     r"(?i)\b((?:proxy-)?authorization|authentication-info|www-authenticate|cookie|set-cookie)"
@@ -166,11 +169,20 @@ class SocketChatter(logging.Filter):
     socket, naming neither the station nor the peer, and uvicorn adds
     `<peer> - "WebSocket /ocpp/…" [accepted]`, which csms.consumers' `station … connected
     (…) from <peer>` says too. In a reconnect storm these lines were two thirds of the
-    logging and its CPU. uvicorn's lines for other paths, and for refused handshakes
-    (with their status), stay."""
+    logging and its CPU. uvicorn's lines for other paths stay; its lines for refused station
+    handshakes (`<peer> - "WebSocket /ocpp/…" 401`) are kept at most `REFUSED_PER_INTERVAL`
+    per `REFUSED_INTERVAL_SECONDS`, the rest counted (lib/log_summary.py): a Digest fleet's
+    every reconnect starts with a 401, and a flood of bad credentials is a 429 each."""
 
     CHATTER = frozenset({"connection open", "connection closed"})
     ACCEPTED = '%s - "WebSocket %s" [accepted]'  # uvicorn's websockets_sansio_impl
+    REFUSED = '%s - "WebSocket %s" %d'  # the same, for a handshake answered with a status
+    REFUSED_PER_INTERVAL, REFUSED_INTERVAL_SECONDS = 50, 10.0
+
+    def __init__(self, clock=time.monotonic):
+        super().__init__()
+        self.refused = Summarised(logging.getLogger("uvicorn.error"), self.REFUSED_INTERVAL_SECONDS,
+                                  logging.INFO, clock=clock, burst=self.REFUSED_PER_INTERVAL)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not isinstance(record.msg, str):  # a list or dict logged as such: not ours to drop
@@ -178,8 +190,18 @@ class SocketChatter(logging.Filter):
         if record.msg in self.CHATTER and not record.args:
             return False
         args = record.args
-        return not (record.msg == self.ACCEPTED and isinstance(args, tuple) and len(args) == 2
-                    and isinstance(args[1], str) and args[1].startswith("/ocpp/"))
+        if not (isinstance(args, tuple) and len(args) >= 2 and isinstance(args[1], str)
+                and args[1].startswith("/ocpp/")):
+            return True
+        if record.msg == self.ACCEPTED:
+            return False
+        if record.msg == self.REFUSED:
+            suppressed = self.refused.admit()
+            if suppressed is None:
+                return False
+            if suppressed:
+                record.msg, record.args = record.msg + Summarised.SUPPRESSED, (*args, suppressed)
+        return True
 
 
 def install(filter_=None) -> None:

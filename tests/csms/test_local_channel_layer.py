@@ -2,8 +2,6 @@
 import asyncio
 import time
 
-from channels.layers import InMemoryChannelLayer
-
 from csms import local_channel_layer
 from csms.local_channel_layer import LocalChannelLayer
 
@@ -33,20 +31,44 @@ def test_expired_messages_are_still_dropped_within_a_second(run):
     assert run(scenario()) is False
 
 
-def test_a_burst_of_handshakes_scans_the_layer_once_not_each_time(run, monkeypatch):
-    scans = []
-    original = InMemoryChannelLayer._clean_expired
-    monkeypatch.setattr(InMemoryChannelLayer, "_clean_expired", lambda self: scans.append(1) or original(self))
-
+def test_a_burst_of_handshakes_scans_the_layer_once_not_each_time(run):
     async def scenario():
         layer = LocalChannelLayer()
+        scans = set()
         for i in range(500):  # what 500 handshakes ask of it: join, announce the takeover
             channel = await layer.new_channel()
             await layer.group_add(f"station.{i}", channel)
             await layer.group_send(f"station.{i}", {"type": "station.takeover"})
+            scans.add(layer.cleaned_at)  # a new value: a scan ran
+        return scans
 
-    run(scenario())
-    assert len(scans) <= 2
+    assert len(run(scenario())) <= 2
+
+
+def test_the_scan_looks_only_at_channels_that_were_sent_a_message(run):
+    """Thousands of consumers wait on empty queues: a scan keeps track of the few
+    channels that may hold a message, and forgets each once it is empty."""
+    async def scenario():
+        layer = LocalChannelLayer(expiry=0.05)
+        waiting = [await layer.new_channel() for _ in range(300)]
+        receivers = [asyncio.create_task(layer.receive(c)) for c in waiting]
+        await asyncio.sleep(0)  # each now waits on its own (empty) queue
+        await layer.send(waiting[0], {"type": "read"})
+        await layer.send("never.read", {"type": "unread"})
+        got = await asyncio.wait_for(receivers[0], 2)
+        await asyncio.sleep(0.1)  # "never.read"'s message has expired
+        await layer.send("fresh", {"type": "not yet expired"})
+        layer.cleaned_at = -local_channel_layer.CLEAN_EVERY_SECONDS
+        layer._clean_expired()
+        for task in receivers[1:]:
+            task.cancel()
+        return got, layer.sent_to, "never.read" in layer.channels, sum(c in layer.channels for c in waiting)
+
+    got, sent_to, unread_kept, still_waiting = run(scenario())
+    assert got == {"type": "read"}
+    assert sent_to == {"fresh"}  # the read channel and the expired one are forgotten
+    assert not unread_kept
+    assert still_waiting == 299  # the waiting consumers' queues are left as they were
 
 
 def test_an_expired_message_still_ends_its_channels_memberships(run):

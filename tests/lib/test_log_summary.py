@@ -27,3 +27,28 @@ def test_a_flood_is_one_line_per_interval_and_the_next_line_counts_what_was_left
         (logging.WARNING, "busy: /par (49 more since the previous such line)"),
         (logging.WARNING, "busy: /token"),
     ]
+
+
+def test_a_burst_is_logged_as_it_comes_and_only_the_rest_of_the_interval_is_counted(caplog):
+    clock = Clock()
+    summary = Summarised(logging.getLogger("test.summary"), interval=10, level=logging.INFO, clock=clock,
+                         burst=3)
+    with caplog.at_level(logging.INFO, "test.summary"):
+        logged = [summary.log("station %s connected", f"CP{i}") for i in range(10)]
+        clock.now += 9.9
+        logged.append(summary.log("station %s connected", "CP10"))  # still the same interval
+        clock.now += 0.1
+        logged += [summary.log("station %s connected", f"CP{i}") for i in (11, 12, 13, 14)]
+    assert logged == [True] * 3 + [False] * 8 + [True] * 3 + [False]
+    assert [r.getMessage() for r in caplog.records] == [
+        "station CP0 connected", "station CP1 connected", "station CP2 connected",
+        "station CP11 connected (8 more since the previous such line)",
+        "station CP12 connected", "station CP13 connected",
+    ]
+
+
+def test_a_level_nobody_reads_is_neither_logged_nor_counted(caplog):
+    summary = Summarised(logging.getLogger("test.summary.quiet"), level=logging.INFO, burst=2)
+    with caplog.at_level(logging.WARNING, "test.summary.quiet"):
+        assert [summary.log("x") for _ in range(5)] == [False] * 5
+    assert caplog.records == []

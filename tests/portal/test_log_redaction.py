@@ -273,3 +273,23 @@ def test_a_message_that_is_no_string_still_logs_on_uvicorns_logger():
 
     record = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, ["not", "a", "string"], None, None)
     assert SocketChatter().filter(record)
+
+
+def test_a_flood_of_refused_station_handshakes_is_a_few_lines_and_a_count():
+    from portal.logging import SocketChatter
+
+    now = [0.0]
+    chatter = SocketChatter(clock=lambda: now[0])
+
+    def line(path, status):
+        record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" %d',
+                                   ("127.0.0.1:5", path, status), None)
+        return record.getMessage() if chatter.filter(record) else None
+
+    flood = [line(f"/ocpp/acme/CP{i}", 429) for i in range(SocketChatter.REFUSED_PER_INTERVAL + 30)]
+    kept = [m for m in flood if m]
+    assert len(kept) == SocketChatter.REFUSED_PER_INTERVAL and kept[0].endswith("/ocpp/acme/CP0\" 429")
+    assert line("/api/v1/x", 401) is not None  # not a station handshake: never counted against
+    now[0] += SocketChatter.REFUSED_INTERVAL_SECONDS
+    assert line("/ocpp/acme/CP9", 401) == \
+        '127.0.0.1:5 - "WebSocket /ocpp/acme/CP9" 401 (30 more since the previous such line)'
