@@ -17,6 +17,7 @@ from jsonschema.exceptions import best_match
 from csms.protocol import validation
 from csms.protocol.errors import RpcError
 from csms.protocol.versions import OcppVersion
+from tests.csms.frame_mutations import NUMBERS, STRINGS, TIMES
 
 SCHEMAS = [(version, action, response) for version in OcppVersion
            for action in sorted(validation._actions(version)) for response in (False, True)]
@@ -27,7 +28,8 @@ INSTANTS = ["2026-12-03T17:00:00Z", "2026-12-03T17:00:00.123+01:00", "2026-02-30
 ANYTHING = st.recursive(
     st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.sampled_from([2**31 - 1, 2**31, -2**31 - 1, 0, -1])
     | st.decimals(allow_nan=False, allow_infinity=False, places=3) | st.text(max_size=30)
-    | st.sampled_from(INSTANTS),
+    | st.sampled_from(INSTANTS) | st.sampled_from(TIMES) | st.sampled_from(STRINGS)
+    | st.sampled_from([Decimal(n) for n in NUMBERS]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=6)
 
@@ -70,7 +72,7 @@ def shaped(schema, root, bad, depth=0):
                         max_size=min(high + shift, low + 3))
     if kind == "string":
         if schema.get("format") == "date-time":
-            return edges(st.sampled_from(INSTANTS[:2]), INSTANTS[2:])
+            return edges(st.sampled_from(INSTANTS[:2]), INSTANTS[2:] + TIMES)
         most = schema.get("maxLength", 20)
         return edges(st.text(max_size=min(most, 40)) | st.just("x" * most), ["x" * (most + 1), 7])
     if kind == "integer":
