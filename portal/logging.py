@@ -168,13 +168,17 @@ class SocketChatter(logging.Filter):
     "connection open" and "connection closed" at INFO on uvicorn's logger for every
     socket, naming neither the station nor the peer, and uvicorn adds
     `<peer> - "WebSocket /ocpp/…" [accepted]`, which csms.consumers' `station … connected
-    (…) from <peer>` says too. In a reconnect storm these lines were two thirds of the
+    (…) from <peer>` says too; a refused handshake got the library's `connection rejected
+    (401 Unauthorized)` besides uvicorn's line with the path and the peer. In a reconnect storm these lines were two thirds of the
     logging and its CPU. uvicorn's lines for other paths stay; its lines for refused station
     handshakes (`<peer> - "WebSocket /ocpp/…" 401`) are kept at most `REFUSED_PER_INTERVAL`
     per `REFUSED_INTERVAL_SECONDS`, the rest counted (lib/log_summary.py): a Digest fleet's
     every reconnect starts with a 401, and a flood of bad credentials is a 429 each."""
 
     CHATTER = frozenset({"connection open", "connection closed"})
+    # The websockets library's line for a refused handshake, naming neither path nor peer:
+    # uvicorn's own line for it (REFUSED, below) says the status too.
+    REFUSED_CHATTER = frozenset({"connection rejected (%d %s)", "HTTP response sent (%d %s)"})
     ACCEPTED = '%s - "WebSocket %s" [accepted]'  # uvicorn's websockets_sansio_impl
     REFUSED = '%s - "WebSocket %s" %d'  # the same, for a handshake answered with a status
     REFUSED_PER_INTERVAL, REFUSED_INTERVAL_SECONDS = 50, 10.0
@@ -187,7 +191,7 @@ class SocketChatter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not isinstance(record.msg, str):  # a list or dict logged as such: not ours to drop
             return True
-        if record.msg in self.CHATTER and not record.args:
+        if record.msg in self.CHATTER and not record.args or record.msg in self.REFUSED_CHATTER:
             return False
         args = record.args
         if not (isinstance(args, tuple) and len(args) >= 2 and isinstance(args[1], str)

@@ -260,6 +260,8 @@ def test_a_station_socket_writes_one_line_not_three():
         uvicorn_log.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5", "/ocpp/acme/CP1")
         uvicorn_log.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5", "/elsewhere")
         uvicorn_log.info('%s - "WebSocket %s" %d', "127.0.0.1:5", "/ocpp/acme/CP1", 401)
+        uvicorn_log.info("connection rejected (%d %s)", 401, "Unauthorized")  # the websockets library's
+        uvicorn_log.info("HTTP response sent (%d %s)", 404, "Not Found")
         uvicorn_log.info("connection closed")
     finally:
         uvicorn_log.removeHandler(handler)
