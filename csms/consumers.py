@@ -196,9 +196,9 @@ class StationConsumer(AsyncWebsocketConsumer):
         offered = parse_offered(", ".join(
             v.decode("latin-1") for k, v in headers if k == b"sec-websocket-protocol"))
         version = negotiate(offered, station.allowed_protocols)
-        subject = policy.subject(station, credentials.stored_keys(station), version, found.rules, found.tokens,
-                                 source, found.logins, credentials.stored_digest(station), request_target(self.scope),
-                                 found.totp, credentials.stored_eap(station, source), found.bearer)
+        secrets = credentials.stored(station, source)
+        subject = policy.subject(station, secrets.keys, version, found.rules, found.tokens, source, found.logins,
+                                 secrets.digest, request_target(self.scope), found.totp, secrets.eap, found.bearer)
         result = await admission.decide(subject, tenant_slug=station.tenant.slug, source=source,
                                         authorization=authorization, totp_header=totp_header)
         if result.decision in (Decision.THROTTLED, Decision.BUSY):

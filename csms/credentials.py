@@ -207,25 +207,43 @@ def valid_hashes(station: Station) -> list[str]:
     return state_of(cred).valid_hashes if cred else []
 
 
+@dataclass(frozen=True)
+class StoredSecrets:
+    """The station's valid keys as each scheme's check sees them (`stored`)."""
+
+    keys: keys.StoredKeys  # Basic and Token logins: the key hashes
+    digest: keys.StoredDigest
+    eap: keys.StoredEap
+
+
+def stored(station: Station, source: str) -> StoredSecrets:
+    """The station's valid keys for a handshake from the client address `source`: read off
+    its credential once (the rotation state was built three times per handshake)."""
+    cred = getattr(station, "credential", None)
+    state = state_of(cred) if cred else None
+    rows = tuple(key for _, key in state.keys()) if state else ()
+    realm = policy.realm(station.tenant)
+    return StoredSecrets(
+        keys.StoredKeys(tuple(state.valid_hashes) if state else ()),
+        keys.StoredDigest(realm, station.identity, tuple((key.hash, key.digest) for key in rows)),
+        keys.StoredEap(realm, station.identity, source, tuple((key.hash, key.eap) for key in rows),
+                       settings.CSMS["EAP_ROUND_SECONDS"]))
+
+
 def stored_keys(station: Station) -> keys.StoredKeys:
     """The station's valid keys as the handshake checks a secret against them."""
-    return keys.StoredKeys(tuple(valid_hashes(station)))
+    return stored(station, "").keys
 
 
 def stored_digest(station: Station) -> keys.StoredDigest:
     """The station's valid keys as the Digest scheme checks a response against them."""
-    cred = getattr(station, "credential", None)
-    rows = tuple((key.hash, key.digest) for _, key in state_of(cred).keys()) if cred else ()
-    return keys.StoredDigest(policy.realm(station.tenant), station.identity, rows)
+    return stored(station, "").digest
 
 
 def stored_eap(station: Station, source: str) -> keys.StoredEap:
     """The station's valid keys as the EAP scheme checks a response against them, and its
     open rounds from the client address `source`."""
-    cred = getattr(station, "credential", None)
-    rows = tuple((key.hash, key.eap) for _, key in state_of(cred).keys()) if cred else ()
-    return keys.StoredEap(policy.realm(station.tenant), station.identity, source, rows,
-                          settings.CSMS["EAP_ROUND_SECONDS"])
+    return stored(station, source).eap
 
 
 _credential_of = Prepared(lambda station_id: StationCredential.objects.filter(station_id=station_id)[:1],
