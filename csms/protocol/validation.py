@@ -16,7 +16,10 @@ stricter than `jsonschema` (that costs time, never an answer), never more lenien
 """
 import itertools
 import json
+import logging
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -30,6 +33,8 @@ from . import values
 from .errors import Problem, RpcError
 from .limits import MAX_SCHEMA_ERRORS
 from .versions import OcppVersion
+
+log = logging.getLogger(__name__)
 
 _SCHEMA_PACKAGE = {OcppVersion.V16: "ocpp.v16", OcppVersion.V201: "ocpp.v201"}
 
@@ -202,7 +207,7 @@ _FAST_FORMATS = {"date-time": _is_instant, "uri": lambda _text: True}
 
 
 @cache
-def _fast(version: OcppVersion, action: str, response: bool):
+def _compiled_fast(version: OcppVersion, action: str, response: bool):
     """The schema compiled by fastjsonschema, or None if jsonschema alone must judge it."""
     schema = _schema(version, action, response)
     if _has_key(schema, "multipleOf"):
@@ -210,6 +215,38 @@ def _fast(version: OcppVersion, action: str, response: bool):
     # use_default=False: fastjsonschema would otherwise write the schemas' defaults into
     # the payload it checks.
     return fastjsonschema.compile(_ranges_as_bounds(schema), formats=_FAST_FORMATS, use_default=False)
+
+
+# Compiling takes up to 0.1-0.2 s for the largest 2.0.1 schemas (TransactionEvent,
+# RequestStartTransaction): done on the event loop at a schema's first use, that stopped
+# every connection of the process. So the first use starts it on a thread of its own, and
+# jsonschema judges until it is ready.
+_ready: dict = {}  # (version, action, response) -> the compiled validator, or None
+_compiling: set = set()
+_compiling_lock = threading.Lock()
+_compiler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schema-compile")
+
+
+def _fast(version: OcppVersion, action: str, response: bool):
+    """The fast validator if it is compiled; else None, and its compilation under way."""
+    key = (version, action, response)
+    try:
+        return _ready[key]
+    except KeyError:
+        pass
+    with _compiling_lock:
+        if key not in _compiling:
+            _compiling.add(key)
+            _compiler.submit(_compile_in_background, key)
+    return None
+
+
+def _compile_in_background(key) -> None:
+    try:
+        _ready[key] = _compiled_fast(*key)
+    except Exception:  # never expected (tests compile every schema); jsonschema judges meanwhile
+        log.exception("compiling the fast validator of %s failed", key)
+        _ready[key] = None
 
 
 def _has_key(schema, key: str) -> bool:

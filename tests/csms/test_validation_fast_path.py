@@ -21,7 +21,7 @@ from tests.csms.frame_mutations import NUMBERS, STRINGS, TIMES
 
 SCHEMAS = [(version, action, response) for version in OcppVersion
            for action in sorted(validation._actions(version)) for response in (False, True)]
-FAST = [case for case in SCHEMAS if validation._fast(*case) is not None]
+FAST = [case for case in SCHEMAS if validation._compiled_fast(*case) is not None]
 
 INSTANTS = ["2026-12-03T17:00:00Z", "2026-12-03T17:00:00.123+01:00", "2026-02-30T10:00:00Z",
             "2026-12-03 17:00:00", "2026-12-03T17:00:00", "yesterday", "", "2026-12-03T24:00:00Z"]
@@ -125,7 +125,7 @@ def jsonschema_accepts(case, payload) -> bool:
 
 def fast_accepts(case, payload) -> bool:
     try:
-        validation._fast(*case)(payload)
+        validation._compiled_fast(*case)(payload)
     except Exception:  # noqa: BLE001  (whatever it raises, it refused)
         return False
     return True
@@ -147,6 +147,15 @@ def test_the_fast_validator_answers_as_jsonschema_does(case):
 def test_only_schemas_with_multiple_of_are_left_to_jsonschema():
     left = {case for case in SCHEMAS if case not in FAST}
     assert left and all(validation._has_key(validation._schema(*case), "multipleOf") for case in left)
+
+
+def test_a_schema_is_compiled_off_the_caller_and_used_once_ready():
+    case = (OcppVersion.V201, "TransactionEvent", False)  # among the slowest to compile
+    validation._ready.pop(case, None)
+    validation._compiling.discard(case)
+    assert validation._fast(*case) is None  # not waited for: jsonschema judges meanwhile
+    validation._compiler.submit(lambda: None).result(timeout=60)  # the compile queued before it is done
+    assert validation._fast(*case) is validation._compiled_fast(*case)
 
 
 def test_a_refusal_is_still_explained_by_jsonschema():
