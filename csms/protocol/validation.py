@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -239,6 +240,17 @@ def _fast(version: OcppVersion, action: str, response: bool):
             _compiling.add(key)
             _compiler.submit(_compile_in_background, key)
     return None
+
+
+def _after_fork_in_child() -> None:
+    # A forked child (a Celery prefork worker) has no compiling thread, whatever the
+    # executor believes: a fresh one, and the compilations that were under way forgotten.
+    global _compiler, _compiling, _compiling_lock
+    _compiler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schema-compile")
+    _compiling, _compiling_lock = set(_ready), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _compile_in_background(key) -> None:

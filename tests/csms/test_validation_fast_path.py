@@ -158,6 +158,18 @@ def test_a_schema_is_compiled_off_the_caller_and_used_once_ready():
     assert validation._fast(*case) is validation._compiled_fast(*case)
 
 
+def test_after_a_fork_what_was_under_way_in_the_parent_is_compiled_again():
+    """A forked child (a Celery prefork worker) has no compiling thread: the hook that
+    runs in it (os.register_at_fork) forgets what the parent's thread was compiling."""
+    case = (OcppVersion.V201, "NotifyChargingLimit", False)
+    validation._ready.pop(case, None)
+    validation._compiling.add(case)  # as if the parent's thread were compiling it at the fork
+    validation._after_fork_in_child()
+    assert validation._fast(*case) is None
+    validation._compiler.submit(lambda: None).result(timeout=60)
+    assert validation._fast(*case) is validation._compiled_fast(*case)
+
+
 def test_a_refusal_is_still_explained_by_jsonschema():
     with pytest.raises(RpcError) as caught:
         validation.validate(OcppVersion.V16, "StatusNotification",
