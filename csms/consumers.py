@@ -52,15 +52,18 @@ from .protocol.validation import is_known_action, validate
 from .protocol.versions import OcppVersion, negotiate, parse_offered
 
 log = logging.getLogger(__name__)
-# The lines every handshake or socket writes, at most LINES_PER_INTERVAL of each kind per
-# LINE_INTERVAL_SECONDS, the rest counted (lib/log_summary.py): a reconnect storm or a
-# flood of bad credentials is thousands a minute, and each line was 0.2 ms of the event
-# loop. Every one is in the station's connection history and audit trail regardless.
-LINES_PER_INTERVAL, LINE_INTERVAL_SECONDS = 50, 10.0
+# The lines every handshake or socket writes, at most CSMS["LOG_LINES_PER_INTERVAL"] of
+# each kind per LINE_INTERVAL_SECONDS and CSMS["LOG_LINES_PER_PEER"] of them for one
+# client address, the rest counted (lib/log_summary.py): a reconnect storm or a flood of
+# bad credentials is thousands a minute, and each line was 0.2 ms of the event loop; one
+# flooding address cannot hide the others' lines. Every one is in the station's
+# connection history and audit trail regardless.
+LINE_INTERVAL_SECONDS = 10.0
 
 
 def _lines() -> Summarised:
-    return Summarised(log, LINE_INTERVAL_SECONDS, logging.INFO, burst=LINES_PER_INTERVAL)
+    return Summarised(log, LINE_INTERVAL_SECONDS, logging.INFO, burst=settings.CSMS["LOG_LINES_PER_INTERVAL"],
+                      per_key=settings.CSMS["LOG_LINES_PER_PEER"])
 
 
 _connected_lines, _disconnected_lines, _failed_lines, _refused_lines = _lines(), _lines(), _lines(), _lines()
@@ -207,12 +210,14 @@ class StationConsumer(AsyncWebsocketConsumer):
             return
         if result.decision is Decision.MALFORMED:
             self._counted("malformed", tenant, station=station, reason=result.reason)
-            _failed_lines.log("station %s: malformed credentials (%s)", station, result.reason)
+            _failed_lines.log("station %s: malformed credentials (%s), from %s", station, result.reason, source,
+                              key=source)
             await self._deny(400, b"Malformed Authorization header\n")
             return
         if result.decision is Decision.CHALLENGE:
             self._counted("challenged", tenant, station=station, reason=result.reason)
-            _failed_lines.log("station %s: authentication failed (%s)", station, result.reason)
+            _failed_lines.log("station %s: authentication failed (%s), from %s", station, result.reason, source,
+                              key=source)
             await self._challenge(result.challenges)
             return
         if version is None:
@@ -253,7 +258,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         handshake_metrics.CONNECTED.labels(version=version.value).inc()
         # The socket's one line: uvicorn's "[accepted]" for station paths is dropped
         # (portal.logging.SocketChatter), so this one says where it came from.
-        _connected_lines.log("station %s connected (%s) from %s", self.station_label, version.value, source)
+        _connected_lines.log("station %s connected (%s) from %s", self.station_label, version.value, source,
+                             key=source)
         if self.connection_seq is None:  # the station was removed meanwhile
             await self._give_way()
             return
@@ -302,8 +308,8 @@ class StationConsumer(AsyncWebsocketConsumer):
     async def _refuse_for_now(self, result):
         """429: this station (from here) or this address failed too often; 503: every
         hashing slot is taken. Either way nothing was checked; come back later."""
-        _refused_lines.log("%s/%s: handshake refused before the key check (%s)", *station_path(self.scope),
-                           result.reason)
+        _refused_lines.log("%s/%s: handshake refused before the key check (%s), from %s", *station_path(self.scope),
+                           result.reason, self._source(), key=self._source())
         status, body = (429, b"Too many failed attempts\n") if result.decision is Decision.THROTTLED \
             else (503, b"Busy; try again shortly\n")
         await self._deny(status, body, [(b"retry-after", str(max(1, result.retry_after)).encode("ascii"))])
@@ -809,7 +815,7 @@ class StationConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
         except Exception:  # its messages expire unread
             log.warning("station %s: leaving its group failed", self.station_label, exc_info=True)
-        _disconnected_lines.log("station %s disconnected", self.station_label)
+        _disconnected_lines.log("station %s disconnected", self.station_label, key=self._source())
 
     async def _abandon_outstanding(self):
         lost = self.book.abandon()

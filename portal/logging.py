@@ -168,31 +168,38 @@ class SocketChatter(logging.Filter):
     "connection open" and "connection closed" at INFO on uvicorn's logger for every
     socket, naming neither the station nor the peer, and uvicorn adds
     `<peer> - "WebSocket /ocpp/…" [accepted]`, which csms.consumers' `station … connected
-    (…) from <peer>` says too; a refused handshake got the library's `connection rejected
-    (401 Unauthorized)` besides uvicorn's line with the path and the peer. In a reconnect storm these lines were two thirds of the
+    (…) from <peer>` says too. In a reconnect storm these lines were two thirds of the
     logging and its CPU. uvicorn's lines for other paths stay; its lines for refused station
     handshakes (`<peer> - "WebSocket /ocpp/…" 401`) are kept at most `REFUSED_PER_INTERVAL`
-    per `REFUSED_INTERVAL_SECONDS`, the rest counted (lib/log_summary.py): a Digest fleet's
-    every reconnect starts with a 401, and a flood of bad credentials is a 429 each."""
+    per `REFUSED_INTERVAL_SECONDS` (`REFUSED_PER_PEER` for one address), the rest counted
+    (lib/log_summary.py): a Digest fleet's every reconnect starts with a 401, and a flood
+    of bad credentials is a 429 each. The websockets library's own line for a refused
+    handshake (`connection rejected (401 Unauthorized)`, naming neither path nor peer) is
+    kept under a budget of its own: it is the only line for a handshake the library itself
+    refuses (no Sec-WebSocket-Key, say), which uvicorn does not log (review helper-41)."""
 
     CHATTER = frozenset({"connection open", "connection closed"})
-    # The websockets library's line for a refused handshake, naming neither path nor peer:
-    # uvicorn's own line for it (REFUSED, below) says the status too.
+    # The websockets library's line for a refused handshake, naming neither path nor peer.
     REFUSED_CHATTER = frozenset({"connection rejected (%d %s)", "HTTP response sent (%d %s)"})
     ACCEPTED = '%s - "WebSocket %s" [accepted]'  # uvicorn's websockets_sansio_impl
     REFUSED = '%s - "WebSocket %s" %d'  # the same, for a handshake answered with a status
-    REFUSED_PER_INTERVAL, REFUSED_INTERVAL_SECONDS = 50, 10.0
+    REFUSED_PER_INTERVAL, REFUSED_PER_PEER, REFUSED_INTERVAL_SECONDS = 50, 5, 10.0
 
     def __init__(self, clock=time.monotonic):
         super().__init__()
-        self.refused = Summarised(logging.getLogger("uvicorn.error"), self.REFUSED_INTERVAL_SECONDS,
-                                  logging.INFO, clock=clock, burst=self.REFUSED_PER_INTERVAL)
+        logger = logging.getLogger("uvicorn.error")
+        self.refused = Summarised(logger, self.REFUSED_INTERVAL_SECONDS, logging.INFO, clock=clock,
+                                  burst=self.REFUSED_PER_INTERVAL, per_key=self.REFUSED_PER_PEER)
+        self.rejected = Summarised(logger, self.REFUSED_INTERVAL_SECONDS, logging.INFO, clock=clock,
+                                   burst=self.REFUSED_PER_INTERVAL)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not isinstance(record.msg, str):  # a list or dict logged as such: not ours to drop
             return True
-        if record.msg in self.CHATTER and not record.args or record.msg in self.REFUSED_CHATTER:
+        if record.msg in self.CHATTER and not record.args:
             return False
+        if record.msg in self.REFUSED_CHATTER:
+            return self._budgeted(record, self.rejected, None)
         args = record.args
         if not (isinstance(args, tuple) and len(args) >= 2 and isinstance(args[1], str)
                 and args[1].startswith("/ocpp/")):
@@ -200,11 +207,18 @@ class SocketChatter(logging.Filter):
         if record.msg == self.ACCEPTED:
             return False
         if record.msg == self.REFUSED:
-            suppressed = self.refused.admit()
-            if suppressed is None:
-                return False
-            if suppressed:
-                record.msg, record.args = record.msg + Summarised.SUPPRESSED, (*args, suppressed)
+            peer = args[0].rsplit(":", 1)[0] if isinstance(args[0], str) else None  # "host:port"
+            return self._budgeted(record, self.refused, peer)
+        return True
+
+    @staticmethod
+    def _budgeted(record: logging.LogRecord, summary: Summarised, key) -> bool:
+        suppressed = summary.admit(key)
+        if suppressed is None:
+            return False
+        if suppressed:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.msg, record.args = record.msg + Summarised.SUPPRESSED, (*args, suppressed)
         return True
 
 

@@ -388,6 +388,11 @@ CSMS = {
     "NODE_BEAT_SECONDS": float(os.environ.get("CSMS_NODE_BEAT_SECONDS", "15")),
     # Threads (and so database connections) per process for station work; see csms/db.py.
     "DB_THREADS": int(os.environ.get("CSMS_DB_THREADS", "8")),
+    # A station socket's log lines (connected, disconnected, authentication failed, refused
+    # before the key check): at most this many of each kind per 10 s, and this many of them
+    # for one client address, the rest counted on the next line (csms.consumers).
+    "LOG_LINES_PER_INTERVAL": int(os.environ.get("CSMS_LOG_LINES_PER_INTERVAL", "50")),
+    "LOG_LINES_PER_PEER": int(os.environ.get("CSMS_LOG_LINES_PER_PEER", "5")),
     # A connection keeps its station's row between messages and reloads it after this
     # long (and at every BootNotification, after every key-change event, and at once on
     # a `station.changed` event): an operator's change reaches a connected station

@@ -100,10 +100,18 @@ def _nonce_mac(key: bytes, body: bytes, realm: str, identity: str) -> bytes:
     return hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
+# The issued-at is in milliseconds: in whole seconds (as nonces were first made) a nonce
+# minted in a process's first second looked up to a second older than the process, and
+# was answered stale (a needless 401; a flaky live test). A value below this is one of
+# those older nonces, in seconds (until the year 5138).
+_MILLISECONDS_FROM = 10**11
+_ISSUED_PRECISION = 0.001  # seconds
+
+
 def make_nonce(key: bytes, realm: str, identity: str, now: float, random: bytes) -> str:
-    """base64url(issued-at (8 bytes) | random (12) | HMAC (16)): checkable by any process
-    holding `key`, for this realm and station only."""
-    body = struct.pack(">Q", int(now)) + random
+    """base64url(issued-at in ms (8 bytes) | random (12) | HMAC (16)): checkable by any
+    process holding `key`, for this realm and station only."""
+    body = struct.pack(">Q", int(now * 1000)) + random
     return base64.urlsafe_b64encode(body + _nonce_mac(key, body, realm, identity)).rstrip(b"=").decode("ascii")
 
 
@@ -118,7 +126,8 @@ def nonce_age(key: bytes, nonce: bytes, realm: str, identity: str, now: float) -
     body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
     if not hmac.compare_digest(mac, _nonce_mac(key, body, realm, identity)):
         return None
-    age = now - struct.unpack(">Q", body[:8])[0]
+    issued = struct.unpack(">Q", body[:8])[0]
+    age = now - (issued / 1000 if issued >= _MILLISECONDS_FROM else issued)
     return age if age >= -CLOCK_SKEW_SECONDS else None
 
 
@@ -211,7 +220,7 @@ class Digest:
         if age > NONCE_SECONDS:
             return Verdict(False, "Digest nonce expired", stale=True)
         remembered = store.memory_age()
-        if remembered is not None and age > remembered:
+        if remembered is not None and age > remembered + _ISSUED_PRECISION:
             # Its (nonce, nc) pairs used before a restart are forgotten: a fresh nonce is
             # one more 401, where accepting this one could let a captured response in again.
             return Verdict(False, "Digest nonce older than the replay store's memory", stale=True)

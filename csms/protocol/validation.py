@@ -10,7 +10,10 @@ about twenty times sooner than `jsonschema` walks it: a Heartbeat's request and 
 were 7 % of a busy server's CPU (bench/storm.py --profile). Only a payload it refuses
 goes to `jsonschema`, which decides and names the violation. So the fast one may be
 stricter than `jsonschema` (that costs time, never an answer), never more lenient:
-`tests/csms/test_validation_fast_path.py` compares the two on every schema. A schema with
+`tests/csms/test_validation_fast_path.py` compares the two on every schema. (One
+difference, harmless: fastjsonschema takes a tuple for an array, jsonschema a list only.
+A parsed frame holds lists; only an answer built in this process could hold a tuple,
+which JSON writes as an array.) A schema with
 `multipleOf` is left to `jsonschema` alone, whose exact arithmetic ours replaces
 (`_multiple_of`; fastjsonschema divides, which a 1E-10000000 turns into a huge integer).
 """

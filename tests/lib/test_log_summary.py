@@ -52,3 +52,26 @@ def test_a_level_nobody_reads_is_neither_logged_nor_counted(caplog):
     with caplog.at_level(logging.WARNING, "test.summary.quiet"):
         assert [summary.log("x") for _ in range(5)] == [False] * 5
     assert caplog.records == []
+
+
+def test_one_key_flooding_cannot_use_up_the_others_lines(caplog):
+    """Per key (a peer address): a flood from one address is counted after its own few
+    lines, and another address's line is still written in the same interval."""
+    clock = Clock()
+    summary = Summarised(logging.getLogger("test.summary"), interval=10, level=logging.INFO, clock=clock,
+                         burst=50, per_key=5)
+    with caplog.at_level(logging.INFO, "test.summary"):
+        flood = [summary.log("station %s: authentication failed", "A", key="10.0.0.66") for _ in range(5000)]
+        victim = summary.log("station %s: authentication failed", "B", key="10.0.0.7")
+    assert flood.count(True) == 5 and victim
+    assert caplog.records[-1].getMessage() == \
+        "station B: authentication failed (4995 more since the previous such line)"
+
+
+def test_many_keys_still_share_the_burst():
+    clock = Clock()
+    summary = Summarised(logging.getLogger("test.summary.many"), interval=10, level=logging.WARNING,
+                         clock=clock, burst=50, per_key=5)
+    logged = [summary.log("x", key=f"10.0.{i // 256}.{i % 256}") for i in range(1000)]
+    assert logged.count(True) == 50
+    assert len(summary._by_key) == 50  # only keys that were logged are remembered
