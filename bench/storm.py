@@ -362,20 +362,19 @@ def start_profiler(path: str, pid: int):
     """py-spy (not a dependency: `.venv/bin/pip install py-spy`) sampling the server with
     the GIL held, in py-spy's raw format (one stack and its count per line), for the storm
     only: the connected stations' start and the teardown stay out of it."""
-    import signal
     import subprocess
 
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if not spy:
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
-    proc = subprocess.Popen([spy, "record", "--gil", "--rate", "200", "--format", "raw", "--output", path,
+    return subprocess.Popen([spy, "record", "--gil", "--rate", "200", "--format", "raw", "--output", path,
                              "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proc.stop_signal = signal.SIGINT  # py-spy writes its file when interrupted
-    return proc
 
 
 def stop_profiler(proc) -> None:
-    proc.send_signal(proc.stop_signal)
+    import signal
+
+    proc.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
     proc.wait(60)
 
 

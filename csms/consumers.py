@@ -308,8 +308,9 @@ class StationConsumer(AsyncWebsocketConsumer):
     async def _refuse_for_now(self, result):
         """429: this station (from here) or this address failed too often; 503: every
         hashing slot is taken. Either way nothing was checked; come back later."""
+        source = self._source()
         _refused_lines.log("%s/%s: handshake refused before the key check (%s), from %s", *station_path(self.scope),
-                           result.reason, self._source(), key=self._source())
+                           result.reason, source, key=source)
         status, body = (429, b"Too many failed attempts\n") if result.decision is Decision.THROTTLED \
             else (503, b"Busy; try again shortly\n")
         await self._deny(status, body, [(b"retry-after", str(max(1, result.retry_after)).encode("ascii"))])

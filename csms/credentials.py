@@ -202,11 +202,6 @@ def _locked(station_id: int) -> StationCredential:
             .get(station_id=station_id))
 
 
-def valid_hashes(station: Station) -> list[str]:
-    cred = getattr(station, "credential", None)
-    return state_of(cred).valid_hashes if cred else []
-
-
 @dataclass(frozen=True)
 class StoredSecrets:
     """The station's valid keys as each scheme's check sees them (`stored`)."""
@@ -228,22 +223,6 @@ def stored(station: Station, source: str) -> StoredSecrets:
         keys.StoredDigest(realm, station.identity, tuple((key.hash, key.digest) for key in rows)),
         keys.StoredEap(realm, station.identity, source, tuple((key.hash, key.eap) for key in rows),
                        settings.CSMS["EAP_ROUND_SECONDS"]))
-
-
-def stored_keys(station: Station) -> keys.StoredKeys:
-    """The station's valid keys as the handshake checks a secret against them."""
-    return stored(station, "").keys
-
-
-def stored_digest(station: Station) -> keys.StoredDigest:
-    """The station's valid keys as the Digest scheme checks a response against them."""
-    return stored(station, "").digest
-
-
-def stored_eap(station: Station, source: str) -> keys.StoredEap:
-    """The station's valid keys as the EAP scheme checks a response against them, and its
-    open rounds from the client address `source`."""
-    return stored(station, source).eap
 
 
 _credential_of = Prepared(lambda station_id: StationCredential.objects.filter(station_id=station_id)[:1],

@@ -45,9 +45,7 @@ class Summarised:
         suppressed = self.admit(key)
         if suppressed is None:
             return False
-        if suppressed:
-            message += self.SUPPRESSED
-            args = (*args, suppressed)
+        message, args = with_count(message, args, suppressed)
         self.logger.log(self.level, message, *args)
         return True
 
@@ -67,3 +65,10 @@ class Summarised:
                 self._by_key[key] = self._by_key.get(key, 0) + 1
             suppressed, self._suppressed = self._suppressed, 0
         return suppressed
+
+
+def with_count(message: str, args: tuple, suppressed: int) -> tuple[str, tuple]:
+    """`message` and its `args`, naming the `suppressed` lines left out before it, if any."""
+    if not suppressed:
+        return message, args
+    return message + Summarised.SUPPRESSED, (*args, suppressed)

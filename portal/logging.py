@@ -14,7 +14,7 @@ import re
 import sys
 import time
 
-from lib.log_summary import Summarised
+from lib.log_summary import Summarised, with_count
 
 _CREDENTIAL_HEADER = re.compile(
     r"(?i)\b((?:proxy-)?authorization|authentication-info|www-authenticate|cookie|set-cookie)"
@@ -218,7 +218,7 @@ class SocketChatter(logging.Filter):
             return False
         if suppressed:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.msg, record.args = record.msg + Summarised.SUPPRESSED, (*args, suppressed)
+            record.msg, record.args = with_count(record.msg, args, suppressed)
         return True
 
 

@@ -14,7 +14,7 @@ KEY_HEX = AL1000_KEY.hex().upper().encode()
 
 def eap_passwords(identity):
     station = StationCredential.objects.select_related("station__tenant").get(station__identity=identity).station
-    return [passwords for _, passwords in credentials.stored_eap(station, "10.0.0.1").secrets()]
+    return [passwords for _, passwords in credentials.stored(station, "10.0.0.1").eap.secrets()]
 
 
 def test_import_and_registration_seal_it_only_where_eap_is_allowed(tmp_path):
