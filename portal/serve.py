@@ -23,6 +23,7 @@ Used by `make run`, the Docker image, docs/deployment.md, tests/live.py and benc
 import asyncio
 import importlib
 import logging
+import multiprocessing
 import os
 import sys
 from http import HTTPStatus
@@ -35,7 +36,7 @@ from uvicorn.server import Server
 
 from csms import drain, leaving
 from csms.protocol.limits import MAX_FRAME_BYTES
-from lib import gc_policy, thread_switching
+from lib import cpu_affinity, gc_policy, thread_switching
 from lib.log_summary import Summarised
 from portal import request_head
 from portal.request_head import HeadGuard, refusal_response
@@ -51,6 +52,9 @@ GC_FULL_SECONDS = float(os.environ.get("WEB_GC_FULL_SECONDS", "600"))
 # How soon a database thread gets the interpreter back from the event loop after each round
 # trip (lib/thread_switching.py: 5 ms, CPython's default, made PostgreSQL storms crawl). 0: CPython's.
 GIL_SWITCH_MS = float(os.environ.get("WEB_GIL_SWITCH_MS", thread_switching.DEFAULT_MS))
+# Each server process on one CPU core of its own (lib/cpu_affinity.py): its threads and its
+# event loop handing the GIL across cores cost every piece of work 2-3x its CPU. off: not.
+CPU_PIN = os.environ.get("WEB_CPU_PIN", "on").strip().lower()
 RETRY_AFTER_SECONDS = 10
 LINGER_SECONDS = 2.0
 REFUSED_LINGER_SECONDS = 1.0  # short: these sockets are beyond the cap
@@ -222,6 +226,12 @@ class DrainingServer(Server):
         # process, and is frozen out of every later collection.
         gc_policy.apply(asyncio.get_running_loop(), GC_FULL_SECONDS)
         thread_switching.apply(GIL_SWITCH_MS)
+        if CPU_PIN not in ("on", "off"):
+            raise SystemExit(f"WEB_CPU_PIN must be on or off, not {CPU_PIN!r}")
+        if CPU_PIN == "on":
+            # uvicorn's --workers processes are numbered from 1 by multiprocessing.
+            number = multiprocessing.current_process()._identity
+            cpu_affinity.pin(number[0] - 1 if number else 0)
         await super().startup(sockets)
 
     def handle_exit(self, sig, frame) -> None:

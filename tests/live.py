@@ -49,6 +49,9 @@ class LiveServer:
             # `stop()` drains like any SIGTERM, but briefly (tests/csms/test_drain.py sets its own).
             "CSMS_DRAIN_SECONDS": "1",
             "LOG_LEVEL": "DEBUG",
+            # The suite's servers run side by side on a few cores: pinned, each would sit
+            # on the first (tests/portal/test_cpu_pin_live.py starts one pinned).
+            "WEB_CPU_PIN": "off",
             **(extra_env or {}),
         }
         self.proc = None

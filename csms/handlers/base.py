@@ -101,8 +101,8 @@ class Router:
 
 def utc_now_text() -> str:
     """currentTime as OCPP wants it: UTC with a Z and millisecond precision."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: half the cost, on every Heartbeat and BootNotification.
+    return datetime.now(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def parse_time(value: str | None):
