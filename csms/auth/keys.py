@@ -2,8 +2,8 @@
 
 Two hashers, by where the key came from (`csms.models.KeyOrigin`):
 
-* keys this platform generated (160 or 238 random bits): PBKDF2-SHA256, 1,000
-  iterations (`lib.hashing.GeneratedSecretHasher`): no slow hash protects a secret
+* keys this platform generated (160 or 238 random bits): one salted PBKDF2-SHA256
+  iteration (`lib.hashing.GeneratedSecretHasher`): no slow hash protects a secret
   nobody can guess, and these are checked on every handshake without a throttle;
 * keys an operator chose, imported or a series key: argon2id at OWASP's lightest
   profile (`lib.hashing.MachineSecretHasher`), through the process-wide hashing gate
@@ -102,7 +102,7 @@ def hash_keys(keys: list[bytes], *, generated: bool = False, on_done=None) -> li
     """`[hash_key(k, generated=generated) for k in keys]`, each with its own salt, for a
     batch (a fleet import): argon2 runs are submitted to the hashing gate many at a time
     (`lib.hashing._Gate.map`), so all of its threads hash at once; argon2 releases the
-    GIL. The cheap hash takes a quarter of a millisecond and runs here, as `hash_key`
+    GIL. The cheap hash takes microseconds and runs here, as `hash_key`
     does. `on_done(n)` is told how many are done, in order."""
     if not all(is_key_size(key) for key in keys):
         raise ValueError(_KEY_SIZE)

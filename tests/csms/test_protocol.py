@@ -1003,10 +1003,18 @@ def test_hash_key_is_salted_argon2():
 
 def test_a_generated_key_gets_the_cheap_salted_hash():
     first, second = hash_key(AL1000_KEY, generated=True), hash_key(AL1000_KEY, generated=True)
-    assert first != second and first.startswith("pbkdf2_sha256_generated$1000$")
+    assert first != second and first.startswith("pbkdf2_sha256_generated$1$")
     assert AL1000_KEY.hex() not in first.lower()
     assert verify_key(AL1000_KEY, first) and not verify_key(bytes(20), first)
     assert is_cheap(first) and not is_cheap(hash_key(AL1000_KEY))
+
+
+def test_a_generated_key_hashed_before_keeps_verifying():
+    """Hashes stored with the 1,000 iterations of before 2026-12-04 carry their count."""
+    from lib.hashing import GeneratedSecretHasher
+    stored = GeneratedSecretHasher().encode(AL1000_KEY.hex(), "abcdefgh12345678", iterations=1000)
+    assert stored.startswith("pbkdf2_sha256_generated$1000$") and is_cheap(stored)
+    assert verify_key(AL1000_KEY, stored) and not verify_key(bytes(20), stored)
 
 
 @pytest.mark.parametrize("generated", [False, True])
